@@ -1,0 +1,352 @@
+"""The command line: options in, one core call, a renderer out, an exit code.
+
+Errors raised by the core are typed (:mod:`.errors`) and turned into one line
+on stderr, and an exit code, in exactly one place: :func:`main`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .errors import ActivityReportError, UsageError
+from .render import Format
+
+PROG = "activity-report"
+
+CATEGORY_CHOICES = ("any", "ide", "login", "app", "tunnel", "web_terminal")
+SUFFIX_FORMATS = {
+    ".json": Format.json,
+    ".ndjson": Format.ndjson,
+    ".jsonl": Format.ndjson,
+    ".csv": Format.csv,
+    ".md": Format.markdown,
+    ".markdown": Format.markdown,
+}
+
+
+class DefaultReportGroup(TyperGroup):
+    """Runs ``report`` when the first argument names no subcommand.
+
+    So ``activity-report --category ide`` and ``activity-report report
+    --category ide`` are the same command (SPEC §7).
+    """
+
+    default_command = "report"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        top_level = {"-h", "--help", "--version", "--install-completion", "--show-completion"}
+        if not args or (args[0] not in self.commands and args[0] not in top_level):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    name=PROG,
+    cls=DefaultReportGroup,
+    help="Usage reports from an activity event log, in the shape of Coder's Activity API.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_show_locals=False,
+    no_args_is_help=False,
+    add_completion=True,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"{PROG} {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Usage reports from an activity event log, in the shape of Coder's Activity API.
+
+    Run `activity-report report --help` for the report's options.
+    """
+
+
+@app.command("report")
+def report_command(
+    events: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--events",
+            help="Event file, glob, directory, or - for CSV on stdin. Repeatable.",
+            envvar="ACTIVITY_REPORT_EVENTS",
+            show_default=False,
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="The store to read when no --events is given.", envvar="ACTIVITY_REPORT_DB"
+        ),
+    ] = None,
+    users: Annotated[
+        str | None,
+        typer.Option("--users", help="User directory: CSV, Parquet or JSON."),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="Range start: ISO 8601, now, today, yesterday or 'N UNIT ago'. "
+            "Default: the first event, floored to the interval unit."
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            help="Range end (exclusive), same forms as --start. "
+            "Default: the last covered moment, raised to the interval unit."
+        ),
+    ] = None,
+    interval: Annotated[
+        str, typer.Option(help="Bucket size: '1 week', '90 day', daily, PT30M, ...")
+    ] = "1 week",
+    tz: Annotated[
+        str, typer.Option("--tz", help="Time zone: IANA name, +05:30, UTC or local.")
+    ] = "UTC",
+    category: Annotated[
+        str, typer.Option(help="any, ide, login, app, tunnel or web_terminal.")
+    ] = "any",
+    org: Annotated[
+        list[str] | None,
+        typer.Option("--org", help="Only this organization id. Repeatable.", show_default=False),
+    ] = None,
+    user: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--user", help="Only this user id or username. Repeatable.", show_default=False
+        ),
+    ] = None,
+    heartbeat: Annotated[
+        str, typer.Option(help="Coverage of an event without an end or duration.")
+    ] = "1 minute",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 1) if any row is invalid.")
+    ] = False,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            help="Output format. Default: table, or from -o's suffix.",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write the report to FILE, atomically.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    max_buckets: Annotated[
+        int, typer.Option(help="Refuse ranges with more buckets than this.", min=1)
+    ] = 100_000,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    """Report who was active, how often and for how long, per interval.
+
+    Example: activity-report --events sample_data/events.parquet --start 2022-08-01
+    --end 2022-08-31 --category ide --interval "1 week" --json
+    """
+    from . import report as core
+    from .intervals import parse_heartbeat, parse_interval
+    from .sources import CATEGORIES, normalise_category
+    from .times import parse_instant, parse_tz
+
+    _state["debug"] = debug
+    chosen = _choose_format(fmt, as_json, output)
+    zone = parse_tz(tz)
+    now = datetime.now(UTC)
+    label = normalise_category(category)
+    if label not in CATEGORY_CHOICES:
+        raise UsageError(
+            f"invalid value for --category: {category!r} (use one of {', '.join(CATEGORY_CHOICES)})"
+        )
+    request = core.ReportRequest(
+        interval=parse_interval(interval),
+        tz=zone,
+        tz_name=tz,
+        events=_events_or_store(events, db),
+        users_file=users,
+        start=parse_instant(start, tz=zone, now=now, option="--start") if start else None,
+        end=parse_instant(end, tz=zone, now=now, option="--end") if end else None,
+        categories=CATEGORIES if label == "any" else (label,),
+        category_label=label,
+        orgs=org or None,
+        users=user or None,
+        heartbeat_us=parse_heartbeat(heartbeat).micros,
+        max_buckets=max_buckets,
+        strict=strict,
+    )
+    result = core.run(request)
+    _emit(result.report, chosen, output)
+    _tell_diagnostics(result)
+
+
+_state: dict[str, Any] = {"debug": False}
+
+
+def _events_or_store(events: Sequence[str] | None, db: str | None) -> list[str]:
+    if events:
+        return list(events)
+    raise UsageError("no events given: pass --events PATH (a file, glob, directory or - for stdin)")
+
+
+def _choose_format(fmt: Format | None, as_json: bool, output: Path | None) -> Format:
+    if as_json and fmt is not None and fmt is not Format.json:
+        raise UsageError(f"--json conflicts with --format {fmt.value}; give one of them")
+    if as_json:
+        return Format.json
+    if fmt is not None:
+        return fmt
+    if output is not None:
+        suffix = output.suffix.lower()
+        if suffix in SUFFIX_FORMATS:
+            return SUFFIX_FORMATS[suffix]
+    return Format.table
+
+
+def _emit(report: Any, fmt: Format, output: Path | None) -> None:
+    from .render import renderer
+
+    if fmt is Format.table:
+        from rich.console import Console
+
+        from .render.table import render as render_table
+
+        if output is None:
+            render_table(report, Console())
+            return
+        with _atomic_text(output) as handle:
+            render_table(report, Console(file=handle, width=120, no_color=True))
+        return
+    text = renderer(fmt)(report)
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    with _atomic_text(output) as handle:
+        handle.write(text)
+
+
+class _atomic_text:
+    """Write FILE via a temporary file in the same folder and a rename.
+
+    A reader, or a cron job that dies half way, never sees a partial report.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> Any:
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not folder.is_dir():
+            raise UsageError(f"-o {self.path}: the folder {folder} does not exist")
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        return self.handle
+
+    def __exit__(self, kind: object, value: object, tb: object) -> None:
+        self.handle.close()
+        if kind is None:
+            os.replace(self.tmp, self.path)
+        else:
+            os.unlink(self.tmp)
+
+
+def _tell_diagnostics(result: Any) -> None:
+    from .report import describe_invalid
+
+    diagnostics = result.diagnostics
+    if diagnostics.invalid_rows:
+        _note(
+            f"warning: skipped {diagnostics.invalid_rows} invalid rows "
+            f"({describe_invalid(diagnostics)}); --strict makes this an error"
+        )
+    if diagnostics.unknown_rows:
+        common = ", ".join(f"{value!r} ({n})" for value, n in diagnostics.unknown_values)
+        _note(
+            f"warning: {diagnostics.unknown_rows} events have an unknown category and are "
+            f"in no report; commonest: {common}"
+        )
+    for note in result.notes:
+        _note(f"note: {note}")
+
+
+def _note(message: str) -> None:
+    sys.stdout.flush()
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the app and turn every failure into one line and an exit code."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
+    debug = "--debug" in args
+    try:
+        command.main(args=args, prog_name=PROG, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        return _fail("interrupted", 130)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except click.ClickException as exc:
+        if debug:
+            raise
+        return _fail(_one_line(exc.format_message()), 2)
+    except ActivityReportError as exc:
+        if debug:
+            raise
+        return _fail(str(exc), exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
+        if debug:
+            raise
+        return _fail(
+            f"unexpected {type(exc).__name__}: {_one_line(str(exc))} (rerun with "
+            "--debug for a traceback)",
+            1,
+        )
+    finally:
+        from .sources import cleanup_temp_files
+
+        cleanup_temp_files()
+    return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stdout.flush()
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,106 @@
+"""The user directory (SPEC §6): who a user id is, for the ``users`` map."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import DataError
+from .model import UserInfo
+
+if TYPE_CHECKING:
+    import duckdb
+
+ID_NAMES = ("id", "user_id")
+FIELDS = ("name", "username", "roles", "avatar_hash", "email")
+
+
+def avatar_hash(email: str) -> str:
+    """Gravatar's form: SHA-256 hex of the trimmed, lower-cased address."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def parse_roles(value: Any) -> tuple[str, ...]:
+    """Roles from a list, a JSON array, or a ``,``/``;``/``|``-separated string."""
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple):
+        return tuple(str(v).strip() for v in value if v is not None and str(v).strip())
+    text = str(value).strip()
+    if not text:
+        return ()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, list):
+            return parse_roles(parsed)
+    return tuple(part.strip() for part in re.split(r"[,;|]", text) if part.strip())
+
+
+def user_from_record(record: Mapping[str, Any]) -> UserInfo | None:
+    """One directory row; None when it has no id."""
+    uid = _text(next((record[k] for k in ID_NAMES if k in record), None))
+    if uid is None:
+        return None
+    email = _text(record.get("email"))
+    avatar = _text(record.get("avatar_hash")) or (avatar_hash(email) if email else None)
+    return UserInfo(
+        id=uid,
+        name=_text(record.get("name")),
+        username=_text(record.get("username")),
+        roles=parse_roles(record.get("roles")),
+        avatar_hash=avatar,
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def read_directory_file(con: duckdb.DuckDBPyConnection, path: str) -> list[UserInfo]:
+    """Read a CSV, Parquet or JSON directory file with DuckDB."""
+    import duckdb
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{path}: no such users file")
+    suffix = file.name.lower()
+    try:
+        if suffix.endswith((".parquet", ".pq")):
+            rel = con.read_parquet(str(file))
+        elif suffix.endswith((".json", ".jsonl", ".ndjson")):
+            rel = con.read_json(str(file))
+        else:
+            rel = con.read_csv(str(file), header=True, all_varchar=True)
+        columns = [c.lower() for c in rel.columns]
+        rows = rel.fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read the users file: {first}") from exc
+    if not any(name in columns for name in ID_NAMES):
+        raise DataError(
+            f"{path}: the users file has no id column (accepted names: id, user_id); "
+            f"columns found: {', '.join(rel.columns)}"
+        )
+    users = (user_from_record(dict(zip(columns, row, strict=True))) for row in rows)
+    return [u for u in users if u is not None]
+
+
+def index(users: Iterable[UserInfo]) -> dict[str, UserInfo]:
+    """Users by id; a later row for the same id replaces an earlier one."""
+    return {u.id: u for u in users}
+
+
+def resolve_user_filters(values: Iterable[str], directory: Mapping[str, UserInfo]) -> list[str]:
+    """``--user`` values are ids or usernames; a username maps to its id."""
+    by_username = {u.username: u.id for u in directory.values() if u.username}
+    return list(dict.fromkeys(by_username.get(v, v) for v in values))

@@ -1,0 +1,214 @@
+"""The SQL that turns canonical events and bucket edges into counts and durations.
+
+All times are integers (microseconds since the epoch, UTC): bucket edges are
+computed once in Python, on the report zone's wall clock, and the SQL only
+compares and subtracts integers, so a report in Europe/Berlin costs what one
+in UTC does.
+
+Counting rules (SPEC §4):
+
+* ``count``: matching events whose ``ts`` lies in the bucket;
+* ``duration``: the length of the union of the user's coverages
+  ``[ts, end)`` intersected with the bucket.
+
+The union is computed without building islands: with a user's events sorted by
+start, event *i* adds the part of its coverage past the furthest end of the
+events before it, ``[max(ts_i, reach_{i-1}), max(end_i, reach_{i-1}))``. These
+pieces are disjoint and their union is the union of the coverages, so their
+clipped lengths simply add up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass(frozen=True)
+class Filters:
+    categories: Sequence[str]
+    orgs: Sequence[str] | None = None
+    users: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class BucketLookup:
+    """Maps an instant to its bucket index with two list look-ups.
+
+    The range is cut into cells of the narrowest bucket's width. A cell holds
+    at most one edge, so a cell's first bucket plus "is the instant past the
+    cell's edge" is the bucket. For uniform buckets the cell is the bucket.
+    """
+
+    origin: int
+    cell: int
+    base: list[int]  # bucket index at each cell's start
+    split: list[int]  # the edge inside each cell, or a value past every instant
+
+    @property
+    def uniform(self) -> bool:
+        return not any(s < _NEVER for s in self.split)
+
+    @classmethod
+    def from_edges(cls, edges: Sequence[int]) -> BucketLookup:
+        if len(edges) < 2:
+            raise ValueError("a range needs at least two edges")
+        widths = [b - a for a, b in zip(edges, edges[1:], strict=False)]
+        inner = widths[:-1] or widths
+        cell = min(inner)
+        origin, end = edges[0], edges[-1]
+        cells = -(-(end - origin) // cell)
+        base: list[int] = []
+        split: list[int] = []
+        k = 0
+        for c in range(cells):
+            start = origin + c * cell
+            while k + 1 < len(edges) - 1 and edges[k + 1] <= start:
+                k += 1
+            base.append(k)
+            nxt = edges[k + 1] if k + 1 < len(edges) - 1 else _NEVER
+            split.append(nxt if nxt < start + cell else _NEVER)
+        return cls(origin, cell, base, split)
+
+    def sql(self, x: str) -> str:
+        """A SQL expression giving the bucket of the BIGINT expression ``x``."""
+        offset = f"(({x}) - $origin) // $cell"
+        if self.uniform:
+            return offset
+        index = f"{offset} + 1"
+        return f"($base[{index}] + CAST(({x}) >= $split[{index}] AS BIGINT))"
+
+    def params(self) -> dict[str, object]:
+        params: dict[str, object] = {"origin": self.origin, "cell": self.cell}
+        if not self.uniform:
+            params |= {"base": self.base, "split": self.split}
+        return params
+
+    def bucket_of(self, x: int) -> int:
+        """The Python twin of :meth:`sql`, for tests."""
+        c = (x - self.origin) // self.cell
+        return self.base[c] + (1 if x >= self.split[c] else 0)
+
+
+_NEVER = 2**62
+
+
+@dataclass(frozen=True)
+class Cell:
+    bucket: int
+    user_id: str
+    count: int
+    duration_us: int
+
+
+def _where(filters: Filters) -> tuple[str, dict[str, object]]:
+    clauses = ["problem IS NULL", "list_contains($categories, category)"]
+    params: dict[str, object] = {"categories": list(filters.categories)}
+    if filters.orgs is not None:
+        clauses.append("list_contains($orgs, org)")
+        params["orgs"] = list(filters.orgs)
+    if filters.users is not None:
+        clauses.append("list_contains($users, user_id)")
+        params["users"] = list(filters.users)
+    return " AND ".join(clauses), params
+
+
+def data_span(
+    con: duckdb.DuckDBPyConnection, view: str, filters: Filters, heartbeat_us: int
+) -> tuple[int, int] | None:
+    """The earliest event time and the latest covered moment of matching events.
+
+    The latest moment is at least ``ts + 1`` so that a zero-length event at the
+    very end still falls inside ``[start, end)``.
+    """
+    where, params = _where(filters)
+    row = con.execute(
+        f"""SELECT min(ts), max(greatest(coalesce(end_us, ts + $heartbeat), ts + 1))
+            FROM {view} WHERE {where}""",
+        params | {"heartbeat": heartbeat_us},
+    ).fetchall()[0]
+    if row[0] is None:
+        return None
+    return int(row[0]), int(row[1])
+
+
+def compute(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    edges: Sequence[int],
+    filters: Filters,
+    heartbeat_us: int,
+) -> list[Cell]:
+    """Count events and union coverage per bucket and user (SPEC §4)."""
+    lookup = BucketLookup.from_edges(edges)
+    where, params = _where(filters)
+    bucket_a = lookup.sql("a")
+    bucket_last = lookup.sql("b - 1")
+    bucket_ts = lookup.sql("ts")
+    sql = f"""
+        WITH matching AS (
+            SELECT user_id, ts, coalesce(end_us, ts + $heartbeat) AS te
+            FROM {view}
+            WHERE {where}
+              AND ts < $range_end
+              AND (coalesce(end_us, ts + $heartbeat) > $range_start OR ts >= $range_start)
+        ),
+        pieces AS (
+            SELECT user_id, ts, te,
+                   max(te) OVER (
+                       PARTITION BY user_id ORDER BY ts, te
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                   ) AS reach
+            FROM matching
+        ),
+        clipped AS (
+            SELECT user_id,
+                   greatest(ts, coalesce(reach, ts), $range_start) AS a,
+                   least(te, $range_end) AS b
+            FROM pieces
+        ),
+        spans AS (
+            SELECT user_id, a, b, {bucket_a} AS first_bucket, {bucket_last} AS last_bucket
+            FROM clipped
+            WHERE b > a
+        ),
+        durations AS (
+            SELECT first_bucket AS bucket, user_id, sum(b - a) AS duration
+            FROM spans WHERE first_bucket = last_bucket
+            GROUP BY ALL
+            UNION ALL
+            SELECT bucket, user_id,
+                   sum(least(b, $edges[bucket + 2]) - greatest(a, $edges[bucket + 1]))
+            FROM (
+                SELECT user_id, a, b, unnest(range(first_bucket, last_bucket + 1)) AS bucket
+                FROM spans WHERE first_bucket < last_bucket
+            )
+            GROUP BY ALL
+        ),
+        counts AS (
+            SELECT {bucket_ts} AS bucket, user_id, count(*) AS n
+            FROM matching
+            WHERE ts >= $range_start
+            GROUP BY ALL
+        )
+        SELECT bucket, user_id, sum(n) AS n, sum(duration) AS duration
+        FROM (
+            SELECT bucket, user_id, n, 0 AS duration FROM counts
+            UNION ALL
+            SELECT bucket, user_id, 0 AS n, duration FROM durations
+        )
+        GROUP BY ALL
+        ORDER BY bucket, user_id
+    """
+    params |= lookup.params() | {
+        "heartbeat": heartbeat_us,
+        "range_start": edges[0],
+        "range_end": edges[-1],
+        "edges": list(edges),
+    }
+    rows = con.execute(sql, params).fetchall()
+    return [Cell(int(b), str(u), int(n), int(d)) for b, u, n, d in rows if n or d]

@@ -1,0 +1,163 @@
+"""The report's dataclasses and their Activity-API-shaped JSON (SPEC §5)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+NS_PER_US = 1_000
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A user as the directory (SPEC §6) knows them."""
+
+    id: str
+    name: str | None = None
+    username: str | None = None
+    roles: tuple[str, ...] = ()
+    avatar_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class UserActivity:
+    user_id: str
+    duration: int  # nanoseconds
+    count: int
+
+
+@dataclass(frozen=True)
+class Bucket:
+    time: datetime  # aware, in the report's zone
+    duration: int  # nanoseconds
+    user_activity: tuple[UserActivity, ...]
+
+
+@dataclass(frozen=True)
+class UserTotal:
+    user: UserInfo
+    total_count: int
+    total_duration: int  # nanoseconds
+
+
+@dataclass(frozen=True)
+class ReportMeta:
+    """What was asked, for the human-facing summaries."""
+
+    start: datetime
+    end: datetime
+    interval: str
+    category: str
+    orgs: tuple[str, ...] = ()
+    tz: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Report:
+    activity: tuple[Bucket, ...]
+    users: tuple[UserTotal, ...]
+    meta: ReportMeta | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def total_duration(self) -> int:
+        return sum(u.total_duration for u in self.users)
+
+    @property
+    def total_count(self) -> int:
+        return sum(u.total_count for u in self.users)
+
+
+def build_report(
+    edges: Sequence[datetime],
+    cells: Sequence[tuple[int, str, int, int]],
+    directory: Mapping[str, UserInfo],
+    meta: ReportMeta | None = None,
+) -> Report:
+    """Assemble the report from per-(bucket, user) cells ``(bucket, user, count, µs)``.
+
+    Orders follow SPEC §5: buckets in time order; users in a bucket by
+    duration, then count, descending, then id; the users map likewise by totals.
+    """
+    per_bucket: list[list[UserActivity]] = [[] for _ in edges[:-1]]
+    totals: dict[str, list[int]] = {}
+    for bucket, user_id, count, duration_us in cells:
+        if count <= 0 and duration_us <= 0:
+            continue
+        duration = duration_us * NS_PER_US
+        per_bucket[bucket].append(UserActivity(user_id, duration, count))
+        total = totals.setdefault(user_id, [0, 0])
+        total[0] += count
+        total[1] += duration
+    activity = tuple(
+        Bucket(
+            time=start,
+            duration=_nanoseconds(end - start),
+            user_activity=tuple(sorted(users, key=lambda u: (-u.duration, -u.count, u.user_id))),
+        )
+        for start, end, users in zip(edges, edges[1:], per_bucket, strict=False)
+    )
+    users = tuple(
+        sorted(
+            (
+                UserTotal(directory.get(uid, UserInfo(uid)), count, duration)
+                for uid, (count, duration) in totals.items()
+            ),
+            key=lambda u: (-u.total_duration, -u.total_count, u.user.id),
+        )
+    )
+    return Report(activity=activity, users=users, meta=meta)
+
+
+def _nanoseconds(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * NS_PER_US
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 with the moment's own offset, ``Z`` for zero; fractions only when present."""
+    offset = moment.utcoffset()
+    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        base += f".{moment.microsecond:06d}".rstrip("0")
+    if offset is None or offset == timedelta(0):
+        return base + "Z"
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{base}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def to_api(report: Report) -> dict[str, Any]:
+    """The report as the Activity API's JSON object."""
+    return {
+        "activity": [
+            {
+                "time": rfc3339(bucket.time),
+                "duration": bucket.duration,
+                "user_activity": [
+                    {"user_id": u.user_id, "duration": u.duration, "count": u.count}
+                    for u in bucket.user_activity
+                ],
+            }
+            for bucket in report.activity
+        ],
+        "users": {
+            total.user.id: {
+                "id": total.user.id,
+                "name": total.user.name,
+                "username": total.user.username,
+                "roles": list(total.user.roles),
+                "avatar_hash": total.user.avatar_hash,
+                "total_count": total.total_count,
+                "total_duration": total.total_duration,
+            }
+            for total in report.users
+        },
+    }
+
+
+def to_json(report: Report) -> str:
+    """Valid, UTF-8-safe JSON with one trailing newline."""
+    return json.dumps(to_api(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

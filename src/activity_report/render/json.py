@@ -1,0 +1,9 @@
+"""``--format json``: exactly the Activity API's shape (SPEC §5)."""
+
+from __future__ import annotations
+
+from ..model import Report, to_json
+
+
+def render(report: Report) -> str:
+    return to_json(report)

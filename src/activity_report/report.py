@@ -1,0 +1,139 @@
+"""The main job as one call: a request in, a :class:`~.model.Report` out.
+
+This is the seam a CLI, a notebook or a future HTTP API calls. It never
+prints; what the caller should tell the user comes back as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
+
+from . import directory as directory_mod
+from . import engine, sources
+from .errors import DataError
+from .intervals import Interval, bucket_edges, ceil_to_unit, floor_to_unit
+from .model import Report, ReportMeta, UserInfo, build_report
+
+if TYPE_CHECKING:
+    import duckdb
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    interval: Interval
+    tz: tzinfo
+    tz_name: str = "UTC"
+    events: Sequence[str] = ()
+    users_file: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    categories: Sequence[str] = sources.CATEGORIES
+    category_label: str = "any"
+    orgs: Sequence[str] | None = None
+    users: Sequence[str] | None = None
+    heartbeat_us: int = 60_000_000
+    max_buckets: int = 100_000
+    strict: bool = False
+
+
+@dataclass
+class ReportResult:
+    report: Report
+    diagnostics: sources.Diagnostics
+    notes: list[str] = field(default_factory=list)
+
+
+def to_micros(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int, tz: tzinfo) -> datetime:
+    return (EPOCH + timedelta(microseconds=micros)).astimezone(tz)
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection set up for reports.
+
+    UTC session time zone: text timestamps without an offset are UTC (SPEC §1).
+    No progress bar: DuckDB draws it on stdout, which carries only the report.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def run(request: ReportRequest, con: duckdb.DuckDBPyConnection | None = None) -> ReportResult:
+    """Load the events, check them, bucket them and count (SPEC §1-§5)."""
+    con = con or connect()
+    loaded = sources.load_events(con, sources.expand_paths(request.events))
+    diagnostics = sources.diagnose(con, loaded.view)
+    if request.strict and diagnostics.invalid_rows:
+        raise DataError(
+            f"{diagnostics.invalid_rows} invalid rows ({describe_invalid(diagnostics)}); "
+            "fix them or run without --strict to skip and report them"
+        )
+    users: dict[str, UserInfo] = {}
+    if request.users_file:
+        users = directory_mod.index(directory_mod.read_directory_file(con, request.users_file))
+    filters = engine.Filters(
+        categories=list(request.categories),
+        orgs=list(request.orgs) if request.orgs is not None else None,
+        users=directory_mod.resolve_user_filters(request.users, users)
+        if request.users is not None
+        else None,
+    )
+    notes: list[str] = []
+    start, end = request.start, request.end
+    if start is None or end is None:
+        span = engine.data_span(con, loaded.view, filters, request.heartbeat_us)
+        if span is None:
+            notes.append("no events match the filters; the report is empty")
+            meta = _meta(request, start, end)
+            return ReportResult(Report((), (), meta), diagnostics, notes)
+        if start is None:
+            start = floor_to_unit(from_micros(span[0], request.tz), request.interval, request.tz)
+        if end is None:
+            end = ceil_to_unit(from_micros(span[1], request.tz), request.interval, request.tz)
+    edges = bucket_edges(start, end, request.interval, request.tz, max_buckets=request.max_buckets)
+    cells = engine.compute(
+        con, loaded.view, [to_micros(e) for e in edges], filters, request.heartbeat_us
+    )
+    report = build_report(
+        edges,
+        [(c.bucket, c.user_id, c.count, c.duration_us) for c in cells],
+        users,
+        _meta(request, edges[0], edges[-1]),
+    )
+    if not report.users:
+        notes.append("no activity in the range for these filters")
+    return ReportResult(report, diagnostics, notes)
+
+
+def _meta(request: ReportRequest, start: datetime | None, end: datetime | None) -> ReportMeta:
+    return ReportMeta(
+        start=start or EPOCH,
+        end=end or EPOCH,
+        interval=str(request.interval),
+        category=request.category_label,
+        orgs=tuple(request.orgs or ()),
+        tz=request.tz_name,
+    )
+
+
+def describe_invalid(diagnostics: sources.Diagnostics) -> str:
+    """``'3 unparseable time, 1 missing user_id; first: a.csv row 4'``"""
+    reasons = ", ".join(f"{n} {reason}" for reason, n in diagnostics.invalid_reasons)
+    if diagnostics.invalid_examples:
+        file, row, _ = diagnostics.invalid_examples[0]
+        where = f"{file} row {row}" if row is not None else file
+        reasons += f"; first in {where}"
+    return reasons
