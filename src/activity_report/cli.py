@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,6 +44,18 @@ class DefaultReportGroup(TyperGroup):
     """
 
     default_command = "report"
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> None:
+        """Every run, the console script's and CliRunner's alike, maps errors here."""
+        argv = list(sys.argv[1:] if args is None else args)
+        extra["standalone_mode"] = False
+
+        def invoke() -> object:
+            return super(DefaultReportGroup, self).main(argv, prog_name or PROG, **extra)
+
+        sys.exit(run_guarded(invoke, argv))
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         top_level = {"-h", "--help", "--version", "--install-completion", "--show-completion"}
@@ -305,19 +317,29 @@ def _note(message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: run the app and turn every failure into one line and an exit code."""
+    """Console entry point: run the app, return its exit code."""
     if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    args = list(sys.argv[1:] if argv is None else argv)
-    command = typer.main.get_command(app)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly
+    try:
+        command.main(args=list(sys.argv[1:] if argv is None else argv), prog_name=PROG)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
+
+
+def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
+    """Run the parsed command; turn every failure into one line and an exit code.
+
+    This is the one place where errors meet the user (STYLE.md): typed core
+    errors keep their exit code, click's usage errors are 2, an interrupt is
+    130, and anything unexpected is 1 without a traceback unless --debug.
+    """
     debug = "--debug" in args
     try:
-        command.main(args=args, prog_name=PROG, standalone_mode=False)
+        invoke()
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
-        return _fail("interrupted", 130)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         return _fail("interrupted", 130)
     except click.ClickException as exc:
         if debug:
@@ -327,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         return _fail(str(exc), exc.exit_code)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
+    except Exception as exc:  # the last line of defence: no traceback without --debug
         if debug:
             raise
         return _fail(
@@ -350,3 +372,6 @@ def _fail(message: str, code: int) -> int:
     sys.stdout.flush()
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return code
+
+
+command = typer.main.get_command(app)

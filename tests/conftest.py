@@ -1,0 +1,52 @@
+"""Shared fixtures: small event files in tmp_path and a CLI runner."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from activity_report.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run the CLI in-process; stdout and stderr are kept apart."""
+    result = CliRunner().invoke(app, list(args), input=input, env=env)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
+    return path
+
+
+@pytest.fixture
+def events_csv(tmp_path: Path) -> Callable[..., Path]:
+    """``events_csv(rows, header=..., name=...)`` writes an event CSV and returns its path."""
+
+    def make(
+        rows: Sequence[Sequence[Any]],
+        header: Sequence[str] = ("time", "user_id", "category"),
+        name: str = "events.csv",
+    ) -> Path:
+        return write_csv(tmp_path / name, header, rows)
+
+    return make
