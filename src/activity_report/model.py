@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 NS_PER_US = 1_000
@@ -95,7 +95,7 @@ def build_report(
     activity = tuple(
         Bucket(
             time=start,
-            duration=_nanoseconds(end - start),
+            duration=_elapsed_ns(start, end),
             user_activity=tuple(sorted(users, key=lambda u: (-u.duration, -u.count, u.user_id))),
         )
         for start, end, users in zip(edges, edges[1:], per_bucket, strict=False)
@@ -112,7 +112,13 @@ def build_report(
     return Report(activity=activity, users=users, meta=meta)
 
 
-def _nanoseconds(delta: timedelta) -> int:
+def _elapsed_ns(start: datetime, end: datetime) -> int:
+    """Elapsed time between two instants.
+
+    Both are converted to UTC first: Python subtracts datetimes that share a
+    tzinfo by wall clock, which would make a 23-hour DST day 24 hours long.
+    """
+    delta = end.astimezone(UTC) - start.astimezone(UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * NS_PER_US
 
 

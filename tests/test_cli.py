@@ -1,0 +1,254 @@
+"""The command line (SPEC §7): commands, exit codes, and what goes to which stream."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import SAMPLE, run_cli
+
+MAIN_JOB = (
+    "--events",
+    str(SAMPLE / "events.parquet"),
+    "--users",
+    str(SAMPLE / "users.csv"),
+    "--start",
+    "2022-08-01",
+    "--end",
+    "2022-08-31",
+    "--category",
+    "ide",
+    "--interval",
+    "1 week",
+)
+
+JOE = "6004ad77-a7a69a24d779dd9f44357014"
+ALICE = "5f905429-ba6e4ac480eb4c0ead160b47"
+BOB = "627935e2-838713a0437b43f006b26244"
+
+
+def test_main_job_json_matches_the_seed() -> None:
+    run = run_cli(*MAIN_JOB, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr == ""
+    report = json.loads(run.stdout)
+    assert [b["duration"] for b in report["activity"]] == [604_800_000_000_000] * 4 + [
+        172_800_000_000_000
+    ]
+    assert report["activity"][0]["user_activity"] == [
+        {"user_id": JOE, "duration": 72_000_000_000_000, "count": 1200},
+        {"user_id": ALICE, "duration": 30_780_000_000_000, "count": 513},
+        {"user_id": BOB, "duration": 2_760_000_000_000, "count": 46},
+    ]
+    joe = report["users"][JOE]
+    assert joe["name"] == "Joe"
+    assert joe["username"] == "joe2"
+    assert joe["roles"] == ["site-member", "site-manager"]
+    assert joe["avatar_hash"] == "671b4b1db753a55396036354ff526c8df02e0a53bb4ce4990010a96ab8782ffd"
+
+
+def test_report_subcommand_is_the_default_command() -> None:
+    plain = run_cli(*MAIN_JOB, "--json")
+    named = run_cli("report", *MAIN_JOB, "--json")
+    assert named.exit_code == 0
+    assert named.stdout == plain.stdout
+
+
+def test_format_json_equals_json_flag() -> None:
+    assert run_cli(*MAIN_JOB, "--format", "json").stdout == run_cli(*MAIN_JOB, "--json").stdout
+
+
+def test_table_is_the_default_format_and_names_users() -> None:
+    run = run_cli(*MAIN_JOB)
+    assert run.exit_code == 0
+    assert "Joe" in run.stdout
+    assert "2022-08-29T00:00:00Z" in run.stdout
+    assert not run.stdout.lstrip().startswith("{")
+
+
+def test_events_from_environment_variable() -> None:
+    args = list(MAIN_JOB)
+    del args[0:2]  # drop --events PATH
+    run = run_cli(*args, "--json", env={"ACTIVITY_REPORT_EVENTS": str(SAMPLE / "events.csv")})
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout == run_cli(*MAIN_JOB, "--json").stdout
+
+
+def test_csv_and_parquet_give_the_same_report() -> None:
+    csv_args = list(MAIN_JOB)
+    csv_args[1] = str(SAMPLE / "events.csv")
+    assert run_cli(*csv_args, "--json").stdout == run_cli(*MAIN_JOB, "--json").stdout
+
+
+def test_events_from_stdin(events_csv: Callable[..., Path]) -> None:
+    text = "time,user_id,category\n2024-01-01T10:00:00Z,u1,ide\n2024-01-01T10:01:00Z,u1,ide\n"
+    run = run_cli(
+        "--events", "-", "--start", "2024-01-01", "--end", "2024-01-02", "--json", input=text
+    )
+    assert run.exit_code == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["activity"][0]["user_activity"] == [
+        {"user_id": "u1", "duration": 120_000_000_000, "count": 2}
+    ]
+
+
+def test_several_events_options_are_read_together(events_csv: Callable[..., Path]) -> None:
+    first = events_csv([("2024-01-01T10:00:00Z", "u1", "ide")], name="a.csv")
+    second = events_csv([("2024-01-01T11:00:00Z", "u2", "login")], name="b.csv")
+    run = run_cli(
+        "--events", str(first), "--events", str(second),
+        "--start", "2024-01-01", "--end", "2024-01-02", "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    users = [u["user_id"] for u in json.loads(run.stdout)["activity"][0]["user_activity"]]
+    assert sorted(users) == ["u1", "u2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--interval", "1 fortnight"),
+            "activity-report: error: invalid value for --interval: '1 fortnight'",
+        ),
+        (
+            ("--category", "coffee"),
+            "activity-report: error: invalid value for --category: 'coffee'",
+        ),
+        (
+            ("--tz", "Mars/Olympus"),
+            "activity-report: error: invalid value for --tz: 'Mars/Olympus'",
+        ),
+        (("--start", "2022-08-31", "--end", "2022-08-01"), "activity-report: error: --end"),
+        (("--json", "--format", "csv"), "activity-report: error: --json conflicts with --format"),
+        (("--no-such-option",), "activity-report: error: No such option"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args: tuple[str, ...], message: str) -> None:
+    run = run_cli("--events", str(SAMPLE / "events.parquet"), *args)
+    assert run.exit_code == 2
+    assert run.stdout == ""
+    assert run.stderr.startswith(message)
+    assert run.stderr.count("\n") == 1
+    assert "Traceback" not in run.stderr
+
+
+def test_too_many_buckets_is_a_usage_error_with_the_count() -> None:
+    run = run_cli(
+        "--events", str(SAMPLE / "events.parquet"), "--start", "2022-08-01", "--end",
+        "2022-08-31", "--interval", "1 minute", "--max-buckets", "1000",
+    )  # fmt: skip
+    assert run.exit_code == 2
+    assert "43200" in run.stderr
+    assert "--max-buckets" in run.stderr
+
+
+def test_missing_file_is_a_data_error() -> None:
+    run = run_cli("--events", "no/such/file.csv")
+    assert run.exit_code == 1
+    assert run.stdout == ""
+    assert run.stderr == "activity-report: error: no/such/file.csv: no such file or directory\n"
+
+
+def test_missing_column_names_file_column_and_columns_found(
+    events_csv: Callable[..., Path],
+) -> None:
+    path = events_csv([("2024-01-01T10:00:00Z", "ide")], header=("time", "category"))
+    run = run_cli("--events", str(path))
+    assert run.exit_code == 1
+    assert run.stderr == (
+        f"activity-report: error: {path}: no user_id column (accepted names: user_id, user, "
+        "user_uuid); columns found: time, category\n"
+    )
+
+
+def test_invalid_rows_are_reported_and_strict_fails(events_csv: Callable[..., Path]) -> None:
+    path = events_csv(
+        [
+            ("2024-01-01T10:00:00Z", "u1", "ide"),
+            ("not a time", "u1", "ide"),
+            ("2024-01-01T10:05:00Z", "", "ide"),
+        ]
+    )
+    args = ("--events", str(path), "--start", "2024-01-01", "--end", "2024-01-02", "--json")
+    lenient = run_cli(*args)
+    assert lenient.exit_code == 0
+    assert json.loads(lenient.stdout)["users"]["u1"]["total_count"] == 1
+    assert "skipped 2 invalid rows" in lenient.stderr
+    assert "1 unparseable time" in lenient.stderr
+    assert "1 missing user_id" in lenient.stderr
+    strict = run_cli(*args, "--strict")
+    assert strict.exit_code == 1
+    assert strict.stdout == ""
+    assert strict.stderr.startswith("activity-report: error: 2 invalid rows")
+
+
+def test_unknown_categories_are_counted_on_stderr(events_csv: Callable[..., Path]) -> None:
+    path = events_csv(
+        [
+            ("2024-01-01T10:00:00Z", "u1", "IDE"),
+            ("2024-01-01T10:01:00Z", "u1", "coffee"),
+            ("2024-01-01T10:02:00Z", "u1", "coffee"),
+            ("2024-01-01T10:03:00Z", "u1", "Web Terminal"),
+        ]
+    )
+    run = run_cli("--events", str(path), "--start", "2024-01-01", "--end", "2024-01-02", "--json")
+    assert run.exit_code == 0
+    assert json.loads(run.stdout)["users"]["u1"]["total_count"] == 2
+    assert "2 events have an unknown category" in run.stderr
+    assert "'coffee' (2)" in run.stderr
+
+
+def test_empty_result_exits_0_with_a_note(events_csv: Callable[..., Path]) -> None:
+    path = events_csv([("2024-01-01T10:00:00Z", "u1", "ide")])
+    run = run_cli("--events", str(path), "--start", "2024-02-01", "--end", "2024-02-02", "--json")
+    assert run.exit_code == 0
+    report = json.loads(run.stdout)
+    assert report["users"] == {}
+    assert report["activity"][0]["user_activity"] == []
+    assert "note:" in run.stderr
+
+
+def test_version() -> None:
+    run = run_cli("--version")
+    assert run.exit_code == 0
+    assert run.stdout.startswith("activity-report ")
+
+
+def test_short_help_option() -> None:
+    run = run_cli("report", "-h")
+    assert run.exit_code == 0
+    assert "--interval" in run.stdout
+
+
+def test_core_does_not_import_typer_or_rich() -> None:
+    """The core can serve an HTTP API or a notebook unchanged (STYLE.md)."""
+    code = (
+        "import sys\n"
+        "import activity_report.report, activity_report.engine, activity_report.sources\n"
+        "import activity_report.intervals, activity_report.times, activity_report.model\n"
+        "import activity_report.directory, activity_report.errors\n"
+        "bad = [m for m in ('typer', 'rich', 'click') if m in sys.modules]\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_console_script_runs_end_to_end_in_a_subprocess() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "activity_report", *MAIN_JOB, "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["activity"][4]["duration"] == 172_800_000_000_000
