@@ -51,7 +51,9 @@ class BucketLookup:
 
     @property
     def uniform(self) -> bool:
-        return not any(s < _NEVER for s in self.split)
+        """Every cell is exactly its bucket: no edge inside a cell and no bucket
+        spanning several cells (a 20-minute bucket after a 10-minute one)."""
+        return all(s == _NEVER for s in self.split) and all(b == c for c, b in enumerate(self.base))
 
     @classmethod
     def from_edges(cls, edges: Sequence[int]) -> BucketLookup:
@@ -118,18 +120,32 @@ def _where(filters: Filters) -> tuple[str, dict[str, object]]:
 
 
 def data_span(
-    con: duckdb.DuckDBPyConnection, view: str, filters: Filters, heartbeat_us: int
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    filters: Filters,
+    heartbeat_us: int,
+    start_us: int | None = None,
+    end_us: int | None = None,
 ) -> tuple[int, int] | None:
     """The earliest event time and the latest covered moment of matching events.
 
     The latest moment is at least ``ts + 1`` so that a zero-length event at the
-    very end still falls inside ``[start, end)``.
+    very end still falls inside ``[start, end)``. A given bound of the range
+    narrows "matching" as SPEC §4 does: with ``start_us`` an event must cover
+    or lie past it, with ``end_us`` it must start before it.
     """
     where, params = _where(filters)
+    params["heartbeat"] = heartbeat_us
+    if start_us is not None:
+        where += " AND (coalesce(end_us, ts + $heartbeat) > $start OR ts >= $start)"
+        params["start"] = start_us
+    if end_us is not None:
+        where += " AND ts < $end"
+        params["end"] = end_us
     row = con.execute(
         f"""SELECT min(ts), max(greatest(coalesce(end_us, ts + $heartbeat), ts + 1))
             FROM {view} WHERE {where}""",
-        params | {"heartbeat": heartbeat_us},
+        params,
     ).fetchall()[0]
     if row[0] is None:
         return None

@@ -125,7 +125,8 @@ def _elapsed_ns(start: datetime, end: datetime) -> int:
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 with the moment's own offset, ``Z`` for zero; fractions only when present."""
     offset = moment.utcoffset()
-    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat, not strftime: glibc's %Y drops the leading zeros of years before 1000.
+    base = moment.replace(tzinfo=None, microsecond=0).isoformat()
     if moment.microsecond:
         base += f".{moment.microsecond:06d}".rstrip("0")
     if offset is None or offset == timedelta(0):

@@ -94,7 +94,14 @@ def run(request: ReportRequest, con: duckdb.DuckDBPyConnection | None = None) ->
     notes: list[str] = []
     start, end = request.start, request.end
     if start is None or end is None:
-        span = engine.data_span(con, loaded.view, filters, request.heartbeat_us)
+        span = engine.data_span(
+            con,
+            loaded.view,
+            filters,
+            request.heartbeat_us,
+            start_us=None if start is None else to_micros(start),
+            end_us=None if end is None else to_micros(end),
+        )
         if span is None:
             notes.append("no events match the filters; the report is empty")
             meta = _meta(request, start, end)
