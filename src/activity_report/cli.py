@@ -6,22 +6,23 @@ on stderr, and an exit code, in exactly one place: :func:`main`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import click
 import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import ActivityReportError, UsageError
-from .render import Format
+from .errors import ActivityReportError, DataError, UsageError
+from .render import DEFAULT_TOP, ColorMode, Format
 
 PROG = "activity-report"
 
@@ -33,6 +34,7 @@ SUFFIX_FORMATS = {
     ".csv": Format.csv,
     ".md": Format.markdown,
     ".markdown": Format.markdown,
+    ".txt": Format.table,
 }
 
 
@@ -67,7 +69,9 @@ class DefaultReportGroup(TyperGroup):
 app = typer.Typer(
     name=PROG,
     cls=DefaultReportGroup,
-    help="Usage reports from an activity event log, in the shape of Coder's Activity API.",
+    help="Usage reports from an activity event log, in the shape of Coder's Activity API."
+    "\n\nRun `activity-report report --help` for the report's options."
+    "\n\nExample: activity-report --events events.parquet --interval daily -o daily.csv",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_show_locals=False,
     no_args_is_help=False,
@@ -160,7 +164,9 @@ def report_command(
         Format | None,
         typer.Option(
             "--format",
-            help="Output format. Default: table, or from -o's suffix.",
+            help="Output format: table (for people), json (the Activity API), ndjson or csv "
+            "(a row per bucket and user), markdown. Default: table, or from -o's extension. "
+            "Example: --format csv",
             case_sensitive=False,
             show_default=False,
         ),
@@ -171,11 +177,31 @@ def report_command(
         typer.Option(
             "-o",
             "--output",
-            help="Write the report to FILE, atomically.",
+            help="Write the report to FILE atomically (a temporary file, then a rename). "
+            "Without --format, the extension picks it: .json, .ndjson/.jsonl, .csv, .md, "
+            ".txt (table). Example: -o weekly.csv",
             dir_okay=False,
             show_default=False,
         ),
     ] = None,
+    top: Annotated[
+        int,
+        typer.Option(
+            "--top",
+            min=0,
+            help="Users listed by the table and markdown: the N most active; 0 lists all. "
+            "Example: --top 25",
+        ),
+    ] = DEFAULT_TOP,
+    color: Annotated[
+        ColorMode,
+        typer.Option(
+            "--color",
+            case_sensitive=False,
+            help="Colour in the table: auto (a terminal, unless NO_COLOR is set), always, "
+            "never. Other formats never have any. Example: --color never",
+        ),
+    ] = ColorMode.auto,
     max_buckets: Annotated[
         int, typer.Option(help="Refuse ranges with more buckets than this.", min=1)
     ] = 100_000,
@@ -193,6 +219,8 @@ def report_command(
 
     _state["debug"] = debug
     chosen = _choose_format(fmt, as_json, output)
+    if output is not None:
+        _check_folder(output)
     zone = parse_tz(tz)
     now = datetime.now(UTC)
     label = normalise_category(category)
@@ -217,7 +245,7 @@ def report_command(
         strict=strict,
     )
     result = core.run(request)
-    _emit(result.report, chosen, output)
+    _emit(result.report, chosen, output, top=top, color=color)
     _tell_diagnostics(result)
 
 
@@ -231,65 +259,107 @@ def _events_or_store(events: Sequence[str] | None, db: str | None) -> list[str]:
 
 
 def _choose_format(fmt: Format | None, as_json: bool, output: Path | None) -> Format:
+    """--json, else --format, else -o's extension, else the table.
+
+    An -o extension the tool does not know is a usage error rather than a
+    silent table: a cron job asking for ``report.xlsx`` should fail loudly.
+    """
     if as_json and fmt is not None and fmt is not Format.json:
         raise UsageError(f"--json conflicts with --format {fmt.value}; give one of them")
     if as_json:
         return Format.json
     if fmt is not None:
         return fmt
-    if output is not None:
-        suffix = output.suffix.lower()
-        if suffix in SUFFIX_FORMATS:
-            return SUFFIX_FORMATS[suffix]
-    return Format.table
+    if output is None:
+        return Format.table
+    suffix = output.suffix.lower()
+    if suffix in SUFFIX_FORMATS:
+        return SUFFIX_FORMATS[suffix]
+    what = f"the extension {output.suffix!r} is unknown" if suffix else "it has no extension"
+    raise UsageError(
+        f"-o {output}: {what}; use one of {', '.join(SUFFIX_FORMATS)}, or give --format "
+        "(table, json, ndjson, csv, markdown)"
+    )
 
 
-def _emit(report: Any, fmt: Format, output: Path | None) -> None:
-    from .render import renderer
+def _check_folder(output: Path) -> None:
+    """Fail before the work, not after it, when -o's folder is missing."""
+    folder = output.parent
+    if not folder.is_dir():
+        raise UsageError(f"-o {output}: the folder {folder} does not exist; create it first")
 
+
+def _emit(report: Any, fmt: Format, output: Path | None, *, top: int, color: ColorMode) -> None:
+    """Write the report to stdout or, atomically, to -o FILE.
+
+    Only the table can carry ANSI codes: on stdout as --color and the terminal
+    allow, in a file only with --color always.
+    """
     if fmt is Format.table:
-        from rich.console import Console
-
+        from .render.table import make_console
         from .render.table import render as render_table
 
         if output is None:
-            render_table(report, Console())
+            console = make_console(sys.stdout, color=color, is_terminal=_is_terminal(sys.stdout))
+            render_table(report, console, top=top)
             return
         with _atomic_text(output) as handle:
-            render_table(report, Console(file=handle, width=120, no_color=True))
+            render_table(report, make_console(handle, color=color, is_terminal=False), top=top)
         return
-    text = renderer(fmt)(report)
+    from .render import writer
+
+    write = writer(fmt, top=top)
     if output is None:
-        sys.stdout.write(text)
+        write(report, sys.stdout)
         sys.stdout.flush()
         return
     with _atomic_text(output) as handle:
-        handle.write(text)
+        write(report, handle)
 
 
-class _atomic_text:
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+@contextlib.contextmanager
+def _atomic_text(path: Path) -> Iterator[TextIO]:
     """Write FILE via a temporary file in the same folder and a rename.
 
-    A reader, or a cron job that dies half way, never sees a partial report.
+    A reader, or a cron job that dies half way, never sees a partial report:
+    on any error or an interrupt the temporary file is removed and FILE is
+    left as it was. The new file keeps an existing FILE's permissions, else
+    gets the usual ones (0666 less the umask).
     """
+    folder = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise DataError(f"-o {path}: cannot create a file in {folder}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, _file_mode(path))
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise DataError(f"-o {path}: cannot write it: {exc.strerror or exc}") from None
+        raise
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
 
-    def __enter__(self) -> Any:
-        folder = self.path.parent if str(self.path.parent) else Path(".")
-        if not folder.is_dir():
-            raise UsageError(f"-o {self.path}: the folder {folder} does not exist")
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
-        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
-        return self.handle
-
-    def __exit__(self, kind: object, value: object, tb: object) -> None:
-        self.handle.close()
-        if kind is None:
-            os.replace(self.tmp, self.path)
-        else:
-            os.unlink(self.tmp)
+def _file_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _tell_diagnostics(result: Any) -> None:
@@ -336,7 +406,7 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
     """
     debug = "--debug" in args
     try:
-        invoke()
+        outcome = invoke()
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
@@ -361,7 +431,11 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
         from .sources import cleanup_temp_files
 
         cleanup_temp_files()
-    return 0
+    # Not standalone, Typer returns an Exit's code instead of raising it, and
+    # turns a KeyboardInterrupt inside the command into Exit(130).
+    if outcome == 130:
+        return _fail("interrupted", 130)
+    return outcome if isinstance(outcome, int) else 0
 
 
 def _one_line(text: str) -> str:

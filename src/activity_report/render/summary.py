@@ -1,0 +1,120 @@
+"""What the formats for people (table, markdown) say about a report.
+
+Moments are wall-clock time in the report's zone, only as precise as the
+report's edges need: ``2022-08-01`` when every edge is a midnight,
+``2022-08-01 09:00`` when one is not, seconds only when an edge has some, and
+the UTC offset only when it changes inside the range (a DST switch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from ..model import Report, UserInfo
+from .durations import human
+
+Moment = Callable[[datetime], str]
+
+
+def edges(report: Report) -> list[datetime]:
+    """Every bucket's start, then the range's end; empty for a report without buckets."""
+    if not report.activity:
+        return []
+    last = report.activity[-1]
+    elapsed = timedelta(microseconds=last.duration // 1_000)  # exact time, so add in UTC
+    end = (last.time.astimezone(UTC) + elapsed).astimezone(last.time.tzinfo)
+    return [*(bucket.time for bucket in report.activity), end]
+
+
+def moment_format(moments: Sequence[datetime]) -> Moment:
+    """A formatter as precise as ``moments`` need (see the module's docstring)."""
+    if all(m.second == m.microsecond == 0 for m in moments):
+        pattern = "%Y-%m-%d %H:%M"
+        if all(m.hour == m.minute == 0 for m in moments):
+            pattern = "%Y-%m-%d"
+    else:
+        pattern = "%Y-%m-%d %H:%M:%S"
+    with_offset = len({m.utcoffset() for m in moments}) > 1
+
+    def format_moment(moment: datetime) -> str:
+        text = moment.strftime(pattern)
+        if moment.microsecond and pattern.endswith("%S"):
+            text += f".{moment.microsecond:06d}".rstrip("0")
+        if with_offset:
+            text += " " + _offset(moment)
+        return text
+
+    return format_moment
+
+
+def _offset(moment: datetime) -> str:
+    offset = moment.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def scope(report: Report) -> str:
+    """``2022-08-01 to 2022-08-31 UTC, every 1 week, category ide, all organizations``"""
+    meta = report.meta
+    if meta is None:
+        what = "all categories, all organizations"
+        zone = "UTC"
+        every = ""
+    else:
+        category = "all categories" if meta.category == "any" else f"category {meta.category}"
+        if not meta.orgs:
+            orgs = "all organizations"
+        else:
+            orgs = ("organization " if len(meta.orgs) == 1 else "organizations ") + ", ".join(
+                meta.orgs
+            )
+        what = f"{category}, {orgs}"
+        zone = meta.tz
+        every = f", every {meta.interval}"
+    points = edges(report)
+    if not points:
+        return f"No events match ({what}, time zone {zone})"
+    moment = moment_format(points)
+    return f"{moment(points[0])} to {moment(points[-1])} {zone}{every}, {what}"
+
+
+def totals(report: Report) -> str:
+    """``15 active users, 23,110 events, 16d 0h active time``"""
+    users = len(report.users)
+    noun = "user" if users == 1 else "users"
+    events = report.total_count
+    return (
+        f"{users} active {noun}, {number(events)} {'event' if events == 1 else 'events'}, "
+        f"{human(report.total_duration)} active time"
+    )
+
+
+def number(value: int) -> str:
+    """Thousands separated by commas: ``23,110``."""
+    return f"{value:,}"
+
+
+def share(part: int, whole: int) -> str:
+    """``19.8%`` of the total; ``<0.1%`` for a sliver; ``-`` when there is no total."""
+    if whole <= 0:
+        return "-"
+    percent = 100 * part / whole
+    if 0 < percent < 0.05:
+        return "<0.1%"
+    return f"{percent:.1f}%"
+
+
+def user_label(user: UserInfo) -> str:
+    """The user's name, or their id when the directory does not know them."""
+    return user.name or user.id
+
+
+def roles(user: UserInfo) -> str:
+    return ", ".join(user.roles)
+
+
+def more_users(hidden: int) -> str:
+    noun = "user" if hidden == 1 else "users"
+    return f"{hidden} more {noun} not shown; --top 0 lists all"
