@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DataError
 from .model import UserInfo
+from .sources import glob_escape
 
 if TYPE_CHECKING:
     import duckdb
@@ -74,13 +75,14 @@ def read_directory_file(con: duckdb.DuckDBPyConnection, path: str) -> list[UserI
     if not file.is_file():
         raise DataError(f"{path}: no such users file")
     suffix = file.name.lower()
+    literal = glob_escape(str(file))  # DuckDB would expand [ ] * ? in the name
     try:
         if suffix.endswith((".parquet", ".pq")):
-            rel = con.read_parquet(str(file))
+            rel = con.read_parquet(literal)
         elif suffix.endswith((".json", ".jsonl", ".ndjson")):
-            rel = con.read_json(str(file))
+            rel = con.read_json(literal)
         else:
-            rel = con.read_csv(str(file), header=True, all_varchar=True)
+            rel = con.read_csv(literal, header=True, all_varchar=True)
         columns = [c.lower() for c in rel.columns]
         rows = rel.fetchall()
     except duckdb.Error as exc:

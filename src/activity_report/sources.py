@@ -14,24 +14,45 @@ org            VARCHAR  organization id, trimmed, or NULL
 event_id       VARCHAR  the event's id, or NULL
 problem        VARCHAR  why the row is invalid, or NULL for a valid row
 source_file    VARCHAR  the file the row came from
-source_row     BIGINT   the row's 1-based position in its file
+source_row     BIGINT   the row's 1-based position among its file's data rows;
+                        NULL for CSV rows of a scan of several files (see below)
 =============  =======  ===========================================================
 
-Files are read by DuckDB; Python only looks at their schemas. Files with the
-same format and the same column mapping are read by one scan.
+Files are read by DuckDB; Python only looks at their schemas and, for CSV, their
+header line. Parquet files with the same column mapping are read by one scan
+(``union_by_name``: columns may come in any order, extra ones are ignored).
+CSV files are read by one scan per distinct header line: a multi-file CSV scan
+takes columns by position, so only files with byte-identical headers share one.
+CSV scans set malformed lines aside (too few or too many fields, bad quoting,
+bytes that are not UTF-8) in rejects tables; :func:`diagnose` counts them as
+invalid rows with their line numbers, and a CSV file that is not UTF-8 is an
+error that names the file and the line.
+
+Row numbers count data rows: the header is not a row, so in a plain CSV file
+row N is line N + 1. DuckDB gives no row numbers for CSV; a streaming
+``row_number() OVER ()`` (which keeps the scan's order and costs nothing
+measurable) numbers the rows of a scan. That is the row number when the scan
+reads one file; in a multi-file scan the number within a file needs the
+position of the file's first row, known only after the scan, so the view
+leaves it NULL, and :func:`diagnose` places the invalid rows it reports with
+one more scan of the sibling view ``{view}_located``, taken only when there are
+invalid rows. The streaming count skips the malformed lines DuckDB set aside;
+:func:`data_row` adds them back.
 """
 
 from __future__ import annotations
 
 import glob
+import gzip
 import os
+import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import DataError, UsageError
 
@@ -64,6 +85,25 @@ EVENT_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 STDIN = "-"
 
 VIEW = "events_input"
+
+#: Event times before 1900 or from 2200 on are refused: they are clock or unit
+#: errors (an epoch in the wrong unit, a year 294247), and far enough from any
+#: real log that every sum of a time and a coverage stays inside a BIGINT.
+MIN_TIME_US = -2_208_988_800_000_000  # 1900-01-01T00:00:00Z
+MAX_TIME_US = 7_258_118_400_000_000  # 2200-01-01T00:00:00Z
+
+#: Longest coverage an event may claim; beyond it the row is refused as absurd.
+MAX_COVERAGE_US = 366 * 86_400 * 1_000_000
+
+#: DuckDB's names for malformed CSV lines, as the reasons :func:`diagnose` gives.
+REJECT_REASONS = {
+    "MISSING COLUMNS": "too few fields",
+    "TOO MANY COLUMNS": "too many fields",
+    "UNQUOTED VALUE": "bad quoting",
+    "LINE SIZE OVER MAXIMUM": "line too long",
+    "INVALID ENCODING": "not UTF-8",
+}
+_NOT_UTF8 = "INVALID ENCODING"
 
 
 @dataclass(frozen=True)
@@ -98,9 +138,14 @@ class Mapping:
 
 @dataclass(frozen=True)
 class EventFile:
-    path: str  # what DuckDB reads
+    path: str  # the file itself, taken literally
     display: str  # what messages name
     fmt: str  # "parquet" or "csv"
+
+    @property
+    def pattern(self) -> str:
+        """The path as DuckDB must be given it: its glob characters escaped."""
+        return glob_escape(self.path)
 
 
 @dataclass
@@ -116,6 +161,15 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def glob_escape(path: str) -> str:
+    """Escape ``*``, ``?`` and ``[`` so DuckDB reads the file of that very name.
+
+    DuckDB expands globs in every path it reads; ``[*]`` matches a literal
+    ``*`` (the same escape as Python's :func:`glob.escape`).
+    """
+    return re.sub(r"([*?\[])", r"[\1]", path)
+
+
 # --------------------------------------------------------------------------- paths
 
 
@@ -123,52 +177,84 @@ def expand_paths(specs: Sequence[str], *, stdin: IO[bytes] | None = None) -> lis
     """Resolve ``--events`` values (files, globs, directories, ``-``) to event files.
 
     A value that names nothing is an error naming it, never an empty report.
+    An existing path is taken literally, even when its name holds glob
+    characters; only a value that names no file is expanded as a glob. A file
+    named twice (directly, or by overlapping globs) is read once.
     """
     files: list[EventFile] = []
+    seen: set[str] = set()
     for spec in specs:
-        if spec == STDIN:
-            files.append(_spool_stdin(stdin if stdin is not None else sys.stdin.buffer))
-            continue
-        path = Path(spec).expanduser()
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _is_event_file(p))
-            if not found:
-                raise DataError(
-                    f"{spec}: the directory holds no event files "
-                    f"({', '.join(EVENT_SUFFIXES)}); name the files instead"
-                )
-            files.extend(_event_file(p) for p in found)
-        elif path.exists():
-            files.append(_event_file(path))
-        elif glob.has_magic(spec):
-            matched = sorted(Path(p) for p in glob.glob(os.path.expanduser(spec), recursive=True))
-            matched = [p for p in matched if p.is_file()]
-            if not matched:
-                raise DataError(f"{spec}: the pattern matches no file; check the path")
-            files.extend(_event_file(p) for p in matched)
-        else:
-            raise DataError(f"{spec}: no such file or directory")
+        try:
+            found = _expand(spec, stdin)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise DataError(f"{spec}: cannot read it: {reason}") from exc
+        for file in found:
+            key = file.path if file.display == "<stdin>" else os.path.realpath(file.path)
+            if key not in seen:
+                seen.add(key)
+                files.append(file)
     return files
+
+
+def _expand(spec: str, stdin: IO[bytes] | None) -> list[EventFile]:
+    if spec == STDIN:
+        return [_spool_stdin(stdin if stdin is not None else sys.stdin.buffer)]
+    if not spec.strip():  # Path("") is the current directory: never read it by accident
+        raise UsageError(
+            f"invalid event path {spec!r}: give a file, a glob, a directory or - for stdin"
+        )
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and _is_event_file(p))
+        if not found:
+            raise DataError(
+                f"{spec}: is a directory that holds no event files "
+                f"({', '.join(EVENT_SUFFIXES)}); name the files instead"
+            )
+        return [_event_file(p) for p in found]
+    if path.exists():
+        return [_event_file(path)]
+    if glob.has_magic(spec):
+        matched = sorted(Path(p) for p in glob.glob(os.path.expanduser(spec), recursive=True))
+        matched = [p for p in matched if p.is_file()]
+        if not matched:
+            raise DataError(
+                f"{spec}: the pattern matches no file; check the path (quote the "
+                "pattern so the shell does not expand it)"
+            )
+        return [_event_file(p) for p in matched]
+    raise DataError(f"{spec}: no such file or directory")
 
 
 def _is_event_file(path: Path) -> bool:
     return path.name.lower().endswith(EVENT_SUFFIXES)
 
 
-def _event_file(path: Path) -> EventFile:
-    name = path.name.lower()
-    fmt = "parquet" if name.endswith((".parquet", ".pq")) else "csv"
+def _event_file(path: Path, display: str | None = None) -> EventFile:
+    shown = display or str(path)
     if not os.access(path, os.R_OK):
-        raise DataError(f"{path}: permission denied; make the file readable")
-    if fmt == "csv" and not name.endswith(EVENT_SUFFIXES):
-        fmt = _sniff_format(path)
-    return EventFile(path=str(path), display=str(path), fmt=fmt)
-
-
-def _sniff_format(path: Path) -> str:
-    """Guess the format of a file without a known suffix by its magic bytes."""
+        raise DataError(f"{shown}: permission denied; make the file readable (chmod +r)")
     with path.open("rb") as handle:
-        return "parquet" if handle.read(4) == b"PAR1" else "csv"
+        head = handle.read(4)
+    if not head:
+        raise DataError(
+            f"{shown}: the file is empty; an event file needs at least a header row "
+            "(time, user_id, category)"
+        )
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        fmt = "parquet"
+    elif name.endswith(EVENT_SUFFIXES):
+        fmt = "csv"
+    else:  # no known suffix: tell by the magic bytes
+        fmt = "parquet" if head == b"PAR1" else "csv"
+    if fmt == "csv" and head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(
+            f"{shown}: the file is UTF-16 text; convert it to UTF-8 "
+            "(iconv -f utf-16 -t utf-8 FILE > FILE.utf8.csv)"
+        )
+    return EventFile(path=str(path), display=shown, fmt=fmt)
 
 
 def _spool_stdin(stream: IO[bytes]) -> EventFile:
@@ -177,9 +263,9 @@ def _spool_stdin(stream: IO[bytes]) -> EventFile:
         prefix="activity-report-stdin-", suffix=".csv", delete=False
     )
     with handle:
+        _TEMP_FILES.append(handle.name)
         shutil.copyfileobj(stream, handle)
-    _TEMP_FILES.append(handle.name)
-    return EventFile(path=handle.name, display="<stdin>", fmt="csv")
+    return _event_file(Path(handle.name), display="<stdin>")
 
 
 _TEMP_FILES: list[str] = []
@@ -197,25 +283,58 @@ def cleanup_temp_files() -> None:
 
 
 def _relation(
-    con: duckdb.DuckDBPyConnection, files: Sequence[EventFile]
+    con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], *, rejects: str | None = None
 ) -> duckdb.DuckDBPyRelation:
-    paths = [f.path for f in files]
+    """One scan: Parquet files by name-union; CSV files with malformed lines set aside.
+
+    ``rejects`` names the tables where DuckDB records the CSV lines it could not
+    parse (``{rejects}`` and ``{rejects}_scans``); :func:`diagnose` counts them.
+    """
+    paths = [f.pattern for f in files]
     if files[0].fmt == "parquet":
         return con.read_parquet(paths, union_by_name=True, filename=True, file_row_number=True)
-    return con.read_csv(paths, header=True, all_varchar=True, union_by_name=True, filename=True)
+    options: dict[str, Any] = {}
+    if rejects is not None:
+        options = {
+            "store_rejects": True,
+            "rejects_table": rejects,
+            "rejects_scan": f"{rejects}_scans",
+        }
+    return con.read_csv(
+        paths, header=True, all_varchar=True, filename=True, ignore_errors=True, **options
+    )
 
 
 def describe(con: duckdb.DuckDBPyConnection, file: EventFile) -> list[Column]:
     """The columns of one file, as DuckDB sees them; a read failure names the file."""
+    return _columns(_open(con, [file]))
+
+
+def _open(
+    con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], *, rejects: str | None = None
+) -> duckdb.DuckDBPyRelation:
     import duckdb
 
     try:
-        rel = _relation(con, [file])
-        return [Column(name, str(kind)) for name, kind in zip(rel.columns, rel.types, strict=True)]
+        return _relation(con, files, rejects=rejects)
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
     except duckdb.Error as exc:
+        shown = files[0].display if len(files) == 1 else _failing_file(exc, files)
         raise DataError(
-            f"{file.display}: cannot read it as {file.fmt.upper()}: {_first_line(exc)}"
+            f"{shown}: cannot read it as {files[0].fmt.upper()}: {_first_line(exc)}"
         ) from exc
+
+
+def _failing_file(exc: Exception, files: Sequence[EventFile]) -> str:
+    """The file a multi-file scan's error names, else all of them."""
+    text = str(exc)
+    named = [f.display for f in files if f.path in text]
+    return named[0] if named else ", ".join(f.display for f in files)
+
+
+def _columns(rel: duckdb.DuckDBPyRelation) -> list[Column]:
+    return [Column(name, str(kind)) for name, kind in zip(rel.columns, rel.types, strict=True)]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -223,20 +342,23 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+_READER_COLUMNS = {"filename", "file_row_number"}  # added by the reader, not the file's own
+
+
 def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
-    """Apply SPEC §1's aliases to one file's columns; refuse what cannot be read."""
+    """Apply SPEC §1's aliases to one file's columns; refuse what cannot be read.
+
+    Names match case-insensitively and ignoring surrounding blanks.
+    """
+    own = [c for c in columns if c.name.lower() not in _READER_COLUMNS]
     by_name: dict[str, Column] = {}
-    for column in columns:
-        if column.name.lower() in {"filename", "file_row_number"}:
-            continue  # added by the reader, not the file's own
-        by_name.setdefault(column.name.lower(), column)
+    for column in own:
+        by_name.setdefault(column.name.strip().lower(), column)
 
     def pick(field: str) -> Column | None:
         return next((by_name[a] for a in ALIASES[field] if a in by_name), None)
 
-    found = ", ".join(
-        c.name for c in columns if c.name.lower() not in {"filename", "file_row_number"}
-    )
+    found = ", ".join(c.name for c in own)
     picked = {field: pick(field) for field in ALIASES}
     for field in REQUIRED:
         if picked[field] is None:
@@ -252,7 +374,8 @@ def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
         if stamp is not None and not _is_temporal_or_text(stamp.type):
             raise DataError(
                 f"{file.display}: column {stamp.name!r} ({field}) has type {stamp.type}; "
-                "it must hold timestamps or ISO 8601 text"
+                "it must hold timestamps or ISO 8601 text (convert epoch numbers to "
+                "timestamps first)"
             )
     return Mapping(
         time=time,
@@ -318,25 +441,35 @@ def _arrow_duration_unit(file: EventFile, column: str) -> str | None:
 # --------------------------------------------------------------------------- SQL
 
 
+def _present(column: Column | None) -> str:
+    """Whether the row holds a value in ``column`` (blank text is no value)."""
+    if column is None:
+        return "false"
+    if column.type == "VARCHAR":
+        return f"(nullif(trim({column.sql}), '') IS NOT NULL)"
+    return f"({column.sql} IS NOT NULL)"
+
+
 def _timestamp_us(column: Column) -> str:
     """An expression giving the column as epoch microseconds, NULL if unparseable."""
     if column.type == "VARCHAR":
         return f"epoch_us(try_cast(nullif(trim({column.sql}), '') AS TIMESTAMPTZ))"
     if column.type.startswith("DATE"):
-        return f"epoch_us(CAST({column.sql} AS TIMESTAMP))"
+        return f"epoch_us(try_cast({column.sql} AS TIMESTAMP))"
     return f"epoch_us({column.sql})"
 
 
-def _duration_us(mapping: Mapping) -> str | None:
+def _duration_us(mapping: Mapping) -> str:
+    """The duration in microseconds as a DOUBLE (checked before it becomes a BIGINT)."""
     column = mapping.duration
     if column is None:
-        return None
+        return "CAST(NULL AS DOUBLE)"
     if column.type == "INTERVAL":
-        return f"epoch_us({column.sql})"
+        return f"(epoch({column.sql}) * 1e6)"
     value = f"try_cast({column.sql} AS DOUBLE)"
     if column.type == "VARCHAR":
         value = f"try_cast(nullif(trim({column.sql}), '') AS DOUBLE)"
-    return f"CAST(round({value} * {mapping.duration_micros!r}) AS BIGINT)"
+    return f"({value} * {mapping.duration_micros!r})"
 
 
 def _text(column: Column | None) -> str:
@@ -345,51 +478,66 @@ def _text(column: Column | None) -> str:
     return f"nullif(trim(CAST({column.sql} AS VARCHAR)), '')"
 
 
-#: Longest coverage an event may claim; beyond it the row is refused as absurd.
-MAX_COVERAGE_US = 366 * 86_400 * 1_000_000
+def canonical_select(mapping: Mapping, relation: str, fmt: str, *, numbered: bool = False) -> str:
+    """The SELECT that turns one relation's rows into the canonical columns.
 
+    The checks run in order and each row gets the first problem found. Every
+    arithmetic on a time happens only on rows whose values passed the range
+    checks, so no input can make the query overflow.
 
-def canonical_select(mapping: Mapping, relation: str, fmt: str) -> str:
-    """The SELECT that turns one relation's rows into the canonical columns."""
+    ``source_row`` of a CSV row is NULL, unless ``numbered``: then it is the
+    row's position in the scan (a streaming ``row_number() OVER ()``, which
+    keeps the files' order): the row number itself when the scan reads one
+    file, else a position from which :func:`diagnose` subtracts that of the
+    file's first row.
+    """
     end_time = _timestamp_us(mapping.end_time) if mapping.end_time else "CAST(NULL AS BIGINT)"
-    duration = _duration_us(mapping) or "CAST(NULL AS BIGINT)"
-    row = "file_row_number + 1" if fmt == "parquet" else "NULL"
+    row = "file_row_number + 1"
+    if fmt == "csv":
+        row = "row_number() OVER ()" if numbered else "NULL"
     return f"""
         SELECT
             ts,
-            coalesce(end_time_us, ts + duration_us) AS end_us,
-            user_id,
-            regexp_replace(lower(category), '[\\s-]+', '_', 'g') AS category,
-            org, event_id,
-            CASE
-                WHEN time_text IS NULL THEN 'missing time'
-                WHEN ts IS NULL THEN 'unparseable time'
-                WHEN user_id IS NULL THEN 'missing user_id'
-                WHEN category IS NULL THEN 'missing category'
-                WHEN end_text IS NOT NULL AND end_time_us IS NULL THEN 'unparseable end_time'
-                WHEN duration_text IS NOT NULL AND duration_us IS NULL
-                    THEN 'unparseable duration'
-                WHEN duration_us < 0 THEN 'negative duration'
-                WHEN end_time_us < ts THEN 'end_time before time'
-                WHEN coalesce(end_time_us, ts + duration_us) - ts > {MAX_COVERAGE_US}
-                    THEN 'coverage longer than a year'
-            END AS problem,
-            source_file, source_row
+            CASE WHEN problem IS NULL
+                THEN coalesce(end_time_us, ts + CAST(round(duration_us) AS BIGINT))
+            END AS end_us,
+            user_id, category, org, event_id, problem, source_file, source_row
         FROM (
-            SELECT
-                {_timestamp_us(mapping.time)} AS ts,
-                {_text(mapping.time)} AS time_text,
-                {end_time} AS end_time_us,
-                {_text(mapping.end_time)} AS end_text,
-                {duration} AS duration_us,
-                {_text(mapping.duration)} AS duration_text,
-                {_text(mapping.user_id)} AS user_id,
-                {_text(mapping.category)} AS category,
-                {_text(mapping.organization_id)} AS org,
-                {_text(mapping.event_id)} AS event_id,
-                filename AS source_file,
-                CAST({row} AS BIGINT) AS source_row
-            FROM {relation}
+            SELECT *,
+                CASE
+                    WHEN NOT has_time THEN 'missing time'
+                    WHEN ts IS NULL THEN 'unparseable time'
+                    WHEN ts < {MIN_TIME_US} OR ts >= {MAX_TIME_US}
+                        THEN 'time out of range'
+                    WHEN user_id IS NULL THEN 'missing user_id'
+                    WHEN category IS NULL THEN 'missing category'
+                    WHEN has_end AND end_time_us IS NULL THEN 'unparseable end_time'
+                    WHEN end_time_us < ts THEN 'end_time before time'
+                    WHEN end_time_us > ts + {MAX_COVERAGE_US}
+                        THEN 'coverage longer than a year'
+                    WHEN has_duration AND (duration_us IS NULL OR NOT isfinite(duration_us))
+                        THEN 'unparseable duration'
+                    WHEN duration_us < 0 THEN 'negative duration'
+                    WHEN duration_us > {MAX_COVERAGE_US}
+                        THEN 'coverage longer than a year'
+                END AS problem
+            FROM (
+                SELECT
+                    {_timestamp_us(mapping.time)} AS ts,
+                    {_present(mapping.time)} AS has_time,
+                    {end_time} AS end_time_us,
+                    {_present(mapping.end_time)} AS has_end,
+                    {_duration_us(mapping)} AS duration_us,
+                    {_present(mapping.duration)} AS has_duration,
+                    {_text(mapping.user_id)} AS user_id,
+                    regexp_replace(lower({_text(mapping.category)}), '[\\s-]+', '_', 'g')
+                        AS category,
+                    {_text(mapping.organization_id)} AS org,
+                    {_text(mapping.event_id)} AS event_id,
+                    filename AS source_file,
+                    CAST({row} AS BIGINT) AS source_row
+                FROM {relation}
+            )
         )
     """
 
@@ -397,39 +545,102 @@ def canonical_select(mapping: Mapping, relation: str, fmt: str) -> str:
 def load_events(
     con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], *, view: str = VIEW
 ) -> LoadedEvents:
-    """Register ``view`` on ``con``: the canonical rows of every file."""
+    """Register ``view`` on ``con``: the canonical rows of every file.
+
+    Nothing is read yet but the files' schemas: every query on the view scans
+    the files again, in DuckDB. Also registered: ``{view}_located``, the same
+    rows with CSV row numbers, which :func:`diagnose` reads to place invalid
+    rows, and the rejects tables ``{view}_rejects`` and ``{view}_rejects_scans``
+    where DuckDB records the malformed CSV lines.
+    """
     if not files:
         raise DataError("no event files given; pass --events PATH or --db PATH")
-    groups: dict[tuple[str, Mapping], list[EventFile]] = {}
-    for file in files:
-        mapping = map_columns(file, describe(con, file))
-        groups.setdefault((file.fmt, mapping), []).append(file)
-    selects = []
-    for index, ((fmt, mapping), members) in enumerate(groups.items()):
-        name = f"{view}_raw_{index}"
-        _relation(con, members).create_view(name, replace=True)
-        selects.append(canonical_select(mapping, quote_ident(name), fmt))
-    display = {f.path: f.display for f in files}
-    body = "\nUNION ALL\n".join(selects)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {view}_files AS {body}")
+    rejects = f"{view}_rejects"
+    for table in (rejects, f"{rejects}_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+    scans = _scans(con, files, rejects)
+    plain, located = [], []
+    for index, (mapping, fmt, relation, count) in enumerate(scans):
+        name = quote_ident(f"{view}_raw_{index}")
+        # TEMP: nothing of a load outlives the connection, nor lands in a store's file
+        # (the relation's create_view would make a persistent view). The scan's SQL is
+        # DuckDB's own rendering of the read_csv/read_parquet call, paths quoted by it.
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {relation.sql_query()}")
+        plain.append(canonical_select(mapping, name, fmt, numbered=count == 1))
+        located.append(canonical_select(mapping, name, fmt, numbered=True))
     # Messages name the file as the user gave it (stdin's temp file is "<stdin>").
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {view}_names (path VARCHAR, display VARCHAR)")
-    con.executemany(f"INSERT INTO {view}_names VALUES (?, ?)", list(display.items()))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW {view} AS
-            SELECT f.* REPLACE (coalesce(n.display, f.source_file) AS source_file)
-            FROM {view}_files f LEFT JOIN {view}_names n ON n.path = f.source_file"""
-    )
+    names = quote_ident(f"{view}_names")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {names} (path VARCHAR, display VARCHAR)")
+    con.executemany(f"INSERT INTO {names} VALUES (?, ?)", [[f.path, f.display] for f in files])
+    for target, selects in ((view, plain), (f"{view}_located", located)):
+        body = "\nUNION ALL\n".join(selects)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {quote_ident(target)} AS
+                SELECT f.* REPLACE (coalesce(n.display, f.source_file) AS source_file)
+                FROM ({body}) f LEFT JOIN {names} n ON n.path = f.source_file"""
+        )
     return LoadedEvents(
         view=view,
         files=list(files),
-        has_coverage=any(mapping.has_coverage for _, mapping in groups),
+        has_coverage=any(mapping.has_coverage for mapping, _, _, _ in scans),
     )
+
+
+def _scans(
+    con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], rejects: str
+) -> list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]]:
+    """One scan per group of files that read alike, with its number of files.
+
+    Parquet files group by their column mapping (the scan unions by name).
+    CSV files group by their header line, byte for byte: a multi-file CSV scan
+    takes every file's columns by position, so only files whose headers are
+    identical may share one (hundreds of daily exports are then one scan, not
+    hundreds).
+    """
+    parquet: dict[Mapping, list[EventFile]] = {}
+    csv: dict[tuple[str, bytes], list[EventFile]] = {}
+    for file in files:
+        if file.fmt == "parquet":
+            parquet.setdefault(map_columns(file, describe(con, file)), []).append(file)
+        else:
+            csv.setdefault(_header_key(file), []).append(file)
+    scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]] = []
+    for mapping, members in parquet.items():
+        scans.append((mapping, "parquet", _open(con, members), len(members)))
+    for members in csv.values():
+        relation = _open(con, members, rejects=rejects)
+        mapping = map_columns(members[0], _columns(relation))
+        scans.append((mapping, "csv", relation, len(members)))
+    return scans
+
+
+def _header_key(file: EventFile) -> tuple[str, bytes]:
+    """What a CSV file must share with others to be read in the same scan."""
+    compressed = file.path.lower().endswith(".gz")
+    try:
+        if compressed:
+            with gzip.open(file.path, "rb") as handle:
+                line = handle.readline(65_536)
+        else:
+            with open(file.path, "rb") as handle:
+                line = handle.readline(65_536)
+    except (OSError, EOFError):
+        line = b""
+    if not line.endswith(b"\n") or b'"' in line:  # unusual: read the file on its own
+        return ("alone", file.path.encode("utf-8", "surrogateescape"))
+    return ("gzip" if compressed else "plain", line)
+
+
+# --------------------------------------------------------------------------- diagnostics
 
 
 @dataclass(frozen=True)
 class Diagnostics:
-    """What the input held that no report counts (SPEC §1)."""
+    """What the input held that no report counts (SPEC §1).
+
+    Invalid rows include the CSV lines DuckDB could not parse; their
+    ``invalid_examples`` row is the data row they would have been (line - 1).
+    """
 
     total_rows: int
     invalid_rows: int
@@ -440,18 +651,58 @@ class Diagnostics:
 
 
 def diagnose(con: duckdb.DuckDBPyConnection, view: str = VIEW) -> Diagnostics:
-    """Count invalid rows and unknown categories in one pass over ``view``."""
+    """Count invalid rows and unknown categories (one pass over ``view``).
+
+    The pass reads every canonical column, so every malformed CSV line any
+    later query could meet is in the rejects tables when this returns. A CSV
+    line that is not UTF-8 is an error: the file is in another encoding, and
+    its other rows cannot be trusted either.
+    """
+    import duckdb
+
+    try:
+        return _diagnose(con, view)
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except duckdb.Error as exc:  # a file damaged past its schema, found by the scan
+        raise DataError(f"cannot read {_which_files(con, view)}: {_first_line(exc)}") from exc
+
+
+def _which_files(con: duckdb.DuckDBPyConnection, view: str) -> str:
+    """The files a failing scan of ``view`` read, for its message."""
+    import duckdb
+
+    try:
+        shown = [
+            str(name)
+            for (name,) in con.execute(
+                f"SELECT display FROM {quote_ident(view + '_names')} ORDER BY display"
+            ).fetchall()
+        ]
+    except duckdb.Error:
+        return "the events"
+    if len(shown) == 1:
+        return shown[0]
+    listed = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+    return f"the events (one of {listed})"
+
+
+def _diagnose(con: duckdb.DuckDBPyConnection, view: str) -> Diagnostics:
+    source = quote_ident(view)
+    known = {"known": list(CATEGORIES)}
     rows = con.execute(
         f"""
         SELECT
             count(*) AS total,
             count(*) FILTER (problem IS NOT NULL) AS invalid,
-            count(*) FILTER (problem IS NULL AND NOT list_contains($known, category)) AS unknown
-        FROM {view}
+            count(*) FILTER (problem IS NULL AND NOT list_contains($known, category)) AS unknown,
+            count(org) + count(event_id) + count(end_us) + count(source_row) AS touched
+        FROM {source}
         """,
-        {"known": list(CATEGORIES)},
+        known,
     ).fetchall()
-    total, invalid, unknown = (int(v) for v in rows[0])
+    total, invalid, unknown, _ = (int(v) for v in rows[0])
+    rejected = _rejected_lines(con, view)
     reasons: list[tuple[str, int]] = []
     examples: list[tuple[str, int | None, str]] = []
     unknown_values: list[tuple[str, int]] = []
@@ -459,34 +710,156 @@ def diagnose(con: duckdb.DuckDBPyConnection, view: str = VIEW) -> Diagnostics:
         reasons = [
             (str(r), int(n))
             for r, n in con.execute(
-                f"SELECT problem, count(*) FROM {view} WHERE problem IS NOT NULL "
+                f"SELECT problem, count(*) FROM {source} WHERE problem IS NOT NULL "
                 "GROUP BY problem ORDER BY count(*) DESC, problem"
             ).fetchall()
         ]
-        examples = [
-            (str(f), None if r is None else int(r), str(p))
-            for f, r, p in con.execute(
-                f"SELECT source_file, source_row, problem FROM {view} "
-                "WHERE problem IS NOT NULL ORDER BY source_file, source_row LIMIT 3"
-            ).fetchall()
-        ]
+        examples = _invalid_examples(con, view)
+    if rejected is not None:
+        reject_reasons, reject_examples = rejected
+        examples = [(f, data_row(con, view, f, r), p) for f, r, p in examples]
+        merged: dict[str, int] = dict(reasons)
+        for reason, n in reject_reasons:
+            merged[reason] = merged.get(reason, 0) + n
+        reasons = sorted(merged.items(), key=lambda item: (-item[1], item[0]))
+        examples = sorted(examples + reject_examples, key=lambda e: (e[0], e[1] or 0))[:3]
+        rejected_count = sum(n for _, n in reject_reasons)
+        total += rejected_count
+        invalid += rejected_count
     if unknown:
         unknown_values = [
             (str(c), int(n))
             for c, n in con.execute(
-                f"SELECT category, count(*) FROM {view} "
+                f"SELECT category, count(*) FROM {source} "
                 "WHERE problem IS NULL AND NOT list_contains($known, category) "
                 "GROUP BY category ORDER BY count(*) DESC, category LIMIT 5",
-                {"known": list(CATEGORIES)},
+                known,
             ).fetchall()
         ]
     return Diagnostics(total, invalid, reasons, examples, unknown, unknown_values)
 
 
+def _invalid_examples(
+    con: duckdb.DuckDBPyConnection, view: str
+) -> list[tuple[str, int | None, str]]:
+    """The first three invalid rows, in file order, with their row numbers.
+
+    Read from ``{view}_located`` when :func:`load_events` made it: one more
+    streaming scan, taken only when there are invalid rows. A row's number in
+    its file is its position in the scan minus that of the file's first row.
+    """
+    located = f"{view}_located"
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = $name", {"name": located}
+    ).fetchall()
+    if not int(exists[0][0]):
+        return [
+            (str(f), None if r is None else int(r), str(p))
+            for f, r, p in con.execute(
+                f"SELECT source_file, source_row, problem FROM {quote_ident(view)} "
+                "WHERE problem IS NOT NULL ORDER BY source_file, source_row LIMIT 3"
+            ).fetchall()
+        ]
+    per_file = con.execute(
+        f"""
+        SELECT source_file, min(source_row),
+               min_by({{'row': source_row, 'problem': problem}}, source_row, 3)
+                   FILTER (problem IS NOT NULL)
+        FROM {quote_ident(located)}
+        GROUP BY source_file
+        """
+    ).fetchall()
+    examples: list[tuple[str, int | None, str]] = []
+    for file, first, bad in per_file:
+        for item in bad or []:
+            examples.append((str(file), int(item["row"]) - int(first) + 1, str(item["problem"])))
+    return sorted(examples, key=lambda e: (e[0], e[1] or 0))[:3]
+
+
+def _rejected_lines(
+    con: duckdb.DuckDBPyConnection, view: str
+) -> tuple[list[tuple[str, int]], list[tuple[str, int | None, str]]] | None:
+    """The malformed CSV lines DuckDB set aside: counts by reason, the first three.
+
+    Every scan of the view appends its rejects again, so lines are counted
+    once per (file, line). None when no CSV line was rejected.
+    """
+    lines = _reject_lines_sql(con, view)
+    if lines is None:
+        return None
+    not_utf8 = con.execute(
+        f"SELECT file, line FROM ({lines}) WHERE not_utf8 ORDER BY file, line LIMIT 1"
+    ).fetchall()
+    if not_utf8:
+        file, line = not_utf8[0]
+        raise DataError(
+            f"{file}: line {line} is not UTF-8 text; convert the file to UTF-8 "
+            "(iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv, with the file's real encoding)"
+        )
+    counts = con.execute(
+        f"SELECT kind, count(*) FROM ({lines}) GROUP BY kind ORDER BY count(*) DESC, kind"
+    ).fetchall()
+    if not counts:
+        return None
+    first = con.execute(f"SELECT file, line, kind FROM ({lines}) ORDER BY file, line LIMIT 3")
+    return (
+        [(_reject_reason(str(kind)), int(n)) for kind, n in counts],
+        [(str(f), int(line) - 1, _reject_reason(str(k))) for f, line, k in first.fetchall()],
+    )
+
+
+def _reject_lines_sql(con: duckdb.DuckDBPyConnection, view: str) -> str | None:
+    """A query of the rejected CSV lines, one row per (file, line); None if none."""
+    rejects = f"{view}_rejects"
+    present = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ($errors, $scans)",
+        {"errors": rejects, "scans": f"{rejects}_scans"},
+    ).fetchall()
+    if int(present[0][0]) < 2:
+        return None
+    return f"""
+        SELECT coalesce(n.display, s.file_path) AS file, e.line AS line,
+               min(e.error_type) AS kind,
+               bool_or(e.error_type = '{_NOT_UTF8}') AS not_utf8
+        FROM {quote_ident(rejects)} e
+        JOIN {quote_ident(rejects + "_scans")} s USING (scan_id, file_id)
+        LEFT JOIN {quote_ident(view + "_names")} n ON n.path = s.file_path
+        GROUP BY ALL
+    """
+
+
+def data_row(
+    con: duckdb.DuckDBPyConnection, view: str, file: str, parsed: int | None
+) -> int | None:
+    """The data row of the ``parsed``-th row DuckDB parsed in ``file`` (its display name).
+
+    Malformed lines are not in the scan, so each one at or before the row
+    moves it down by one (a rejected line N is data row N - 1, assuming no
+    multi-line field before it).
+    """
+    lines = _reject_lines_sql(con, view)
+    if parsed is None or lines is None:
+        return parsed
+    rejected = con.execute(
+        f"""SELECT line - 1 FROM ({lines}) WHERE file = $file
+            AND line - 1 <= $parsed + (SELECT count(*) FROM ({lines}) WHERE file = $file)
+            ORDER BY line""",
+        {"file": file, "parsed": parsed},
+    ).fetchall()
+    row = parsed
+    for (skipped,) in rejected:
+        if skipped > row:
+            break
+        row += 1
+    return row
+
+
+def _reject_reason(kind: str) -> str:
+    return REJECT_REASONS.get(kind, kind.lower())
+
+
 def normalise_category(value: str) -> str:
     """The Python twin of the SQL normalisation, for ``--category`` values."""
-    import re
-
     return re.sub(r"[\s-]+", "_", value.strip().lower())
 
 
@@ -502,7 +875,9 @@ __all__ = [
     "UsageError",
     "cleanup_temp_files",
     "diagnose",
+    "data_row",
     "expand_paths",
+    "glob_escape",
     "load_events",
     "normalise_category",
 ]

@@ -1,0 +1,173 @@
+"""DuckDB's resources: its memory limit, its spill directory, and interrupts.
+
+Events never come into Python: DuckDB scans, sorts and sums them, within
+``--memory-limit`` (DuckDB's default: 80% of the machine's memory), spilling
+what does not fit to files in ``--temp-dir`` (default: a folder of this
+process in the system's temporary directory, which DuckDB makes only when it
+spills and removes when the connection closes).
+
+An interrupt (Ctrl-C) must stop a running query. DuckDB's Python client
+checks for signals while a query runs, but drops the KeyboardInterrupt that
+Python's default handler raises, and the query runs to its end. So
+:func:`install_interrupt_handler` installs a handler that interrupts every
+open connection (:func:`track`) and records that it did; the query then fails
+with DuckDB's InterruptException, which :func:`was_interrupted` lets the
+command line tell from a real error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from .errors import ActivityReportError, DataError, UsageError
+
+if TYPE_CHECKING:
+    import duckdb
+
+_MEMORY = re.compile(
+    r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[kmgt]i?b|b|%)", re.ASCII | re.IGNORECASE
+)
+_MEMORY_FORMS = "use a size such as 512MB, 2GB or 1.5GiB, or a share of the memory such as 50%"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a DuckDB connection may use: memory and a folder to spill to."""
+
+    memory_limit: str | None = None
+    temp_dir: str | None = None
+
+    def config(self) -> dict[str, str | bool | int | float | list[str]]:
+        """The connection's configuration (values passed as data, never as SQL)."""
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "temp_directory": self.temp_dir or default_temp_dir()
+        }
+        if self.memory_limit is not None:
+            config["memory_limit"] = self.memory_limit
+        return config
+
+
+def default_temp_dir() -> str:
+    return os.path.join(tempfile.gettempdir(), f"activity-report-{os.getpid()}")
+
+
+def parse_memory_limit(text: str, *, option: str = "--memory-limit") -> str:
+    """``'2GB'``, ``'512 MiB'``, ``'50%'`` -> the same, as DuckDB spells it."""
+    match = _MEMORY.fullmatch(text.strip())
+    if match is None:
+        raise UsageError(f"invalid value for {option}: {text!r} ({_MEMORY_FORMS})")
+    number, unit = float(match["number"]), match["unit"]
+    if unit == "%":
+        if not 0 < number <= 100:
+            raise UsageError(
+                f"invalid value for {option}: {text!r} (a share must be above 0% and at most 100%)"
+            )
+        return f"{match['number']}%"
+    if number <= 0:
+        raise UsageError(f"invalid value for {option}: {text!r} (it must be above zero)")
+    spelled = unit.upper().replace("IB", "iB")
+    return f"{match['number']}{spelled}"
+
+
+def check_temp_dir(text: str, *, option: str = "--temp-dir") -> str:
+    """A folder DuckDB can spill to: an existing writable one, or a new one to make."""
+    if not text.strip():
+        raise UsageError(f"invalid value for {option}: {text!r} (give a folder)")
+    path = Path(text).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise UsageError(f"invalid value for {option}: {text!r} (it is not a folder)")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"invalid value for {option}: {text!r} (the folder is not writable)")
+        return str(path)
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(
+            f"invalid value for {option}: {text!r} (neither it nor its parent folder "
+            f"{str(parent)!r} exists; create it first)"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"invalid value for {option}: {text!r} (it does not exist and its parent "
+            "folder is not writable)"
+        )
+    return str(path)
+
+
+def connect(
+    database: str = ":memory:", *, limits: Limits | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection within ``limits``, which an interrupt reaches."""
+    import duckdb
+
+    try:
+        con = duckdb.connect(database, config=(limits or Limits()).config())
+    except duckdb.Error as exc:
+        raise DataError(f"cannot start DuckDB: {_first_line(exc)}") from exc
+    return track(con)
+
+
+# --------------------------------------------------------------------------- interrupts
+
+_OPEN: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+_STATE = {"interrupted": False}
+
+
+def track(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Let an interrupt stop the queries of ``con``; returns ``con``."""
+    _OPEN.add(con)
+    return con
+
+
+def interrupt_all() -> None:
+    """Interrupt every running query of every tracked connection."""
+    _STATE["interrupted"] = True
+    for con in list(_OPEN):
+        try:
+            con.interrupt()
+        except Exception:  # a closed connection has nothing to stop
+            pass
+
+
+def was_interrupted() -> bool:
+    return _STATE["interrupted"]
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    interrupt_all()
+    raise KeyboardInterrupt
+
+
+def install_interrupt_handler() -> None:
+    """Make Ctrl-C stop DuckDB's queries too (see the module's docstring)."""
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def explain(exc: BaseException) -> ActivityReportError | None:
+    """A one-line error, with its fix, for DuckDB running out of memory or disk."""
+    kind = type(exc).__name__
+    text = _first_line(exc)
+    if kind == "OutOfMemoryException":
+        return DataError(
+            f"DuckDB ran out of memory ({text}); raise --memory-limit, or point "
+            "--temp-dir at a disk with room to spill to"
+        )
+    if kind == "IOException" and "temp" in text.lower():
+        return DataError(f"DuckDB could not spill to disk ({text}); point --temp-dir elsewhere")
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

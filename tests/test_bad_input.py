@@ -1,0 +1,756 @@
+"""Hostile and broken input (issue 5): every bad input gets a clear answer.
+
+The corpus is ``tests/bad_inputs/`` (small files, each a case below) plus the
+files the fixtures generate (Parquet, paths, permissions). Each case has its
+exact exit code, stdout and stderr. Then: bad option values, values that try
+to get into SQL, fuzzed parsers, Ctrl-C, and memory bounded by DuckDB.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from activity_report.cli import app
+from activity_report.errors import UsageError
+from activity_report.intervals import parse_heartbeat, parse_interval
+from activity_report.report import ReportRequest, run
+from activity_report.resources import parse_memory_limit
+from activity_report.sources import normalise_category
+from activity_report.times import parse_instant, parse_tz
+
+BAD = Path(__file__).resolve().parent / "bad_inputs"
+PROG = "activity-report"
+DAY_NS = 86_400_000_000_000
+MIN_NS = 60_000_000_000
+ONE_DAY = ("--start", "2022-08-01", "--end", "2022-08-02", "--interval", "1d", "--format", "csv")
+HEADER = "time,bucket_duration,user_id,name,username,count,duration\n"
+
+
+def report(*users: tuple[str, int, int]) -> str:
+    """The CSV report of one day (ONE_DAY) listing ``(user, count, duration_ns)``."""
+    body = "".join(f"2022-08-01T00:00:00Z,{DAY_NS},{u},,,{c},{d}\n" for u, c, d in users)
+    return HEADER + body
+
+
+def warning(invalid: str) -> str:
+    return f"{PROG}: warning: skipped {invalid}; --strict makes this an error\n"
+
+
+def error(message: str) -> str:
+    return f"{PROG}: error: {message}\n"
+
+
+@dataclass(frozen=True)
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+
+def invoke(*args: str, input: str | None = None) -> Result:
+    result = CliRunner().invoke(app, list(args), input=input)
+    return Result(result.exit_code, result.stdout, result.stderr, result.exception)
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    exit_code: int
+    stdout: str
+    stderr: str
+    args: tuple[str, ...] = ONE_DAY
+
+
+NOT_UTF8 = (
+    "latin1.csv: line 3 is not UTF-8 text; convert the file to UTF-8 (iconv -f latin1 "
+    "-t utf-8 FILE > FILE.utf8.csv, with the file's real encoding)"
+)
+
+#: The corpus in tests/bad_inputs/, one case per file (and some with --strict).
+CORPUS = [
+    Case(
+        "empty.csv",
+        1,
+        "",
+        error(
+            "empty.csv: the file is empty; an event file needs at least a header row "
+            "(time, user_id, category)"
+        ),
+    ),
+    Case(
+        "header_only.csv",
+        0,
+        HEADER,
+        f"{PROG}: note: no activity in the range for these filters\n",
+    ),
+    Case(
+        "header_only.csv",
+        0,
+        '{\n  "activity": [],\n  "users": {}\n}\n',
+        f"{PROG}: note: no events match the filters; the report is empty\n",
+        ("--json",),
+    ),
+    Case(
+        "ragged.csv",
+        0,
+        report(("alice", 1, MIN_NS), ("dave", 1, MIN_NS)),
+        warning("2 invalid rows (1 too few fields, 1 too many fields; first in ragged.csv row 2)"),
+    ),
+    Case(
+        "ragged.csv",
+        1,
+        "",
+        error(
+            "2 invalid rows (1 too few fields, 1 too many fields; first in ragged.csv row 2); "
+            "fix them or run without --strict to skip and report them"
+        ),
+        (*ONE_DAY, "--strict"),
+    ),
+    Case("semicolon.csv", 0, report(("alice", 1, MIN_NS), ("bob", 1, MIN_NS)), ""),
+    Case("bom.csv", 0, report(("alice", 1, MIN_NS)), ""),
+    Case("latin1.csv", 1, "", error(NOT_UTF8)),
+    Case("multiline.csv", 0, report(("alice", 1, MIN_NS), ("bob", 1, MIN_NS)), ""),
+    Case(
+        "missing_time.csv",
+        1,
+        "",
+        error(
+            "missing_time.csv: no time column (accepted names: time, timestamp, ts, "
+            "created_at, started_at, start_time); columns found: timestamp_utc, user_id, "
+            "category"
+        ),
+    ),
+    Case(
+        "missing_user_id.csv",
+        1,
+        "",
+        error(
+            "missing_user_id.csv: no user_id column (accepted names: user_id, user, "
+            "user_uuid); columns found: time, username, category"
+        ),
+    ),
+    Case(
+        "missing_category.csv",
+        1,
+        "",
+        error(
+            "missing_category.csv: no category column (accepted names: category, action, "
+            "type); columns found: time, user_id, kind"
+        ),
+    ),
+    Case(
+        "bad_times.csv",
+        0,
+        report(("alice", 1, MIN_NS), ("frank", 1, MIN_NS)),
+        warning(
+            "4 invalid rows (3 unparseable time, 1 time out of range; first in bad_times.csv row 2)"
+        ),
+    ),
+    Case(
+        "bad_times.csv",
+        1,
+        "",
+        error(
+            "4 invalid rows (3 unparseable time, 1 time out of range; first in bad_times.csv "
+            "row 2); fix them or run without --strict to skip and report them"
+        ),
+        (*ONE_DAY, "--strict"),
+    ),
+    Case(
+        "nulls.csv",
+        0,
+        report(("alice", 1, 30 * MIN_NS), ("dave", 1, MIN_NS), ("erin", 1, MIN_NS)),
+        warning(
+            "3 invalid rows (1 missing category, 1 missing time, 1 missing user_id; "
+            "first in nulls.csv row 2)"
+        ),
+    ),
+    Case(
+        "end_before_time.csv",
+        0,
+        report(("carol", 1, 120 * MIN_NS), ("bob", 1, 0)),
+        warning("1 invalid rows (1 end_time before time; first in end_before_time.csv row 1)"),
+    ),
+    Case(
+        "durations.csv",
+        0,
+        report(("carol", 1, 30 * MIN_NS)),
+        warning(
+            "4 invalid rows (2 unparseable duration, 1 coverage longer than a year, "
+            "1 negative duration; first in durations.csv row 1)"
+        ),
+    ),
+    Case(
+        "century.csv",
+        0,
+        report(("bob", 1, 60 * MIN_NS)),
+        warning("1 invalid rows (1 coverage longer than a year; first in century.csv row 1)"),
+    ),
+    Case(
+        "unknown_categories.csv",
+        0,
+        report(("alice", 1, MIN_NS), ("bob", 1, MIN_NS)),
+        f"{PROG}: warning: 5 events have an unknown category and are in no report; "
+        "commonest: 'deploy' (3), 'build' (2)\n",
+    ),
+    # An event is one row (SPEC §1): exact duplicates count twice; their
+    # coverages overlap, so the duration counts once. The store drops them.
+    Case("duplicates.csv", 0, report(("alice", 3, 90_000_000_000)), ""),
+    Case(
+        "utf16.csv",
+        1,
+        "",
+        error(
+            "utf16.csv: the file is UTF-16 text; convert it to UTF-8 "
+            "(iconv -f utf-16 -t utf-8 FILE > FILE.utf8.csv)"
+        ),
+    ),
+]
+
+
+def test_every_corpus_file_has_a_case() -> None:
+    assert {p.name for p in BAD.iterdir()} == {c.file for c in CORPUS}
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=lambda c: f"{c.file}{' '.join(c.args[8:])}")
+def test_corpus(case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(BAD)
+    result = invoke("--events", case.file, *case.args)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        case.exit_code,
+        case.stdout,
+        case.stderr,
+    )
+
+
+# --------------------------------------------------------------------------- generated corpus
+
+
+def stamp(hour: int, minute: int = 0) -> datetime:
+    return datetime(2022, 8, 1, hour, minute, tzinfo=UTC)
+
+
+def write_parquet(path: Path, columns: dict[str, Any]) -> Path:
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+@pytest.fixture
+def generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Bad inputs too binary or too odd for files in git; the cwd is their folder."""
+    monkeypatch.chdir(tmp_path)
+    write_parquet(
+        tmp_path / "int_time.parquet",
+        {"time": [1_659_348_000], "user_id": ["alice"], "category": ["ide"]},
+    )
+    cut = write_parquet(
+        tmp_path / "truncated.parquet",
+        {"time": [stamp(10)] * 500, "user_id": ["alice"] * 500, "category": ["ide"] * 500},
+    )
+    cut.write_bytes(cut.read_bytes()[:700])
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    write_parquet(
+        schemas / "a.parquet",
+        {"time": [stamp(10)], "user_id": ["alice"], "category": ["ide"], "end_time": [stamp(11)]},
+    )
+    write_parquet(  # another order, an extra column, no end_time (the heartbeat applies)
+        schemas / "b.parquet",
+        {"category": ["app"], "extra": [1], "user_id": ["bob"], "time": [stamp(12)]},
+    )
+    write_parquet(
+        schemas / "c.parquet",
+        {
+            "end_time": [stamp(13, 30)],
+            "organization_id": ["acme"],
+            "user_id": ["carol"],
+            "time": [stamp(13)],
+            "category": ["login"],
+        },
+    )
+    (tmp_path / "empty_dir").mkdir()
+    (tmp_path / "dir.csv").mkdir()
+    (tmp_path / "secret.csv").write_text("time,user_id,category\n")
+    return tmp_path
+
+
+GENERATED = [
+    Case(
+        "int_time.parquet",
+        1,
+        "",
+        error(
+            "int_time.parquet: column 'time' (time) has type BIGINT; it must hold timestamps "
+            "or ISO 8601 text (convert epoch numbers to timestamps first)"
+        ),
+    ),
+    Case(
+        "truncated.parquet",
+        1,
+        "",
+        error(
+            "truncated.parquet: cannot read it as PARQUET: Invalid Input Error: No magic bytes "
+            "found at end of file 'truncated.parquet'"
+        ),
+    ),
+    Case(
+        "schemas",
+        0,
+        report(("alice", 1, 60 * MIN_NS), ("carol", 1, 30 * MIN_NS), ("bob", 1, MIN_NS)),
+        "",
+    ),
+    Case("nope.csv", 1, "", error("nope.csv: no such file or directory")),
+    Case(
+        "empty_dir",
+        1,
+        "",
+        error(
+            "empty_dir: is a directory that holds no event files (.parquet, .pq, .csv, .tsv, "
+            ".csv.gz, .tsv.gz); name the files instead"
+        ),
+    ),
+    Case(
+        "dir.csv",
+        1,
+        "",
+        error(
+            "dir.csv: is a directory that holds no event files (.parquet, .pq, .csv, .tsv, "
+            ".csv.gz, .tsv.gz); name the files instead"
+        ),
+    ),
+    Case(
+        "*.nothing",
+        1,
+        "",
+        error(
+            "*.nothing: the pattern matches no file; check the path (quote the pattern so the "
+            "shell does not expand it)"
+        ),
+    ),
+    Case(
+        "",
+        2,
+        "",
+        error("invalid event path '': give a file, a glob, a directory or - for stdin"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", GENERATED, ids=lambda c: c.file or "empty")
+def test_generated_corpus(case: Case, generated: Path) -> None:
+    result = invoke("--events", case.file, *case.args)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        case.exit_code,
+        case.stdout,
+        case.stderr,
+    )
+
+
+def deny_reading(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Tests run as root, who reads anything: make os.access say no for ``name``."""
+    real = os.access
+
+    def access(path: Any, mode: int, **kwargs: Any) -> bool:
+        return False if Path(path).name == name else real(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+
+
+def test_a_file_without_read_permission(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deny_reading(monkeypatch, "secret.csv")
+    result = invoke("--events", "secret.csv", *ONE_DAY)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        error("secret.csv: permission denied; make the file readable (chmod +r)"),
+    )
+
+
+def test_empty_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = invoke("--events", "-", *ONE_DAY, input="")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        error(
+            "<stdin>: the file is empty; an event file needs at least a header row "
+            "(time, user_id, category)"
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- paths
+
+
+@pytest.mark.parametrize(
+    "name", ["it's here.csv", 'say "hi".csv', "ev[1].csv", "a*b?.csv", "semi;colon.csv"]
+)
+def test_a_path_with_quotes_spaces_or_glob_characters_is_read_literally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    folder = tmp_path / "my [events] it's"
+    folder.mkdir()
+    shutil.copy(BAD / "bom.csv", folder / name)
+    (folder / "ev1.csv").write_text("time,user_id,category\n2022-08-01T10:00:00Z,decoy,ide\n")
+    monkeypatch.chdir(tmp_path)
+    for spec in (str(folder / name), f"my [events] it's/{name}"):
+        result = invoke("--events", spec, *ONE_DAY)
+        assert (result.exit_code, result.stdout, result.stderr) == (
+            0,
+            report(("alice", 1, MIN_NS)),
+            "",
+        )
+
+
+def test_a_glob_can_match_glob_characters_when_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(BAD / "bom.csv", tmp_path / "ev[1].csv")
+    (tmp_path / "ev1.csv").write_text("time,user_id,category\n2022-08-01T10:00:00Z,decoy,ide\n")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("--events", "ev[[]1]*", *ONE_DAY)
+    assert (result.exit_code, result.stdout) == (0, report(("alice", 1, MIN_NS)))
+
+
+def test_a_file_named_twice_is_counted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(BAD)
+    result = invoke("--events", "bom.csv", "--events", "./bom.csv", "--events", "bo?.csv", *ONE_DAY)
+    assert (result.exit_code, result.stdout) == (0, report(("alice", 1, MIN_NS)))
+
+
+# --------------------------------------------------------------------------- bad option values
+
+#: (arguments, what the one-line message must name); every one is exit 2.
+BAD_OPTIONS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
+    (("--interval", "0 day"), ("--interval", "'0 day'")),
+    (("--interval", "-1 week"), ("--interval", "'-1 week'")),
+    (("--interval", "1.5 hour"), ("--interval", "'1.5 hour'")),
+    (("--interval", "1 fortnight"), ("--interval", "'1 fortnight'")),
+    (("--interval", ""), ("--interval", "''")),
+    (("--interval", "P0D"), ("--interval", "'P0D'")),
+    (("--interval", "99999999999999999999 years"), ("--interval", "99999999999999999999")),
+    (("--heartbeat", "1 month"), ("--heartbeat", "'1 month'")),
+    (("--heartbeat", "0s"), ("--heartbeat", "'0s'")),
+    (("--start", "2022-13-01"), ("--start", "'2022-13-01'")),
+    (("--start", "tomorrowish"), ("--start", "'tomorrowish'")),
+    (("--start", "2022-08-01T25:00"), ("--start", "'2022-08-01T25:00'")),
+    (("--start", ""), ("--start", "''")),
+    (("--end", ""), ("--end", "''")),
+    (("--end", "99999-01-01"), ("--end", "'99999-01-01'")),
+    (("--start", "10000000000 years ago"), ("--start", "'10000000000 years ago'")),
+    (("--tz", "Mars/Olympus"), ("--tz", "'Mars/Olympus'")),
+    (("--tz", "+25:00"), ("--tz", "'+25:00'")),
+    (("--tz", ""), ("--tz", "''")),
+    (("--category", "nope"), ("--category", "'nope'")),
+    (("--category", ""), ("--category", "''")),
+    (("--category", "ide' OR '1'='1"), ("--category", "\"ide' OR '1'='1\"")),
+    (
+        ("--start", "2022-08-02", "--end", "2022-08-01"),
+        ("--end", "2022-08-01T00:00:00+00:00", "--start", "2022-08-02T00:00:00+00:00"),
+    ),
+    (
+        ("--start", "2022-08-01", "--end", "2022-08-01"),
+        ("--end", "--start", "2022-08-01T00:00:00+00:00"),
+    ),
+    (
+        ("--start", "2000-01-01", "--end", "2022-01-01", "--interval", "1s"),
+        ("694310400 buckets", "--max-buckets (100000)"),
+    ),
+    (("--max-buckets", "0"), ("--max-buckets", "0")),
+    (("--json", "--format", "csv"), ("--json", "--format csv")),
+    (("--format", "bogus"), ("--format", "'bogus'")),
+    (("--memory-limit", "lots"), ("--memory-limit", "'lots'")),
+    (("--memory-limit", ""), ("--memory-limit", "''")),
+    (("--memory-limit", "0MB"), ("--memory-limit", "'0MB'")),
+    (("--memory-limit", "2GB'; SET threads=1; --"), ("--memory-limit", "SET threads=1")),
+    (("--temp-dir", ""), ("--temp-dir", "''")),
+    (("--temp-dir", "/nonexistent/spill/here"), ("--temp-dir", "'/nonexistent/spill/here'")),
+    (("--temp-dir", "semicolon.csv"), ("--temp-dir", "'semicolon.csv'", "not a folder")),
+    (("-o", "/nonexistent/out.json"), ("-o", "/nonexistent/out.json")),
+    (("--no-such-option",), ("--no-such-option",)),
+]
+
+
+@pytest.mark.parametrize(("args", "named"), BAD_OPTIONS, ids=lambda v: " ".join(v)[:40])
+def test_bad_option_values_are_usage_errors_naming_option_and_value(
+    args: tuple[str, ...], named: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(BAD)
+    result = invoke("--events", "semicolon.csv", *args)
+    assert result.exit_code == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"{PROG}: error: ")
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n")
+    for part in named:
+        assert part in result.stderr
+
+
+def test_nothing_ends_in_a_traceback(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole corpus and every bad option value: one line per error, never a traceback."""
+    for name in sorted(os.listdir(BAD)):
+        shutil.copy(BAD / name, generated / name)
+    deny_reading(monkeypatch, "secret.csv")
+    runs: list[tuple[str, ...]] = []
+    for case in [*CORPUS, *GENERATED]:
+        runs.append(("--events", case.file, *case.args))
+        if case.exit_code == 0:
+            runs.append(("--events", case.file, "--strict", "--json"))
+    runs.append(("--events", "secret.csv"))
+    runs.extend(("--events", "semicolon.csv", *args) for args, _ in BAD_OPTIONS)
+    seen_codes = set()
+    for args in runs:
+        result = invoke(*args)
+        seen_codes.add(result.exit_code)
+        assert "Traceback" not in result.stderr, args
+        assert result.exception is None or isinstance(result.exception, SystemExit), args
+        assert result.exit_code in (0, 1, 2), args
+        if result.exit_code:
+            assert result.stderr.startswith(f"{PROG}: error: "), args
+            assert result.stderr.count("\n") == 1, (args, result.stderr)
+    assert seen_codes == {0, 1, 2}
+
+
+# --------------------------------------------------------------------------- SQL injection
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--org", "x' OR '1'='1"),
+        ("--org", 'acme" OR "1"="1'),
+        ("--user", "'; DROP TABLE events; --"),
+        ("--user", "alice' --"),
+        ("--org", "acme\x00"),
+    ],
+)
+def test_filter_values_are_bound_never_spliced(
+    args: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(BAD)
+    result = invoke("--events", "semicolon.csv", *ONE_DAY, *args)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        HEADER,
+        f"{PROG}: note: no activity in the range for these filters\n",
+    )
+
+
+def test_the_filters_still_match_real_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The injection tests' empty reports are no accident: real values do match."""
+    monkeypatch.chdir(BAD)
+    result = invoke("--events", "semicolon.csv", *ONE_DAY, "--org", "acme", "--user", "bob")
+    assert (result.exit_code, result.stdout) == (0, report(("bob", 1, MIN_NS)))
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+NOW = datetime(2024, 2, 29, 12, 30, tzinfo=UTC)
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+UNITS = st.sampled_from(
+    "s sec second seconds m min minute minutes h hr hour hours d day days w wk week weeks "
+    "mon month months q quarter quarters y yr year years ago hourly daily weekly monthly "
+    "quarterly yearly now today yesterday utc local z t P PT".split()
+)
+NUMBERS = st.one_of(
+    st.integers(min_value=-(10**25), max_value=10**25).map(str),
+    st.sampled_from(["0", "00", "1.5", "1e3", "١", "²", "∞", "nan", "-0", "+1"]),
+)
+SEPARATORS = st.sampled_from(["", " ", "  ", "\t", "-", ":", "T", "+", "/", "_", "\n"])
+#: Texts near the grammars: numbers, units, separators and ISO-ish fragments.
+GRAMMARISH = st.lists(st.one_of(NUMBERS, UNITS, SEPARATORS), max_size=8).map("".join)
+ISOISH = st.builds(
+    lambda y, mo, d, h, mi, s, frac, off: f"{y}-{mo}-{d}T{h}:{mi}:{s}{frac}{off}",
+    st.integers(-1, 100_000),
+    st.integers(-1, 99).map(lambda v: f"{v:02}"),
+    st.integers(-1, 99).map(lambda v: f"{v:02}"),
+    st.integers(-1, 99).map(lambda v: f"{v:02}"),
+    st.integers(-1, 99).map(lambda v: f"{v:02}"),
+    st.integers(-1, 99).map(lambda v: f"{v:02}"),
+    st.sampled_from(["", ".5", ".123456789", ".", ",1"]),
+    st.sampled_from(["", "Z", "+00:00", "-23:59", "+24:00", "+99", "+05:30", "+0530", "-1"]),
+)
+ISO_DURATIONS = st.builds(
+    lambda parts: "P" + "".join(parts),
+    st.lists(
+        st.one_of(
+            st.builds(lambda n, u: f"{n}{u}", NUMBERS, st.sampled_from(list("YMWDHS"))),
+            st.just("T"),
+        ),
+        max_size=5,
+    ),
+)
+TEXTS = st.one_of(st.text(max_size=40), GRAMMARISH, ISOISH, ISO_DURATIONS)
+ZONES = st.sampled_from(["UTC", "Europe/Berlin", "+14:00", "-12:00", "America/St_Johns"])
+
+
+def usage_error_or(call: Any, *args: Any, **kwargs: Any) -> None:
+    """The call returns, or raises the project's UsageError; nothing else."""
+    try:
+        call(*args, **kwargs)
+    except UsageError as exc:
+        message = str(exc)
+        assert message.startswith("invalid value for ") or "--" in message
+        assert "\n" not in message
+
+
+@FUZZ
+@given(TEXTS)
+def test_fuzz_parse_interval(text: str) -> None:
+    usage_error_or(parse_interval, text)
+
+
+@FUZZ
+@given(TEXTS)
+def test_fuzz_parse_heartbeat(text: str) -> None:
+    usage_error_or(parse_heartbeat, text)
+
+
+@FUZZ
+@given(st.one_of(TEXTS, st.sampled_from(["Etc/GMT+5", "etc/gmt-14", "UTC+05:30", "posixrules"])))
+def test_fuzz_parse_tz(text: str) -> None:
+    usage_error_or(parse_tz, text)
+
+
+@FUZZ
+@given(TEXTS, ZONES)
+def test_fuzz_parse_instant(text: str, zone: str) -> None:
+    usage_error_or(parse_instant, text, tz=parse_tz(zone), now=NOW, option="--start")
+
+
+@FUZZ
+@given(TEXTS)
+def test_fuzz_parse_memory_limit(text: str) -> None:
+    usage_error_or(parse_memory_limit, text)
+
+
+@FUZZ
+@given(st.text(max_size=30))
+def test_fuzz_normalise_category_is_total(text: str) -> None:
+    assert isinstance(normalise_category(text), str)
+
+
+# --------------------------------------------------------------------------- big inputs
+
+
+@pytest.fixture(scope="module")
+def big_parquet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Two million events of 2,000 users over 28 days: a few seconds of work."""
+    path = tmp_path_factory.mktemp("big") / "events.parquet"
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute(
+        """COPY (
+            SELECT TIMESTAMPTZ '2022-08-01 00:00:00+00' + to_seconds(i * 1208 // 1000) AS time,
+                   'u' || (hash(i) % 2000) AS user_id,
+                   (['ide', 'app', 'login', 'tunnel', 'web_terminal'])[1 + i % 5] AS category
+            FROM range(2000000) t(i)
+        ) TO '"""
+        + str(path).replace("'", "''")
+        + "' (FORMAT parquet)"
+    )
+    con.close()
+    yield path
+
+
+def wait_until_open(pid: int, path: Path, timeout: float = 30.0) -> None:
+    """Until process ``pid`` has ``path`` open (Linux /proc): then it is reading events."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            links = []
+        if str(path) in links:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} never opened {path}")
+
+
+def test_sigint_during_a_report_exits_130_and_writes_nothing(
+    big_parquet: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "out" / "report.json"
+    output.parent.mkdir()
+    command = [sys.executable, "-m", "activity_report", "--events", str(big_parquet)]
+    command += ["--interval", "1 hour", "--heartbeat", "5 minutes", "-o", str(output)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    wait_until_open(process.pid, big_parquet)
+    time.sleep(0.3)  # inside DuckDB's queries by now
+    assert process.poll() is None, "the report ended before the interrupt: make the input bigger"
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert time.monotonic() - interrupted < 10  # the running query stopped; it did not finish
+    assert (process.returncode, stdout, stderr) == (130, "", f"{PROG}: error: interrupted\n")
+    assert list(output.parent.iterdir()) == []  # no report, no temporary file
+
+
+def child_peak_rss_mb(command: Sequence[str], cwd: Path) -> tuple[int, float, str]:
+    """Run ``command``; its exit code, peak resident memory (MiB) and stderr."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
+    assert process.stderr is not None
+    stderr = process.stderr.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert resource.RUSAGE_CHILDREN  # ru_maxrss is in KiB on Linux
+    return process.returncode, usage.ru_maxrss / 1024, stderr
+
+
+def test_memory_stays_within_the_limit_duckdb_is_given(big_parquet: Path, tmp_path: Path) -> None:
+    """With --memory-limit 64MB, two million events take under 250 MiB in all.
+
+    Measured here: 170 MiB with the limit, 280 MiB without (DuckDB uses what it may).
+    """
+    command = [sys.executable, "-m", "activity_report", "--events", str(big_parquet)]
+    command += ["--interval", "1 day", "--format", "csv", "-o", str(tmp_path / "r.csv")]
+    command += ["--memory-limit", "64MB", "--temp-dir", str(tmp_path / "spill")]
+    code, peak_mb, stderr = child_peak_rss_mb(command, tmp_path)
+    assert (code, stderr) == (0, "")
+    assert peak_mb < 250, peak_mb
+    lines = (tmp_path / "r.csv").read_text().splitlines()
+    assert sum(int(line.split(",")[5]) for line in lines[1:]) == 2_000_000
+    assert not (tmp_path / "spill").exists()
+
+
+def test_events_never_come_into_python(big_parquet: Path, tmp_path: Path) -> None:
+    """Python's own allocations do not grow with the number of events (DuckDB's do not count)."""
+    small = tmp_path / "small.parquet"
+    pq.write_table(pq.read_table(big_parquet).slice(0, 200_000), small)
+
+    def peak(path: Path) -> int:
+        request = ReportRequest(
+            interval=parse_interval("1 week"), tz=UTC, events=[str(path)], memory_limit="256MB"
+        )
+        tracemalloc.start()
+        try:
+            result = run(request)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            assert result.diagnostics.total_rows in (200_000, 2_000_000)
+
+    small_peak, big_peak = peak(small), peak(big_parquet)
+    assert big_peak < 2 * small_peak + 1_000_000, (small_peak, big_peak)
+    assert big_peak < 16 * 1024 * 1024, big_peak  # two million events are ~50 MiB as tuples
