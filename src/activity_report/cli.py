@@ -20,7 +20,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from . import __version__
+from . import __version__, resources
 from .errors import ActivityReportError, DataError, UsageError
 from .render import DEFAULT_TOP, ColorMode, Format
 
@@ -36,6 +36,17 @@ SUFFIX_FORMATS = {
     ".markdown": Format.markdown,
     ".txt": Format.table,
 }
+
+DB_DEFAULT = (
+    "Default: $XDG_DATA_HOME/activity-report/events.duckdb, "
+    "else ~/.local/share/activity-report/events.duckdb."
+)
+DB_HELP = "The store (a DuckDB file). " + DB_DEFAULT
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help=DB_HELP, envvar="ACTIVITY_REPORT_DB", show_default=False),
+]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 
 
 class DefaultReportGroup(TyperGroup):
@@ -114,7 +125,10 @@ def report_command(
     db: Annotated[
         str | None,
         typer.Option(
-            "--db", help="The store to read when no --events is given.", envvar="ACTIVITY_REPORT_DB"
+            "--db",
+            help="The store to read when no --events is given. " + DB_DEFAULT,
+            envvar="ACTIVITY_REPORT_DB",
+            show_default=False,
         ),
     ] = None,
     users: Annotated[
@@ -205,6 +219,26 @@ def report_command(
     max_buckets: Annotated[
         int, typer.Option(help="Refuse ranges with more buckets than this.", min=1)
     ] = 100_000,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            help="Memory DuckDB may use; beyond it, it spills to --temp-dir. "
+            "Default: 80% of the machine's. Example: --memory-limit 2GB",
+            envvar="ACTIVITY_REPORT_MEMORY_LIMIT",
+            show_default=False,
+        ),
+    ] = None,
+    temp_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--temp-dir",
+            help="Folder DuckDB spills to when the memory limit is reached. Default: a "
+            "folder in the system's temporary directory. Example: --temp-dir /var/tmp",
+            envvar="ACTIVITY_REPORT_TEMP_DIR",
+            show_default=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     """Report who was active, how often and for how long, per interval.
@@ -232,10 +266,13 @@ def report_command(
         interval=parse_interval(interval),
         tz=zone,
         tz_name=tz,
-        events=_events_or_store(events, db),
+        events=list(events or ()),
+        db=db,
         users_file=users,
-        start=parse_instant(start, tz=zone, now=now, option="--start") if start else None,
-        end=parse_instant(end, tz=zone, now=now, option="--end") if end else None,
+        start=parse_instant(start, tz=zone, now=now, option="--start")
+        if start is not None
+        else None,
+        end=parse_instant(end, tz=zone, now=now, option="--end") if end is not None else None,
         categories=CATEGORIES if label == "any" else (label,),
         category_label=label,
         orgs=org or None,
@@ -243,6 +280,10 @@ def report_command(
         heartbeat_us=parse_heartbeat(heartbeat).micros,
         max_buckets=max_buckets,
         strict=strict,
+        memory_limit=(
+            resources.parse_memory_limit(memory_limit) if memory_limit is not None else None
+        ),
+        temp_dir=resources.check_temp_dir(temp_dir) if temp_dir is not None else None,
     )
     result = core.run(request)
     _emit(result.report, chosen, output, top=top, color=color)
@@ -252,10 +293,192 @@ def report_command(
 _state: dict[str, Any] = {"debug": False}
 
 
-def _events_or_store(events: Sequence[str] | None, db: str | None) -> list[str]:
-    if events:
-        return list(events)
-    raise UsageError("no events given: pass --events PATH (a file, glob, directory or - for stdin)")
+# --------------------------------------------------------------------------- the store
+
+
+@app.command("ingest")
+def ingest_command(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Event files (Parquet, CSV), globs, directories, or - for CSV on stdin.",
+            show_default=False,
+        ),
+    ],
+    db: DbOption = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Refuse the whole run (exit 1) if any row is invalid."),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the counts as a JSON object on stdout.")
+    ] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Add event files to the store: new events are kept, duplicates skipped.
+
+    One transaction: if any file fails, the store is left as it was. Invalid
+    rows are kept in the store's rejects table. Example: activity-report ingest
+    /var/log/coder/activity/ --db ~/activity.duckdb
+    """
+    from .store import Store
+
+    with Store.open(_store_path(db)) as store, _ingest_progress() as progress:
+        result = store.ingest(paths, strict=strict, progress=progress)
+    if as_json:
+        _print_json(result.to_dict())
+    files = f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}"
+    _note(
+        f"ingested {files} into {result.path}: {result.rows} rows, {result.new} new, "
+        f"{result.duplicates} duplicates, {result.rejected} rejected"
+    )
+    diagnostics = result.diagnostics
+    if diagnostics.invalid_rows:
+        from .report import describe_invalid
+
+        _note(
+            f"warning: kept {diagnostics.invalid_rows} invalid rows in the store's rejects "
+            f"table ({describe_invalid(diagnostics)}); --strict refuses such a run"
+        )
+    if diagnostics.unknown_rows:
+        common = ", ".join(f"{value!r} ({n})" for value, n in diagnostics.unknown_values)
+        _note(
+            f"warning: {diagnostics.unknown_rows} events have an unknown category and are "
+            f"in no report; commonest: {common}"
+        )
+
+
+@app.command("info")
+def info_command(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as a JSON object.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Show what the store holds: events, time span, categories, organizations, users.
+
+    Example: activity-report info --json | jq .events
+    """
+    from .store import Store
+
+    with Store.open(_store_path(db), read_only=True) as store:
+        info = store.info()
+    if as_json:
+        _print_json(info.to_dict())
+        return
+    _show_info(info)
+
+
+users_app = typer.Typer(
+    name="users",
+    help="The store's user directory (SPEC §6): reports name users from it.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(users_app)
+
+
+@users_app.command("import")
+def users_import_command(
+    file: Annotated[
+        str, typer.Argument(help="User directory: CSV, Parquet or JSON.", show_default=False)
+    ],
+    db: DbOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the counts as a JSON object on stdout.")
+    ] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Load a user directory into the store; users already there are updated.
+
+    Reports from the store then name users without --users. Example:
+    activity-report users import sample_data/users.csv
+    """
+    from .store import Store
+
+    with Store.open(_store_path(db)) as store:
+        result = store.import_users(file)
+    if as_json:
+        _print_json(result.to_dict())
+    _note(
+        f"imported {result.users} users into {result.path}: {result.added} added, "
+        f"{result.updated} updated, {result.unchanged} unchanged"
+    )
+
+
+def _store_path(db: str | None) -> Path:
+    from .store import default_path
+
+    return Path(db) if db else default_path()
+
+
+def _print_json(value: object) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _ingest_progress() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress display on stderr, only where stderr is a terminal and NO_COLOR is unset."""
+    if not _is_terminal(sys.stderr) or os.environ.get("NO_COLOR"):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("ingest", total=None)
+
+        def update(label: str, done: int, total: int) -> None:
+            bar.update(task, description=f"ingest: {label}")
+
+        yield update
+
+
+def _show_info(info: Any) -> None:
+    """``info`` for people: rich tables on stdout."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .store import iso_utc
+
+    def count(n: int) -> str:
+        return f"{n:,}"
+
+    console = Console()
+    span = (
+        f"{iso_utc(info.first_event)} to {iso_utc(info.last_event)}"
+        if info.events
+        else "no events yet"
+    )
+    summary = (
+        ("store", str(info.path)),
+        ("size", f"{info.size_bytes / 1_048_576:.1f} MiB"),
+        ("schema version", str(info.schema_version)),
+        ("events", count(info.events)),
+        ("time span", span),
+        ("users", count(info.users)),
+        ("rejects", count(info.rejects)),
+        ("files ingested", count(info.ingested_files)),
+        ("last ingest", iso_utc(info.last_ingest) or "never"),
+    )
+    for label, value in summary:  # one line each, never cut: paths are long
+        console.print(f"[bold]{label:<15}[/bold] {escape(value)}", soft_wrap=True, highlight=False)
+    for title, header, rows in (
+        ("Events per category", "category", info.categories),
+        ("Events per organization", "organization", info.organizations),
+        ("Rejected rows", "problem", info.reject_reasons),
+    ):
+        if not rows:
+            continue
+        table = Table(title=title, title_justify="left")
+        table.add_column(header)
+        table.add_column("rows" if header == "problem" else "events", justify="right")
+        for name, n in rows:
+            table.add_row("(none)" if name is None else str(name), count(n))
+        console.print(table)
 
 
 def _choose_format(fmt: Format | None, as_json: bool, output: Path | None) -> Format:
@@ -390,6 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: run the app, return its exit code."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly
+    resources.install_interrupt_handler()  # Ctrl-C stops DuckDB's queries too
     try:
         command.main(args=list(sys.argv[1:] if argv is None else argv), prog_name=PROG)
     except SystemExit as exc:
@@ -416,12 +640,19 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
             raise
         return _fail(_one_line(exc.format_message()), 2)
     except ActivityReportError as exc:
+        if resources.was_interrupted():  # a query stopped by Ctrl-C fails as it can
+            return _fail("interrupted", 130)
         if debug:
             raise
         return _fail(str(exc), exc.exit_code)
     except Exception as exc:  # the last line of defence: no traceback without --debug
+        if resources.was_interrupted():
+            return _fail("interrupted", 130)
         if debug:
             raise
+        known = resources.explain(exc)  # DuckDB out of memory or disk: say what to change
+        if known is not None:
+            return _fail(str(known), known.exit_code)
         return _fail(
             f"unexpected {type(exc).__name__}: {_one_line(str(exc))} (rerun with "
             "--debug for a traceback)",
@@ -433,7 +664,7 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
         cleanup_temp_files()
     # Not standalone, Typer returns an Exit's code instead of raising it, and
     # turns a KeyboardInterrupt inside the command into Exit(130).
-    if outcome == 130:
+    if outcome == 130 or resources.was_interrupted():  # a Ctrl-C DuckDB let finish
         return _fail("interrupted", 130)
     return outcome if isinstance(outcome, int) else 0
 

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from . import directory as directory_mod
-from . import engine, sources
+from . import engine, resources, sources
 from .errors import DataError
 from .intervals import Interval, bucket_edges, ceil_to_unit, floor_to_unit
 from .model import Report, ReportMeta, UserInfo, build_report
+from .store import Store, default_path
 
 if TYPE_CHECKING:
     import duckdb
@@ -29,6 +30,7 @@ class ReportRequest:
     tz: tzinfo
     tz_name: str = "UTC"
     events: Sequence[str] = ()
+    db: str | None = None  # the store read when no events are given (default: default_path())
     users_file: str | None = None
     start: datetime | None = None
     end: datetime | None = None
@@ -39,6 +41,8 @@ class ReportRequest:
     heartbeat_us: int = 60_000_000
     max_buckets: int = 100_000
     strict: bool = False
+    memory_limit: str | None = None  # DuckDB's, e.g. '2GB' (resources.parse_memory_limit)
+    temp_dir: str | None = None  # where DuckDB spills (resources.check_temp_dir)
 
 
 @dataclass
@@ -57,31 +61,51 @@ def from_micros(micros: int, tz: tzinfo) -> datetime:
     return (EPOCH + timedelta(microseconds=micros)).astimezone(tz)
 
 
-def connect() -> duckdb.DuckDBPyConnection:
+def connect(
+    memory_limit: str | None = None, temp_dir: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up for reports.
 
     UTC session time zone: text timestamps without an offset are UTC (SPEC §1).
     No progress bar: DuckDB draws it on stdout, which carries only the report.
+    Memory is bounded by ``memory_limit``; what does not fit spills to
+    ``temp_dir`` (see :mod:`.resources`), and Ctrl-C interrupts its queries.
     """
-    import duckdb
-
-    con = duckdb.connect()
+    con = resources.connect(limits=resources.Limits(memory_limit, temp_dir))
     con.execute("SET enable_progress_bar = false")
     con.execute("SET TimeZone = 'UTC'")
     return con
 
 
 def run(request: ReportRequest, con: duckdb.DuckDBPyConnection | None = None) -> ReportResult:
-    """Load the events, check them, bucket them and count (SPEC §1-§5)."""
-    con = con or connect()
+    """Load the events, check them, bucket them and count (SPEC §1-§5).
+
+    The events are the files of ``request.events``, else the store's
+    (``request.db``), whose user directory then names the users unless
+    ``request.users_file`` is given.
+    """
+    if not request.events:
+        limits = resources.Limits(request.memory_limit, request.temp_dir)
+        with Store.open(request.db or default_path(), read_only=True, limits=limits) as store:
+            return _count(request, store.con, store.events_view(), store.users())
+    con = con or connect(request.memory_limit, request.temp_dir)
     loaded = sources.load_events(con, sources.expand_paths(request.events))
-    diagnostics = sources.diagnose(con, loaded.view)
+    return _count(request, con, loaded.view, {})
+
+
+def _count(
+    request: ReportRequest,
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    directory: dict[str, UserInfo],
+) -> ReportResult:
+    diagnostics = sources.diagnose(con, view)
     if request.strict and diagnostics.invalid_rows:
         raise DataError(
             f"{diagnostics.invalid_rows} invalid rows ({describe_invalid(diagnostics)}); "
             "fix them or run without --strict to skip and report them"
         )
-    users: dict[str, UserInfo] = {}
+    users = directory
     if request.users_file:
         users = directory_mod.index(directory_mod.read_directory_file(con, request.users_file))
     filters = engine.Filters(
@@ -96,7 +120,7 @@ def run(request: ReportRequest, con: duckdb.DuckDBPyConnection | None = None) ->
     if start is None or end is None:
         span = engine.data_span(
             con,
-            loaded.view,
+            view,
             filters,
             request.heartbeat_us,
             start_us=None if start is None else to_micros(start),
@@ -111,9 +135,7 @@ def run(request: ReportRequest, con: duckdb.DuckDBPyConnection | None = None) ->
         if end is None:
             end = ceil_to_unit(from_micros(span[1], request.tz), request.interval, request.tz)
     edges = bucket_edges(start, end, request.interval, request.tz, max_buckets=request.max_buckets)
-    cells = engine.compute(
-        con, loaded.view, [to_micros(e) for e in edges], filters, request.heartbeat_us
-    )
+    cells = engine.compute(con, view, [to_micros(e) for e in edges], filters, request.heartbeat_us)
     report = build_report(
         edges,
         [(c.bucket, c.user_id, c.count, c.duration_us) for c in cells],

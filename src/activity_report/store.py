@@ -1,0 +1,995 @@
+"""The persistent store (SPEC §7's ``--db``): a DuckDB file of deduplicated events.
+
+Users run ``activity-report ingest`` from cron each night and reports over
+months of history read the store instead of every log file again. The store
+holds, in schema version :data:`SCHEMA_VERSION`:
+
+==========  =================================================================
+table       what it holds
+==========  =================================================================
+meta        ``key``/``value`` pairs: ``schema_version``, ``created_by``
+events      the canonical columns of :mod:`.sources` (``ts``, ``end_us``,
+            ``user_id``, ``category``, ``org``, ``event_id``) and
+            ``ingest_file``, the :data:`ingests` row of the file it came from
+rejects     invalid rows: file, row, reason, when, and the values read
+users       the user directory (SPEC §6): ``id``, ``name``, ``username``,
+            ``roles`` (VARCHAR[]), ``avatar_hash``
+ingests     one row per file per run: ``file``, ``rows``, ``new``,
+            ``duplicates``, ``rejected``, ``ingested_at``
+==========  =================================================================
+
+Deduplication. An event with an id is the same event as any other with that
+id; an event without one is the same as another without one when their
+canonical content (time, user, category, organization, end of coverage) is
+equal. Every comparison is on those real columns, so no hash collision can
+ever drop an event. The batch of one run is first copied into a temporary
+table (one scan of the files); a 64-bit hash of each row's identity only
+finds the few keys that occur more than once in the batch, so the common
+case (no duplicates inside the batch) costs one hash aggregate. The rows not
+already in the store are then appended by two anti joins (by id, and by
+content), which DuckDB runs as hash joins built on the smaller side. There is
+no index: an ART index on the id made inserts about 3x and re-ingests about
+6x slower in measurements, and the anti join needs none.
+
+Atomicity. A run is one transaction: any failure (a file that cannot be
+read, ``--strict`` with invalid rows, an interrupt) rolls it back and the
+store is exactly as it was.
+
+Concurrency. DuckDB lets one process write a database file, or several read
+it. A store held by another process is a :class:`~.errors.DataError`
+naming that process, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+from . import __version__, resources, sources
+from . import directory as directory_mod
+from .errors import DataError
+from .model import UserInfo
+
+if TYPE_CHECKING:
+    import duckdb
+
+SCHEMA_VERSION = 1
+APP_DIR = "activity-report"
+DEFAULT_NAME = "events.duckdb"
+ENV_VAR = "ACTIVITY_REPORT_DB"
+
+#: The view ``ingest`` reads the files through (see :func:`sources.load_events`).
+INPUT_VIEW = "ingest_input"
+#: The view reports read (the columns of :data:`sources.VIEW`).
+EVENTS_VIEW = "store_events"
+
+#: Called as ``progress(label, done, total)`` while an ingest runs.
+Progress = Callable[[str, int, int], None]
+
+_SCHEMA = (
+    "CREATE TABLE meta (key VARCHAR NOT NULL, value VARCHAR NOT NULL)",
+    """CREATE TABLE events (
+        ts BIGINT NOT NULL,
+        end_us BIGINT,
+        user_id VARCHAR NOT NULL,
+        category VARCHAR NOT NULL,
+        org VARCHAR,
+        event_id VARCHAR,
+        ingest_file BIGINT NOT NULL
+    )""",
+    """CREATE TABLE rejects (
+        ingest_file BIGINT NOT NULL,
+        source_file VARCHAR NOT NULL,
+        source_row BIGINT,
+        problem VARCHAR NOT NULL,
+        ingested_at TIMESTAMPTZ NOT NULL,
+        ts BIGINT,
+        end_us BIGINT,
+        user_id VARCHAR,
+        category VARCHAR,
+        org VARCHAR,
+        event_id VARCHAR,
+        raw VARCHAR
+    )""",
+    """CREATE TABLE users (
+        id VARCHAR NOT NULL,
+        name VARCHAR,
+        username VARCHAR,
+        roles VARCHAR[] NOT NULL,
+        avatar_hash VARCHAR
+    )""",
+    """CREATE TABLE ingests (
+        id BIGINT NOT NULL,
+        file VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        new BIGINT NOT NULL,
+        duplicates BIGINT NOT NULL,
+        rejected BIGINT NOT NULL,
+        ingested_at TIMESTAMPTZ NOT NULL
+    )""",
+)
+
+#: A row's identity for the in-batch duplicate search (a hash; compared on the real columns).
+_KEY = (
+    "CASE WHEN event_id IS NOT NULL THEN hash(event_id) "
+    "ELSE hash(ts, user_id, category, org, end_us) END"
+)
+
+_NOT_UTF8 = "INVALID ENCODING"
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def default_path(
+    env: Mapping[str, str] | None = None, platform: str | None = None, home: Path | None = None
+) -> Path:
+    """Where the store lives when neither ``--db`` nor ``ACTIVITY_REPORT_DB`` says.
+
+    Linux and other Unix: ``$XDG_DATA_HOME/activity-report/events.duckdb``,
+    ``~/.local/share/activity-report/events.duckdb`` when XDG_DATA_HOME is unset
+    or not absolute (the XDG Base Directory rule). macOS:
+    ``~/Library/Application Support/activity-report/events.duckdb``. Windows:
+    ``%LOCALAPPDATA%\\activity-report\\events.duckdb``.
+    """
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    home = Path.home() if home is None else home
+    if platform == "win32" and env.get("LOCALAPPDATA"):
+        base = Path(env["LOCALAPPDATA"])
+    elif platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        xdg = env.get("XDG_DATA_HOME", "")
+        base = Path(xdg) if xdg and os.path.isabs(xdg) else home / ".local" / "share"
+    return base / APP_DIR / DEFAULT_NAME
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """What one file brought to one ingest run."""
+
+    file: str
+    rows: int
+    new: int
+    duplicates: int
+    rejected: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "rows": self.rows,
+            "new": self.new,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The counts of one ingest run, per file and in total."""
+
+    path: Path
+    files: tuple[FileCounts, ...]
+    diagnostics: sources.Diagnostics
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def new(self) -> int:
+        return sum(f.new for f in self.files)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(f.duplicates for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        diagnostics = self.diagnostics
+        return {
+            "db": str(self.path),
+            "files": [f.to_dict() for f in self.files],
+            "rows": self.rows,
+            "new": self.new,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "rejected_reasons": dict(diagnostics.invalid_reasons),
+            "unknown_categories": dict(diagnostics.unknown_values),
+        }
+
+
+@dataclass(frozen=True)
+class UsersResult:
+    """What one ``users import`` did."""
+
+    path: Path
+    users: int  # distinct ids in the file
+    added: int
+    updated: int
+    unchanged: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "db": str(self.path),
+            "users": self.users,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+        }
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What ``activity-report info`` shows."""
+
+    path: Path
+    size_bytes: int
+    schema_version: int
+    events: int
+    first_event: datetime | None
+    last_event: datetime | None
+    categories: list[tuple[str, int]]
+    organizations: list[tuple[str | None, int]]
+    users: int
+    rejects: int
+    reject_reasons: list[tuple[str, int]]
+    ingested_files: int
+    last_ingest: datetime | None
+    created_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "db": str(self.path),
+            "size_bytes": self.size_bytes,
+            "schema_version": self.schema_version,
+            "events": self.events,
+            "first_event": iso_utc(self.first_event),
+            "last_event": iso_utc(self.last_event),
+            "categories": [{"category": c, "events": n} for c, n in self.categories],
+            "organizations": [{"organization_id": o, "events": n} for o, n in self.organizations],
+            "users": self.users,
+            "rejects": self.rejects,
+            "reject_reasons": [{"problem": p, "rows": n} for p, n in self.reject_reasons],
+            "ingested_files": self.ingested_files,
+            "last_ingest": iso_utc(self.last_ingest),
+        }
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC (``Z``), or None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _from_micros(micros: int | None) -> datetime | None:
+    if micros is None:
+        return None
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(micros))
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Store:
+    """An open store. Use :meth:`open`; close it (or use ``with``) to release the file."""
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        self.path = path
+        self.con = con
+        self.read_only = read_only
+
+    # ----------------------------------------------------------------- opening
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        limits: resources.Limits | None = None,
+    ) -> Store:
+        """Open (read-write: create if need be) the store at ``path``.
+
+        ``limits`` bound DuckDB's memory and say where it spills (:mod:`.resources`).
+
+        Errors, each one line naming the file: a read-only open of a store
+        that does not exist; a file that is not a DuckDB database; a DuckDB
+        database that is not a store; a schema version this release does not
+        know; a store another process is writing (or, for a writer, reading).
+        """
+        import duckdb
+
+        where = Path(path).expanduser()
+        if where.is_dir():
+            raise DataError(f"{where}: is a directory; --db takes the store's file name")
+        if read_only and not where.exists():
+            raise DataError(
+                f"{where}: no store here yet; fill it with `activity-report ingest FILE "
+                f"--db {where}`, or read files with --events"
+            )
+        if not read_only:
+            try:
+                where.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DataError(
+                    f"{where}: cannot create the folder {where.parent}: {exc.strerror or exc}"
+                ) from None
+        try:
+            config: dict[str, str | bool | int | float | list[str]] = {
+                **(limits or resources.Limits()).config()
+            }
+            con = duckdb.connect(str(where), read_only=read_only, config=config)
+        except duckdb.Error as exc:
+            raise _open_error(where, exc) from None
+        resources.track(con)  # so that Ctrl-C interrupts its queries
+        store = cls(where, con, read_only)
+        try:
+            con.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout
+            con.execute("SET TimeZone = 'UTC'")
+            store._check_schema()
+        except BaseException:
+            con.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _check_schema(self) -> None:
+        tables = {
+            str(name)
+            for (name,) in self.con.execute(
+                "SELECT table_name FROM duckdb_tables() "
+                "WHERE database_name = current_database() AND schema_name = 'main'"
+            ).fetchall()
+        }
+        if "meta" not in tables:
+            if tables:
+                raise DataError(
+                    f"{self.path}: a DuckDB database, but not an activity-report store (it has "
+                    "no meta table); give --db a new file name or a store made by "
+                    "`activity-report ingest`"
+                )
+            if self.read_only:
+                raise DataError(
+                    f"{self.path}: the store is empty; fill it with `activity-report ingest FILE`"
+                )
+            self._create_schema()
+            return
+        rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        found = str(rows[0][0]) if rows else "none"
+        if found != str(SCHEMA_VERSION):
+            raise DataError(
+                f"{self.path}: the store has schema version {found}, which activity-report "
+                f"{__version__} does not know (it reads version {SCHEMA_VERSION}); use the "
+                "release that made the store, or ingest into a new one"
+            )
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise DataError(f"{self.path}: the store is open read-only; open it for writing")
+
+    def _create_schema(self) -> None:
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in _SCHEMA:
+                con.execute(statement)
+            con.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    ["schema_version", str(SCHEMA_VERSION)],
+                    ["created_by", f"activity-report {__version__}"],
+                ],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
+
+    # ----------------------------------------------------------------- ingest
+
+    def ingest(
+        self,
+        specs: Sequence[str],
+        *,
+        strict: bool = False,
+        progress: Progress | None = None,
+        stdin: IO[bytes] | None = None,
+    ) -> IngestResult:
+        """Add the events of ``specs`` (the forms of ``--events``) in one transaction.
+
+        Valid rows not in the store yet are added; duplicates (of the store or
+        of each other) are counted; invalid rows go to the rejects table. Any
+        failure, or ``strict`` with invalid rows, leaves the store unchanged.
+        """
+        self._writable()
+        files = sources.expand_paths(specs, stdin=stdin)
+        if not files:
+            raise DataError("no event files given; name the files to ingest")
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = self._ingest(files, strict, progress)
+            con.execute("COMMIT")
+        except BaseException as exc:
+            _rollback(con)
+            if _is_interrupt(exc):
+                raise KeyboardInterrupt from None
+            raise
+        return result
+
+    def _ingest(
+        self, files: Sequence[sources.EventFile], strict: bool, progress: Progress | None
+    ) -> IngestResult:
+        con = self.con
+        phases = _Phases(progress)
+        phases.start(f"checking {_files(len(files))}", 0)
+        # Every file's columns are checked before any is read: a missing
+        # column in the last file fails the run at once.
+        sources.load_events(con, files, view=INPUT_VIEW)
+        first_no = int(con.execute("SELECT coalesce(max(id), 0) + 1 FROM ingests").fetchall()[0][0])
+        self._create_batch(files, first_no)
+        phases.start(f"reading {_files(len(files))}", 20)
+        self._read_batch()
+        phases.start("finding duplicates", 700)
+        diagnostics = self._diagnose()
+        if strict and diagnostics.invalid_rows:
+            raise DataError(
+                f"{diagnostics.invalid_rows} invalid rows ({_describe_invalid(diagnostics)}); "
+                "nothing was ingested: fix them, or ingest without --strict to keep them in "
+                "the store's rejects table"
+            )
+        self._drop_batch_duplicates()
+        phases.start("adding new events", 800)
+        now = datetime.now(UTC)
+        self._insert_new()
+        self._insert_rejects(now)
+        counts = self._file_counts(first_no)
+        con.executemany(
+            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[no, path, c.rows, c.new, c.duplicates, c.rejected, now] for no, path, c in counts],
+        )
+        for table in ("ingest_batch", "ingest_malformed", "ingest_files"):
+            con.execute(f"DROP TABLE {table}")
+        phases.done()
+        return IngestResult(self.path, tuple(c for _, _, c in counts), diagnostics)
+
+    def _create_batch(self, files: Sequence[sources.EventFile], first_no: int) -> None:
+        """The temporary tables of one run; ``ingest_files`` numbers its files."""
+        con = self.con
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE ingest_batch (
+                ts BIGINT, end_us BIGINT, user_id VARCHAR, category VARCHAR, org VARCHAR,
+                event_id VARCHAR, problem VARCHAR, source_row BIGINT, file_no BIGINT)"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE ingest_malformed (
+                file_no BIGINT, source_row BIGINT, rank BIGINT, problem VARCHAR, raw VARCHAR)"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE ingest_files (
+                file_no BIGINT, path VARCHAR, stored VARCHAR, display VARCHAR, fmt VARCHAR,
+                rows BIGINT)"""
+        )
+        con.executemany(
+            "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, 0)",
+            [
+                [
+                    first_no + index,
+                    file.path,
+                    "<stdin>" if file.display == "<stdin>" else os.path.abspath(file.path),
+                    file.display,
+                    file.fmt,
+                ]
+                for index, file in enumerate(files)
+            ],
+        )
+
+    def _read_batch(self) -> None:
+        """One pass over every file into ``ingest_batch``, then the row counts.
+
+        The ``{view}_located`` view of :func:`sources.load_events` numbers CSV
+        rows across each scan; a row's number in its file is its position less
+        that of the file's first row, and it is worked out only for invalid
+        rows (the only ones whose number is kept).
+        """
+        import duckdb
+
+        con = self.con
+        located = sources.quote_ident(f"{INPUT_VIEW}_located")
+        try:
+            con.execute(
+                f"""INSERT INTO ingest_batch
+                    SELECT v.ts, v.end_us, v.user_id, v.category, v.org, v.event_id, v.problem,
+                           v.source_row, f.file_no
+                    FROM {located} v LEFT JOIN ingest_files f ON f.display = v.source_file"""
+            ).fetchall()
+        except duckdb.Error as exc:
+            if _is_interrupt(exc):
+                raise
+            raise DataError(f"cannot read the event files: {_first_line(exc)}") from None
+        # Every row must be traced to its file (the counts per file depend on it).
+        unplaced = con.execute("SELECT count(*) FROM ingest_batch WHERE file_no IS NULL").fetchall()
+        if int(unplaced[0][0]):
+            raise DataError(
+                f"{unplaced[0][0]} rows could not be traced to their file; nothing was "
+                "ingested (a bug in activity-report: please report it with the file names)"
+            )
+        con.execute(
+            """UPDATE ingest_batch SET source_row = ingest_batch.source_row - starts.first_row + 1
+               FROM (SELECT b.file_no, min(b.source_row) AS first_row
+                     FROM ingest_batch b JOIN ingest_files f USING (file_no)
+                     WHERE f.fmt = 'csv' AND b.file_no IN (
+                         SELECT file_no FROM ingest_batch WHERE problem IS NOT NULL)
+                     GROUP BY b.file_no) starts
+               WHERE ingest_batch.file_no = starts.file_no
+                 AND ingest_batch.problem IS NOT NULL"""
+        )
+        self._keep_malformed()
+        con.execute(
+            """UPDATE ingest_files SET rows = n.rows
+               FROM (SELECT file_no, count(*) AS rows FROM (
+                         SELECT file_no FROM ingest_batch
+                         UNION ALL SELECT file_no FROM ingest_malformed)
+                     GROUP BY file_no) n
+               WHERE ingest_files.file_no = n.file_no"""
+        )
+
+    def _keep_malformed(self) -> None:
+        """Copy the CSV lines DuckDB could not parse into ``ingest_malformed``.
+
+        :func:`sources.load_events` has the CSV reader set them aside in the
+        tables ``{view}_rejects`` and ``{view}_rejects_scans``; a line can be
+        listed once per error. A line that is not UTF-8 fails the run, as it
+        fails a report: the whole file is in another encoding.
+        """
+        con = self.con
+        errors = f"{INPUT_VIEW}_rejects"
+        present = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ($errors, $scans)",
+            {"errors": errors, "scans": f"{errors}_scans"},
+        ).fetchall()
+        if int(present[0][0]) < 2:
+            return
+        lines = f"""
+            SELECT f.file_no, f.display, e.line, min(e.error_type) AS kind,
+                   any_value(e.csv_line) AS raw,
+                   bool_or(e.error_type = '{_NOT_UTF8}') AS not_utf8
+            FROM {sources.quote_ident(errors)} e
+            JOIN {sources.quote_ident(errors + "_scans")} s USING (scan_id, file_id)
+            JOIN ingest_files f ON f.path = s.file_path
+            GROUP BY ALL
+        """
+        bad = con.execute(
+            f"SELECT display, line FROM ({lines}) WHERE not_utf8 ORDER BY file_no, line LIMIT 1"
+        ).fetchall()
+        if bad:
+            raise DataError(
+                f"{bad[0][0]}: line {bad[0][1]} is not UTF-8 text; convert the file to UTF-8 "
+                "(iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv, with the file's real encoding)"
+            )
+        con.execute(
+            f"""INSERT INTO ingest_malformed
+                SELECT file_no, line - 1, row_number() OVER (PARTITION BY file_no ORDER BY line),
+                       coalesce($reasons[list_position($kinds, CAST(kind AS VARCHAR))],
+                                lower(CAST(kind AS VARCHAR))),
+                       raw
+                FROM ({lines})""",
+            {
+                "kinds": list(sources.REJECT_REASONS),
+                "reasons": list(sources.REJECT_REASONS.values()),
+            },
+        )
+        # The scan numbered the rows it parsed; each malformed line before a
+        # row moves it down one. The j-th malformed line of a file (data row
+        # x) comes after x - j parsed rows.
+        con.execute(
+            """UPDATE ingest_batch SET source_row = source_row + (
+                   SELECT count(*) FROM ingest_malformed m
+                   WHERE m.file_no = ingest_batch.file_no
+                     AND m.source_row - m.rank < ingest_batch.source_row)
+               WHERE problem IS NOT NULL
+                 AND file_no IN (SELECT file_no FROM ingest_malformed)"""
+        )
+
+    def _diagnose(self) -> sources.Diagnostics:
+        """Invalid rows and unknown categories of the batch, as :func:`sources.diagnose` says."""
+        con = self.con
+        problems = """
+            SELECT b.file_no, b.source_row, b.problem FROM ingest_batch b
+            WHERE b.problem IS NOT NULL
+            UNION ALL
+            SELECT file_no, source_row, problem FROM ingest_malformed
+        """
+        reasons = [
+            (str(p), int(n))
+            for p, n in con.execute(
+                f"SELECT problem, count(*) FROM ({problems}) GROUP BY problem "
+                "ORDER BY count(*) DESC, problem"
+            ).fetchall()
+        ]
+        examples = [
+            (str(f), None if r is None else int(r), str(p))
+            for f, r, p in con.execute(
+                f"SELECT f.display, p.source_row, p.problem FROM ({problems}) p "
+                "JOIN ingest_files f USING (file_no) "
+                "ORDER BY p.file_no, p.source_row LIMIT 3"
+            ).fetchall()
+        ]
+        known = {"known": list(sources.CATEGORIES)}
+        unknown = [
+            (str(c), int(n))
+            for c, n in con.execute(
+                "SELECT category, count(*) FROM ingest_batch "
+                "WHERE problem IS NULL AND NOT list_contains($known, category) "
+                "GROUP BY category ORDER BY count(*) DESC, category",
+                known,
+            ).fetchall()
+        ]
+        total = int(con.execute("SELECT sum(rows) FROM ingest_files").fetchall()[0][0] or 0)
+        return sources.Diagnostics(
+            total_rows=total,
+            invalid_rows=sum(n for _, n in reasons),
+            invalid_reasons=reasons,
+            invalid_examples=examples,
+            unknown_rows=sum(n for _, n in unknown),
+            unknown_values=unknown[:5],
+        )
+
+    def _drop_batch_duplicates(self) -> None:
+        """Keep the first of the valid batch rows that are the same event.
+
+        Only keys that occur more than once are looked at, and there the
+        real columns decide; usually there are none and this is one aggregate.
+        """
+        con = self.con
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE ingest_dup_keys AS
+                SELECT {_KEY} AS key FROM ingest_batch WHERE problem IS NULL
+                GROUP BY key HAVING count(*) > 1"""
+        )
+        if int(con.execute("SELECT count(*) FROM ingest_dup_keys").fetchall()[0][0]):
+            con.execute(
+                f"""DELETE FROM ingest_batch WHERE rowid IN (
+                    SELECT rid FROM (
+                        SELECT rowid AS rid, row_number() OVER (
+                            PARTITION BY event_id,
+                                CASE WHEN event_id IS NULL THEN ts END,
+                                CASE WHEN event_id IS NULL THEN user_id END,
+                                CASE WHEN event_id IS NULL THEN category END,
+                                CASE WHEN event_id IS NULL THEN org END,
+                                CASE WHEN event_id IS NULL THEN end_us END
+                            ORDER BY rowid) AS seen
+                        FROM ingest_batch
+                        WHERE problem IS NULL AND {_KEY} IN (SELECT key FROM ingest_dup_keys)
+                    ) WHERE seen > 1)"""
+            )
+        con.execute("DROP TABLE ingest_dup_keys")
+
+    def _insert_new(self) -> None:
+        """Append the valid batch rows the store does not hold yet (two anti joins)."""
+        self.con.execute(
+            """INSERT INTO events
+               SELECT ts, end_us, user_id, category, org, event_id, file_no
+               FROM ingest_batch b
+               WHERE problem IS NULL AND event_id IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id)
+               UNION ALL
+               SELECT ts, end_us, user_id, category, org, event_id, file_no
+               FROM ingest_batch b
+               WHERE problem IS NULL AND event_id IS NULL
+                 AND NOT EXISTS (
+                     SELECT 1 FROM events e
+                     WHERE e.event_id IS NULL AND e.ts = b.ts AND e.user_id = b.user_id
+                       AND e.category = b.category AND e.org IS NOT DISTINCT FROM b.org
+                       AND e.end_us IS NOT DISTINCT FROM b.end_us)"""
+        ).fetchall()
+
+    def _insert_rejects(self, now: datetime) -> None:
+        """Keep the invalid rows; a row already kept by an earlier run is not kept twice."""
+        self.con.execute(
+            """INSERT INTO rejects
+               SELECT * FROM (
+                   SELECT b.file_no, f.stored, b.source_row, b.problem, $now,
+                          b.ts, b.end_us, b.user_id, b.category, b.org, b.event_id,
+                          CAST(NULL AS VARCHAR) AS raw
+                   FROM ingest_batch b JOIN ingest_files f USING (file_no)
+                   WHERE b.problem IS NOT NULL
+                   UNION ALL
+                   SELECT m.file_no, f.stored, m.source_row, m.problem, $now,
+                          NULL, NULL, NULL, NULL, NULL, NULL, m.raw
+                   FROM ingest_malformed m JOIN ingest_files f USING (file_no)
+               ) n (ingest_file, source_file, source_row, problem, ingested_at,
+                    ts, end_us, user_id, category, org, event_id, raw)
+               WHERE NOT EXISTS (
+                   SELECT 1 FROM rejects r
+                   WHERE r.source_file = n.source_file
+                     AND r.source_row IS NOT DISTINCT FROM n.source_row
+                     AND r.problem = n.problem
+                     AND r.ts IS NOT DISTINCT FROM n.ts
+                     AND r.end_us IS NOT DISTINCT FROM n.end_us
+                     AND r.user_id IS NOT DISTINCT FROM n.user_id
+                     AND r.category IS NOT DISTINCT FROM n.category
+                     AND r.org IS NOT DISTINCT FROM n.org
+                     AND r.event_id IS NOT DISTINCT FROM n.event_id
+                     AND r.raw IS NOT DISTINCT FROM n.raw)""",
+            {"now": now},
+        ).fetchall()
+
+    def _file_counts(self, first_no: int) -> list[tuple[int, str, FileCounts]]:
+        """Per file: rows read, new (now in the store), duplicates, rejected.
+
+        The new rows are counted in the store itself; ``ingest_file`` only
+        grows, so DuckDB's zone maps skip every row group of earlier runs.
+        """
+        rows = self.con.execute(
+            """WITH added AS (
+                   SELECT ingest_file AS file_no, count(*) AS n FROM events
+                   WHERE ingest_file >= $first GROUP BY ingest_file),
+               bad AS (
+                   SELECT file_no, count(*) AS n FROM (
+                       SELECT file_no FROM ingest_batch WHERE problem IS NOT NULL
+                       UNION ALL SELECT file_no FROM ingest_malformed)
+                   GROUP BY file_no)
+               SELECT f.file_no, f.stored, f.display, f.rows, coalesce(a.n, 0), coalesce(b.n, 0)
+               FROM ingest_files f
+               LEFT JOIN added a USING (file_no) LEFT JOIN bad b USING (file_no)
+               ORDER BY f.file_no""",
+            {"first": first_no},
+        ).fetchall()
+        counts = []
+        for no, path, display, total, new, rejected in rows:
+            total, new, rejected = int(total), int(new), int(rejected)
+            duplicates = total - rejected - new
+            counts.append(
+                (int(no), str(path), FileCounts(str(display), total, new, duplicates, rejected))
+            )
+        return counts
+
+    # ----------------------------------------------------------------- users
+
+    def import_users(self, path: str) -> UsersResult:
+        """Load a user directory file (SPEC §6); users already in the store are updated."""
+        self._writable()
+        con = self.con
+        users = list(directory_mod.index(directory_mod.read_directory_file(con, path)).values())
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE users_incoming AS
+                   SELECT unnest($ids) AS id, unnest($names) AS name,
+                          unnest($usernames) AS username,
+                          unnest($roles) AS roles, unnest($avatars) AS avatar_hash""",
+                {
+                    "ids": [u.id for u in users],
+                    "names": [u.name for u in users],
+                    "usernames": [u.username for u in users],
+                    "roles": [list(u.roles) for u in users],
+                    "avatars": [u.avatar_hash for u in users],
+                },
+            )
+            added, updated = con.execute(
+                """SELECT count(*) FILTER (u.id IS NULL),
+                          count(*) FILTER (u.id IS NOT NULL AND (
+                              i.name IS DISTINCT FROM u.name
+                              OR i.username IS DISTINCT FROM u.username
+                              OR CAST(i.roles AS VARCHAR[]) IS DISTINCT FROM u.roles
+                              OR i.avatar_hash IS DISTINCT FROM u.avatar_hash))
+                   FROM users_incoming i LEFT JOIN users u USING (id)"""
+            ).fetchall()[0]
+            con.execute("DELETE FROM users WHERE id IN (SELECT id FROM users_incoming)")
+            con.execute(
+                """INSERT INTO users
+                   SELECT id, name, username, coalesce(CAST(roles AS VARCHAR[]), []), avatar_hash
+                   FROM users_incoming"""
+            )
+            con.execute("DROP TABLE users_incoming")
+            con.execute("COMMIT")
+        except BaseException as exc:
+            _rollback(con)
+            if _is_interrupt(exc):
+                raise KeyboardInterrupt from None
+            raise
+        added, updated = int(added), int(updated)
+        return UsersResult(self.path, len(users), added, updated, len(users) - added - updated)
+
+    def users(self) -> dict[str, UserInfo]:
+        """The user directory held by the store, by id."""
+        rows = self.con.execute(
+            "SELECT id, name, username, roles, avatar_hash FROM users ORDER BY id"
+        ).fetchall()
+        return {
+            str(uid): UserInfo(
+                id=str(uid),
+                name=name,
+                username=username,
+                roles=tuple(str(r) for r in roles or ()),
+                avatar_hash=avatar,
+            )
+            for uid, name, username, roles, avatar in rows
+        }
+
+    # ----------------------------------------------------------------- reading
+
+    def events_view(self, name: str = EVENTS_VIEW) -> str:
+        """Register the temporary view ``name`` with the columns of :data:`sources.VIEW`.
+
+        Stored events are all valid (invalid ones are in ``rejects``), so
+        ``problem``, ``source_file`` and ``source_row`` are NULL.
+        """
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {sources.quote_ident(name)} AS
+                SELECT ts, end_us, user_id, category, org, event_id,
+                       CAST(NULL AS VARCHAR) AS problem,
+                       CAST(NULL AS VARCHAR) AS source_file,
+                       CAST(NULL AS BIGINT) AS source_row
+                FROM events"""
+        )
+        return name
+
+    def info(self) -> StoreInfo:
+        """Counts and spans of the store, for ``activity-report info``."""
+        con = self.con
+        events, first, last = con.execute(
+            "SELECT count(*), min(ts), max(ts) FROM events"
+        ).fetchall()[0]
+        categories = [
+            (str(c), int(n))
+            for c, n in con.execute(
+                "SELECT category, count(*) FROM events GROUP BY category "
+                "ORDER BY count(*) DESC, category"
+            ).fetchall()
+        ]
+        organizations = [
+            (None if o is None else str(o), int(n))
+            for o, n in con.execute(
+                "SELECT org, count(*) FROM events GROUP BY org "
+                "ORDER BY count(*) DESC, org NULLS LAST"
+            ).fetchall()
+        ]
+        reasons = [
+            (str(p), int(n))
+            for p, n in con.execute(
+                "SELECT problem, count(*) FROM rejects GROUP BY problem "
+                "ORDER BY count(*) DESC, problem"
+            ).fetchall()
+        ]
+        users = int(con.execute("SELECT count(*) FROM users").fetchall()[0][0])
+        files, last_ingest = con.execute(
+            "SELECT count(DISTINCT file), max(ingested_at) FROM ingests"
+        ).fetchall()[0]
+        created = con.execute("SELECT value FROM meta WHERE key = 'created_by'").fetchall()
+        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}.wal")) if p.exists())
+        return StoreInfo(
+            path=self.path,
+            size_bytes=size,
+            schema_version=SCHEMA_VERSION,
+            events=int(events),
+            first_event=_from_micros(first),
+            last_event=_from_micros(last),
+            categories=categories,
+            organizations=organizations,
+            users=users,
+            rejects=sum(n for _, n in reasons),
+            reject_reasons=reasons,
+            ingested_files=int(files),
+            last_ingest=last_ingest,
+            created_by=str(created[0][0]) if created else None,
+        )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
+class _Phases:
+    """Progress of one ingest: ``progress(label, done, total)`` as each phase starts.
+
+    The callback runs in the calling thread, between statements, so it may
+    also stop the run (by raising).
+    """
+
+    TOTAL = 1000
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+
+    def start(self, label: str, done: int) -> None:
+        if self.progress is not None:
+            self.progress(label, done, self.TOTAL)
+
+    def done(self) -> None:
+        self.start("done", self.TOTAL)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    import duckdb
+
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # no transaction left to roll back: DuckDB already ended it
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """A Ctrl-C: Python's, or DuckDB's ("Query interrupted", raised as a RuntimeError)."""
+    import duckdb
+
+    if isinstance(exc, KeyboardInterrupt | duckdb.InterruptException):
+        return True
+    return isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _open_error(path: Path, exc: Exception) -> DataError:
+    message = _first_line(exc)
+    if "Could not set lock" in message or "different configuration" in message:
+        holder = re.search(r"\(PID (\d+)\)", message)
+        who = f"process {holder.group(1)}" if holder else "another connection"
+        return DataError(
+            f"{path}: the store is in use by {who}; try again when it has finished "
+            "(one process can write a store, or several read it)"
+        )
+    if "not a valid DuckDB database" in message:
+        return DataError(
+            f"{path}: not a DuckDB database; give --db a store made by `activity-report "
+            "ingest`, or a new file name"
+        )
+    return DataError(f"{path}: cannot open the store: {message}")
+
+
+def _describe_invalid(diagnostics: sources.Diagnostics) -> str:
+    """``'3 unparseable time, 1 missing user_id; first in a.csv row 4'``"""
+    text = ", ".join(f"{n} {reason}" for reason, n in diagnostics.invalid_reasons)
+    if diagnostics.invalid_examples:
+        file, row, _ = diagnostics.invalid_examples[0]
+        text += f"; first in {file} row {row}" if row is not None else f"; first in {file}"
+    return text
+
+
+__all__ = [
+    "DEFAULT_NAME",
+    "ENV_VAR",
+    "SCHEMA_VERSION",
+    "FileCounts",
+    "IngestResult",
+    "Store",
+    "StoreInfo",
+    "UsersResult",
+    "default_path",
+]

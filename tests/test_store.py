@@ -1,0 +1,694 @@
+"""The persistent store (issue 3): ingest, rejects, users, info, and reports from it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from activity_report.errors import DataError
+from activity_report.store import SCHEMA_VERSION, Store, default_path
+
+from .conftest import SAMPLE, run_cli, write_csv
+
+PARQUET = SAMPLE / "events.parquet"
+CSV = SAMPLE / "events.csv"
+USERS = SAMPLE / "users.csv"
+SAMPLE_ROWS = 46_393
+TABLES = ("meta", "events", "rejects", "users", "ingests")
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store path; the environment names no other store."""
+    monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
+    monkeypatch.delenv("ACTIVITY_REPORT_EVENTS", raising=False)
+    return tmp_path / "store.duckdb"
+
+
+def ingest(db: Path, *paths: Path | str, options: tuple[str, ...] = ()) -> Any:
+    return run_cli("ingest", "--db", str(db), *(str(p) for p in paths), *options)
+
+
+def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the store, in a stable order."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+    finally:
+        con.close()
+
+
+def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def events_csv(path: Path, rows: list[tuple[Any, ...]], with_id: bool = True) -> Path:
+    header = ("id", "time", "user_id", "category") if with_id else ("time", "user_id", "category")
+    return write_csv(path, header, rows)
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def test_repeated_ingest_adds_nothing(db: Path) -> None:
+    first = ingest(db, PARQUET)
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout == ""
+    assert first.stderr == (
+        f"activity-report: ingested 1 file into {db}: {SAMPLE_ROWS} rows, {SAMPLE_ROWS} new, "
+        "0 duplicates, 0 rejected\n"
+    )
+    before = snapshot(db)["events"]
+    again = ingest(db, PARQUET)
+    assert again.exit_code == 0, again.stderr
+    assert again.stderr == (
+        f"activity-report: ingested 1 file into {db}: {SAMPLE_ROWS} rows, 0 new, "
+        f"{SAMPLE_ROWS} duplicates, 0 rejected\n"
+    )
+    assert snapshot(db)["events"] == before
+    assert len(before) == SAMPLE_ROWS
+    # The same events as CSV carry the same ids: nothing new either.
+    as_csv = ingest(db, CSV, options=("--json",))
+    counts = json.loads(as_csv.stdout)
+    assert (counts["new"], counts["duplicates"], counts["rejected"]) == (0, SAMPLE_ROWS, 0)
+    assert query(db, "SELECT file, rows, new, duplicates, rejected FROM ingests ORDER BY id") == [
+        (str(PARQUET), SAMPLE_ROWS, SAMPLE_ROWS, 0, 0),
+        (str(PARQUET), SAMPLE_ROWS, 0, SAMPLE_ROWS, 0),
+        (str(CSV), SAMPLE_ROWS, 0, SAMPLE_ROWS, 0),
+    ]
+
+
+def test_overlapping_files_with_ids(db: Path, tmp_path: Path) -> None:
+    a = events_csv(
+        tmp_path / "a.csv",
+        [("e1", "2024-01-01T00:00:00Z", "u1", "ide"), ("e2", "2024-01-01T00:01:00Z", "u1", "ide")],
+    )
+    b = events_csv(
+        tmp_path / "b.csv",
+        [
+            ("e2", "2024-01-01T00:01:00Z", "u1", "ide"),  # in a.csv too
+            ("e3", "2024-01-01T00:02:00Z", "u2", "app"),
+            ("e3", "2024-01-01T00:02:00Z", "u2", "app"),  # twice in b.csv
+        ],
+    )
+    run = ingest(db, a, b, options=("--json",))
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["files"] == [
+        {"file": str(a), "rows": 2, "new": 2, "duplicates": 0, "rejected": 0},
+        {"file": str(b), "rows": 3, "new": 1, "duplicates": 2, "rejected": 0},
+    ]
+    assert query(db, "SELECT event_id FROM events ORDER BY event_id") == [("e1",), ("e2",), ("e3",)]
+    c = events_csv(
+        tmp_path / "c.csv",
+        [("e3", "2024-01-01T00:02:00Z", "u2", "app"), ("e4", "2024-01-01T00:03:00Z", "u2", "app")],
+    )
+    run = ingest(db, b, c, options=("--json",))
+    assert [(f["new"], f["duplicates"]) for f in json.loads(run.stdout)["files"]] == [
+        (0, 3),
+        (1, 1),
+    ]
+    assert query(db, "SELECT count(*) FROM events") == [(4,)]
+
+
+def test_an_id_decides_even_when_the_content_differs(db: Path, tmp_path: Path) -> None:
+    """The first row seen with an id is kept; a later one with that id is a duplicate."""
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    b = events_csv(tmp_path / "b.csv", [("e1", "2024-01-01T05:00:00Z", "u9", "login")])
+    assert ingest(db, a, b).exit_code == 0
+    assert query(db, "SELECT event_id, user_id, category FROM events") == [("e1", "u1", "ide")]
+
+
+def test_events_without_id_are_deduplicated_by_content(db: Path, tmp_path: Path) -> None:
+    header = ("time", "user_id", "category", "organization_id", "end_time")
+    rows = [
+        ("2024-01-01T00:00:00Z", "u1", "ide", "o1", ""),
+        ("2024-01-01T00:00:00Z", "u1", "ide", "o1", ""),  # the same event again
+        ("2024-01-01T00:00:00Z", "u1", "ide", "", ""),  # no organization: another event
+        ("2024-01-01T00:00:00Z", "u1", "ide", "o1", "2024-01-01T00:30:00Z"),  # longer: another
+        ("2024-01-01T00:00:00Z", "u2", "ide", "o1", ""),  # another user
+        ("2024-01-01 00:00:00+00:00", "u1", "IDE", " o1 ", ""),  # the first, spelled otherwise
+    ]
+    a = write_csv(tmp_path / "a.csv", header, rows)
+    run = ingest(db, a, options=("--json",))
+    assert run.exit_code == 0, run.stderr
+    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (4, 2)
+    b = write_csv(
+        tmp_path / "b.csv", header, [rows[2], ("2024-01-02T00:00:00Z", "u1", "ide", "", "")]
+    )
+    run = ingest(db, b, options=("--json",))
+    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (1, 1)
+    assert query(db, "SELECT count(*), count(org), count(end_us) FROM events") == [(5, 3, 1)]
+
+
+def test_invalid_rows_are_kept_in_rejects_with_file_row_and_reason(
+    db: Path, tmp_path: Path
+) -> None:
+    a = events_csv(
+        tmp_path / "a.csv",
+        [
+            ("e1", "2024-01-01T00:00:00Z", "u1", "ide"),
+            ("e2", "yesterday-ish", "u1", "ide"),
+            ("e3", "2024-01-01T00:02:00Z", "", "ide"),
+            ("e4", "2024-01-01T00:03:00Z", "u1", "Web Terminal"),
+        ],
+    )
+    run = ingest(db, a)
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr.splitlines() == [
+        f"activity-report: ingested 1 file into {db}: 4 rows, 2 new, 0 duplicates, 2 rejected",
+        "activity-report: warning: kept 2 invalid rows in the store's rejects table "
+        f"(1 missing user_id, 1 unparseable time; first in {a} row 2); --strict refuses such "
+        "a run",
+    ]
+    rejects = "SELECT source_file, source_row, problem, event_id, user_id FROM rejects ORDER BY ALL"
+    assert query(db, rejects) == [
+        (str(a), 2, "unparseable time", "e2", "u1"),
+        (str(a), 3, "missing user_id", "e3", None),
+    ]
+    assert query(db, "SELECT event_id, category FROM events ORDER BY 1") == [
+        ("e1", "ide"),
+        ("e4", "web_terminal"),
+    ]
+    # Ingesting the file again keeps no reject twice.
+    assert ingest(db, a).exit_code == 0
+    assert len(query(db, rejects)) == 2
+
+
+def test_rows_are_numbered_within_each_file_of_a_shared_scan(db: Path, tmp_path: Path) -> None:
+    """CSV files with the same header are read by one scan; rows still count per file."""
+    a = tmp_path / "a.csv"
+    a.write_text(
+        "id,time,user_id,category\na1,2024-01-01T00:00:00Z,u1,ide\na2,,u1,ide\n",
+        encoding="utf-8",
+    )
+    b = tmp_path / "b.csv"
+    b.write_text(
+        "id,time,user_id,category\n"
+        "b1,2024-01-01T00:00:00Z,u1,ide\n"
+        "b2,2024-01-01T00:00:00Z\n"
+        "b3,2024-01-01T00:00:00Z,u1,ide\n"
+        "b4,2024-01-01T00:00:00Z,,ide\n",
+        encoding="utf-8",
+    )
+    run = ingest(db, a, b)
+    assert run.exit_code == 0, run.stderr
+    assert query(db, "SELECT source_file, source_row, problem FROM rejects ORDER BY ALL") == [
+        (str(a), 2, "missing time"),
+        (str(b), 2, "too few fields"),
+        (str(b), 4, "missing user_id"),
+    ]
+    assert query(db, "SELECT file, rows, new, rejected FROM ingests ORDER BY id") == [
+        (str(a), 2, 1, 1),
+        (str(b), 4, 2, 2),
+    ]
+
+
+def test_malformed_csv_lines_are_kept_with_the_line(db: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "id,time,user_id,category\n"
+        "e1,2024-01-01T00:00:00Z,u1,ide\n"
+        "e2,2024-01-01T00:01:00Z,u1\n"
+        "e3,2024-01-01T00:02:00Z,u1,ide\n"
+        "e4,2024-01-01T00:03:00Z,u1,ide,extra\n"
+        "e5,never,u1,ide\n",
+        encoding="utf-8",
+    )
+    run = ingest(db, bad, options=("--json",))
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["rejected_reasons"] == {
+        "too few fields": 1,
+        "too many fields": 1,
+        "unparseable time": 1,
+    }
+    # Rows are data rows (line - 1), counted past the lines DuckDB could not parse.
+    assert query(db, "SELECT source_row, problem, event_id, raw FROM rejects ORDER BY 1") == [
+        (2, "too few fields", None, "e2,2024-01-01T00:01:00Z,u1"),
+        (4, "too many fields", None, "e4,2024-01-01T00:03:00Z,u1,ide,extra"),
+        (5, "unparseable time", "e5", None),
+    ]
+    assert query(db, "SELECT event_id FROM events ORDER BY 1") == [("e1",), ("e3",)]
+
+
+def test_strict_refuses_the_whole_run(db: Path, tmp_path: Path) -> None:
+    good = events_csv(tmp_path / "good.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    bad = events_csv(tmp_path / "bad.csv", [("e2", "2024-01-01T00:00:00Z", "", "ide")])
+    assert ingest(db, good).exit_code == 0
+    before = snapshot(db)
+    run = ingest(db, good, bad, options=("--strict",))
+    assert run.exit_code == 1
+    assert run.stdout == ""
+    assert run.stderr == (
+        f"activity-report: error: 1 invalid rows (1 missing user_id; first in {bad} row 1); "
+        "nothing was ingested: fix them, or ingest without --strict to keep them in the "
+        "store's rejects table\n"
+    )
+    assert snapshot(db) == before
+
+
+def test_a_failing_file_in_the_middle_leaves_the_store_unchanged(db: Path, tmp_path: Path) -> None:
+    first = events_csv(tmp_path / "first.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    assert ingest(db, first).exit_code == 0
+    assert run_cli("users", "import", str(USERS), "--db", str(db)).exit_code == 0
+    before = snapshot(db)
+    a = events_csv(tmp_path / "a.csv", [("e2", "2024-01-02T00:00:00Z", "u1", "ide")])
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(
+        b"id,time,user_id,category\ne3,2024-01-02T00:01:00Z,u1,ide\n"
+        b"e4,2024-01-02T00:02:00Z,Jos\xe9,ide\n"
+    )
+    c = events_csv(tmp_path / "c.csv", [("e5", "2024-01-02T00:03:00Z", "u1", "ide")])
+    run = ingest(db, a, latin1, c)
+    assert run.exit_code == 1
+    assert run.stderr == (
+        f"activity-report: error: {latin1}: line 3 is not UTF-8 text; convert the file to "
+        "UTF-8 (iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv, with the file's real "
+        "encoding)\n"
+    )
+    assert snapshot(db) == before
+    # A file without a required column fails before anything is read.
+    no_user = write_csv(
+        tmp_path / "no_user.csv", ("id", "time", "category"), [("e6", "2024-01-02", "ide")]
+    )
+    run = ingest(db, a, no_user)
+    assert run.exit_code == 1
+    assert run.stderr == (
+        f"activity-report: error: {no_user}: no user_id column (accepted names: user_id, user, "
+        "user_uuid); columns found: id, time, category\n"
+    )
+    assert snapshot(db) == before
+    missing = ingest(db, a, tmp_path / "nope.csv")
+    assert (
+        missing.stderr
+        == f"activity-report: error: {tmp_path / 'nope.csv'}: no such file or directory\n"
+    )
+    assert snapshot(db) == before
+
+
+def test_an_interrupt_mid_ingest_leaves_the_store_unchanged(db: Path, tmp_path: Path) -> None:
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    b = events_csv(tmp_path / "b.csv", [("e2", "2024-01-01T00:01:00Z", "u1", "ide")])
+    with Store.open(db) as store:
+        store.ingest([str(a)])
+    before = snapshot(db)
+    seen: list[tuple[str, int, int]] = []
+
+    def interrupt_once_read(label: str, done: int, total: int) -> None:
+        seen.append((label, done, total))
+        if label == "adding new events":  # every file is read, nothing written yet
+            raise KeyboardInterrupt
+
+    with Store.open(db) as store, pytest.raises(KeyboardInterrupt):
+        store.ingest([str(a), str(b), str(PARQUET)], progress=interrupt_once_read)
+    assert seen == [
+        ("checking 3 files", 0, 1000),
+        ("reading 3 files", 20, 1000),
+        ("finding duplicates", 700, 1000),
+        ("adding new events", 800, 1000),
+    ]
+    assert snapshot(db) == before
+    with Store.open(db) as store:
+        result = store.ingest([str(a), str(b)], progress=lambda *step: seen.append(step))
+    assert (result.new, result.duplicates, seen[-1]) == (1, 1, ("done", 1000, 1000))
+
+
+def test_ingest_from_stdin(db: Path) -> None:
+    text = "time,user_id,category\n2024-01-01T00:00:00Z,u1,ide\n2024-01-01T00:01:00Z,u2,login\n"
+    run = run_cli("ingest", "--db", str(db), "-", input=text)
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr == (
+        f"activity-report: ingested 1 file into {db}: 2 rows, 2 new, 0 duplicates, 0 rejected\n"
+    )
+    assert query(db, "SELECT file FROM ingests") == [("<stdin>",)]
+    again = run_cli("ingest", "--db", str(db), "-", input=text)
+    assert "2 rows, 0 new, 2 duplicates" in again.stderr
+
+
+def test_unknown_categories_are_stored_and_counted(db: Path, tmp_path: Path) -> None:
+    a = events_csv(
+        tmp_path / "a.csv",
+        [("e1", "2024-01-01T00:00:00Z", "u1", "ide"), ("e2", "2024-01-01T00:01:00Z", "u1", "vim")],
+    )
+    run = ingest(db, a)
+    assert run.stderr.splitlines()[1] == (
+        "activity-report: warning: 1 events have an unknown category and are in no report; "
+        "commonest: 'vim' (1)"
+    )
+    assert query(db, "SELECT category FROM events ORDER BY 1") == [("ide",), ("vim",)]
+
+
+# --------------------------------------------------------------------------- users
+
+
+def test_users_import_then_update(db: Path, tmp_path: Path) -> None:
+    run = run_cli("users", "import", str(USERS), "--db", str(db))
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr == (
+        f"activity-report: imported 15 users into {db}: 15 added, 0 updated, 0 unchanged\n"
+    )
+    joe = "6004ad77-a7a69a24d779dd9f44357014"
+    changed = write_csv(
+        tmp_path / "users.csv",
+        ("id", "name", "username", "roles", "avatar_hash", "email"),
+        [
+            (joe, "Joseph", "joe2", "site-member|owner", "", " Joe@Example.com "),
+            (
+                "5f905429-ba6e4ac480eb4c0ead160b47",
+                "Alice",
+                "alice92",
+                '["site-member"]',
+                "970ee9aa01c30411825a1f90208c2ce5cffffda643973260bf10fa35b4a188c4",
+                "",
+            ),
+            ("new-user", "Nina", "nina", "", "", ""),
+        ],
+    )
+    run = run_cli("users", "import", str(changed), "--db", str(db), "--json")
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout) == {
+        "db": str(db),
+        "users": 3,
+        "added": 1,
+        "updated": 1,
+        "unchanged": 1,
+    }
+    assert run.stderr == (
+        f"activity-report: imported 3 users into {db}: 1 added, 1 updated, 1 unchanged\n"
+    )
+    users = "SELECT name, username, roles, avatar_hash FROM users WHERE id IN ($1, $2) ORDER BY 1"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(users, [joe, "new-user"]).fetchall()
+    finally:
+        con.close()
+    assert rows == [
+        (
+            "Joseph",
+            "joe2",
+            ["site-member", "owner"],
+            "2481f36dfc515ca76451aaadf1399026942a01ee50c6d0a61988b43cef039bc2",
+        ),
+        ("Nina", "nina", [], None),
+    ]
+    assert query(db, "SELECT count(*) FROM users") == [(16,)]
+    assert ingest(db, PARQUET).exit_code == 0
+    report = run_cli("--db", str(db), "--start", "2022-08-01", "--end", "2022-08-08", "--json")
+    assert json.loads(report.stdout)["users"][joe]["name"] == "Joseph"
+    # --user takes the store's usernames.
+    joes = run_cli(
+        "--db", str(db), "--user", "joe2", "--start", "2022-08-01", "--end", "2022-08-08", "--json"
+    )
+    assert list(json.loads(joes.stdout)["users"]) == [joe]
+
+
+def test_users_import_of_a_missing_file_changes_nothing(db: Path) -> None:
+    run = run_cli("users", "import", str(db.parent / "nope.csv"), "--db", str(db))
+    assert run.exit_code == 1
+    assert run.stderr == f"activity-report: error: {db.parent / 'nope.csv'}: no such users file\n"
+
+
+# --------------------------------------------------------------------------- reports
+
+
+REPORTS = [
+    ("--start", "2022-08-01", "--end", "2022-08-31", "--category", "ide", "--interval", "1 week"),
+    (),
+    ("--interval", "daily", "--tz", "Europe/Berlin", "--category", "app"),
+    ("--interval", "1 month", "--org", "8fcf83e2-07c5-4831-9aca-7d6616b738ef"),
+    ("--interval", "PT6H", "--user", "joe2", "--user", "alice92", "--heartbeat", "5 min"),
+]
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("sample") / "sample.duckdb"
+    with Store.open(path) as store:
+        store.ingest([str(CSV)])
+        store.import_users(str(USERS))
+    yield path
+
+
+@pytest.mark.parametrize("options", REPORTS)
+def test_reports_from_the_store_equal_reports_from_files(
+    sample_store: Path, options: tuple[str, ...]
+) -> None:
+    from_files = run_cli("--events", str(PARQUET), "--users", str(USERS), *options, "--json")
+    from_store = run_cli("--db", str(sample_store), *options, "--json")
+    assert from_files.exit_code == 0, from_files.stderr
+    assert from_store.exit_code == 0, from_store.stderr
+    assert from_store.stdout == from_files.stdout
+    assert json.loads(from_store.stdout)["activity"]
+
+
+def test_report_reads_the_store_named_by_the_environment(
+    sample_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACTIVITY_REPORT_EVENTS", raising=False)
+    options = REPORTS[0]
+    expected = run_cli("--db", str(sample_store), *options, "--json").stdout
+    run = run_cli(*options, "--json", env={"ACTIVITY_REPORT_DB": str(sample_store)})
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout == expected
+
+
+def test_env_var_names_the_store_for_every_command(db: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.duckdb"
+    env = {"ACTIVITY_REPORT_DB": str(other)}
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    assert run_cli("ingest", str(a), env=env).exit_code == 0
+    assert run_cli("users", "import", str(USERS), env=env).exit_code == 0
+    info = json.loads(run_cli("info", "--json", env=env).stdout)
+    assert (info["db"], info["events"], info["users"]) == (str(other), 1, 15)
+    assert not db.exists()
+    # --db wins over the environment.
+    assert run_cli("ingest", "--db", str(db), str(a), env=env).exit_code == 0
+    assert db.exists()
+
+
+def test_the_default_store_is_in_the_xdg_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    run = run_cli("ingest", str(a))
+    assert run.exit_code == 0, run.stderr
+    assert (tmp_path / "data" / "activity-report" / "events.duckdb").is_file()
+
+
+def test_default_path_follows_each_platform(tmp_path: Path) -> None:
+    home = tmp_path
+    assert default_path({}, "linux", home) == home / ".local/share/activity-report/events.duckdb"
+    assert default_path({"XDG_DATA_HOME": "/srv/data"}, "linux", home) == Path(
+        "/srv/data/activity-report/events.duckdb"
+    )
+    # A relative XDG_DATA_HOME is invalid and ignored (XDG Base Directory spec).
+    assert default_path({"XDG_DATA_HOME": "rel"}, "linux", home) == (
+        home / ".local/share/activity-report/events.duckdb"
+    )
+    assert default_path({}, "darwin", home) == (
+        home / "Library/Application Support/activity-report/events.duckdb"
+    )
+    assert default_path({"LOCALAPPDATA": "C:/Users/x/AppData/Local"}, "win32", home) == Path(
+        "C:/Users/x/AppData/Local/activity-report/events.duckdb"
+    )
+
+
+def test_report_without_events_or_store_says_how_to_make_one(db: Path) -> None:
+    run = run_cli("--db", str(db))
+    assert run.exit_code == 1
+    assert run.stderr == (
+        f"activity-report: error: {db}: no store here yet; fill it with `activity-report "
+        f"ingest FILE --db {db}`, or read files with --events\n"
+    )
+    assert not db.exists()
+
+
+# --------------------------------------------------------------------------- info
+
+
+def test_info_shows_the_store(db: Path, tmp_path: Path) -> None:
+    a = events_csv(
+        tmp_path / "a.csv",
+        [
+            ("e1", "2024-01-01T00:00:00Z", "u1", "ide"),
+            ("e2", "2024-01-03T12:00:00Z", "u2", "login"),
+            ("e3", "2024-01-02T00:00:00Z", "u1", "ide"),
+            ("e4", "bad", "u1", "ide"),
+        ],
+    )
+    assert ingest(db, a).exit_code == 0
+    assert run_cli("users", "import", str(USERS), "--db", str(db)).exit_code == 0
+    run = run_cli("info", "--db", str(db), "--json")
+    assert run.exit_code == 0, run.stderr
+    info = json.loads(run.stdout)
+    last_ingest = info.pop("last_ingest")
+    assert last_ingest.endswith("Z")
+    assert info == {
+        "db": str(db),
+        "size_bytes": db.stat().st_size,
+        "schema_version": SCHEMA_VERSION,
+        "events": 3,
+        "first_event": "2024-01-01T00:00:00Z",
+        "last_event": "2024-01-03T12:00:00Z",
+        "categories": [{"category": "ide", "events": 2}, {"category": "login", "events": 1}],
+        "organizations": [{"organization_id": None, "events": 3}],
+        "users": 15,
+        "rejects": 1,
+        "reject_reasons": [{"problem": "unparseable time", "rows": 1}],
+        "ingested_files": 1,
+    }
+    text = run_cli("info", "--db", str(db))
+    assert text.exit_code == 0, text.stderr
+    lines = [line.rstrip() for line in text.stdout.splitlines()]
+    assert f"store           {db}" in lines
+    assert "events          3" in lines
+    assert "time span       2024-01-01T00:00:00Z to 2024-01-03T12:00:00Z" in lines
+    assert "users           15" in lines
+    assert "rejects         1" in lines
+    assert "Events per category" in lines
+    assert "│ ide      │      2 │" in lines
+    assert "│ unparseable time │    1 │" in lines
+    assert text.stderr == ""
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def test_an_unknown_schema_version_is_a_clear_error(db: Path, tmp_path: Path) -> None:
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    assert ingest(db, a).exit_code == 0
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    message = (
+        f"activity-report: error: {db}: the store has schema version 99, which activity-report "
+        "0.1.0 does not know (it reads version 1); use the release that made the store, or "
+        "ingest into a new one\n"
+    )
+    for args in (("ingest", str(a)), ("info",), ("report",), ("users", "import", str(USERS))):
+        run = run_cli(*args, "--db", str(db))
+        assert (run.exit_code, run.stdout, run.stderr) == (1, "", message), args
+
+
+def test_a_file_that_is_not_a_store_is_a_clear_error(db: Path, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 100)
+    run = run_cli("info", "--db", str(text))
+    assert (run.exit_code, run.stderr) == (
+        1,
+        f"activity-report: error: {text}: not a DuckDB database; give --db a store made by "
+        "`activity-report ingest`, or a new file name\n",
+    )
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE things (a INTEGER)")
+    con.close()
+    run = run_cli("ingest", "--db", str(other), str(CSV))
+    assert (run.exit_code, run.stderr) == (
+        1,
+        f"activity-report: error: {other}: a DuckDB database, but not an activity-report store "
+        "(it has no meta table); give --db a new file name or a store made by "
+        "`activity-report ingest`\n",
+    )
+    assert query(other, "SELECT table_name FROM duckdb_tables()") == [("things",)]
+
+
+@pytest.fixture
+def held_store(db: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the store open for writing, until the test ends."""
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    assert ingest(db, a).exit_code == 0
+    code = (
+        "import sys, duckdb\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        yield holder
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+
+def test_a_store_held_by_another_process_is_a_one_line_error(
+    db: Path, tmp_path: Path, held_store: subprocess.Popen[str]
+) -> None:
+    message = (
+        f"activity-report: error: {db}: the store is in use by process {held_store.pid}; try "
+        "again when it has finished (one process can write a store, or several read it)\n"
+    )
+    b = events_csv(tmp_path / "b.csv", [("e2", "2024-01-01T00:00:00Z", "u1", "ide")])
+    for args in (("ingest", str(b)), ("info",), ("report",), ("users", "import", str(USERS))):
+        run = run_cli(*args, "--db", str(db))
+        assert (run.exit_code, run.stdout, run.stderr) == (1, "", message), args
+
+
+def test_readers_share_the_store(db: Path, tmp_path: Path) -> None:
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    assert ingest(db, a).exit_code == 0
+    code = (
+        "import sys, duckdb\n"
+        "con = duckdb.connect(sys.argv[1], read_only=True)\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", code, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline() == "ready\n"
+        run = run_cli("info", "--db", str(db), "--json")
+        assert run.exit_code == 0, run.stderr
+        assert json.loads(run.stdout)["events"] == 1
+        report = run_cli("--db", str(db), "--json")
+        assert report.exit_code == 0, report.stderr
+        # A writer must wait for the readers.
+        run = ingest(db, a)
+        assert run.exit_code == 1
+        assert f"the store is in use by process {reader.pid};" in run.stderr
+    finally:
+        assert reader.stdin is not None
+        reader.stdin.close()
+        reader.wait(timeout=30)
+
+
+def test_open_errors_are_data_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="is a directory"):
+        Store.open(tmp_path)
+    with pytest.raises(DataError, match="no store here yet"):
+        Store.open(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_the_store_module_imports_no_typer_or_rich() -> None:
+    code = (
+        "import sys, activity_report.store\n"
+        "print(','.join(m for m in ('typer', 'rich', 'click') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
