@@ -252,3 +252,27 @@ def test_console_script_runs_end_to_end_in_a_subprocess() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert json.loads(result.stdout)["activity"][4]["duration"] == 172_800_000_000_000
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("ingest", str(SAMPLE / "events.csv")), ("info",), ("users", "import", "users.csv")],
+)
+def test_store_commands_check_memory_limit(command: tuple[str, ...], tmp_path: Path) -> None:
+    run = run_cli(*command, "--db", str(tmp_path / "s.duckdb"), "--memory-limit", "lots")
+    assert run.exit_code == 2
+    assert run.stderr.startswith("activity-report: error: invalid value for --memory-limit: 'lots'")
+    assert not (tmp_path / "s.duckdb").exists()
+
+
+def test_ingest_with_limits_then_report_from_the_store(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.duckdb")
+    ingest = run_cli(
+        "ingest", str(SAMPLE / "events.parquet"), "--db", db, "--memory-limit", "1GB",
+        "--temp-dir", str(tmp_path),
+    )  # fmt: skip
+    assert ingest.exit_code == 0, ingest.stderr
+    args = [a for a in MAIN_JOB if a != str(SAMPLE / "events.parquet") and a != "--events"]
+    from_store = run_cli(*args, "--db", db, "--json")
+    assert from_store.exit_code == 0, from_store.stderr
+    assert from_store.stdout == run_cli(*MAIN_JOB, "--json").stdout

@@ -47,6 +47,26 @@ DbOption = Annotated[
     typer.Option("--db", help=DB_HELP, envvar="ACTIVITY_REPORT_DB", show_default=False),
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="Memory DuckDB may use; beyond it, it spills to --temp-dir. "
+        "Default: 80% of the machine's. Example: --memory-limit 2GB",
+        envvar="ACTIVITY_REPORT_MEMORY_LIMIT",
+        show_default=False,
+    ),
+]
+TempDirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--temp-dir",
+        help="Folder DuckDB spills to when the memory limit is reached. Default: a "
+        "folder in the system's temporary directory. Example: --temp-dir /var/tmp",
+        envvar="ACTIVITY_REPORT_TEMP_DIR",
+        show_default=False,
+    ),
+]
 
 
 class DefaultReportGroup(TyperGroup):
@@ -219,26 +239,8 @@ def report_command(
     max_buckets: Annotated[
         int, typer.Option(help="Refuse ranges with more buckets than this.", min=1)
     ] = 100_000,
-    memory_limit: Annotated[
-        str | None,
-        typer.Option(
-            "--memory-limit",
-            help="Memory DuckDB may use; beyond it, it spills to --temp-dir. "
-            "Default: 80% of the machine's. Example: --memory-limit 2GB",
-            envvar="ACTIVITY_REPORT_MEMORY_LIMIT",
-            show_default=False,
-        ),
-    ] = None,
-    temp_dir: Annotated[
-        str | None,
-        typer.Option(
-            "--temp-dir",
-            help="Folder DuckDB spills to when the memory limit is reached. Default: a "
-            "folder in the system's temporary directory. Example: --temp-dir /var/tmp",
-            envvar="ACTIVITY_REPORT_TEMP_DIR",
-            show_default=False,
-        ),
-    ] = None,
+    memory_limit: MemoryLimitOption = None,
+    temp_dir: TempDirOption = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     """Report who was active, how often and for how long, per interval.
@@ -280,10 +282,8 @@ def report_command(
         heartbeat_us=parse_heartbeat(heartbeat).micros,
         max_buckets=max_buckets,
         strict=strict,
-        memory_limit=(
-            resources.parse_memory_limit(memory_limit) if memory_limit is not None else None
-        ),
-        temp_dir=resources.check_temp_dir(temp_dir) if temp_dir is not None else None,
+        memory_limit=_limits(memory_limit, temp_dir).memory_limit,
+        temp_dir=_limits(memory_limit, temp_dir).temp_dir,
     )
     result = core.run(request)
     _emit(result.report, chosen, output, top=top, color=color)
@@ -313,6 +313,8 @@ def ingest_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the counts as a JSON object on stdout.")
     ] = False,
+    memory_limit: MemoryLimitOption = None,
+    temp_dir: TempDirOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Add event files to the store: new events are kept, duplicates skipped.
@@ -323,7 +325,8 @@ def ingest_command(
     """
     from .store import Store
 
-    with Store.open(_store_path(db)) as store, _ingest_progress() as progress:
+    limits = _limits(memory_limit, temp_dir)
+    with Store.open(_store_path(db), limits=limits) as store, _ingest_progress() as progress:
         result = store.ingest(paths, strict=strict, progress=progress)
     if as_json:
         _print_json(result.to_dict())
@@ -334,24 +337,19 @@ def ingest_command(
     )
     diagnostics = result.diagnostics
     if diagnostics.invalid_rows:
-        from .report import describe_invalid
-
         _note(
             f"warning: kept {diagnostics.invalid_rows} invalid rows in the store's rejects "
-            f"table ({describe_invalid(diagnostics)}); --strict refuses such a run"
+            f"table ({diagnostics.describe()}); --strict refuses such a run"
         )
-    if diagnostics.unknown_rows:
-        common = ", ".join(f"{value!r} ({n})" for value, n in diagnostics.unknown_values)
-        _note(
-            f"warning: {diagnostics.unknown_rows} events have an unknown category and are "
-            f"in no report; commonest: {common}"
-        )
+    _warn_unknown(diagnostics)
 
 
 @app.command("info")
 def info_command(
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print it as a JSON object.")] = False,
+    memory_limit: MemoryLimitOption = None,
+    temp_dir: TempDirOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Show what the store holds: events, time span, categories, organizations, users.
@@ -360,7 +358,8 @@ def info_command(
     """
     from .store import Store
 
-    with Store.open(_store_path(db), read_only=True) as store:
+    limits = _limits(memory_limit, temp_dir)
+    with Store.open(_store_path(db), read_only=True, limits=limits) as store:
         info = store.info()
     if as_json:
         _print_json(info.to_dict())
@@ -385,6 +384,8 @@ def users_import_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the counts as a JSON object on stdout.")
     ] = False,
+    memory_limit: MemoryLimitOption = None,
+    temp_dir: TempDirOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Load a user directory into the store; users already there are updated.
@@ -394,13 +395,21 @@ def users_import_command(
     """
     from .store import Store
 
-    with Store.open(_store_path(db)) as store:
+    with Store.open(_store_path(db), limits=_limits(memory_limit, temp_dir)) as store:
         result = store.import_users(file)
     if as_json:
         _print_json(result.to_dict())
     _note(
         f"imported {result.users} users into {result.path}: {result.added} added, "
         f"{result.updated} updated, {result.unchanged} unchanged"
+    )
+
+
+def _limits(memory_limit: str | None, temp_dir: str | None) -> Any:
+    """--memory-limit and --temp-dir, checked (usage errors name the option)."""
+    return resources.Limits(
+        resources.parse_memory_limit(memory_limit) if memory_limit is not None else None,
+        resources.check_temp_dir(temp_dir) if temp_dir is not None else None,
     )
 
 
@@ -586,22 +595,24 @@ def _file_mode(path: Path) -> int:
 
 
 def _tell_diagnostics(result: Any) -> None:
-    from .report import describe_invalid
-
     diagnostics = result.diagnostics
     if diagnostics.invalid_rows:
         _note(
             f"warning: skipped {diagnostics.invalid_rows} invalid rows "
-            f"({describe_invalid(diagnostics)}); --strict makes this an error"
+            f"({diagnostics.describe()}); --strict makes this an error"
         )
+    _warn_unknown(diagnostics)
+    for note in result.notes:
+        _note(f"note: {note}")
+
+
+def _warn_unknown(diagnostics: Any) -> None:
     if diagnostics.unknown_rows:
         common = ", ".join(f"{value!r} ({n})" for value, n in diagnostics.unknown_values)
         _note(
             f"warning: {diagnostics.unknown_rows} events have an unknown category and are "
             f"in no report; commonest: {common}"
         )
-    for note in result.notes:
-        _note(f"note: {note}")
 
 
 def _note(message: str) -> None:

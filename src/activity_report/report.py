@@ -102,7 +102,7 @@ def _count(
     diagnostics = sources.diagnose(con, view)
     if request.strict and diagnostics.invalid_rows:
         raise DataError(
-            f"{diagnostics.invalid_rows} invalid rows ({describe_invalid(diagnostics)}); "
+            f"{diagnostics.invalid_rows} invalid rows ({diagnostics.describe()}); "
             "fix them or run without --strict to skip and report them"
         )
     users = directory
@@ -156,13 +156,3 @@ def _meta(request: ReportRequest, start: datetime | None, end: datetime | None) 
         orgs=tuple(request.orgs or ()),
         tz=request.tz_name,
     )
-
-
-def describe_invalid(diagnostics: sources.Diagnostics) -> str:
-    """``'3 unparseable time, 1 missing user_id; first: a.csv row 4'``"""
-    reasons = ", ".join(f"{n} {reason}" for reason, n in diagnostics.invalid_reasons)
-    if diagnostics.invalid_examples:
-        file, row, _ = diagnostics.invalid_examples[0]
-        where = f"{file} row {row}" if row is not None else file
-        reasons += f"; first in {where}"
-    return reasons

@@ -649,6 +649,14 @@ class Diagnostics:
     unknown_rows: int
     unknown_values: list[tuple[str, int]]
 
+    def describe(self) -> str:
+        """``'3 unparseable time, 1 missing user_id; first in a.csv row 4'``"""
+        text = ", ".join(f"{n} {reason}" for reason, n in self.invalid_reasons)
+        if self.invalid_examples:
+            file, row, _ = self.invalid_examples[0]
+            text += f"; first in {file} row {row}" if row is not None else f"; first in {file}"
+        return text
+
 
 def diagnose(con: duckdb.DuckDBPyConnection, view: str = VIEW) -> Diagnostics:
     """Count invalid rows and unknown categories (one pass over ``view``).

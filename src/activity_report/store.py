@@ -463,7 +463,7 @@ class Store:
         diagnostics = self._diagnose()
         if strict and diagnostics.invalid_rows:
             raise DataError(
-                f"{diagnostics.invalid_rows} invalid rows ({_describe_invalid(diagnostics)}); "
+                f"{diagnostics.invalid_rows} invalid rows ({diagnostics.describe()}); "
                 "nothing was ingested: fix them, or ingest without --strict to keep them in "
                 "the store's rejects table"
             )
@@ -971,15 +971,6 @@ def _open_error(path: Path, exc: Exception) -> DataError:
             "ingest`, or a new file name"
         )
     return DataError(f"{path}: cannot open the store: {message}")
-
-
-def _describe_invalid(diagnostics: sources.Diagnostics) -> str:
-    """``'3 unparseable time, 1 missing user_id; first in a.csv row 4'``"""
-    text = ", ".join(f"{n} {reason}" for reason, n in diagnostics.invalid_reasons)
-    if diagnostics.invalid_examples:
-        file, row, _ = diagnostics.invalid_examples[0]
-        text += f"; first in {file} row {row}" if row is not None else f"; first in {file}"
-    return text
 
 
 __all__ = [
