@@ -167,19 +167,38 @@ def compute(
     bucket_ts = lookup.sql("ts")
     sql = f"""
         WITH matching AS (
-            SELECT user_id, ts, coalesce(end_us, ts + $heartbeat) AS te
+            SELECT user_id, ts, end_us
             FROM {view}
             WHERE {where}
               AND ts < $range_end
               AND (coalesce(end_us, ts + $heartbeat) > $range_start OR ts >= $range_start)
         ),
+        -- Explicit sessions, each once, with the furthest end among them so far.
+        sessions AS (
+            SELECT user_id, ts, end_us, max(end_us) OVER (
+                PARTITION BY user_id ORDER BY ts, end_us ROWS UNBOUNDED PRECEDING
+            ) AS reach_so_far
+            FROM (SELECT DISTINCT user_id, ts, end_us FROM matching WHERE end_us IS NOT NULL)
+        ),
+        coverages AS (
+            SELECT user_id, ts, ts + $heartbeat AS te, false AS explicit,
+                   CAST(NULL AS BIGINT) AS reach_so_far
+            FROM matching WHERE end_us IS NULL
+            UNION ALL
+            SELECT user_id, ts, end_us AS te, true AS explicit, reach_so_far FROM sessions
+        ),
+        -- Each coverage adds what lies past the furthest end before it. Among
+        -- heartbeats that is the last heartbeat's end (they all last as long);
+        -- among sessions, the running maximum carried from the sessions row.
+        -- Two lag()s are far cheaper than a running max over every row.
         pieces AS (
             SELECT user_id, ts, te,
-                   max(te) OVER (
-                       PARTITION BY user_id ORDER BY ts, te
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                   greatest(
+                       lag(CASE WHEN NOT explicit THEN ts END IGNORE NULLS) OVER w + $heartbeat,
+                       lag(reach_so_far IGNORE NULLS) OVER w
                    ) AS reach
-            FROM matching
+            FROM coverages
+            WINDOW w AS (PARTITION BY user_id ORDER BY ts, te, explicit)
         ),
         clipped AS (
             SELECT user_id,
