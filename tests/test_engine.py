@@ -531,3 +531,26 @@ def test_bucket_lookup_property(edges: list[int], data: st.DataObject) -> None:
     points = data.draw(st.lists(st.integers(edges[0], edges[-1] - 1), max_size=20))
     for point in [*points, *probes(edges)]:
         assert lookup.bucket_of(point) == oracle(edges, point)
+
+
+# ------------------------------------------------------------------ user key collisions
+
+
+def test_colliding_user_keys_are_detected_and_recomputed(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were two user ids to hash alike, the windows would merge them; the
+    query counts such collisions and the report is computed again by text."""
+    events = [
+        ev(T0, T0 + 30 * M, user="a"),
+        ev(T0 + 10 * M, T0 + 50 * M, user="b"),
+        ev(T0 + 20 * M, user="b"),
+    ]
+    expected = {(0, "a"): (1, 30 * M), (0, "b"): (2, 40 * M)}
+    load(con, events)
+    filters = engine.Filters(ALL)
+    merged, collisions = engine._compute(con, VIEW, HOUR, filters, M, "0")  # every id alike
+    assert collisions == 1
+    assert {(c.bucket, c.user_id): (c.count, c.duration_us) for c in merged} != expected
+    monkeypatch.setattr(engine, "USER_KEY", "0")
+    assert compute(con, events, HOUR) == expected
