@@ -754,3 +754,18 @@ def test_events_never_come_into_python(big_parquet: Path, tmp_path: Path) -> Non
     small_peak, big_peak = peak(small), peak(big_parquet)
     assert big_peak < 2 * small_peak + 1_000_000, (small_peak, big_peak)
     assert big_peak < 16 * 1024 * 1024, big_peak  # two million events are ~50 MiB as tuples
+
+
+def test_csv_bytes_in_a_column_the_report_does_not_use_are_still_found(tmp_path: Path) -> None:
+    """The checking pass reads every column of CSV input, so a file in another
+    encoding is refused even when its bad bytes sit in the id column."""
+    path = tmp_path / "bad_id.csv"
+    path.write_bytes(
+        b"time,user_id,category,id\n"
+        b"2024-01-01T10:00:00Z,u1,ide,a\n"
+        b"2024-01-01T10:01:00Z,u1,ide,\xff\xfe\n"
+    )
+    run = invoke("--events", str(path), "--json")
+    assert run.exit_code == 1
+    assert run.stdout == ""
+    assert run.stderr.startswith(f"activity-report: error: {path}: line 3 is not UTF-8 text;")

@@ -87,10 +87,13 @@ def run(request: ReportRequest, con: duckdb.DuckDBPyConnection | None = None) ->
     if not request.events:
         limits = resources.Limits(request.memory_limit, request.temp_dir)
         with Store.open(request.db or default_path(), read_only=True, limits=limits) as store:
-            return _count(request, store.con, store.events_view(), store.users())
+            return _count(
+                request, store.con, store.events_view(), store.users(), every_column=False
+            )
     con = con or connect(request.memory_limit, request.temp_dir)
     loaded = sources.load_events(con, sources.expand_paths(request.events))
-    return _count(request, con, loaded.view, {})
+    has_csv = any(file.fmt == "csv" for file in loaded.files)
+    return _count(request, con, loaded.view, {}, every_column=has_csv)
 
 
 def _count(
@@ -98,8 +101,10 @@ def _count(
     con: duckdb.DuckDBPyConnection,
     view: str,
     directory: dict[str, UserInfo],
+    *,
+    every_column: bool,
 ) -> ReportResult:
-    diagnostics = sources.diagnose(con, view)
+    diagnostics = sources.diagnose(con, view, every_column=every_column)
     if request.strict and diagnostics.invalid_rows:
         raise DataError(
             f"{diagnostics.invalid_rows} invalid rows ({diagnostics.describe()}); "
