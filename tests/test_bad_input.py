@@ -9,7 +9,6 @@ to get into SQL, fuzzed parsers, Ctrl-C, and memory bounded by DuckDB.
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -707,15 +706,28 @@ def test_sigint_during_a_report_exits_130_and_writes_nothing(
     assert list(output.parent.iterdir()) == []  # no report, no temporary file
 
 
+#: Runs argv[1:] and prints its exit code and peak RSS (KiB). A child forked
+#: straight from pytest would start with pytest's own resident set counted in
+#: its ru_maxrss (it survives exec); forked from this small launcher, it does not.
+LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def child_peak_rss_mb(command: Sequence[str], cwd: Path) -> tuple[int, float, str]:
     """Run ``command``; its exit code, peak resident memory (MiB) and stderr."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
-    assert process.stderr is not None
-    stderr = process.stderr.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    assert resource.RUSAGE_CHILDREN  # ru_maxrss is in KiB on Linux
-    return process.returncode, usage.ru_maxrss / 1024, stderr
+    result = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *command],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=True,
+    )
+    code, peak_kib = result.stdout.split()
+    return int(code), int(peak_kib) / 1024, result.stderr
 
 
 def test_memory_stays_within_the_limit_duckdb_is_given(big_parquet: Path, tmp_path: Path) -> None:
