@@ -47,6 +47,9 @@ DbOption = Annotated[
     typer.Option("--db", help=DB_HELP, envvar="ACTIVITY_REPORT_DB", show_default=False),
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+CountsJsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the counts as a JSON object on stdout.")
+]
 MemoryLimitOption = Annotated[
     str | None,
     typer.Option(
@@ -310,9 +313,7 @@ def ingest_command(
         bool,
         typer.Option("--strict", help="Refuse the whole run (exit 1) if any row is invalid."),
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the counts as a JSON object on stdout.")
-    ] = False,
+    as_json: CountsJsonOption = False,
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
     debug: DebugOption = False,
@@ -381,9 +382,7 @@ def users_import_command(
         str, typer.Argument(help="User directory: CSV, Parquet or JSON.", show_default=False)
     ],
     db: DbOption = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the counts as a JSON object on stdout.")
-    ] = False,
+    as_json: CountsJsonOption = False,
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
     debug: DebugOption = False,

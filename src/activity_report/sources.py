@@ -821,15 +821,21 @@ def _rejected_lines(
     )
 
 
-def _reject_lines_sql(con: duckdb.DuckDBPyConnection, view: str) -> str | None:
-    """A query of the rejected CSV lines, one row per (file, line); None if none."""
+def has_rejects(con: duckdb.DuckDBPyConnection, view: str) -> bool:
+    """Whether loading ``view`` set malformed CSV lines aside (DuckDB's two tables)."""
     rejects = f"{view}_rejects"
     present = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ($errors, $scans)",
         {"errors": rejects, "scans": f"{rejects}_scans"},
     ).fetchall()
-    if int(present[0][0]) < 2:
+    return int(present[0][0]) == 2
+
+
+def _reject_lines_sql(con: duckdb.DuckDBPyConnection, view: str) -> str | None:
+    """A query of the rejected CSV lines, one row per (file, line); None if none."""
+    if not has_rejects(con, view):
         return None
+    rejects = f"{view}_rejects"
     return f"""
         SELECT coalesce(n.display, s.file_path) AS file, e.line AS line,
                min(e.error_type) AS kind,

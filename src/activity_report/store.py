@@ -573,11 +573,7 @@ class Store:
         """
         con = self.con
         errors = f"{INPUT_VIEW}_rejects"
-        present = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ($errors, $scans)",
-            {"errors": errors, "scans": f"{errors}_scans"},
-        ).fetchall()
-        if int(present[0][0]) < 2:
+        if not sources.has_rejects(con, INPUT_VIEW):
             return
         lines = f"""
             SELECT f.file_no, f.display, e.line, min(e.error_type) AS kind,
