@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -605,19 +606,17 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(db: Path, tmp_path: Path) -
     assert query(other, "SELECT table_name FROM duckdb_tables()") == [("things",)]
 
 
-@pytest.fixture
-def held_store(db: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    """Another process holding the store open for writing, until the test ends."""
-    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
-    assert ingest(db, a).exit_code == 0
+@contextmanager
+def holding(db: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
+    """Another process with the store open, until the block ends."""
     code = (
         "import sys, duckdb\n"
-        "con = duckdb.connect(sys.argv[1])\n"
+        "con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'ro')\n"
         "print('ready', flush=True)\n"
         "sys.stdin.read()\n"
     )
     holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(db)],
+        [sys.executable, "-c", code, str(db), "ro" if read_only else "rw"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -629,6 +628,15 @@ def held_store(db: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+@pytest.fixture
+def held_store(db: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the store open for writing, until the test ends."""
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    assert ingest(db, a).exit_code == 0
+    with holding(db, read_only=False) as holder:
+        yield holder
 
 
 def test_a_store_held_by_another_process_is_a_one_line_error(
@@ -647,20 +655,7 @@ def test_a_store_held_by_another_process_is_a_one_line_error(
 def test_readers_share_the_store(db: Path, tmp_path: Path) -> None:
     a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
     assert ingest(db, a).exit_code == 0
-    code = (
-        "import sys, duckdb\n"
-        "con = duckdb.connect(sys.argv[1], read_only=True)\n"
-        "print('ready', flush=True)\n"
-        "sys.stdin.read()\n"
-    )
-    reader = subprocess.Popen(
-        [sys.executable, "-c", code, str(db)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert reader.stdout is not None and reader.stdout.readline() == "ready\n"
+    with holding(db, read_only=True) as reader:
         run = run_cli("info", "--db", str(db), "--json")
         assert run.exit_code == 0, run.stderr
         assert json.loads(run.stdout)["events"] == 1
@@ -670,10 +665,6 @@ def test_readers_share_the_store(db: Path, tmp_path: Path) -> None:
         run = ingest(db, a)
         assert run.exit_code == 1
         assert f"the store is in use by process {reader.pid};" in run.stderr
-    finally:
-        assert reader.stdin is not None
-        reader.stdin.close()
-        reader.wait(timeout=30)
 
 
 def test_open_errors_are_data_errors(tmp_path: Path) -> None:
