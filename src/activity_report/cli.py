@@ -256,7 +256,6 @@ def report_command(
     from .sources import CATEGORIES, normalise_category
     from .times import parse_instant, parse_tz
 
-    _state["debug"] = debug
     chosen = _choose_format(fmt, as_json, output)
     if output is not None:
         _check_folder(output)
@@ -291,9 +290,6 @@ def report_command(
     result = core.run(request)
     _emit(result.report, chosen, output, top=top, color=color)
     _tell_diagnostics(result)
-
-
-_state: dict[str, Any] = {"debug": False}
 
 
 # --------------------------------------------------------------------------- the store

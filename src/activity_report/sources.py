@@ -49,7 +49,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -882,16 +882,11 @@ def normalise_category(value: str) -> str:
     return re.sub(r"[\s-]+", "_", value.strip().lower())
 
 
-def unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
 __all__ = [
     "CATEGORIES",
     "Diagnostics",
     "EventFile",
     "LoadedEvents",
-    "UsageError",
     "cleanup_temp_files",
     "diagnose",
     "data_row",
