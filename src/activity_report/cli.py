@@ -673,4 +673,7 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+from .cli_server import register as _register_server  # noqa: E402
+
+_register_server(app)
 command = typer.main.get_command(app)
