@@ -445,3 +445,33 @@ def test_sigterm_stops_the_server_cleanly(store: Path) -> None:
     assert "Traceback" not in stderr
     with pytest.raises(httpx.TransportError):
         httpx.get(url + "/healthz", timeout=2)
+
+
+def test_a_cancelled_request_interrupts_its_query() -> None:
+    """What the server does when a client goes away: the running DuckDB query stops."""
+    import duckdb
+
+    from activity_report.server.routes import Cancel
+
+    con = duckdb.connect()
+    cursor = con.cursor()
+    cancel = Cancel()
+    cancel.watch(cursor)
+    outcome: list[BaseException] = []
+
+    def long_query() -> None:
+        try:
+            cursor.execute("SELECT count(*) FROM range(100000000000) a, range(10) b").fetchall()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=long_query)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    cancel.cancel()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 10
+    assert [type(e).__name__ for e in outcome] == ["InterruptException"]
+    con.close()
