@@ -35,6 +35,8 @@ SUFFIX_FORMATS = {
     ".md": Format.markdown,
     ".markdown": Format.markdown,
     ".txt": Format.table,
+    ".html": Format.html,
+    ".htm": Format.html,
 }
 
 DB_DEFAULT = (
@@ -202,7 +204,8 @@ def report_command(
         typer.Option(
             "--format",
             help="Output format: table (for people), json (the Activity API), ndjson or csv "
-            "(a row per bucket and user), markdown. Default: table, or from -o's extension. "
+            "(a row per bucket and user), markdown, html (a page with a chart). "
+            "Default: table, or from -o's extension. "
             "Example: --format csv",
             case_sensitive=False,
             show_default=False,
@@ -216,7 +219,7 @@ def report_command(
             "--output",
             help="Write the report to FILE atomically (a temporary file, then a rename). "
             "Without --format, the extension picks it: .json, .ndjson/.jsonl, .csv, .md, "
-            ".txt (table). Example: -o weekly.csv",
+            ".txt (table), .html/.htm. Example: -o weekly.csv",
             dir_okay=False,
             show_default=False,
         ),
@@ -226,7 +229,7 @@ def report_command(
         typer.Option(
             "--top",
             min=0,
-            help="Users listed by the table and markdown: the N most active; 0 lists all. "
+            help="Users listed by the table, markdown and html: the N most active; 0 lists all. "
             "Example: --top 25",
         ),
     ] = DEFAULT_TOP,
@@ -505,7 +508,7 @@ def _choose_format(fmt: Format | None, as_json: bool, output: Path | None) -> Fo
     what = f"the extension {output.suffix!r} is unknown" if suffix else "it has no extension"
     raise UsageError(
         f"-o {output}: {what}; use one of {', '.join(SUFFIX_FORMATS)}, or give --format "
-        "(table, json, ndjson, csv, markdown)"
+        "(table, json, ndjson, csv, markdown, html)"
     )
 
 

@@ -1,8 +1,9 @@
 """One module per output format; each writes a Report to a text stream.
 
 ``table`` is for people at a terminal (rich); ``markdown`` for wikis and
-e-mail; ``json`` (SPEC §5), ``ndjson`` and ``csv`` for programs. Only the
-table ever carries ANSI codes, and only where ``--color`` allows.
+e-mail; ``html`` for a browser or a mail (a chart, no script); ``json``
+(SPEC §5), ``ndjson`` and ``csv`` for programs. Only the table ever carries
+ANSI codes, and only where ``--color`` allows.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Format(StrEnum):
     ndjson = "ndjson"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
 
 
 class ColorMode(StrEnum):
@@ -56,6 +58,10 @@ def writer(fmt: Format, *, top: int = DEFAULT_TOP) -> Writer:
         from . import markdown
 
         return lambda report, out: markdown.write(report, out, top=top)
+    if fmt is Format.html:
+        from . import html
+
+        return lambda report, out: html.write(report, out, top=top)
     raise ValueError(f"no text writer for {fmt.value}; the table renders to a console")
 
 
