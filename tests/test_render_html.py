@@ -106,7 +106,8 @@ def test_text_from_the_data_is_escaped_and_control_characters_made_visible() -> 
 
 def test_text_helper() -> None:
     assert text("a<b>&\"'") == "a&lt;b&gt;&amp;&quot;&#x27;"
-    assert text("\x00\x1b\x7f\x85\ud800 tab\tok") == "\u2400\u241b\u2421\ufffd\ufffd tab\tok"
+    assert text("\x00\x1b\x7f\x85\ud800 tab\tok") == "&#9216;&#9243;&#9249;&#65533;&#65533; tab\tok"
+    assert text("Fernández 李") == "Fern&#225;ndez &#26446;"
 
 
 def test_the_page_needs_no_script_and_nothing_from_the_network() -> None:
@@ -117,6 +118,14 @@ def test_the_page_needs_no_script_and_nothing_from_the_network() -> None:
     tags = {tag for tag, _ in Page(page).tags}
     assert tags <= ALLOWED_TAGS
     assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
+
+
+def test_the_page_is_ascii_so_no_mailer_can_garble_it() -> None:
+    names = {"ann": UserInfo("ann", "Zoë Ångström", "zoë", ("rôle",))}
+    page = page_of(sample(names, orgs=("Équipe",)))
+    assert page.isascii()
+    parsed = Page(page)
+    assert parsed.tables[1][2][:3] == ["Zoë Ångström", "zoë", "rôle"]
 
 
 @pytest.mark.parametrize(

@@ -141,8 +141,11 @@ def text(value: object) -> str:
     Markup characters are escaped, and characters HTML cannot carry (NUL,
     ESC, DEL, lone surrogates, ...) become visible symbols, so a user id
     holding ``<script>`` or ``\\x1b[31m`` shows as written and does nothing.
+    Anything beyond ASCII is a character reference (``&#xe1;``): the page is
+    ASCII, so a mailer that re-encodes its text cannot garble the names.
     """
-    return html.escape(_CONTROL.sub(_visible, str(value)), quote=True)
+    escaped = html.escape(_CONTROL.sub(_visible, str(value)), quote=True)
+    return escaped.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
 def exact_duration(nanoseconds: int) -> str:
