@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,8 +13,10 @@ import pytest
 from activity_report.model import Report, UserInfo
 from activity_report.render import Format, renderer
 from activity_report.render.html import (
+    _label_every,
     _time_step,
     _user_step,
+    _x_labels,
     exact_duration,
     identicon,
     initials,
@@ -218,6 +221,29 @@ def test_time_axis_steps(seconds: float, step: int) -> None:
 def test_user_axis_steps(peak: int, steps: int, step: int) -> None:
     assert _user_step(peak, steps) == step
     assert step * steps >= peak
+
+
+@pytest.mark.parametrize(
+    ("times", "expected"),
+    [
+        ([(2022, 8, 1, 0), (2022, 8, 8, 0)], ["Aug 1", "Aug 8"]),
+        ([(2022, 12, 1, 0), (2023, 1, 1, 0)], ["Dec 2022", "Jan 2023"]),
+        ([(2022, 12, 26, 0), (2023, 1, 2, 0)], ["2022-12-26", "2023-01-02"]),
+        ([(2022, 8, 8, 9), (2022, 8, 8, 10)], ["09:00", "10:00"]),
+        ([(2022, 8, 8, 23), (2022, 8, 9, 0)], ["Aug 8 23:00", "Aug 9 00:00"]),
+        ([(2022, 12, 31, 23), (2023, 1, 1, 0)], ["2022-12-31 23:00", "2023-01-01 00:00"]),
+    ],
+)
+def test_x_labels_are_short(times: list[tuple[int, int, int, int]], expected: list[str]) -> None:
+    assert _x_labels([datetime(*t, tzinfo=UTC) for t in times]) == expected
+
+
+def test_x_labels_never_overlap_and_are_few() -> None:
+    assert _label_every(["Aug 1"] * 5, 120.0) == 1
+    long = ["Aug 8 00:00"] * 72
+    every = _label_every(long, 594 / 72)
+    assert every * 594 / 72 >= len("Aug 8 00:00") * 7.5 + 16
+    assert _label_every(["1"] * 400, 1.5) >= 400 / 8
 
 
 def test_identicon_is_stable_symmetric_and_drawn_from_any_text() -> None:

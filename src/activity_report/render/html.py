@@ -248,6 +248,8 @@ def _title(tip: str) -> str:
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 70, 56, 16, 44
 MAX_LABELS = 8
+LABEL_CHAR, LABEL_GAP = 7.5, 16  # a label's width per character and between two, at 13px
+MAX_DOTS = 40  # more intervals than this: the users line has no markers
 TIME_STEPS = (
     *(1, 2, 5, 10, 15, 30),
     *(60 * m for m in (1, 2, 5, 10, 15, 30)),
@@ -273,7 +275,7 @@ def chart(report: Report) -> str:
     user_top = steps * user_step
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / len(buckets)
-    bar_w = slot * (0.62 if len(buckets) <= 60 else 0.85)
+    bar_w = slot * (0.62 if len(buckets) <= MAX_DOTS else 0.85)
 
     def y(fraction: float) -> str:
         return _n(TOP + plot_h * (1 - fraction))
@@ -302,7 +304,7 @@ def chart(report: Report) -> str:
             f'dominant-baseline="middle">{summary.number(k * user_step)}</text>\n'
         )
     labels = _x_labels([b.time for b in buckets])
-    every = max(1, math.ceil(len(buckets) / MAX_LABELS))
+    every = _label_every(labels, slot)
     points = []
     for i, (bucket, ns, count) in enumerate(zip(buckets, active, users, strict=True)):
         centre = LEFT + slot * (i + 0.5)
@@ -333,7 +335,7 @@ def chart(report: Report) -> str:
             )
     path = " ".join(f"{_n(x)},{y(f)}" for x, f in points)
     out.append(f'<polyline class="users" points="{path}" stroke="{USERS_COLOR}" fill="none"/>\n')
-    if len(points) <= 60:
+    if len(points) <= MAX_DOTS:
         out.extend(f'<circle class="dot" cx="{_n(x)}" cy="{y(f)}" r="4"/>' for x, f in points)
         out.append("\n")
     out.append("</svg>\n</figure>\n")
@@ -382,14 +384,29 @@ def _tick(seconds: int, step: int) -> str:
 
 
 def _x_labels(times: Sequence[datetime]) -> list[str]:
-    """Short bucket labels: ``Aug 1`` for midnights in one year, else the table's form."""
-    midnights = all(t.hour == t.minute == t.second == t.microsecond == 0 for t in times)
-    if midnights and len({t.year for t in times}) == 1:
-        return [f"{t:%b} {t.day}" for t in times]
+    """Short bucket labels: ``Aug 1``, ``Aug 2022``, ``09:00`` or ``Aug 8 09:00``.
+
+    The year shows only when the buckets span more than one.
+    """
     moment = summary.moment_format(times)
+    one_year = len({t.year for t in times}) == 1
+    if all(t.hour == t.minute == t.second == t.microsecond == 0 for t in times):
+        if one_year:
+            return [f"{t:%b} {t.day}" for t in times]
+        if all(t.day == 1 for t in times):
+            return [f"{t:%b %Y}" for t in times]
+        return [moment(t) for t in times]
     if len({t.date() for t in times}) == 1:
         return [moment(t)[11:] for t in times]  # one day: the time alone
+    if one_year:
+        return [f"{t:%b} {t.day} {moment(t)[11:]}" for t in times]
     return [moment(t) for t in times]
+
+
+def _label_every(labels: Sequence[str], slot: float) -> int:
+    """Label every n-th bucket: no two labels overlap, and at most MAX_LABELS of them."""
+    widest = max((len(label) for label in labels), default=0) * LABEL_CHAR + LABEL_GAP
+    return max(1, math.ceil(widest / slot), math.ceil(len(labels) / MAX_LABELS))
 
 
 # --------------------------------------------------------------------------- tables
