@@ -1,6 +1,6 @@
 """Where a report's time goes: every SQL statement it runs, timed, then profiled.
 
-Runs one report in this process (``activity_report.report.run``) on a
+Runs one report in this process (``activity_report.reporting.run``) on a
 connection that records each statement, its parameters and its wall time;
 then runs each slow ``SELECT``/``WITH`` statement again under DuckDB's JSON
 profiler and prints its operators as an indented tree (operator, time, rows,
@@ -21,7 +21,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -115,10 +114,10 @@ def events_path(value: str, seed: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from activity_report import report as core
-    from activity_report.intervals import parse_interval
-    from activity_report.sources import CATEGORIES
-    from activity_report.times import parse_instant, parse_tz
+    from activity_report import reporting as core
+    from activity_report import sources
+    from activity_report.event_source import DuckDBSource
+    from activity_report.query import parse_query
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", default="20000000", help="a file, or N for bench.py's data")
@@ -131,22 +130,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-seconds", type=float, default=0.2, help="profile slower ones")
     args = parser.parse_args(argv)
 
-    zone = parse_tz(args.tz)
-    now = datetime.now(zone)
-    request = core.ReportRequest(
-        interval=parse_interval(args.interval),
-        tz=zone,
-        tz_name=args.tz,
-        events=[events_path(args.events, args.seed)],
-        start=parse_instant(args.start, tz=zone, now=now, option="--start") if args.start else None,
-        end=parse_instant(args.end, tz=zone, now=now, option="--end") if args.end else None,
-        categories=CATEGORIES if args.category == "any" else (args.category,),
-        category_label=args.category,
+    query = parse_query(
+        {
+            "tz": args.tz,
+            "interval": args.interval,
+            "category": args.category,
+            "start": args.start or None,
+            "end": args.end or None,
+        }
     )
     con = core.connect()
     recorder = Recorder(con)
+    recording = cast(duckdb.DuckDBPyConnection, recorder)
+    files = sources.expand_paths([events_path(args.events, args.seed)])
+    source = DuckDBSource(recording, sources.load_events(recording, files).view)
     started = time.perf_counter()
-    result = core.run(request, con=cast(duckdb.DuckDBPyConnection, recorder))
+    result = core.run(query, source)
     total = time.perf_counter() - started
     print(f"report.run: {total:.2f} s, {len(result.report.activity)} buckets, "
           f"{len(result.report.users)} users")  # fmt: skip

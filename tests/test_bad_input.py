@@ -31,9 +31,11 @@ from typer.testing import CliRunner
 
 from activity_report.cli import app
 from activity_report.errors import UsageError
+from activity_report.event_source import open_files
 from activity_report.intervals import parse_heartbeat, parse_interval
-from activity_report.report import ReportRequest, run
-from activity_report.resources import parse_memory_limit
+from activity_report.query import Query
+from activity_report.reporting import run
+from activity_report.resources import Limits, parse_memory_limit
 from activity_report.sources import normalise_category
 from activity_report.times import parse_instant, parse_tz
 
@@ -633,7 +635,7 @@ def test_fuzz_parse_tz(text: str) -> None:
 @FUZZ
 @given(TEXTS, ZONES)
 def test_fuzz_parse_instant(text: str, zone: str) -> None:
-    usage_error_or(parse_instant, text, tz=parse_tz(zone), now=NOW, option="--start")
+    usage_error_or(parse_instant, text, tz=parse_tz(zone), now=NOW, param="start")
 
 
 @FUZZ
@@ -752,12 +754,11 @@ def test_events_never_come_into_python(big_parquet: Path, tmp_path: Path) -> Non
     pq.write_table(pq.read_table(big_parquet).slice(0, 200_000), small)
 
     def peak(path: Path) -> int:
-        request = ReportRequest(
-            interval=parse_interval("1 week"), tz=UTC, events=[str(path)], memory_limit="256MB"
-        )
+        query = Query(interval=parse_interval("1 week"))
         tracemalloc.start()
         try:
-            result = run(request)
+            with open_files([str(path)], limits=Limits("256MB")) as source:
+                result = run(query, source)
             return tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -230,7 +230,7 @@ def test_core_does_not_import_typer_or_rich() -> None:
     """The core can serve an HTTP API or a notebook unchanged (STYLE.md)."""
     code = (
         "import sys\n"
-        "import activity_report.report, activity_report.engine, activity_report.sources\n"
+        "import activity_report.reporting, activity_report.engine, activity_report.sources\n"
         "import activity_report.intervals, activity_report.times, activity_report.model\n"
         "import activity_report.directory, activity_report.errors\n"
         "bad = [m for m in ('typer', 'rich', 'click') if m in sys.modules]\n"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from activity_report import engine
 from activity_report.intervals import bucket_edges, parse_interval
-from activity_report.report import connect, to_micros
+from activity_report.reporting import connect, to_micros
 from tests import reference
 from tests.reference import Event, RefFilters
 

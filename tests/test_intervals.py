@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from activity_report.errors import UsageError
+from activity_report.errors import UsageError, flag_name
 from activity_report.intervals import (
     MAX_YEARS,
     Interval,
@@ -242,7 +242,7 @@ def test_leading_zeros_of_any_length() -> None:
 def test_rejected_forms(text: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_interval(text)
-    assert str(caught.value) == f"invalid value for --interval: {text!r} ({FORMS})"
+    assert str(caught.value) == f"invalid value for interval: {text!r} ({FORMS})"
     assert caught.value.exit_code == 2
 
 
@@ -250,15 +250,15 @@ def test_rejection_message_exactly() -> None:
     with pytest.raises(UsageError) as caught:
         parse_interval("1 fortnight")
     assert str(caught.value) == (
-        "invalid value for --interval: '1 fortnight' (use N UNIT such as '1 week', '90 day', "
+        "invalid value for interval: '1 fortnight' (use N UNIT such as '1 week', '90 day', "
         "'2h'; a keyword: hourly, daily, weekly, monthly, quarterly, yearly; or ISO 8601 such "
         "as P1W, PT30M)"
     )
 
 
 def test_rejection_names_the_option_given() -> None:
-    with pytest.raises(UsageError, match=r"^invalid value for --every: 'x' \(use N UNIT"):
-        parse_interval("x", option="--every")
+    with pytest.raises(UsageError, match=r"^invalid value for every: 'x' \(use N UNIT"):
+        parse_interval("x", param="every")
 
 
 @pytest.mark.parametrize(
@@ -275,7 +275,7 @@ def test_rejection_names_the_option_given() -> None:
 def test_absurd_sizes_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_interval(text)
-    assert str(caught.value) == f"invalid value for --interval: {text!r} (longer than 10000 years)"
+    assert str(caught.value) == f"invalid value for interval: {text!r} (longer than 10000 years)"
 
 
 def test_the_size_limit_itself_is_allowed() -> None:
@@ -312,21 +312,21 @@ def test_heartbeat_takes_exact_units(text: str, micros: int) -> None:
 def test_heartbeat_refuses_calendar_units(text: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_heartbeat(text)
-    assert str(caught.value) == f"invalid value for --heartbeat: {text!r} ({HEARTBEAT_FORMS})"
+    assert str(caught.value) == f"invalid value for heartbeat: {text!r} ({HEARTBEAT_FORMS})"
 
 
 @pytest.mark.parametrize("text", ["", "0s", "1 fortnight", "1.5 min"])
 def test_heartbeat_refuses_bad_values(text: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_heartbeat(text)
-    assert str(caught.value) == f"invalid value for --heartbeat: {text!r} ({HEARTBEAT_FORMS})"
+    assert str(caught.value) == f"invalid value for heartbeat: {text!r} ({HEARTBEAT_FORMS})"
 
 
 def test_heartbeat_size_limit() -> None:
     with pytest.raises(UsageError) as caught:
         parse_heartbeat("99999999999 hours")
     assert str(caught.value) == (
-        "invalid value for --heartbeat: '99999999999 hours' (longer than 10000 years)"
+        "invalid value for heartbeat: '99999999999 hours' (longer than 10000 years)"
     )
 
 
@@ -354,7 +354,7 @@ def test_parse_interval_returns_or_raises_usage_error(text: str) -> None:
         parsed = parse_interval(text)
     except UsageError as error:
         assert "\n" not in str(error)
-        assert str(error).startswith(f"invalid value for --interval: {text!r} (")
+        assert error.render(flag_name).startswith(f"invalid value for --interval: {text!r} (")
     else:
         assert parsed.months > 0 or parsed.days > 0 or parsed.micros > 0
 
@@ -743,7 +743,7 @@ def test_a_day_that_a_zone_skipped_gives_no_empty_bucket() -> None:
 def test_end_must_be_after_start(start: datetime, end: datetime) -> None:
     with pytest.raises(UsageError) as caught:
         bucket_edges(start, end, WEEK, UTC)
-    assert str(caught.value) == (
+    assert caught.value.render(flag_name) == (
         f"--end ({end.isoformat()}) must be after --start ({start.isoformat()})"
     )
     assert caught.value.exit_code == 2
@@ -754,7 +754,7 @@ def test_end_before_start_is_shown_in_the_report_zone() -> None:
         bucket_edges(
             datetime(2024, 1, 1, tzinfo=UTC), datetime(2023, 12, 31, tzinfo=UTC), ONE_DAY, BERLIN
         )
-    assert str(caught.value) == (
+    assert caught.value.render(flag_name) == (
         "--end (2023-12-31T01:00:00+01:00) must be after --start (2024-01-01T01:00:00+01:00)"
     )
 
@@ -776,7 +776,7 @@ def test_too_many_buckets_message_gives_the_exact_count() -> None:
             parse_interval("1 minute"),
             UTC,
         )
-    assert str(caught.value) == (
+    assert caught.value.render(flag_name) == (
         "the range holds 525600 buckets of 1 minute, more than --max-buckets (100000); "
         "use a longer --interval, a shorter range or a larger --max-buckets"
     )
@@ -792,7 +792,7 @@ def test_too_many_calendar_buckets_are_counted_exactly() -> None:
             ONE_DAY,
             UTC,
         )
-    assert str(caught.value) == (
+    assert caught.value.render(flag_name) == (
         f"the range holds {days + 1} buckets of 1 day, more than --max-buckets (100000); "
         "use a longer --interval, a shorter range or a larger --max-buckets"
     )
@@ -803,7 +803,7 @@ def test_max_buckets_is_inclusive() -> None:
     assert len(bucket_edges(start, end, ONE_DAY, UTC, max_buckets=7)) == 8
     with pytest.raises(UsageError) as caught:
         bucket_edges(start, end, ONE_DAY, UTC, max_buckets=6)
-    assert str(caught.value) == (
+    assert caught.value.render(flag_name) == (
         "the range holds 7 buckets of 1 day, more than --max-buckets (6); "
         "use a longer --interval, a shorter range or a larger --max-buckets"
     )

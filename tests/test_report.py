@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,14 @@ from typing import Any
 import duckdb
 import pytest
 
-from activity_report.errors import DataError
+from activity_report import reporting as core
+from activity_report.errors import DataError, flag_name
+from activity_report.event_source import DuckDBSource
 from activity_report.intervals import parse_interval
 from activity_report.model import to_api, to_json
-from activity_report.report import ReportRequest, ReportResult, connect, run
+from activity_report.query import Query, Zone
+from activity_report.reporting import ReportResult, connect
+from activity_report.sources import expand_paths, load_events
 from activity_report.times import parse_instant, parse_tz
 from tests.conftest import SAMPLE, write_csv
 
@@ -40,6 +45,15 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
     connection.close()
 
 
+@dataclass(frozen=True)
+class Request:
+    """A query and the files it runs over."""
+
+    query: Query
+    events: Sequence[str]
+    users_file: str | None = None
+
+
 def request(
     events: Sequence[Path | str],
     *,
@@ -47,22 +61,30 @@ def request(
     tz: str = "UTC",
     start: str | None = None,
     end: str | None = None,
+    users_file: str | None = None,
     **options: Any,
-) -> ReportRequest:
-    """A ReportRequest built the way the CLI builds one."""
+) -> Request:
+    """A query built the way the CLI builds one, and its event files."""
     zone = parse_tz(tz)
-    return ReportRequest(
+    query = Query(
         interval=parse_interval(interval),
-        tz=zone,
-        tz_name=tz,
-        events=[str(e) for e in events],
-        start=parse_instant(start, tz=zone, now=NOW, option="--start") if start else None,
-        end=parse_instant(end, tz=zone, now=NOW, option="--end") if end else None,
+        zone=Zone(tz, zone),
+        start=parse_instant(start, tz=zone, now=NOW, param="start") if start else None,
+        end=parse_instant(end, tz=zone, now=NOW, param="end") if end else None,
         **options,
     )
+    return Request(query, [str(e) for e in events], users_file)
 
 
-def report(con: duckdb.DuckDBPyConnection, req: ReportRequest) -> dict[str, Any]:
+def run(req: Request, con: duckdb.DuckDBPyConnection) -> ReportResult:
+    """The report over the request's files, loaded on ``con``."""
+    loaded = load_events(con, expand_paths(req.events))
+    every_column = any(file.fmt == "csv" for file in loaded.files)
+    source = DuckDBSource(con, loaded.view, every_column=every_column, users_file=req.users_file)
+    return core.run(req.query, source)
+
+
+def report(con: duckdb.DuckDBPyConnection, req: Request) -> dict[str, Any]:
     """The report's JSON, parsed back (so the whole path to text is exercised)."""
     parsed: dict[str, Any] = json.loads(to_json(run(req, con).report))
     return parsed
@@ -96,8 +118,7 @@ def test_seed_query(con: duckdb.DuckDBPyConnection, name: str) -> None:
         users_file=str(SAMPLE / "users.csv"),
         start="2022-08-01",
         end="2022-08-31",
-        categories=("ide",),
-        category_label="ide",
+        category="ide",
     )
     api = report(con, req)
     assert buckets(api) == [
@@ -393,13 +414,13 @@ def test_default_range_from_the_data(
         tmp_path,
         [
             ("2024-01-03T10:20:00Z", "u", "ide"),  # a Wednesday
-            ("2024-01-17T08:00:00Z", "u", "app", "2024-01-17T08:20:00Z"),
+            ("2024-01-17T08:00:00Z", "u", "ide", "2024-01-17T08:20:00Z"),
             ("2024-02-20T00:00:00Z", "u", "login"),  # filtered out below
         ],
     )
     api = report(
         con,
-        request([path], interval=interval, tz=tz, categories=("ide", "app")),
+        request([path], interval=interval, tz=tz, category="ide"),
     )
     assert api["activity"][0]["time"] == first
     assert len(api["activity"]) == count
@@ -461,7 +482,7 @@ def test_given_bound_beyond_the_data_gives_an_empty_report(
 
 def test_no_matching_events_and_no_range(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     path = events_file(tmp_path, [("2024-01-03T10:20:00Z", "u", "login")])
-    result = run(request([path], categories=("ide",), category_label="ide"), con)
+    result = run(request([path], category="ide"), con)
     assert to_api(result.report) == {"activity": [], "users": {}}
     assert result.notes == ["no events match the filters; the report is empty"]
 
@@ -494,7 +515,8 @@ def test_strict_refuses_invalid_rows(con: duckdb.DuckDBPyConnection, tmp_path: P
     path = events_file(tmp_path, INVALID_ROWS)
     with pytest.raises(DataError) as caught:
         run(request([path], interval="1 day", strict=True), con)
-    message = str(caught.value)
+    assert str(caught.value).endswith("run without strict to skip and report them")
+    message = caught.value.render(flag_name)  # as the command line says it
     assert message.startswith("3 invalid rows (")
     assert "1 missing user_id" in message
     assert "1 unparseable time" in message

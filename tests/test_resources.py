@@ -12,7 +12,7 @@ import pytest
 
 from activity_report import resources
 from activity_report.errors import DataError, UsageError
-from activity_report.report import connect
+from activity_report.reporting import connect
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ FORMS = "use a size such as 512MB, 2GB or 1.5GiB, or a share of the memory such 
 def test_bad_memory_limits_are_usage_errors(text: str, reason: str) -> None:
     with pytest.raises(UsageError) as caught:
         resources.parse_memory_limit(text)
-    assert str(caught.value) == f"invalid value for --memory-limit: {text!r} ({reason})"
+    assert str(caught.value) == f"invalid value for memory_limit: {text!r} ({reason})"
 
 
 def test_temp_dir_may_exist_or_be_made_in_an_existing_folder(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_bad_temp_dirs_are_usage_errors(tmp_path: Path) -> None:
     for text, reason in cases.items():
         with pytest.raises(UsageError) as caught:
             resources.check_temp_dir(text)
-        assert str(caught.value) == f"invalid value for --temp-dir: {text!r} ({reason})"
+        assert str(caught.value) == f"invalid value for temp_dir: {text!r} ({reason})"
 
 
 def test_an_unwritable_temp_dir_is_a_usage_error(
@@ -84,7 +84,7 @@ def test_an_unwritable_temp_dir_is_a_usage_error(
     with pytest.raises(UsageError) as caught:
         resources.check_temp_dir(str(tmp_path))
     assert str(caught.value) == (
-        f"invalid value for --temp-dir: {str(tmp_path)!r} (the folder is not writable)"
+        f"invalid value for temp_dir: {str(tmp_path)!r} (the folder is not writable)"
     )
 
 

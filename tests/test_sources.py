@@ -15,7 +15,7 @@ import pytest
 
 from activity_report import sources
 from activity_report.errors import DataError, UsageError
-from activity_report.report import connect
+from activity_report.reporting import connect
 from activity_report.sources import (
     Column,
     EventFile,

@@ -31,7 +31,7 @@ INSTANT_FORMS = (
 
 
 def instant(text: str, tz: tzinfo = UTC, now: datetime = NOW) -> str:
-    return parse_instant(text, tz=tz, now=now, option="--start").isoformat()
+    return parse_instant(text, tz=tz, now=now, param="start").isoformat()
 
 
 # ---------------------------------------------------------------------------
@@ -112,15 +112,15 @@ def test_fixed_offsets(text: str, offset: timedelta) -> None:
 def test_bad_zones(text: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_tz(text)
-    assert str(caught.value) == f"invalid value for --tz: {text!r} ({TZ_FORMS})"
+    assert str(caught.value) == f"invalid value for tz: {text!r} ({TZ_FORMS})"
     assert caught.value.exit_code == 2
 
 
 def test_bad_zone_message_exactly() -> None:
     with pytest.raises(UsageError) as caught:
-        parse_tz("Mars/Olympus_Mons", option="--zone")
+        parse_tz("Mars/Olympus_Mons", param="zone")
     assert str(caught.value) == (
-        "invalid value for --zone: 'Mars/Olympus_Mons' (use an IANA name such as "
+        "invalid value for zone: 'Mars/Olympus_Mons' (use an IANA name such as "
         "Europe/Berlin, an offset such as +05:30, UTC or local)"
     )
 
@@ -401,16 +401,16 @@ def test_a_calendar_step_back_into_the_gap_moves_forward() -> None:
 )
 def test_bad_instants(text: str) -> None:
     with pytest.raises(UsageError) as caught:
-        parse_instant(text, tz=UTC, now=NOW, option="--start")
-    assert str(caught.value) == f"invalid value for --start: {text!r} ({INSTANT_FORMS})"
+        parse_instant(text, tz=UTC, now=NOW, param="start")
+    assert str(caught.value) == f"invalid value for start: {text!r} ({INSTANT_FORMS})"
     assert caught.value.exit_code == 2
 
 
 def test_bad_instant_message_exactly() -> None:
     with pytest.raises(UsageError) as caught:
-        parse_instant("xyz", tz=UTC, now=NOW, option="--end")
+        parse_instant("xyz", tz=UTC, now=NOW, param="end")
     assert str(caught.value) == (
-        "invalid value for --end: 'xyz' (use an ISO 8601 date or date-time such as 2022-08-01 "
+        "invalid value for end: 'xyz' (use an ISO 8601 date or date-time such as 2022-08-01 "
         "or 2022-08-01T09:00:00+02:00, now, today, yesterday, or 'N UNIT ago' such as "
         "'7 days ago')"
     )
@@ -438,8 +438,8 @@ def test_bad_instant_message_exactly() -> None:
 )
 def test_out_of_range_instants_say_why(text: str, reason: str) -> None:
     with pytest.raises(UsageError) as caught:
-        parse_instant(text, tz=UTC, now=NOW, option="--start")
-    assert str(caught.value) == f"invalid value for --start: {text!r} ({reason})"
+        parse_instant(text, tz=UTC, now=NOW, param="start")
+    assert str(caught.value) == f"invalid value for start: {text!r} ({reason})"
 
 
 @pytest.mark.parametrize("text", ["0001-01-01", "today"])
@@ -447,10 +447,8 @@ def test_midnight_before_year_1_in_utc_is_out_of_range(text: str) -> None:
     plus_0530 = timezone(timedelta(hours=5, minutes=30))
     now = datetime(1, 1, 1, 1, tzinfo=UTC)
     with pytest.raises(UsageError) as caught:
-        parse_instant(text, tz=plus_0530, now=now, option="--start")
-    assert str(caught.value) == (
-        f"invalid value for --start: {text!r} (outside the years 1 to 9999)"
-    )
+        parse_instant(text, tz=plus_0530, now=now, param="start")
+    assert str(caught.value) == (f"invalid value for start: {text!r} (outside the years 1 to 9999)")
 
 
 ZONES: list[tzinfo] = [
@@ -467,10 +465,10 @@ NOWS = st.datetimes(timezones=st.just(UTC))
 @given(st.text(), st.sampled_from(ZONES), NOWS)
 def test_parse_instant_returns_or_raises_usage_error(text: str, tz: tzinfo, now: datetime) -> None:
     try:
-        parsed = parse_instant(text, tz=tz, now=now, option="--start")
+        parsed = parse_instant(text, tz=tz, now=now, param="start")
     except UsageError as error:
         assert "\n" not in str(error)
-        assert str(error).startswith(f"invalid value for --start: {text!r} (")
+        assert str(error).startswith(f"invalid value for start: {text!r} (")
     else:
         assert parsed.tzinfo is tz
 
@@ -490,7 +488,7 @@ def test_parse_instant_returns_or_raises_usage_error(text: str, tz: tzinfo, now:
 )
 def test_parse_instant_lookalikes(text: str, tz: tzinfo, now: datetime) -> None:
     try:
-        parsed = parse_instant(text, tz=tz, now=now, option="--end")
+        parsed = parse_instant(text, tz=tz, now=now, param="end")
     except UsageError:
         pass
     else:

@@ -1,3 +1,24 @@
-"""activity-report: usage reports in the shape of Coder's Activity API."""
+"""activity-report: usage reports in the shape of Coder's Activity API.
+
+The library first, the command line on top: ``activity_report.report(...)``
+makes the same report as ``activity-report report`` (see :mod:`.api`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .api import report as report
+else:
+
+    def report(**kwargs: Any) -> Any:
+        """Lazy: ``import activity_report`` stays cheap for the command line."""
+        from .api import report as make
+
+        return make(**kwargs)
+
+
+__all__ = ["__version__", "report"]

@@ -21,23 +21,11 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__, resources
-from .errors import ActivityReportError, DataError, UsageError
-from .render import DEFAULT_TOP, ColorMode, Format
+from .errors import ActivityReportError, DataError, UsageError, flag_name
+from .render import BY_EXTENSION, DEFAULT_TOP, ColorMode, Format
 
 PROG = "activity-report"
 
-CATEGORY_CHOICES = ("any", "ide", "login", "app", "tunnel", "web_terminal")
-SUFFIX_FORMATS = {
-    ".json": Format.json,
-    ".ndjson": Format.ndjson,
-    ".jsonl": Format.ndjson,
-    ".csv": Format.csv,
-    ".md": Format.markdown,
-    ".markdown": Format.markdown,
-    ".txt": Format.table,
-    ".html": Format.html,
-    ".htm": Format.html,
-}
 
 DB_DEFAULT = (
     "Default: $XDG_DATA_HOME/activity-report/events.duckdb, "
@@ -254,43 +242,30 @@ def report_command(
     Example: activity-report --events sample_data/events.parquet --start 2022-08-01
     --end 2022-08-31 --category ide --interval "1 week" --json
     """
-    from . import report as core
-    from .intervals import parse_heartbeat, parse_interval
-    from .sources import CATEGORIES, normalise_category
-    from .times import parse_instant, parse_tz
+    from . import reporting as core
+    from .query import parse_query
 
     chosen = _choose_format(fmt, as_json, output)
     if output is not None:
         _check_folder(output)
-    zone = parse_tz(tz)
-    now = datetime.now(UTC)
-    label = normalise_category(category)
-    if label not in CATEGORY_CHOICES:
-        raise UsageError(
-            f"invalid value for --category: {category!r} (use one of {', '.join(CATEGORY_CHOICES)})"
-        )
-    request = core.ReportRequest(
-        interval=parse_interval(interval),
-        tz=zone,
-        tz_name=tz,
-        events=list(events or ()),
-        db=db,
-        users_file=users,
-        start=parse_instant(start, tz=zone, now=now, option="--start")
-        if start is not None
-        else None,
-        end=parse_instant(end, tz=zone, now=now, option="--end") if end is not None else None,
-        categories=CATEGORIES if label == "any" else (label,),
-        category_label=label,
-        orgs=org or None,
-        users=user or None,
-        heartbeat_us=parse_heartbeat(heartbeat).micros,
-        max_buckets=max_buckets,
+    query = parse_query(
+        {
+            "tz": tz,
+            "category": category,
+            "interval": interval,
+            "start": start,
+            "end": end,
+            "org": org,
+            "user": user,
+            "heartbeat": heartbeat,
+            "max_buckets": max_buckets,
+        },
+        now=datetime.now(UTC),
         strict=strict,
-        memory_limit=_limits(memory_limit, temp_dir).memory_limit,
-        temp_dir=_limits(memory_limit, temp_dir).temp_dir,
     )
-    result = core.run(request)
+    limits = _limits(memory_limit, temp_dir)
+    with _open_source(events, db, users, limits) as source:
+        result = core.run(query, source)
     _emit(result.report, chosen, output, top=top, color=color)
     _tell_diagnostics(result)
 
@@ -403,7 +378,18 @@ def users_import_command(
     )
 
 
-def _limits(memory_limit: str | None, temp_dir: str | None) -> Any:
+def _open_source(
+    events: list[str] | None, db: str | None, users: str | None, limits: resources.Limits
+) -> contextlib.AbstractContextManager[Any]:
+    """--events' files, else the store of --db."""
+    from .event_source import open_files, open_store
+
+    if events:
+        return open_files(events, users_file=users, limits=limits)
+    return open_store(_store_path(db), users_file=users, limits=limits)
+
+
+def _limits(memory_limit: str | None, temp_dir: str | None) -> resources.Limits:
     """--memory-limit and --temp-dir, checked (usage errors name the option)."""
     return resources.Limits(
         resources.parse_memory_limit(memory_limit) if memory_limit is not None else None,
@@ -503,11 +489,11 @@ def _choose_format(fmt: Format | None, as_json: bool, output: Path | None) -> Fo
     if output is None:
         return Format.table
     suffix = output.suffix.lower()
-    if suffix in SUFFIX_FORMATS:
-        return SUFFIX_FORMATS[suffix]
+    if suffix in BY_EXTENSION:
+        return BY_EXTENSION[suffix]
     what = f"the extension {output.suffix!r} is unknown" if suffix else "it has no extension"
     raise UsageError(
-        f"-o {output}: {what}; use one of {', '.join(SUFFIX_FORMATS)}, or give --format "
+        f"-o {output}: {what}; use one of {', '.join(BY_EXTENSION)}, or give --format "
         "(table, json, ndjson, csv, markdown, html)"
     )
 
@@ -653,7 +639,7 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
             return _fail("interrupted", 130)
         if debug:
             raise
-        return _fail(str(exc), exc.exit_code)
+        return _fail(exc.render(flag_name), exc.exit_code)
     except Exception as exc:  # the last line of defence: no traceback without --debug
         if resources.was_interrupted():
             return _fail("interrupted", 130)
@@ -688,4 +674,7 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+from .cli_server import register as _register_server  # noqa: E402
+
+_register_server(app)
 command = typer.main.get_command(app)

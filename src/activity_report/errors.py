@@ -1,21 +1,93 @@
-"""The typed errors of the core. Each carries the exit code the CLI ends with."""
+"""The typed errors of the core, and the kinds each front end maps to its own answer.
+
+An error carries a :class:`Kind` (a bad value, bad data, something missing,
+a conflict, a busy store, a bug) and a message about the value. A message
+never names a command-line flag itself: an :class:`InvalidValue` carries the
+parameter's name, and each front end renders it its own way (``--start`` on
+the command line, ``start`` in a query string). :func:`render` does that.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    usage = "usage"  # a bad parameter value: exit 2, HTTP 400
+    data = "data"  # bad or missing input data, a failing resource: exit 1, HTTP 422
+    not_found = "not_found"  # a named thing that does not exist: exit 1, HTTP 404
+    conflict = "conflict"  # the thing exists already: exit 1, HTTP 409
+    unavailable = "unavailable"  # the store is busy (a writer holds it): exit 1, HTTP 503
+    internal = "internal"  # a bug: exit 1, HTTP 500
+
+
+EXIT_CODES = {Kind.usage: 2}  # every other kind exits 1
+
 
 class ActivityReportError(Exception):
-    """Base of every error the tool reports as one line on stderr."""
+    """Base of every error the tool reports as one line.
 
-    exit_code: int = 1
+    A message that names parameters is a template: ``params`` lists them,
+    written ``{name}`` in it, and ``values`` fill its other fields, so that
+    text from the user is never read as a template. Without either, the
+    message is plain text.
+    """
+
+    kind: Kind = Kind.data
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        kind: Kind | None = None,
+        params: tuple[str, ...] = (),
+        **values: object,
+    ) -> None:
+        if kind is not None:
+            self.kind = kind
+        self.template, self.params, self.values = message, params, values
+        super().__init__(self.render(plain_name))
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.kind, 1)
+
+    def render(self, name: Callable[[str], str]) -> str:
+        """The message, with parameter names spelled by ``name``."""
+        if not self.params and not self.values:
+            return self.template
+        return self.template.format(**{p: name(p) for p in self.params}, **self.values)
 
 
 class UsageError(ActivityReportError):
-    """A bad option value: exit code 2."""
+    """A bad parameter value."""
 
-    exit_code = 2
+    kind = Kind.usage
 
 
 class DataError(ActivityReportError):
-    """Bad or missing input data, or a failing runtime resource: exit code 1."""
+    """Bad or missing input data, or a failing runtime resource."""
 
-    exit_code = 1
+    kind = Kind.data
+
+
+class InvalidValue(UsageError):
+    """``value`` is not a valid ``param``; ``reason`` says which forms are."""
+
+    def __init__(self, param: str, value: str, reason: str) -> None:
+        self.param, self.value, self.reason = param, value, reason
+        super().__init__(params=(param,))
+
+    def render(self, name: Callable[[str], str]) -> str:
+        return f"invalid value for {name(self.param)}: {self.value!r} ({self.reason})"
+
+
+def plain_name(param: str) -> str:
+    """A parameter as a query string or a Python call spells it: ``max_buckets``."""
+    return param
+
+
+def flag_name(param: str) -> str:
+    """A parameter as the command line spells it: ``--max-buckets``."""
+    return "--" + param.replace("_", "-")

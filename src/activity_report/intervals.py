@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from dateutil.relativedelta import relativedelta
 
-from activity_report.errors import UsageError
+from activity_report.errors import InvalidValue, UsageError
 
 
 class Unit(enum.Enum):
@@ -128,20 +128,20 @@ _HEARTBEAT_FORMS = (
 _Parts = Sequence[tuple[int, Unit]]
 
 
-def parse_interval(text: str, *, option: str = "--interval") -> Interval:
-    """Parse any form of the SPEC §2 grammar; a UsageError names the option otherwise."""
-    return _parse(text, option, _INTERVAL_FORMS)
+def parse_interval(text: str, *, param: str = "interval") -> Interval:
+    """Parse any form of the SPEC §2 grammar; an InvalidValue names the parameter otherwise."""
+    return _parse(text, param, _INTERVAL_FORMS)
 
 
-def parse_heartbeat(text: str, *, option: str = "--heartbeat") -> Interval:
+def parse_heartbeat(text: str, *, param: str = "heartbeat") -> Interval:
     """Parse the grammar restricted to exact units.
 
     A heartbeat is added to an event's instant to get its end, so a calendar
     length, which depends on the zone and the date, has no meaning there.
     """
-    interval = _parse(text, option, _HEARTBEAT_FORMS)
+    interval = _parse(text, param, _HEARTBEAT_FORMS)
     if not interval.is_exact:
-        raise UsageError(_invalid(option, text, _HEARTBEAT_FORMS))
+        raise InvalidValue(param, text, _HEARTBEAT_FORMS)
     return interval
 
 
@@ -160,19 +160,15 @@ def parse_count_unit(text: str) -> Interval | None:
     return interval
 
 
-def _parse(text: str, option: str, forms: str) -> Interval:
+def _parse(text: str, param: str, forms: str) -> Interval:
     normal = text.strip().lower()
     parts = _keyword_parts(normal) or _iso_parts(normal) or _count_unit_parts(normal)
     interval = None if parts is None else _build(parts)
     if interval is None:
-        raise UsageError(_invalid(option, text, forms))
+        raise InvalidValue(param, text, forms)
     if not _within_limit(interval):
-        raise UsageError(_invalid(option, text, f"longer than {MAX_YEARS} years"))
+        raise InvalidValue(param, text, f"longer than {MAX_YEARS} years")
     return interval
-
-
-def _invalid(option: str, text: str, hint: str) -> str:
-    return f"invalid value for {option}: {text!r} ({hint})"
 
 
 def _keyword_parts(text: str) -> _Parts | None:
@@ -288,14 +284,20 @@ def bucket_edges(
     start_utc, end_utc = _utc(start), _utc(end)
     if end_utc <= start_utc:
         raise UsageError(
-            f"--end ({end.astimezone(tz).isoformat()}) must be after "
-            f"--start ({start.astimezone(tz).isoformat()})"
+            "{end} ({end_at}) must be after {start} ({start_at})",
+            params=("end", "start"),
+            end_at=end.astimezone(tz).isoformat(),
+            start_at=start.astimezone(tz).isoformat(),
         )
     count = bucket_count(start, end, interval, tz)
     if count > max_buckets:
         raise UsageError(
-            f"the range holds {count} buckets of {interval}, more than --max-buckets "
-            f"({max_buckets}); use a longer --interval, a shorter range or a larger --max-buckets"
+            "the range holds {count} buckets of {interval_value}, more than {max_buckets} "
+            "({limit}); use a longer {interval}, a shorter range or a larger {max_buckets}",
+            params=("max_buckets", "interval"),
+            count=count,
+            interval_value=interval,
+            limit=max_buckets,
         )
     edges: list[datetime] = []
     for k in range(count):

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from .errors import ActivityReportError, DataError, UsageError
+from .errors import ActivityReportError, DataError, InvalidValue
 
 if TYPE_CHECKING:
     import duckdb
@@ -59,46 +59,40 @@ def default_temp_dir() -> str:
     return os.path.join(tempfile.gettempdir(), f"activity-report-{os.getpid()}")
 
 
-def parse_memory_limit(text: str, *, option: str = "--memory-limit") -> str:
+def parse_memory_limit(text: str, *, param: str = "memory_limit") -> str:
     """``'2GB'``, ``'512 MiB'``, ``'50%'`` -> the same, as DuckDB spells it."""
     match = _MEMORY.fullmatch(text.strip())
     if match is None:
-        raise UsageError(f"invalid value for {option}: {text!r} ({_MEMORY_FORMS})")
+        raise InvalidValue(param, text, _MEMORY_FORMS)
     number, unit = float(match["number"]), match["unit"]
     if unit == "%":
         if not 0 < number <= 100:
-            raise UsageError(
-                f"invalid value for {option}: {text!r} (a share must be above 0% and at most 100%)"
-            )
+            raise InvalidValue(param, text, "a share must be above 0% and at most 100%")
         return f"{match['number']}%"
     if number <= 0:
-        raise UsageError(f"invalid value for {option}: {text!r} (it must be above zero)")
+        raise InvalidValue(param, text, "it must be above zero")
     spelled = unit.upper().replace("IB", "iB")
     return f"{match['number']}{spelled}"
 
 
-def check_temp_dir(text: str, *, option: str = "--temp-dir") -> str:
+def check_temp_dir(text: str, *, param: str = "temp_dir") -> str:
     """A folder DuckDB can spill to: an existing writable one, or a new one to make."""
     if not text.strip():
-        raise UsageError(f"invalid value for {option}: {text!r} (give a folder)")
+        raise InvalidValue(param, text, "give a folder")
     path = Path(text).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise UsageError(f"invalid value for {option}: {text!r} (it is not a folder)")
+            raise InvalidValue(param, text, "it is not a folder")
         if not os.access(path, os.W_OK | os.X_OK):
-            raise UsageError(f"invalid value for {option}: {text!r} (the folder is not writable)")
+            raise InvalidValue(param, text, "the folder is not writable")
         return str(path)
     parent = path.parent
     if not parent.is_dir():
-        raise UsageError(
-            f"invalid value for {option}: {text!r} (neither it nor its parent folder "
-            f"{str(parent)!r} exists; create it first)"
+        raise InvalidValue(
+            param, text, f"neither it nor its parent folder {str(parent)!r} exists; create it first"
         )
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(
-            f"invalid value for {option}: {text!r} (it does not exist and its parent "
-            "folder is not writable)"
-        )
+        raise InvalidValue(param, text, "it does not exist and its parent folder is not writable")
     return str(path)
 
 

@@ -54,7 +54,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__, resources, sources
 from . import directory as directory_mod
-from .errors import DataError
+from .errors import DataError, Kind
 from .model import UserInfo
 
 if TYPE_CHECKING:
@@ -959,7 +959,8 @@ def _open_error(path: Path, exc: Exception) -> DataError:
         who = f"process {holder.group(1)}" if holder else "another connection"
         return DataError(
             f"{path}: the store is in use by {who}; try again when it has finished "
-            "(one process can write a store, or several read it)"
+            "(one process can write a store, or several read it)",
+            kind=Kind.unavailable,
         )
     if "not a valid DuckDB database" in message:
         return DataError(

@@ -1,7 +1,7 @@
 """The values of --tz, --start and --end (SPEC §3).
 
-Pure Python, like intervals.py: every bad value becomes a one-line UsageError
-that names the option, the value and the accepted forms.
+Pure Python, like intervals.py: every bad value becomes a one-line InvalidValue
+that names the parameter, the value and the accepted forms.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dateutil import tz as dateutil_tz
 
-from activity_report.errors import UsageError
+from activity_report.errors import InvalidValue
 from activity_report.intervals import localise, parse_count_unit, step
 
 _TZ_FORMS = "use an IANA name such as Europe/Berlin, an offset such as +05:30, UTC or local"
@@ -38,7 +38,7 @@ _AGO = re.compile(r"(.+?)[ \t]+ago", re.ASCII)
 _LOCALTIME = Path("/etc/localtime")
 
 
-def parse_tz(text: str, *, option: str = "--tz") -> tzinfo:
+def parse_tz(text: str, *, param: str = "tz") -> tzinfo:
     """The report's zone: an IANA name, UTC, a fixed offset or the machine's zone.
 
     'UTC', 'Z' and a zero offset are datetime.UTC; '+05:30' and 'UTC+05:30'
@@ -58,7 +58,7 @@ def parse_tz(text: str, *, option: str = "--tz") -> tzinfo:
     else:
         zone = _iana_zone(normal)
     if zone is None:
-        raise UsageError(f"invalid value for {option}: {text!r} ({_TZ_FORMS})")
+        raise InvalidValue(param, text, _TZ_FORMS)
     return zone
 
 
@@ -130,7 +130,7 @@ def _zone_keys_by_lower_case() -> dict[str, str]:
     return {key.lower(): key for key in zoneinfo.available_timezones()}
 
 
-def parse_instant(text: str, *, tz: tzinfo, now: datetime, option: str) -> datetime:
+def parse_instant(text: str, *, tz: tzinfo, now: datetime, param: str) -> datetime:
     """The instant that a --start or --end value names, aware in tz.
 
     Dates and date-times without an offset are wall-clock time in tz (a time
@@ -142,11 +142,11 @@ def parse_instant(text: str, *, tz: tzinfo, now: datetime, option: str) -> datet
     try:
         instant = _parse_instant(text.strip().lower(), tz, now)
     except ValueError as exc:  # from datetime(): 'day is out of range for month', ...
-        raise UsageError(f"invalid value for {option}: {text!r} ({exc})") from None
+        raise InvalidValue(param, text, str(exc)) from None
     except OverflowError:
-        raise UsageError(f"invalid value for {option}: {text!r} ({_OUT_OF_RANGE})") from None
+        raise InvalidValue(param, text, _OUT_OF_RANGE) from None
     if instant is None:
-        raise UsageError(f"invalid value for {option}: {text!r} ({_INSTANT_FORMS})")
+        raise InvalidValue(param, text, _INSTANT_FORMS)
     return instant
 
 

@@ -8,8 +8,10 @@ ANSI codes, and only where ``--color`` allows.
 
 from __future__ import annotations
 
+import importlib
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TextIO
 
@@ -36,33 +38,46 @@ class ColorMode(StrEnum):
 Writer = Callable[[Report, TextIO], None]
 
 
+@dataclass(frozen=True)
+class FormatInfo:
+    """What a front end needs to know of a format: its writer's module, extensions, type."""
+
+    fmt: Format
+    module: str  # the module under render/ whose write(report, out) writes it
+    extensions: tuple[str, ...]  # the first is the one to give a new file
+    content_type: str
+    takes_top: bool = False  # its writer lists the --top most active users
+
+
+# In the order -o's extensions are listed in messages.
+FORMATS: tuple[FormatInfo, ...] = (
+    FormatInfo(Format.json, "json", (".json",), "application/json"),
+    FormatInfo(Format.ndjson, "ndjson", (".ndjson", ".jsonl"), "application/x-ndjson"),
+    FormatInfo(Format.csv, "csv", (".csv",), "text/csv; charset=utf-8"),
+    FormatInfo(
+        Format.markdown, "markdown", (".md", ".markdown"), "text/markdown; charset=utf-8", True
+    ),
+    FormatInfo(Format.table, "table", (".txt",), "text/plain; charset=utf-8", True),
+    FormatInfo(Format.html, "html", (".html", ".htm"), "text/html; charset=utf-8", True),
+)
+BY_FORMAT = {info.fmt: info for info in FORMATS}
+BY_EXTENSION = {ext: info.fmt for info in FORMATS for ext in info.extensions}
+
+
 def writer(fmt: Format, *, top: int = DEFAULT_TOP) -> Writer:
     """The writer of a text format: ``write(report, stream)``.
 
     The table is written through a rich console instead: see
     :func:`.table.render` and :func:`.table.make_console`.
     """
-    if fmt is Format.json:
-        from . import json
-
-        return json.write
-    if fmt is Format.ndjson:
-        from . import ndjson
-
-        return ndjson.write
-    if fmt is Format.csv:
-        from . import csv
-
-        return csv.write
-    if fmt is Format.markdown:
-        from . import markdown
-
-        return lambda report, out: markdown.write(report, out, top=top)
-    if fmt is Format.html:
-        from . import html
-
-        return lambda report, out: html.write(report, out, top=top)
-    raise ValueError(f"no text writer for {fmt.value}; the table renders to a console")
+    if fmt is Format.table:
+        raise ValueError(f"no text writer for {fmt.value}; the table renders to a console")
+    info = BY_FORMAT[fmt]
+    module = importlib.import_module(f"{__name__}.{info.module}")
+    write: Callable[..., None] = module.write
+    if info.takes_top:
+        return lambda report, out: write(report, out, top=top)
+    return write
 
 
 def renderer(fmt: Format, *, top: int = DEFAULT_TOP) -> Callable[[Report], str]:

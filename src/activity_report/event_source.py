@@ -1,0 +1,138 @@
+"""Where a report's events come from: the seam between the report and its data.
+
+:func:`.reporting.run` asks an :class:`EventSource` four things: what is wrong
+with the rows (diagnostics), the span of the matching events, the counts per
+bucket and user (cells), and the user directory. It opens and closes nothing:
+the caller opens a source (:func:`open_files`, :func:`open_store`), runs
+reports over it and closes it. :class:`DuckDBSource` answers with the
+DuckDB engine (:mod:`.engine`) over event files or the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from . import directory as directory_mod
+from . import engine, resources, sources
+from .model import UserInfo
+from .store import Store
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+class EventSource(Protocol):
+    """What a report needs to know about its events."""
+
+    def diagnostics(self) -> sources.Diagnostics:
+        """Counts of the invalid rows and of the unknown categories."""
+        ...
+
+    def span(
+        self,
+        filters: engine.Filters,
+        heartbeat_us: int,
+        start_us: int | None = None,
+        end_us: int | None = None,
+    ) -> tuple[int, int] | None:
+        """The earliest event and the latest covered moment of the matching events."""
+        ...
+
+    def cells(
+        self, edges_us: Sequence[int], filters: engine.Filters, heartbeat_us: int
+    ) -> Sequence[engine.Cell]:
+        """Events and active time per bucket and user."""
+        ...
+
+    def directory(self) -> dict[str, UserInfo]:
+        """The users who may appear in the report, by id."""
+        ...
+
+
+@dataclass
+class DuckDBSource:
+    """Events in a DuckDB view of ``con``: event files, or the store's events table."""
+
+    con: duckdb.DuckDBPyConnection
+    view: str
+    every_column: bool = False  # CSV rows may have any column wrong; Parquet and the store not
+    users_file: str | None = None  # a directory file, else the store's directory
+    store: Store | None = None
+
+    def diagnostics(self) -> sources.Diagnostics:
+        return sources.diagnose(self.con, self.view, every_column=self.every_column)
+
+    def span(
+        self,
+        filters: engine.Filters,
+        heartbeat_us: int,
+        start_us: int | None = None,
+        end_us: int | None = None,
+    ) -> tuple[int, int] | None:
+        return engine.data_span(
+            self.con, self.view, filters, heartbeat_us, start_us=start_us, end_us=end_us
+        )
+
+    def cells(
+        self, edges_us: Sequence[int], filters: engine.Filters, heartbeat_us: int
+    ) -> Sequence[engine.Cell]:
+        return engine.compute(self.con, self.view, edges_us, filters, heartbeat_us)
+
+    def directory(self) -> dict[str, UserInfo]:
+        if self.users_file:
+            return directory_mod.index(directory_mod.read_directory_file(self.con, self.users_file))
+        return self.store.users() if self.store is not None else {}
+
+    def interrupt(self) -> None:
+        """Stop the running query, from another thread; it fails with an error."""
+        self.con.interrupt()
+
+
+def connect(
+    memory_limit: str | None = None, temp_dir: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection set up for reports.
+
+    UTC session time zone: text timestamps without an offset are UTC (SPEC §1).
+    No progress bar: DuckDB draws it on stdout, which carries only the report.
+    Memory is bounded by ``memory_limit``; what does not fit spills to
+    ``temp_dir`` (see :mod:`.resources`), and Ctrl-C interrupts its queries.
+    """
+    con = resources.connect(limits=resources.Limits(memory_limit, temp_dir))
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+@contextlib.contextmanager
+def open_files(
+    events: Sequence[str],
+    *,
+    users_file: str | None = None,
+    limits: resources.Limits | None = None,
+) -> Iterator[DuckDBSource]:
+    """The events of files, globs, directories or ``-`` (the forms of ``--events``)."""
+    limits = limits or resources.Limits()
+    con = connect(limits.memory_limit, limits.temp_dir)
+    try:
+        loaded = sources.load_events(con, sources.expand_paths(events))
+        has_csv = any(file.fmt == "csv" for file in loaded.files)
+        yield DuckDBSource(con, loaded.view, every_column=has_csv, users_file=users_file)
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def open_store(
+    path: str | os.PathLike[str],
+    *,
+    users_file: str | None = None,
+    limits: resources.Limits | None = None,
+) -> Iterator[DuckDBSource]:
+    """The events of the store at ``path``, opened read-only; its directory names users."""
+    with Store.open(path, read_only=True, limits=limits) as store:
+        yield DuckDBSource(store.con, store.events_view(), users_file=users_file, store=store)

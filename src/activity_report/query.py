@@ -1,0 +1,165 @@
+"""One parameter table: text values in, one validated :class:`Query` out.
+
+The command line, the HTTP server and the Python API all give the report's
+parameters as text (argv, a query string, a notebook's keyword arguments)
+and all turn them into a :class:`Query` here, so that every front end accepts
+the same values and refuses the others with the same messages. A message
+names the parameter (``start``); each front end spells it its own way
+(:mod:`.errors`).
+
+A :class:`Query` says what to compute. Where the events are (files, the
+store) is an event source (:mod:`.event_source`), and how much memory DuckDB
+may use is :class:`.resources.Limits`: neither is part of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+
+from .errors import InvalidValue
+from .intervals import Interval, parse_heartbeat, parse_interval
+from .sources import CATEGORIES, normalise_category
+from .times import parse_instant, parse_tz
+
+CATEGORY_CHOICES = ("any", *CATEGORIES)
+DEFAULT_MAX_BUCKETS = 100_000
+
+
+@dataclass(frozen=True)
+class Param:
+    """A report parameter as every front end knows it."""
+
+    name: str
+    default: str | None
+    help: str
+    repeatable: bool = False
+
+
+PARAMS: tuple[Param, ...] = (
+    Param(
+        "start",
+        None,
+        "Range start: ISO 8601, now, today, yesterday or 'N UNIT ago'. "
+        "Default: the first event, floored to the interval unit.",
+    ),
+    Param(
+        "end",
+        None,
+        "Range end (exclusive), same forms as start. "
+        "Default: the last covered moment, raised to the interval unit.",
+    ),
+    Param("interval", "1 week", "Bucket size: '1 week', '90 day', daily, PT30M, ..."),
+    Param("tz", "UTC", "Time zone: IANA name, +05:30, UTC or local."),
+    Param("category", "any", "any, ide, login, app, tunnel or web_terminal."),
+    Param("org", None, "Only this organization id. Repeatable.", repeatable=True),
+    Param("user", None, "Only this user id or username. Repeatable.", repeatable=True),
+    Param("heartbeat", "1 minute", "Coverage of an event without an end or duration."),
+    Param("max_buckets", str(DEFAULT_MAX_BUCKETS), "Refuse ranges with more buckets than this."),
+)
+PARAM_NAMES = frozenset(p.name for p in PARAMS)
+
+
+@dataclass(frozen=True)
+class Zone:
+    """The report's time zone: as the user named it, and as Python computes with it."""
+
+    name: str
+    info: tzinfo
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to compute: the range, its buckets and the filters."""
+
+    interval: Interval
+    zone: Zone = Zone("UTC", UTC)
+    start: datetime | None = None
+    end: datetime | None = None
+    category: str = "any"  # one of CATEGORY_CHOICES
+    orgs: Sequence[str] | None = None
+    users: Sequence[str] | None = None  # ids or usernames
+    heartbeat_us: int = 60_000_000
+    max_buckets: int = DEFAULT_MAX_BUCKETS
+    strict: bool = False  # fail on invalid rows instead of skipping them
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The event categories the report counts."""
+        return CATEGORIES if self.category == "any" else (self.category,)
+
+
+Values = Mapping[str, "str | int | Sequence[str] | None"]
+
+
+def parse_query(values: Values, *, now: datetime | None = None, strict: bool = False) -> Query:
+    """Check the text ``values`` of the parameters in :data:`PARAMS`, by name.
+
+    A missing or None value takes the parameter's default. Repeatable ones
+    take a sequence of strings (or one string). ``now`` anchors 'now',
+    'today' and 'N UNIT ago' (default: the current time).
+    """
+    unknown = sorted(set(values) - PARAM_NAMES)
+    if unknown:
+        raise InvalidValue(unknown[0], str(values[unknown[0]]), "no such parameter")
+
+    def text(name: str) -> str | None:
+        value = values.get(name)
+        if value is None:
+            return next(p.default for p in PARAMS if p.name == name)
+        if not isinstance(value, str | int):
+            raise InvalidValue(name, repr(value), "give it once")
+        return str(value)
+
+    def given(name: str) -> str:  # a parameter with a default
+        value = text(name)
+        assert value is not None, name
+        return value
+
+    def many(name: str) -> list[str] | None:
+        value = values.get(name)
+        if value is None:
+            return None
+        if isinstance(value, str | int):
+            return [str(value)]
+        return [str(v) for v in value] or None
+
+    # The order of the checks is the order of the command line's messages.
+    tz = given("tz")
+    zone = Zone(tz, parse_tz(tz, param="tz"))
+    category = parse_category(given("category"))
+    interval = parse_interval(given("interval"), param="interval")
+    now = now or datetime.now(UTC)
+    start, end = text("start"), text("end")
+    return Query(
+        interval=interval,
+        zone=zone,
+        start=None if start is None else parse_instant(start, tz=zone.info, now=now, param="start"),
+        end=None if end is None else parse_instant(end, tz=zone.info, now=now, param="end"),
+        category=category,
+        orgs=many("org"),
+        users=many("user"),
+        heartbeat_us=parse_heartbeat(given("heartbeat"), param="heartbeat").micros,
+        max_buckets=parse_count(given("max_buckets"), param="max_buckets"),
+        strict=strict,
+    )
+
+
+def parse_category(text: str, *, param: str = "category") -> str:
+    """A category as the page spells it (``web terminal``, ``IDE``) -> one of CATEGORY_CHOICES."""
+    label = normalise_category(text)
+    if label not in CATEGORY_CHOICES:
+        raise InvalidValue(param, text, f"use one of {', '.join(CATEGORY_CHOICES)}")
+    return label
+
+
+def parse_count(text: str, *, param: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        number = int(text.strip())
+    except ValueError:
+        number = 0
+    if number < 1 or len(text) > 20:
+        raise InvalidValue(param, text, "give a whole number of at least 1")
+    return number

@@ -1,0 +1,107 @@
+"""The main job as one call: a query and an event source in, a :class:`~.model.Report` out.
+
+This is the seam the CLI, the server and the Python API call. It never
+prints; what the caller should tell the user comes back as data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from . import directory as directory_mod
+from . import engine, sources
+from .errors import DataError
+from .event_source import EventSource
+from .event_source import connect as connect
+from .intervals import bucket_edges, ceil_to_unit, floor_to_unit
+from .model import Report, ReportMeta, build_report, to_api
+from .query import Query
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class ReportResult:
+    report: Report
+    diagnostics: sources.Diagnostics
+    notes: list[str] = field(default_factory=list)
+
+    def to_api(self) -> dict[str, Any]:
+        """The Activity API's JSON object: what ``--format json`` prints."""
+        return to_api(self.report)
+
+
+def to_micros(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int, tz: tzinfo) -> datetime:
+    return (EPOCH + timedelta(microseconds=micros)).astimezone(tz)
+
+
+def run(query: Query, source: EventSource) -> ReportResult:
+    """Check the events, bucket them and count (SPEC §1-§5), over ``source``.
+
+    ``source`` is open and stays open: the caller owns it (:mod:`.event_source`).
+    """
+    diagnostics = source.diagnostics()
+    if query.strict and diagnostics.invalid_rows:
+        raise DataError(
+            "{invalid} invalid rows ({what}); "
+            "fix them or run without {strict} to skip and report them",
+            params=("strict",),
+            invalid=diagnostics.invalid_rows,
+            what=diagnostics.describe(),
+        )
+    users = source.directory()
+    filters = engine.Filters(
+        categories=list(query.categories),
+        orgs=list(query.orgs) if query.orgs is not None else None,
+        users=directory_mod.resolve_user_filters(query.users, users)
+        if query.users is not None
+        else None,
+    )
+    notes: list[str] = []
+    start, end = query.start, query.end
+    if start is None or end is None:
+        span = source.span(
+            filters,
+            query.heartbeat_us,
+            start_us=None if start is None else to_micros(start),
+            end_us=None if end is None else to_micros(end),
+        )
+        if span is None:
+            notes.append("no events match the filters; the report is empty")
+            meta = _meta(query, start, end)
+            return ReportResult(Report((), (), meta), diagnostics, notes)
+        tz = query.zone.info
+        if start is None:
+            start = floor_to_unit(from_micros(span[0], tz), query.interval, tz)
+        if end is None:
+            end = ceil_to_unit(from_micros(span[1], tz), query.interval, tz)
+    tz = query.zone.info
+    edges = bucket_edges(start, end, query.interval, tz, max_buckets=query.max_buckets)
+    cells = source.cells([to_micros(e) for e in edges], filters, query.heartbeat_us)
+    report = build_report(
+        edges,
+        [(c.bucket, c.user_id, c.count, c.duration_us) for c in cells],
+        users,
+        _meta(query, edges[0], edges[-1]),
+    )
+    if not report.users:
+        notes.append("no activity in the range for these filters")
+    return ReportResult(report, diagnostics, notes)
+
+
+def _meta(query: Query, start: datetime | None, end: datetime | None) -> ReportMeta:
+    return ReportMeta(
+        start=start or EPOCH,
+        end=end or EPOCH,
+        interval=str(query.interval),
+        category=query.category,
+        orgs=tuple(query.orgs or ()),
+        tz=query.zone.name,
+    )

@@ -1,0 +1,92 @@
+"""The app factory: routes, error handlers, the request log, the store's reader.
+
+``create_app(config)`` builds the whole server; ``extra_routes`` adds
+pages or mounts beside the API (they share the reader: ``app.state.reader``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..resources import Limits
+from .errors import HANDLERS
+from .reader import StoreReader, Timing
+from .routes import routes
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    db: Path
+    timing: Timing = field(default_factory=Timing)
+    limits: Limits | None = None
+    log_requests: bool = True
+
+
+def create_app(config: ServerConfig, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The server's ASGI app over the store ``config.db``."""
+    reader = StoreReader(config.db, timing=config.timing, limits=config.limits)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        reader.start()
+        try:
+            yield
+        finally:
+            reader.stop()
+
+    app = Starlette(
+        routes=[*routes(reader), *extra_routes],
+        exception_handlers=dict(HANDLERS),
+        lifespan=lifespan,
+    )
+    app.state.reader = reader
+    app.state.config = config
+    if config.log_requests:
+        app.add_middleware(RequestLog)
+    return app
+
+
+class RequestLog:
+    """One line on stderr per request: client, method, path, status, milliseconds."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets if nothing was sent
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            path = scope.get("path", "")
+            took = (time.perf_counter() - started) * 1000
+            print(
+                f"{client[0]} {scope.get('method', '-')} {_printable(path)} {status} {took:.1f}ms",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _printable(text: str) -> str:
+    """A path as it can go on one log line: no control characters."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)[:200]

@@ -1,0 +1,213 @@
+"""The endpoints: the Activity API, health, the OpenAPI document and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..errors import InvalidValue
+from ..event_source import DuckDBSource
+from ..model import to_json
+from ..query import Query, parse_query
+from ..reporting import run
+from ..store import Store
+from . import auth, metrics, openapi
+from .errors import ClientGone
+from .reader import Signature, StoreReader
+
+if TYPE_CHECKING:
+    import duckdb
+
+T = TypeVar("T")
+ACTIVITY_PATH = "/api/private/metrics/activity"
+MAX_FIELDS = 64  # parameters in one query string
+MAX_VALUE = 256  # characters in one value
+_ID = re.compile(r"[\w.@:+-]+")  # an organization id or a user id or username
+_CACHE_SIZE = 256
+
+
+class Cancel:
+    """Stops the DuckDB query of a request whose client has gone away."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cursor: duckdb.DuckDBPyConnection | None = None
+        self.cancelled = False
+
+    def watch(self, cursor: duckdb.DuckDBPyConnection | None) -> None:
+        with self._lock:
+            self._cursor = cursor
+            if cursor is not None and self.cancelled:
+                cursor.interrupt()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            if self._cursor is not None:
+                self._cursor.interrupt()
+
+
+class Answers:
+    """Report bodies by query, valid while the store's signature is unchanged."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bodies: OrderedDict[tuple[Signature, Any], bytes] = OrderedDict()
+
+    def get(self, key: tuple[Signature, Any]) -> bytes | None:
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
+            return body
+
+    def put(self, key: tuple[Signature, Any], body: bytes) -> None:
+        with self._lock:
+            self._bodies[key] = body
+            while len(self._bodies) > _CACHE_SIZE:
+                self._bodies.popitem(last=False)
+
+
+def query_values(request: Request) -> dict[str, str | list[str]]:
+    """The query string, checked: known names, repeated only where allowed, UTF-8, short."""
+    raw = request.scope.get("query_string", b"")
+    try:
+        pairs = parse_qsl(
+            raw.decode("ascii"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise InvalidValue("query", _shown(raw), "not valid UTF-8 once percent-decoded") from None
+    except ValueError:
+        raise InvalidValue("query", _shown(raw), f"more than {MAX_FIELDS} parameters") from None
+    params = {p.name: p for p in openapi.HTTP_PARAMS}
+    values: dict[str, str | list[str]] = {}
+    for name, value in pairs:
+        param = params.get(name)
+        if param is None:
+            raise InvalidValue(
+                name[:MAX_VALUE], value[:40], f"no such parameter; use {', '.join(params)}"
+            )
+        if len(value) > MAX_VALUE:
+            raise InvalidValue(name, value[:40] + "...", f"longer than {MAX_VALUE} characters")
+        if param.repeatable:
+            if not _ID.fullmatch(value):
+                raise InvalidValue(name, value, "an id or username: letters, digits, . _ @ : + -")
+            listed = values.setdefault(name, [])
+            assert isinstance(listed, list)
+            listed.append(value)
+        elif name in values:
+            raise InvalidValue(name, value, "give it once")
+        else:
+            values[name] = value
+    return values
+
+
+def _shown(raw: bytes) -> str:
+    text = raw.decode("ascii", errors="backslashreplace")
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def _key(query: Query) -> Any:
+    return (
+        str(query.interval),
+        query.zone.name,
+        query.start,
+        query.end,
+        query.category,
+        tuple(query.orgs or ()),
+        tuple(query.users or ()),
+        query.heartbeat_us,
+        query.max_buckets,
+    )
+
+
+async def run_cancellable(request: Request, work: Callable[[Cancel], T]) -> T:
+    """Run ``work`` in a worker thread; interrupt it if the client disconnects."""
+    cancel = Cancel()
+    task = asyncio.ensure_future(anyio.to_thread.run_sync(work, cancel))
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=0.05)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                cancel.cancel()
+                try:
+                    await task  # DuckDB was interrupted: it fails, or it had just finished
+                finally:
+                    raise ClientGone()
+    except BaseException:
+        cancel.cancel()
+        raise
+
+
+def routes(reader: StoreReader) -> list[BaseRoute]:
+    """The server's routes over the store that ``reader`` opens."""
+    answers = Answers()
+    gauges = metrics.Gauges()
+
+    def authenticated(presented: str, cancel: Cancel, compute: Callable[..., T]) -> T:
+        with reader.cursor() as (cursor, signature):
+            auth.check(cursor, presented)
+            cancel.watch(cursor)
+            try:
+                return compute(cursor, signature)
+            finally:
+                cancel.watch(None)
+
+    async def activity(request: Request) -> Response:
+        presented = auth.presented_token(request)
+        query = parse_query(query_values(request))
+
+        def compute(cursor: duckdb.DuckDBPyConnection, signature: Signature) -> bytes:
+            key = (signature, _key(query))
+            body = answers.get(key)
+            if body is None:
+                store = Store(reader.path, cursor, read_only=True)  # this request's view
+                source = DuckDBSource(cursor, store.events_view(), store=store)
+                body = to_json(run(query, source).report).encode()
+                answers.put(key, body)
+            return body
+
+        body = await run_cancellable(
+            request, lambda cancel: authenticated(presented, cancel, compute)
+        )
+        return Response(body, media_type="application/json")
+
+    async def prometheus(request: Request) -> Response:
+        presented = auth.presented_token(request)
+
+        def compute(cursor: duckdb.DuckDBPyConnection, signature: Signature) -> str:
+            return gauges.text(Store(reader.path, cursor, read_only=True), signature)
+
+        text = await run_cancellable(
+            request, lambda cancel: authenticated(presented, cancel, compute)
+        )
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def schema(request: Request) -> Response:
+        return JSONResponse(openapi.document())
+
+    return [
+        Route(ACTIVITY_PATH, activity, methods=["GET"]),
+        Route("/metrics", prometheus, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", schema, methods=["GET"]),
+    ]
