@@ -21,10 +21,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
@@ -32,10 +33,17 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import tokens
 from ..errors import ActivityReportError
+from ..event_source import DuckDBSource
 from ..model import Report, rfc3339
+from ..query import parse_query
 from ..render import Format, renderer
 from ..render import html as page
+from ..reporting import run
+from ..store import Store
+from .reader import StoreReader
+from .routes import query_values
 
 SESSION_COOKIE = "activity_report_session"
 SESSION_HOURS = 12
@@ -162,6 +170,51 @@ def _cookie(headers: Headers, name: str) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- the store
+
+
+class StoreBackend:
+    """The view's backend over the server's store reader: what the API itself uses."""
+
+    def __init__(self, reader: StoreReader) -> None:
+        self.reader = reader
+
+    def token_ok(self, token: str) -> bool:
+        with self.reader.cursor() as (cursor, _):
+            return tokens.verify(cursor, token) is not None
+
+    def organizations(self) -> Sequence[tuple[str, str | None]]:
+        with self.reader.cursor() as (cursor, _):
+            rows = cursor.execute(
+                "SELECT DISTINCT org FROM events WHERE org IS NOT NULL ORDER BY org"
+            ).fetchall()
+        return [(str(org), None) for (org,) in rows]
+
+    def latest_event(self) -> datetime | None:
+        with self.reader.cursor() as (cursor, _):
+            row = cursor.execute("SELECT max(ts) FROM events").fetchone()
+        if row is None or row[0] is None:
+            return None
+        return datetime.fromtimestamp(row[0] / 1_000_000, UTC)
+
+    def report(self, values: Mapping[str, str | list[str]]) -> Report:
+        """The API's checks and the API's report, for the same query string."""
+        pairs = [(k, v) for k, vs in values.items() for v in _listed(vs)]
+        checked = query_values(Request({"type": "http", "query_string": urlencode(pairs).encode()}))
+        query = parse_query(checked)
+        with self.reader.cursor() as (cursor, _):
+            store = Store(self.reader.path, cursor, read_only=True)
+            source = DuckDBSource(cursor, store.events_view(), store=store)
+            return run(query, source).report
+
+
+def install(app: Starlette, reader: StoreReader) -> None:
+    """Add the view to the server's app: its routes, and the cookie for the API."""
+    sessions = Sessions()
+    app.router.routes.extend(routes(StoreBackend(reader), sessions))
+    app.add_middleware(SessionTokenMiddleware, sessions=sessions)
+
+
 # --------------------------------------------------------------------------- routes
 
 
@@ -175,6 +228,7 @@ def routes(backend: Backend, sessions: Sessions) -> list[Route]:
         Route(CSV_PATH, view.csv, methods=["GET"]),
         Route("/view.css", _static(page.STYLE + VIEW_STYLE, "text/css"), methods=["GET"]),
         Route("/view.js", _static(SCRIPT, "text/javascript"), methods=["GET"]),
+        Route("/favicon.svg", _static(FAVICON, "image/svg+xml"), methods=["GET"]),
     ]
 
 
@@ -365,6 +419,7 @@ def _document(title: str, body: str) -> str:
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{page.text(title)}</title>\n"
+        '<link rel="icon" href="/favicon.svg" type="image/svg+xml">\n'
         '<link rel="stylesheet" href="/view.css">\n'
         '<script src="/view.js" defer></script>\n'
         f"</head>\n<body>\n{body}</body>\n</html>\n"
@@ -400,7 +455,7 @@ def metrics_page(
     """The filters, then the report (or the error next to the control at fault)."""
     errors = _errors_by_control(problem)
     parts = [
-        '<header class="bar"><h1>Metrics</h1>'
+        '<header class="topbar"><h1>Metrics</h1>'
         '<form method="post" action="/signout"><button type="submit" class="link">'
         "Sign out</button></form></header>\n",
         '<main class="report">\n',
@@ -567,9 +622,9 @@ def _users(filters: Mapping[str, str], report: Report, number: int) -> str:
 
 
 VIEW_STYLE = """
-.bar{display:flex;align-items:center;justify-content:space-between;max-width:960px;\
+.topbar{display:flex;align-items:center;justify-content:space-between;max-width:960px;\
 margin:0 auto;padding:12px 20px;background:var(--bg);border-bottom:1px solid var(--line)}
-.bar h1{font-size:1.2rem;margin:0}
+.topbar h1{font-size:1.2rem;margin:0}
 button{font:inherit;padding:6px 14px;border-radius:6px;border:1px solid var(--time);\
 background:var(--time);color:#fff;cursor:pointer}
 button.link{background:none;color:var(--time);border-color:var(--line)}
@@ -590,6 +645,13 @@ border-radius:6px;background:var(--bg);color:var(--fg);min-width:0;width:100%}
 .signin input{font:inherit;padding:8px;border:1px solid var(--line);border-radius:6px}
 code{font-size:.9em}
 """
+
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<rect x="2" y="8" width="3" height="6" fill="#0072B2"/>'
+    '<rect x="6.5" y="4" width="3" height="10" fill="#0072B2"/>'
+    '<rect x="11" y="2" width="3" height="12" fill="#D55E00"/></svg>'
+)
 
 SCRIPT = """\
 // The Metrics view: the browser's time zone when the URL names none; a
