@@ -359,7 +359,9 @@ def _page(body: str, status: int = 200) -> Response:
 
 def _home(next_query: str) -> str:
     """``/`` with the filters the sign-in page was asked with: never another site."""
-    pairs = [(k, v) for k, v in parse_qsl(next_query) if k in (*CONTROLS, "page")]
+    pairs = [
+        (k, v) for k, v in parse_qsl(next_query, keep_blank_values=True) if k in (*CONTROLS, "page")
+    ]
     return "/?" + urlencode(pairs) if pairs else "/"
 
 
