@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -124,6 +125,13 @@ def expected_from_api(page: Page, server: Server) -> dict[str, Any]:
     """The same numbers from the API's JSON, fetched from the page's own download link."""
     href = page.locator("#download-json").get_attribute("href")
     assert href is not None
+    asked = parse_qs(urlsplit(href).query, keep_blank_values=True)
+    url = filters(page)
+    for name in ("category", "interval", "tz", "start"):
+        assert asked[name] == url[name], name
+    assert asked.get("org", [""]) == url.get("org", [""])
+    last_day = date.fromisoformat(url["end"][0])
+    assert asked["end"] == [(last_day + timedelta(days=1)).isoformat()]  # End is inclusive
     answer = httpx.get(server.base + href, headers={"Session-Token": server.store.token})
     assert answer.status_code == 200, answer.text
     report = answer.json()
@@ -191,51 +199,24 @@ def test_every_control_changes_the_numbers_as_the_api_says(tab: Tab, server: Ser
     before = shown(page)
     assert before == expected_from_api(page, server)
 
-    def show() -> None:
-        with page.expect_navigation():
-            page.get_by_role("button", name="Show").click()
-
-    steps = [
-        (
-            "category",
-            "ide",
-            lambda: page.get_by_label("Action", exact=True).select_option(label="IDE"),
-        ),
-        (
-            "org",
-            page.locator("#f-org option").nth(1).get_attribute("value"),
-            lambda: page.get_by_label("Organization", exact=True).select_option(index=1),
-        ),
-        (
-            "start",
-            "2022-08-08",
-            lambda: (page.get_by_label("Start", exact=True).fill("2022-08-08"), show()),
-        ),
-        (
-            "end",
-            "2022-08-21",
-            lambda: (page.get_by_label("End", exact=True).fill("2022-08-21"), show()),
-        ),
-        (
-            "interval",
-            "day",
-            lambda: (page.get_by_label("Interval", exact=True).fill("day"), show()),
-        ),
-        (
-            "tz",
-            "America/Los_Angeles",
-            lambda: (
-                page.get_by_label("Time zone", exact=True).fill("America/Los_Angeles"),
-                show(),
-            ),
-        ),
+    org = page.locator("#f-org option").nth(1).get_attribute("value")
+    assert org
+    steps = [  # (parameter, new value, the control's label)
+        ("category", "ide", "Action"),
+        ("org", org, "Organization"),
+        ("start", "2022-08-08", "Start"),
+        ("end", "2022-08-21", "End"),
+        ("interval", "day", "Interval"),
+        ("tz", "America/Los_Angeles", "Time zone"),
     ]
-    for name, value, act in steps:
-        if name in ("category", "org"):
-            with page.expect_navigation():
-                act()  # a changed select shows its report at once
-        else:
-            act()
+    for name, value, label in steps:
+        control = page.get_by_label(label, exact=True)
+        with page.expect_navigation():
+            if name in ("category", "org"):
+                control.select_option(value=value)  # a changed select shows its report at once
+            else:
+                control.fill(value)
+                page.get_by_role("button", name="Show").click()
         page.wait_for_load_state()
         assert filters(page)[name] == [value], name
         now = shown(page)
