@@ -263,3 +263,32 @@ def test_static_files_and_no_other_origin_in_the_page(
     assert script.headers["content-type"] == "text/javascript; charset=utf-8"
     assert "fetch(" not in script.text and "http" not in script.text
     assert json.loads(client.get("/healthz").text) == {"status": "ok"}
+
+
+def test_signing_in_lands_on_the_browsers_zone_unless_the_link_names_one(
+    client: TestClient, store: ServedStore
+) -> None:
+    def land(next_query: str, zone: str) -> str:
+        answer = client.post(
+            "/signin",
+            data={"token": store.token, "next": next_query, "tz": zone},
+            headers={"Origin": ORIGIN},
+            follow_redirects=False,
+        )
+        return str(answer.headers["location"])
+
+    assert land("", "Asia/Tokyo") == "/?tz=Asia%2FTokyo"
+    assert land("category=ide", "Asia/Tokyo") == "/?category=ide&tz=Asia%2FTokyo"
+    assert land("category=ide&tz=UTC", "Asia/Tokyo") == "/?category=ide&tz=UTC"
+    assert land("category=ide", "") == "/?category=ide"
+
+
+def test_the_view_reads_the_range_as_first_and_last_day(
+    client: TestClient, store: ServedStore
+) -> None:
+    sign_in(client, store.token)
+    page = client.get(AUGUST).text
+    assert (
+        '<dd title="from 2022-08-01T00:00:00Z up to (not including) 2022-09-01T00:00:00Z">'
+        "2022-08-01 to 2022-08-31, both included</dd>"
+    ) in page

@@ -101,6 +101,7 @@ def sign_in(tab: Tab, server: Server, path: str = "/") -> None:
     tab.page.goto(server.base + path)
     tab.page.get_by_label("Session token", exact=True).fill(server.store.token)
     tab.page.get_by_role("button", name="Sign in").click()
+    tab.page.wait_for_url("**tz=**")
     tab.page.wait_for_selector("#filters")
 
 

@@ -21,7 +21,7 @@ import html
 import math
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TextIO
 
 from ..model import Report, UserInfo, UserTotal, rfc3339
@@ -205,15 +205,23 @@ def document(report: Report, *, top: int = DEFAULT_TOP) -> str:
     return "".join(parts)
 
 
-def summary_section(report: Report) -> str:
-    """What was asked (range, interval, category, organizations, zone), then the totals."""
+def summary_section(report: Report, *, last_day: bool = False) -> str:
+    """What was asked (range, interval, category, organizations, zone), then the totals.
+
+    ``last_day``: a range of whole days reads as its first and last day, as
+    a date picker gives them (the exact range stays in the tooltip).
+    """
     meta = report.meta
     points = summary.edges(report)
     facts: list[tuple[str, str, str]] = []
     if points:
         moment = summary.moment_format(points)
         exact = f"from {rfc3339(points[0])} up to (not including) {rfc3339(points[-1])}"
-        facts.append(("Range", f"{moment(points[0])} to {moment(points[-1])}", exact))
+        shown = f"{moment(points[0])} to {moment(points[-1])}"
+        if last_day and all(p.hour == p.minute == p.second == p.microsecond == 0 for p in points):
+            end = points[-1].date() - timedelta(days=1)
+            shown = f"{points[0]:%Y-%m-%d} to {end:%Y-%m-%d}, both included"
+        facts.append(("Range", shown, exact))
     if meta is not None:
         category = "any" if meta.category == "any" else meta.category
         orgs = ", ".join(meta.orgs) if meta.orgs else "all"

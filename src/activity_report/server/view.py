@@ -295,6 +295,9 @@ class _View:
                     error="That token is not valid: it is unknown, expired or revoked.",
                 )
             )
+        zone = form.get("tz", "")
+        if zone and "tz" not in dict(parse_qsl(next_query)):
+            next_query = f"{next_query}&{urlencode({'tz': zone})}".lstrip("&")
         response = RedirectResponse(_home(next_query), status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -443,6 +446,7 @@ def sign_in_page(*, next_query: str = "", error: str | None = None) -> str:
         f'<input id="token" name="token" type="password" autocomplete="off" required autofocus'
         f"{described}>\n{message}\n"
         f'<input type="hidden" name="next" value="{page.text(next_query)}">\n'
+        '<input type="hidden" name="tz" id="signin-tz" value="">\n'
         '<button type="submit">Sign in</button>\n</form>\n</main>\n',
     )
 
@@ -467,7 +471,7 @@ def metrics_page(
         parts.append(f'<p class="error" role="alert" id="error">{page.text(errors[""])}</p>\n')
     if report is not None:
         parts.append(_asked(filters, report))
-        parts.append(page.summary_section(report))
+        parts.append(page.summary_section(report, last_day=True))
         if report.activity:
             parts += [
                 '<section aria-labelledby="by-interval">\n',
@@ -630,11 +634,11 @@ margin:0 auto;padding:12px 20px;background:var(--bg);border-bottom:1px solid var
 button{font:inherit;padding:6px 14px;border-radius:6px;border:1px solid var(--time);\
 background:var(--time);color:#fff;cursor:pointer}
 button.link{background:none;color:var(--time);border-color:var(--line)}
-.filters{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px;\
+.filters{display:grid;grid-template-columns:repeat(auto-fill,minmax(118px,1fr));gap:10px;\
 align-items:start;margin:0 0 8px}
 .field{display:flex;flex-direction:column;gap:4px;min-width:0}
 .field label{font-size:.85rem;color:var(--muted)}
-.field input,.field select{font:inherit;padding:5px 8px;border:1px solid var(--line);\
+.field input,.field select{font:inherit;padding:5px 6px;border:1px solid var(--line);\
 border-radius:6px;background:var(--bg);color:var(--fg);min-width:0;width:100%}
 .field button{margin-top:22px}
 [aria-invalid=true]{border-color:#b3261e!important;outline:1px solid #b3261e}
@@ -660,10 +664,12 @@ SCRIPT = """\
 // changed select shows its report at once (the form works without this).
 "use strict";
 (function () {
-  var form = document.getElementById("filters");
-  if (!form) return;
   var zone = "";
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+  var signIn = document.getElementById("signin-tz");
+  if (signIn) signIn.value = zone;  // signing in lands on the browser's zone at once
+  var form = document.getElementById("filters");
+  if (!form) return;
   if (zone && !new URLSearchParams(location.search).has("tz")) {
     form.elements.namedItem("tz").value = zone;
     location.replace("/?" + new URLSearchParams(new FormData(form)).toString());
