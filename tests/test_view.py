@@ -15,6 +15,7 @@ from activity_report.server import ServerConfig, create_app
 from activity_report.server.view import (
     SESSION_COOKIE,
     USERS_PER_PAGE,
+    Sessions,
     api_values,
     default_range,
 )
@@ -292,3 +293,23 @@ def test_the_view_reads_the_range_as_first_and_last_day(
         '<dd title="from 2022-08-01T00:00:00Z up to (not including) 2022-09-01T00:00:00Z">'
         "2022-08-01 to 2022-08-31, both included</dd>"
     ) in page
+
+
+def test_a_huge_sign_in_form_is_refused(client: TestClient) -> None:
+    answer = client.post(
+        "/signin", content=b"token=" + b"x" * 100_000, headers={
+            "Origin": ORIGIN, "Content-Type": "application/x-www-form-urlencoded"}
+    )  # fmt: skip
+    assert answer.status_code == 413
+    assert "set-cookie" not in answer.headers
+
+
+def test_sessions_expire_and_are_capped() -> None:
+    sessions = Sessions(hours=-1)  # already over
+    assert sessions.token(sessions.start("t1")) is None
+    few = Sessions(most=2)
+    first, second, third = few.start("a"), few.start("b"), few.start("c")
+    assert few.token(first) is None
+    assert few.token(second) == "b" and few.token(third) == "c"
+    few.end(third)
+    assert few.token(third) is None

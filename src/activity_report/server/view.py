@@ -48,6 +48,7 @@ from .routes import query_values
 SESSION_COOKIE = "activity_report_session"
 SESSION_HOURS = 12
 USERS_PER_PAGE = 50
+SIGN_IN_BYTES = 8_192  # a token, the filters and a zone fit in far less
 API_PATH = "/api/private/metrics/activity"
 CSV_PATH = "/metrics/activity.csv"
 ACTIONS = (
@@ -93,13 +94,19 @@ class Sessions:
     """Signed-in browsers: a random id -> the token it signed in with, in memory."""
 
     hours: float = SESSION_HOURS
+    most: int = 10_000  # sessions kept at once
     _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self, token: str) -> str:
         session = secrets.token_urlsafe(32)
+        now = time.monotonic()
         with self._lock:
-            self._tokens[session] = (token, time.monotonic() + self.hours * 3600)
+            for old in [k for k, (_, until) in self._tokens.items() if until < now]:
+                del self._tokens[old]
+            while len(self._tokens) >= self.most:  # the oldest session goes first
+                del self._tokens[next(iter(self._tokens))]
+            self._tokens[session] = (token, now + self.hours * 3600)
         return session
 
     def token(self, session: str | None) -> str | None:
@@ -157,7 +164,7 @@ class SessionTokenMiddleware:
             if not has_token and from_the_page(headers, origin_of(scope)):
                 token = self.sessions.token(_cookie(headers, SESSION_COOKIE))
                 if token is not None:
-                    scope = dict(scope)
+                    scope = {**scope, "headers": list(scope["headers"])}  # not the caller's
                     MutableHeaders(scope=scope).append("session-token", token)
         await self.app(scope, receive, send)
 
@@ -285,7 +292,12 @@ class _View:
     async def sign_in(self, request: Request) -> Response:
         if not from_the_page(request.headers, origin_of(request.scope)):
             return PlainTextResponse("sign in from this server's page", status_code=403)
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > SIGN_IN_BYTES:
+                return PlainTextResponse("the sign-in form is too large", status_code=413)
+        form = dict(parse_qsl(body.decode("utf-8", "replace")))
         token = form.get("token", "").strip()
         next_query = form.get("next", "")
         if not token or not await run_in_threadpool(self.backend.token_ok, token):
