@@ -95,7 +95,11 @@ def tokens_create_command(
         secret, token = tokens.create(store.con, name, span)
     sys.stdout.write(secret + "\n")
     sys.stdout.flush()
-    expiry = f"expires {token.expires_at.isoformat()}" if token.expires_at else "never expires"
+    expiry = (
+        f"expires {token.expires_at.isoformat(timespec='seconds')}"
+        if token.expires_at
+        else "never expires"
+    )
     print(f"activity-report: made token {token.name} (id {token.id}); it {expiry}", file=sys.stderr)
 
 

@@ -106,6 +106,14 @@ class StoreReader:
             cursor.close()
             self._release()
 
+    def signature(self) -> Signature:
+        """The store's signature now, from its files' stat alone (no lock, no DuckDB).
+
+        Equal to the signature of an earlier window, it says that no writer
+        has committed since: what was computed then is still true.
+        """
+        return _signature(self.path)
+
     def _acquire(self) -> tuple[Store, Signature]:
         deadline = time.monotonic() + self.timing.busy_timeout
         with self._cond:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from ..store import Store
@@ -30,5 +31,11 @@ def serve(config: ServerConfig, *, host: str, port: int) -> None:
         )
     )
     print(f"activity-report: serving {config.db} on http://{host}:{port}", file=sys.stderr)
-    server.run()
+    # uvicorn stops gracefully on SIGTERM, then raises it again for the handler it found:
+    # this one lets the command end normally (exit 0) rather than die of the signal.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print("activity-report: stopped", file=sys.stderr)

@@ -1,0 +1,477 @@
+"""`activity-report serve`: a real server on a free loopback port, through curl and httpx."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from .conftest import SAMPLE, run_cli
+
+ACTIVITY = "/api/private/metrics/activity"
+ISSUE_QUERY = (
+    "start=2022-08-01T00:00:00.000000Z&end=2022-08-31T00:00:00.000000Z&category=ide"
+    "&interval=1%20week"
+)
+CLI_QUERY = (
+    "--start", "2022-08-01T00:00:00.000000Z", "--end", "2022-08-31T00:00:00.000000Z",
+    "--category", "ide", "--interval", "1 week",
+)  # fmt: skip
+ORG = "24a366f3-4245-4122-854f-7d993060f938"
+
+
+def cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    """The command line in its own process, as a shell or cron runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "activity_report", *args, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    db: Path
+    process: subprocess.Popen[str]
+    token: str
+
+    def get(self, path: str, token: str | None = None, **kwargs: object) -> httpx.Response:
+        headers = {"Session-Token": token or self.token}
+        return httpx.get(self.url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+def start_server(db: Path, *options: str) -> tuple[str, subprocess.Popen[str]]:
+    """The server in its own process; its stderr goes to a file (a pipe would fill up)."""
+    port = free_port()
+    log = db.parent / f"serve-{port}.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "activity_report",
+                "serve",
+                "--db",
+                str(db),
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+        )
+    process.log = log  # type: ignore[attr-defined]
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return url, process
+        except httpx.TransportError:
+            time.sleep(0.1)
+        assert process.poll() is None, log.read_text()
+    process.kill()
+    raise AssertionError("the server did not start")
+
+
+def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    log: Path = process.log  # type: ignore[attr-defined]
+    return process.returncode, log.read_text()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("serve") / "store.duckdb"
+    assert cli("ingest", str(SAMPLE / "events.parquet"), db=db).returncode == 0
+    assert cli("users", "import", str(SAMPLE / "users.csv"), db=db).returncode == 0
+    return db
+
+
+@pytest.fixture(scope="module")
+def server(store: Path) -> Iterator[Server]:
+    made = cli("tokens", "create", "--name", "tests", db=store)
+    assert made.returncode == 0, made.stderr
+    # Today's ingest holds the store for its whole run, many seconds on a loaded machine:
+    # the requests during it wait that long.
+    url, process = start_server(store, "--busy-timeout", "60")
+    yield Server(url, store, process, made.stdout.strip())
+    code, stderr = stop(process)
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+
+
+def cli_json(store: Path, *args: str) -> object:
+    result = run_cli("--db", str(store), *args, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def test_the_curl_of_the_api_page_equals_the_cli(server: Server) -> None:
+    curl = subprocess.run(
+        [
+            "curl",
+            "--silent",
+            "--show-error",
+            "--fail",
+            "--request",
+            "GET",
+            "--url",
+            f"{server.url}{ACTIVITY}?{ISSUE_QUERY}",
+            "--header",
+            f"Session-Token: {server.token}",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert curl.returncode == 0, curl.stderr
+    expected = run_cli("--db", str(server.db), *CLI_QUERY, "--format", "json")
+    assert curl.stdout == expected.stdout  # byte for byte
+    assert json.loads(curl.stdout)["users"]
+
+
+@pytest.mark.parametrize("interval", ["1+week", "1week", "weekly", "1%20week", "P1W"])
+def test_interval_spellings_a_url_allows(server: Server, interval: str) -> None:
+    query = ISSUE_QUERY.replace("1%20week", interval)
+    response = server.get(f"{ACTIVITY}?{query}")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == cli_json(server.db, *CLI_QUERY)
+
+
+def test_defaults_and_repeated_filters_are_the_cli_s(server: Server) -> None:
+    response = server.get(
+        f"{ACTIVITY}?org={ORG}&org=other&user=joe2&user=alice92&category=web+terminal"
+    )
+    assert response.status_code == 200, response.text
+    expected = cli_json(
+        server.db, "--org", ORG, "--org", "other", "--user", "joe2", "--user", "alice92",
+        "--category", "web terminal",
+    )  # fmt: skip
+    assert response.json() == expected
+    assert server.get(ACTIVITY).json() == cli_json(server.db)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Coder-Session-Token": "{t}"},
+        {"Authorization": "Bearer {t}"},
+        {"Session-Token": "{t}"},
+    ],
+)
+def test_every_token_header(server: Server, headers: dict[str, str]) -> None:
+    sent = {k: v.format(t=server.token) for k, v in headers.items()}
+    response = httpx.get(server.url + ACTIVITY, headers=sent, timeout=30)
+    assert response.status_code == 200, response.text
+
+
+def test_prometheus_gauges(server: Server) -> None:
+    response = httpx.get(
+        server.url + "/metrics", headers={"Authorization": f"Bearer {server.token}"}, timeout=30
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    lines = response.text.splitlines()
+    for window in ("1d", "7d", "30d", "90d"):
+        assert f'activity_report_active_users{{category="any",window="{window}"}} 0' in lines
+    assert 'activity_report_events{category="ide"} 0' in lines  # the sample is from 2022
+    assert "activity_report_store_events 46393" in lines
+    assert httpx.get(server.url + "/metrics", timeout=30).status_code == 401
+
+
+def test_healthz_and_the_openapi_document(server: Server) -> None:
+    assert httpx.get(server.url + "/healthz", timeout=10).json() == {"status": "ok"}
+    document = httpx.get(server.url + "/openapi.json", timeout=10).json()
+    operation = document["paths"][ACTIVITY]["get"]
+    names = [p["name"] for p in operation["parameters"]]
+    assert names == ["start", "end", "interval", "tz", "category", "org", "user", "heartbeat"]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def assert_json_error(response: httpx.Response, status: int) -> dict[str, str]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body: dict[str, str] = response.json()
+    assert set(body) == {"message", "detail"}
+    assert "Traceback" not in response.text
+    return body
+
+
+@pytest.mark.parametrize(
+    "token", [None, "", "ar_0000000000_" + "x" * 43, "not-a-token", "Bearer", "ar_" + "🙂" * 40]
+)
+def test_a_missing_or_bad_token_is_401(server: Server, token: str | None) -> None:
+    headers = {} if token is None else {b"Session-Token": token.encode()}  # bytes: any UTF-8
+    response = httpx.get(server.url + ACTIVITY, headers=headers, timeout=30)
+    body = assert_json_error(response, 401)
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert server.token not in body["detail"]
+
+
+def test_a_token_in_the_query_string_is_not_taken(server: Server) -> None:
+    for name in ("token", "session_token", "coder_session_token"):
+        response = httpx.get(f"{server.url}{ACTIVITY}?{name}={server.token}", timeout=30)
+        assert response.status_code in (400, 401)
+        assert server.token not in response.text
+
+
+def test_404_and_405_are_json(server: Server) -> None:
+    assert_json_error(server.get("/api/private/metrics/nope"), 404)
+    response = httpx.post(server.url + ACTIVITY, headers={"Session-Token": server.token})
+    assert_json_error(response, 405)
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("interval=fortnight", "interval"),
+        ("start=yesterdayish", "start"),
+        ("end=2022-13-01", "end"),
+        ("tz=Mars/Olympus", "tz"),
+        ("category=desk", "category"),
+        ("heartbeat=1 month", "heartbeat"),
+        ("start=2022-09-01&end=2022-08-01", "end"),
+        ("max_buckets=10000000000", "max_buckets"),
+        ("bogus=1", "bogus"),
+    ],
+)
+def test_every_bad_parameter_is_400_with_the_cli_message(
+    server: Server, query: str, param: str
+) -> None:
+    body = assert_json_error(server.get(f"{ACTIVITY}?{query}"), 400)
+    assert param in body["detail"]
+    assert "--" not in body["detail"]  # no command-line flag names
+
+
+def test_the_message_is_the_cli_s_without_flags(server: Server) -> None:
+    body = assert_json_error(server.get(f"{ACTIVITY}?interval=fortnight"), 400)
+    cli_error = run_cli("--db", str(server.db), "--interval", "fortnight")
+    assert cli_error.stderr.strip() == f"activity-report: error: {body['detail']}".replace(
+        "for interval", "for --interval"
+    )
+
+
+INJECTIONS = [
+    "' OR 1=1 --",
+    "x'); DROP TABLE events; --",
+    "$(rm -rf /)",
+    "<script>alert(1)</script>",
+    "\x00",
+    "../../etc/passwd",
+    "{__import__('os')}",
+]
+
+
+@pytest.mark.parametrize(
+    "name", ["start", "end", "interval", "tz", "category", "org", "user", "heartbeat"]
+)
+@pytest.mark.parametrize("value", INJECTIONS)
+def test_injection_attempts_are_4xx(server: Server, name: str, value: str) -> None:
+    response = server.get(f"{ACTIVITY}?{name}={quote(value)}")
+    assert_json_error(response, 400)
+
+
+@pytest.mark.parametrize(
+    "name", ["start", "interval", "tz", "category", "org", "user", "heartbeat"]
+)
+def test_ten_kilobyte_values_are_4xx(server: Server, name: str) -> None:
+    body = assert_json_error(server.get(f"{ACTIVITY}?{name}={'a' * 10_240}"), 400)
+    assert len(body["detail"]) < 500
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start=2022-08-01&start=2022-08-02",
+        "interval=1%20week&interval=1%20day",
+        "tz=UTC&tz=UTC",
+        "&".join(["org=a"] * 200),
+        "category=%ff",
+        "tz=%c3%28",
+        "user=%ed%a0%80",
+        "%ff=1",
+        "start=2022%2D08%2D01%FE",
+    ],
+)
+def test_repeated_parameters_and_bad_utf8_are_4xx(server: Server, query: str) -> None:
+    assert_json_error(server.get(f"{ACTIVITY}?{query}"), 400)
+
+
+def test_a_hundred_years_at_one_second_is_refused_fast(server: Server) -> None:
+    started = time.monotonic()
+    response = server.get(f"{ACTIVITY}?start=1970-01-01&end=2070-01-01&interval=1%20second")
+    body = assert_json_error(response, 400)
+    assert "max_buckets" in body["detail"]
+    assert time.monotonic() - started < 10
+
+
+def test_one_log_line_per_request(store: Path) -> None:
+    made = cli("tokens", "create", "--name", "log-test", db=store)
+    url, process = start_server(store)
+    try:
+        token = made.stdout.strip()
+        httpx.get(url + ACTIVITY, headers={"Session-Token": token}, timeout=30)
+        httpx.get(url + "/nope", timeout=30)
+    finally:
+        code, stderr = stop(process)
+    assert code == 0
+    lines = [line for line in stderr.splitlines() if " GET " in line]
+    assert len(lines) == 3, stderr  # /healthz while starting, then the two
+    assert lines[1].startswith("127.0.0.1 GET /api/private/metrics/activity 200 ")
+    assert lines[2].startswith("127.0.0.1 GET /nope 404 ")
+    assert token not in stderr
+    assert stderr.rstrip().endswith("activity-report: stopped")
+
+
+# --------------------------------------------------------------------------- living with cron
+
+
+def test_a_token_revoked_from_the_shell_fails_at_the_next_request(server: Server) -> None:
+    made = cli("tokens", "create", "--name", "to-revoke", db=server.db)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert server.get(ACTIVITY, token=token).status_code == 200
+    revoked = cli("tokens", "revoke", "to-revoke", db=server.db)
+    assert revoked.returncode == 0, revoked.stderr
+    assert_json_error(server.get(ACTIVITY, token=token), 401)
+    assert server.get(ACTIVITY).status_code == 200  # the others still work
+    listed = json.loads(cli("tokens", "list", "--json", db=server.db).stdout)
+    assert [t["name"] for t in listed if t["revoked_at"]] == ["to-revoke"]
+
+
+def test_requests_during_an_ingest_never_fail(server: Server, tmp_path: Path) -> None:
+    """16 clients ask while an ingest commits new events; none fails, then they see them."""
+    newer = tmp_path / "newer.csv"
+    lines = (SAMPLE / "events.csv").read_text().splitlines()
+    newer.write_text(
+        "\n".join(
+            [
+                lines[0],
+                *(line.replace("evt-", "new-").replace("2022-", "2023-") for line in lines[1:]),
+            ]
+        )
+        + "\n"
+    )
+    before = server.get(ACTIVITY).json()
+    failures: list[str] = []
+    statuses: list[int] = []
+    stop_event = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(headers={"Session-Token": server.token}, timeout=60) as http:
+            while not stop_event.is_set():
+                response = http.get(server.url + ACTIVITY + "?interval=1%20month")
+                statuses.append(response.status_code)
+                if response.status_code != 200:
+                    failures.append(response.text)
+
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1)
+        ingest = cli("ingest", str(newer), db=server.db)
+        for _ in range(20):  # the store's writer waits for the server's read window to close
+            if ingest.returncode == 0 or "in use by" not in ingest.stderr:
+                break
+            ingest = cli("ingest", str(newer), db=server.db)
+        time.sleep(1)
+    finally:
+        stop_event.set()
+        for thread in threads:
+            thread.join()
+    assert ingest.returncode == 0, ingest.stderr
+    assert failures == []
+    assert len(statuses) > 16
+    after = server.get(ACTIVITY).json()
+    assert after != before
+    assert after["activity"][-1]["time"].startswith("2023-")
+
+
+def test_a_writer_holding_the_store_past_the_limit_gives_503(store: Path) -> None:
+    import duckdb
+
+    made = cli("tokens", "create", db=store)
+    url, process = start_server(store, "--busy-timeout", "0.5")
+    try:
+        time.sleep(2)  # the window of the start-up check is closed
+        writer = duckdb.connect(str(store))  # this process now holds the store
+        try:
+            response = httpx.get(
+                url + ACTIVITY, headers={"Session-Token": made.stdout.strip()}, timeout=30
+            )
+        finally:
+            writer.close()
+        body = assert_json_error(response, 503)
+        assert response.headers["retry-after"] == "5"
+        assert "in use by" in body["detail"]
+        again = httpx.get(url + ACTIVITY, headers={"Session-Token": made.stdout.strip()})
+        assert again.status_code == 200
+    finally:
+        stop(process)
+
+
+def test_sigterm_stops_the_server_cleanly(store: Path) -> None:
+    url, process = start_server(store)
+    code, stderr = stop(process)
+    assert code == 0
+    assert "Traceback" not in stderr
+    with pytest.raises(httpx.TransportError):
+        httpx.get(url + "/healthz", timeout=2)
+
+
+def test_a_cancelled_request_interrupts_its_query() -> None:
+    """What the server does when a client goes away: the running DuckDB query stops."""
+    import duckdb
+
+    from activity_report.server.routes import Cancel
+
+    con = duckdb.connect()
+    cursor = con.cursor()
+    cancel = Cancel()
+    cancel.watch(cursor)
+    outcome: list[BaseException] = []
+
+    def long_query() -> None:
+        try:
+            cursor.execute("SELECT count(*) FROM range(100000000000) a, range(10) b").fetchall()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=long_query)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    cancel.cancel()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 10
+    assert [type(e).__name__ for e in outcome] == ["InterruptException"]
+    con.close()
