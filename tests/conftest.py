@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import CliRunner
 
 from activity_report.cli import app
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -50,3 +53,12 @@ def events_csv(tmp_path: Path) -> Callable[..., Path]:
         return write_csv(tmp_path / name, header, rows)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium (see tests/browser.py); Playwright is loaded only when asked for."""
+    from .browser import launch
+
+    with launch() as launched:
+        yield launched

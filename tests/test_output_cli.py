@@ -47,6 +47,7 @@ GOLDEN_FILES = {
     "ndjson": "main_job.ndjson",
     "csv": "main_job.csv",
     "markdown": "main_job.md",
+    "html": "main_job.html",
 }
 ENV: dict[str, str | None] = {"COLUMNS": "80", "NO_COLOR": None}
 """Not a terminal: 80 columns unless COLUMNS says otherwise; pinned for the goldens."""
@@ -245,6 +246,8 @@ def test_negative_top_is_a_usage_error() -> None:
         ("r.markdown", "markdown"),
         ("R.CSV", "csv"),
         ("r.txt", "table"),
+        ("r.html", "html"),
+        ("Weekly.HTM", "html"),
     ],
 )
 def test_output_file_takes_its_format_from_the_extension(
@@ -290,12 +293,14 @@ def test_a_new_output_file_gets_the_umask_permissions(tmp_path: Path) -> None:
         (
             "report.xlsx",
             "the extension '.xlsx' is unknown; use one of .json, .ndjson, .jsonl, .csv, .md, "
-            ".markdown, .txt, or give --format (table, json, ndjson, csv, markdown)\n",
+            ".markdown, .txt, .html, .htm, or give --format (table, json, ndjson, csv, markdown, "
+            "html)\n",
         ),
         (
             "report",
             "it has no extension; use one of .json, .ndjson, .jsonl, .csv, .md, "
-            ".markdown, .txt, or give --format (table, json, ndjson, csv, markdown)\n",
+            ".markdown, .txt, .html, .htm, or give --format (table, json, ndjson, csv, markdown, "
+            "html)\n",
         ),
     ],
 )

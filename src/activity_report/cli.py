@@ -192,7 +192,8 @@ def report_command(
         typer.Option(
             "--format",
             help="Output format: table (for people), json (the Activity API), ndjson or csv "
-            "(a row per bucket and user), markdown. Default: table, or from -o's extension. "
+            "(a row per bucket and user), markdown, html (a page with a chart). "
+            "Default: table, or from -o's extension. "
             "Example: --format csv",
             case_sensitive=False,
             show_default=False,
@@ -206,7 +207,7 @@ def report_command(
             "--output",
             help="Write the report to FILE atomically (a temporary file, then a rename). "
             "Without --format, the extension picks it: .json, .ndjson/.jsonl, .csv, .md, "
-            ".txt (table). Example: -o weekly.csv",
+            ".txt (table), .html/.htm. Example: -o weekly.csv",
             dir_okay=False,
             show_default=False,
         ),
@@ -216,7 +217,7 @@ def report_command(
         typer.Option(
             "--top",
             min=0,
-            help="Users listed by the table and markdown: the N most active; 0 lists all. "
+            help="Users listed by the table, markdown and html: the N most active; 0 lists all. "
             "Example: --top 25",
         ),
     ] = DEFAULT_TOP,
@@ -493,7 +494,7 @@ def _choose_format(fmt: Format | None, as_json: bool, output: Path | None) -> Fo
     what = f"the extension {output.suffix!r} is unknown" if suffix else "it has no extension"
     raise UsageError(
         f"-o {output}: {what}; use one of {', '.join(BY_EXTENSION)}, or give --format "
-        "(table, json, ndjson, csv, markdown)"
+        "(table, json, ndjson, csv, markdown, html)"
     )
 
 

@@ -1,8 +1,9 @@
 """One module per output format; each writes a Report to a text stream.
 
 ``table`` is for people at a terminal (rich); ``markdown`` for wikis and
-e-mail; ``json`` (SPEC §5), ``ndjson`` and ``csv`` for programs. Only the
-table ever carries ANSI codes, and only where ``--color`` allows.
+e-mail; ``html`` for a browser or a mail (a chart, no script); ``json``
+(SPEC §5), ``ndjson`` and ``csv`` for programs. Only the table ever carries
+ANSI codes, and only where ``--color`` allows.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Format(StrEnum):
     ndjson = "ndjson"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
 
 
 class ColorMode(StrEnum):
@@ -56,6 +58,7 @@ FORMATS: tuple[FormatInfo, ...] = (
         Format.markdown, "markdown", (".md", ".markdown"), "text/markdown; charset=utf-8", True
     ),
     FormatInfo(Format.table, "table", (".txt",), "text/plain; charset=utf-8", True),
+    FormatInfo(Format.html, "html", (".html", ".htm"), "text/html; charset=utf-8", True),
 )
 BY_FORMAT = {info.fmt: info for info in FORMATS}
 BY_EXTENSION = {ext: info.fmt for info in FORMATS for ext in info.extensions}

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..resources import Limits
+from . import view
 from .errors import HANDLERS
 from .reader import StoreReader, Timing
 from .routes import routes
@@ -50,6 +51,7 @@ def create_app(config: ServerConfig, *, extra_routes: Sequence[BaseRoute] = ()) 
     )
     app.state.reader = reader
     app.state.config = config
+    view.install(app, reader)  # the Metrics view: /, sign-in, the session cookie
     if config.log_requests:
         app.add_middleware(RequestLog)
     return app
