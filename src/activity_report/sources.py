@@ -456,6 +456,12 @@ def _timestamp_us(column: Column) -> str:
         return f"epoch_us(try_cast(nullif(trim({column.sql}), '') AS TIMESTAMPTZ))"
     if column.type.startswith("DATE"):
         return f"epoch_us(try_cast({column.sql} AS TIMESTAMP))"
+    if column.type.endswith("_NS"):
+        # Nanoseconds (pandas' default unit, zoned or not): floored to the
+        # microsecond in integers, as epoch_us floors every other unit.
+        # epoch_us itself rejects TIMESTAMPTZ_NS, and a cast would round.
+        ns = f"epoch_ns({column.sql})"
+        return f"(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)"
     return f"epoch_us({column.sql})"
 
 
