@@ -473,7 +473,7 @@ def _show_info(info: Any) -> None:
     for title, header, rows in (
         ("Events per category", "category", info.categories),
         ("Events per organization", "organization", info.organizations),
-        ("Rejected rows", "problem", info.reject_reasons),
+        ("Rejected rows", "problem", info.rejected_reasons),
     ):
         if not rows:
             continue

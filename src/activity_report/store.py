@@ -247,7 +247,7 @@ class StoreInfo:
     organizations: list[tuple[str | None, int]]
     users: int
     rejects: int
-    reject_reasons: list[tuple[str, int]]
+    rejected_reasons: list[tuple[str, int]]
     ingested_files: int
     last_ingest: datetime | None
     created_by: str | None = None
@@ -264,7 +264,7 @@ class StoreInfo:
             "organizations": [{"organization_id": o, "events": n} for o, n in self.organizations],
             "users": self.users,
             "rejects": self.rejects,
-            "reject_reasons": [{"problem": p, "rows": n} for p, n in self.reject_reasons],
+            "rejected_reasons": dict(self.rejected_reasons),
             "ingested_files": self.ingested_files,
             "last_ingest": iso_utc(self.last_ingest),
         }
@@ -879,8 +879,11 @@ class Store:
             ).fetchall()
         ]
         users = int(con.execute("SELECT count(*) FROM users").fetchall()[0][0])
+        # In whole seconds (a run's microseconds tell no one anything), as an
+        # integer: DuckDB before 2.0 needs pytz to hand a TIMESTAMPTZ to Python.
         files, last_ingest = con.execute(
-            "SELECT count(DISTINCT file), max(ingested_at) FROM ingests"
+            "SELECT count(DISTINCT file), epoch_us(date_trunc('second', max(ingested_at))) "
+            "FROM ingests"
         ).fetchall()[0]
         created = con.execute("SELECT value FROM meta WHERE key = 'created_by'").fetchall()
         size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}.wal")) if p.exists())
@@ -895,9 +898,9 @@ class Store:
             organizations=organizations,
             users=users,
             rejects=sum(n for _, n in reasons),
-            reject_reasons=reasons,
+            rejected_reasons=reasons,
             ingested_files=int(files),
-            last_ingest=last_ingest,
+            last_ingest=_from_micros(last_ingest),
             created_by=str(created[0][0]) if created else None,
         )
 
