@@ -614,6 +614,31 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(db: Path, tmp_path: Path) -
     assert query(other, "SELECT table_name FROM duckdb_tables()") == [("things",)]
 
 
+@pytest.mark.parametrize("source", [CSV, PARQUET, USERS])
+@pytest.mark.parametrize("command", ["ingest", "info", "users import", "report"])
+def test_an_event_file_given_as_the_store_is_refused_and_left_untouched(
+    db: Path, tmp_path: Path, source: Path, command: str
+) -> None:
+    """DuckDB opens a .csv or .parquet path as an in-memory database: never ingest into it."""
+    target = tmp_path / source.name
+    target.write_bytes(source.read_bytes())
+    args = {
+        "ingest": ("ingest", str(CSV)),
+        "info": ("info",),
+        "users import": ("users", "import", str(USERS)),
+        "report": ("report",),
+    }[command]
+    run = run_cli(*args, "--db", str(target))
+    assert (run.exit_code, run.stdout, run.stderr) == (
+        1,
+        "",
+        f"activity-report: error: {target}: not a DuckDB database; give --db a store made by "
+        "`activity-report ingest`, or a new file name\n",
+    )
+    assert target.read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [source.name]
+
+
 @contextmanager
 def holding(db: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
     """Another process with the store open, until the block ends."""

@@ -318,6 +318,10 @@ class Store:
         where = Path(path).expanduser()
         if where.is_dir():
             raise DataError(f"{where}: is a directory; --db takes the store's file name")
+        if where.exists() and not _is_duckdb_file(where):
+            # DuckDB itself would open a CSV or Parquet file as an empty
+            # in-memory database and let an ingest "succeed" into nothing.
+            raise _not_a_database(where)
         if read_only and not where.exists():
             raise DataError(
                 f"{where}: no store here yet; fill it with `activity-report ingest FILE "
@@ -955,6 +959,25 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _is_duckdb_file(path: Path) -> bool:
+    """Whether ``path`` starts as a DuckDB database does (``DUCK`` at byte 8).
+
+    An unreadable file passes: opening it then gives the precise error.
+    """
+    try:
+        with path.open("rb") as handle:
+            return handle.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return True
+
+
+def _not_a_database(path: Path) -> DataError:
+    return DataError(
+        f"{path}: not a DuckDB database; give --db a store made by `activity-report "
+        "ingest`, or a new file name"
+    )
+
+
 def _open_error(path: Path, exc: Exception) -> DataError:
     message = _first_line(exc)
     if "Could not set lock" in message or "different configuration" in message:
@@ -965,10 +988,7 @@ def _open_error(path: Path, exc: Exception) -> DataError:
             "(one process can write a store, or several read it)"
         )
     if "not a valid DuckDB database" in message:
-        return DataError(
-            f"{path}: not a DuckDB database; give --db a store made by `activity-report "
-            "ingest`, or a new file name"
-        )
+        return _not_a_database(path)
     return DataError(f"{path}: cannot open the store: {message}")
 
 
