@@ -266,17 +266,20 @@ def report_command(
         raise UsageError(
             f"invalid value for --category: {category!r} (use one of {', '.join(CATEGORY_CHOICES)})"
         )
+    step = parse_interval(interval)
     request = core.ReportRequest(
-        interval=parse_interval(interval),
+        interval=step,
         tz=zone,
         tz_name=tz,
         events=list(events or ()),
         db=db,
         users_file=users,
-        start=parse_instant(start, tz=zone, now=now, option="--start")
+        start=parse_instant(start, tz=zone, now=now, option="--start", interval=step)
         if start is not None
         else None,
-        end=parse_instant(end, tz=zone, now=now, option="--end") if end is not None else None,
+        end=parse_instant(end, tz=zone, now=now, option="--end", interval=step)
+        if end is not None
+        else None,
         categories=CATEGORIES if label == "any" else (label,),
         category_label=label,
         orgs=org or None,
