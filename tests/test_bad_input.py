@@ -546,9 +546,18 @@ def test_filter_values_are_bound_never_spliced(
 ) -> None:
     monkeypatch.chdir(BAD)
     result = invoke("--events", "semicolon.csv", *ONE_DAY, *args)
+    option, value = args
+    unmatched = f"{option} {value!r} matches no organization id in the data"
+    if option == "--user":
+        unmatched = (
+            f"{option} {value!r} matches no user id in the data; to give a username, pass "
+            "the user directory with --users FILE (or import it into the store with "
+            "`activity-report users import FILE`)"
+        )
     assert (result.exit_code, result.stdout, result.stderr) == (
         0,
         HEADER,
+        f"{PROG}: warning: {unmatched}\n"
         f"{PROG}: note: no activity in the range for these filters\n",
     )
 

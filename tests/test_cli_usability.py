@@ -29,3 +29,128 @@ def test_now_and_ago_give_buckets_on_calendar_boundaries(
         times = [bucket["time"] for bucket in json.loads(run.stdout)["activity"]]
         assert times
         assert all(time.endswith(boundary) for time in times), times
+
+
+# --------------------------------------------------------------------------- filters
+
+
+ORG_ROWS = [
+    ("2022-08-01T10:00:00Z", "u1", "ide", "org-eng"),
+    ("2022-08-01T11:00:00Z", "u2", "ide", "org-ops"),
+]
+ORG_HEADER = ("time", "user_id", "category", "organization_id")
+RANGE = ("--start", "2022-08-01", "--end", "2022-08-02", "--format", "csv")
+CSV_HEADER = "time,bucket_duration,user_id,name,username,count,duration\n"
+
+
+def test_an_org_that_differs_only_in_case_is_named_with_the_near_miss(
+    events_csv: Callable[..., Path],
+) -> None:
+    path = events_csv(ORG_ROWS, header=ORG_HEADER)
+    run = run_cli("--events", str(path), "--org", "ORG-ENG", *RANGE)
+    assert (run.exit_code, run.stdout) == (0, CSV_HEADER)
+    assert run.stderr == (
+        "activity-report: warning: --org 'ORG-ENG' matches no organization id in the data "
+        "(organization ids are case-sensitive; the data has 'org-eng')\n"
+        "activity-report: note: no activity in the range for these filters\n"
+    )
+
+
+def test_only_the_org_that_matches_nothing_is_named(events_csv: Callable[..., Path]) -> None:
+    path = events_csv(ORG_ROWS, header=ORG_HEADER)
+    run = run_cli("--events", str(path), "--org", "org-eng", "--org", "org-qa", *RANGE)
+    assert run.exit_code == 0
+    assert run.stdout.count("\n") == 2  # the header and u1's row
+    assert run.stderr == (
+        "activity-report: warning: --org 'org-qa' matches no organization id in the data\n"
+    )
+
+
+def test_a_username_without_a_directory_says_users_is_needed() -> None:
+    run = run_cli("--events", str(PARQUET), "--user", "joe2", *RANGE)
+    assert (run.exit_code, run.stdout) == (0, CSV_HEADER)
+    assert run.stderr == (
+        "activity-report: warning: --user 'joe2' matches no user id in the data; to give a "
+        "username, pass the user directory with --users FILE (or import it into the store "
+        "with `activity-report users import FILE`)\n"
+        "activity-report: note: no activity in the range for these filters\n"
+    )
+    named = run_cli("--events", str(PARQUET), "--users", str(USERS), "--user", "joe2", *RANGE)
+    assert named.exit_code == 0
+    assert named.stderr == ""
+    assert "joe2" in named.stdout
+
+
+def test_a_user_in_neither_the_data_nor_the_directory_is_named(tmp_path: Path) -> None:
+    users = tmp_path / "users.csv"
+    users.write_text(
+        USERS.read_text(encoding="utf-8") + "no-events-id,Nemo,nemo,site-member,,\n",
+        encoding="utf-8",
+    )
+    run = run_cli(
+        "--events", str(PARQUET), "--users", str(users),
+        "--user", "joe2", "--user", "user05", "--user", "nemo", *RANGE,
+    )  # fmt: skip
+    assert run.exit_code == 0
+    assert run.stderr == (
+        "activity-report: warning: --user 'user05' matches no user id in the data and no "
+        "username in the user directory\n"
+        "activity-report: warning: --user 'nemo' (user id no-events-id) has no events in "
+        "the data\n"
+    )
+
+
+def test_filters_that_match_nothing_are_named_for_the_store_too(tmp_path: Path) -> None:
+    db = str(tmp_path / "store.duckdb")
+    assert run_cli("ingest", "--db", db, str(PARQUET)).exit_code == 0
+    run = run_cli("--db", db, "--org", "ORG-ENG", *RANGE)
+    assert run.exit_code == 0
+    assert run.stderr.startswith(
+        "activity-report: warning: --org 'ORG-ENG' matches no organization id in the data\n"
+    )
+
+
+# --------------------------------------------------------------------------- no valid row
+
+
+def test_a_file_with_no_valid_row_is_an_error_not_an_empty_report(
+    events_csv: Callable[..., Path],
+) -> None:
+    """Epoch numbers as times: a cron job must not mail an empty report as a success."""
+    path = events_csv([("1659348000", "u1", "ide"), ("1659348060", "u1", "ide")])
+    run = run_cli("--events", str(path), "--json")
+    assert (run.exit_code, run.stdout) == (1, "")
+    assert run.stderr == (
+        f"activity-report: error: {path}: none of its 2 rows is valid (2 unparseable time); "
+        "times must be ISO 8601 text such as 2022-08-01T09:00:00Z; fix the file or leave it "
+        "out\n"
+    )
+
+
+def test_a_file_with_no_valid_row_beside_good_ones_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,user_id,category\n2022-08-01T10:00:00Z,,ide\n", encoding="utf-8")
+    run = run_cli("--events", str(PARQUET), "--events", str(bad), "--json")
+    assert (run.exit_code, run.stdout) == (1, "")
+    assert run.stderr == (
+        f"activity-report: error: {bad}: its only row is not valid (1 missing user_id); fix "
+        "the file or leave it out\n"
+    )
+
+
+def test_a_file_of_malformed_lines_only_is_an_error(tmp_path: Path) -> None:
+    bad = tmp_path / "ragged.csv"
+    bad.write_text("time,user_id,category\na,b,c,d\ne,f,g,h\n", encoding="utf-8")
+    run = run_cli("--events", str(bad), "--json")
+    assert (run.exit_code, run.stdout) == (1, "")
+    assert run.stderr == (
+        "activity-report: error: no row of the events is valid (2 too many fields; first in "
+        f"{bad} row 1); fix the file or leave it out\n"
+    )
+
+
+def test_some_invalid_rows_still_give_a_report(events_csv: Callable[..., Path]) -> None:
+    path = events_csv([("2022-08-01T10:00:00Z", "u1", "ide"), ("1659348060", "u1", "ide")])
+    run = run_cli("--events", str(path), "--json")
+    assert run.exit_code == 0
+    assert run.stderr.startswith("activity-report: warning: skipped 1 invalid row")

@@ -600,6 +600,8 @@ def _tell_diagnostics(result: Any) -> None:
             f"({diagnostics.describe()}); --strict makes this an error"
         )
     _warn_unknown(diagnostics)
+    for warning in result.warnings:
+        _note(f"warning: {warning}")
     for note in result.notes:
         _note(f"note: {note}")
 

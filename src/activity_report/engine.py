@@ -119,6 +119,28 @@ def _where(filters: Filters) -> tuple[str, dict[str, object]]:
     return " AND ".join(clauses), params
 
 
+#: The view's columns a filter can name, for :func:`values_like`.
+FILTER_COLUMNS = ("org", "user_id")
+
+
+def values_like(
+    con: duckdb.DuckDBPyConnection, view: str, column: str, values: Sequence[str]
+) -> set[str]:
+    """The values of ``column`` among valid events that equal one of ``values``, ignoring case.
+
+    Tells a filter value that matches nothing from one that differs only in
+    case (ids are compared exactly), so a message can name the near miss.
+    """
+    if column not in FILTER_COLUMNS:
+        raise ValueError(f"not a filter column: {column}")
+    rows = con.execute(
+        f"SELECT DISTINCT {column} FROM {view} "
+        f"WHERE problem IS NULL AND list_contains($values, lower({column}))",
+        {"values": sorted({v.lower() for v in values})},
+    ).fetchall()
+    return {str(value) for (value,) in rows}
+
+
 def data_span(
     con: duckdb.DuckDBPyConnection,
     view: str,

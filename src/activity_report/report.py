@@ -50,6 +50,7 @@ class ReportResult:
     report: Report
     diagnostics: sources.Diagnostics
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # given filters that match nothing
 
 
 def to_micros(moment: datetime) -> int:
@@ -110,6 +111,8 @@ def _count(
             f"{diagnostics.invalid_rows} invalid rows ({diagnostics.describe()}); "
             "fix them or run without --strict to skip and report them"
         )
+    if diagnostics.invalid_rows:
+        _refuse_files_without_valid_rows(con, view, diagnostics)
     users = directory
     if request.users_file:
         users = directory_mod.index(directory_mod.read_directory_file(con, request.users_file))
@@ -120,6 +123,7 @@ def _count(
         if request.users is not None
         else None,
     )
+    warnings = _unmatched_filters(con, view, request, filters, users)
     notes: list[str] = []
     start, end = request.start, request.end
     if start is None or end is None:
@@ -134,7 +138,7 @@ def _count(
         if span is None:
             notes.append("no events match the filters; the report is empty")
             meta = _meta(request, start, end)
-            return ReportResult(Report((), (), meta), diagnostics, notes)
+            return ReportResult(Report((), (), meta), diagnostics, notes, warnings)
         if start is None:
             start = floor_to_unit(from_micros(span[0], request.tz), request.interval, request.tz)
         if end is None:
@@ -149,7 +153,60 @@ def _count(
     )
     if not report.users:
         notes.append("no activity in the range for these filters")
-    return ReportResult(report, diagnostics, notes)
+    return ReportResult(report, diagnostics, notes, warnings)
+
+
+def _refuse_files_without_valid_rows(
+    con: duckdb.DuckDBPyConnection, view: str, diagnostics: sources.Diagnostics
+) -> None:
+    """A file none of whose rows is valid is an error, not an empty report.
+
+    Such a file is in a form the tool does not read (epoch numbers as times,
+    another export's columns): a cron job must not mail an empty report as
+    a success. A file whose every line is malformed CSV has no rows in the
+    view; it is caught when it is the only source.
+    """
+    rows = con.execute(
+        f"""WITH bad AS (
+                SELECT source_file FROM {view} GROUP BY source_file
+                HAVING count(*) FILTER (problem IS NULL) = 0
+                ORDER BY source_file LIMIT 1)
+            SELECT source_file, problem, count(*) FROM {view}
+            WHERE source_file IN (SELECT source_file FROM bad)
+            GROUP BY ALL ORDER BY count(*) DESC, problem"""
+    ).fetchall()
+    if rows:
+        total = sum(int(n) for _, _, n in rows)
+        reasons = ", ".join(f"{n} {problem}" for _, problem, n in rows)
+        file = str(rows[0][0])
+        many = f"none of its {total:,} rows is"
+        subject = f"{file}: {'its only row is not' if total == 1 else many}"
+    elif diagnostics.total_rows and diagnostics.invalid_rows == diagnostics.total_rows:
+        reasons, subject = diagnostics.describe(), "no row of the events is"
+    else:
+        return
+    hint = ""
+    if "unparseable time" in reasons:
+        hint = "; times must be ISO 8601 text such as 2022-08-01T09:00:00Z"
+    raise DataError(f"{subject} valid ({reasons}){hint}; fix the file or leave it out")
+
+
+def _unmatched_filters(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    request: ReportRequest,
+    filters: engine.Filters,
+    directory: dict[str, UserInfo],
+) -> list[str]:
+    """What to tell about given --org and --user values that match no event at all."""
+    messages = []
+    if request.orgs:
+        found = engine.values_like(con, view, "org", request.orgs)
+        messages += directory_mod.unmatched_filters("--org", request.orgs, found)
+    if request.users and filters.users is not None:
+        found = engine.values_like(con, view, "user_id", filters.users)
+        messages += directory_mod.unmatched_filters("--user", request.users, found, directory)
+    return messages
 
 
 def _meta(request: ReportRequest, start: datetime | None, end: datetime | None) -> ReportMeta:
