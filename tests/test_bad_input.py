@@ -557,8 +557,7 @@ def test_filter_values_are_bound_never_spliced(
     assert (result.exit_code, result.stdout, result.stderr) == (
         0,
         HEADER,
-        f"{PROG}: warning: {unmatched}\n"
-        f"{PROG}: note: no activity in the range for these filters\n",
+        f"{PROG}: warning: {unmatched}\n{PROG}: note: no activity in the range for these filters\n",
     )
 
 

@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from .conftest import SAMPLE, run_cli
 
 PARQUET = SAMPLE / "events.parquet"
@@ -154,3 +156,93 @@ def test_some_invalid_rows_still_give_a_report(events_csv: Callable[..., Path]) 
     run = run_cli("--events", str(path), "--json")
     assert run.exit_code == 0
     assert run.stderr.startswith("activity-report: warning: skipped 1 invalid row")
+
+
+# --------------------------------------------------------------------------- click's errors
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--format", "xml"),
+            "invalid value for --format: 'xml' (use one of table, json, ndjson, csv, markdown)",
+        ),
+        (("--top", "-1"), "invalid value for --top: '-1' (use a whole number of 0 or more)"),
+        (("--top", "x"), "invalid value for --top: 'x' (use a whole number of 0 or more)"),
+        (
+            ("--max-buckets", "0"),
+            "invalid value for --max-buckets: '0' (use a whole number of 1 or more)",
+        ),
+        (
+            ("--formt", "json"),
+            "no such option: --formt (did you mean --format or --org?); see "
+            "`activity-report report --help`",
+        ),
+        (("report", "--events"), "--events needs a value"),
+        (("ingest",), "missing argument PATHS: see `activity-report ingest --help`"),
+        (("users", "import"), "missing argument FILE: see `activity-report users import --help`"),
+        (("info", "extra"), "unexpected argument 'extra': see `activity-report info --help`"),
+        (("users",), "activity-report users needs a command: import, list"),
+        (("users", "frob"), "no such command 'frob' for activity-report users: use one of "
+         "import, list"),
+        (("infoo",), "unexpected argument 'infoo': the commands are report, ingest, info, users"),
+    ],
+)  # fmt: skip
+def test_clicks_errors_read_like_the_tools_own(args: tuple[str, ...], message: str) -> None:
+    run = run_cli(*args)
+    assert (run.exit_code, run.stdout, run.stderr) == (
+        2,
+        "",
+        f"activity-report: error: {message}\n",
+    )
+
+
+def test_an_unquoted_glob_gets_one_short_line(tmp_path: Path) -> None:
+    """The shell expanded --events daily/*.csv: say to quote it, in one short line."""
+    daily = tmp_path / "daily"
+    daily.mkdir()
+    files = [daily / f"2022-08-{day:02}.csv" for day in range(1, 31)]
+    for file in files:
+        file.write_text("time,user_id,category\n2022-08-01T10:00:00Z,u1,ide\n", encoding="utf-8")
+    run = run_cli("--events", *(str(f) for f in files), "--json")
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr == (
+        f"activity-report: error: unexpected argument '{files[1]}' and 28 more: quote a glob "
+        f"(--events '{daily}/*.csv') or repeat --events for each file\n"
+    )
+
+
+# --------------------------------------------------------------------------- users list
+
+
+def test_users_list_shows_the_stores_directory(tmp_path: Path) -> None:
+    db = str(tmp_path / "store.duckdb")
+    assert run_cli("ingest", "--db", db, str(PARQUET)).exit_code == 0
+    empty = run_cli("users", "list", "--db", db)
+    assert (empty.exit_code, empty.stdout) == (0, "")
+    assert empty.stderr == (
+        "activity-report: note: the store has no users; load them with "
+        "`activity-report users import FILE`\n"
+    )
+    assert run_cli("users", "import", "--db", db, str(USERS)).exit_code == 0
+    text = run_cli("users", "list", "--db", db)
+    assert (text.exit_code, text.stderr) == (0, "")
+    lines = text.stdout.splitlines()
+    assert len(lines) == 16
+    assert lines[0].split() == ["id", "username", "name", "roles"]
+    joe = next(line for line in lines if "joe2" in line)
+    assert joe.split("  ")[0] == "6004ad77-a7a69a24d779dd9f44357014"  # never cut
+    assert joe.endswith("  site-member, site-manager")
+    as_json = run_cli("users", "list", "--db", db, "--json")
+    assert as_json.exit_code == 0
+    users = json.loads(as_json.stdout)
+    assert len(users) == 15
+    assert users == sorted(users, key=lambda u: u["id"])
+    assert next(u for u in users if u["username"] == "joe2") == {
+        "id": "6004ad77-a7a69a24d779dd9f44357014",
+        "name": "Joe",
+        "username": "joe2",
+        "roles": ["site-member", "site-manager"],
+        "avatar_hash": "671b4b1db753a55396036354ff526c8df02e0a53bb4ce4990010a96ab8782ffd",
+    }
