@@ -246,3 +246,40 @@ def test_users_list_shows_the_stores_directory(tmp_path: Path) -> None:
         "roles": ["site-member", "site-manager"],
         "avatar_hash": "671b4b1db753a55396036354ff526c8df02e0a53bb4ce4990010a96ab8782ffd",
     }
+
+
+# --------------------------------------------------------------------------- the summary line
+
+
+BERLIN = (
+    "--events", str(PARQUET), "--category", "login", "--interval", "daily",
+    "--tz", "Europe/Berlin", "--start", "2022-08-01", "--end", "2022-08-08",
+)  # fmt: skip
+
+
+def test_the_summary_fits_80_columns_like_the_rows() -> None:
+    run = run_cli(*BERLIN, env={"COLUMNS": "80"})
+    assert run.exit_code == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[:2] == [
+        "2022-08-01 to 2022-08-08 Europe/Berlin, every 1 day, category login, all orgs",
+        "14 active users, 121 events, 2h 1m active time",
+    ]
+    assert max(len(line) for line in lines) <= 80
+    wide = run_cli(*BERLIN, env={"COLUMNS": "100"})
+    assert wide.stdout.splitlines()[0].endswith("category login, all organizations")
+
+
+def test_a_summary_too_long_for_any_abbreviation_is_ellipsised() -> None:
+    orgs = ("8fcf83e2-07c5-4831-9aca-7d6616b738ef", "24a366f3-4245-4122-854f-7d993060f938")
+    run = run_cli(
+        *BERLIN, "--category", "web_terminal", "--org", orgs[0], "--org", orgs[1],
+        env={"COLUMNS": "80"},
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    first = run.stdout.splitlines()[0]
+    assert first.startswith(
+        "2022-08-01 to 2022-08-08 Europe/Berlin, every 1 day, web_terminal, orgs "
+    )
+    assert first.endswith("…")
+    assert len(first) == 80
