@@ -189,7 +189,7 @@ CORPUS = [
         "end_before_time.csv",
         0,
         report(("carol", 1, 120 * MIN_NS), ("bob", 1, 0)),
-        warning("1 invalid rows (1 end_time before time; first in end_before_time.csv row 1)"),
+        warning("1 invalid row (1 end_time before time; first in end_before_time.csv row 1)"),
     ),
     Case(
         "durations.csv",
@@ -204,7 +204,7 @@ CORPUS = [
         "century.csv",
         0,
         report(("bob", 1, 60 * MIN_NS)),
-        warning("1 invalid rows (1 coverage longer than a year; first in century.csv row 1)"),
+        warning("1 invalid row (1 coverage longer than a year; first in century.csv row 1)"),
     ),
     Case(
         "unknown_categories.csv",

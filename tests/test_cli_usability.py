@@ -283,3 +283,66 @@ def test_a_summary_too_long_for_any_abbreviation_is_ellipsised() -> None:
     )
     assert first.endswith("…")
     assert len(first) == 80
+
+
+# --------------------------------------------------------------------------- cron noise
+
+
+def test_a_nightly_reingest_and_later_reports_warn_only_about_news(tmp_path: Path) -> None:
+    db = str(tmp_path / "store.duckdb")
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "time,user_id,category\n"
+        "2022-07-01T10:00:00Z,u1,deploy\n"  # an unknown category, in July
+        "lunchtime,u1,ide\n"  # an invalid row
+        "2022-08-01T10:00:00Z,u1,ide\n",
+        encoding="utf-8",
+    )
+    first = run_cli("ingest", "--db", db, str(log))
+    assert first.exit_code == 0
+    assert first.stderr.splitlines()[1:] == [
+        "activity-report: warning: kept 1 invalid row in the store's rejects table (1 "
+        f"unparseable time; first in {log} row 2); --strict refuses such a run",
+        "activity-report: warning: 1 event has an unknown category and is in no report; "
+        "commonest: 'deploy' (1)",
+    ]
+    again = run_cli("ingest", "--db", db, str(log))
+    assert again.exit_code == 0
+    assert again.stderr == (
+        f"activity-report: ingested 1 file into {db}: 3 rows, 0 new, 2 duplicates, 1 rejected\n"
+    )
+    august = run_cli("--db", db, "--start", "2022-08-01", "--end", "2022-09-01", "--json")
+    assert (august.exit_code, august.stderr) == (0, "")
+    july = run_cli("--db", db, "--start", "2022-07-01", "--end", "2022-08-01", "--json")
+    assert july.stderr == (
+        "activity-report: warning: 1 event has an unknown category and is in no report; "
+        "commonest: 'deploy' (1)\n"
+        "activity-report: note: no activity in the range for these filters\n"
+    )
+
+
+def test_plurals_are_singular_for_one(tmp_path: Path) -> None:
+    users = tmp_path / "users.csv"
+    users.write_text("id,username\nu1,one\n", encoding="utf-8")
+    run = run_cli("users", "import", "--db", str(tmp_path / "s.duckdb"), str(users))
+    assert run.stderr == (
+        f"activity-report: imported 1 user into {tmp_path / 's.duckdb'}: 1 added, 0 updated, "
+        "0 unchanged\n"
+    )
+    log = tmp_path / "one.csv"
+    log.write_text("time,user_id,category\n2022-08-01T10:00:00Z,u1,ide\n", encoding="utf-8")
+    db = str(tmp_path / "s.duckdb")
+    assert run_cli("ingest", "--db", db, str(log)).exit_code == 0
+    twice = run_cli("ingest", "--db", db, str(log))
+    assert twice.stderr == (
+        f"activity-report: ingested 1 file into {db}: 1 row, 0 new, 1 duplicate, 0 rejected\n"
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "time,user_id,category\n2022-08-01T10:00:00Z,u1,ide\nlunchtime,u1,ide\n",
+        encoding="utf-8",
+    )
+    strict = run_cli("--events", str(bad), "--strict")
+    assert strict.stderr.startswith("activity-report: error: 1 invalid row (1 unparseable time")
+    lenient = run_cli("--events", str(bad), "--json")
+    assert lenient.stderr.startswith("activity-report: warning: skipped 1 invalid row (")

@@ -258,7 +258,7 @@ def test_strict_refuses_the_whole_run(db: Path, tmp_path: Path) -> None:
     assert run.exit_code == 1
     assert run.stdout == ""
     assert run.stderr == (
-        f"activity-report: error: 1 invalid rows (1 missing user_id; first in {bad} row 1); "
+        f"activity-report: error: 1 invalid row (1 missing user_id; first in {bad} row 1); "
         "nothing was ingested: fix them, or ingest without --strict to keep them in the "
         "store's rejects table\n"
     )
@@ -350,7 +350,7 @@ def test_unknown_categories_are_stored_and_counted(db: Path, tmp_path: Path) -> 
     )
     run = ingest(db, a)
     assert run.stderr.splitlines()[1] == (
-        "activity-report: warning: 1 events have an unknown category and are in no report; "
+        "activity-report: warning: 1 event has an unknown category and is in no report; "
         "commonest: 'vim' (1)"
     )
     assert query(db, "SELECT category FROM events ORDER BY 1") == [("ide",), ("vim",)]

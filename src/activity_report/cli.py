@@ -334,16 +334,17 @@ def ingest_command(
         _print_json(result.to_dict())
     files = f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}"
     _note(
-        f"ingested {files} into {result.path}: {result.rows} rows, {result.new} new, "
-        f"{result.duplicates} duplicates, {result.rejected} rejected"
+        f"ingested {files} into {result.path}: {_plural(result.rows, 'row')}, {result.new} new, "
+        f"{_plural(result.duplicates, 'duplicate')}, {result.rejected} rejected"
     )
-    diagnostics = result.diagnostics
-    if diagnostics.invalid_rows:
+    # Only what this run added: a nightly re-ingest of the same files stays quiet.
+    if result.kept_rejects:
         _note(
-            f"warning: kept {diagnostics.invalid_rows} invalid rows in the store's rejects "
-            f"table ({diagnostics.describe()}); --strict refuses such a run"
+            f"warning: kept {_plural(result.kept_rejects, 'invalid row')} in the store's "
+            f"rejects table ({result.diagnostics.describe()}); --strict refuses such a run"
         )
-    _warn_unknown(diagnostics)
+    if result.new_unknown:
+        _warn_unknown_values(sum(n for _, n in result.new_unknown), result.new_unknown[:5])
 
 
 @app.command("info")
@@ -400,7 +401,7 @@ def users_import_command(
     if as_json:
         _print_json(result.to_dict())
     _note(
-        f"imported {result.users} users into {result.path}: {result.added} added, "
+        f"imported {_plural(result.users, 'user')} into {result.path}: {result.added} added, "
         f"{result.updated} updated, {result.unchanged} unchanged"
     )
 
@@ -635,7 +636,7 @@ def _tell_diagnostics(result: Any) -> None:
     diagnostics = result.diagnostics
     if diagnostics.invalid_rows:
         _note(
-            f"warning: skipped {diagnostics.invalid_rows} invalid rows "
+            f"warning: skipped {_plural(diagnostics.invalid_rows, 'invalid row')} "
             f"({diagnostics.describe()}); --strict makes this an error"
         )
     _warn_unknown(diagnostics)
@@ -647,11 +648,21 @@ def _tell_diagnostics(result: Any) -> None:
 
 def _warn_unknown(diagnostics: Any) -> None:
     if diagnostics.unknown_rows:
-        common = ", ".join(f"{value!r} ({n})" for value, n in diagnostics.unknown_values)
-        _note(
-            f"warning: {diagnostics.unknown_rows} events have an unknown category and are "
-            f"in no report; commonest: {common}"
-        )
+        _warn_unknown_values(diagnostics.unknown_rows, diagnostics.unknown_values)
+
+
+def _warn_unknown_values(rows: int, values: Sequence[tuple[str, int]]) -> None:
+    common = ", ".join(f"{value!r} ({n})" for value, n in values)
+    has = "has" if rows == 1 else "have"
+    _note(
+        f"warning: {_plural(rows, 'event')} {has} an unknown category and "
+        f"{'is' if rows == 1 else 'are'} in no report; commonest: {common}"
+    )
+
+
+def _plural(n: int, noun: str) -> str:
+    """``1 invalid row``, ``2 invalid rows``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _note(message: str) -> None:

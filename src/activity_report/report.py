@@ -6,6 +6,7 @@ prints; what the caller should tell the user comes back as data.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -108,7 +109,8 @@ def _count(
     diagnostics = sources.diagnose(con, view, every_column=every_column)
     if request.strict and diagnostics.invalid_rows:
         raise DataError(
-            f"{diagnostics.invalid_rows} invalid rows ({diagnostics.describe()}); "
+            f"{diagnostics.invalid_rows} invalid row{'s' * (diagnostics.invalid_rows != 1)} "
+            f"({diagnostics.describe()}); "
             "fix them or run without --strict to skip and report them"
         )
     if diagnostics.invalid_rows:
@@ -144,6 +146,8 @@ def _count(
         if end is None:
             end = ceil_to_unit(from_micros(span[1], request.tz), request.interval, request.tz)
     edges = bucket_edges(start, end, request.interval, request.tz, max_buckets=request.max_buckets)
+    if diagnostics.unknown_rows:  # only those of this range: an old one is not news every day
+        diagnostics = _unknown_in_range(con, view, diagnostics, to_micros(start), to_micros(end))
     cells = engine.compute(con, view, [to_micros(e) for e in edges], filters, request.heartbeat_us)
     report = build_report(
         edges,
@@ -154,6 +158,27 @@ def _count(
     if not report.users:
         notes.append("no activity in the range for these filters")
     return ReportResult(report, diagnostics, notes, warnings)
+
+
+def _unknown_in_range(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    diagnostics: sources.Diagnostics,
+    start_us: int,
+    end_us: int,
+) -> sources.Diagnostics:
+    """``diagnostics`` with only the unknown categories of events in ``[start, end)``."""
+    rows = con.execute(
+        f"""SELECT category, count(*) FROM {view}
+            WHERE problem IS NULL AND NOT list_contains($known, category)
+              AND ts >= $start AND ts < $end
+            GROUP BY category ORDER BY count(*) DESC, category""",
+        {"known": list(sources.CATEGORIES), "start": start_us, "end": end_us},
+    ).fetchall()
+    values = [(str(c), int(n)) for c, n in rows]
+    return dataclasses.replace(
+        diagnostics, unknown_rows=sum(n for _, n in values), unknown_values=values[:5]
+    )
 
 
 def _refuse_files_without_valid_rows(

@@ -46,7 +46,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -181,7 +181,9 @@ class IngestResult:
 
     path: Path
     files: tuple[FileCounts, ...]
-    diagnostics: sources.Diagnostics
+    diagnostics: sources.Diagnostics  # what the files held, duplicates included
+    kept_rejects: int = 0  # invalid rows this run added to the rejects table
+    new_unknown: list[tuple[str, int]] = field(default_factory=list)  # new events, by category
 
     @property
     def rows(self) -> int:
@@ -467,7 +469,8 @@ class Store:
         diagnostics = self._diagnose()
         if strict and diagnostics.invalid_rows:
             raise DataError(
-                f"{diagnostics.invalid_rows} invalid rows ({diagnostics.describe()}); "
+                f"{diagnostics.invalid_rows} invalid row{'s' * (diagnostics.invalid_rows != 1)} "
+                f"({diagnostics.describe()}); "
                 "nothing was ingested: fix them, or ingest without --strict to keep them in "
                 "the store's rejects table"
             )
@@ -475,7 +478,8 @@ class Store:
         phases.start("adding new events", 800)
         now = datetime.now(UTC)
         self._insert_new()
-        self._insert_rejects(now)
+        kept = self._insert_rejects(now)
+        new_unknown = self._new_unknown(first_no)
         counts = self._file_counts(first_no)
         con.executemany(
             "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -484,7 +488,8 @@ class Store:
         for table in ("ingest_batch", "ingest_malformed", "ingest_files"):
             con.execute(f"DROP TABLE {table}")
         phases.done()
-        return IngestResult(self.path, tuple(c for _, _, c in counts), diagnostics)
+        files_counts = tuple(c for _, _, c in counts)
+        return IngestResult(self.path, files_counts, diagnostics, kept, new_unknown)
 
     def _create_batch(self, files: Sequence[sources.EventFile], first_no: int) -> None:
         """The temporary tables of one run; ``ingest_files`` numbers its files."""
@@ -713,9 +718,22 @@ class Store:
                        AND e.end_us IS NOT DISTINCT FROM b.end_us)"""
         ).fetchall()
 
-    def _insert_rejects(self, now: datetime) -> None:
-        """Keep the invalid rows; a row already kept by an earlier run is not kept twice."""
-        self.con.execute(
+    def _new_unknown(self, first_no: int) -> list[tuple[str, int]]:
+        """The categories of the events this run added that no report counts."""
+        rows = self.con.execute(
+            "SELECT category, count(*) FROM events WHERE ingest_file >= $first "
+            "AND NOT list_contains($known, category) "
+            "GROUP BY category ORDER BY count(*) DESC, category",
+            {"first": first_no, "known": list(sources.CATEGORIES)},
+        ).fetchall()
+        return [(str(c), int(n)) for c, n in rows]
+
+    def _insert_rejects(self, now: datetime) -> int:
+        """Keep the invalid rows; a row already kept by an earlier run is not kept twice.
+
+        Returns how many rows this run added.
+        """
+        inserted = self.con.execute(
             """INSERT INTO rejects
                SELECT * FROM (
                    SELECT b.file_no, f.stored, b.source_row, b.problem, $now,
@@ -743,6 +761,7 @@ class Store:
                      AND r.raw IS NOT DISTINCT FROM n.raw)""",
             {"now": now},
         ).fetchall()
+        return int(inserted[0][0]) if inserted else 0
 
     def _file_counts(self, first_no: int) -> list[tuple[int, str, FileCounts]]:
         """Per file: rows read, new (now in the store), duplicates, rejected.
