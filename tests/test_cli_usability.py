@@ -346,3 +346,30 @@ def test_plurals_are_singular_for_one(tmp_path: Path) -> None:
     assert strict.stderr.startswith("activity-report: error: 1 invalid row (1 unparseable time")
     lenient = run_cli("--events", str(bad), "--json")
     assert lenient.stderr.startswith("activity-report: warning: skipped 1 invalid row (")
+
+
+# --------------------------------------------------------------------------- the 1M trap
+
+
+@pytest.mark.parametrize("text", ["1M", " 15 M ", "M"])
+def test_a_capital_m_interval_keeps_its_meaning_with_a_hint(text: str) -> None:
+    run = run_cli(
+        "--events", str(PARQUET), "--interval", text,
+        "--start", "2022-08-01", "--end", "2022-08-01T01:00", "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    minutes = 60 * 1_000_000_000 * int(text.strip().rstrip("M").strip() or 1)
+    assert json.loads(run.stdout)["activity"][0]["duration"] == minutes
+    assert run.stderr == (
+        f"activity-report: note: --interval {text.strip()!r} is minutes (m and M are "
+        "minutes); for months write '1 mon', monthly or P1M\n"
+    )
+
+
+@pytest.mark.parametrize("text", ["1m", "P1M", "PT1M", "1 mon", "monthly", "1 min"])
+def test_other_minute_and_month_forms_get_no_hint(text: str) -> None:
+    run = run_cli(
+        "--events", str(PARQUET), "--interval", text,
+        "--start", "2022-08-01", "--end", "2022-08-01T01:00", "--json",
+    )  # fmt: skip
+    assert (run.exit_code, run.stderr) == (0, "")

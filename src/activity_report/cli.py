@@ -254,7 +254,7 @@ def report_command(
     --end 2022-08-31 --category ide --interval "1 week" --json
     """
     from . import report as core
-    from .intervals import parse_heartbeat, parse_interval
+    from .intervals import capital_m_hint, parse_heartbeat, parse_interval
     from .sources import CATEGORIES, normalise_category
     from .times import parse_instant, parse_tz
 
@@ -269,6 +269,8 @@ def report_command(
             f"invalid value for --category: {category!r} (use one of {', '.join(CATEGORY_CHOICES)})"
         )
     step = parse_interval(interval)
+    if (hint := capital_m_hint(interval)) is not None:
+        _note(f"note: {hint}")
     request = core.ReportRequest(
         interval=step,
         tz=zone,

@@ -128,6 +128,19 @@ _HEARTBEAT_FORMS = (
 _Parts = Sequence[tuple[int, Unit]]
 
 
+_MINUTE_M = re.compile(r"\s*[0-9]*\s*M\s*", re.ASCII)
+
+
+def capital_m_hint(text: str) -> str | None:
+    """A hint for ``1M``: case is ignored, so it is one minute, not the month it may mean."""
+    if _MINUTE_M.fullmatch(text) is None:
+        return None
+    return (
+        f"--interval {text.strip()!r} is minutes (m and M are minutes); for months write "
+        "'1 mon', monthly or P1M"
+    )
+
+
 def parse_interval(text: str, *, option: str = "--interval") -> Interval:
     """Parse any form of the SPEC §2 grammar; a UsageError names the option otherwise."""
     return _parse(text, option, _INTERVAL_FORMS)
