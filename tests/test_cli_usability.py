@@ -373,3 +373,55 @@ def test_other_minute_and_month_forms_get_no_hint(text: str) -> None:
         "--start", "2022-08-01", "--end", "2022-08-01T01:00", "--json",
     )  # fmt: skip
     assert (run.exit_code, run.stderr) == (0, "")
+
+
+# --------------------------------------------------------------------------- help and completion
+
+
+def test_top_level_help_lists_the_reports_options() -> None:
+    """The report is the default command: `activity-report --help` shows its options."""
+    run = run_cli("--help", env={"COLUMNS": "80"})
+    assert run.exit_code == 0
+    text = run.stdout
+    assert "Commands:" in text
+    assert "Report options (report is the default command):" in text
+    section = text[text.index("Report options") :]
+    for option in ("--events", "--start", "--end", "--interval", "--category", "--format", "-o"):
+        assert f"  {option}" in section, option
+    assert "--help" not in section
+
+
+@pytest.mark.parametrize("args", [("--help",), ("report", "--help"), ("ingest", "--help")])
+def test_help_never_cuts_a_word_and_fits_80_columns(args: tuple[str, ...]) -> None:
+    run = run_cli(*args, env={"COLUMNS": "80"})
+    assert run.exit_code == 0
+    assert "…" not in run.stdout
+    assert max(len(line) for line in run.stdout.splitlines()) <= 80
+    joined = " ".join(run.stdout.split())
+    for name in ("ACTIVITY_REPORT_DB", "ACTIVITY_REPORT_MEMORY_LIMIT", "ACTIVITY_REPORT_TEMP_DIR"):
+        assert f"[env var: {name}]" in joined, name
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("activity-report ", ["report", "ingest", "info", "users"]),
+        ("activity-report in", ["ingest", "info"]),
+        ("activity-report users ", ["import", "list"]),
+        ("activity-report --category ", ["any", "ide", "login", "app", "tunnel", "web_terminal"]),
+        ("activity-report --category w", ["web_terminal"]),
+        ("activity-report report --category l", ["login"]),
+        ("activity-report --ca", ["--category"]),
+        ("activity-report --format c", ["csv"]),
+    ],
+)
+def test_completion_of_commands_and_values(words: str, expected: list[str]) -> None:
+    """Through the environment variable a shell's completion script sets."""
+    env = {
+        "_ACTIVITY_REPORT_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+    }
+    run = run_cli(env=env)
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.split() == expected

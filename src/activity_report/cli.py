@@ -20,6 +20,7 @@ from typing import Annotated, Any, TextIO
 
 import click
 import typer
+from click.shell_completion import CompletionItem
 from typer.core import TyperGroup
 
 from . import __version__, resources
@@ -78,7 +79,7 @@ class DefaultReportGroup(TyperGroup):
     """Runs ``report`` when the first argument names no subcommand.
 
     So ``activity-report --category ide`` and ``activity-report report
-    --category ide`` are the same command (SPEC §7).
+    --category ide`` are the same command.
     """
 
     default_command = "report"
@@ -97,19 +98,53 @@ class DefaultReportGroup(TyperGroup):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         top_level = {"-h", "--help", "--version", "--install-completion", "--show-completion"}
-        if not args or (args[0] not in self.commands and args[0] not in top_level):
+        completing_a_command = ctx.resilient_parsing and not args  # the first word: any command
+        if not completing_a_command and (
+            not args or (args[0] not in self.commands and args[0] not in top_level)
+        ):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """The first word: a command, or (the report being the default) a report option."""
+        items = super().shell_complete(ctx, incomplete)
+        report = self.commands.get(self.default_command)
+        if report is not None and incomplete.startswith("-"):
+            sub = click.Context(report, info_name=self.default_command, parent=ctx)
+            known = {item.value for item in items}
+            items += [
+                item for item in report.shell_complete(sub, incomplete) if item.value not in known
+            ]
+        return items
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The group's help, then the report's options: the report is the default command."""
+        super().format_help(ctx, formatter)
+        report = self.commands.get(self.default_command)
+        if report is None:
+            return
+        sub = click.Context(report, info_name=self.default_command, parent=ctx)
+        records = [
+            record
+            for param in report.get_params(sub)
+            if not (isinstance(param, click.Option) and "--help" in param.opts)
+            and (record := param.get_help_record(sub)) is not None
+        ]
+        with formatter.section("Report options (report is the default command)"):
+            formatter.write_dl(records)
 
 
 app = typer.Typer(
     name=PROG,
     cls=DefaultReportGroup,
     help="Usage reports from an activity event log, in the shape of Coder's Activity API."
-    "\n\nRun `activity-report report --help` for the report's options."
+    "\n\nWithout a command, it runs the report: its options are below."
     "\n\nExample: activity-report --events events.parquet --interval daily -o daily.csv",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_show_locals=False,
+    # click's plain help: it wraps long words (env var names, paths) instead
+    # of cutting them with an ellipsis at 80 columns as rich's panels do.
+    rich_markup_mode=None,
     no_args_is_help=False,
     add_completion=True,
 )
@@ -132,8 +167,12 @@ def _root(
 ) -> None:
     """Usage reports from an activity event log, in the shape of Coder's Activity API.
 
-    Run `activity-report report --help` for the report's options.
+    Without a command, it runs the report: its options are below.
     """
+
+
+def _complete_category(incomplete: str) -> list[str]:
+    return [name for name in CATEGORY_CHOICES if name.startswith(incomplete.lower())]
 
 
 @app.command("report")
@@ -181,7 +220,11 @@ def report_command(
         str, typer.Option("--tz", help="Time zone: IANA name, +05:30, UTC or local.")
     ] = "UTC",
     category: Annotated[
-        str, typer.Option(help="any, ide, login, app, tunnel or web_terminal.")
+        str,
+        typer.Option(
+            help="any, ide, login, app, tunnel or web_terminal.",
+            autocompletion=_complete_category,
+        ),
     ] = "any",
     org: Annotated[
         list[str] | None,
@@ -374,7 +417,8 @@ def info_command(
 
 users_app = typer.Typer(
     name="users",
-    help="The store's user directory (SPEC §6): reports name users from it.",
+    rich_markup_mode=None,
+    help="The store's user directory: reports name users from it.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(users_app)
