@@ -1,4 +1,4 @@
-"""Hostile and broken input (issue 5): every bad input gets a clear answer.
+"""Hostile and broken input: every bad input gets a clear answer.
 
 The corpus is ``tests/bad_inputs/`` (small files, each a case below) plus the
 files the fixtures generate (Parquet, paths, permissions). Each case has its
@@ -213,7 +213,7 @@ CORPUS = [
         f"{PROG}: warning: 5 events have an unknown category and are in no report; "
         "commonest: 'deploy' (3), 'build' (2)\n",
     ),
-    # An event is one row (SPEC §1): exact duplicates count twice; their
+    # An event is one row: exact duplicates count twice; their
     # coverages overlap, so the duration counts once. The store drops them.
     Case("duplicates.csv", 0, report(("alice", 3, 90_000_000_000)), ""),
     Case(

@@ -1,4 +1,4 @@
-"""The command line (SPEC §7): commands, exit codes, and what goes to which stream."""
+"""The command line: commands, exit codes, and what goes to which stream."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -425,3 +426,50 @@ def test_completion_of_commands_and_values(words: str, expected: list[str]) -> N
     run = run_cli(env=env)
     assert run.exit_code == 0, run.stderr
     assert run.stdout.split() == expected
+
+
+# --------------------------------------------------------------------------- docs
+
+ROOT = Path(__file__).resolve().parent.parent
+CITATION = re.compile(r"SPEC|issue #?[0-9]+", re.IGNORECASE)
+
+
+def help_texts() -> dict[str, str]:
+    commands = [(), ("report",), ("ingest",), ("info",), ("users",), ("users", "import")]
+    texts = {" ".join(c) or "top": run_cli(*c, "--help").stdout for c in commands}
+    texts["users list"] = run_cli("users", "list", "--help").stdout
+    return texts
+
+
+def test_readme_and_help_cite_nothing_a_user_does_not_have() -> None:
+    documents = {"README.md": (ROOT / "README.md").read_text(encoding="utf-8")}
+    documents |= {
+        str(p.relative_to(ROOT)): p.read_text(encoding="utf-8")
+        for p in sorted((ROOT / "benchmarks").glob("*.md"))
+    }
+    documents |= {f"--help of {name}": text for name, text in help_texts().items()}
+    for name, text in documents.items():
+        assert CITATION.search(text) is None, (name, CITATION.search(text))
+
+
+def test_every_environment_variable_in_help_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = set()
+    for text in help_texts().values():
+        named |= set(re.findall(r"ACTIVITY_REPORT_[A-Z_]+", " ".join(text.split())))
+    assert "ACTIVITY_REPORT_EVENTS" in named
+    for name in sorted(named):
+        assert f"`{name}`" in readme, name
+
+
+def test_the_events_variable_takes_several_paths() -> None:
+    run = run_cli(
+        "--start", "2022-08-01", "--end", "2022-08-08", "--json",
+        env={"ACTIVITY_REPORT_EVENTS": f"{PARQUET} {SAMPLE / 'events.csv'}"},
+    )  # fmt: skip
+    both = run_cli(
+        "--events", str(PARQUET), "--events", str(SAMPLE / "events.csv"),
+        "--start", "2022-08-01", "--end", "2022-08-08", "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout == both.stdout

@@ -1,4 +1,4 @@
-"""The persistent store (issue 3): ingest, rejects, users, info, and reports from it."""
+"""The persistent store: ingest, rejects, users, info, and reports from it."""
 
 from __future__ import annotations
 

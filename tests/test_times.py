@@ -1,4 +1,4 @@
-"""--tz, --start and --end values (SPEC §3).
+"""--tz, --start and --end values.
 
 Instants are compared through isoformat(), which shows the offset: equal
 instants in one zone could otherwise hide a wrong fold.

@@ -1,4 +1,4 @@
-"""The user directory (SPEC §6): who a user id is, for the ``users`` map."""
+"""The user directory: who a user id is, for the ``users`` map."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ computed once in Python, on the report zone's wall clock, and the SQL only
 compares and subtracts integers, so a report in Europe/Berlin costs what one
 in UTC does.
 
-Counting rules (SPEC §4):
+Counting rules:
 
 * ``count``: matching events whose ``ts`` lies in the bucket;
 * ``duration``: the length of the union of the user's coverages
@@ -153,7 +153,7 @@ def data_span(
 
     The latest moment is at least ``ts + 1`` so that a zero-length event at the
     very end still falls inside ``[start, end)``. A given bound of the range
-    narrows "matching" as SPEC §4 does: with ``start_us`` an event must cover
+    narrows "matching" as the counting rules do: with ``start_us`` an event must cover
     or lie past it, with ``end_us`` it must start before it.
     """
     where, params = _where(filters)
@@ -181,7 +181,7 @@ def compute(
     filters: Filters,
     heartbeat_us: int,
 ) -> list[Cell]:
-    """Count events and union coverage per bucket and user (SPEC §4).
+    """Count events and union coverage per bucket and user.
 
     The windows partition by a 64-bit hash of the user id: sorting integers
     is several times cheaper than sorting text. Two users whose ids hash

@@ -1,4 +1,4 @@
-"""Interval expressions (SPEC §2) and the report's bucket edges (SPEC §3).
+"""Interval expressions and the report's bucket edges.
 
 Pure Python: the CLI parses options with it and the engine receives the edges
 as plain aware datetimes, so the calendar rules live in one place that can be
@@ -142,7 +142,7 @@ def capital_m_hint(text: str) -> str | None:
 
 
 def parse_interval(text: str, *, option: str = "--interval") -> Interval:
-    """Parse any form of the SPEC §2 grammar; a UsageError names the option otherwise."""
+    """Parse any form of the interval grammar; a UsageError names the option otherwise."""
     return _parse(text, option, _INTERVAL_FORMS)
 
 
@@ -254,7 +254,7 @@ def _within_limit(interval: Interval) -> bool:
 
 
 def localise(wall: datetime, tz: tzinfo) -> datetime:
-    """The instant a naive wall-clock time names in tz, by SPEC §3's DST rules.
+    """The instant a naive wall-clock time names in tz, by the DST rules.
 
     With ``fold=0`` PEP 495 zones (zoneinfo, dateutil) give an ambiguous time
     its first occurrence, and give a skipped time the offset from before the

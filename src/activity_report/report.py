@@ -68,7 +68,7 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up for reports.
 
-    UTC session time zone: text timestamps without an offset are UTC (SPEC §1).
+    UTC session time zone: text timestamps without an offset are UTC.
     No progress bar: DuckDB draws it on stdout, which carries only the report.
     Memory is bounded by ``memory_limit``; what does not fit spills to
     ``temp_dir`` (see :mod:`.resources`), and Ctrl-C interrupts its queries.
@@ -80,7 +80,7 @@ def connect(
 
 
 def run(request: ReportRequest, con: duckdb.DuckDBPyConnection | None = None) -> ReportResult:
-    """Load the events, check them, bucket them and count (SPEC §1-§5).
+    """Load the events, check them, bucket them and count.
 
     The events are the files of ``request.events``, else the store's
     (``request.db``), whose user directory then names the users unless

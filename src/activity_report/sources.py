@@ -1,4 +1,4 @@
-"""Event files -> one DuckDB view with the canonical columns (SPEC §1).
+"""Event files -> one DuckDB view with the canonical columns.
 
 Every input file, whatever its format or column names, is presented to the
 engine as rows of the view ``events_input``:
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 CATEGORIES: tuple[str, ...] = ("ide", "login", "app", "tunnel", "web_terminal")
 
-#: SPEC §1's aliases, in order of preference (the first one present wins).
+#: The column aliases, in order of preference (the first one present wins).
 ALIASES: dict[str, tuple[str, ...]] = {
     "time": ("time", "timestamp", "ts", "created_at", "started_at", "start_time"),
     "user_id": ("user_id", "user", "user_uuid"),
@@ -346,7 +346,7 @@ _READER_COLUMNS = {"filename", "file_row_number"}  # added by the reader, not th
 
 
 def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
-    """Apply SPEC §1's aliases to one file's columns; refuse what cannot be read.
+    """Apply the column aliases to one file's columns; refuse what cannot be read.
 
     Names match case-insensitively and ignoring surrounding blanks.
     """
@@ -642,7 +642,7 @@ def _header_key(file: EventFile) -> tuple[str, bytes]:
 
 @dataclass(frozen=True)
 class Diagnostics:
-    """What the input held that no report counts (SPEC §1).
+    """What the input held that no report counts.
 
     Invalid rows include the CSV lines DuckDB could not parse; their
     ``invalid_examples`` row is the data row they would have been (line - 1).

@@ -1,4 +1,4 @@
-"""The persistent store (SPEC §7's ``--db``): a DuckDB file of deduplicated events.
+"""The persistent store (``--db``): a DuckDB file of deduplicated events.
 
 Users run ``activity-report ingest`` from cron each night and reports over
 months of history read the store instead of every log file again. The store
@@ -12,7 +12,7 @@ events      the canonical columns of :mod:`.sources` (``ts``, ``end_us``,
             ``user_id``, ``category``, ``org``, ``event_id``) and
             ``ingest_file``, the :data:`ingests` row of the file it came from
 rejects     invalid rows: file, row, reason, when, and the values read
-users       the user directory (SPEC §6): ``id``, ``name``, ``username``,
+users       the user directory: ``id``, ``name``, ``username``,
             ``roles`` (VARCHAR[]), ``avatar_hash``
 ingests     one row per file per run: ``file``, ``rows``, ``new``,
             ``duplicates``, ``rejected``, ``ingested_at``
@@ -796,7 +796,7 @@ class Store:
     # ----------------------------------------------------------------- users
 
     def import_users(self, path: str) -> UsersResult:
-        """Load a user directory file (SPEC §6); users already in the store are updated."""
+        """Load a user directory file; users already in the store are updated."""
         self._writable()
         con = self.con
         users = list(directory_mod.index(directory_mod.read_directory_file(con, path)).values())

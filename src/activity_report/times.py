@@ -1,4 +1,4 @@
-"""The values of --tz, --start and --end (SPEC §3).
+"""The values of --tz, --start and --end.
 
 Pure Python, like intervals.py: every bad value becomes a one-line UsageError
 that names the option, the value and the accepted forms.

@@ -1,7 +1,7 @@
 """One module per output format; each writes a Report to a text stream.
 
 ``table`` is for people at a terminal (rich); ``markdown`` for wikis and
-e-mail; ``json`` (SPEC §5), ``ndjson`` and ``csv`` for programs. Only the
+e-mail; ``json``, ``ndjson`` and ``csv`` for programs. Only the
 table ever carries ANSI codes, and only where ``--color`` allows.
 """
 
