@@ -1,6 +1,6 @@
 """The hand-written DuckDB baseline that ``bench.py`` times the tool against.
 
-It computes what a report computes (SPEC §4), the way a competent DuckDB user
+It computes what a report computes, the way a competent DuckDB user
 would write it by hand for one known event file:
 
 * each event covers ``[time, coalesce(end_time, time + heartbeat))``;

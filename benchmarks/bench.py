@@ -1,4 +1,4 @@
-"""Benchmark activity-report against a hand-written DuckDB baseline (issue 6).
+"""Benchmark activity-report against a hand-written DuckDB baseline.
 
 One run:
 
@@ -17,7 +17,7 @@ One run:
    (ingest, re-ingest, report from the store) when ``activity-report ingest``
    exists; and, with ``--scale``, the weekly report at several N;
 3. prints the results and writes ``benchmarks/RESULTS.md``, with the targets
-   of issue 6 marked met or missed.
+   marked met or missed.
 
 Run from the repository root with the project's Python environment:
 
@@ -64,7 +64,7 @@ CATEGORY_CASES = ("any", "ide")
 INTERVAL_CASES = ("day", "week", "month")
 TZ_CASES = ("UTC", "Europe/Berlin")
 
-# Targets of issue 6 (and issue 3 for the store).
+# The speed targets (the report's, and the store's).
 MAX_RATIO = 1.3
 MAX_TZ_RATIO = 1.2
 MAX_RSS = 1.5 * 2**30
@@ -531,7 +531,7 @@ def has_command(name: str) -> bool:
 def run_store(
     events: Path, tool: Sequence[str], repeat: int, work: Path, parquet_report: Path | None
 ) -> StoreResult:
-    """Ingest into a fresh store, ingest again, report from the store (issue 3's targets)."""
+    """Ingest into a fresh store, ingest again, report from the store."""
     result = StoreResult()
     if not has_command("ingest"):
         result.note = "skipped: `activity-report ingest` does not exist yet"
@@ -748,20 +748,20 @@ class Bench:
         if self.store is not None and self.store.ingest.ok and self.store.ctas.ok:
             ctas = self.store.ctas.median
             rows.append(
-                (f"ingest <= {MAX_INGEST_RATIO}x CREATE TABLE AS (issue 3)",
+                (f"ingest <= {MAX_INGEST_RATIO}x CREATE TABLE AS",
                  f"{self.store.ingest.median / ctas:.2f}x",
                  self.store.ingest.median <= MAX_INGEST_RATIO * ctas)
             )  # fmt: skip
             if self.store.reingest.ok:
                 rows.append(
-                    (f"re-ingest <= {MAX_INGEST_RATIO}x CREATE TABLE AS (issue 3)",
+                    (f"re-ingest <= {MAX_INGEST_RATIO}x CREATE TABLE AS",
                      f"{self.store.reingest.median / ctas:.2f}x",
                      self.store.reingest.median <= MAX_INGEST_RATIO * ctas)
                 )  # fmt: skip
             weekly_files = self.find(Case("any", "week", "UTC"))
             if self.store.report.ok and weekly_files is not None and weekly_files.tool.ok:
                 rows.append(
-                    ("report from the store <= report from Parquet (issue 3)",
+                    ("report from the store <= report from Parquet",
                      f"{self.store.report.median:.2f} s vs {weekly_files.tool.median:.2f} s",
                      self.store.report.median <= weekly_files.tool.median)
                 )  # fmt: skip
@@ -794,7 +794,7 @@ class Bench:
     def markdown(self) -> str:
         out: list[str] = ["# Benchmark results", ""]
         out += [
-            "Made by `benchmarks/bench.py` (issue 6); the command that reproduces this run:",
+            "Made by `benchmarks/bench.py`; the command that reproduces this run:",
             "",
             f"    {self.command}",
             "",
@@ -984,7 +984,7 @@ def run_internal(args: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Time activity-report against a hand-written DuckDB baseline (issue 6)."
+        description="Time activity-report against a hand-written DuckDB baseline."
     )
     parser.add_argument(
         "--events",

@@ -1,4 +1,4 @@
-"""A deliberately simple model of SPEC §4's counting rules, for checking the engine.
+"""A deliberately simple model of the counting rules, for checking the engine.
 
 Everything is brute force over plain Python lists of integers (microseconds):
 no windows, no bucket arithmetic, nothing clever. Each user's coverages are
@@ -31,7 +31,7 @@ class RefFilters:
 
 
 def passes(event: Event, filters: RefFilters) -> bool:
-    """The filters of SPEC §4 (the range test is separate)."""
+    """The filters of the counting rules (the range test is separate)."""
     if event.category not in filters.categories:
         return False
     if filters.orgs is not None and event.org not in filters.orgs:

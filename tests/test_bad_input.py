@@ -1,4 +1,4 @@
-"""Hostile and broken input (issue 5): every bad input gets a clear answer.
+"""Hostile and broken input: every bad input gets a clear answer.
 
 The corpus is ``tests/bad_inputs/`` (small files, each a case below) plus the
 files the fixtures generate (Parquet, paths, permissions). Each case has its
@@ -191,7 +191,7 @@ CORPUS = [
         "end_before_time.csv",
         0,
         report(("carol", 1, 120 * MIN_NS), ("bob", 1, 0)),
-        warning("1 invalid rows (1 end_time before time; first in end_before_time.csv row 1)"),
+        warning("1 invalid row (1 end_time before time; first in end_before_time.csv row 1)"),
     ),
     Case(
         "durations.csv",
@@ -206,7 +206,7 @@ CORPUS = [
         "century.csv",
         0,
         report(("bob", 1, 60 * MIN_NS)),
-        warning("1 invalid rows (1 coverage longer than a year; first in century.csv row 1)"),
+        warning("1 invalid row (1 coverage longer than a year; first in century.csv row 1)"),
     ),
     Case(
         "unknown_categories.csv",
@@ -215,7 +215,7 @@ CORPUS = [
         f"{PROG}: warning: 5 events have an unknown category and are in no report; "
         "commonest: 'deploy' (3), 'build' (2)\n",
     ),
-    # An event is one row (SPEC §1): exact duplicates count twice; their
+    # An event is one row: exact duplicates count twice; their
     # coverages overlap, so the duration counts once. The store drops them.
     Case("duplicates.csv", 0, report(("alice", 3, 90_000_000_000)), ""),
     Case(
@@ -548,10 +548,18 @@ def test_filter_values_are_bound_never_spliced(
 ) -> None:
     monkeypatch.chdir(BAD)
     result = invoke("--events", "semicolon.csv", *ONE_DAY, *args)
+    option, value = args
+    unmatched = f"{option} {value!r} matches no organization id in the data"
+    if option == "--user":
+        unmatched = (
+            f"{option} {value!r} matches no user id in the data; to give a username, pass "
+            "the user directory with --users FILE (or import it into the store with "
+            "`activity-report users import FILE`)"
+        )
     assert (result.exit_code, result.stdout, result.stderr) == (
         0,
         HEADER,
-        f"{PROG}: note: no activity in the range for these filters\n",
+        f"{PROG}: warning: {unmatched}\n{PROG}: note: no activity in the range for these filters\n",
     )
 
 

@@ -1,4 +1,4 @@
-"""The command line (SPEC §7): commands, exit codes, and what goes to which stream."""
+"""The command line: commands, exit codes, and what goes to which stream."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def test_several_events_options_are_read_together(events_csv: Callable[..., Path
         ),
         (("--start", "2022-08-31", "--end", "2022-08-01"), "activity-report: error: --end"),
         (("--json", "--format", "csv"), "activity-report: error: --json conflicts with --format"),
-        (("--no-such-option",), "activity-report: error: No such option"),
+        (("--no-such-option",), "activity-report: error: no such option: --no-such-option"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(args: tuple[str, ...], message: str) -> None:

@@ -1,4 +1,4 @@
-"""The user directory (SPEC §6)."""
+"""The user directory."""
 
 from __future__ import annotations
 

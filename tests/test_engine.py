@@ -1,5 +1,5 @@
 """engine.compute and BucketLookup on small in-memory data, against exact values and
-against the pure-Python model in tests/reference.py (SPEC §3-§4)."""
+against the pure-Python model in tests/reference.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Interval grammar (SPEC §2), stepping and bucket edges (SPEC §3).
+"""Interval grammar, stepping and bucket edges.
 
 Datetimes are compared through isoformat(): two datetimes that share a tzinfo
 compare by wall clock and ignore fold, which would hide exactly the DST
@@ -60,7 +60,7 @@ def lengths(edges: list[datetime]) -> list[timedelta]:
 
 
 def at(tz: tzinfo, year: int, month: int, day: int, hour: int, minute: int) -> datetime:
-    """The wall-clock time in tz, localised by the SPEC's DST rules."""
+    """The wall-clock time in tz, localised by the DST rules."""
     return localise(datetime(year, month, day, hour, minute), tz)
 
 

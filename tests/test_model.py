@@ -1,4 +1,4 @@
-"""model.py: build_report's orders and totals, rfc3339, and SPEC §5's JSON shape."""
+"""model.py: build_report's orders and totals, rfc3339, and the Activity API's JSON shape."""
 
 from __future__ import annotations
 

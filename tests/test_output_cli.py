@@ -420,7 +420,10 @@ def test_table_to_a_file_is_plain_unless_color_always(tmp_path: Path) -> None:
 def test_an_unknown_color_mode_is_a_usage_error() -> None:
     result = run(*MAIN_JOB, "--color", "sometimes")
     assert result.exit_code == 2
-    assert result.stderr.startswith("activity-report: error: Invalid value for '--color'")
+    assert result.stderr == (
+        "activity-report: error: invalid value for --color: 'sometimes' (use one of auto, "
+        "always, never)\n"
+    )
 
 
 def run_in_terminal(*args: str, env: dict[str, str]) -> str:

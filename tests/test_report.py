@@ -1,4 +1,4 @@
-"""report.run end to end through files: range, buckets, zones, users (SPEC §1, §3-§6)."""
+"""report.run end to end through files: range, buckets, zones, users."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""sources.py: paths, column mapping, the canonical view and its diagnostics (SPEC §1)."""
+"""sources.py: paths, column mapping, the canonical view and its diagnostics."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""The persistent store (issue 3): ingest, rejects, users, info, and reports from it."""
+"""The persistent store: ingest, rejects, users, info, and reports from it."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,10 +39,16 @@ def ingest(db: Path, *paths: Path | str, options: tuple[str, ...] = ()) -> Any:
 
 
 def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table of the store, in a stable order."""
+    """Every row of every table of the store, in a stable order.
+
+    As text: DuckDB before 2.0 needs pytz to hand a TIMESTAMPTZ to Python.
+    """
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+        return {
+            t: con.execute(f"SELECT COLUMNS(*)::VARCHAR FROM {t} ORDER BY ALL").fetchall()
+            for t in TABLES
+        }
     finally:
         con.close()
 
@@ -251,7 +258,7 @@ def test_strict_refuses_the_whole_run(db: Path, tmp_path: Path) -> None:
     assert run.exit_code == 1
     assert run.stdout == ""
     assert run.stderr == (
-        f"activity-report: error: 1 invalid rows (1 missing user_id; first in {bad} row 1); "
+        f"activity-report: error: 1 invalid row (1 missing user_id; first in {bad} row 1); "
         "nothing was ingested: fix them, or ingest without --strict to keep them in the "
         "store's rejects table\n"
     )
@@ -343,7 +350,7 @@ def test_unknown_categories_are_stored_and_counted(db: Path, tmp_path: Path) -> 
     )
     run = ingest(db, a)
     assert run.stderr.splitlines()[1] == (
-        "activity-report: warning: 1 events have an unknown category and are in no report; "
+        "activity-report: warning: 1 event has an unknown category and is in no report; "
         "commonest: 'vim' (1)"
     )
     assert query(db, "SELECT category FROM events ORDER BY 1") == [("ide",), ("vim",)]
@@ -535,7 +542,7 @@ def test_info_shows_the_store(db: Path, tmp_path: Path) -> None:
     assert run.exit_code == 0, run.stderr
     info = json.loads(run.stdout)
     last_ingest = info.pop("last_ingest")
-    assert last_ingest.endswith("Z")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", last_ingest)  # whole seconds
     assert info == {
         "db": str(db),
         "size_bytes": db.stat().st_size,
@@ -547,13 +554,14 @@ def test_info_shows_the_store(db: Path, tmp_path: Path) -> None:
         "organizations": [{"organization_id": None, "events": 3}],
         "users": 15,
         "rejects": 1,
-        "reject_reasons": [{"problem": "unparseable time", "rows": 1}],
+        "rejected_reasons": {"unparseable time": 1},
         "ingested_files": 1,
     }
     text = run_cli("info", "--db", str(db))
     assert text.exit_code == 0, text.stderr
     lines = [line.rstrip() for line in text.stdout.splitlines()]
     assert f"store           {db}" in lines
+    assert f"last ingest     {last_ingest}" in lines
     assert "events          3" in lines
     assert "time span       2024-01-01T00:00:00Z to 2024-01-03T12:00:00Z" in lines
     assert "users           15" in lines
@@ -604,6 +612,31 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(db: Path, tmp_path: Path) -
         "`activity-report ingest`\n",
     )
     assert query(other, "SELECT table_name FROM duckdb_tables()") == [("things",)]
+
+
+@pytest.mark.parametrize("source", [CSV, PARQUET, USERS])
+@pytest.mark.parametrize("command", ["ingest", "info", "users import", "report"])
+def test_an_event_file_given_as_the_store_is_refused_and_left_untouched(
+    db: Path, tmp_path: Path, source: Path, command: str
+) -> None:
+    """DuckDB opens a .csv or .parquet path as an in-memory database: never ingest into it."""
+    target = tmp_path / source.name
+    target.write_bytes(source.read_bytes())
+    args = {
+        "ingest": ("ingest", str(CSV)),
+        "info": ("info",),
+        "users import": ("users", "import", str(USERS)),
+        "report": ("report",),
+    }[command]
+    run = run_cli(*args, "--db", str(target))
+    assert (run.exit_code, run.stdout, run.stderr) == (
+        1,
+        "",
+        f"activity-report: error: {target}: not a DuckDB database; give --db a store made by "
+        "`activity-report ingest`, or a new file name\n",
+    )
+    assert target.read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [source.name]
 
 
 @contextmanager

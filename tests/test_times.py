@@ -1,4 +1,4 @@
-"""--tz, --start and --end values (SPEC §3).
+"""--tz, --start and --end values.
 
 Instants are compared through isoformat(), which shows the offset: equal
 instants in one zone could otherwise hide a wrong fold.
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from activity_report import times
 from activity_report.errors import UsageError
+from activity_report.intervals import parse_interval
 from activity_report.times import local_zone, parse_instant, parse_tz
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -355,6 +356,34 @@ def test_calendar_units_ago_are_on_the_wall_clock_and_exact_units_exact() -> Non
 def test_a_calendar_step_back_into_the_gap_moves_forward() -> None:
     now = datetime(2024, 4, 1, 0, 30, tzinfo=UTC)  # 02:30+02:00
     assert instant("1 day ago", BERLIN, now) == "2024-03-31T03:30:00+02:00"
+
+
+@pytest.mark.parametrize(
+    ("text", "interval", "tz", "expected"),
+    [
+        ("now", "1 day", UTC, "2024-03-31T00:00:00+00:00"),
+        ("now", "hourly", BERLIN, "2024-03-31T14:00:00+02:00"),
+        ("now", "1 week", UTC, "2024-03-25T00:00:00+00:00"),  # Monday
+        ("now", "monthly", BERLIN, "2024-03-01T00:00:00+01:00"),
+        ("now", "PT30M", UTC, "2024-03-31T12:00:00+00:00"),
+        ("30 days ago", "daily", UTC, "2024-03-01T00:00:00+00:00"),
+        ("30 days ago", "daily", BERLIN, "2024-03-01T00:00:00+01:00"),
+        ("3 days ago", "1 week", UTC, "2024-03-25T00:00:00+00:00"),
+        ("2h ago", "1 minute", UTC, "2024-03-31T10:00:00+00:00"),
+        ("1 quarter ago", "quarterly", UTC, "2023-10-01T00:00:00+00:00"),
+        # Never moved: today and yesterday (already midnight) and explicit instants.
+        ("today", "1 week", UTC, "2024-03-31T00:00:00+00:00"),
+        ("yesterday", "monthly", UTC, "2024-03-30T00:00:00+00:00"),
+        ("2024-03-31T12:34:56Z", "daily", UTC, "2024-03-31T12:34:56+00:00"),
+        ("2024-03-13", "1 week", UTC, "2024-03-13T00:00:00+00:00"),
+    ],
+)
+def test_now_and_ago_are_floored_to_the_interval_unit(
+    text: str, interval: str, tz: tzinfo, expected: str
+) -> None:
+    """So buckets fall on calendar boundaries, the same on every run of a cron job."""
+    floored = parse_instant(text, tz=tz, now=NOW, param="start", interval=parse_interval(interval))
+    assert floored.isoformat() == expected
 
 
 # ---------------------------------------------------------------------------

@@ -7,7 +7,9 @@ on stderr, and an exit code, in exactly one place: :func:`main`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -18,6 +20,7 @@ from typing import Annotated, Any, TextIO
 
 import click
 import typer
+from click.shell_completion import CompletionItem
 from typer.core import TyperGroup
 
 from . import __version__, resources
@@ -66,7 +69,7 @@ class DefaultReportGroup(TyperGroup):
     """Runs ``report`` when the first argument names no subcommand.
 
     So ``activity-report --category ide`` and ``activity-report report
-    --category ide`` are the same command (SPEC §7).
+    --category ide`` are the same command.
     """
 
     default_command = "report"
@@ -85,19 +88,53 @@ class DefaultReportGroup(TyperGroup):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         top_level = {"-h", "--help", "--version", "--install-completion", "--show-completion"}
-        if not args or (args[0] not in self.commands and args[0] not in top_level):
+        completing_a_command = ctx.resilient_parsing and not args  # the first word: any command
+        if not completing_a_command and (
+            not args or (args[0] not in self.commands and args[0] not in top_level)
+        ):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """The first word: a command, or (the report being the default) a report option."""
+        items = super().shell_complete(ctx, incomplete)
+        report = self.commands.get(self.default_command)
+        if report is not None and incomplete.startswith("-"):
+            sub = click.Context(report, info_name=self.default_command, parent=ctx)
+            known = {item.value for item in items}
+            items += [
+                item for item in report.shell_complete(sub, incomplete) if item.value not in known
+            ]
+        return items
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The group's help, then the report's options: the report is the default command."""
+        super().format_help(ctx, formatter)
+        report = self.commands.get(self.default_command)
+        if report is None:
+            return
+        sub = click.Context(report, info_name=self.default_command, parent=ctx)
+        records = [
+            record
+            for param in report.get_params(sub)
+            if not (isinstance(param, click.Option) and "--help" in param.opts)
+            and (record := param.get_help_record(sub)) is not None
+        ]
+        with formatter.section("Report options (report is the default command)"):
+            formatter.write_dl(records)
 
 
 app = typer.Typer(
     name=PROG,
     cls=DefaultReportGroup,
     help="Usage reports from an activity event log, in the shape of Coder's Activity API."
-    "\n\nRun `activity-report report --help` for the report's options."
+    "\n\nWithout a command, it runs the report: its options are below."
     "\n\nExample: activity-report --events events.parquet --interval daily -o daily.csv",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_show_locals=False,
+    # click's plain help: it wraps long words (env var names, paths) instead
+    # of cutting them with an ellipsis at 80 columns as rich's panels do.
+    rich_markup_mode=None,
     no_args_is_help=False,
     add_completion=True,
 )
@@ -120,8 +157,14 @@ def _root(
 ) -> None:
     """Usage reports from an activity event log, in the shape of Coder's Activity API.
 
-    Run `activity-report report --help` for the report's options.
+    Without a command, it runs the report: its options are below.
     """
+
+
+def _complete_category(incomplete: str) -> list[str]:
+    from .query import CATEGORY_CHOICES
+
+    return [name for name in CATEGORY_CHOICES if name.startswith(incomplete.lower())]
 
 
 @app.command("report")
@@ -169,7 +212,11 @@ def report_command(
         str, typer.Option("--tz", help="Time zone: IANA name, +05:30, UTC or local.")
     ] = "UTC",
     category: Annotated[
-        str, typer.Option(help="any, ide, login, app, tunnel or web_terminal.")
+        str,
+        typer.Option(
+            help="any, ide, login, app, tunnel or web_terminal.",
+            autocompletion=_complete_category,
+        ),
     ] = "any",
     org: Annotated[
         list[str] | None,
@@ -243,11 +290,14 @@ def report_command(
     --end 2022-08-31 --category ide --interval "1 week" --json
     """
     from . import reporting as core
+    from .intervals import capital_m_hint
     from .query import parse_query
 
     chosen = _choose_format(fmt, as_json, output)
     if output is not None:
         _check_folder(output)
+    if (hint := capital_m_hint(interval)) is not None:
+        _note(f"note: {hint}")
     query = parse_query(
         {
             "tz": tz,
@@ -307,16 +357,17 @@ def ingest_command(
         _print_json(result.to_dict())
     files = f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}"
     _note(
-        f"ingested {files} into {result.path}: {result.rows} rows, {result.new} new, "
-        f"{result.duplicates} duplicates, {result.rejected} rejected"
+        f"ingested {files} into {result.path}: {_plural(result.rows, 'row')}, {result.new} new, "
+        f"{_plural(result.duplicates, 'duplicate')}, {result.rejected} rejected"
     )
-    diagnostics = result.diagnostics
-    if diagnostics.invalid_rows:
+    # Only what this run added: a nightly re-ingest of the same files stays quiet.
+    if result.kept_rejects:
         _note(
-            f"warning: kept {diagnostics.invalid_rows} invalid rows in the store's rejects "
-            f"table ({diagnostics.describe()}); --strict refuses such a run"
+            f"warning: kept {_plural(result.kept_rejects, 'invalid row')} in the store's "
+            f"rejects table ({result.diagnostics.describe()}); --strict refuses such a run"
         )
-    _warn_unknown(diagnostics)
+    if result.new_unknown:
+        _warn_unknown_values(sum(n for _, n in result.new_unknown), result.new_unknown[:5])
 
 
 @app.command("info")
@@ -344,7 +395,8 @@ def info_command(
 
 users_app = typer.Typer(
     name="users",
-    help="The store's user directory (SPEC §6): reports name users from it.",
+    rich_markup_mode=None,
+    help="The store's user directory: reports name users from it.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(users_app)
@@ -373,7 +425,7 @@ def users_import_command(
     if as_json:
         _print_json(result.to_dict())
     _note(
-        f"imported {result.users} users into {result.path}: {result.added} added, "
+        f"imported {_plural(result.users, 'user')} into {result.path}: {result.added} added, "
         f"{result.updated} updated, {result.unchanged} unchanged"
     )
 
@@ -387,6 +439,43 @@ def _open_source(
     if events:
         return open_files(events, users_file=users, limits=limits)
     return open_store(_store_path(db), users_file=users, limits=limits)
+
+
+@users_app.command("list")
+def users_list_command(
+    db: DbOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print them as a JSON array of objects.")
+    ] = False,
+    debug: DebugOption = False,
+) -> None:
+    """List the users in the store's directory, by id.
+
+    Example: activity-report users list --json | jq -r '.[].username'
+    """
+    from .store import Store
+
+    with Store.open(_store_path(db), read_only=True) as store:
+        users = list(store.users().values())
+    if as_json:
+        _print_json([dataclasses.asdict(u) | {"roles": list(u.roles)} for u in users])
+    else:
+        _show_users(users)
+    if not users:
+        _note("note: the store has no users; load them with `activity-report users import FILE`")
+
+
+def _show_users(users: Sequence[Any]) -> None:
+    """``users list`` for people: aligned columns on stdout, never cut (ids are long)."""
+    if not users:
+        return
+    rows = [("id", "username", "name", "roles")]
+    rows += [(u.id, u.username or "", u.name or "", ", ".join(u.roles)) for u in users]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        sys.stdout.write("  ".join([*cells, row[3]]).rstrip() + "\n")
+    sys.stdout.flush()
 
 
 def _limits(memory_limit: str | None, temp_dir: str | None) -> resources.Limits:
@@ -462,7 +551,7 @@ def _show_info(info: Any) -> None:
     for title, header, rows in (
         ("Events per category", "category", info.categories),
         ("Events per organization", "organization", info.organizations),
-        ("Rejected rows", "problem", info.reject_reasons),
+        ("Rejected rows", "problem", info.rejected_reasons),
     ):
         if not rows:
             continue
@@ -582,21 +671,33 @@ def _tell_diagnostics(result: Any) -> None:
     diagnostics = result.diagnostics
     if diagnostics.invalid_rows:
         _note(
-            f"warning: skipped {diagnostics.invalid_rows} invalid rows "
+            f"warning: skipped {_plural(diagnostics.invalid_rows, 'invalid row')} "
             f"({diagnostics.describe()}); --strict makes this an error"
         )
     _warn_unknown(diagnostics)
+    for warning in result.warnings:
+        _note(f"warning: {warning}")
     for note in result.notes:
         _note(f"note: {note}")
 
 
 def _warn_unknown(diagnostics: Any) -> None:
     if diagnostics.unknown_rows:
-        common = ", ".join(f"{value!r} ({n})" for value, n in diagnostics.unknown_values)
-        _note(
-            f"warning: {diagnostics.unknown_rows} events have an unknown category and are "
-            f"in no report; commonest: {common}"
-        )
+        _warn_unknown_values(diagnostics.unknown_rows, diagnostics.unknown_values)
+
+
+def _warn_unknown_values(rows: int, values: Sequence[tuple[str, int]]) -> None:
+    common = ", ".join(f"{value!r} ({n})" for value, n in values)
+    has = "has" if rows == 1 else "have"
+    _note(
+        f"warning: {_plural(rows, 'event')} {has} an unknown category and "
+        f"{'is' if rows == 1 else 'are'} in no report; commonest: {common}"
+    )
+
+
+def _plural(n: int, noun: str) -> str:
+    """``1 invalid row``, ``2 invalid rows``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _note(message: str) -> None:
@@ -633,7 +734,7 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
     except click.ClickException as exc:
         if debug:
             raise
-        return _fail(_one_line(exc.format_message()), 2)
+        return _fail(_click_message(exc), 2)
     except ActivityReportError as exc:
         if resources.was_interrupted():  # a query stopped by Ctrl-C fails as it can
             return _fail("interrupted", 130)
@@ -662,6 +763,86 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
     if outcome == 130 or resources.was_interrupted():  # a Ctrl-C DuckDB let finish
         return _fail("interrupted", 130)
     return outcome if isinstance(outcome, int) else 0
+
+
+_EXTRA_ARGS = re.compile(r"Got unexpected extra arguments? \((.*)\)", re.DOTALL)
+_NOT_ONE_OF = re.compile(r"(.*) is not one of (.*)\.", re.DOTALL)
+_NOT_A_NUMBER = re.compile(r"(.*?) is not (?:in the range|a valid integer)", re.DOTALL)
+
+
+def _click_message(exc: click.ClickException) -> str:
+    """click's own errors in the tool's words: lower-case, options unquoted, the fix named."""
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    path = ctx.command_path if ctx is not None else PROG
+    if isinstance(exc, click.MissingParameter) and exc.param is not None:
+        name = exc.param.human_readable_name
+        if isinstance(exc.param, click.Argument):
+            return f"missing argument {name.rstrip('.')}: see `{path} --help`"
+        return f"missing option {_option_name(exc.param)}: see `{path} --help`"
+    if isinstance(exc, click.BadParameter) and exc.param is not None:
+        return _bad_value(exc)
+    if isinstance(exc, click.NoSuchOption):
+        near = sorted(exc.possibilities or ())
+        hint = f" (did you mean {' or '.join(near)}?)" if near else ""
+        return f"no such option: {exc.option_name}{hint}; see `{path} --help`"
+    if isinstance(exc, click.BadOptionUsage) and "requires an argument" in exc.message:
+        return f"{exc.option_name} needs a value" + (f"; see `{path} --help`" if ctx else "")
+    extra = _EXTRA_ARGS.fullmatch(exc.message.strip())
+    if extra is not None:
+        return _extra_arguments(extra[1].split(), ctx)
+    if ctx is not None and isinstance(ctx.command, click.Group):
+        names = ", ".join(sorted(ctx.command.list_commands(ctx)))
+        if exc.message.startswith("Missing command"):
+            return f"{path} needs a command: {names}"
+        if exc.message.startswith("No such command"):
+            given = exc.message.removeprefix("No such command ").rstrip(".")
+            return f"no such command {given} for {path}: use one of {names}"
+    text = _one_line(exc.format_message()).rstrip(".")
+    text = re.sub(r"'(-{1,2}[\w-]+)'", r"\1", text)
+    return text[:1].lower() + text[1:]
+
+
+def _option_name(param: click.Parameter) -> str:
+    """An option's long name (``--format``), else its only one."""
+    return max(param.opts, key=len) if param.opts else param.human_readable_name
+
+
+def _bad_value(exc: click.BadParameter) -> str:
+    """``invalid value for --format: 'xml' (use one of table, json, ...)``, as the core says it."""
+    assert exc.param is not None
+    name = _option_name(exc.param)
+    kind = exc.param.type
+    message = exc.message.strip()
+    if isinstance(kind, click.Choice) and (match := _NOT_ONE_OF.fullmatch(message)):
+        choices = ", ".join(str(c) for c in kind.choices)
+        return f"invalid value for {name}: {match[1]} (use one of {choices})"
+    if isinstance(kind, click.IntRange | click.types.IntParamType) and (
+        match := _NOT_A_NUMBER.match(message)
+    ):
+        value = match[1].strip("'")
+        least = getattr(kind, "min", None)
+        forms = "a whole number" + (f" of {least} or more" if least is not None else "")
+        return f"invalid value for {name}: {value!r} (use {forms})"
+    return f"invalid value for {name}: {_one_line(message).rstrip('.')}"
+
+
+def _extra_arguments(extra: list[str], ctx: click.Context | None) -> str:
+    """Words no option took: most often the files of a glob the shell expanded."""
+    shown = repr(extra[0]) + (f" and {len(extra) - 1} more" if len(extra) > 1 else "")
+    if ctx is None or ctx.command.name != "report":
+        path = ctx.command_path if ctx is not None else PROG
+        return f"unexpected argument {shown}: see `{path} --help`"
+    first = Path(extra[0])
+    if first.exists() or len(extra) > 1:
+        suffix = "".join(first.suffixes) if first.suffix else ""
+        glob = str(first.parent / f"*{suffix}") if first.parent != Path() else f"*{suffix}"
+        return (
+            f"unexpected argument {shown}: quote a glob (--events '{glob}') "
+            "or repeat --events for each file"
+        )
+    root = ctx.find_root()
+    names = root.command.list_commands(root) if isinstance(root.command, click.Group) else []
+    return f"unexpected argument {shown}: the commands are {', '.join(names)}"
 
 
 def _one_line(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The user directory (SPEC §6): who a user id is, for the ``users`` map."""
+"""The user directory: who a user id is, for the ``users`` map."""
 
 from __future__ import annotations
 
@@ -106,3 +106,46 @@ def resolve_user_filters(values: Iterable[str], directory: Mapping[str, UserInfo
     """``--user`` values are ids or usernames; a username maps to its id."""
     by_username = {u.username: u.id for u in directory.values() if u.username}
     return list(dict.fromkeys(by_username.get(v, v) for v in values))
+
+
+def unmatched_filters(
+    option: str,
+    values: Iterable[str],
+    found: Iterable[str],
+    directory: Mapping[str, UserInfo] | None = None,
+) -> list[str]:
+    """A message for each ``--org`` or ``--user`` value that matches no event.
+
+    ``found`` holds the data's values that equal a given one ignoring case.
+    For ``--user``, a username maps to its id through ``directory`` first;
+    a value that is no id and no username may be a username with no
+    directory to look it up in, and the message says so.
+    """
+    found = set(found)
+    by_lower: dict[str, list[str]] = {}
+    for value in sorted(found):
+        by_lower.setdefault(value.lower(), []).append(value)
+    by_username = {u.username: u.id for u in (directory or {}).values() if u.username}
+    what = "organization id" if option == "--org" else "user id"
+    messages = []
+    for value in dict.fromkeys(values):
+        target = by_username.get(value, value) if option == "--user" else value
+        if target in found:
+            continue
+        if target != value:  # a username from the directory
+            messages.append(f"{option} {value!r} (user id {target}) has no events in the data")
+            continue
+        near = [v for v in by_lower.get(value.lower(), []) if v != value]
+        message = f"{option} {value!r} matches no {what} in the data"
+        if near:
+            listed = ", ".join(repr(v) for v in near)
+            message += f" ({what}s are case-sensitive; the data has {listed})"
+        elif option == "--user" and not by_username:
+            message += (
+                "; to give a username, pass the user directory with --users FILE (or "
+                "import it into the store with `activity-report users import FILE`)"
+            )
+        elif option == "--user":
+            message += " and no username in the user directory"
+        messages.append(message)
+    return messages

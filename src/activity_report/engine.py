@@ -5,7 +5,7 @@ computed once in Python, on the report zone's wall clock, and the SQL only
 compares and subtracts integers, so a report in Europe/Berlin costs what one
 in UTC does.
 
-Counting rules (SPEC §4):
+Counting rules:
 
 * ``count``: matching events whose ``ts`` lies in the bucket;
 * ``duration``: the length of the union of the user's coverages
@@ -119,6 +119,28 @@ def _where(filters: Filters) -> tuple[str, dict[str, object]]:
     return " AND ".join(clauses), params
 
 
+#: The view's columns a filter can name, for :func:`values_like`.
+FILTER_COLUMNS = ("org", "user_id")
+
+
+def values_like(
+    con: duckdb.DuckDBPyConnection, view: str, column: str, values: Sequence[str]
+) -> set[str]:
+    """The values of ``column`` among valid events that equal one of ``values``, ignoring case.
+
+    Tells a filter value that matches nothing from one that differs only in
+    case (ids are compared exactly), so a message can name the near miss.
+    """
+    if column not in FILTER_COLUMNS:
+        raise ValueError(f"not a filter column: {column}")
+    rows = con.execute(
+        f"SELECT DISTINCT {column} FROM {view} "
+        f"WHERE problem IS NULL AND list_contains($values, lower({column}))",
+        {"values": sorted({v.lower() for v in values})},
+    ).fetchall()
+    return {str(value) for (value,) in rows}
+
+
 def data_span(
     con: duckdb.DuckDBPyConnection,
     view: str,
@@ -131,7 +153,7 @@ def data_span(
 
     The latest moment is at least ``ts + 1`` so that a zero-length event at the
     very end still falls inside ``[start, end)``. A given bound of the range
-    narrows "matching" as SPEC §4 does: with ``start_us`` an event must cover
+    narrows "matching" as the counting rules do: with ``start_us`` an event must cover
     or lie past it, with ``end_us`` it must start before it.
     """
     where, params = _where(filters)
@@ -159,7 +181,7 @@ def compute(
     filters: Filters,
     heartbeat_us: int,
 ) -> list[Cell]:
-    """Count events and union coverage per bucket and user (SPEC §4).
+    """Count events and union coverage per bucket and user.
 
     The windows partition by a 64-bit hash of the user id: sorting integers
     is several times cheaper than sorting text. Two users whose ids hash

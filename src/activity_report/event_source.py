@@ -52,6 +52,20 @@ class EventSource(Protocol):
         """The users who may appear in the report, by id."""
         ...
 
+    def refuse_files_without_valid_rows(self, diagnostics: sources.Diagnostics) -> None:
+        """Raise a DataError naming a file none of whose rows is valid."""
+        ...
+
+    def unknown_in_range(
+        self, diagnostics: sources.Diagnostics, start_us: int, end_us: int
+    ) -> sources.Diagnostics:
+        """``diagnostics`` with only the unknown categories of events in ``[start, end)``."""
+        ...
+
+    def values_like(self, column: str, values: Sequence[str]) -> set[str]:
+        """The values of ``column`` (org, user_id) equal to one of ``values``, ignoring case."""
+        ...
+
 
 @dataclass
 class DuckDBSource:
@@ -87,6 +101,17 @@ class DuckDBSource:
             return directory_mod.index(directory_mod.read_directory_file(self.con, self.users_file))
         return self.store.users() if self.store is not None else {}
 
+    def refuse_files_without_valid_rows(self, diagnostics: sources.Diagnostics) -> None:
+        sources.refuse_files_without_valid_rows(self.con, self.view, diagnostics)
+
+    def unknown_in_range(
+        self, diagnostics: sources.Diagnostics, start_us: int, end_us: int
+    ) -> sources.Diagnostics:
+        return sources.unknown_in_range(self.con, self.view, diagnostics, start_us, end_us)
+
+    def values_like(self, column: str, values: Sequence[str]) -> set[str]:
+        return engine.values_like(self.con, self.view, column, values)
+
     def interrupt(self) -> None:
         """Stop the running query, from another thread; it fails with an error."""
         self.con.interrupt()
@@ -97,7 +122,7 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up for reports.
 
-    UTC session time zone: text timestamps without an offset are UTC (SPEC §1).
+    UTC session time zone: text timestamps without an offset are UTC.
     No progress bar: DuckDB draws it on stdout, which carries only the report.
     Memory is bounded by ``memory_limit``; what does not fit spills to
     ``temp_dir`` (see :mod:`.resources`), and Ctrl-C interrupts its queries.

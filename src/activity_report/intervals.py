@@ -1,4 +1,4 @@
-"""Interval expressions (SPEC §2) and the report's bucket edges (SPEC §3).
+"""Interval expressions and the report's bucket edges.
 
 Pure Python: the CLI parses options with it and the engine receives the edges
 as plain aware datetimes, so the calendar rules live in one place that can be
@@ -128,8 +128,21 @@ _HEARTBEAT_FORMS = (
 _Parts = Sequence[tuple[int, Unit]]
 
 
+_MINUTE_M = re.compile(r"\s*[0-9]*\s*M\s*", re.ASCII)
+
+
+def capital_m_hint(text: str) -> str | None:
+    """A hint for ``1M``: case is ignored, so it is one minute, not the month it may mean."""
+    if _MINUTE_M.fullmatch(text) is None:
+        return None
+    return (
+        f"--interval {text.strip()!r} is minutes (m and M are minutes); for months write "
+        "'1 mon', monthly or P1M"
+    )
+
+
 def parse_interval(text: str, *, param: str = "interval") -> Interval:
-    """Parse any form of the SPEC §2 grammar; an InvalidValue names the parameter otherwise."""
+    """Parse any form of the interval grammar; an InvalidValue names the parameter otherwise."""
     return _parse(text, param, _INTERVAL_FORMS)
 
 
@@ -237,7 +250,7 @@ def _within_limit(interval: Interval) -> bool:
 
 
 def localise(wall: datetime, tz: tzinfo) -> datetime:
-    """The instant a naive wall-clock time names in tz, by SPEC §3's DST rules.
+    """The instant a naive wall-clock time names in tz, by the DST rules.
 
     With ``fold=0`` PEP 495 zones (zoneinfo, dateutil) give an ambiguous time
     its first occurrence, and give a skipped time the offset from before the

@@ -1,4 +1,4 @@
-"""The report's dataclasses and their Activity-API-shaped JSON (SPEC §5)."""
+"""The report's dataclasses and their Activity-API-shaped JSON."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ NS_PER_US = 1_000
 
 @dataclass(frozen=True)
 class UserInfo:
-    """A user as the directory (SPEC §6) knows them."""
+    """A user as the directory knows them."""
 
     id: str
     name: str | None = None
@@ -79,7 +79,7 @@ def build_report(
 ) -> Report:
     """Assemble the report from per-(bucket, user) cells ``(bucket, user, count, µs)``.
 
-    Orders follow SPEC §5: buckets in time order; users in a bucket by
+    Orders follow the Activity API: buckets in time order; users in a bucket by
     duration, then count, descending, then id; the users map likewise by totals.
     """
     per_bucket: list[list[UserActivity]] = [[] for _ in edges[:-1]]

@@ -135,8 +135,12 @@ def parse_query(values: Values, *, now: datetime | None = None, strict: bool = F
     return Query(
         interval=interval,
         zone=zone,
-        start=None if start is None else parse_instant(start, tz=zone.info, now=now, param="start"),
-        end=None if end is None else parse_instant(end, tz=zone.info, now=now, param="end"),
+        start=None
+        if start is None
+        else parse_instant(start, tz=zone.info, now=now, param="start", interval=interval),
+        end=None
+        if end is None
+        else parse_instant(end, tz=zone.info, now=now, param="end", interval=interval),
         category=category,
         orgs=many("org"),
         users=many("user"),

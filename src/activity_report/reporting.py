@@ -16,7 +16,7 @@ from .errors import DataError
 from .event_source import EventSource
 from .event_source import connect as connect
 from .intervals import bucket_edges, ceil_to_unit, floor_to_unit
-from .model import Report, ReportMeta, build_report, to_api
+from .model import Report, ReportMeta, UserInfo, build_report, to_api
 from .query import Query
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -27,6 +27,7 @@ class ReportResult:
     report: Report
     diagnostics: sources.Diagnostics
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # given filters that match nothing
 
     def to_api(self) -> dict[str, Any]:
         """The Activity API's JSON object: what ``--format json`` prints."""
@@ -43,19 +44,22 @@ def from_micros(micros: int, tz: tzinfo) -> datetime:
 
 
 def run(query: Query, source: EventSource) -> ReportResult:
-    """Check the events, bucket them and count (SPEC §1-§5), over ``source``.
+    """Check the events, bucket them and count, over ``source``.
 
     ``source`` is open and stays open: the caller owns it (:mod:`.event_source`).
     """
     diagnostics = source.diagnostics()
     if query.strict and diagnostics.invalid_rows:
         raise DataError(
-            "{invalid} invalid rows ({what}); "
+            "{invalid} invalid {rows} ({what}); "
             "fix them or run without {strict} to skip and report them",
             params=("strict",),
             invalid=diagnostics.invalid_rows,
+            rows="row" if diagnostics.invalid_rows == 1 else "rows",
             what=diagnostics.describe(),
         )
+    if diagnostics.invalid_rows:
+        source.refuse_files_without_valid_rows(diagnostics)
     users = source.directory()
     filters = engine.Filters(
         categories=list(query.categories),
@@ -64,6 +68,7 @@ def run(query: Query, source: EventSource) -> ReportResult:
         if query.users is not None
         else None,
     )
+    warnings = _unmatched_filters(source, query, filters, users)
     notes: list[str] = []
     start, end = query.start, query.end
     if start is None or end is None:
@@ -76,7 +81,7 @@ def run(query: Query, source: EventSource) -> ReportResult:
         if span is None:
             notes.append("no events match the filters; the report is empty")
             meta = _meta(query, start, end)
-            return ReportResult(Report((), (), meta), diagnostics, notes)
+            return ReportResult(Report((), (), meta), diagnostics, notes, warnings)
         tz = query.zone.info
         if start is None:
             start = floor_to_unit(from_micros(span[0], tz), query.interval, tz)
@@ -84,6 +89,8 @@ def run(query: Query, source: EventSource) -> ReportResult:
             end = ceil_to_unit(from_micros(span[1], tz), query.interval, tz)
     tz = query.zone.info
     edges = bucket_edges(start, end, query.interval, tz, max_buckets=query.max_buckets)
+    if diagnostics.unknown_rows:  # only those of this range: an old one is not news every day
+        diagnostics = source.unknown_in_range(diagnostics, to_micros(start), to_micros(end))
     cells = source.cells([to_micros(e) for e in edges], filters, query.heartbeat_us)
     report = build_report(
         edges,
@@ -93,7 +100,21 @@ def run(query: Query, source: EventSource) -> ReportResult:
     )
     if not report.users:
         notes.append("no activity in the range for these filters")
-    return ReportResult(report, diagnostics, notes)
+    return ReportResult(report, diagnostics, notes, warnings)
+
+
+def _unmatched_filters(
+    source: EventSource, query: Query, filters: engine.Filters, directory: dict[str, UserInfo]
+) -> list[str]:
+    """What to tell about given --org and --user values that match no event at all."""
+    messages = []
+    if query.orgs:
+        found = source.values_like("org", query.orgs)
+        messages += directory_mod.unmatched_filters("--org", query.orgs, found)
+    if query.users and filters.users is not None:
+        found = source.values_like("user_id", filters.users)
+        messages += directory_mod.unmatched_filters("--user", query.users, found, directory)
+    return messages
 
 
 def _meta(query: Query, start: datetime | None, end: datetime | None) -> ReportMeta:

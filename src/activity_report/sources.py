@@ -1,4 +1,4 @@
-"""Event files -> one DuckDB view with the canonical columns (SPEC §1).
+"""Event files -> one DuckDB view with the canonical columns.
 
 Every input file, whatever its format or column names, is presented to the
 engine as rows of the view ``events_input``:
@@ -42,6 +42,7 @@ invalid rows. The streaming count skips the malformed lines DuckDB set aside;
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import gzip
 import os
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
 
 CATEGORIES: tuple[str, ...] = ("ide", "login", "app", "tunnel", "web_terminal")
 
-#: SPEC §1's aliases, in order of preference (the first one present wins).
+#: The column aliases, in order of preference (the first one present wins).
 ALIASES: dict[str, tuple[str, ...]] = {
     "time": ("time", "timestamp", "ts", "created_at", "started_at", "start_time"),
     "user_id": ("user_id", "user", "user_uuid"),
@@ -346,7 +347,7 @@ _READER_COLUMNS = {"filename", "file_row_number"}  # added by the reader, not th
 
 
 def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
-    """Apply SPEC §1's aliases to one file's columns; refuse what cannot be read.
+    """Apply the column aliases to one file's columns; refuse what cannot be read.
 
     Names match case-insensitively and ignoring surrounding blanks.
     """
@@ -456,6 +457,12 @@ def _timestamp_us(column: Column) -> str:
         return f"epoch_us(try_cast(nullif(trim({column.sql}), '') AS TIMESTAMPTZ))"
     if column.type.startswith("DATE"):
         return f"epoch_us(try_cast({column.sql} AS TIMESTAMP))"
+    if column.type.endswith("_NS"):
+        # Nanoseconds (pandas' default unit, zoned or not): floored to the
+        # microsecond in integers, as epoch_us floors every other unit.
+        # epoch_us itself rejects TIMESTAMPTZ_NS, and a cast would round.
+        ns = f"epoch_ns({column.sql})"
+        return f"(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)"
     return f"epoch_us({column.sql})"
 
 
@@ -636,7 +643,7 @@ def _header_key(file: EventFile) -> tuple[str, bytes]:
 
 @dataclass(frozen=True)
 class Diagnostics:
-    """What the input held that no report counts (SPEC §1).
+    """What the input held that no report counts.
 
     Invalid rows include the CSV lines DuckDB could not parse; their
     ``invalid_examples`` row is the data row they would have been (line - 1).
@@ -895,3 +902,59 @@ __all__ = [
     "load_events",
     "normalise_category",
 ]
+
+
+def unknown_in_range(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    diagnostics: Diagnostics,
+    start_us: int,
+    end_us: int,
+) -> Diagnostics:
+    """``diagnostics`` with only the unknown categories of events in ``[start, end)``."""
+    rows = con.execute(
+        f"""SELECT category, count(*) FROM {view}
+            WHERE problem IS NULL AND NOT list_contains($known, category)
+              AND ts >= $start AND ts < $end
+            GROUP BY category ORDER BY count(*) DESC, category""",
+        {"known": list(CATEGORIES), "start": start_us, "end": end_us},
+    ).fetchall()
+    values = [(str(c), int(n)) for c, n in rows]
+    return dataclasses.replace(
+        diagnostics, unknown_rows=sum(n for _, n in values), unknown_values=values[:5]
+    )
+
+
+def refuse_files_without_valid_rows(
+    con: duckdb.DuckDBPyConnection, view: str, diagnostics: Diagnostics
+) -> None:
+    """A file none of whose rows is valid is an error, not an empty report.
+
+    Such a file is in a form the tool does not read (epoch numbers as times,
+    another export's columns): a cron job must not mail an empty report as
+    a success. A file whose every line is malformed CSV has no rows in the
+    view; it is caught when it is the only source.
+    """
+    rows = con.execute(
+        f"""WITH bad AS (
+                SELECT source_file FROM {view} GROUP BY source_file
+                HAVING count(*) FILTER (problem IS NULL) = 0
+                ORDER BY source_file LIMIT 1)
+            SELECT source_file, problem, count(*) FROM {view}
+            WHERE source_file IN (SELECT source_file FROM bad)
+            GROUP BY ALL ORDER BY count(*) DESC, problem"""
+    ).fetchall()
+    if rows:
+        total = sum(int(n) for _, _, n in rows)
+        reasons = ", ".join(f"{n} {problem}" for _, problem, n in rows)
+        file = str(rows[0][0])
+        many = f"none of its {total:,} rows is"
+        subject = f"{file}: {'its only row is not' if total == 1 else many}"
+    elif diagnostics.total_rows and diagnostics.invalid_rows == diagnostics.total_rows:
+        reasons, subject = diagnostics.describe(), "no row of the events is"
+    else:
+        return
+    hint = ""
+    if "unparseable time" in reasons:
+        hint = "; times must be ISO 8601 text such as 2022-08-01T09:00:00Z"
+    raise DataError(f"{subject} valid ({reasons}){hint}; fix the file or leave it out")

@@ -1,4 +1,4 @@
-"""The persistent store (SPEC §7's ``--db``): a DuckDB file of deduplicated events.
+"""The persistent store (``--db``): a DuckDB file of deduplicated events.
 
 Users run ``activity-report ingest`` from cron each night and reports over
 months of history read the store instead of every log file again. The store
@@ -12,7 +12,7 @@ events      the canonical columns of :mod:`.sources` (``ts``, ``end_us``,
             ``user_id``, ``category``, ``org``, ``event_id``) and
             ``ingest_file``, the :data:`ingests` row of the file it came from
 rejects     invalid rows: file, row, reason, when, and the values read
-users       the user directory (SPEC §6): ``id``, ``name``, ``username``,
+users       the user directory: ``id``, ``name``, ``username``,
             ``roles`` (VARCHAR[]), ``avatar_hash``
 ingests     one row per file per run: ``file``, ``rows``, ``new``,
             ``duplicates``, ``rejected``, ``ingested_at``
@@ -46,7 +46,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -181,7 +181,9 @@ class IngestResult:
 
     path: Path
     files: tuple[FileCounts, ...]
-    diagnostics: sources.Diagnostics
+    diagnostics: sources.Diagnostics  # what the files held, duplicates included
+    kept_rejects: int = 0  # invalid rows this run added to the rejects table
+    new_unknown: list[tuple[str, int]] = field(default_factory=list)  # new events, by category
 
     @property
     def rows(self) -> int:
@@ -247,7 +249,7 @@ class StoreInfo:
     organizations: list[tuple[str | None, int]]
     users: int
     rejects: int
-    reject_reasons: list[tuple[str, int]]
+    rejected_reasons: list[tuple[str, int]]
     ingested_files: int
     last_ingest: datetime | None
     created_by: str | None = None
@@ -264,7 +266,7 @@ class StoreInfo:
             "organizations": [{"organization_id": o, "events": n} for o, n in self.organizations],
             "users": self.users,
             "rejects": self.rejects,
-            "reject_reasons": [{"problem": p, "rows": n} for p, n in self.reject_reasons],
+            "rejected_reasons": dict(self.rejected_reasons),
             "ingested_files": self.ingested_files,
             "last_ingest": iso_utc(self.last_ingest),
         }
@@ -318,6 +320,10 @@ class Store:
         where = Path(path).expanduser()
         if where.is_dir():
             raise DataError(f"{where}: is a directory; --db takes the store's file name")
+        if where.exists() and not _is_duckdb_file(where):
+            # DuckDB itself would open a CSV or Parquet file as an empty
+            # in-memory database and let an ingest "succeed" into nothing.
+            raise _not_a_database(where)
         if read_only and not where.exists():
             raise DataError(
                 f"{where}: no store here yet; fill it with `activity-report ingest FILE "
@@ -463,7 +469,8 @@ class Store:
         diagnostics = self._diagnose()
         if strict and diagnostics.invalid_rows:
             raise DataError(
-                f"{diagnostics.invalid_rows} invalid rows ({diagnostics.describe()}); "
+                f"{diagnostics.invalid_rows} invalid row{'s' * (diagnostics.invalid_rows != 1)} "
+                f"({diagnostics.describe()}); "
                 "nothing was ingested: fix them, or ingest without --strict to keep them in "
                 "the store's rejects table"
             )
@@ -471,7 +478,8 @@ class Store:
         phases.start("adding new events", 800)
         now = datetime.now(UTC)
         self._insert_new()
-        self._insert_rejects(now)
+        kept = self._insert_rejects(now)
+        new_unknown = self._new_unknown(first_no)
         counts = self._file_counts(first_no)
         con.executemany(
             "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -480,7 +488,8 @@ class Store:
         for table in ("ingest_batch", "ingest_malformed", "ingest_files"):
             con.execute(f"DROP TABLE {table}")
         phases.done()
-        return IngestResult(self.path, tuple(c for _, _, c in counts), diagnostics)
+        files_counts = tuple(c for _, _, c in counts)
+        return IngestResult(self.path, files_counts, diagnostics, kept, new_unknown)
 
     def _create_batch(self, files: Sequence[sources.EventFile], first_no: int) -> None:
         """The temporary tables of one run; ``ingest_files`` numbers its files."""
@@ -709,9 +718,22 @@ class Store:
                        AND e.end_us IS NOT DISTINCT FROM b.end_us)"""
         ).fetchall()
 
-    def _insert_rejects(self, now: datetime) -> None:
-        """Keep the invalid rows; a row already kept by an earlier run is not kept twice."""
-        self.con.execute(
+    def _new_unknown(self, first_no: int) -> list[tuple[str, int]]:
+        """The categories of the events this run added that no report counts."""
+        rows = self.con.execute(
+            "SELECT category, count(*) FROM events WHERE ingest_file >= $first "
+            "AND NOT list_contains($known, category) "
+            "GROUP BY category ORDER BY count(*) DESC, category",
+            {"first": first_no, "known": list(sources.CATEGORIES)},
+        ).fetchall()
+        return [(str(c), int(n)) for c, n in rows]
+
+    def _insert_rejects(self, now: datetime) -> int:
+        """Keep the invalid rows; a row already kept by an earlier run is not kept twice.
+
+        Returns how many rows this run added.
+        """
+        inserted = self.con.execute(
             """INSERT INTO rejects
                SELECT * FROM (
                    SELECT b.file_no, f.stored, b.source_row, b.problem, $now,
@@ -739,6 +761,7 @@ class Store:
                      AND r.raw IS NOT DISTINCT FROM n.raw)""",
             {"now": now},
         ).fetchall()
+        return int(inserted[0][0]) if inserted else 0
 
     def _file_counts(self, first_no: int) -> list[tuple[int, str, FileCounts]]:
         """Per file: rows read, new (now in the store), duplicates, rejected.
@@ -773,7 +796,7 @@ class Store:
     # ----------------------------------------------------------------- users
 
     def import_users(self, path: str) -> UsersResult:
-        """Load a user directory file (SPEC §6); users already in the store are updated."""
+        """Load a user directory file; users already in the store are updated."""
         self._writable()
         con = self.con
         users = list(directory_mod.index(directory_mod.read_directory_file(con, path)).values())
@@ -879,8 +902,11 @@ class Store:
             ).fetchall()
         ]
         users = int(con.execute("SELECT count(*) FROM users").fetchall()[0][0])
+        # In whole seconds (a run's microseconds tell no one anything), as an
+        # integer: DuckDB before 2.0 needs pytz to hand a TIMESTAMPTZ to Python.
         files, last_ingest = con.execute(
-            "SELECT count(DISTINCT file), max(ingested_at) FROM ingests"
+            "SELECT count(DISTINCT file), epoch_us(date_trunc('second', max(ingested_at))) "
+            "FROM ingests"
         ).fetchall()[0]
         created = con.execute("SELECT value FROM meta WHERE key = 'created_by'").fetchall()
         size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}.wal")) if p.exists())
@@ -895,9 +921,9 @@ class Store:
             organizations=organizations,
             users=users,
             rejects=sum(n for _, n in reasons),
-            reject_reasons=reasons,
+            rejected_reasons=reasons,
             ingested_files=int(files),
-            last_ingest=last_ingest,
+            last_ingest=_from_micros(last_ingest),
             created_by=str(created[0][0]) if created else None,
         )
 
@@ -952,6 +978,25 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _is_duckdb_file(path: Path) -> bool:
+    """Whether ``path`` starts as a DuckDB database does (``DUCK`` at byte 8).
+
+    An unreadable file passes: opening it then gives the precise error.
+    """
+    try:
+        with path.open("rb") as handle:
+            return handle.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return True
+
+
+def _not_a_database(path: Path) -> DataError:
+    return DataError(
+        f"{path}: not a DuckDB database; give --db a store made by `activity-report "
+        "ingest`, or a new file name"
+    )
+
+
 def _open_error(path: Path, exc: Exception) -> DataError:
     message = _first_line(exc)
     if "Could not set lock" in message or "different configuration" in message:
@@ -963,10 +1008,7 @@ def _open_error(path: Path, exc: Exception) -> DataError:
             kind=Kind.unavailable,
         )
     if "not a valid DuckDB database" in message:
-        return DataError(
-            f"{path}: not a DuckDB database; give --db a store made by `activity-report "
-            "ingest`, or a new file name"
-        )
+        return _not_a_database(path)
     return DataError(f"{path}: cannot open the store: {message}")
 
 

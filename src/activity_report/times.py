@@ -1,4 +1,4 @@
-"""The values of --tz, --start and --end (SPEC §3).
+"""The values of --tz, --start and --end.
 
 Pure Python, like intervals.py: every bad value becomes a one-line InvalidValue
 that names the parameter, the value and the accepted forms.
@@ -16,7 +16,13 @@ from pathlib import Path
 from dateutil import tz as dateutil_tz
 
 from activity_report.errors import InvalidValue
-from activity_report.intervals import localise, parse_count_unit, step
+from activity_report.intervals import (
+    Interval,
+    floor_to_unit,
+    localise,
+    parse_count_unit,
+    step,
+)
 
 _TZ_FORMS = "use an IANA name such as Europe/Berlin, an offset such as +05:30, UTC or local"
 _INSTANT_FORMS = (
@@ -130,7 +136,9 @@ def _zone_keys_by_lower_case() -> dict[str, str]:
     return {key.lower(): key for key in zoneinfo.available_timezones()}
 
 
-def parse_instant(text: str, *, tz: tzinfo, now: datetime, param: str) -> datetime:
+def parse_instant(
+    text: str, *, tz: tzinfo, now: datetime, param: str, interval: Interval | None = None
+) -> datetime:
     """The instant that a --start or --end value names, aware in tz.
 
     Dates and date-times without an offset are wall-clock time in tz (a time
@@ -138,9 +146,15 @@ def parse_instant(text: str, *, tz: tzinfo, now: datetime, param: str) -> dateti
     occurrence); with an offset or 'Z' they are that instant. 'today' and
     'yesterday' are midnight on tz's wall clock; 'N UNIT ago' steps back from
     now like a bucket: calendar units on the wall clock, exact units exactly.
+
+    With ``interval`` (the report's), 'now' and 'N UNIT ago' are floored to
+    its unit in tz, as the default range is, so that buckets fall on the same
+    boundaries on every run; an explicit date or date-time is never moved.
     """
     try:
         instant = _parse_instant(text.strip().lower(), tz, now)
+        if instant is not None and interval is not None and _is_relative(text):
+            instant = floor_to_unit(instant, interval, tz)
     except ValueError as exc:  # from datetime(): 'day is out of range for month', ...
         raise InvalidValue(param, text, str(exc)) from None
     except OverflowError:
@@ -162,6 +176,12 @@ def _parse_instant(text: str, tz: tzinfo, now: datetime) -> datetime | None:
     if match := _DATE_TIME.fullmatch(text):
         return _date_time(match, tz)
     return None
+
+
+def _is_relative(text: str) -> bool:
+    """'now' or 'N UNIT ago': the values that name a moment of the clock, not a date."""
+    lower = text.strip().lower()
+    return lower == "now" or _AGO.fullmatch(lower) is not None
 
 
 def _midnight(day: date, tz: tzinfo) -> datetime:

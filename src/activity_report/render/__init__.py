@@ -2,7 +2,7 @@
 
 ``table`` is for people at a terminal (rich); ``markdown`` for wikis and
 e-mail; ``html`` for a browser or a mail (a chart, no script); ``json``
-(SPEC §5), ``ndjson`` and ``csv`` for programs. Only the table ever carries
+``ndjson`` and ``csv`` for programs. Only the table ever carries
 ANSI codes, and only where ``--color`` allows.
 """
 

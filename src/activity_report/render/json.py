@@ -1,4 +1,4 @@
-"""``--format json``: exactly the Activity API's shape (SPEC §5)."""
+"""``--format json``: exactly the Activity API's shape."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ FIELDS = ("time", "bucket_duration", "user_id", "name", "username", "count", "du
 
 
 def records(report: Report) -> Iterator[dict[str, Any]]:
-    """Buckets in time order; users in a bucket in the JSON's order (SPEC §5).
+    """Buckets in time order; users in a bucket in the JSON's order.
 
     Empty buckets have no records, so a report with no activity has none.
     """

@@ -55,21 +55,26 @@ def _offset(moment: datetime) -> str:
     return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def scope(report: Report) -> str:
-    """``2022-08-01 to 2022-08-31 UTC, every 1 week, category ide, all organizations``"""
+def scope(report: Report, *, shorter: int = 0) -> str:
+    """``2022-08-01 to 2022-08-31 UTC, every 1 week, category ide, all organizations``
+
+    ``shorter`` abbreviates, for a line that must fit a width: 1 writes
+    "orgs" for "organizations", 2 also drops the word "category".
+    """
     meta = report.meta
+    org_word = {"organization": "org", "organizations": "orgs"} if shorter >= 1 else {}
     if meta is None:
-        what = "all categories, all organizations"
+        what = f"all categories, all {org_word.get('organizations', 'organizations')}"
         zone = "UTC"
         every = ""
     else:
-        category = "all categories" if meta.category == "any" else f"category {meta.category}"
-        if not meta.orgs:
-            orgs = "all organizations"
+        if meta.category == "any":
+            category = "all categories"
         else:
-            orgs = ("organization " if len(meta.orgs) == 1 else "organizations ") + ", ".join(
-                meta.orgs
-            )
+            category = meta.category if shorter >= 2 else f"category {meta.category}"
+        noun = "organization" if len(meta.orgs) == 1 else "organizations"
+        noun = org_word.get(noun, noun)
+        orgs = f"all {noun}" if not meta.orgs else f"{noun} {', '.join(meta.orgs)}"
         what = f"{category}, {orgs}"
         zone = meta.tz
         every = f", every {meta.interval}"
@@ -78,6 +83,9 @@ def scope(report: Report) -> str:
         return f"No events match ({what}, time zone {zone})"
     moment = moment_format(points)
     return f"{moment(points[0])} to {moment(points[-1])} {zone}{every}, {what}"
+
+
+SHORTEST_SCOPE = 2
 
 
 def totals(report: Report) -> str:

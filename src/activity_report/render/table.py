@@ -1,6 +1,8 @@
 """``--format table``: a summary and two tables for a person at a terminal.
 
-Rows never wrap: the tables are fitted to the console's width. The bucket
+Rows never wrap: the tables are fitted to the console's width, and so is
+the summary (organizations become orgs, then "category" goes, then the line
+is ellipsised). The bucket
 table's bar takes the room that is left (up to 40 cells) and goes when fewer
 than 6 are, then the length column goes; in the users table the roles are
 ellipsised, then dropped, then names and usernames ellipsised, then the
@@ -130,10 +132,10 @@ def render(report: Report, console: Console, *, top: int = DEFAULT_TOP) -> None:
 
 
 def _print(report: Report, console: Console, top: int) -> None:
-    console.print(Text(summary.scope(report), style="bold"))
+    console.print(_line(_scope(report, console.width), "bold", console.width))
     if not report.activity:
         return
-    console.print(Text(summary.totals(report)))
+    console.print(_line(summary.totals(report), "", console.width))
     console.print()
     console.print(Text("Activity by interval", style="bold"))
     console.print(_table(_bucket_columns(report, console.width)))
@@ -148,6 +150,22 @@ def _print(report: Report, console: Console, top: int) -> None:
     hidden = len(report.users) - len(shown)
     if hidden:
         console.print(Text(summary.more_users(hidden), style="dim"))
+
+
+def _scope(report: Report, width: int) -> str:
+    """The summary's first line, abbreviated until it fits ``width``."""
+    for shorter in range(summary.SHORTEST_SCOPE + 1):
+        text = summary.scope(report, shorter=shorter)
+        if cell_len(text) <= width:
+            break
+    return text
+
+
+def _line(text: str, style: str, width: int) -> Text:
+    """One line that never wraps: ellipsised at ``width`` (a long list of orgs)."""
+    line = Text(text, style=style, no_wrap=True, overflow="ellipsis")
+    line.truncate(width, overflow="ellipsis")
+    return line
 
 
 def _table(columns: Sequence[_Column]) -> Table:

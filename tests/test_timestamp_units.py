@@ -1,0 +1,168 @@
+"""Parquet timestamps in every unit, with or without a zone, read as the microsecond form.
+
+pandas writes tz-aware datetimes as ``timestamp[ns, tz=...]``, Spark and older
+pandas as INT96, other tools in milliseconds or seconds. Each variant of the
+sample events below holds the same instants as ``sample_data/events.parquet``
+(microseconds, UTC) in ``time`` and ``end_time``, so every report and every
+ingest of it must give the same JSON, byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from activity_report.event_source import connect
+from activity_report.sources import diagnose, expand_paths, load_events
+
+from .conftest import SAMPLE, run_cli
+
+SAMPLE_PARQUET = SAMPLE / "events.parquet"
+TIME_COLUMNS = ("time", "end_time")
+
+#: name -> (unit, zone, write options): the variants the tests write.
+VARIANTS: dict[str, tuple[str, str | None, dict[str, object]]] = {
+    "ns_utc": ("ns", "UTC", {}),  # pandas' default for tz-aware datetimes
+    "ns_berlin": ("ns", "Europe/Berlin", {}),
+    "ns_naive": ("ns", None, {}),  # pandas' default for naive datetimes
+    "ms_utc": ("ms", "UTC", {}),
+    "ms_naive": ("ms", None, {}),
+    "s_utc": ("s", "UTC", {}),  # Parquet has no seconds: pyarrow stores milliseconds
+    "us_naive": ("us", None, {}),
+    "us_new_york": ("us", "America/New_York", {}),
+    "int96": ("ns", None, {"use_deprecated_int96_timestamps": True}),  # Spark, old pandas
+}
+
+REPORT = ("--start", "2022-07-25", "--end", "2022-09-05", "--interval", "1 week", "--json")
+
+
+def variant(table: pa.Table, unit: str, zone: str | None) -> pa.Table:
+    """``table`` with ``time`` and ``end_time`` cast to ``unit`` and ``zone``.
+
+    The cast is safe: it fails rather than drop a digit, so the instants stay equal.
+    """
+    for name in TIME_COLUMNS:
+        index = table.schema.get_field_index(name)
+        cast = table.column(name).cast(pa.timestamp(unit, tz=zone), safe=True)
+        table = table.set_column(index, pa.field(name, cast.type), cast)
+    return table
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The sample events written once in each variant."""
+    folder = tmp_path_factory.mktemp("units")
+    table = pq.read_table(SAMPLE_PARQUET)
+    written = {}
+    for name, (unit, zone, options) in VARIANTS.items():
+        path = folder / f"events_{name}.parquet"
+        pq.write_table(variant(table, unit, zone), path, **options)
+        written[name] = path
+    return written
+
+
+@pytest.fixture(scope="module")
+def reference() -> str:
+    result = run_cli("--events", str(SAMPLE_PARQUET), *REPORT)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_the_variants_hold_what_their_names_say(files: dict[str, Path]) -> None:
+    """DuckDB sees nanosecond columns, zoned and not, so the test is a real one."""
+    con = duckdb.connect()
+    types = {
+        name: con.execute(
+            "SELECT typeof(time), typeof(end_time) FROM read_parquet($path) LIMIT 1",
+            {"path": str(path)},
+        ).fetchall()[0]
+        for name, path in files.items()
+    }
+    con.close()
+    # DuckDB 2 keeps the nanoseconds of a zoned column; older releases convert it.
+    assert types["ns_utc"][0] in ("TIMESTAMPTZ_NS", "TIMESTAMP WITH TIME ZONE")
+    assert types["ns_naive"] == ("TIMESTAMP_NS",) * 2
+    assert pq.read_schema(files["ns_berlin"]).field("time").type == pa.timestamp(
+        "ns", tz="Europe/Berlin"
+    )
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_a_report_reads_every_unit_as_microseconds(
+    files: dict[str, Path], reference: str, name: str
+) -> None:
+    result = run_cli("--events", str(files[name]), *REPORT)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout == reference
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_an_ingest_reads_every_unit_as_microseconds(
+    files: dict[str, Path],
+    reference: str,
+    name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ACTIVITY_REPORT_EVENTS", raising=False)
+    db = str(tmp_path / "store.duckdb")
+    ingested = run_cli("ingest", "--db", db, str(files[name]))
+    assert ingested.exit_code == 0, ingested.stderr
+    assert " 0 duplicates, 0 rejected" in ingested.stderr
+    # The same instants: the microsecond file adds nothing to the store.
+    again = run_cli("ingest", "--db", db, str(SAMPLE_PARQUET), "--json")
+    assert again.exit_code == 0, again.stderr
+    assert '"new": 0,' in again.stdout
+    result = run_cli("--db", db, *REPORT)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == reference
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = connect()
+    yield connection
+    connection.close()
+
+
+@pytest.mark.parametrize("zone", [None, "UTC", "Asia/Kolkata"])
+def test_nanoseconds_are_floored_to_the_microsecond(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, zone: str | None
+) -> None:
+    """Digits below the microsecond are dropped toward the past, before 1970 too.
+
+    (DuckDB before 2.0 converts a zoned nanosecond column itself while reading
+    it, toward zero: the times before 1970 are checked without a zone.)
+    """
+    nanos = [1_659_348_000_000_001_999, 1_659_348_000_000_000_001, 999]
+    expected = [
+        (1_659_348_000_000_001, 1_659_348_000_000_004),
+        (1_659_348_000_000_000, 1_659_348_000_000_002),
+        (0, 3),
+    ]
+    if zone is None:
+        nanos += [-1_999, -1_000]
+        expected += [(-2, 0), (-1, 1)]
+    users = [f"u{i}" for i in range(len(nanos))]
+    path = tmp_path / "ns.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "time": pa.array(nanos, pa.timestamp("ns", tz=zone)),
+                "user_id": users,
+                "category": ["ide"] * len(nanos),
+                "end_time": pa.array([n + 2_500 for n in nanos], pa.timestamp("ns", tz=zone)),
+            }
+        ),
+        path,
+    )
+    load_events(con, expand_paths([str(path)]))
+    assert diagnose(con).invalid_rows == 0
+    got = con.execute("SELECT ts, end_us FROM events_input ORDER BY user_id").fetchall()
+    assert got == expected
