@@ -225,6 +225,13 @@ CORPUS = [
             "(iconv -f utf-16 -t utf-8 FILE > FILE.utf8.csv)"
         ),
     ),
+    # A line that starts with # is no comment: DuckDB's sniffer must not drop it.
+    Case(
+        "comment_like.csv",
+        0,
+        report(("a", 1, MIN_NS), ("c", 1, MIN_NS)),
+        warning("1 invalid rows (1 unparseable time; first in comment_like.csv row 2)"),
+    ),
 ]
 
 
@@ -781,3 +788,62 @@ def test_csv_bytes_in_a_column_the_report_does_not_use_are_still_found(tmp_path:
     assert run.exit_code == 1
     assert run.stdout == ""
     assert run.stderr.startswith(f"activity-report: error: {path}: line 3 is not UTF-8 text;")
+
+
+# --------------------------------------------------------------------------- every line counted
+
+
+def many_rows(path: Path, rows: int, *, extra: str = "", at: int | None = None) -> Path:
+    """A CSV file of ``rows`` plain rows, with the line ``extra`` after row ``at``."""
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("time,user_id,category,note\n")
+        for i in range(rows):
+            handle.write(f"2022-08-01T10:00:00Z,u{i % 7},ide,x\n")
+            if i == at:
+                handle.write(extra)
+    return path
+
+
+def counted(result: Result) -> int:
+    """The events a one-day CSV report counts."""
+    return sum(int(line.split(",")[-2]) for line in result.stdout.splitlines()[1:])
+
+
+def test_a_line_longer_than_duckdbs_buffer_is_refused_not_dropped(tmp_path: Path) -> None:
+    long_line = "2022-08-01T10:00:00Z,ulong,ide," + "y" * (33 * 1024 * 1024) + "\n"
+    path = many_rows(tmp_path / "long.csv", 30_001, extra=long_line, at=25_000)
+    result = invoke("--events", str(path), *ONE_DAY, "--strict")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == error(
+        f"{path}: line 25003 is longer than 4 MiB; no event takes that much, so the file "
+        "is damaged or not an event log: fix or remove that line"
+    )
+
+
+def test_a_long_line_among_the_first_rows_is_rejected_with_its_line(tmp_path: Path) -> None:
+    long_line = "2022-08-01T10:00:00Z,ulong,ide," + "y" * (3 * 1024 * 1024) + "\n"
+    path = many_rows(tmp_path / "top.csv", 300, extra=long_line, at=100)
+    result = invoke("--events", str(path), *ONE_DAY)
+    assert result.exit_code == 0
+    assert counted(result) == 300
+    assert result.stderr == warning(f"1 invalid rows (1 line too long; first in {path} row 102)")
+
+
+def test_a_quoted_field_past_the_sniffers_sample_is_read(tmp_path: Path) -> None:
+    path = many_rows(
+        tmp_path / "late.csv", 30_000, extra='2022-08-01T10:00:00Z,"u3,x",ide,x\n', at=29_999
+    )
+    result = invoke("--events", str(path), *ONE_DAY, "--strict")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert counted(result) == 30_001
+    assert '"u3,x",,,1,' in result.stdout
+
+
+def test_each_file_of_a_shared_header_is_read_with_its_own_quoting(tmp_path: Path) -> None:
+    plain = many_rows(tmp_path / "a.csv", 10, extra="2022-08-01T10:00:00Z,'u1',ide,x\n", at=0)
+    quoted = tmp_path / "b.csv"
+    quoted.write_text('time,user_id,category,note\n2022-08-01T10:00:00Z,"u3,x",ide,"a ""b"""\n')
+    result = invoke("--events", str(plain), "--events", str(quoted), *ONE_DAY, "--strict")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert counted(result) == 12
+    assert "'u1',,,1," in result.stdout

@@ -23,6 +23,10 @@ header line. Parquet files with the same column mapping are read by one scan
 (``union_by_name``: columns may come in any order, extra ones are ignored).
 CSV files are read by one scan per distinct header line: a multi-file CSV scan
 takes columns by position, so only files with byte-identical headers share one.
+DuckDB guesses nothing about a CSV file: the dialect is RFC 4180 with the
+delimiter and the column names of the file's own header line
+(:func:`csv_dialect`), and a file with a line longer than DuckDB's read buffer
+is refused (:func:`check_line_lengths`), since DuckDB may lose such a line.
 CSV scans set malformed lines aside (too few or too many fields, bad quoting,
 bytes that are not UTF-8) in rejects tables; :func:`diagnose` counts them as
 invalid rows with their line numbers, and a CSV file that is not UTF-8 is an
@@ -42,6 +46,7 @@ invalid rows. The streaming count skips the malformed lines DuckDB set aside;
 
 from __future__ import annotations
 
+import csv
 import glob
 import gzip
 import os
@@ -301,8 +306,132 @@ def _relation(
             "rejects_scan": f"{rejects}_scans",
         }
     return con.read_csv(
-        paths, header=True, all_varchar=True, filename=True, ignore_errors=True, **options
+        paths,
+        header=True,
+        all_varchar=True,
+        filename=True,
+        ignore_errors=True,
+        **csv_dialect(files[0]),
+        **options,
     )
+
+
+#: The longest CSV line DuckDB reads; a longer one is rejected as "line too long".
+MAX_LINE_BYTES = 2 * 1024 * 1024
+#: DuckDB's read buffer. A line longer than the buffer can vanish from DuckDB's
+#: scan without a trace, so :func:`check_line_lengths` refuses the file first.
+CSV_BUFFER_BYTES = 16 * MAX_LINE_BYTES
+#: Every window of this size must hold a line break: then no line is longer
+#: than twice it, which is far below the buffer.
+_LINE_WINDOW = 4 * 1024 * 1024
+_DELIMITERS = (",", "\t", ";", "|")
+
+
+def csv_dialect(file: EventFile) -> dict[str, Any]:
+    """How to read one CSV file, fixed in full so DuckDB guesses nothing.
+
+    DuckDB's sniffer looks at a sample of the first rows only: a quoted
+    ``"u3,x"`` past the sample, or a line that starts with ``#`` (taken for a
+    comment and dropped), would be read wrong without a word. So the dialect
+    is RFC 4180 (``"`` quotes, ``""`` escapes a quote, no comments, no skipped
+    lines) with the delimiter found in the file's own header line. Files share
+    one scan only when their header lines are identical, so they share this
+    dialect too.
+    """
+    line = _header_line(file)
+    header = line.decode("utf-8", "replace").removeprefix("\ufeff").rstrip("\r\n")
+    delimiter = ","
+    names: list[str] = []
+    if header:
+        fields = {d: next(csv.reader([header], delimiter=d), []) for d in _DELIMITERS}
+        preferred = ("\t", *_DELIMITERS) if ".tsv" in file.path.lower() else _DELIMITERS
+        delimiter = max(preferred, key=lambda d: len(fields[d]))  # first of the widest
+        names = fields[delimiter]
+    dialect: dict[str, Any] = {}
+    if line.endswith(b"\n") and header.count('"') % 2 == 0:
+        # The header is whole: name the columns, and DuckDB reads no sample at
+        # all (its sniffer fails on a long line near the top as "line 1").
+        dialect = {"auto_detect": False, "columns": _column_names(names)}
+    return dialect | {
+        "delimiter": delimiter,
+        "quotechar": '"',
+        "escapechar": '"',
+        "comment": "",
+        "skiprows": 0,
+        "max_line_size": MAX_LINE_BYTES,
+        "buffer_size": CSV_BUFFER_BYTES,
+    }
+
+
+def _column_names(header: Sequence[str]) -> dict[str, str]:
+    """The header's names as DuckDB would make them: blanks named, repeats numbered."""
+    columns: dict[str, str] = {}
+    for index, name in enumerate(header):
+        base = name if name.strip() else f"column{index}"
+        unique, n = base, 0
+        while unique in columns:
+            n += 1
+            unique = f"{base}_{n}"
+        columns[unique] = "VARCHAR"
+    return columns
+
+
+def check_line_lengths(file: EventFile) -> None:
+    """Refuse a CSV file with a line DuckDB could lose (longer than its buffer).
+
+    Each window of ``_LINE_WINDOW`` bytes must hold a line break; a plain file
+    is memory-mapped and only the bytes up to each window's first break are
+    touched, so this costs next to nothing. A compressed file is read through.
+    """
+    try:
+        if file.path.lower().endswith(".gz"):
+            offset = _gzip_long_line(file.path)
+        else:
+            offset = _plain_long_line(file.path)
+    except (OSError, EOFError, ValueError) as exc:
+        raise DataError(f"{file.display}: cannot read it: {exc}") from exc
+    if offset is not None:
+        raise DataError(
+            f"{file.display}: line {_line_at(file.path, offset)} is longer than "
+            f"{_LINE_WINDOW // 1024 // 1024} MiB; no event takes that much, so the file is "
+            "damaged or not an event log: fix or remove that line"
+        )
+
+
+def _plain_long_line(path: str) -> int | None:
+    import mmap
+
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size <= _LINE_WINDOW:
+            return None
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for start in range(0, size, _LINE_WINDOW):
+                end = min(start + _LINE_WINDOW, size)
+                if end - start == _LINE_WINDOW and data.find(b"\n", start, end) < 0:
+                    return start
+    return None
+
+
+def _gzip_long_line(path: str) -> int | None:
+    with gzip.open(path, "rb") as handle:
+        start = 0
+        while chunk := handle.read(_LINE_WINDOW):
+            if len(chunk) == _LINE_WINDOW and b"\n" not in chunk:
+                return start
+            start += len(chunk)
+    return None
+
+
+def _line_at(path: str, offset: int) -> int:
+    """The 1-based line holding byte ``offset`` (read only on the error path)."""
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    lines, done = 1, 0
+    with opener(path, "rb") as handle:
+        while done < offset and (chunk := handle.read(min(_LINE_WINDOW, offset - done))):
+            lines += chunk.count(b"\n")
+            done += len(chunk)
+    return lines
 
 
 def describe(con: duckdb.DuckDBPyConnection, file: EventFile) -> list[Column]:
@@ -598,34 +727,39 @@ def _scans(
     hundreds).
     """
     parquet: dict[Mapping, list[EventFile]] = {}
-    csv: dict[tuple[str, bytes], list[EventFile]] = {}
+    by_header: dict[tuple[str, bytes], list[EventFile]] = {}
     for file in files:
         if file.fmt == "parquet":
             parquet.setdefault(map_columns(file, describe(con, file)), []).append(file)
         else:
-            csv.setdefault(_header_key(file), []).append(file)
+            check_line_lengths(file)
+            by_header.setdefault(_header_key(file), []).append(file)
     scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]] = []
     for mapping, members in parquet.items():
         scans.append((mapping, "parquet", _open(con, members), len(members)))
-    for members in csv.values():
+    for members in by_header.values():
         relation = _open(con, members, rejects=rejects)
         mapping = map_columns(members[0], _columns(relation))
         scans.append((mapping, "csv", relation, len(members)))
     return scans
 
 
+def _header_line(file: EventFile) -> bytes:
+    """The first line of a CSV file (at most 64 KiB), b"" if it cannot be read."""
+    try:
+        if file.path.lower().endswith(".gz"):
+            with gzip.open(file.path, "rb") as handle:
+                return handle.readline(65_536)
+        with open(file.path, "rb") as handle:
+            return handle.readline(65_536)
+    except (OSError, EOFError):
+        return b""
+
+
 def _header_key(file: EventFile) -> tuple[str, bytes]:
     """What a CSV file must share with others to be read in the same scan."""
     compressed = file.path.lower().endswith(".gz")
-    try:
-        if compressed:
-            with gzip.open(file.path, "rb") as handle:
-                line = handle.readline(65_536)
-        else:
-            with open(file.path, "rb") as handle:
-                line = handle.readline(65_536)
-    except (OSError, EOFError):
-        line = b""
+    line = _header_line(file)
     if not line.endswith(b"\n") or b'"' in line:  # unusual: read the file on its own
         return ("alone", file.path.encode("utf-8", "surrogateescape"))
     return ("gzip" if compressed else "plain", line)
