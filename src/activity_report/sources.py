@@ -582,10 +582,24 @@ def _present(column: Column | None) -> str:
 def _timestamp_us(column: Column) -> str:
     """An expression giving the column as epoch microseconds, NULL if unparseable."""
     if column.type == "VARCHAR":
-        return f"epoch_us(try_cast(nullif(trim({column.sql}), '') AS TIMESTAMPTZ))"
+        text = f"trim({column.sql})"
+        offset = f"regexp_extract({text}, '{_OFFSET}', 1)"
+        return (
+            f"CASE WHEN regexp_matches({text}, '{_DATE_FIRST}') "
+            f"AND ({offset} = '' OR regexp_full_match({offset}, '{_SANE_OFFSET}')) "
+            f"THEN epoch_us(try_cast({text} AS TIMESTAMPTZ)) END"
+        )
     if column.type.startswith("DATE"):
         return f"epoch_us(try_cast({column.sql} AS TIMESTAMP))"
     return f"epoch_us({column.sql})"
+
+
+#: A time in text starts with its date: DuckDB's words ('epoch', 'infinity') are no time.
+_DATE_FIRST = "^-?[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}"
+#: The numeric UTC offset after a clock time, if any ...
+_OFFSET = "[0-9]:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)? ?([+-][0-9:]+)$"
+#: ... must be one a clock can have (DuckDB takes +25:00 and -99 too).
+_SANE_OFFSET = "[+-](?:0[0-9]|1[0-8])(?::?[0-5][0-9])?"
 
 
 def _duration_us(mapping: Mapping) -> str:
