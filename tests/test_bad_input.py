@@ -854,3 +854,72 @@ def test_each_file_of_a_shared_header_is_read_with_its_own_quoting(tmp_path: Pat
     assert (result.exit_code, result.stderr) == (0, "")
     assert counted(result) == 12
     assert "'u1',,,1," in result.stdout
+
+
+# --------------------------------------------------------------------------- what -o may touch
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "events.parquet"
+SAMPLE_DAY = ("--events", str(SAMPLE), *ONE_DAY)
+
+
+def test_o_dash_is_stdout_and_makes_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*SAMPLE_DAY, "-o", "-")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == invoke(*SAMPLE_DAY).stdout
+    assert result.stdout.startswith(HEADER)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_o_writes_through_a_link_to_its_target(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    target = reports / "2022-08.csv"
+    target.write_text("last month\n")
+    target.chmod(0o640)
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    result = invoke(*SAMPLE_DAY, "-o", str(link))
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text().startswith(HEADER)
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.csv", "reports"]
+    assert [p.name for p in reports.iterdir()] == ["2022-08.csv"]  # no temporary file left
+
+
+def test_o_onto_a_fifo_writes_into_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader is there: no wait
+    try:
+        result = invoke(*SAMPLE_DAY, "-o", str(fifo))
+        received = os.read(reader, 1 << 16)  # a day's report fits the pipe's buffer
+    finally:
+        os.close(reader)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert received.decode().startswith(HEADER)
+    assert fifo.is_fifo()
+    assert os.listdir(tmp_path) == ["pipe.csv"]
+
+
+def test_o_onto_a_device_writes_into_it_and_leaves_it_a_device(tmp_path: Path) -> None:
+    device = tmp_path / "null"
+    os.mknod(device, 0o666 | 0o020000, os.makedev(1, 3))  # a /dev/null of our own
+    result = invoke(*SAMPLE_DAY, "-o", str(device), "--format", "csv")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
+    assert device.is_char_device()
+    assert os.listdir(tmp_path) == ["null"]
+
+
+def test_o_onto_a_directory_or_its_link_is_a_usage_error(tmp_path: Path) -> None:
+    folder = tmp_path / "out.csv"
+    folder.mkdir()
+    link = tmp_path / "link.csv"
+    link.symlink_to(folder)
+    result = invoke(*SAMPLE_DAY, "-o", str(link))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert "is a directory" in result.stderr
+    assert link.is_symlink() and folder.is_dir() and list(folder.iterdir()) == []

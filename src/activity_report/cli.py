@@ -10,7 +10,6 @@ import contextlib
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,8 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__, resources
-from .errors import ActivityReportError, DataError, UsageError
+from .errors import ActivityReportError, UsageError
+from .output import check_target, is_stdout, open_output
 from .render import DEFAULT_TOP, ColorMode, Format
 
 PROG = "activity-report"
@@ -214,7 +214,9 @@ def report_command(
         typer.Option(
             "-o",
             "--output",
-            help="Write the report to FILE atomically (a temporary file, then a rename). "
+            help="Write the report to FILE atomically (a temporary file, then a rename); "
+            "- is stdout. A link is written through to its target, a FIFO or device "
+            "directly. "
             "Without --format, the extension picks it: .json, .ndjson/.jsonl, .csv, .md, "
             ".txt (table). Example: -o weekly.csv",
             dir_okay=False,
@@ -497,7 +499,7 @@ def _choose_format(fmt: Format | None, as_json: bool, output: Path | None) -> Fo
         return Format.json
     if fmt is not None:
         return fmt
-    if output is None:
+    if output is None or is_stdout(output):
         return Format.table
     suffix = output.suffix.lower()
     if suffix in SUFFIX_FORMATS:
@@ -510,14 +512,13 @@ def _choose_format(fmt: Format | None, as_json: bool, output: Path | None) -> Fo
 
 
 def _check_folder(output: Path) -> None:
-    """Fail before the work, not after it, when -o's folder is missing."""
-    folder = output.parent
-    if not folder.is_dir():
-        raise UsageError(f"-o {output}: the folder {folder} does not exist; create it first")
+    """Fail before the work, not after it, when -o cannot be written."""
+    if not is_stdout(output):
+        check_target(output)
 
 
 def _emit(report: Any, fmt: Format, output: Path | None, *, top: int, color: ColorMode) -> None:
-    """Write the report to stdout or, atomically, to -o FILE.
+    """Write the report to stdout or to -o FILE (see :mod:`.output`).
 
     Only the table can carry ANSI codes: on stdout as --color and the terminal
     allow, in a file only with --color always.
@@ -526,21 +527,23 @@ def _emit(report: Any, fmt: Format, output: Path | None, *, top: int, color: Col
         from .render.table import make_console
         from .render.table import render as render_table
 
-        if output is None:
+        if is_stdout(output):
             console = make_console(sys.stdout, color=color, is_terminal=_is_terminal(sys.stdout))
             render_table(report, console, top=top)
             return
-        with _atomic_text(output) as handle:
+        assert output is not None
+        with open_output(output) as handle:
             render_table(report, make_console(handle, color=color, is_terminal=False), top=top)
         return
     from .render import writer
 
     write = writer(fmt, top=top)
-    if output is None:
+    if is_stdout(output):
         write(report, sys.stdout)
         sys.stdout.flush()
         return
-    with _atomic_text(output) as handle:
+    assert output is not None
+    with open_output(output) as handle:
         write(report, handle)
 
 
@@ -549,44 +552,6 @@ def _is_terminal(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # no isatty, or a closed stream
         return False
-
-
-@contextlib.contextmanager
-def _atomic_text(path: Path) -> Iterator[TextIO]:
-    """Write FILE via a temporary file in the same folder and a rename.
-
-    A reader, or a cron job that dies half way, never sees a partial report:
-    on any error or an interrupt the temporary file is removed and FILE is
-    left as it was. The new file keeps an existing FILE's permissions, else
-    gets the usual ones (0666 less the umask).
-    """
-    folder = path.parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise DataError(f"-o {path}: cannot create a file in {folder}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise DataError(f"-o {path}: cannot write it: {exc.strerror or exc}") from None
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def _tell_diagnostics(result: Any) -> None:
