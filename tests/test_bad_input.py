@@ -923,3 +923,54 @@ def test_o_onto_a_directory_or_its_link_is_a_usage_error(tmp_path: Path) -> None
     assert (result.exit_code, result.stdout) == (2, "")
     assert "is a directory" in result.stderr
     assert link.is_symlink() and folder.is_dir() and list(folder.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- SIGTERM
+
+
+def test_sigterm_while_reading_stdin_removes_its_copy(tmp_path: Path) -> None:
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    command = [sys.executable, "-m", "activity_report", "--events", "-", *ONE_DAY]
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(spool)},
+    )
+    assert process.stdin is not None
+    process.stdin.write(b"time,user_id,category\n" + b"2022-08-01T10:00:00Z,a,ide\n" * 1000)
+    process.stdin.flush()  # stdin stays open: the tool is still copying it
+    deadline = time.monotonic() + 30
+    while not list(spool.glob("activity-report-stdin-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(spool.glob("activity-report-stdin-*")), "the copy of stdin never appeared"
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=30)
+    assert (process.returncode, stdout, stderr) == (
+        143,
+        b"",
+        b"activity-report: error: terminated\n",
+    )
+    assert list(spool.iterdir()) == []
+
+
+def test_sigterm_during_a_report_leaves_no_temporary_file(
+    big_parquet: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "out" / "report.json"
+    output.parent.mkdir()
+    command = [sys.executable, "-m", "activity_report", "--events", str(big_parquet)]
+    command += ["--interval", "1 hour", "--heartbeat", "5 minutes", "-o", str(output)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    wait_until_open(process.pid, big_parquet)
+    time.sleep(0.3)
+    assert process.poll() is None, "the report ended before the signal: make the input bigger"
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stdout, stderr) == (143, "", f"{PROG}: error: terminated\n")
+    assert list(output.parent.iterdir()) == []

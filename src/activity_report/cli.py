@@ -605,20 +605,20 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        return _fail("interrupted", 130)
+        return _fail(*resources.interruption())
     except click.ClickException as exc:
         if debug:
             raise
         return _fail(_one_line(exc.format_message()), 2)
     except ActivityReportError as exc:
         if resources.was_interrupted():  # a query stopped by Ctrl-C fails as it can
-            return _fail("interrupted", 130)
+            return _fail(*resources.interruption())
         if debug:
             raise
         return _fail(str(exc), exc.exit_code)
     except Exception as exc:  # the last line of defence: no traceback without --debug
         if resources.was_interrupted():
-            return _fail("interrupted", 130)
+            return _fail(*resources.interruption())
         if debug:
             raise
         known = resources.explain(exc)  # DuckDB out of memory or disk: say what to change
@@ -636,7 +636,7 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
     # Not standalone, Typer returns an Exit's code instead of raising it, and
     # turns a KeyboardInterrupt inside the command into Exit(130).
     if outcome == 130 or resources.was_interrupted():  # a Ctrl-C DuckDB let finish
-        return _fail("interrupted", 130)
+        return _fail(*resources.interruption())
     return outcome if isinstance(outcome, int) else 0
 
 

@@ -118,7 +118,7 @@ def connect(
 # --------------------------------------------------------------------------- interrupts
 
 _OPEN: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
-_STATE = {"interrupted": False}
+_STATE = {"interrupted": False, "terminated": False}
 
 
 def track(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -141,14 +141,31 @@ def was_interrupted() -> bool:
     return _STATE["interrupted"]
 
 
+def interruption() -> tuple[str, int]:
+    """What to say, and the exit code, after an interrupt: 130 for Ctrl-C, 143 for SIGTERM."""
+    return ("terminated", 143) if _STATE["terminated"] else ("interrupted", 130)
+
+
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     interrupt_all()
     raise KeyboardInterrupt
 
 
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _STATE["terminated"] = True
+    interrupt_all()
+    raise KeyboardInterrupt
+
+
 def install_interrupt_handler() -> None:
-    """Make Ctrl-C stop DuckDB's queries too (see the module's docstring)."""
+    """Make Ctrl-C stop DuckDB's queries too (see the module's docstring).
+
+    SIGTERM (``timeout``, systemd, ``kill``) ends a run the same way, so it
+    removes what a run leaves behind: the copy of stdin, a half-written
+    ``-o`` file, DuckDB's spill folder.
+    """
     signal.signal(signal.SIGINT, _on_sigint)
+    signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 # --------------------------------------------------------------------------- errors
