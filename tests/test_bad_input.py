@@ -9,6 +9,7 @@ to get into SQL, fuzzed parsers, Ctrl-C, and memory bounded by DuckDB.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -974,3 +975,61 @@ def test_sigterm_during_a_report_leaves_no_temporary_file(
     stdout, stderr = process.communicate(timeout=60)
     assert (process.returncode, stdout, stderr) == (143, "", f"{PROG}: error: terminated\n")
     assert list(output.parent.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- closed streams
+
+
+def shell(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in sh, with $AR the tool: redirections as a user types them."""
+    tool = f"{shlex.quote(sys.executable)} -m activity_report"
+    return subprocess.run(
+        ["sh", "-c", f"AR={shlex.quote(tool)}; {script}"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+UNKNOWN_CSV = "time,user_id,category\n2022-08-01T10:00:00Z,a,deploy\n2022-08-01T11:00:00Z,b,ide\n"
+
+
+def test_a_closed_stdout_is_an_error_that_says_so(tmp_path: Path) -> None:
+    (tmp_path / "e.csv").write_text(UNKNOWN_CSV)
+    done = shell("$AR --events e.csv --json >&-", tmp_path)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == error(
+        "stdout is closed: nowhere to write the report; redirect stdout (> FILE) or give -o FILE"
+    )
+    to_file = shell("$AR --events e.csv -o r.json 2>/dev/null >&-", tmp_path)
+    assert to_file.returncode == 0
+    assert (tmp_path / "r.json").read_text().startswith('{\n  "activity"')
+
+
+def test_a_closed_stderr_keeps_stdout_the_report_alone(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "e.csv").write_text(UNKNOWN_CSV)
+    done = shell("$AR --events e.csv --json 2>&-", tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert set(json.loads(done.stdout)) == {"activity", "users"}  # nothing else in it
+
+
+def test_a_full_stdout_fails_a_report_but_not_a_committed_ingest(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "e.csv").write_text(UNKNOWN_CSV)
+    report_run = shell("$AR --events e.csv --json > /dev/full", tmp_path)
+    assert (report_run.returncode, report_run.stderr) == (
+        1,
+        error("cannot write the report to stdout: No space left on device"),
+    )
+    ingest = shell("$AR ingest --db s.duckdb e.csv --json > /dev/full", tmp_path)
+    assert ingest.returncode == 0
+    assert ingest.stderr.startswith(
+        f"{PROG}: warning: the ingest is committed, but its counts could not be written to "
+        "stdout: No space left on device\n"
+    )
+    info = shell("$AR info --db s.duckdb --json", tmp_path)
+    assert json.loads(info.stdout)["events"] == 2

@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__, resources
-from .errors import ActivityReportError, UsageError
+from .errors import ActivityReportError, DataError, UsageError
 from .output import check_target, is_stdout, open_output
 from .render import DEFAULT_TOP, ColorMode, Format
 
@@ -259,8 +259,7 @@ def report_command(
     from .times import parse_instant, parse_tz
 
     chosen = _choose_format(fmt, as_json, output)
-    if output is not None:
-        _check_folder(output)
+    _check_destination(output)
     zone = parse_tz(tz)
     now = datetime.now(UTC)
     label = normalise_category(category)
@@ -324,11 +323,13 @@ def ingest_command(
     """
     from .store import Store
 
+    if as_json:
+        _require_stdout("the counts")
     limits = _limits(memory_limit, temp_dir)
     with Store.open(_store_path(db), limits=limits) as store, _ingest_progress() as progress:
         result = store.ingest(paths, strict=strict, progress=progress)
     if as_json:
-        _print_json(result.to_dict())
+        _print_json(result.to_dict(), done="the ingest is committed")
     files = f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}"
     _note(
         f"ingested {files} into {result.path}: {result.rows} rows, {result.new} new, "
@@ -357,6 +358,7 @@ def info_command(
     """
     from .store import Store
 
+    _require_stdout("what the store holds")
     limits = _limits(memory_limit, temp_dir)
     with Store.open(_store_path(db), read_only=True, limits=limits) as store:
         info = store.info()
@@ -392,10 +394,12 @@ def users_import_command(
     """
     from .store import Store
 
+    if as_json:
+        _require_stdout("the counts")
     with Store.open(_store_path(db), limits=_limits(memory_limit, temp_dir)) as store:
         result = store.import_users(file)
     if as_json:
-        _print_json(result.to_dict())
+        _print_json(result.to_dict(), done="the import is committed")
     _note(
         f"imported {result.users} users into {result.path}: {result.added} added, "
         f"{result.updated} updated, {result.unchanged} unchanged"
@@ -416,11 +420,23 @@ def _store_path(db: str | None) -> Path:
     return Path(db) if db else default_path()
 
 
-def _print_json(value: object) -> None:
+def _print_json(value: object, *, done: str | None = None) -> None:
+    """Print ``value`` on stdout as JSON.
+
+    ``done`` says what the command has already changed for good: then a
+    stdout that cannot be written (a full disk) is a warning, since the
+    command did succeed, and the exit code must say so.
+    """
     import json
 
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if done is None:
+            raise DataError(f"cannot write to stdout: {reason}") from None
+        _note(f"warning: {done}, but its counts could not be written to stdout: {reason}")
 
 
 @contextlib.contextmanager
@@ -511,10 +527,49 @@ def _choose_format(fmt: Format | None, as_json: bool, output: Path | None) -> Fo
     )
 
 
-def _check_folder(output: Path) -> None:
-    """Fail before the work, not after it, when -o cannot be written."""
-    if not is_stdout(output):
+def _check_destination(output: Path | None) -> None:
+    """Fail before the work, not after it, when the report cannot be written."""
+    if is_stdout(output):
+        _require_stdout("the report")
+    else:
+        assert output is not None
         check_target(output)
+
+
+#: The standard streams that were closed when the run began (now /dev/null).
+_CLOSED_STREAMS: set[str] = set()
+
+
+def _guard_standard_streams() -> None:
+    """Put /dev/null on a closed stdin, stdout or stderr, and remember it.
+
+    Else the first file the run opens (the store, a temporary file) would get
+    that descriptor, and writes meant for the stream would land in the file;
+    and Python, finding stderr closed, would print warnings to stdout. A
+    closed stderr then silences diagnostics (the exit code still tells); a
+    closed stdout is an error wherever the run has something to write there.
+    """
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        _CLOSED_STREAMS.add(name)
+        opened = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+        if opened != fd:
+            os.dup2(opened, fd)
+            os.close(opened)
+        setattr(sys, name, open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False))
+
+
+def _require_stdout(what: str) -> None:
+    if "stdout" in _CLOSED_STREAMS:
+        raise DataError(
+            f"stdout is closed: nowhere to write {what}; redirect stdout (> FILE) or give -o FILE"
+            if what == "the report"
+            else f"stdout is closed: nowhere to write {what}; redirect stdout (> FILE)"
+        )
 
 
 def _emit(report: Any, fmt: Format, output: Path | None, *, top: int, color: ColorMode) -> None:
@@ -539,8 +594,11 @@ def _emit(report: Any, fmt: Format, output: Path | None, *, top: int, color: Col
 
     write = writer(fmt, top=top)
     if is_stdout(output):
-        write(report, sys.stdout)
-        sys.stdout.flush()
+        try:
+            write(report, sys.stdout)
+            sys.stdout.flush()
+        except OSError as exc:
+            raise DataError(f"cannot write the report to stdout: {exc.strerror or exc}") from None
         return
     assert output is not None
     with open_output(output) as handle:
@@ -582,6 +640,7 @@ def _note(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: run the app, return its exit code."""
+    _guard_standard_streams()
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly
     resources.install_interrupt_handler()  # Ctrl-C stops DuckDB's queries too
