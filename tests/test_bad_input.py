@@ -87,6 +87,8 @@ NOT_UTF8 = (
     "-t utf-8 FILE > FILE.utf8.csv, with the file's real encoding)"
 )
 
+HOSTILE_ID = "\x1b[2J\x1b[31mroot\x1b]0;owned\x07"  # clear, red, retitle, bell
+
 #: The corpus in tests/bad_inputs/, one case per file (and some with --strict).
 CORPUS = [
     Case(
@@ -239,6 +241,14 @@ CORPUS = [
         0,
         report(("alice", 1, MIN_NS), ("frank", 1, MIN_NS), ("gina", 1, MIN_NS), ("hal", 1, MIN_NS)),
         warning("4 invalid rows (4 unparseable time; first in words_as_times.csv row 2)"),
+    ),
+    # Machine formats keep the data as it is; the formats for people escape it (below).
+    Case(
+        "escapes.csv",
+        0,
+        report((HOSTILE_ID, 1, MIN_NS)),
+        f"{PROG}: warning: 1 events have an unknown category and are in no report; "
+        "commonest: '[/bold]' (1)\n",
     ),
 ]
 
@@ -1033,3 +1043,26 @@ def test_a_full_stdout_fails_a_report_but_not_a_committed_ingest(tmp_path: Path)
     )
     info = shell("$AR info --db s.duckdb --json", tmp_path)
     assert json.loads(info.stdout)["events"] == 2
+
+
+# --------------------------------------------------------------------------- data is never markup
+
+
+@pytest.mark.parametrize(
+    "args", [("--color", "never"), ("--color", "always"), ("--format", "markdown")]
+)
+def test_escape_sequences_in_data_never_reach_the_terminal(args: tuple[str, ...]) -> None:
+    result = invoke("--events", str(BAD / "escapes.csv"), *ONE_DAY[:6], *args)
+    assert result.exit_code == 0
+    assert "\x1b[2J" not in result.stdout and "\x07" not in result.stdout
+    assert "\x1b]0;" not in result.stdout
+    shown = "\\x1b\\[2J" if "markdown" in args else "\\x1b[2J\\x1b[31mroot"
+    assert shown in result.stdout
+
+
+def test_info_shows_markup_like_values_as_text(tmp_path: Path) -> None:
+    store = str(tmp_path / "s.duckdb")
+    assert invoke("ingest", "--db", store, str(BAD / "escapes.csv")).exit_code == 0
+    result = invoke("info", "--db", store)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert "[/bold]" in result.stdout and "[red]x" in result.stdout

@@ -461,9 +461,10 @@ def _ingest_progress() -> Iterator[Callable[[str, int, int], None] | None]:
 def _show_info(info: Any) -> None:
     """``info`` for people: rich tables on stdout."""
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
+    from .render.summary import printable
     from .store import iso_utc
 
     def count(n: int) -> str:
@@ -487,7 +488,8 @@ def _show_info(info: Any) -> None:
         ("last ingest", iso_utc(info.last_ingest) or "never"),
     )
     for label, value in summary:  # one line each, never cut: paths are long
-        console.print(f"[bold]{label:<15}[/bold] {escape(value)}", soft_wrap=True, highlight=False)
+        line = Text.assemble((f"{label:<15}", "bold"), " ", printable(value))
+        console.print(line, soft_wrap=True, highlight=False)
     for title, header, rows in (
         ("Events per category", "category", info.categories),
         ("Events per organization", "organization", info.organizations),
@@ -499,7 +501,8 @@ def _show_info(info: Any) -> None:
         table.add_column(header)
         table.add_column("rows" if header == "problem" else "events", justify="right")
         for name, n in rows:
-            table.add_row("(none)" if name is None else str(name), count(n))
+            shown = "(none)" if name is None else printable(str(name))
+            table.add_row(Text(shown), count(n))  # data is never markup
         console.print(table)
 
 
