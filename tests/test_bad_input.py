@@ -8,6 +8,7 @@ to get into SQL, fuzzed parsers, Ctrl-C, and memory bounded by DuckDB.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -1066,3 +1067,54 @@ def test_info_shows_markup_like_values_as_text(tmp_path: Path) -> None:
     result = invoke("info", "--db", store)
     assert (result.exit_code, result.stderr) == (0, "")
     assert "[/bold]" in result.stdout and "[red]x" in result.stdout
+
+
+# --------------------------------------------------------------------------- what --db may be
+
+
+@pytest.mark.parametrize(
+    "db", [":memory:", "md:", "md:events", "s3://bucket/x.duckdb", "http://h/x"]
+)
+@pytest.mark.parametrize("command", [("ingest", str(SAMPLE)), ("--json",)])
+def test_a_db_that_is_no_local_file_is_refused_at_once(
+    db: str, command: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*command, "--db", db)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == error(
+        f"invalid value for --db: {db!r}; a store is a local DuckDB file (in-memory databases "
+        "and URLs are not stores; a file whose name has a colon needs its full path)"
+    )
+    assert list(tmp_path.iterdir()) == []  # no stray s3:/bucket folder
+
+
+def test_a_sqlite_file_as_db_is_refused_and_left_alone(tmp_path: Path) -> None:
+    import sqlite3
+
+    lite = tmp_path / "users.db"
+    with contextlib.closing(sqlite3.connect(lite)) as con:
+        con.execute("CREATE TABLE t (a)")
+        con.commit()
+    before = lite.read_bytes()
+    for args in (("ingest", str(SAMPLE)), ("info",), ("--json",)):
+        result = invoke(*args, "--db", str(lite))
+        assert (result.exit_code, result.stdout) == (1, "")
+        assert result.stderr == error(
+            f"{lite}: is a SQLite database, not a store (a DuckDB file); give another --db"
+        )
+    assert lite.read_bytes() == before
+
+
+def test_no_connection_may_load_or_install_extensions(tmp_path: Path) -> None:
+    from activity_report import resources
+    from activity_report.store import Store
+
+    settings = "SELECT current_setting('autoinstall_known_extensions'), " + (
+        "current_setting('autoload_known_extensions')"
+    )
+    con = resources.connect()
+    assert con.execute(settings).fetchall() == [(False, False)]
+    con.close()
+    with Store.open(tmp_path / "s.duckdb") as store:
+        assert store.con.execute(settings).fetchall() == [(False, False)]

@@ -415,8 +415,10 @@ def _limits(memory_limit: str | None, temp_dir: str | None) -> Any:
 
 
 def _store_path(db: str | None) -> Path:
-    from .store import default_path
+    from .store import check_store_path, default_path
 
+    if db:
+        check_store_path(db)  # as given: a Path would make s3://b/x into s3:/b/x
     return Path(db) if db else default_path()
 
 

@@ -38,6 +38,15 @@ _MEMORY = re.compile(
 _MEMORY_FORMS = "use a size such as 512MB, 2GB or 1.5GiB, or a share of the memory such as 50%"
 
 
+#: Every connection: DuckDB never downloads or loads an extension on its own
+#: (a path such as ``s3://...`` or ``md:``, or a SQLite file, would make it
+#: try). A reporting tool never reaches the network by itself.
+OFFLINE: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
 @dataclass(frozen=True)
 class Limits:
     """What a DuckDB connection may use: memory and a folder to spill to."""
@@ -48,7 +57,8 @@ class Limits:
     def config(self) -> dict[str, str | bool | int | float | list[str]]:
         """The connection's configuration (values passed as data, never as SQL)."""
         config: dict[str, str | bool | int | float | list[str]] = {
-            "temp_directory": self.temp_dir or default_temp_dir()
+            "temp_directory": self.temp_dir or default_temp_dir(),
+            **OFFLINE,
         }
         if self.memory_limit is not None:
             config["memory_limit"] = self.memory_limit
