@@ -1118,3 +1118,53 @@ def test_no_connection_may_load_or_install_extensions(tmp_path: Path) -> None:
     con.close()
     with Store.open(tmp_path / "s.duckdb") as store:
         assert store.con.execute(settings).fetchall() == [(False, False)]
+
+
+# --------------------------------------------------------------------------- the users directory
+
+USERS_JSON = """[
+ {"id": "u1", "name": "Sam One", "username": "sam",
+  "roles": [{"name": "owner", "display_name": "Owner"}, {"name": "auditor"}]},
+ {"id": "u2", "name": 42, "username": "sam", "roles": ["member"]},
+ {"id": "u3", "name": null, "username": "kim", "roles": "auditor"}
+]
+"""
+USERS_EVENTS = (
+    "time,user_id,category\n2022-08-01T10:00:00Z,u1,ide\n"
+    "2022-08-01T11:00:00Z,u2,ide\n2022-08-01T12:00:00Z,u3,ide\n"
+)
+
+
+@pytest.fixture
+def directory_files(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "users.json").write_text(USERS_JSON)
+    (tmp_path / "events.csv").write_text(USERS_EVENTS)
+    return tmp_path / "events.csv", tmp_path / "users.json"
+
+
+def test_a_username_two_users_share_is_an_error_listing_both(
+    directory_files: tuple[Path, Path],
+) -> None:
+    events, users = directory_files
+    result = invoke("--events", str(events), "--users", str(users), "--user", "sam", "--json")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == error(
+        "--user sam: 2 users have this username (ids: u1, u2); give the id instead"
+    )
+    by_id = invoke("--events", str(events), "--users", str(users), "--user", "u2", "--json")
+    assert by_id.exit_code == 0 and '"u2"' in by_id.stdout and '"u1"' not in by_id.stdout
+
+
+def test_directory_values_of_mixed_json_types_and_role_objects(
+    directory_files: tuple[Path, Path],
+) -> None:
+    import json
+
+    events, users = directory_files
+    result = invoke("--events", str(events), "--users", str(users), "--json")
+    assert result.exit_code == 0
+    shown = json.loads(result.stdout)["users"]
+    assert shown["u1"]["name"] == "Sam One" and shown["u1"]["username"] == "sam"
+    assert shown["u1"]["roles"] == ["owner", "auditor"]
+    assert shown["u2"]["name"] == "42"
+    assert shown["u3"]["roles"] == ["auditor"]
