@@ -1168,3 +1168,44 @@ def test_directory_values_of_mixed_json_types_and_role_objects(
     assert shown["u1"]["roles"] == ["owner", "auditor"]
     assert shown["u2"]["name"] == "42"
     assert shown["u3"]["roles"] == ["auditor"]
+
+
+# --------------------------------------------------------------------------- small ones
+
+
+def test_a_parquet_time_list_column_is_refused_by_name(tmp_path: Path) -> None:
+    path = write_parquet(
+        tmp_path / "lists.parquet",
+        {"time": [[stamp(10)]], "user_id": ["alice"], "category": ["ide"]},
+    )
+    result = invoke("--events", str(path), "--json")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == error(
+        f"{path}: column 'time' (time) has type TIMESTAMP WITH TIME ZONE[]; it must hold "
+        "timestamps or ISO 8601 text (convert epoch numbers to timestamps first)"
+    )
+
+
+def test_a_file_named_with_a_backslash_and_brackets_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(BAD / "ragged.csv", tmp_path / "back\\slash[1].csv")
+    result = invoke("--events", "back\\slash[1].csv", *ONE_DAY)
+    assert (result.exit_code, result.stdout) == (
+        0,
+        report(("alice", 1, MIN_NS), ("dave", 1, MIN_NS)),
+    )
+    assert result.stderr == warning(
+        "2 invalid rows (1 too few fields, 1 too many fields; first in back\\slash[1].csv row 2)"
+    )
+    ingest = invoke("ingest", "--db", "s.duckdb", "back\\slash[1].csv", "--json")
+    assert ingest.exit_code == 0 and '"new": 2' in ingest.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["back\\slash[1].csv", "s.duckdb"]
+
+
+@pytest.mark.parametrize("limit", ["1048576TB", "99999999999999TB", "2000000PB"])
+def test_a_huge_memory_limit_is_a_usage_error(limit: str) -> None:
+    result = invoke("--events", str(SAMPLE), "--memory-limit", limit, "--json")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"{PROG}: error: invalid value for --memory-limit: {limit!r}")

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 _MEMORY = re.compile(
     r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[kmgt]i?b|b|%)", re.ASCII | re.IGNORECASE
 )
+_UNIT_BYTES = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
+_UNIT_BYTES |= {unit[0]: size for unit, size in _UNIT_BYTES.items() if len(unit) == 2}
+#: DuckDB refuses a limit it cannot count in bytes; far below that, no machine has it.
+_MAX_MEMORY_BYTES = 1 << 60
 _MEMORY_FORMS = "use a size such as 512MB, 2GB or 1.5GiB, or a share of the memory such as 50%"
 
 
@@ -83,6 +87,10 @@ def parse_memory_limit(text: str, *, option: str = "--memory-limit") -> str:
         return f"{match['number']}%"
     if number <= 0:
         raise UsageError(f"invalid value for {option}: {text!r} (it must be above zero)")
+    if number * _UNIT_BYTES[unit.lower().replace("ib", "")] >= _MAX_MEMORY_BYTES:
+        raise UsageError(
+            f"invalid value for {option}: {text!r} (that is more memory than any machine has)"
+        )
     spelled = unit.upper().replace("IB", "iB")
     return f"{match['number']}{spelled}"
 

@@ -259,7 +259,27 @@ def _event_file(path: Path, display: str | None = None) -> EventFile:
             f"{shown}: the file is UTF-16 text; convert it to UTF-8 "
             "(iconv -f utf-16 -t utf-8 FILE > FILE.utf8.csv)"
         )
-    return EventFile(path=str(path), display=shown, fmt=fmt)
+    return EventFile(path=_readable_name(path), display=shown, fmt=fmt)
+
+
+def _readable_name(path: Path) -> str:
+    """A name DuckDB reads as this very file.
+
+    DuckDB globs every path, and its glob takes a backslash for a folder
+    separator, so a name with both (``back\\slash[1].csv``) matches nothing
+    however it is escaped. Such a file is read through a link of a plain name
+    in a private temporary folder, removed when the run ends.
+    """
+    text = str(path)
+    if "\\" not in text or not glob.has_magic(text):
+        return text
+    folder = tempfile.mkdtemp(prefix="activity-report-link-")
+    _TEMP_FILES.append(folder)
+    suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".gz") else path.suffix
+    link = os.path.join(folder, "events" + re.sub(r"[*?\[\]\\]", "_", suffix))
+    os.symlink(os.path.abspath(text), link)
+    _TEMP_FILES.append(link)
+    return link
 
 
 def _spool_stdin(stream: IO[bytes]) -> EventFile:
@@ -277,9 +297,14 @@ _TEMP_FILES: list[str] = []
 
 
 def cleanup_temp_files() -> None:
+    """Remove the run's temporary files and folders, the newest first."""
     while _TEMP_FILES:
+        name = _TEMP_FILES.pop()
         try:
-            os.unlink(_TEMP_FILES.pop())
+            if os.path.isdir(name) and not os.path.islink(name):
+                os.rmdir(name)
+            else:
+                os.unlink(name)
         except OSError:
             pass
 
@@ -519,7 +544,8 @@ def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
 
 
 def _is_temporal_or_text(kind: str) -> bool:
-    return kind.startswith(("TIMESTAMP", "DATE", "VARCHAR"))
+    """One timestamp, date or text per row: not a list (``TIMESTAMP[]``) of them."""
+    return kind.startswith(("TIMESTAMP", "DATE", "VARCHAR")) and not kind.endswith("]")
 
 
 def _pick_duration(file: EventFile, by_name: dict[str, Column]) -> tuple[Column | None, float]:

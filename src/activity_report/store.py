@@ -535,7 +535,7 @@ class Store:
                 [
                     first_no + index,
                     file.path,
-                    "<stdin>" if file.display == "<stdin>" else os.path.abspath(file.path),
+                    "<stdin>" if file.display == "<stdin>" else os.path.abspath(file.display),
                     file.display,
                     file.fmt,
                 ]
