@@ -1209,3 +1209,20 @@ def test_a_huge_memory_limit_is_a_usage_error(limit: str) -> None:
     result = invoke("--events", str(SAMPLE), "--memory-limit", limit, "--json")
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.startswith(f"{PROG}: error: invalid value for --memory-limit: {limit!r}")
+
+
+# --------------------------------------------------------------------------- loops and FIFOs
+
+
+@pytest.mark.parametrize("spec", ["g/**/*.csv", "g"])
+def test_links_back_up_the_tree_are_followed_once(spec: str, tmp_path: Path) -> None:
+    deep = tmp_path / "g" / "a" / "b"
+    deep.mkdir(parents=True)
+    shutil.copy(BAD / "ragged.csv", deep / "x.csv")
+    shutil.copy(BAD / "ragged.csv", tmp_path / "g" / "top.csv")
+    (deep / "up").symlink_to("..")
+    (deep / "up2").symlink_to("../..")
+    (tmp_path / "g" / "self").symlink_to(".")
+    command = [sys.executable, "-m", "activity_report", "--events", spec, *ONE_DAY]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert (done.returncode, done.stdout) == (0, report(("alice", 2, MIN_NS), ("dave", 2, MIN_NS)))

@@ -54,7 +54,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -211,7 +211,7 @@ def _expand(spec: str, stdin: IO[bytes] | None) -> list[EventFile]:
         )
     path = Path(spec).expanduser()
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and _is_event_file(p))
+        found = sorted(p for p in _walk(path) if _is_event_file(p))
         if not found:
             raise DataError(
                 f"{spec}: is a directory that holds no event files "
@@ -221,8 +221,7 @@ def _expand(spec: str, stdin: IO[bytes] | None) -> list[EventFile]:
     if path.exists():
         return [_event_file(path)]
     if glob.has_magic(spec):
-        matched = sorted(Path(p) for p in glob.glob(os.path.expanduser(spec), recursive=True))
-        matched = [p for p in matched if p.is_file()]
+        matched = sorted(_glob(os.path.expanduser(spec)))
         if not matched:
             raise DataError(
                 f"{spec}: the pattern matches no file; check the path (quote the "
@@ -230,6 +229,81 @@ def _expand(spec: str, stdin: IO[bytes] | None) -> list[EventFile]:
             )
         return [_event_file(p) for p in matched]
     raise DataError(f"{spec}: no such file or directory")
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every file under ``root``, following links to folders but each folder once.
+
+    A folder is known by its device and inode, so links that point back up
+    the tree (which make ``rglob`` and ``glob('**')`` run forever) are
+    followed once and no more.
+    """
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        dirs.sort()
+        for name in files:
+            candidate = Path(folder) / name
+            if candidate.is_file():
+                yield candidate
+
+
+def _glob(pattern: str) -> list[Path]:
+    """The files ``pattern`` matches; ``**`` walks folders as :func:`_walk` does."""
+    if "**" not in pattern:
+        return [Path(p) for p in glob.glob(pattern) if Path(p).is_file()]
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    root = Path(*parts[:fixed]) if fixed else Path(".")
+    matcher = re.compile(_glob_regex(parts[fixed:]))
+    found = []
+    for file in _walk(root):
+        relative = file.relative_to(root).as_posix()
+        if matcher.fullmatch(relative):
+            found.append(root / relative if fixed else Path(relative))
+    return found
+
+
+def _glob_regex(parts: Sequence[str]) -> str:
+    """A regular expression for glob path components; ``**`` spans folders."""
+    pieces = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "**":
+            pieces.append(".*" if last else "(?:.*/)?")
+            continue
+        pieces.append(_component_regex(part) + ("" if last else "/"))
+    return "".join(pieces)
+
+
+def _component_regex(part: str) -> str:
+    """``*``, ``?`` and ``[...]`` of one path component, never crossing a ``/``."""
+    out, i = [], 0
+    while i < len(part):
+        char = part[i]
+        close = part.find("]", i + 2) if char == "[" else -1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif close > 0:
+            inside = part[i + 1 : close]
+            negate = inside.startswith("!")
+            inside = re.sub(r"([\\^\]])", r"\\\1", inside[1:] if negate else inside)
+            out.append(f"[{'^' if negate else ''}{inside}]")
+            i = close
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
 
 
 def _is_event_file(path: Path) -> bool:
