@@ -1226,3 +1226,82 @@ def test_links_back_up_the_tree_are_followed_once(spec: str, tmp_path: Path) -> 
     command = [sys.executable, "-m", "activity_report", "--events", spec, *ONE_DAY]
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert (done.returncode, done.stdout) == (0, report(("alice", 2, MIN_NS), ("dave", 2, MIN_NS)))
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "mkfifo pipe.csv; cat semicolon.csv > pipe.csv & $AR --events pipe.csv {args}",
+        'bash -c "$AR --events <(cat semicolon.csv) {args}"',
+    ],
+    ids=["fifo", "process-substitution"],
+)
+def test_a_fifo_or_process_substitution_is_read_as_a_stream(script: str, tmp_path: Path) -> None:
+    shutil.copy(BAD / "semicolon.csv", tmp_path)
+    done = shell(script.format(args=" ".join(ONE_DAY)), tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        report(("alice", 1, MIN_NS), ("bob", 1, MIN_NS)),
+        "",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "pipe.csv") == ["semicolon.csv"]
+
+
+# --------------------------------------------------------------------------- Ctrl-C and the commit
+
+
+class SignalsAfterCommit:
+    """A store connection that gets SIGINT the moment its COMMIT returns.
+
+    Python runs a signal's handler only between its own instructions, so a
+    Ctrl-C during DuckDB's COMMIT is handled right after it: here, exactly then.
+    """
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        result = self._con.execute(sql, *args)
+        if sql == "COMMIT":
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+@pytest.fixture
+def ctrl_c_handler() -> Iterator[None]:
+    from activity_report import resources
+
+    kept = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    resources.install_interrupt_handler()
+    yield
+    signal.signal(signal.SIGINT, kept[0])
+    signal.signal(signal.SIGTERM, kept[1])
+    resources._STATE["interrupted"] = False
+
+
+def test_ctrl_c_during_the_commit_says_the_ingest_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ctrl_c_handler: None
+) -> None:
+    import json
+
+    from activity_report import store as store_mod
+
+    store = str(tmp_path / "s.duckdb")
+    assert invoke("ingest", "--db", store, str(BAD / "semicolon.csv")).exit_code == 0
+    real_init = store_mod.Store.__init__
+
+    def init(self: Any, path: Path, con: Any, read_only: bool) -> None:
+        real_init(self, path, SignalsAfterCommit(con), read_only)
+
+    monkeypatch.setattr(store_mod.Store, "__init__", init)
+    result = invoke("ingest", "--db", store, str(BAD / "ragged.csv"))
+    monkeypatch.undo()
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.endswith(
+        f"{PROG}: note: interrupted during the commit, which finished: the ingest is committed\n"
+    )
+    info = json.loads(invoke("info", "--db", store, "--json").stdout)
+    assert info["events"] == 4  # 2 + the 2 valid rows of ragged.csv: the commit is whole

@@ -664,25 +664,26 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
     130, and anything unexpected is 1 without a traceback unless --debug.
     """
     debug = "--debug" in args
+    resources.begin_run()
     try:
         outcome = invoke()
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        return _fail(*resources.interruption())
+        return _interrupted()
     except click.ClickException as exc:
         if debug:
             raise
         return _fail(_one_line(exc.format_message()), 2)
     except ActivityReportError as exc:
         if resources.was_interrupted():  # a query stopped by Ctrl-C fails as it can
-            return _fail(*resources.interruption())
+            return _interrupted()
         if debug:
             raise
         return _fail(str(exc), exc.exit_code)
     except Exception as exc:  # the last line of defence: no traceback without --debug
         if resources.was_interrupted():
-            return _fail(*resources.interruption())
+            return _interrupted()
         if debug:
             raise
         known = resources.explain(exc)  # DuckDB out of memory or disk: say what to change
@@ -700,8 +701,25 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
     # Not standalone, Typer returns an Exit's code instead of raising it, and
     # turns a KeyboardInterrupt inside the command into Exit(130).
     if outcome == 130 or resources.was_interrupted():  # a Ctrl-C DuckDB let finish
-        return _fail(*resources.interruption())
+        return _interrupted()
+    done = resources.what_was_committed()
+    if done and resources.was_held():
+        _note(f"note: interrupted during the commit, which finished: {done}")
     return outcome if isinstance(outcome, int) else 0
+
+
+def _interrupted() -> int:
+    """An interrupt's message and exit code, which must tell the truth.
+
+    An interrupt after a commit changes nothing any more: the run succeeded
+    (exit 0) and says so; before it, nothing was changed (130, or 143 for
+    SIGTERM).
+    """
+    done = resources.what_was_committed()
+    if done:
+        _note(f"note: interrupted after the commit: {done}")
+        return 0
+    return _fail(*resources.interruption())
 
 
 def _one_line(text: str) -> str:

@@ -17,11 +17,14 @@ command line tell from a real error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import tempfile
+import threading
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -136,7 +139,8 @@ def connect(
 # --------------------------------------------------------------------------- interrupts
 
 _OPEN: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
-_STATE = {"interrupted": False, "terminated": False}
+_STATE = {"interrupted": False, "terminated": False, "held": False}
+_COMMITTED: list[str] = []  # what the run has made permanent, for an interrupt's message
 
 
 def track(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -173,6 +177,51 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     _STATE["terminated"] = True
     interrupt_all()
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while a commit runs: it finishes, or never starts.
+
+    A signal that comes meanwhile is remembered (:func:`was_held`), not raised:
+    the run goes on and says that the commit finished. Signals can only be
+    handled in the main thread; elsewhere the block just runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        _STATE["held"] = True
+
+    for number in kept:
+        signal.signal(number, hold)
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+
+
+def begin_run() -> None:
+    """Forget what an earlier run in this process committed or held back."""
+    _COMMITTED.clear()
+    _STATE["held"] = False
+
+
+def committed(what: str) -> None:
+    """Record that ``what`` is now permanent (``'the ingest is committed'``)."""
+    _COMMITTED.append(what)
+
+
+def what_was_committed() -> str | None:
+    return _COMMITTED[-1] if _COMMITTED else None
+
+
+def was_held() -> bool:
+    """Whether an interrupt came during a commit (and so did not stop it)."""
+    return _STATE["held"]
 
 
 def install_interrupt_handler() -> None:

@@ -218,6 +218,9 @@ def _expand(spec: str, stdin: IO[bytes] | None) -> list[EventFile]:
                 f"({', '.join(EVENT_SUFFIXES)}); name the files instead"
             )
         return [_event_file(p) for p in found]
+    if path.exists() and not path.is_file():  # a FIFO, <(...), a device: a stream
+        with path.open("rb") as stream:
+            return [_spool(stream, display=spec, name=path.name)]
     if path.exists():
         return [_event_file(path)]
     if glob.has_magic(spec):
@@ -358,13 +361,27 @@ def _readable_name(path: Path) -> str:
 
 def _spool_stdin(stream: IO[bytes]) -> EventFile:
     """Copy CSV from stdin to a temporary file so DuckDB can sniff and scan it."""
+    return _spool(stream, display="<stdin>", name="stdin.csv")
+
+
+def _spool(stream: IO[bytes], *, display: str, name: str) -> EventFile:
+    """Copy a stream (stdin, a FIFO, a process substitution) to a temporary file.
+
+    DuckDB reads a file more than once, and a stream can be read only once.
+    The copy keeps ``name``'s event suffix, else the format is told by the
+    magic bytes.
+    """
+    lower = name.lower()
+    suffix = next(
+        (s for s in sorted(EVENT_SUFFIXES, key=len, reverse=True) if lower.endswith(s)), ""
+    )
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives until the process ends
-        prefix="activity-report-stdin-", suffix=".csv", delete=False
+        prefix="activity-report-stdin-", suffix=suffix, delete=False
     )
     with handle:
         _TEMP_FILES.append(handle.name)
         shutil.copyfileobj(stream, handle)
-    return _event_file(Path(handle.name), display="<stdin>")
+    return _event_file(Path(handle.name), display=display)
 
 
 _TEMP_FILES: list[str] = []

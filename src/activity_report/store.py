@@ -468,7 +468,9 @@ class Store:
         con.execute("BEGIN TRANSACTION")
         try:
             result = self._ingest(files, strict, progress)
-            con.execute("COMMIT")
+            with resources.shielded():
+                con.execute("COMMIT")
+                resources.committed("the ingest is committed")
         except BaseException as exc:
             _rollback(con)
             if _is_interrupt(exc):
@@ -838,7 +840,9 @@ class Store:
                    FROM users_incoming"""
             )
             con.execute("DROP TABLE users_incoming")
-            con.execute("COMMIT")
+            with resources.shielded():
+                con.execute("COMMIT")
+                resources.committed("the import is committed")
         except BaseException as exc:
             _rollback(con)
             if _is_interrupt(exc):
