@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pyarrow as pa
@@ -1294,7 +1294,7 @@ def test_ctrl_c_during_the_commit_says_the_ingest_finished(
     real_init = store_mod.Store.__init__
 
     def init(self: Any, path: Path, con: Any, read_only: bool) -> None:
-        real_init(self, path, SignalsAfterCommit(con), read_only)
+        real_init(self, path, cast(Any, SignalsAfterCommit(con)), read_only)
 
     monkeypatch.setattr(store_mod.Store, "__init__", init)
     result = invoke("ingest", "--db", store, str(BAD / "ragged.csv"))
