@@ -8,7 +8,9 @@ to get into SQL, fuzzed parsers, Ctrl-C, and memory bounded by DuckDB.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -19,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pyarrow as pa
@@ -87,6 +89,8 @@ NOT_UTF8 = (
     "latin1.csv: line 3 is not UTF-8 text; convert the file to UTF-8 (iconv -f latin1 "
     "-t utf-8 FILE > FILE.utf8.csv, with the file's real encoding)"
 )
+
+HOSTILE_ID = "\x1b[2J\x1b[31mroot\x1b]0;owned\x07"  # clear, red, retitle, bell
 
 #: The corpus in tests/bad_inputs/, one case per file (and some with --strict).
 CORPUS = [
@@ -226,6 +230,28 @@ CORPUS = [
             "utf16.csv: the file is UTF-16 text; convert it to UTF-8 "
             "(iconv -f utf-16 -t utf-8 FILE > FILE.utf8.csv)"
         ),
+    ),
+    # A line that starts with # is no comment: DuckDB's sniffer must not drop it.
+    Case(
+        "comment_like.csv",
+        0,
+        report(("a", 1, MIN_NS), ("c", 1, MIN_NS)),
+        warning("1 invalid row (1 unparseable time; first in comment_like.csv row 2)"),
+    ),
+    # DuckDB reads 'epoch' as 1970 and takes offsets no clock has (+25:00, -99).
+    Case(
+        "words_as_times.csv",
+        0,
+        report(("alice", 1, MIN_NS), ("frank", 1, MIN_NS), ("gina", 1, MIN_NS), ("hal", 1, MIN_NS)),
+        warning("4 invalid rows (4 unparseable time; first in words_as_times.csv row 2)"),
+    ),
+    # Machine formats keep the data as it is; the formats for people escape it (below).
+    Case(
+        "escapes.csv",
+        0,
+        report((HOSTILE_ID, 1, MIN_NS)),
+        f"{PROG}: warning: 1 event has an unknown category and is in no report; "
+        "commonest: '[/bold]' (1)\n",
     ),
 ]
 
@@ -790,3 +816,501 @@ def test_csv_bytes_in_a_column_the_report_does_not_use_are_still_found(tmp_path:
     assert run.exit_code == 1
     assert run.stdout == ""
     assert run.stderr.startswith(f"activity-report: error: {path}: line 3 is not UTF-8 text;")
+
+
+# --------------------------------------------------------------------------- every line counted
+
+
+def many_rows(path: Path, rows: int, *, extra: str = "", at: int | None = None) -> Path:
+    """A CSV file of ``rows`` plain rows, with the line ``extra`` after row ``at``."""
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("time,user_id,category,note\n")
+        for i in range(rows):
+            handle.write(f"2022-08-01T10:00:00Z,u{i % 7},ide,x\n")
+            if i == at:
+                handle.write(extra)
+    return path
+
+
+def counted(result: Result) -> int:
+    """The events a one-day CSV report counts."""
+    return sum(int(line.split(",")[-2]) for line in result.stdout.splitlines()[1:])
+
+
+def test_a_line_longer_than_duckdbs_buffer_is_refused_not_dropped(tmp_path: Path) -> None:
+    long_line = "2022-08-01T10:00:00Z,ulong,ide," + "y" * (33 * 1024 * 1024) + "\n"
+    path = many_rows(tmp_path / "long.csv", 30_001, extra=long_line, at=25_000)
+    result = invoke("--events", str(path), *ONE_DAY, "--strict")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == error(
+        f"{path}: line 25003 is longer than 4 MiB; no event takes that much, so the file "
+        "is damaged or not an event log: fix or remove that line"
+    )
+
+
+def test_a_long_line_among_the_first_rows_is_rejected_with_its_line(tmp_path: Path) -> None:
+    long_line = "2022-08-01T10:00:00Z,ulong,ide," + "y" * (3 * 1024 * 1024) + "\n"
+    path = many_rows(tmp_path / "top.csv", 300, extra=long_line, at=100)
+    result = invoke("--events", str(path), *ONE_DAY)
+    assert result.exit_code == 0
+    assert counted(result) == 300
+    assert result.stderr == warning(f"1 invalid row (1 line too long; first in {path} row 102)")
+
+
+def test_a_quoted_field_past_the_sniffers_sample_is_read(tmp_path: Path) -> None:
+    path = many_rows(
+        tmp_path / "late.csv", 30_000, extra='2022-08-01T10:00:00Z,"u3,x",ide,x\n', at=29_999
+    )
+    result = invoke("--events", str(path), *ONE_DAY, "--strict")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert counted(result) == 30_001
+    assert '"u3,x",,,1,' in result.stdout
+
+
+def test_each_file_of_a_shared_header_is_read_with_its_own_quoting(tmp_path: Path) -> None:
+    plain = many_rows(tmp_path / "a.csv", 10, extra="2022-08-01T10:00:00Z,'u1',ide,x\n", at=0)
+    quoted = tmp_path / "b.csv"
+    quoted.write_text('time,user_id,category,note\n2022-08-01T10:00:00Z,"u3,x",ide,"a ""b"""\n')
+    result = invoke("--events", str(plain), "--events", str(quoted), *ONE_DAY, "--strict")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert counted(result) == 12
+    assert "'u1',,,1," in result.stdout
+
+
+# --------------------------------------------------------------------------- what -o may touch
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "events.parquet"
+SAMPLE_DAY = ("--events", str(SAMPLE), *ONE_DAY)
+
+
+def test_o_dash_is_stdout_and_makes_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*SAMPLE_DAY, "-o", "-")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == invoke(*SAMPLE_DAY).stdout
+    assert result.stdout.startswith(HEADER)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_o_writes_through_a_link_to_its_target(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    target = reports / "2022-08.csv"
+    target.write_text("last month\n")
+    target.chmod(0o640)
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    result = invoke(*SAMPLE_DAY, "-o", str(link))
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text().startswith(HEADER)
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.csv", "reports"]
+    assert [p.name for p in reports.iterdir()] == ["2022-08.csv"]  # no temporary file left
+
+
+def test_o_onto_a_fifo_writes_into_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader is there: no wait
+    try:
+        result = invoke(*SAMPLE_DAY, "-o", str(fifo))
+        received = os.read(reader, 1 << 16)  # a day's report fits the pipe's buffer
+    finally:
+        os.close(reader)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert received.decode().startswith(HEADER)
+    assert fifo.is_fifo()
+    assert os.listdir(tmp_path) == ["pipe.csv"]
+
+
+def test_o_onto_a_device_writes_into_it_and_leaves_it_a_device(tmp_path: Path) -> None:
+    device = tmp_path / "null"
+    os.mknod(device, 0o666 | 0o020000, os.makedev(1, 3))  # a /dev/null of our own
+    result = invoke(*SAMPLE_DAY, "-o", str(device), "--format", "csv")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
+    assert device.is_char_device()
+    assert os.listdir(tmp_path) == ["null"]
+
+
+def test_o_onto_a_directory_or_its_link_is_a_usage_error(tmp_path: Path) -> None:
+    folder = tmp_path / "out.csv"
+    folder.mkdir()
+    link = tmp_path / "link.csv"
+    link.symlink_to(folder)
+    result = invoke(*SAMPLE_DAY, "-o", str(link))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert "is a directory" in result.stderr
+    assert link.is_symlink() and folder.is_dir() and list(folder.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- SIGTERM
+
+
+def test_sigterm_while_reading_stdin_removes_its_copy(tmp_path: Path) -> None:
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    command = [sys.executable, "-m", "activity_report", "--events", "-", *ONE_DAY]
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(spool)},
+    )
+    assert process.stdin is not None
+    process.stdin.write(b"time,user_id,category\n" + b"2022-08-01T10:00:00Z,a,ide\n" * 1000)
+    process.stdin.flush()  # stdin stays open: the tool is still copying it
+    deadline = time.monotonic() + 30
+    while not list(spool.glob("activity-report-stdin-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(spool.glob("activity-report-stdin-*")), "the copy of stdin never appeared"
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=30)
+    assert (process.returncode, stdout, stderr) == (
+        143,
+        b"",
+        b"activity-report: error: terminated\n",
+    )
+    assert list(spool.iterdir()) == []
+
+
+def test_sigterm_during_a_report_leaves_no_temporary_file(
+    big_parquet: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "out" / "report.json"
+    output.parent.mkdir()
+    command = [sys.executable, "-m", "activity_report", "--events", str(big_parquet)]
+    command += ["--interval", "1 hour", "--heartbeat", "5 minutes", "-o", str(output)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    wait_until_open(process.pid, big_parquet)
+    time.sleep(0.3)
+    assert process.poll() is None, "the report ended before the signal: make the input bigger"
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stdout, stderr) == (143, "", f"{PROG}: error: terminated\n")
+    assert list(output.parent.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- closed streams
+
+
+def shell(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in sh, with $AR the tool: redirections as a user types them."""
+    tool = f"{shlex.quote(sys.executable)} -m activity_report"
+    return subprocess.run(
+        ["sh", "-c", f"AR={shlex.quote(tool)}; {script}"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+UNKNOWN_CSV = "time,user_id,category\n2022-08-01T10:00:00Z,a,deploy\n2022-08-01T11:00:00Z,b,ide\n"
+
+
+def test_a_closed_stdout_is_an_error_that_says_so(tmp_path: Path) -> None:
+    (tmp_path / "e.csv").write_text(UNKNOWN_CSV)
+    done = shell("$AR --events e.csv --json >&-", tmp_path)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == error(
+        "stdout is closed: nowhere to write the report; redirect stdout (> FILE) or give -o FILE"
+    )
+    to_file = shell("$AR --events e.csv -o r.json 2>/dev/null >&-", tmp_path)
+    assert to_file.returncode == 0
+    assert (tmp_path / "r.json").read_text().startswith('{\n  "activity"')
+
+
+def test_a_closed_stderr_keeps_stdout_the_report_alone(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "e.csv").write_text(UNKNOWN_CSV)
+    done = shell("$AR --events e.csv --json 2>&-", tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert set(json.loads(done.stdout)) == {"activity", "users"}  # nothing else in it
+
+
+def test_a_full_stdout_fails_a_report_but_not_a_committed_ingest(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "e.csv").write_text(UNKNOWN_CSV)
+    report_run = shell("$AR --events e.csv --json > /dev/full", tmp_path)
+    assert (report_run.returncode, report_run.stderr) == (
+        1,
+        error("cannot write the report to stdout: No space left on device"),
+    )
+    ingest = shell("$AR ingest --db s.duckdb e.csv --json > /dev/full", tmp_path)
+    assert ingest.returncode == 0
+    assert ingest.stderr.startswith(
+        f"{PROG}: warning: the ingest is committed, but its counts could not be written to "
+        "stdout: No space left on device\n"
+    )
+    info = shell("$AR info --db s.duckdb --json", tmp_path)
+    assert json.loads(info.stdout)["events"] == 2
+
+
+# --------------------------------------------------------------------------- data is never markup
+
+
+@pytest.mark.parametrize(
+    "args", [("--color", "never"), ("--color", "always"), ("--format", "markdown")]
+)
+def test_escape_sequences_in_data_never_reach_the_terminal(args: tuple[str, ...]) -> None:
+    result = invoke("--events", str(BAD / "escapes.csv"), *ONE_DAY[:6], *args)
+    assert result.exit_code == 0
+    assert "\x1b[2J" not in result.stdout and "\x07" not in result.stdout
+    assert "\x1b]0;" not in result.stdout
+    shown = "\\x1b\\[2J" if "markdown" in args else "\\x1b[2J\\x1b[31mroot"
+    assert shown in result.stdout
+
+
+def test_info_shows_markup_like_values_as_text(tmp_path: Path) -> None:
+    store = str(tmp_path / "s.duckdb")
+    assert invoke("ingest", "--db", store, str(BAD / "escapes.csv")).exit_code == 0
+    result = invoke("info", "--db", store)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert "[/bold]" in result.stdout and "[red]x" in result.stdout
+
+
+# --------------------------------------------------------------------------- what --db may be
+
+
+@pytest.mark.parametrize(
+    "db", [":memory:", "md:", "md:events", "s3://bucket/x.duckdb", "http://h/x"]
+)
+@pytest.mark.parametrize("command", [("ingest", str(SAMPLE)), ("--json",)])
+def test_a_db_that_is_no_local_file_is_refused_at_once(
+    db: str, command: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*command, "--db", db)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == error(
+        f"invalid value for --db: {db!r}; a store is a local DuckDB file (in-memory databases "
+        "and URLs are not stores; a file whose name has a colon needs its full path)"
+    )
+    assert list(tmp_path.iterdir()) == []  # no stray s3:/bucket folder
+
+
+def test_a_sqlite_file_as_db_is_refused_and_left_alone(tmp_path: Path) -> None:
+    import sqlite3
+
+    lite = tmp_path / "users.db"
+    with contextlib.closing(sqlite3.connect(lite)) as con:
+        con.execute("CREATE TABLE t (a)")
+        con.commit()
+    before = lite.read_bytes()
+    for args in (("ingest", str(SAMPLE)), ("info",), ("--json",)):
+        result = invoke(*args, "--db", str(lite))
+        assert (result.exit_code, result.stdout) == (1, "")
+        assert result.stderr == error(
+            f"{lite}: is a SQLite database, not a store (a DuckDB file); give another --db"
+        )
+    assert lite.read_bytes() == before
+
+
+def test_no_connection_may_load_or_install_extensions(tmp_path: Path) -> None:
+    from activity_report import resources
+    from activity_report.store import Store
+
+    settings = "SELECT current_setting('autoinstall_known_extensions'), " + (
+        "current_setting('autoload_known_extensions')"
+    )
+    con = resources.connect()
+    assert con.execute(settings).fetchall() == [(False, False)]
+    con.close()
+    with Store.open(tmp_path / "s.duckdb") as store:
+        assert store.con.execute(settings).fetchall() == [(False, False)]
+
+
+# --------------------------------------------------------------------------- the users directory
+
+USERS_JSON = """[
+ {"id": "u1", "name": "Sam One", "username": "sam",
+  "roles": [{"name": "owner", "display_name": "Owner"}, {"name": "auditor"}]},
+ {"id": "u2", "name": 42, "username": "sam", "roles": ["member"]},
+ {"id": "u3", "name": null, "username": "kim", "roles": "auditor"}
+]
+"""
+USERS_EVENTS = (
+    "time,user_id,category\n2022-08-01T10:00:00Z,u1,ide\n"
+    "2022-08-01T11:00:00Z,u2,ide\n2022-08-01T12:00:00Z,u3,ide\n"
+)
+
+
+@pytest.fixture
+def directory_files(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "users.json").write_text(USERS_JSON)
+    (tmp_path / "events.csv").write_text(USERS_EVENTS)
+    return tmp_path / "events.csv", tmp_path / "users.json"
+
+
+def test_a_username_two_users_share_is_an_error_listing_both(
+    directory_files: tuple[Path, Path],
+) -> None:
+    events, users = directory_files
+    result = invoke("--events", str(events), "--users", str(users), "--user", "sam", "--json")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == error(
+        "--user sam: 2 users have this username (ids: u1, u2); give the id instead"
+    )
+    by_id = invoke("--events", str(events), "--users", str(users), "--user", "u2", "--json")
+    assert by_id.exit_code == 0 and '"u2"' in by_id.stdout and '"u1"' not in by_id.stdout
+
+
+def test_directory_values_of_mixed_json_types_and_role_objects(
+    directory_files: tuple[Path, Path],
+) -> None:
+    import json
+
+    events, users = directory_files
+    result = invoke("--events", str(events), "--users", str(users), "--json")
+    assert result.exit_code == 0
+    shown = json.loads(result.stdout)["users"]
+    assert shown["u1"]["name"] == "Sam One" and shown["u1"]["username"] == "sam"
+    assert shown["u1"]["roles"] == ["owner", "auditor"]
+    assert shown["u2"]["name"] == "42"
+    assert shown["u3"]["roles"] == ["auditor"]
+
+
+# --------------------------------------------------------------------------- small ones
+
+
+def test_a_parquet_time_list_column_is_refused_by_name(tmp_path: Path) -> None:
+    path = write_parquet(
+        tmp_path / "lists.parquet",
+        {"time": [[stamp(10)]], "user_id": ["alice"], "category": ["ide"]},
+    )
+    result = invoke("--events", str(path), "--json")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == error(
+        f"{path}: column 'time' (time) has type TIMESTAMP WITH TIME ZONE[]; it must hold "
+        "timestamps or ISO 8601 text (convert epoch numbers to timestamps first)"
+    )
+
+
+def test_a_file_named_with_a_backslash_and_brackets_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(BAD / "ragged.csv", tmp_path / "back\\slash[1].csv")
+    result = invoke("--events", "back\\slash[1].csv", *ONE_DAY)
+    assert (result.exit_code, result.stdout) == (
+        0,
+        report(("alice", 1, MIN_NS), ("dave", 1, MIN_NS)),
+    )
+    assert result.stderr == warning(
+        "2 invalid rows (1 too few fields, 1 too many fields; first in back\\slash[1].csv row 2)"
+    )
+    ingest = invoke("ingest", "--db", "s.duckdb", "back\\slash[1].csv", "--json")
+    assert ingest.exit_code == 0 and '"new": 2' in ingest.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["back\\slash[1].csv", "s.duckdb"]
+
+
+@pytest.mark.parametrize("limit", ["1048576TB", "99999999999999TB", "2000000PB"])
+def test_a_huge_memory_limit_is_a_usage_error(limit: str) -> None:
+    result = invoke("--events", str(SAMPLE), "--memory-limit", limit, "--json")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"{PROG}: error: invalid value for --memory-limit: {limit!r}")
+
+
+# --------------------------------------------------------------------------- loops and FIFOs
+
+
+@pytest.mark.parametrize("spec", ["g/**/*.csv", "g"])
+def test_links_back_up_the_tree_are_followed_once(spec: str, tmp_path: Path) -> None:
+    deep = tmp_path / "g" / "a" / "b"
+    deep.mkdir(parents=True)
+    shutil.copy(BAD / "ragged.csv", deep / "x.csv")
+    shutil.copy(BAD / "ragged.csv", tmp_path / "g" / "top.csv")
+    (deep / "up").symlink_to("..")
+    (deep / "up2").symlink_to("../..")
+    (tmp_path / "g" / "self").symlink_to(".")
+    command = [sys.executable, "-m", "activity_report", "--events", spec, *ONE_DAY]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert (done.returncode, done.stdout) == (0, report(("alice", 2, MIN_NS), ("dave", 2, MIN_NS)))
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "mkfifo pipe.csv; cat semicolon.csv > pipe.csv & $AR --events pipe.csv {args}",
+        'bash -c "$AR --events <(cat semicolon.csv) {args}"',
+    ],
+    ids=["fifo", "process-substitution"],
+)
+def test_a_fifo_or_process_substitution_is_read_as_a_stream(script: str, tmp_path: Path) -> None:
+    shutil.copy(BAD / "semicolon.csv", tmp_path)
+    done = shell(script.format(args=" ".join(ONE_DAY)), tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        report(("alice", 1, MIN_NS), ("bob", 1, MIN_NS)),
+        "",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "pipe.csv") == ["semicolon.csv"]
+
+
+# --------------------------------------------------------------------------- Ctrl-C and the commit
+
+
+class SignalsAfterCommit:
+    """A store connection that gets SIGINT the moment its COMMIT returns.
+
+    Python runs a signal's handler only between its own instructions, so a
+    Ctrl-C during DuckDB's COMMIT is handled right after it: here, exactly then.
+    """
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        result = self._con.execute(sql, *args)
+        if sql == "COMMIT":
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+@pytest.fixture
+def ctrl_c_handler() -> Iterator[None]:
+    from activity_report import resources
+
+    kept = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    resources.install_interrupt_handler()
+    yield
+    signal.signal(signal.SIGINT, kept[0])
+    signal.signal(signal.SIGTERM, kept[1])
+    resources._STATE["interrupted"] = False
+
+
+def test_ctrl_c_during_the_commit_says_the_ingest_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ctrl_c_handler: None
+) -> None:
+    import json
+
+    from activity_report import store as store_mod
+
+    store = str(tmp_path / "s.duckdb")
+    assert invoke("ingest", "--db", store, str(BAD / "semicolon.csv")).exit_code == 0
+    real_init = store_mod.Store.__init__
+
+    def init(self: Any, path: Path, con: Any, read_only: bool) -> None:
+        real_init(self, path, cast(Any, SignalsAfterCommit(con)), read_only)
+
+    monkeypatch.setattr(store_mod.Store, "__init__", init)
+    result = invoke("ingest", "--db", store, str(BAD / "ragged.csv"))
+    monkeypatch.undo()
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.endswith(
+        f"{PROG}: note: interrupted during the commit, which finished: the ingest is committed\n"
+    )
+    info = json.loads(invoke("info", "--db", store, "--json").stdout)
+    assert info["events"] == 4  # 2 + the 2 valid rows of ragged.csv: the commit is whole

@@ -167,7 +167,8 @@ def test_some_invalid_rows_still_give_a_report(events_csv: Callable[..., Path]) 
     [
         (
             ("--format", "xml"),
-            "invalid value for --format: 'xml' (use one of table, json, ndjson, csv, markdown, html)",
+            "invalid value for --format: 'xml' (use one of table, json, ndjson, csv, markdown, "
+            "html)",
         ),
         (("--top", "-1"), "invalid value for --top: '-1' (use a whole number of 0 or more)"),
         (("--top", "x"), "invalid value for --top: 'x' (use a whole number of 0 or more)"),
@@ -187,7 +188,8 @@ def test_some_invalid_rows_still_give_a_report(events_csv: Callable[..., Path]) 
         (("users",), "activity-report users needs a command: import, list"),
         (("users", "frob"), "no such command 'frob' for activity-report users: use one of "
          "import, list"),
-        (("infoo",), "unexpected argument 'infoo': the commands are report, ingest, info, serve, users, tokens"),
+        (("infoo",), "unexpected argument 'infoo': the commands are report, ingest, info, "
+         "serve, users, tokens"),
     ],
 )  # fmt: skip
 def test_clicks_errors_read_like_the_tools_own(args: tuple[str, ...], message: str) -> None:

@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from typer.core import TyperGroup
 
 from . import __version__, resources
 from .errors import ActivityReportError, DataError, UsageError, flag_name
+from .output import check_target, is_stdout, open_output
 from .render import BY_EXTENSION, DEFAULT_TOP, ColorMode, Format
 
 PROG = "activity-report"
@@ -252,7 +252,9 @@ def report_command(
         typer.Option(
             "-o",
             "--output",
-            help="Write the report to FILE atomically (a temporary file, then a rename). "
+            help="Write the report to FILE atomically (a temporary file, then a rename); "
+            "- is stdout. A link is written through to its target, a FIFO or device "
+            "directly. "
             "Without --format, the extension picks it: .json, .ndjson/.jsonl, .csv, .md, "
             ".txt (table), .html/.htm. Example: -o weekly.csv",
             dir_okay=False,
@@ -294,8 +296,7 @@ def report_command(
     from .query import parse_query
 
     chosen = _choose_format(fmt, as_json, output)
-    if output is not None:
-        _check_folder(output)
+    _check_destination(output)
     if (hint := capital_m_hint(interval)) is not None:
         _note(f"note: {hint}")
     query = parse_query(
@@ -350,11 +351,13 @@ def ingest_command(
     """
     from .store import Store
 
+    if as_json:
+        _require_stdout("the counts")
     limits = _limits(memory_limit, temp_dir)
     with Store.open(_store_path(db), limits=limits) as store, _ingest_progress() as progress:
         result = store.ingest(paths, strict=strict, progress=progress)
     if as_json:
-        _print_json(result.to_dict())
+        _print_json(result.to_dict(), done="the ingest is committed")
     files = f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}"
     _note(
         f"ingested {files} into {result.path}: {_plural(result.rows, 'row')}, {result.new} new, "
@@ -384,6 +387,7 @@ def info_command(
     """
     from .store import Store
 
+    _require_stdout("what the store holds")
     limits = _limits(memory_limit, temp_dir)
     with Store.open(_store_path(db), read_only=True, limits=limits) as store:
         info = store.info()
@@ -420,10 +424,12 @@ def users_import_command(
     """
     from .store import Store
 
+    if as_json:
+        _require_stdout("the counts")
     with Store.open(_store_path(db), limits=_limits(memory_limit, temp_dir)) as store:
         result = store.import_users(file)
     if as_json:
-        _print_json(result.to_dict())
+        _print_json(result.to_dict(), done="the import is committed")
     _note(
         f"imported {_plural(result.users, 'user')} into {result.path}: {result.added} added, "
         f"{result.updated} updated, {result.unchanged} unchanged"
@@ -487,16 +493,30 @@ def _limits(memory_limit: str | None, temp_dir: str | None) -> resources.Limits:
 
 
 def _store_path(db: str | None) -> Path:
-    from .store import default_path
+    from .store import check_store_path, default_path
 
+    if db:
+        check_store_path(db)  # as given: a Path would make s3://b/x into s3:/b/x
     return Path(db) if db else default_path()
 
 
-def _print_json(value: object) -> None:
+def _print_json(value: object, *, done: str | None = None) -> None:
+    """Print ``value`` on stdout as JSON.
+
+    ``done`` says what the command has already changed for good: then a
+    stdout that cannot be written (a full disk) is a warning, since the
+    command did succeed, and the exit code must say so.
+    """
     import json
 
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if done is None:
+            raise DataError(f"cannot write to stdout: {reason}") from None
+        _note(f"warning: {done}, but its counts could not be written to stdout: {reason}")
 
 
 @contextlib.contextmanager
@@ -521,9 +541,10 @@ def _ingest_progress() -> Iterator[Callable[[str, int, int], None] | None]:
 def _show_info(info: Any) -> None:
     """``info`` for people: rich tables on stdout."""
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
+    from .render.summary import printable
     from .store import iso_utc
 
     def count(n: int) -> str:
@@ -547,7 +568,8 @@ def _show_info(info: Any) -> None:
         ("last ingest", iso_utc(info.last_ingest) or "never"),
     )
     for label, value in summary:  # one line each, never cut: paths are long
-        console.print(f"[bold]{label:<15}[/bold] {escape(value)}", soft_wrap=True, highlight=False)
+        line = Text.assemble((f"{label:<15}", "bold"), " ", printable(value))
+        console.print(line, soft_wrap=True, highlight=False)
     for title, header, rows in (
         ("Events per category", "category", info.categories),
         ("Events per organization", "organization", info.organizations),
@@ -559,7 +581,8 @@ def _show_info(info: Any) -> None:
         table.add_column(header)
         table.add_column("rows" if header == "problem" else "events", justify="right")
         for name, n in rows:
-            table.add_row("(none)" if name is None else str(name), count(n))
+            shown = "(none)" if name is None else printable(str(name))
+            table.add_row(Text(shown), count(n))  # data is never markup
         console.print(table)
 
 
@@ -575,7 +598,7 @@ def _choose_format(fmt: Format | None, as_json: bool, output: Path | None) -> Fo
         return Format.json
     if fmt is not None:
         return fmt
-    if output is None:
+    if output is None or is_stdout(output):
         return Format.table
     suffix = output.suffix.lower()
     if suffix in BY_EXTENSION:
@@ -587,15 +610,53 @@ def _choose_format(fmt: Format | None, as_json: bool, output: Path | None) -> Fo
     )
 
 
-def _check_folder(output: Path) -> None:
-    """Fail before the work, not after it, when -o's folder is missing."""
-    folder = output.parent
-    if not folder.is_dir():
-        raise UsageError(f"-o {output}: the folder {folder} does not exist; create it first")
+def _check_destination(output: Path | None) -> None:
+    """Fail before the work, not after it, when the report cannot be written."""
+    if is_stdout(output):
+        _require_stdout("the report")
+    else:
+        assert output is not None
+        check_target(output)
+
+
+#: The standard streams that were closed when the run began (now /dev/null).
+_CLOSED_STREAMS: set[str] = set()
+
+
+def _guard_standard_streams() -> None:
+    """Put /dev/null on a closed stdin, stdout or stderr, and remember it.
+
+    Else the first file the run opens (the store, a temporary file) would get
+    that descriptor, and writes meant for the stream would land in the file;
+    and Python, finding stderr closed, would print warnings to stdout. A
+    closed stderr then silences diagnostics (the exit code still tells); a
+    closed stdout is an error wherever the run has something to write there.
+    """
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        _CLOSED_STREAMS.add(name)
+        opened = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+        if opened != fd:
+            os.dup2(opened, fd)
+            os.close(opened)
+        setattr(sys, name, open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False))
+
+
+def _require_stdout(what: str) -> None:
+    if "stdout" in _CLOSED_STREAMS:
+        raise DataError(
+            f"stdout is closed: nowhere to write {what}; redirect stdout (> FILE) or give -o FILE"
+            if what == "the report"
+            else f"stdout is closed: nowhere to write {what}; redirect stdout (> FILE)"
+        )
 
 
 def _emit(report: Any, fmt: Format, output: Path | None, *, top: int, color: ColorMode) -> None:
-    """Write the report to stdout or, atomically, to -o FILE.
+    """Write the report to stdout or to -o FILE (see :mod:`.output`).
 
     Only the table can carry ANSI codes: on stdout as --color and the terminal
     allow, in a file only with --color always.
@@ -604,21 +665,26 @@ def _emit(report: Any, fmt: Format, output: Path | None, *, top: int, color: Col
         from .render.table import make_console
         from .render.table import render as render_table
 
-        if output is None:
+        if is_stdout(output):
             console = make_console(sys.stdout, color=color, is_terminal=_is_terminal(sys.stdout))
             render_table(report, console, top=top)
             return
-        with _atomic_text(output) as handle:
+        assert output is not None
+        with open_output(output) as handle:
             render_table(report, make_console(handle, color=color, is_terminal=False), top=top)
         return
     from .render import writer
 
     write = writer(fmt, top=top)
-    if output is None:
-        write(report, sys.stdout)
-        sys.stdout.flush()
+    if is_stdout(output):
+        try:
+            write(report, sys.stdout)
+            sys.stdout.flush()
+        except OSError as exc:
+            raise DataError(f"cannot write the report to stdout: {exc.strerror or exc}") from None
         return
-    with _atomic_text(output) as handle:
+    assert output is not None
+    with open_output(output) as handle:
         write(report, handle)
 
 
@@ -627,44 +693,6 @@ def _is_terminal(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # no isatty, or a closed stream
         return False
-
-
-@contextlib.contextmanager
-def _atomic_text(path: Path) -> Iterator[TextIO]:
-    """Write FILE via a temporary file in the same folder and a rename.
-
-    A reader, or a cron job that dies half way, never sees a partial report:
-    on any error or an interrupt the temporary file is removed and FILE is
-    left as it was. The new file keeps an existing FILE's permissions, else
-    gets the usual ones (0666 less the umask).
-    """
-    folder = path.parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise DataError(f"-o {path}: cannot create a file in {folder}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise DataError(f"-o {path}: cannot write it: {exc.strerror or exc}") from None
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def _tell_diagnostics(result: Any) -> None:
@@ -707,6 +735,7 @@ def _note(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: run the app, return its exit code."""
+    _guard_standard_streams()
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly
     resources.install_interrupt_handler()  # Ctrl-C stops DuckDB's queries too
@@ -725,25 +754,26 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
     130, and anything unexpected is 1 without a traceback unless --debug.
     """
     debug = "--debug" in args
+    resources.begin_run()
     try:
         outcome = invoke()
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        return _fail("interrupted", 130)
+        return _interrupted()
     except click.ClickException as exc:
         if debug:
             raise
         return _fail(_click_message(exc), 2)
     except ActivityReportError as exc:
         if resources.was_interrupted():  # a query stopped by Ctrl-C fails as it can
-            return _fail("interrupted", 130)
+            return _interrupted()
         if debug:
             raise
         return _fail(exc.render(flag_name), exc.exit_code)
     except Exception as exc:  # the last line of defence: no traceback without --debug
         if resources.was_interrupted():
-            return _fail("interrupted", 130)
+            return _interrupted()
         if debug:
             raise
         known = resources.explain(exc)  # DuckDB out of memory or disk: say what to change
@@ -761,7 +791,10 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
     # Not standalone, Typer returns an Exit's code instead of raising it, and
     # turns a KeyboardInterrupt inside the command into Exit(130).
     if outcome == 130 or resources.was_interrupted():  # a Ctrl-C DuckDB let finish
-        return _fail("interrupted", 130)
+        return _interrupted()
+    done = resources.what_was_committed()
+    if done and resources.was_held():
+        _note(f"note: interrupted during the commit, which finished: {done}")
     return outcome if isinstance(outcome, int) else 0
 
 
@@ -843,6 +876,20 @@ def _extra_arguments(extra: list[str], ctx: click.Context | None) -> str:
     root = ctx.find_root()
     names = root.command.list_commands(root) if isinstance(root.command, click.Group) else []
     return f"unexpected argument {shown}: the commands are {', '.join(names)}"
+
+
+def _interrupted() -> int:
+    """An interrupt's message and exit code, which must tell the truth.
+
+    An interrupt after a commit changes nothing any more: the run succeeded
+    (exit 0) and says so; before it, nothing was changed (130, or 143 for
+    SIGTERM).
+    """
+    done = resources.what_was_committed()
+    if done:
+        _note(f"note: interrupted after the commit: {done}")
+        return 0
+    return _fail(*resources.interruption())
 
 
 def _one_line(text: str) -> str:

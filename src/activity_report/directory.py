@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import DataError
+from .errors import DataError, UsageError
 from .model import UserInfo
 from .sources import glob_escape
 
@@ -26,11 +26,17 @@ def avatar_hash(email: str) -> str:
 
 
 def parse_roles(value: Any) -> tuple[str, ...]:
-    """Roles from a list, a JSON array, or a ``,``/``;``/``|``-separated string."""
+    """Roles from a list, a JSON array, or a ``,``/``;``/``|``-separated string.
+
+    A role may be Coder's object (``{"name": "owner", "display_name": "Owner"}``):
+    it is read by its name.
+    """
     if value is None:
         return ()
+    if isinstance(value, Mapping):
+        return parse_roles(value.get("name"))
     if isinstance(value, list | tuple):
-        return tuple(str(v).strip() for v in value if v is not None and str(v).strip())
+        return tuple(role for v in value for role in parse_roles(v))
     text = str(value).strip()
     if not text:
         return ()
@@ -84,7 +90,11 @@ def read_directory_file(con: duckdb.DuckDBPyConnection, path: str) -> list[UserI
         else:
             rel = con.read_csv(literal, header=True, all_varchar=True)
         columns = [c.lower() for c in rel.columns]
-        rows = rel.fetchall()
+        mixed = [str(kind) == "JSON" for kind in rel.types]
+        rows = [
+            tuple(_from_json(v) if is_json else v for v, is_json in zip(row, mixed, strict=True))
+            for row in rel.fetchall()
+        ]
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot read the users file: {first}") from exc
@@ -97,15 +107,44 @@ def read_directory_file(con: duckdb.DuckDBPyConnection, path: str) -> list[UserI
     return [u for u in users if u is not None]
 
 
+def _from_json(value: Any) -> Any:
+    """A value of a JSON column (DuckDB's type for a key of mixed types), decoded."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
 def index(users: Iterable[UserInfo]) -> dict[str, UserInfo]:
     """Users by id; a later row for the same id replaces an earlier one."""
     return {u.id: u for u in users}
 
 
 def resolve_user_filters(values: Iterable[str], directory: Mapping[str, UserInfo]) -> list[str]:
-    """``--user`` values are ids or usernames; a username maps to its id."""
-    by_username = {u.username: u.id for u in directory.values() if u.username}
-    return list(dict.fromkeys(by_username.get(v, v) for v in values))
+    """``--user`` values are ids or usernames; a username maps to its id.
+
+    An id wins over a username. A username that several users share is an
+    error that lists their ids: picking one would report the wrong person.
+    """
+    by_username: dict[str, list[str]] = {}
+    for user in directory.values():
+        if user.username:
+            by_username.setdefault(user.username, []).append(user.id)
+    resolved: list[str] = []
+    for value in values:
+        ids = [value] if value in directory else by_username.get(value, [value])
+        if len(ids) > 1:
+            raise UsageError(
+                "{user} {value}: {n} users have this username (ids: {ids}); give the id instead",
+                params=("user",),
+                value=value,
+                n=len(ids),
+                ids=", ".join(sorted(ids)),
+            )
+        resolved.append(ids[0])
+    return list(dict.fromkeys(resolved))
 
 
 def unmatched_filters(

@@ -17,11 +17,14 @@ command line tell from a real error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import tempfile
+import threading
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -35,7 +38,20 @@ if TYPE_CHECKING:
 _MEMORY = re.compile(
     r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[kmgt]i?b|b|%)", re.ASCII | re.IGNORECASE
 )
+_UNIT_BYTES = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
+_UNIT_BYTES |= {unit[0]: size for unit, size in _UNIT_BYTES.items() if len(unit) == 2}
+#: DuckDB refuses a limit it cannot count in bytes; far below that, no machine has it.
+_MAX_MEMORY_BYTES = 1 << 60
 _MEMORY_FORMS = "use a size such as 512MB, 2GB or 1.5GiB, or a share of the memory such as 50%"
+
+
+#: Every connection: DuckDB never downloads or loads an extension on its own
+#: (a path such as ``s3://...`` or ``md:``, or a SQLite file, would make it
+#: try). A reporting tool never reaches the network by itself.
+OFFLINE: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +64,8 @@ class Limits:
     def config(self) -> dict[str, str | bool | int | float | list[str]]:
         """The connection's configuration (values passed as data, never as SQL)."""
         config: dict[str, str | bool | int | float | list[str]] = {
-            "temp_directory": self.temp_dir or default_temp_dir()
+            "temp_directory": self.temp_dir or default_temp_dir(),
+            **OFFLINE,
         }
         if self.memory_limit is not None:
             config["memory_limit"] = self.memory_limit
@@ -71,6 +88,8 @@ def parse_memory_limit(text: str, *, param: str = "memory_limit") -> str:
         return f"{match['number']}%"
     if number <= 0:
         raise InvalidValue(param, text, "it must be above zero")
+    if number * _UNIT_BYTES[unit.lower().replace("ib", "")] >= _MAX_MEMORY_BYTES:
+        raise InvalidValue(param, text, "that is more memory than any machine has")
     spelled = unit.upper().replace("IB", "iB")
     return f"{match['number']}{spelled}"
 
@@ -112,7 +131,8 @@ def connect(
 # --------------------------------------------------------------------------- interrupts
 
 _OPEN: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
-_STATE = {"interrupted": False}
+_STATE = {"interrupted": False, "terminated": False, "held": False}
+_COMMITTED: list[str] = []  # what the run has made permanent, for an interrupt's message
 
 
 def track(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -135,14 +155,76 @@ def was_interrupted() -> bool:
     return _STATE["interrupted"]
 
 
+def interruption() -> tuple[str, int]:
+    """What to say, and the exit code, after an interrupt: 130 for Ctrl-C, 143 for SIGTERM."""
+    return ("terminated", 143) if _STATE["terminated"] else ("interrupted", 130)
+
+
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     interrupt_all()
     raise KeyboardInterrupt
 
 
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _STATE["terminated"] = True
+    interrupt_all()
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while a commit runs: it finishes, or never starts.
+
+    A signal that comes meanwhile is remembered (:func:`was_held`), not raised:
+    the run goes on and says that the commit finished. Signals can only be
+    handled in the main thread; elsewhere the block just runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        _STATE["held"] = True
+
+    for number in kept:
+        signal.signal(number, hold)
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+
+
+def begin_run() -> None:
+    """Forget what an earlier run in this process committed or held back."""
+    _COMMITTED.clear()
+    _STATE["held"] = False
+
+
+def committed(what: str) -> None:
+    """Record that ``what`` is now permanent (``'the ingest is committed'``)."""
+    _COMMITTED.append(what)
+
+
+def what_was_committed() -> str | None:
+    return _COMMITTED[-1] if _COMMITTED else None
+
+
+def was_held() -> bool:
+    """Whether an interrupt came during a commit (and so did not stop it)."""
+    return _STATE["held"]
+
+
 def install_interrupt_handler() -> None:
-    """Make Ctrl-C stop DuckDB's queries too (see the module's docstring)."""
+    """Make Ctrl-C stop DuckDB's queries too (see the module's docstring).
+
+    SIGTERM (``timeout``, systemd, ``kill``) ends a run the same way, so it
+    removes what a run leaves behind: the copy of stdin, a half-written
+    ``-o`` file, DuckDB's spill folder.
+    """
     signal.signal(signal.SIGINT, _on_sigint)
+    signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 # --------------------------------------------------------------------------- errors

@@ -23,6 +23,10 @@ header line. Parquet files with the same column mapping are read by one scan
 (``union_by_name``: columns may come in any order, extra ones are ignored).
 CSV files are read by one scan per distinct header line: a multi-file CSV scan
 takes columns by position, so only files with byte-identical headers share one.
+DuckDB guesses nothing about a CSV file: the dialect is RFC 4180 with the
+delimiter and the column names of the file's own header line
+(:func:`csv_dialect`), and a file with a line longer than DuckDB's read buffer
+is refused (:func:`check_line_lengths`), since DuckDB may lose such a line.
 CSV scans set malformed lines aside (too few or too many fields, bad quoting,
 bytes that are not UTF-8) in rejects tables; :func:`diagnose` counts them as
 invalid rows with their line numbers, and a CSV file that is not UTF-8 is an
@@ -42,6 +46,7 @@ invalid rows. The streaming count skips the malformed lines DuckDB set aside;
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import glob
 import gzip
@@ -50,7 +55,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -207,18 +212,20 @@ def _expand(spec: str, stdin: IO[bytes] | None) -> list[EventFile]:
         )
     path = Path(spec).expanduser()
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and _is_event_file(p))
+        found = sorted(p for p in _walk(path) if _is_event_file(p))
         if not found:
             raise DataError(
                 f"{spec}: is a directory that holds no event files "
                 f"({', '.join(EVENT_SUFFIXES)}); name the files instead"
             )
         return [_event_file(p) for p in found]
+    if path.exists() and not path.is_file():  # a FIFO, <(...), a device: a stream
+        with path.open("rb") as stream:
+            return [_spool(stream, display=spec, name=path.name)]
     if path.exists():
         return [_event_file(path)]
     if glob.has_magic(spec):
-        matched = sorted(Path(p) for p in glob.glob(os.path.expanduser(spec), recursive=True))
-        matched = [p for p in matched if p.is_file()]
+        matched = sorted(_glob(os.path.expanduser(spec)))
         if not matched:
             raise DataError(
                 f"{spec}: the pattern matches no file; check the path (quote the "
@@ -226,6 +233,81 @@ def _expand(spec: str, stdin: IO[bytes] | None) -> list[EventFile]:
             )
         return [_event_file(p) for p in matched]
     raise DataError(f"{spec}: no such file or directory")
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every file under ``root``, following links to folders but each folder once.
+
+    A folder is known by its device and inode, so links that point back up
+    the tree (which make ``rglob`` and ``glob('**')`` run forever) are
+    followed once and no more.
+    """
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        dirs.sort()
+        for name in files:
+            candidate = Path(folder) / name
+            if candidate.is_file():
+                yield candidate
+
+
+def _glob(pattern: str) -> list[Path]:
+    """The files ``pattern`` matches; ``**`` walks folders as :func:`_walk` does."""
+    if "**" not in pattern:
+        return [Path(p) for p in glob.glob(pattern) if Path(p).is_file()]
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    root = Path(*parts[:fixed]) if fixed else Path(".")
+    matcher = re.compile(_glob_regex(parts[fixed:]))
+    found = []
+    for file in _walk(root):
+        relative = file.relative_to(root).as_posix()
+        if matcher.fullmatch(relative):
+            found.append(root / relative if fixed else Path(relative))
+    return found
+
+
+def _glob_regex(parts: Sequence[str]) -> str:
+    """A regular expression for glob path components; ``**`` spans folders."""
+    pieces = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "**":
+            pieces.append(".*" if last else "(?:.*/)?")
+            continue
+        pieces.append(_component_regex(part) + ("" if last else "/"))
+    return "".join(pieces)
+
+
+def _component_regex(part: str) -> str:
+    """``*``, ``?`` and ``[...]`` of one path component, never crossing a ``/``."""
+    out, i = [], 0
+    while i < len(part):
+        char = part[i]
+        close = part.find("]", i + 2) if char == "[" else -1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif close > 0:
+            inside = part[i + 1 : close]
+            negate = inside.startswith("!")
+            inside = re.sub(r"([\\^\]])", r"\\\1", inside[1:] if negate else inside)
+            out.append(f"[{'^' if negate else ''}{inside}]")
+            i = close
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
 
 
 def _is_event_file(path: Path) -> bool:
@@ -255,27 +337,66 @@ def _event_file(path: Path, display: str | None = None) -> EventFile:
             f"{shown}: the file is UTF-16 text; convert it to UTF-8 "
             "(iconv -f utf-16 -t utf-8 FILE > FILE.utf8.csv)"
         )
-    return EventFile(path=str(path), display=shown, fmt=fmt)
+    return EventFile(path=_readable_name(path), display=shown, fmt=fmt)
+
+
+def _readable_name(path: Path) -> str:
+    """A name DuckDB reads as this very file.
+
+    DuckDB globs every path, and its glob takes a backslash for a folder
+    separator, so a name with both (``back\\slash[1].csv``) matches nothing
+    however it is escaped. Such a file is read through a link of a plain name
+    in a private temporary folder, removed when the run ends.
+    """
+    text = str(path)
+    if "\\" not in text or not glob.has_magic(text):
+        return text
+    folder = tempfile.mkdtemp(prefix="activity-report-link-")
+    _TEMP_FILES.append(folder)
+    suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".gz") else path.suffix
+    link = os.path.join(folder, "events" + re.sub(r"[*?\[\]\\]", "_", suffix))
+    os.symlink(os.path.abspath(text), link)
+    _TEMP_FILES.append(link)
+    return link
 
 
 def _spool_stdin(stream: IO[bytes]) -> EventFile:
     """Copy CSV from stdin to a temporary file so DuckDB can sniff and scan it."""
+    return _spool(stream, display="<stdin>", name="stdin.csv")
+
+
+def _spool(stream: IO[bytes], *, display: str, name: str) -> EventFile:
+    """Copy a stream (stdin, a FIFO, a process substitution) to a temporary file.
+
+    DuckDB reads a file more than once, and a stream can be read only once.
+    The copy keeps ``name``'s event suffix, else the format is told by the
+    magic bytes.
+    """
+    lower = name.lower()
+    suffix = next(
+        (s for s in sorted(EVENT_SUFFIXES, key=len, reverse=True) if lower.endswith(s)), ""
+    )
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives until the process ends
-        prefix="activity-report-stdin-", suffix=".csv", delete=False
+        prefix="activity-report-stdin-", suffix=suffix, delete=False
     )
     with handle:
         _TEMP_FILES.append(handle.name)
         shutil.copyfileobj(stream, handle)
-    return _event_file(Path(handle.name), display="<stdin>")
+    return _event_file(Path(handle.name), display=display)
 
 
 _TEMP_FILES: list[str] = []
 
 
 def cleanup_temp_files() -> None:
+    """Remove the run's temporary files and folders, the newest first."""
     while _TEMP_FILES:
+        name = _TEMP_FILES.pop()
         try:
-            os.unlink(_TEMP_FILES.pop())
+            if os.path.isdir(name) and not os.path.islink(name):
+                os.rmdir(name)
+            else:
+                os.unlink(name)
         except OSError:
             pass
 
@@ -302,8 +423,132 @@ def _relation(
             "rejects_scan": f"{rejects}_scans",
         }
     return con.read_csv(
-        paths, header=True, all_varchar=True, filename=True, ignore_errors=True, **options
+        paths,
+        header=True,
+        all_varchar=True,
+        filename=True,
+        ignore_errors=True,
+        **csv_dialect(files[0]),
+        **options,
     )
+
+
+#: The longest CSV line DuckDB reads; a longer one is rejected as "line too long".
+MAX_LINE_BYTES = 2 * 1024 * 1024
+#: DuckDB's read buffer. A line longer than the buffer can vanish from DuckDB's
+#: scan without a trace, so :func:`check_line_lengths` refuses the file first.
+CSV_BUFFER_BYTES = 16 * MAX_LINE_BYTES
+#: Every window of this size must hold a line break: then no line is longer
+#: than twice it, which is far below the buffer.
+_LINE_WINDOW = 4 * 1024 * 1024
+_DELIMITERS = (",", "\t", ";", "|")
+
+
+def csv_dialect(file: EventFile) -> dict[str, Any]:
+    """How to read one CSV file, fixed in full so DuckDB guesses nothing.
+
+    DuckDB's sniffer looks at a sample of the first rows only: a quoted
+    ``"u3,x"`` past the sample, or a line that starts with ``#`` (taken for a
+    comment and dropped), would be read wrong without a word. So the dialect
+    is RFC 4180 (``"`` quotes, ``""`` escapes a quote, no comments, no skipped
+    lines) with the delimiter found in the file's own header line. Files share
+    one scan only when their header lines are identical, so they share this
+    dialect too.
+    """
+    line = _header_line(file)
+    header = line.decode("utf-8", "replace").removeprefix("\ufeff").rstrip("\r\n")
+    delimiter = ","
+    names: list[str] = []
+    if header:
+        fields = {d: next(csv.reader([header], delimiter=d), []) for d in _DELIMITERS}
+        preferred = ("\t", *_DELIMITERS) if ".tsv" in file.path.lower() else _DELIMITERS
+        delimiter = max(preferred, key=lambda d: len(fields[d]))  # first of the widest
+        names = fields[delimiter]
+    dialect: dict[str, Any] = {}
+    if line.endswith(b"\n") and header.count('"') % 2 == 0:
+        # The header is whole: name the columns, and DuckDB reads no sample at
+        # all (its sniffer fails on a long line near the top as "line 1").
+        dialect = {"auto_detect": False, "columns": _column_names(names)}
+    return dialect | {
+        "delimiter": delimiter,
+        "quotechar": '"',
+        "escapechar": '"',
+        "comment": "",
+        "skiprows": 0,
+        "max_line_size": MAX_LINE_BYTES,
+        "buffer_size": CSV_BUFFER_BYTES,
+    }
+
+
+def _column_names(header: Sequence[str]) -> dict[str, str]:
+    """The header's names as DuckDB would make them: blanks named, repeats numbered."""
+    columns: dict[str, str] = {}
+    for index, name in enumerate(header):
+        base = name if name.strip() else f"column{index}"
+        unique, n = base, 0
+        while unique in columns:
+            n += 1
+            unique = f"{base}_{n}"
+        columns[unique] = "VARCHAR"
+    return columns
+
+
+def check_line_lengths(file: EventFile) -> None:
+    """Refuse a CSV file with a line DuckDB could lose (longer than its buffer).
+
+    Each window of ``_LINE_WINDOW`` bytes must hold a line break; a plain file
+    is memory-mapped and only the bytes up to each window's first break are
+    touched, so this costs next to nothing. A compressed file is read through.
+    """
+    try:
+        if file.path.lower().endswith(".gz"):
+            offset = _gzip_long_line(file.path)
+        else:
+            offset = _plain_long_line(file.path)
+    except (OSError, EOFError, ValueError) as exc:
+        raise DataError(f"{file.display}: cannot read it: {exc}") from exc
+    if offset is not None:
+        raise DataError(
+            f"{file.display}: line {_line_at(file.path, offset)} is longer than "
+            f"{_LINE_WINDOW // 1024 // 1024} MiB; no event takes that much, so the file is "
+            "damaged or not an event log: fix or remove that line"
+        )
+
+
+def _plain_long_line(path: str) -> int | None:
+    import mmap
+
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size <= _LINE_WINDOW:
+            return None
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for start in range(0, size, _LINE_WINDOW):
+                end = min(start + _LINE_WINDOW, size)
+                if end - start == _LINE_WINDOW and data.find(b"\n", start, end) < 0:
+                    return start
+    return None
+
+
+def _gzip_long_line(path: str) -> int | None:
+    with gzip.open(path, "rb") as handle:
+        start = 0
+        while chunk := handle.read(_LINE_WINDOW):
+            if len(chunk) == _LINE_WINDOW and b"\n" not in chunk:
+                return start
+            start += len(chunk)
+    return None
+
+
+def _line_at(path: str, offset: int) -> int:
+    """The 1-based line holding byte ``offset`` (read only on the error path)."""
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    lines, done = 1, 0
+    with opener(path, "rb") as handle:
+        while done < offset and (chunk := handle.read(min(_LINE_WINDOW, offset - done))):
+            lines += chunk.count(b"\n")
+            done += len(chunk)
+    return lines
 
 
 def describe(con: duckdb.DuckDBPyConnection, file: EventFile) -> list[Column]:
@@ -391,7 +636,8 @@ def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
 
 
 def _is_temporal_or_text(kind: str) -> bool:
-    return kind.startswith(("TIMESTAMP", "DATE", "VARCHAR"))
+    """One timestamp, date or text per row: not a list (``TIMESTAMP[]``) of them."""
+    return kind.startswith(("TIMESTAMP", "DATE", "VARCHAR")) and not kind.endswith("]")
 
 
 def _pick_duration(file: EventFile, by_name: dict[str, Column]) -> tuple[Column | None, float]:
@@ -454,7 +700,13 @@ def _present(column: Column | None) -> str:
 def _timestamp_us(column: Column) -> str:
     """An expression giving the column as epoch microseconds, NULL if unparseable."""
     if column.type == "VARCHAR":
-        return f"epoch_us(try_cast(nullif(trim({column.sql}), '') AS TIMESTAMPTZ))"
+        text = f"trim({column.sql})"
+        offset = f"regexp_extract({text}, '{_OFFSET}', 1)"
+        return (
+            f"CASE WHEN regexp_matches({text}, '{_DATE_FIRST}') "
+            f"AND ({offset} = '' OR regexp_full_match({offset}, '{_SANE_OFFSET}')) "
+            f"THEN epoch_us(try_cast({text} AS TIMESTAMPTZ)) END"
+        )
     if column.type.startswith("DATE"):
         return f"epoch_us(try_cast({column.sql} AS TIMESTAMP))"
     if column.type.endswith("_NS"):
@@ -464,6 +716,14 @@ def _timestamp_us(column: Column) -> str:
         ns = f"epoch_ns({column.sql})"
         return f"(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)"
     return f"epoch_us({column.sql})"
+
+
+#: A time in text starts with its date: DuckDB's words ('epoch', 'infinity') are no time.
+_DATE_FIRST = "^-?[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}"
+#: The numeric UTC offset after a clock time, if any ...
+_OFFSET = "[0-9]:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)? ?([+-][0-9:]+)$"
+#: ... must be one a clock can have (DuckDB takes +25:00 and -99 too).
+_SANE_OFFSET = "[+-](?:0[0-9]|1[0-8])(?::?[0-5][0-9])?"
 
 
 def _duration_us(mapping: Mapping) -> str:
@@ -605,34 +865,39 @@ def _scans(
     hundreds).
     """
     parquet: dict[Mapping, list[EventFile]] = {}
-    csv: dict[tuple[str, bytes], list[EventFile]] = {}
+    by_header: dict[tuple[str, bytes], list[EventFile]] = {}
     for file in files:
         if file.fmt == "parquet":
             parquet.setdefault(map_columns(file, describe(con, file)), []).append(file)
         else:
-            csv.setdefault(_header_key(file), []).append(file)
+            check_line_lengths(file)
+            by_header.setdefault(_header_key(file), []).append(file)
     scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]] = []
     for mapping, members in parquet.items():
         scans.append((mapping, "parquet", _open(con, members), len(members)))
-    for members in csv.values():
+    for members in by_header.values():
         relation = _open(con, members, rejects=rejects)
         mapping = map_columns(members[0], _columns(relation))
         scans.append((mapping, "csv", relation, len(members)))
     return scans
 
 
+def _header_line(file: EventFile) -> bytes:
+    """The first line of a CSV file (at most 64 KiB), b"" if it cannot be read."""
+    try:
+        if file.path.lower().endswith(".gz"):
+            with gzip.open(file.path, "rb") as handle:
+                return handle.readline(65_536)
+        with open(file.path, "rb") as handle:
+            return handle.readline(65_536)
+    except (OSError, EOFError):
+        return b""
+
+
 def _header_key(file: EventFile) -> tuple[str, bytes]:
     """What a CSV file must share with others to be read in the same scan."""
     compressed = file.path.lower().endswith(".gz")
-    try:
-        if compressed:
-            with gzip.open(file.path, "rb") as handle:
-                line = handle.readline(65_536)
-        else:
-            with open(file.path, "rb") as handle:
-                line = handle.readline(65_536)
-    except (OSError, EOFError):
-        line = b""
+    line = _header_line(file)
     if not line.endswith(b"\n") or b'"' in line:  # unusual: read the file on its own
         return ("alone", file.path.encode("utf-8", "surrogateescape"))
     return ("gzip" if compressed else "plain", line)

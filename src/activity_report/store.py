@@ -54,7 +54,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__, resources, sources
 from . import directory as directory_mod
-from .errors import DataError, Kind
+from .errors import DataError, Kind, UsageError
 from .model import UserInfo
 
 if TYPE_CHECKING:
@@ -288,6 +288,35 @@ def _from_micros(micros: int | None) -> datetime | None:
 # --------------------------------------------------------------------------- the store
 
 
+#: What DuckDB would take for a URL or a special database rather than a file:
+#: ``:memory:``, ``md:``, ``s3://bucket/x`` (which becomes ``s3:/bucket/x``).
+_NOT_A_FILE = re.compile(r"^(?::|[A-Za-z][A-Za-z0-9+.-]+:)")
+
+
+def check_store_path(path: str | os.PathLike[str]) -> None:
+    """Refuse a --db that DuckDB would not read as a local DuckDB file.
+
+    DuckDB takes ``:memory:`` (nothing kept), ``md:`` and URLs (the network),
+    and opens a SQLite file through an extension: none of them is a store.
+    """
+    text = os.fspath(path)
+    if _NOT_A_FILE.match(text):
+        raise UsageError(
+            f"invalid value for --db: {text!r}; a store is a local DuckDB file "
+            "(in-memory databases and URLs are not stores; a file whose name has a colon "
+            "needs its full path)"
+        )
+    try:
+        with open(text, "rb") as handle:
+            head = handle.read(16)
+    except OSError:  # missing (a new store) or unreadable: opening it will say
+        return
+    if head == b"SQLite format 3\x00":
+        raise DataError(
+            f"{text}: is a SQLite database, not a store (a DuckDB file); give another --db"
+        )
+
+
 class Store:
     """An open store. Use :meth:`open`; close it (or use ``with``) to release the file."""
 
@@ -317,6 +346,7 @@ class Store:
         """
         import duckdb
 
+        check_store_path(path)
         where = Path(path).expanduser()
         if where.is_dir():
             raise DataError(f"{where}: is a directory; --db takes the store's file name")
@@ -444,7 +474,9 @@ class Store:
         con.execute("BEGIN TRANSACTION")
         try:
             result = self._ingest(files, strict, progress)
-            con.execute("COMMIT")
+            with resources.shielded():
+                con.execute("COMMIT")
+                resources.committed("the ingest is committed")
         except BaseException as exc:
             _rollback(con)
             if _is_interrupt(exc):
@@ -514,7 +546,7 @@ class Store:
                 [
                     first_no + index,
                     file.path,
-                    "<stdin>" if file.display == "<stdin>" else os.path.abspath(file.path),
+                    "<stdin>" if file.display == "<stdin>" else os.path.abspath(file.display),
                     file.display,
                     file.fmt,
                 ]
@@ -831,7 +863,9 @@ class Store:
                    FROM users_incoming"""
             )
             con.execute("DROP TABLE users_incoming")
-            con.execute("COMMIT")
+            with resources.shielded():
+                con.execute("COMMIT")
+                resources.committed("the import is committed")
         except BaseException as exc:
             _rollback(con)
             if _is_interrupt(exc):

@@ -59,7 +59,7 @@ def write(report: Report, out: TextIO, *, top: int = 10) -> None:
         [
             (
                 escape(summary.user_label(u.user)),
-                escape(u.user.username or ""),
+                escape(summary.username(u.user)),
                 escape(summary.roles(u.user)),
                 summary.number(u.total_count),
                 human(u.total_duration),

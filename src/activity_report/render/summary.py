@@ -8,6 +8,7 @@ the UTC offset only when it changes inside the range (a DST switch).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -80,9 +81,9 @@ def scope(report: Report, *, shorter: int = 0) -> str:
         every = f", every {meta.interval}"
     points = edges(report)
     if not points:
-        return f"No events match ({what}, time zone {zone})"
+        return printable(f"No events match ({what}, time zone {zone})")
     moment = moment_format(points)
-    return f"{moment(points[0])} to {moment(points[-1])} {zone}{every}, {what}"
+    return printable(f"{moment(points[0])} to {moment(points[-1])} {zone}{every}, {what}")
 
 
 SHORTEST_SCOPE = 2
@@ -114,13 +115,31 @@ def share(part: int, whole: int) -> str:
     return f"{percent:.1f}%"
 
 
+#: Characters that would steer a terminal, not show: C0 and C1 controls (ESC
+#: starts an escape sequence), DEL, and the bidirectional overrides.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``).
+
+    Data is shown, never obeyed: a user id holding an escape sequence must
+    not recolour, move or clear the reader's terminal.
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def user_label(user: UserInfo) -> str:
     """The user's name, or their id when the directory does not know them."""
-    return user.name or user.id
+    return printable(user.name or user.id)
+
+
+def username(user: UserInfo) -> str:
+    return printable(user.username or "")
 
 
 def roles(user: UserInfo) -> str:
-    return ", ".join(user.roles)
+    return printable(", ".join(user.roles))
 
 
 def more_users(hidden: int) -> str:

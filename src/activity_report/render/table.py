@@ -225,7 +225,7 @@ def _user_columns(report: Report, top: int, width: int) -> list[_Column]:
     total = report.total_duration
     named = any(u.user.name for u in shown)
     name = _Column("name" if named else "user id", tuple(summary.user_label(u.user) for u in shown))
-    username = _Column("username", tuple(u.user.username or "" for u in shown))
+    username = _Column("username", tuple(summary.username(u.user) for u in shown))
     roles = _Column("roles", tuple(summary.roles(u.user) for u in shown))
     numbers = [
         _Column("events", tuple(summary.number(u.total_count) for u in shown), right=True),
