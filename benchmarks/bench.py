@@ -77,7 +77,43 @@ MAX_INGEST_RATIO = 2.0
 
 
 def data_path(n: int, seed: int, fmt: str) -> Path:
+    if fmt == "heartbeats":
+        return DATA / f"heartbeats-n{n}-seed{seed}-v{HEARTBEATS_VERSION}.parquet"
     return DATA / f"events-n{n}-seed{seed}-v{GENERATOR_VERSION}.{fmt}"
+
+
+HEARTBEATS_VERSION = 1
+
+#: The heartbeat-only log: no end_time, no duration. Every user works one
+#: stretch a day (starting between 07:00 and 11:00 UTC) with one event a
+#: minute, each 0-19 s late; row i is event i % $per of user-day i // $per.
+HEARTBEATS_SQL = """
+WITH rows AS (
+    SELECT i, i // $per AS ud, i % $per AS k FROM range($n) t(i)
+),
+events AS (
+    SELECT i, ud % $users AS u, ud // $users AS day,
+        ($first_day + (ud // $users) * 86400
+            + (420 + CAST(hash(ud, $seed, 1) % 240 AS BIGINT)) * 60 + k * 60) * 1000000
+            + CAST(hash(i, $seed, 2) % 20000000 AS BIGINT) AS ts_us,
+        CASE WHEN hash(ud, $seed, 3) % 10 < 7 THEN 'ide'
+             WHEN hash(ud, $seed, 3) % 10 < 9 THEN 'tunnel' ELSE 'web_terminal' END AS category
+    FROM rows
+),
+users AS (
+    SELECT u, substr(m, 1, 8) || '-' || substr(m, 9, 24) AS user_id
+    FROM (SELECT u, md5('user-' || $seed || '-' || u) AS m FROM range($users) t(u))
+),
+orgs AS (
+    SELECT o, substr(m, 1, 8) || '-' || substr(m, 9, 4) || '-' || substr(m, 13, 4) || '-'
+              || substr(m, 17, 4) || '-' || substr(m, 21, 12) AS org_id
+    FROM (SELECT o, md5('org-' || $seed || '-' || o) AS m FROM range($orgs) t(o))
+)
+SELECT 'hb-' || e.i AS id, make_timestamptz(e.ts_us) AS time, us.user_id, e.category,
+       o.org_id AS organization_id
+FROM events e JOIN users us ON us.u = e.u JOIN orgs o ON o.o = e.u % $orgs
+ORDER BY e.ts_us, e.i
+"""
 
 
 #: The generator: one row of ``range($sessions)`` is a session; its events are
@@ -207,14 +243,18 @@ def generate(n: int, seed: int, fmt: str) -> None:
             "first_day": first_day,
         }
         query = GENERATOR_SQL if fmt == "parquet" else CSV_SELECT.format(inner=GENERATOR_SQL)
+        if fmt == "heartbeats":
+            query = HEARTBEATS_SQL
+            del params["sessions"], params["days"], params["mean"]
+            params["per"] = -(-n // (USERS * DAYS))
         rel = con.sql(query, params=params)
-        if fmt == "parquet":
+        if fmt in ("parquet", "heartbeats"):
             rel.write_parquet(str(partial), compression="zstd")
         else:
             rel.write_csv(str(partial), header=True)
         rows = con.execute(
             "SELECT count(*) FROM read_parquet($p)"
-            if fmt == "parquet"
+            if fmt in ("parquet", "heartbeats")
             else "SELECT count(*) FROM read_csv($p, header = true, all_varchar = true)",
             {"p": str(partial)},
         ).fetchall()[0][0]

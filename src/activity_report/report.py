@@ -88,12 +88,19 @@ def run(request: ReportRequest, con: duckdb.DuckDBPyConnection | None = None) ->
         limits = resources.Limits(request.memory_limit, request.temp_dir)
         with Store.open(request.db or default_path(), read_only=True, limits=limits) as store:
             return _count(
-                request, store.con, store.events_view(), store.users(), every_column=False
+                request,
+                store.con,
+                store.events_view(),
+                store.users(),
+                every_column=False,
+                has_coverage=True,
             )
     con = con or connect(request.memory_limit, request.temp_dir)
     loaded = sources.load_events(con, sources.expand_paths(request.events))
     has_csv = any(file.fmt == "csv" for file in loaded.files)
-    return _count(request, con, loaded.view, {}, every_column=has_csv)
+    return _count(
+        request, con, loaded.view, {}, every_column=has_csv, has_coverage=loaded.has_coverage
+    )
 
 
 def _count(
@@ -103,8 +110,18 @@ def _count(
     directory: dict[str, UserInfo],
     *,
     every_column: bool,
+    has_coverage: bool,
 ) -> ReportResult:
-    diagnostics = sources.diagnose(con, view, every_column=every_column)
+    """Check the events, then count them.
+
+    The check pass also collects what picks the engine's plan and names the
+    users, so the events are read once for the check and once for the count.
+    Without end time or duration columns every event covers the heartbeat,
+    and nothing needs collecting for the plan.
+    """
+    diagnostics = sources.diagnose(
+        con, view, every_column=every_column, covered=has_coverage, users=True
+    )
     if request.strict and diagnostics.invalid_rows:
         raise DataError(
             f"{diagnostics.invalid_rows} invalid rows ({diagnostics.describe()}); "
@@ -140,7 +157,19 @@ def _count(
         if end is None:
             end = ceil_to_unit(from_micros(span[1], request.tz), request.interval, request.tz)
     edges = bucket_edges(start, end, request.interval, request.tz, max_buckets=request.max_buckets)
-    cells = engine.compute(con, view, [to_micros(e) for e in edges], filters, request.heartbeat_us)
+    # Without explicit coverage among the filtered categories, the cheaper
+    # heartbeat plan is exact.
+    covered = diagnostics.covered_categories if has_coverage else ()
+    heartbeats_only = None if covered is None else not set(covered) & set(filters.categories)
+    cells = engine.compute(
+        con,
+        view,
+        [to_micros(e) for e in edges],
+        filters,
+        request.heartbeat_us,
+        heartbeats_only=heartbeats_only,
+        user_ids=diagnostics.user_ids,
+    )
     report = build_report(
         edges,
         [(c.bucket, c.user_id, c.count, c.duration_us) for c in cells],
