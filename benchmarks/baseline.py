@@ -44,20 +44,14 @@ def bucket_sql(interval: str, tz: str, x: str) -> str:
     return f"epoch_us(date_trunc('month', make_timestamp({wall})))"
 
 
-def run(
-    events: str, fmt: str, start: str, end: str, interval: str, tz: str, category: str, hb_us: int
-) -> dict[str, object]:
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET TimeZone = 'UTC'")
-    if fmt == "parquet":
-        source = con.read_parquet(events)
-    else:
-        source = con.read_csv(
-            events, header=True, dtype={"time": "TIMESTAMPTZ", "end_time": "TIMESTAMPTZ"}
-        )
-    source.create_view("src")
-    cats = list(CATEGORIES) if category == "any" else [category]
+def make_edges(
+    con: duckdb.DuckDBPyConnection, start: str, end: str, interval: str, tz: str
+) -> tuple[list[int], int, int, int]:
+    """The temp table ``edges (wall, lo, hi)`` of the buckets on ``tz``'s wall clock.
+
+    Returns the bucket starts (µs), the first bucket's wall-clock start, and
+    the range's first and last instant.
+    """
     wall_start, wall_end = datetime.fromisoformat(start), datetime.fromisoformat(end)
     step = STEPS[interval]
     con.execute(
@@ -72,6 +66,24 @@ def run(
     rows = con.execute("SELECT wall, lo, hi FROM edges ORDER BY lo").fetchall()
     edges = [int(lo) for _, lo, _ in rows]
     wall_origin, range_start, range_end = int(rows[0][0]), edges[0], int(rows[-1][2])
+    return edges, wall_origin, range_start, range_end
+
+
+def run(
+    events: str, fmt: str, start: str, end: str, interval: str, tz: str, category: str, hb_us: int
+) -> dict[str, object]:
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+    if fmt == "parquet":
+        source = con.read_parquet(events)
+    else:
+        source = con.read_csv(
+            events, header=True, dtype={"time": "TIMESTAMPTZ", "end_time": "TIMESTAMPTZ"}
+        )
+    source.create_view("src")
+    cats = list(CATEGORIES) if category == "any" else [category]
+    edges, wall_origin, range_start, range_end = make_edges(con, start, end, interval, tz)
     con.execute(
         """CREATE TEMP TABLE dict AS
            SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uid

@@ -49,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 RESULTS = HERE / "RESULTS.md"
 BASELINE = HERE / "baseline.py"
+BASELINE_LEAD = HERE / "baseline_lead.py"
 
 #: Bump when the generator changes, so cached files are made again.
 GENERATOR_VERSION = 1
@@ -77,7 +78,43 @@ MAX_INGEST_RATIO = 2.0
 
 
 def data_path(n: int, seed: int, fmt: str) -> Path:
+    if fmt == "heartbeats":
+        return DATA / f"heartbeats-n{n}-seed{seed}-v{HEARTBEATS_VERSION}.parquet"
     return DATA / f"events-n{n}-seed{seed}-v{GENERATOR_VERSION}.{fmt}"
+
+
+HEARTBEATS_VERSION = 1
+
+#: The heartbeat-only log: no end_time, no duration. Every user works one
+#: stretch a day (starting between 07:00 and 11:00 UTC) with one event a
+#: minute, each 0-19 s late; row i is event i % $per of user-day i // $per.
+HEARTBEATS_SQL = """
+WITH rows AS (
+    SELECT i, i // $per AS ud, i % $per AS k FROM range($n) t(i)
+),
+events AS (
+    SELECT i, ud % $users AS u, ud // $users AS day,
+        ($first_day + (ud // $users) * 86400
+            + (420 + CAST(hash(ud, $seed, 1) % 240 AS BIGINT)) * 60 + k * 60) * 1000000
+            + CAST(hash(i, $seed, 2) % 20000000 AS BIGINT) AS ts_us,
+        CASE WHEN hash(ud, $seed, 3) % 10 < 7 THEN 'ide'
+             WHEN hash(ud, $seed, 3) % 10 < 9 THEN 'tunnel' ELSE 'web_terminal' END AS category
+    FROM rows
+),
+users AS (
+    SELECT u, substr(m, 1, 8) || '-' || substr(m, 9, 24) AS user_id
+    FROM (SELECT u, md5('user-' || $seed || '-' || u) AS m FROM range($users) t(u))
+),
+orgs AS (
+    SELECT o, substr(m, 1, 8) || '-' || substr(m, 9, 4) || '-' || substr(m, 13, 4) || '-'
+              || substr(m, 17, 4) || '-' || substr(m, 21, 12) AS org_id
+    FROM (SELECT o, md5('org-' || $seed || '-' || o) AS m FROM range($orgs) t(o))
+)
+SELECT 'hb-' || e.i AS id, make_timestamptz(e.ts_us) AS time, us.user_id, e.category,
+       o.org_id AS organization_id
+FROM events e JOIN users us ON us.u = e.u JOIN orgs o ON o.o = e.u % $orgs
+ORDER BY e.ts_us, e.i
+"""
 
 
 #: The generator: one row of ``range($sessions)`` is a session; its events are
@@ -207,14 +244,18 @@ def generate(n: int, seed: int, fmt: str) -> None:
             "first_day": first_day,
         }
         query = GENERATOR_SQL if fmt == "parquet" else CSV_SELECT.format(inner=GENERATOR_SQL)
+        if fmt == "heartbeats":
+            query = HEARTBEATS_SQL
+            del params["sessions"], params["days"], params["mean"]
+            params["per"] = -(-n // (USERS * DAYS))
         rel = con.sql(query, params=params)
-        if fmt == "parquet":
+        if fmt in ("parquet", "heartbeats"):
             rel.write_parquet(str(partial), compression="zstd")
         else:
             rel.write_csv(str(partial), header=True)
         rows = con.execute(
             "SELECT count(*) FROM read_parquet($p)"
-            if fmt == "parquet"
+            if fmt in ("parquet", "heartbeats")
             else "SELECT count(*) FROM read_csv($p, header = true, all_varchar = true)",
             {"p": str(partial)},
         ).fetchall()[0][0]
@@ -408,6 +449,7 @@ class Case:
     @property
     def name(self) -> str:
         extra = ", csv" if self.fmt == "csv" else ""
+        extra += ", heartbeats only" if self.fmt == "heartbeats" else ""
         extra += ", range from data" if self.auto_range else ""
         return f"{self.category} / 1 {self.interval} / {self.tz}{extra}"
 
@@ -431,6 +473,12 @@ class Case:
         ]
 
     def baseline_cmd(self, events: Path, out: Path, start: str, end: str) -> list[str]:
+        if self.fmt == "heartbeats":  # the lead() query, the strongest for such a log
+            return [
+                sys.executable, str(BASELINE_LEAD), "--events", str(events),
+                "--start", start, "--end", end, "--interval", self.interval, "--tz", self.tz,
+                "--category", self.category, "--heartbeat-us", str(HEARTBEAT_US), "-o", str(out),
+            ]  # fmt: skip
         return [
             sys.executable, str(BASELINE), "--events", str(events), "--format", self.fmt,
             "--start", start, "--end", end, "--interval", self.interval, "--tz", self.tz,
@@ -668,6 +716,7 @@ class Bench:
     help: Timing = field(default_factory=Timing)
     help_cmd: str = ""
     cases: list[CaseResult] = field(default_factory=list)
+    heartbeats: list[CaseResult] = field(default_factory=list)
     csv: CaseResult | None = None
     store: StoreResult | None = None
     scale: list[CaseResult] = field(default_factory=list)
@@ -676,7 +725,9 @@ class Bench:
 
     @property
     def mismatches(self) -> list[CaseResult]:
-        everything = [*self.cases, *self.scale, *([self.csv] if self.csv else [])]
+        everything = [
+            *self.cases, *self.heartbeats, *self.scale, *([self.csv] if self.csv else [])
+        ]  # fmt: skip
         return [r for r in everything if r.problems]
 
     def targets(self) -> list[tuple[str, str, bool | None]]:
@@ -712,7 +763,31 @@ class Bench:
                 (f"Europe/Berlin <= {MAX_TZ_RATIO}x UTC (worst case)",
                  f"{worst_tz:.2f}x ({label})", worst_tz <= MAX_TZ_RATIO)
             )  # fmt: skip
-        with_rss = [r for r in self.cases if r.tool.runs]
+        lead = [(r.ratio, r) for r in self.heartbeats if r.ratio is not None]
+        if lead:
+            worst, case = max(lead, key=lambda x: x[0])
+            rows.append(
+                (f"heartbeat-only log: report <= {MAX_RATIO}x the lead() query of the same "
+                 "case (worst case)", f"{worst:.2f}x ({case.case.name})", worst <= MAX_RATIO)
+            )  # fmt: skip
+            utc_lead = {
+                r.case.interval: r.baseline.median
+                for r in self.heartbeats
+                if r.case.tz == "UTC" and r.baseline.ok
+            }
+            strict = [
+                (r.tool.median / utc_lead[r.case.interval], r)
+                for r in self.heartbeats
+                if r.tool.ok and r.case.interval in utc_lead
+            ]
+            if strict:
+                worst, case = max(strict, key=lambda x: x[0])
+                rows.append(
+                    (f"heartbeat-only log: report <= {MAX_RATIO}x the UTC lead() query (worst "
+                     "case; the stricter reading for Berlin)", f"{worst:.2f}x ({case.case.name})",
+                     worst <= MAX_RATIO)
+                )  # fmt: skip
+        with_rss = [r for r in [*self.cases, *self.heartbeats] if r.tool.runs]
         if with_rss:
             fat = max(with_rss, key=lambda r: r.tool.peak_rss)
             rows.append(
@@ -851,6 +926,22 @@ class Bench:
             *CASE_HEADER,
         ]
         out += [self._row(r) for r in self.cases]
+        if self.heartbeats:
+            out += [
+                "",
+                f"## Reports on a heartbeat-only log, {self.heartbeats[0].events:,} events",
+                "",
+                f"{USERS} users x {DAYS} days, one event a minute with 0-19 s of jitter, no "
+                "end_time or duration column. The baseline is `benchmarks/baseline_lead.py`: "
+                "user ids hashed to integers, one `lead()` window (each event covers "
+                "`min(next_time - time, heartbeat)`), names joined back from a "
+                "`DISTINCT hash(user_id), user_id`; in Europe/Berlin it takes the wall clock "
+                "with `timezone()` per value, as `baseline.py` does. Agree: equal counts and "
+                "durations for every bucket and user.",
+                "",
+                *CASE_HEADER,
+            ]
+            out += [self._row(r) for r in self.heartbeats]
         tz_rows = self.tz_ratios()
         if tz_rows:
             out += [
@@ -970,6 +1061,11 @@ def all_cases() -> list[Case]:
     return [*cases, Case("any", "week", "UTC", auto_range=True)]
 
 
+def heartbeat_cases() -> list[Case]:
+    """The heartbeat-only log's cases, against the lead() query."""
+    return [Case("any", "week", tz, fmt="heartbeats") for tz in TZ_CASES]
+
+
 def run_internal(args: Sequence[str]) -> int:
     """The child-process half of :func:`internal`."""
     if args[0] == "generate":
@@ -1012,7 +1108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--skip",
         default="",
         metavar="PARTS",
-        help="comma-separated parts to leave out: help, csv, store, cases",
+        help="comma-separated parts to leave out: help, csv, store, cases, heartbeats",
     )
     parser.add_argument(
         "--output",
@@ -1036,6 +1132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parquet = ensure_data(args.events, args.seed, "parquet")
     csv_n = max(args.events // 10, 1_000)
     csv = ensure_data(csv_n, args.seed, "csv") if "csv" not in skip else None
+    heartbeats = (
+        ensure_data(args.events, args.seed, "heartbeats") if "heartbeats" not in skip else None
+    )
     for n in args.scale:
         ensure_data(n, args.seed, "parquet")
     if args.generate_only:
@@ -1051,6 +1150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.files[f"Parquet, {args.events:,} events"] = parquet
     if csv is not None:
         bench.files[f"CSV, {csv_n:,} events"] = csv
+    if heartbeats is not None:
+        bench.files[f"Parquet, {args.events:,} heartbeats only"] = heartbeats
     log(f"machine: {bench.machine}; load {bench.load_before}")
 
     DATA.mkdir(parents=True, exist_ok=True)
@@ -1068,6 +1169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"reports over {args.events:,} events, {args.repeat} runs each:")
             selected = [c for c in all_cases() if re.search(args.only, c.name)]
             bench.cases = run_cases(selected, args.events, parquet, tool, args.repeat, work)
+
+        if heartbeats is not None:
+            log(f"reports over {args.events:,} heartbeats, {args.repeat} runs each:")
+            selected = [c for c in heartbeat_cases() if re.search(args.only, c.name)]
+            bench.heartbeats = run_cases(selected, args.events, heartbeats, tool, args.repeat, work)
 
         if csv is not None:
             log(f"CSV, {csv_n:,} events:")

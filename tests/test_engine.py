@@ -79,9 +79,19 @@ def compute(
     users: Sequence[str] | None = None,
     heartbeat: int = M,
     invalid: Sequence[Event] = (),
+    heartbeats_only: bool | None = None,
+    user_ids: Sequence[str] | None = None,
 ) -> Result:
     load(con, events, invalid)
-    cells = engine.compute(con, VIEW, edges, engine.Filters(categories, orgs, users), heartbeat)
+    cells = engine.compute(
+        con,
+        VIEW,
+        edges,
+        engine.Filters(categories, orgs, users),
+        heartbeat,
+        heartbeats_only=heartbeats_only,
+        user_ids=user_ids,
+    )
     result = {(c.bucket, c.user_id): (c.count, c.duration_us) for c in cells}
     assert len(result) == len(cells), "one cell per (bucket, user)"
     assert [(c.bucket, c.user_id) for c in cells] == sorted(result), "cells in order"
@@ -466,12 +476,35 @@ PROPERTY_SETTINGS = settings(
 )
 
 
+@st.composite
+def heartbeat_scenarios(
+    draw: st.DrawFn,
+) -> tuple[list[int], list[Event], RefFilters, int]:
+    """Scenarios whose events all cover exactly the heartbeat: no end, or one
+    a heartbeat after the start (the heartbeat plan's domain), with many ties."""
+    edges, events, filters, heartbeat = draw(scenarios())
+    starts = st.integers(edges[0] - 80, edges[-1] + 20)
+    ties = [e.ts_us for e in events] or [edges[0]]
+    extra = draw(st.lists(st.one_of(starts, st.sampled_from(ties)), max_size=15))
+    events = [*events, *(Event(ts, None, USERS[ts % 3], "ide", "o1") for ts in extra)]
+    explicit = draw(st.booleans())  # some with an end exactly a heartbeat on
+    events = [
+        Event(e.ts_us, e.ts_us + heartbeat if explicit and e.ts_us % 2 else None, e.user,
+              e.category, e.org)
+        for e in events
+    ]  # fmt: skip
+    return edges, events, filters, heartbeat
+
+
 def compute_filtered(
     con: duckdb.DuckDBPyConnection,
     edges: list[int],
     events: list[Event],
     filters: RefFilters,
     heartbeat: int,
+    *,
+    heartbeats_only: bool | None = None,
+    user_ids: Sequence[str] | None = None,
 ) -> Result:
     return compute(
         con,
@@ -481,6 +514,8 @@ def compute_filtered(
         orgs=filters.orgs,
         users=filters.users,
         heartbeat=heartbeat,
+        heartbeats_only=heartbeats_only,
+        user_ids=user_ids,
     )
 
 
@@ -490,9 +525,33 @@ def test_engine_agrees_with_the_reference_model(
     con: duckdb.DuckDBPyConnection,
     scenario: tuple[list[int], list[Event], RefFilters, int],
 ) -> None:
+    """Whichever plan the engine picks, and the general plan forced."""
     edges, events, filters, heartbeat = scenario
     expected = reference.compute(events, edges, filters, heartbeat)
     assert compute_filtered(con, edges, events, filters, heartbeat) == expected
+    general = compute_filtered(con, edges, events, filters, heartbeat, heartbeats_only=False)
+    assert general == expected
+
+
+@PROPERTY_SETTINGS
+@given(scenario=heartbeat_scenarios(), named=st.booleans())
+def test_heartbeat_plan_agrees_with_the_reference_model(
+    con: duckdb.DuckDBPyConnection,
+    scenario: tuple[list[int], list[Event], RefFilters, int],
+    named: bool,
+) -> None:
+    """The lead() plan, forced, on logs where it is exact: equal to the model
+    and to the general plan; its names from a scan or from given ids (a
+    superset of the matching users, as the check pass collects them)."""
+    edges, events, filters, heartbeat = scenario
+    expected = reference.compute(events, edges, filters, heartbeat)
+    user_ids = [*USERS, "nobody"] if named else None
+    lead = compute_filtered(
+        con, edges, events, filters, heartbeat, heartbeats_only=True, user_ids=user_ids
+    )
+    assert lead == expected
+    general = compute_filtered(con, edges, events, filters, heartbeat, heartbeats_only=False)
+    assert general == expected
 
 
 @PROPERTY_SETTINGS
@@ -554,3 +613,73 @@ def test_colliding_user_keys_are_detected_and_recomputed(
     assert {(c.bucket, c.user_id): (c.count, c.duration_us) for c in merged} != expected
     monkeypatch.setattr(engine, "USER_KEY", "0")
     assert compute(con, events, HOUR) == expected
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_colliding_user_keys_in_the_heartbeat_plan(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, named: bool
+) -> None:
+    """The heartbeat plan counts collisions too, and its fallback by text is exact."""
+    events = [
+        ev(T0, user="a"),
+        ev(T0 + 30 * S, user="b"),
+        ev(T0 + 2 * M, user="a"),
+        ev(T0 + 2 * M + 30 * S, user="b"),
+    ]
+    expected = {(0, "a"): (2, 2 * M), (0, "b"): (2, 2 * M)}
+    load(con, events)
+    filters = engine.Filters(ALL)
+    names = ["a", "b"] if named else None
+    merged, collisions = engine._compute(con, VIEW, HOUR, filters, M, "0", engine.HEARTBEATS, names)
+    assert collisions == 1
+    assert {(c.bucket, c.user_id): (c.count, c.duration_us) for c in merged} != expected
+    monkeypatch.setattr(engine, "USER_KEY", "0")
+    assert compute(con, events, HOUR, heartbeats_only=True, user_ids=names) == expected
+
+
+# ------------------------------------------------------------------ plan choice
+
+
+def plans_taken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records the plan of every query :func:`engine.compute` runs."""
+    taken: list[str] = []
+    real = engine._compute
+
+    def spy(*args: object) -> tuple[list[engine.Cell], int]:
+        taken.append(str(args[6]))
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_compute", spy)
+    return taken
+
+
+@pytest.mark.parametrize(
+    ("events", "categories", "plan"),
+    [
+        ([ev(T0), ev(T0 + 30 * S)], ALL, engine.HEARTBEATS),
+        ([ev(T0), ev(T0 + M, T0 + 2 * M)], ALL, engine.HEARTBEATS),  # ends a heartbeat on
+        ([ev(T0), ev(T0 + M, T0 + 3 * M)], ALL, engine.GENERAL),
+        ([ev(T0), ev(T0 + M, T0 + M)], ALL, engine.GENERAL),  # zero-length
+        ([ev(T0), ev(T0 + M, T0 + 3 * M, cat="app")], ["ide"], engine.HEARTBEATS),
+    ],
+)
+def test_the_engine_asks_the_data_for_its_plan(
+    con: duckdb.DuckDBPyConnection,
+    monkeypatch: pytest.MonkeyPatch,
+    events: list[Event],
+    categories: Sequence[str],
+    plan: str,
+) -> None:
+    taken = plans_taken(monkeypatch)
+    result = compute(con, events, HOUR, categories=categories)
+    assert taken == [plan]
+    assert result == reference.compute(events, HOUR, RefFilters(categories), M)
+
+
+def test_a_forced_plan_is_taken(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = plans_taken(monkeypatch)
+    compute(con, [ev(T0)], HOUR, heartbeats_only=False)
+    compute(con, [ev(T0)], HOUR, heartbeats_only=True)
+    assert taken == [engine.GENERAL, engine.HEARTBEATS]

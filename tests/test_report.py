@@ -80,7 +80,13 @@ def run(req: Request, con: duckdb.DuckDBPyConnection) -> ReportResult:
     """The report over the request's files, loaded on ``con``."""
     loaded = load_events(con, expand_paths(req.events))
     every_column = any(file.fmt == "csv" for file in loaded.files)
-    source = DuckDBSource(con, loaded.view, every_column=every_column, users_file=req.users_file)
+    source = DuckDBSource(
+        con,
+        loaded.view,
+        every_column=every_column,
+        users_file=req.users_file,
+        has_coverage=loaded.has_coverage,
+    )
     return core.run(req.query, source)
 
 
@@ -701,3 +707,75 @@ def test_result_carries_meta(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> 
     assert (meta.interval, meta.category, meta.tz) == ("1 day", "any", "+05:45")
     assert meta.start.isoformat() == "2024-01-03T00:00:00+05:45"
     assert meta.end.isoformat() == "2024-01-04T00:00:00+05:45"
+
+
+# ------------------------------------------------------------------ the engine's plan
+
+
+def engine_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Records the keywords every engine.compute call gets, and the plan it takes."""
+    from activity_report import engine
+
+    calls: list[dict[str, Any]] = []
+    real_compute, real_plan = engine.compute, engine._compute
+
+    def compute(*args: Any, **kwargs: Any) -> Any:
+        calls.append(dict(kwargs))
+        return real_compute(*args, **kwargs)
+
+    def plan(*args: Any) -> Any:
+        calls[-1]["plan"] = args[6]
+        return real_plan(*args)
+
+    monkeypatch.setattr(engine, "compute", compute)
+    monkeypatch.setattr(engine, "_compute", plan)
+    return calls
+
+
+def test_a_log_without_end_columns_takes_the_heartbeat_plan(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(
+        tmp_path / "hb.csv",
+        ("time", "user_id", "category"),
+        [
+            ("2024-01-01T00:00:00Z", BOB, "ide"),
+            ("2024-01-01T00:00:30Z", BOB, "ide"),
+            ("2024-01-01T00:05:00Z", ALICE, "tunnel"),
+            ("2024-01-01T00:06:00Z", "", "ide"),  # invalid: its user is no name
+        ],
+    )
+    calls = engine_calls(monkeypatch)
+    api = report(con, request([path], interval="1 day", start="2024-01-01", end="2024-01-02"))
+    assert calls == [
+        {"heartbeats_only": True, "user_ids": tuple(sorted((ALICE, BOB))), "plan": "heartbeats"}
+    ]
+    assert activity(api) == [[(BOB, 90 * NS, 2), (ALICE, MIN, 1)]]
+
+
+@pytest.mark.parametrize(
+    ("category", "plan"), [("any", "general"), ("app", "general"), ("ide", "heartbeats")]
+)
+def test_explicit_coverage_in_the_filtered_categories_takes_the_general_plan(
+    con: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    category: str,
+    plan: str,
+) -> None:
+    path = events_file(
+        tmp_path,
+        [
+            ("2024-01-01T00:00:00Z", BOB, "ide"),
+            ("2024-01-01T00:00:30Z", BOB, "ide"),
+            ("2024-01-01T00:00:10Z", BOB, "app", "2024-01-01T00:10:00Z"),
+        ],
+    )
+    calls = engine_calls(monkeypatch)
+    api = report(
+        con,
+        request([path], interval="1 day", start="2024-01-01", end="2024-01-02", category=category),
+    )
+    assert [call["plan"] for call in calls] == [plan]
+    expected = {"any": (10 * MIN, 3), "app": (590 * NS, 1), "ide": (90 * NS, 2)}[category]
+    assert activity(api) == [[(BOB, *expected)]]

@@ -16,6 +16,20 @@ start, event *i* adds the part of its coverage past the furthest end of the
 events before it, ``[max(ts_i, reach_{i-1}), max(end_i, reach_{i-1}))``. These
 pieces are disjoint and their union is the union of the coverages, so their
 clipped lengths simply add up.
+
+Two plans compute it:
+
+* the general one (:data:`GENERAL`), for any mix of heartbeats, durations and
+  end times: heartbeats' reach is the last heartbeat's end (two ``lag()``
+  windows), explicit sessions carry a running maximum of their ends;
+* the heartbeat plan (:data:`HEARTBEATS`), when every matching event covers
+  exactly the heartbeat ``h`` (a log without end times or durations). Sorted
+  by start, event *i* then adds ``[ts_i, min(ts_{i+1}, ts_i + h))``: the part
+  of its coverage before the next event starts. Everything of ``[ts_i, ts_i +
+  h)`` from ``ts_{i+1}`` on lies in the next coverage, ``[ts_{i+1}, ts_{i+1} +
+  h)``, since ``ts_{i+1} >= ts_i``; so these disjoint pieces cover the same
+  union, and one ``lead()`` window finds them. Equal starts give empty pieces
+  but the last one's, whichever order ties take.
 """
 
 from __future__ import annotations
@@ -174,14 +188,28 @@ def data_span(
     return int(row[0]), int(row[1])
 
 
+#: The plans of :func:`compute` (see the module's docstring).
+GENERAL = "general"
+HEARTBEATS = "heartbeats"
+
+
 def compute(
     con: duckdb.DuckDBPyConnection,
     view: str,
     edges: Sequence[int],
     filters: Filters,
     heartbeat_us: int,
+    *,
+    heartbeats_only: bool | None = None,
+    user_ids: Sequence[str] | None = None,
 ) -> list[Cell]:
     """Count events and union coverage per bucket and user.
+
+    ``heartbeats_only`` says whether every matching event covers exactly the
+    heartbeat (no end time or duration, or one that equals it): True takes
+    the heartbeat plan, which is only right then; False the general plan;
+    None (the default) asks the data first, one scan of the matching rows'
+    times and ends (:func:`only_heartbeats`).
 
     The windows partition by a 64-bit hash of the user id: sorting integers
     is several times cheaper than sorting text. Two users whose ids hash
@@ -189,10 +217,27 @@ def compute(
     users it saw, and on any (never seen in practice) the report is computed
     again partitioned by the text itself.
     """
-    cells, collisions = _compute(con, view, edges, filters, heartbeat_us, USER_KEY)
+    if heartbeats_only is None:
+        heartbeats_only = only_heartbeats(con, view, filters, heartbeat_us)
+    plan = HEARTBEATS if heartbeats_only else GENERAL
+    names = None if user_ids is None else list(user_ids)
+    cells, collisions = _compute(con, view, edges, filters, heartbeat_us, USER_KEY, plan, names)
     if collisions:
-        cells, _ = _compute(con, view, edges, filters, heartbeat_us, "user_id")
+        cells, _ = _compute(con, view, edges, filters, heartbeat_us, "user_id", plan, names)
     return cells
+
+
+def only_heartbeats(
+    con: duckdb.DuckDBPyConnection, view: str, filters: Filters, heartbeat_us: int
+) -> bool:
+    """Whether every matching event of ``view`` covers exactly the heartbeat."""
+    where, params = _where(filters)
+    row = con.execute(
+        f"SELECT count(*) FROM {view} WHERE {where} "
+        "AND end_us IS NOT NULL AND end_us - ts <> $heartbeat",
+        params | {"heartbeat": heartbeat_us},
+    ).fetchall()[0]
+    return int(row[0]) == 0
 
 
 #: The expression the windows partition users by (see :func:`compute`).
@@ -206,13 +251,95 @@ def _compute(
     filters: Filters,
     heartbeat_us: int,
     user_key: str,
+    plan: str = GENERAL,
+    user_ids: list[str] | None = None,
 ) -> tuple[list[Cell], int]:
     lookup = BucketLookup.from_edges(edges)
     where, params = _where(filters)
+    if plan == HEARTBEATS:
+        names = f"SELECT DISTINCT user_id FROM {view} WHERE {where}"
+        if user_ids is not None:
+            names = "SELECT DISTINCT unnest(CAST($user_ids AS VARCHAR[])) AS user_id"
+            params["user_ids"] = user_ids
+        sql = _heartbeats_sql(view, where, lookup, user_key, names)
+    else:
+        sql = _general_sql(view, where, lookup, user_key)
+    params |= lookup.params() | {
+        "heartbeat": heartbeat_us,
+        "range_start": edges[0],
+        "range_end": edges[-1],
+        "edges": list(edges),
+    }
+    rows = con.execute(sql, params).fetchall()
+    collisions = int(rows[0][4]) if rows else 0
+    return [Cell(int(b), str(u), int(n), int(d)) for b, u, n, d, _ in rows if n or d], collisions
+
+
+def _heartbeats_sql(view: str, where: str, lookup: BucketLookup, user_key: str, names: str) -> str:
+    """The heartbeat plan: one ``lead()`` window feeding one aggregate.
+
+    Rows are grouped by user and by the bucket their piece starts in (a
+    piece of an event before the range starts at the range, in bucket 0, and
+    that event is not counted). A user's pieces are disjoint, so at most one
+    of a group crosses the group's end edge, and it is the one reaching
+    furthest: ``max(b)`` past the edge is that piece's overflow, which the
+    small second half moves to the buckets it reaches. No row is read twice.
+    The names come from ``names`` (a query of ``user_id``s; a narrow scan, or
+    the ids the check pass collected): carrying the user id through the
+    window would sort text along with every row.
+    """
+    bucket_a = lookup.sql("a")
+    bucket_last = lookup.sql("reach - 1")
+    return f"""
+        WITH groups AS (
+            SELECT {bucket_a} AS bucket, uk,
+                   count(*) FILTER (ts >= $range_start) AS n,
+                   sum(greatest(b - a, 0)) AS covered,
+                   max(b) AS reach
+            FROM (
+                SELECT uk, ts, greatest(ts, $range_start) AS a,
+                       least(ts + $heartbeat, lead(ts) OVER (PARTITION BY uk ORDER BY ts),
+                             $range_end) AS b
+                FROM (
+                    SELECT {user_key} AS uk, ts FROM {view}
+                    WHERE {where}
+                      AND ts < $range_end
+                      AND (ts + $heartbeat > $range_start OR ts >= $range_start)
+                )
+            )
+            GROUP BY ALL
+        ),
+        cells AS (
+            SELECT bucket, uk, n,
+                   covered - greatest(reach - $edges[bucket + 2], 0) AS duration
+            FROM groups
+            UNION ALL
+            SELECT bucket, uk, 0 AS n,
+                   least(reach, $edges[bucket + 2]) - $edges[bucket + 1] AS duration
+            FROM (
+                SELECT uk, reach, unnest(range(bucket + 1, {bucket_last} + 1)) AS bucket
+                FROM groups WHERE reach > $edges[bucket + 2]
+            )
+        ),
+        totals AS (
+            SELECT bucket, uk, sum(n) AS n, sum(duration) AS duration FROM cells GROUP BY ALL
+        ),
+        names AS (
+            SELECT {user_key} AS uk, user_id FROM ({names})
+        )
+        SELECT bucket, user_id, n, duration,
+               (SELECT count(*) - count(DISTINCT uk) FROM names) AS collisions
+        FROM totals JOIN names USING (uk)
+        ORDER BY bucket, user_id
+    """
+
+
+def _general_sql(view: str, where: str, lookup: BucketLookup, user_key: str) -> str:
+    """The general plan: explicit sessions and heartbeats in any mix."""
     bucket_a = lookup.sql("a")
     bucket_last = lookup.sql("b - 1")
     bucket_ts = lookup.sql("ts")
-    sql = f"""
+    return f"""
         WITH matching AS (
             SELECT {user_key} AS uk, user_id, ts, end_us
             FROM {view}
@@ -294,12 +421,3 @@ def _compute(
         FROM cells JOIN names USING (uk)
         ORDER BY bucket, user_id
     """
-    params |= lookup.params() | {
-        "heartbeat": heartbeat_us,
-        "range_start": edges[0],
-        "range_end": edges[-1],
-        "edges": list(edges),
-    }
-    rows = con.execute(sql, params).fetchall()
-    collisions = int(rows[0][4]) if rows else 0
-    return [Cell(int(b), str(u), int(n), int(d)) for b, u, n, d, _ in rows if n or d], collisions

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from . import directory as directory_mod
@@ -76,9 +76,20 @@ class DuckDBSource:
     every_column: bool = False  # CSV rows may have any column wrong; Parquet and the store not
     users_file: str | None = None  # a directory file, else the store's directory
     store: Store | None = None
+    has_coverage: bool = True  # some rows may carry an end time or a duration
+    _checked: sources.Diagnostics | None = field(default=None, init=False, repr=False)
 
     def diagnostics(self) -> sources.Diagnostics:
-        return sources.diagnose(self.con, self.view, every_column=self.every_column)
+        """The check pass; it also collects what picks the engine's plan and names the users."""
+        if self._checked is None:
+            self._checked = sources.diagnose(
+                self.con,
+                self.view,
+                every_column=self.every_column,
+                covered=self.has_coverage,
+                users=True,
+            )
+        return self._checked
 
     def span(
         self,
@@ -94,7 +105,20 @@ class DuckDBSource:
     def cells(
         self, edges_us: Sequence[int], filters: engine.Filters, heartbeat_us: int
     ) -> Sequence[engine.Cell]:
-        return engine.compute(self.con, self.view, edges_us, filters, heartbeat_us)
+        # Without explicit coverage among the filtered categories, every event
+        # covers the heartbeat and the cheaper heartbeat plan is exact.
+        checked = self.diagnostics()
+        covered = checked.covered_categories if self.has_coverage else ()
+        heartbeats_only = None if covered is None else not set(covered) & set(filters.categories)
+        return engine.compute(
+            self.con,
+            self.view,
+            edges_us,
+            filters,
+            heartbeat_us,
+            heartbeats_only=heartbeats_only,
+            user_ids=checked.user_ids,
+        )
 
     def directory(self) -> dict[str, UserInfo]:
         if self.users_file:
@@ -146,7 +170,13 @@ def open_files(
     try:
         loaded = sources.load_events(con, sources.expand_paths(events))
         has_csv = any(file.fmt == "csv" for file in loaded.files)
-        yield DuckDBSource(con, loaded.view, every_column=has_csv, users_file=users_file)
+        yield DuckDBSource(
+            con,
+            loaded.view,
+            every_column=has_csv,
+            users_file=users_file,
+            has_coverage=loaded.has_coverage,
+        )
     finally:
         con.close()
 

@@ -920,6 +920,12 @@ class Diagnostics:
     invalid_examples: list[tuple[str, int | None, str]]  # file, row, reason
     unknown_rows: int
     unknown_values: list[tuple[str, int]]
+    #: What the report's engine can use, collected in the same pass when asked
+    #: for (None otherwise): the categories of the valid rows with an end time
+    #: or a duration (the others cover the heartbeat), and the distinct user
+    #: ids of the valid rows, both sorted.
+    covered_categories: tuple[str, ...] | None = None
+    user_ids: tuple[str, ...] | None = None
 
     def describe(self) -> str:
         """``'3 unparseable time, 1 missing user_id; first in a.csv row 4'``"""
@@ -931,9 +937,19 @@ class Diagnostics:
 
 
 def diagnose(
-    con: duckdb.DuckDBPyConnection, view: str = VIEW, *, every_column: bool = True
+    con: duckdb.DuckDBPyConnection,
+    view: str = VIEW,
+    *,
+    every_column: bool = True,
+    covered: bool = False,
+    users: bool = False,
 ) -> Diagnostics:
     """Count invalid rows and unknown categories (one pass over ``view``).
+
+    The same pass also collects, when asked, the categories with explicit
+    coverage (``covered``) and the distinct valid user ids (``users``); see
+    :class:`Diagnostics`. A report uses them to pick its plan and to name its
+    users without scanning the events again.
 
     With ``every_column`` the pass reads every canonical column, so every
     malformed CSV line any later query could meet is in the rejects tables
@@ -945,7 +961,7 @@ def diagnose(
     import duckdb
 
     try:
-        return _diagnose(con, view, every_column)
+        return _diagnose(con, view, every_column, covered, users)
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except duckdb.Error as exc:  # a file damaged past its schema, found by the scan
@@ -971,22 +987,32 @@ def _which_files(con: duckdb.DuckDBPyConnection, view: str) -> str:
     return f"the events (one of {listed})"
 
 
-def _diagnose(con: duckdb.DuckDBPyConnection, view: str, every_column: bool) -> Diagnostics:
+def _diagnose(
+    con: duckdb.DuckDBPyConnection, view: str, every_column: bool, covered: bool, users: bool
+) -> Diagnostics:
     source = quote_ident(view)
     known = {"known": list(CATEGORIES)}
     touched = "count(org) + count(event_id) + count(end_us) + count(source_row)"
+    # coalesce: an aggregate over no rows is NULL, which would read as "not asked"
+    covering = "list(DISTINCT category) FILTER (problem IS NULL AND end_us IS NOT NULL)"
+    covering = f"coalesce({covering}, [])"
+    user_list = "coalesce(list(DISTINCT user_id) FILTER (problem IS NULL), [])"
     rows = con.execute(
         f"""
         SELECT
             count(*) AS total,
             count(*) FILTER (problem IS NOT NULL) AS invalid,
             count(*) FILTER (problem IS NULL AND NOT list_contains($known, category)) AS unknown,
-            {touched if every_column else "0"} AS touched
+            {touched if every_column else "0"} AS touched,
+            {covering if covered else "NULL"} AS covered,
+            {user_list if users else "NULL"} AS users
         FROM {source}
         """,
         known,
     ).fetchall()
-    total, invalid, unknown, _ = (int(v) for v in rows[0])
+    total, invalid, unknown, _ = (int(v) for v in rows[0][:4])
+    covered_categories = None if rows[0][4] is None else tuple(sorted(map(str, rows[0][4])))
+    user_ids = None if rows[0][5] is None else tuple(sorted(map(str, rows[0][5])))
     rejected = _rejected_lines(con, view)
     reasons: list[tuple[str, int]] = []
     examples: list[tuple[str, int | None, str]] = []
@@ -1021,7 +1047,9 @@ def _diagnose(con: duckdb.DuckDBPyConnection, view: str, every_column: bool) -> 
                 known,
             ).fetchall()
         ]
-    return Diagnostics(total, invalid, reasons, examples, unknown, unknown_values)
+    return Diagnostics(
+        total, invalid, reasons, examples, unknown, unknown_values, covered_categories, user_ids
+    )
 
 
 def _invalid_examples(
