@@ -130,26 +130,40 @@ def test_an_id_decides_even_when_the_content_differs(db: Path, tmp_path: Path) -
     assert query(db, "SELECT event_id, user_id, category FROM events") == [("e1", "u1", "ide")]
 
 
-def test_events_without_id_are_deduplicated_by_content(db: Path, tmp_path: Path) -> None:
+def test_events_without_id_keep_as_many_copies_as_one_file_held(db: Path, tmp_path: Path) -> None:
     header = ("time", "user_id", "category", "organization_id", "end_time")
     rows = [
         ("2024-01-01T00:00:00Z", "u1", "ide", "o1", ""),
-        ("2024-01-01T00:00:00Z", "u1", "ide", "o1", ""),  # the same event again
+        ("2024-01-01T00:00:00Z", "u1", "ide", "o1", ""),  # the same content again: a 2nd copy
         ("2024-01-01T00:00:00Z", "u1", "ide", "", ""),  # no organization: another event
         ("2024-01-01T00:00:00Z", "u1", "ide", "o1", "2024-01-01T00:30:00Z"),  # longer: another
         ("2024-01-01T00:00:00Z", "u2", "ide", "o1", ""),  # another user
-        ("2024-01-01 00:00:00+00:00", "u1", "IDE", " o1 ", ""),  # the first, spelled otherwise
+        ("2024-01-01 00:00:00+00:00", "u1", "IDE", " o1 ", ""),  # the first, a 3rd copy
     ]
     a = write_csv(tmp_path / "a.csv", header, rows)
     run = ingest(db, a, options=("--json",))
     assert run.exit_code == 0, run.stderr
-    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (4, 2)
+    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (6, 0)
+    # Fewer copies than stored add nothing; a new event is new.
     b = write_csv(
-        tmp_path / "b.csv", header, [rows[2], ("2024-01-02T00:00:00Z", "u1", "ide", "", "")]
+        tmp_path / "b.csv",
+        header,
+        [rows[2], rows[0], rows[0], ("2024-01-02T00:00:00Z", "u1", "ide", "", "")],
     )
     run = ingest(db, b, options=("--json",))
-    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (1, 1)
-    assert query(db, "SELECT count(*), count(org), count(end_us) FROM events") == [(5, 3, 1)]
+    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (1, 3)
+    # More copies than stored add the difference; two files of one run do not add up.
+    c = write_csv(tmp_path / "c.csv", header, [rows[2]] * 3)
+    d = write_csv(tmp_path / "d.csv", header, [rows[2]] * 2)
+    run = ingest(db, d, c, options=("--json",))
+    assert [(f["new"], f["duplicates"]) for f in json.loads(run.stdout)["files"]] == [
+        (1, 1),
+        (1, 2),
+    ]
+    assert query(db, "SELECT count(*), count(org), count(end_us) FROM events") == [(9, 5, 1)]
+    run = ingest(db, a, b, c, d, options=("--json",))
+    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (0, 15)
+    assert query(db, "SELECT count(*) FROM events") == [(9,)]
 
 
 def test_invalid_rows_are_kept_in_rejects_with_file_row_and_reason(
@@ -316,6 +330,7 @@ def test_an_interrupt_mid_ingest_leaves_the_store_unchanged(db: Path, tmp_path: 
         ("checking 3 files", 0, 1000),
         ("reading 3 files", 20, 1000),
         ("finding duplicates", 700, 1000),
+        ("waiting for the store", 780, 1000),
         ("adding new events", 800, 1000),
     ]
     assert snapshot(db) == before
@@ -574,9 +589,9 @@ def test_an_unknown_schema_version_is_a_clear_error(db: Path, tmp_path: Path) ->
     con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     con.close()
     message = (
-        f"activity-report: error: {db}: the store has schema version 99, which activity-report "
-        "0.1.0 does not know (it reads version 1); use the release that made the store, or "
-        "ingest into a new one\n"
+        f"activity-report: error: {db}: the store has schema version 99, newer than "
+        f"activity-report 0.1.0 knows (version {SCHEMA_VERSION}); use the release that made "
+        "the store, or ingest into a new one\n"
     )
     for args in (("ingest", str(a)), ("info",), ("report",), ("users", "import", str(USERS))):
         run = run_cli(*args, "--db", str(db))

@@ -1,4 +1,4 @@
-"""The persistent store (SPEC §7's ``--db``): a DuckDB file of deduplicated events.
+"""The persistent store (``--db``): a DuckDB file of deduplicated events.
 
 Users run ``activity-report ingest`` from cron each night and reports over
 months of history read the store instead of every log file again. The store
@@ -8,35 +8,44 @@ holds, in schema version :data:`SCHEMA_VERSION`:
 table       what it holds
 ==========  =================================================================
 meta        ``key``/``value`` pairs: ``schema_version``, ``created_by``
+migrations  the schema steps applied: ``name``, ``applied_at``
 events      the canonical columns of :mod:`.sources` (``ts``, ``end_us``,
             ``user_id``, ``category``, ``org``, ``event_id``) and
             ``ingest_file``, the :data:`ingests` row of the file it came from
 rejects     invalid rows: file, row, reason, when, and the values read
-users       the user directory (SPEC §6): ``id``, ``name``, ``username``,
+users       the user directory: ``id``, ``name``, ``username``,
             ``roles`` (VARCHAR[]), ``avatar_hash``
 ingests     one row per file per run: ``file``, ``rows``, ``new``,
             ``duplicates``, ``rejected``, ``ingested_at``
 ==========  =================================================================
 
-Deduplication. An event with an id is the same event as any other with that
-id; an event without one is the same as another without one when their
-canonical content (time, user, category, organization, end of coverage) is
-equal. Every comparison is on those real columns, so no hash collision can
-ever drop an event. The batch of one run is first copied into a temporary
-table (one scan of the files); a 64-bit hash of each row's identity only
-finds the few keys that occur more than once in the batch, so the common
-case (no duplicates inside the batch) costs one hash aggregate. The rows not
-already in the store are then appended by two anti joins (by id, and by
-content), which DuckDB runs as hash joins built on the smaller side. There is
-no index: an ART index on the id made inserts about 3x and re-ingests about
-6x slower in measurements, and the anti join needs none.
+Duplicates. An event with an id is the same event as any other with that
+id. Id-less events with equal canonical content (time, user, category,
+organization, end of coverage) are copies: the store keeps, per content, as
+many copies as the most any one ingested file held, so a file's own repeats
+are kept and a re-ingest or an overlapping export adds only the copies
+beyond those stored. Every comparison is on the real columns, so no hash
+collision can ever drop an event. The batch of one run is first copied into
+a temporary table (one scan of the files); a 64-bit hash of each row's
+identity only finds the few keys that occur more than once in the batch, so
+the common case (no duplicates inside the batch) costs one hash aggregate.
+The rows not already in the store are then appended by two anti joins (by
+id, and by content), which DuckDB runs as hash joins built on the smaller
+side. There is no index: an ART index on the id made inserts about 3x and
+re-ingests about 6x slower in measurements, and the anti join needs none.
+
+Schema. :data:`MIGRATIONS` lists named steps, applied in order by the first
+writer, each in its own transaction (:meth:`Store.atomic`), and recorded in
+the ``migrations`` table. Readers read an older shape as it is.
 
 Atomicity. A run is one transaction: any failure (a file that cannot be
 read, ``--strict`` with invalid rows, an interrupt) rolls it back and the
 store is exactly as it was.
 
 Concurrency. DuckDB lets one process write a database file, or several read
-it. A store held by another process is a :class:`~.errors.DataError`
+it. An ingest reads and checks its files before it takes the store, and
+holds it only for the merge and commit. A store held by another process is
+waited for, up to ``wait`` seconds, then a :class:`~.errors.DataError`
 naming that process, never a traceback.
 """
 
@@ -45,7 +54,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -283,16 +294,70 @@ def _from_micros(micros: int | None) -> datetime | None:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(micros))
 
 
+# --------------------------------------------------------------------------- migrations
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One named step of the schema; :data:`MIGRATIONS` lists them in order."""
+
+    name: str
+    apply: Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _initial(con: duckdb.DuckDBPyConnection) -> None:
+    """The tables of the first release (0.1.0)."""
+    for statement in _SCHEMA:
+        con.execute(statement)
+    con.execute(
+        "INSERT INTO meta VALUES ('schema_version', '1'), ('created_by', $by)",
+        {"by": f"activity-report {__version__}"},
+    )
+
+
+#: The schema, step by step. To change it, append a step (never edit or
+#: reorder one that has shipped): a name that sorts after the last one and a
+#: function that takes the connection, inside the step's transaction, and
+#: brings the tables from the previous step's shape to the new one, data
+#: included. :attr:`Store.open` applies the missing steps, oldest first, each
+#: in its own transaction, when a writer opens the store; readers read a
+#: store whose steps are pending as it is. A new step must therefore leave
+#: every table a reader of an older shape queries (``events``, ``users``)
+#: readable, or reads must check :attr:`Store.applied`.
+MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _initial),)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+#: The catalog name the store is attached under, in the store's connection.
+CATALOG = "ar_store"
+
+
 # --------------------------------------------------------------------------- the store
 
 
 class Store:
-    """An open store. Use :meth:`open`; close it (or use ``with``) to release the file."""
+    """An open store. Use :meth:`open`; close it (or use ``with``) to release the file.
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+    The connection (``con``) is an in-memory DuckDB with the store's file
+    attached as :data:`CATALOG` and made the default catalog. A reader holds
+    the file from :meth:`open` to :meth:`close`. A writer takes it only while
+    it writes: an ingest reads and checks its files first, then attaches the
+    store for the short merge and commit, so readers are locked out for as
+    short a time as possible. While another process holds the file, opening
+    (or a write) retries for up to ``wait`` seconds.
+    """
+
+    def __init__(
+        self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool, wait: float
+    ) -> None:
         self.path = path
         self.con = con
         self.read_only = read_only
+        self.wait = wait
+        self.attached = False
+        #: The migration steps the store has, and those it still needs.
+        self.applied: tuple[str, ...] = ()
+        self.pending: tuple[str, ...] = ()
 
     # ----------------------------------------------------------------- opening
 
@@ -303,18 +368,23 @@ class Store:
         *,
         read_only: bool = False,
         limits: resources.Limits | None = None,
+        wait: float = 0.0,
     ) -> Store:
-        """Open (read-write: create if need be) the store at ``path``.
+        """Open (read-write: create if need be, and upgrade) the store at ``path``.
 
         ``limits`` bound DuckDB's memory and say where it spills (:mod:`.resources`).
+        ``wait``: how long to retry, in seconds, while another process holds the file.
+
+        A writer applies the pending :data:`MIGRATIONS` at once. A reader
+        never writes: it reads a store made by an older release as it is
+        (:attr:`pending` lists what the next writer will apply).
 
         Errors, each one line naming the file: a read-only open of a store
         that does not exist; a file that is not a DuckDB database; a DuckDB
-        database that is not a store; a schema version this release does not
-        know; a store another process is writing (or, for a writer, reading).
+        database that is not a store; a store made by a newer release; a
+        store another process is writing (or, for a writer, reading) for
+        longer than ``wait``.
         """
-        import duckdb
-
         where = Path(path).expanduser()
         if where.is_dir():
             raise DataError(f"{where}: is a directory; --db takes the store's file name")
@@ -330,19 +400,16 @@ class Store:
                 raise DataError(
                     f"{where}: cannot create the folder {where.parent}: {exc.strerror or exc}"
                 ) from None
-        try:
-            config: dict[str, str | bool | int | float | list[str]] = {
-                **(limits or resources.Limits()).config()
-            }
-            con = duckdb.connect(str(where), read_only=read_only, config=config)
-        except duckdb.Error as exc:
-            raise _open_error(where, exc) from None
-        resources.track(con)  # so that Ctrl-C interrupts its queries
-        store = cls(where, con, read_only)
+        con = resources.connect(limits=limits)  # in memory; Ctrl-C interrupts its queries
+        store = cls(where, con, read_only, wait)
         try:
             con.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout
             con.execute("SET TimeZone = 'UTC'")
-            store._check_schema()
+            if read_only:
+                store._attach()
+            else:
+                with store.writing():
+                    pass
         except BaseException:
             con.close()
             raise
@@ -362,57 +429,164 @@ class Store:
     ) -> None:
         self.close()
 
-    def _check_schema(self) -> None:
-        tables = {
+    @contextmanager
+    def atomic(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        An interrupt (Python's or DuckDB's) comes out as :class:`KeyboardInterrupt`.
+        """
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException as exc:
+            _rollback(con)
+            if _is_interrupt(exc):
+                raise KeyboardInterrupt from None
+            raise
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the store for writing (upgraded to this release) while the block runs."""
+        self._writable()
+        if self.attached:
+            yield
+            return
+        self._attach()
+        try:
+            self._migrate()
+            yield
+        finally:
+            self._detach()
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        if self.attached:
+            yield
+            return
+        self._attach()
+        try:
+            yield
+        finally:
+            self._detach()
+
+    def _attach(self) -> None:
+        """Attach the store's file, retrying for up to :attr:`wait` seconds while it is held."""
+        import duckdb
+
+        mode = " (READ_ONLY)" if self.read_only else ""
+        # ATTACH takes no bound parameter: the path is a SQL string literal.
+        statement = f"ATTACH {_literal(str(self.path))} AS {CATALOG}{mode}"
+        deadline = time.monotonic() + self.wait
+        pause = 0.02
+        while True:
+            try:
+                self.con.execute(statement)
+                break
+            except duckdb.Error as exc:
+                error = _open_error(self.path, exc)
+                if not _is_lock_error(exc) or time.monotonic() + pause > deadline:
+                    if _is_lock_error(exc) and self.wait > 0:
+                        error = DataError(f"{error} (waited {self.wait:g} s)")
+                    raise error from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
+        self.con.execute(f"USE {CATALOG}")
+        self.attached = True
+        try:
+            self._inspect()
+        except BaseException:
+            self._detach()
+            raise
+
+    def _detach(self) -> None:
+        if self.attached:
+            self.con.execute("USE memory")
+            self.con.execute(f"DETACH {CATALOG}")
+            self.attached = False
+
+    def _tables(self) -> set[str]:
+        return {
             str(name)
             for (name,) in self.con.execute(
                 "SELECT table_name FROM duckdb_tables() "
-                "WHERE database_name = current_database() AND schema_name = 'main'"
+                "WHERE database_name = $db AND schema_name = 'main'",
+                {"db": CATALOG},
             ).fetchall()
         }
-        if "meta" not in tables:
-            if tables:
-                raise DataError(
-                    f"{self.path}: a DuckDB database, but not an activity-report store (it has "
-                    "no meta table); give --db a new file name or a store made by "
-                    "`activity-report ingest`"
-                )
+
+    def _inspect(self) -> None:
+        """Read which migrations the store has; refuse what is not a store of ours."""
+        tables = self._tables()
+        known = [m.name for m in MIGRATIONS]
+        if not tables - {"migrations"}:
             if self.read_only:
                 raise DataError(
                     f"{self.path}: the store is empty; fill it with `activity-report ingest FILE`"
                 )
-            self._create_schema()
+            self.applied, self.pending = (), tuple(known)
             return
+        if "meta" not in tables:
+            raise DataError(
+                f"{self.path}: a DuckDB database, but not an activity-report store (it has "
+                "no meta table); give --db a new file name or a store made by "
+                "`activity-report ingest`"
+            )
         rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         found = str(rows[0][0]) if rows else "none"
-        if found != str(SCHEMA_VERSION):
+        if "migrations" in tables:
+            applied = [
+                str(n) for (n,) in self.con.execute("SELECT name FROM migrations").fetchall()
+            ]
+        elif found == "1":
+            applied = ["0001_initial"]  # made by 0.1.0, before steps were recorded
+        else:
+            applied = [found]
+        newer = [name for name in applied if name not in known]
+        if newer or not found.isdigit() or int(found) > len(known):
             raise DataError(
-                f"{self.path}: the store has schema version {found}, which activity-report "
-                f"{__version__} does not know (it reads version {SCHEMA_VERSION}); use the "
-                "release that made the store, or ingest into a new one"
+                f"{self.path}: the store has schema version {found}, newer than activity-report "
+                f"{__version__} knows (version {len(known)}); use the release that made the "
+                "store, or ingest into a new one"
             )
+        self.applied = tuple(name for name in known if name in applied)
+        self.pending = tuple(name for name in known if name not in applied)
+
+    def _migrate(self) -> None:
+        """Apply the pending steps, oldest first, each in its own transaction."""
+        con = self.con
+        if "migrations" not in self._tables():
+            with self.atomic():
+                con.execute(
+                    "CREATE TABLE migrations (name VARCHAR NOT NULL, "
+                    "applied_at TIMESTAMPTZ NOT NULL)"
+                )
+                # A store made before steps were recorded has the first one.
+                for name in self.applied:
+                    con.execute(
+                        "INSERT INTO migrations VALUES ($name, $now)",
+                        {"name": name, "now": datetime.now(UTC)},
+                    )
+        for step in MIGRATIONS:
+            if step.name in self.applied:
+                continue
+            with self.atomic():
+                step.apply(con)
+                con.execute(
+                    "INSERT INTO migrations VALUES ($name, $now)",
+                    {"name": step.name, "now": datetime.now(UTC)},
+                )
+                con.execute(
+                    "UPDATE meta SET value = $v WHERE key = 'schema_version'",
+                    {"v": str(MIGRATIONS.index(step) + 1)},
+                )
+            self.applied += (step.name,)
+        self.pending = ()
 
     def _writable(self) -> None:
         if self.read_only:
             raise DataError(f"{self.path}: the store is open read-only; open it for writing")
-
-    def _create_schema(self) -> None:
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for statement in _SCHEMA:
-                con.execute(statement)
-            con.executemany(
-                "INSERT INTO meta VALUES (?, ?)",
-                [
-                    ["schema_version", str(SCHEMA_VERSION)],
-                    ["created_by", f"activity-report {__version__}"],
-                ],
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            _rollback(con)
-            raise
 
     # ----------------------------------------------------------------- ingest
 
@@ -434,29 +608,30 @@ class Store:
         files = sources.expand_paths(specs, stdin=stdin)
         if not files:
             raise DataError("no event files given; name the files to ingest")
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
         try:
-            result = self._ingest(files, strict, progress)
-            con.execute("COMMIT")
+            return self._ingest(files, strict, progress)
         except BaseException as exc:
-            _rollback(con)
             if _is_interrupt(exc):
                 raise KeyboardInterrupt from None
             raise
-        return result
+        finally:
+            for table in ("ingest_batch", "ingest_malformed", "ingest_files"):
+                self.con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
 
     def _ingest(
         self, files: Sequence[sources.EventFile], strict: bool, progress: Progress | None
     ) -> IngestResult:
+        """Read and check the files into temporary tables, then merge them in one transaction.
+
+        Only the merge holds the store: the files are read before it is attached.
+        """
         con = self.con
         phases = _Phases(progress)
         phases.start(f"checking {_files(len(files))}", 0)
         # Every file's columns are checked before any is read: a missing
         # column in the last file fails the run at once.
         sources.load_events(con, files, view=INPUT_VIEW)
-        first_no = int(con.execute("SELECT coalesce(max(id), 0) + 1 FROM ingests").fetchall()[0][0])
-        self._create_batch(files, first_no)
+        self._create_batch(files)
         phases.start(f"reading {_files(len(files))}", 20)
         self._read_batch()
         phases.start("finding duplicates", 700)
@@ -467,28 +642,38 @@ class Store:
                 "nothing was ingested: fix them, or ingest without --strict to keep them in "
                 "the store's rejects table"
             )
-        self._drop_batch_duplicates()
-        phases.start("adding new events", 800)
-        now = datetime.now(UTC)
-        self._insert_new()
-        self._insert_rejects(now)
-        counts = self._file_counts(first_no)
-        con.executemany(
-            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [[no, path, c.rows, c.new, c.duplicates, c.rejected, now] for no, path, c in counts],
-        )
-        for table in ("ingest_batch", "ingest_malformed", "ingest_files"):
-            con.execute(f"DROP TABLE {table}")
+        self._number_copies()
+        phases.start("waiting for the store", 780)
+        with self.writing(), self.atomic():
+            phases.start("adding new events", 800)
+            # File numbers of this run follow the store's last one.
+            offset = int(con.execute("SELECT coalesce(max(id), 0) FROM ingests").fetchall()[0][0])
+            now = datetime.now(UTC)
+            self._insert_new(offset)
+            self._insert_rejects(now, offset)
+            counts = self._file_counts(offset)
+            con.executemany(
+                "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [no, path, c.rows, c.new, c.duplicates, c.rejected, now]
+                    for no, path, c in counts
+                ],
+            )
         phases.done()
         return IngestResult(self.path, tuple(c for _, _, c in counts), diagnostics)
 
-    def _create_batch(self, files: Sequence[sources.EventFile], first_no: int) -> None:
-        """The temporary tables of one run; ``ingest_files`` numbers its files."""
+    def _create_batch(self, files: Sequence[sources.EventFile]) -> None:
+        """The temporary tables of one run; ``ingest_files`` numbers its files from 1.
+
+        ``copy`` numbers the rows of one event content within one file (see
+        :meth:`_number_copies`).
+        """
         con = self.con
         con.execute(
             """CREATE OR REPLACE TEMP TABLE ingest_batch (
                 ts BIGINT, end_us BIGINT, user_id VARCHAR, category VARCHAR, org VARCHAR,
-                event_id VARCHAR, problem VARCHAR, source_row BIGINT, file_no BIGINT)"""
+                event_id VARCHAR, problem VARCHAR, source_row BIGINT, file_no BIGINT,
+                copy BIGINT)"""
         )
         con.execute(
             """CREATE OR REPLACE TEMP TABLE ingest_malformed (
@@ -503,7 +688,7 @@ class Store:
             "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, 0)",
             [
                 [
-                    first_no + index,
+                    index + 1,
                     file.path,
                     "<stdin>" if file.display == "<stdin>" else os.path.abspath(file.path),
                     file.display,
@@ -529,7 +714,7 @@ class Store:
             con.execute(
                 f"""INSERT INTO ingest_batch
                     SELECT v.ts, v.end_us, v.user_id, v.category, v.org, v.event_id, v.problem,
-                           v.source_row, f.file_no
+                           v.source_row, f.file_no, 1
                     FROM {located} v LEFT JOIN ingest_files f ON f.display = v.source_file"""
             ).fetchall()
         except duckdb.Error as exc:
@@ -660,11 +845,15 @@ class Store:
             unknown_values=unknown[:5],
         )
 
-    def _drop_batch_duplicates(self) -> None:
-        """Keep the first of the valid batch rows that are the same event.
+    def _number_copies(self) -> None:
+        """Apply the duplicate rule inside the batch, before the store is looked at.
 
-        Only keys that occur more than once are looked at, and there the
-        real columns decide; usually there are none and this is one aggregate.
+        Of the rows sharing an id only the first is kept. Of the id-less rows
+        with the same content, each file's copies are numbered 1, 2, ...
+        (``copy``), and the batch keeps one row per content and copy number:
+        as many copies as the file that held the most. Only keys that occur
+        more than once are looked at, and there the real columns decide;
+        usually there are none and this is one aggregate.
         """
         con = self.con
         con.execute(
@@ -673,54 +862,75 @@ class Store:
                 GROUP BY key HAVING count(*) > 1"""
         )
         if int(con.execute("SELECT count(*) FROM ingest_dup_keys").fetchall()[0][0]):
+            same = """event_id,
+                CASE WHEN event_id IS NULL THEN ts END,
+                CASE WHEN event_id IS NULL THEN user_id END,
+                CASE WHEN event_id IS NULL THEN category END,
+                CASE WHEN event_id IS NULL THEN org END,
+                CASE WHEN event_id IS NULL THEN end_us END"""
+            con.execute(
+                f"""UPDATE ingest_batch SET copy = n.copy
+                    FROM (SELECT rowid AS rid, row_number() OVER (
+                              PARTITION BY {same}, CASE WHEN event_id IS NULL THEN file_no END
+                              ORDER BY rowid) AS copy
+                          FROM ingest_batch
+                          WHERE problem IS NULL
+                            AND {_KEY} IN (SELECT key FROM ingest_dup_keys)) n
+                    WHERE ingest_batch.rowid = n.rid"""
+            )
             con.execute(
                 f"""DELETE FROM ingest_batch WHERE rowid IN (
                     SELECT rid FROM (
                         SELECT rowid AS rid, row_number() OVER (
-                            PARTITION BY event_id,
-                                CASE WHEN event_id IS NULL THEN ts END,
-                                CASE WHEN event_id IS NULL THEN user_id END,
-                                CASE WHEN event_id IS NULL THEN category END,
-                                CASE WHEN event_id IS NULL THEN org END,
-                                CASE WHEN event_id IS NULL THEN end_us END
-                            ORDER BY rowid) AS seen
+                            PARTITION BY {same}, copy ORDER BY file_no, rowid) AS seen
                         FROM ingest_batch
                         WHERE problem IS NULL AND {_KEY} IN (SELECT key FROM ingest_dup_keys)
-                    ) WHERE seen > 1)"""
+                    ) WHERE seen > 1 OR (event_id IS NOT NULL AND copy > 1))"""
             )
         con.execute("DROP TABLE ingest_dup_keys")
 
-    def _insert_new(self) -> None:
-        """Append the valid batch rows the store does not hold yet (two anti joins)."""
+    def _insert_new(self, offset: int) -> None:
+        """Append the valid batch rows the store does not hold yet.
+
+        An id is new when no stored event has it. An id-less row numbered
+        ``copy`` is new when the store holds fewer than ``copy`` events with
+        its content: first copies by an anti join (the common case), further
+        ones by counting.
+        """
+        same_content = """e.event_id IS NULL AND e.ts = b.ts AND e.user_id = b.user_id
+                       AND e.category = b.category AND e.org IS NOT DISTINCT FROM b.org
+                       AND e.end_us IS NOT DISTINCT FROM b.end_us"""
         self.con.execute(
-            """INSERT INTO events
-               SELECT ts, end_us, user_id, category, org, event_id, file_no
+            f"""INSERT INTO events
+               SELECT ts, end_us, user_id, category, org, event_id, file_no + $offset
                FROM ingest_batch b
                WHERE problem IS NULL AND event_id IS NOT NULL
                  AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id)
                UNION ALL
-               SELECT ts, end_us, user_id, category, org, event_id, file_no
+               SELECT ts, end_us, user_id, category, org, event_id, file_no + $offset
                FROM ingest_batch b
-               WHERE problem IS NULL AND event_id IS NULL
-                 AND NOT EXISTS (
-                     SELECT 1 FROM events e
-                     WHERE e.event_id IS NULL AND e.ts = b.ts AND e.user_id = b.user_id
-                       AND e.category = b.category AND e.org IS NOT DISTINCT FROM b.org
-                       AND e.end_us IS NOT DISTINCT FROM b.end_us)"""
+               WHERE problem IS NULL AND event_id IS NULL AND copy = 1
+                 AND NOT EXISTS (SELECT 1 FROM events e WHERE {same_content})
+               UNION ALL
+               SELECT ts, end_us, user_id, category, org, event_id, file_no + $offset
+               FROM ingest_batch b
+               WHERE problem IS NULL AND event_id IS NULL AND copy > 1
+                 AND copy > (SELECT count(*) FROM events e WHERE {same_content})""",
+            {"offset": offset},
         ).fetchall()
 
-    def _insert_rejects(self, now: datetime) -> None:
+    def _insert_rejects(self, now: datetime, offset: int) -> None:
         """Keep the invalid rows; a row already kept by an earlier run is not kept twice."""
         self.con.execute(
             """INSERT INTO rejects
                SELECT * FROM (
-                   SELECT b.file_no, f.stored, b.source_row, b.problem, $now,
+                   SELECT b.file_no + $offset, f.stored, b.source_row, b.problem, $now,
                           b.ts, b.end_us, b.user_id, b.category, b.org, b.event_id,
                           CAST(NULL AS VARCHAR) AS raw
                    FROM ingest_batch b JOIN ingest_files f USING (file_no)
                    WHERE b.problem IS NOT NULL
                    UNION ALL
-                   SELECT m.file_no, f.stored, m.source_row, m.problem, $now,
+                   SELECT m.file_no + $offset, f.stored, m.source_row, m.problem, $now,
                           NULL, NULL, NULL, NULL, NULL, NULL, m.raw
                    FROM ingest_malformed m JOIN ingest_files f USING (file_no)
                ) n (ingest_file, source_file, source_row, problem, ingested_at,
@@ -737,10 +947,10 @@ class Store:
                      AND r.org IS NOT DISTINCT FROM n.org
                      AND r.event_id IS NOT DISTINCT FROM n.event_id
                      AND r.raw IS NOT DISTINCT FROM n.raw)""",
-            {"now": now},
+            {"now": now, "offset": offset},
         ).fetchall()
 
-    def _file_counts(self, first_no: int) -> list[tuple[int, str, FileCounts]]:
+    def _file_counts(self, offset: int) -> list[tuple[int, str, FileCounts]]:
         """Per file: rows read, new (now in the store), duplicates, rejected.
 
         The new rows are counted in the store itself; ``ingest_file`` only
@@ -748,8 +958,8 @@ class Store:
         """
         rows = self.con.execute(
             """WITH added AS (
-                   SELECT ingest_file AS file_no, count(*) AS n FROM events
-                   WHERE ingest_file >= $first GROUP BY ingest_file),
+                   SELECT ingest_file - $offset AS file_no, count(*) AS n FROM events
+                   WHERE ingest_file > $offset GROUP BY ingest_file),
                bad AS (
                    SELECT file_no, count(*) AS n FROM (
                        SELECT file_no FROM ingest_batch WHERE problem IS NOT NULL
@@ -759,69 +969,70 @@ class Store:
                FROM ingest_files f
                LEFT JOIN added a USING (file_no) LEFT JOIN bad b USING (file_no)
                ORDER BY f.file_no""",
-            {"first": first_no},
+            {"offset": offset},
         ).fetchall()
         counts = []
         for no, path, display, total, new, rejected in rows:
             total, new, rejected = int(total), int(new), int(rejected)
             duplicates = total - rejected - new
             counts.append(
-                (int(no), str(path), FileCounts(str(display), total, new, duplicates, rejected))
+                (
+                    int(no) + offset,
+                    str(path),
+                    FileCounts(str(display), total, new, duplicates, rejected),
+                )
             )
         return counts
 
     # ----------------------------------------------------------------- users
 
     def import_users(self, path: str) -> UsersResult:
-        """Load a user directory file (SPEC §6); users already in the store are updated."""
+        """Load a user directory file; users already in the store are updated."""
         self._writable()
         con = self.con
         users = list(directory_mod.index(directory_mod.read_directory_file(con, path)).values())
-        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE users_incoming AS
+               SELECT unnest($ids) AS id, unnest($names) AS name,
+                      unnest($usernames) AS username,
+                      unnest($roles) AS roles, unnest($avatars) AS avatar_hash""",
+            {
+                "ids": [u.id for u in users],
+                "names": [u.name for u in users],
+                "usernames": [u.username for u in users],
+                "roles": [list(u.roles) for u in users],
+                "avatars": [u.avatar_hash for u in users],
+            },
+        )
         try:
-            con.execute(
-                """CREATE OR REPLACE TEMP TABLE users_incoming AS
-                   SELECT unnest($ids) AS id, unnest($names) AS name,
-                          unnest($usernames) AS username,
-                          unnest($roles) AS roles, unnest($avatars) AS avatar_hash""",
-                {
-                    "ids": [u.id for u in users],
-                    "names": [u.name for u in users],
-                    "usernames": [u.username for u in users],
-                    "roles": [list(u.roles) for u in users],
-                    "avatars": [u.avatar_hash for u in users],
-                },
-            )
-            added, updated = con.execute(
-                """SELECT count(*) FILTER (u.id IS NULL),
-                          count(*) FILTER (u.id IS NOT NULL AND (
-                              i.name IS DISTINCT FROM u.name
-                              OR i.username IS DISTINCT FROM u.username
-                              OR CAST(i.roles AS VARCHAR[]) IS DISTINCT FROM u.roles
-                              OR i.avatar_hash IS DISTINCT FROM u.avatar_hash))
-                   FROM users_incoming i LEFT JOIN users u USING (id)"""
-            ).fetchall()[0]
-            con.execute("DELETE FROM users WHERE id IN (SELECT id FROM users_incoming)")
-            con.execute(
-                """INSERT INTO users
-                   SELECT id, name, username, coalesce(CAST(roles AS VARCHAR[]), []), avatar_hash
-                   FROM users_incoming"""
-            )
-            con.execute("DROP TABLE users_incoming")
-            con.execute("COMMIT")
-        except BaseException as exc:
-            _rollback(con)
-            if _is_interrupt(exc):
-                raise KeyboardInterrupt from None
-            raise
+            with self.writing(), self.atomic():
+                added, updated = con.execute(
+                    """SELECT count(*) FILTER (u.id IS NULL),
+                              count(*) FILTER (u.id IS NOT NULL AND (
+                                  i.name IS DISTINCT FROM u.name
+                                  OR i.username IS DISTINCT FROM u.username
+                                  OR CAST(i.roles AS VARCHAR[]) IS DISTINCT FROM u.roles
+                                  OR i.avatar_hash IS DISTINCT FROM u.avatar_hash))
+                       FROM users_incoming i LEFT JOIN users u USING (id)"""
+                ).fetchall()[0]
+                con.execute("DELETE FROM users WHERE id IN (SELECT id FROM users_incoming)")
+                con.execute(
+                    """INSERT INTO users
+                       SELECT id, name, username, coalesce(CAST(roles AS VARCHAR[]), []),
+                              avatar_hash
+                       FROM users_incoming"""
+                )
+        finally:
+            con.execute("DROP TABLE IF EXISTS temp.main.users_incoming")
         added, updated = int(added), int(updated)
         return UsersResult(self.path, len(users), added, updated, len(users) - added - updated)
 
     def users(self) -> dict[str, UserInfo]:
         """The user directory held by the store, by id."""
-        rows = self.con.execute(
-            "SELECT id, name, username, roles, avatar_hash FROM users ORDER BY id"
-        ).fetchall()
+        with self._reading():
+            rows = self.con.execute(
+                "SELECT id, name, username, roles, avatar_hash FROM users ORDER BY id"
+            ).fetchall()
         return {
             str(uid): UserInfo(
                 id=str(uid),
@@ -839,20 +1050,27 @@ class Store:
         """Register the temporary view ``name`` with the columns of :data:`sources.VIEW`.
 
         Stored events are all valid (invalid ones are in ``rejects``), so
-        ``problem``, ``source_file`` and ``source_row`` are NULL.
+        ``problem``, ``source_file`` and ``source_row`` are NULL. The view reads
+        the attached store, so a writer's store stays held until it is closed.
         """
+        if not self.attached:
+            self._attach()
         self.con.execute(
             f"""CREATE OR REPLACE TEMP VIEW {sources.quote_ident(name)} AS
                 SELECT ts, end_us, user_id, category, org, event_id,
                        CAST(NULL AS VARCHAR) AS problem,
                        CAST(NULL AS VARCHAR) AS source_file,
                        CAST(NULL AS BIGINT) AS source_row
-                FROM events"""
+                FROM {CATALOG}.main.events"""
         )
         return name
 
     def info(self) -> StoreInfo:
         """Counts and spans of the store, for ``activity-report info``."""
+        with self._reading():
+            return self._info()
+
+    def _info(self) -> StoreInfo:
         con = self.con
         events, first, last = con.execute(
             "SELECT count(*), min(ts), max(ts) FROM events"
@@ -887,7 +1105,7 @@ class Store:
         return StoreInfo(
             path=self.path,
             size_bytes=size,
-            schema_version=SCHEMA_VERSION,
+            schema_version=len(self.applied),
             events=int(events),
             first_event=_from_micros(first),
             last_event=_from_micros(last),
@@ -950,6 +1168,16 @@ def _is_interrupt(exc: BaseException) -> bool:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _literal(text: str) -> str:
+    """``text`` as a SQL string literal (DuckDB's: quotes doubled, nothing else escaped)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    message = _first_line(exc)
+    return "Could not set lock" in message or "different configuration" in message
 
 
 def _open_error(path: Path, exc: Exception) -> DataError:
