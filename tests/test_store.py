@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -629,6 +631,7 @@ def holding(db: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
         "con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'ro')\n"
         "print('ready', flush=True)\n"
         "sys.stdin.read()\n"
+        "con.close()\n"
     )
     holder = subprocess.Popen(
         [sys.executable, "-c", code, str(db), "ro" if read_only else "rw"],
@@ -641,7 +644,8 @@ def holding(db: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
         yield holder
     finally:
         assert holder.stdin is not None
-        holder.stdin.close()
+        if not holder.stdin.closed:
+            holder.stdin.close()
         holder.wait(timeout=30)
 
 
@@ -662,9 +666,63 @@ def test_a_store_held_by_another_process_is_a_one_line_error(
         "again when it has finished (one process can write a store, or several read it)\n"
     )
     b = events_csv(tmp_path / "b.csv", [("e2", "2024-01-01T00:00:00Z", "u1", "ide")])
-    for args in (("ingest", str(b)), ("info",), ("report",), ("users", "import", str(USERS))):
+    for args in (
+        ("ingest", str(b), "--wait", "0"),
+        ("info",),
+        ("report",),
+        ("users", "import", str(USERS), "--wait", "0"),
+    ):
         run = run_cli(*args, "--db", str(db))
         assert (run.exit_code, run.stdout, run.stderr) == (1, "", message), args
+
+
+def test_a_writer_waits_a_bounded_time_for_the_store(
+    db: Path, tmp_path: Path, held_store: subprocess.Popen[str]
+) -> None:
+    b = events_csv(tmp_path / "b.csv", [("e2", "2024-01-01T00:00:00Z", "u1", "ide")])
+    started = time.monotonic()
+    run = run_cli("ingest", str(b), "--db", str(db), env={"ACTIVITY_REPORT_WAIT": "0.6"})
+    assert time.monotonic() - started >= 0.6
+    assert (run.exit_code, run.stdout, run.stderr) == (
+        1,
+        "",
+        f"activity-report: error: {db}: the store is in use by process {held_store.pid}; "
+        "waited 0.6 s for it (one process can write a store, or several read it); try again "
+        "later, or wait longer with --wait\n",
+    )
+
+
+def test_ingest_waits_for_a_reader_and_holds_the_store_only_to_merge(
+    db: Path, tmp_path: Path
+) -> None:
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    assert ingest(db, a).exit_code == 0
+    b = events_csv(tmp_path / "b.csv", [("e2", "2024-01-01T00:01:00Z", "u1", "ide")])
+    # An open writer does not hold the file until it writes: readers come and go.
+    with Store.open(db, wait=10) as writer:
+        with holding(db, read_only=True):
+            pass
+        # A reader that holds the store for a moment delays the merge; nothing fails.
+        with holding(db, read_only=True) as reader:
+            assert reader.stdin is not None
+            releaser = threading.Timer(1.0, reader.stdin.close)
+            releaser.start()
+            started = time.monotonic()
+            result = writer.ingest([str(b)])
+            waited = time.monotonic() - started
+            releaser.join()
+    assert waited >= 0.9
+    assert (result.new, result.duplicates) == (1, 0)
+    assert query(db, "SELECT count(*) FROM events") == [(2,)]
+    # The same through the command line: users import waits too.
+    with holding(db, read_only=True) as reader:
+        assert reader.stdin is not None
+        releaser = threading.Timer(0.5, reader.stdin.close)
+        releaser.start()
+        run = run_cli("users", "import", str(USERS), "--db", str(db))
+        releaser.join()
+    assert run.exit_code == 0, run.stderr
+    assert query(db, "SELECT count(*) FROM users") == [(15,)]
 
 
 def test_readers_share_the_store(db: Path, tmp_path: Path) -> None:
@@ -677,7 +735,7 @@ def test_readers_share_the_store(db: Path, tmp_path: Path) -> None:
         report = run_cli("--db", str(db), "--json")
         assert report.exit_code == 0, report.stderr
         # A writer must wait for the readers.
-        run = ingest(db, a)
+        run = ingest(db, a, options=("--wait", "0"))
         assert run.exit_code == 1
         assert f"the store is in use by process {reader.pid};" in run.stderr
 

@@ -50,6 +50,15 @@ DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks for 
 CountsJsonOption = Annotated[
     bool, typer.Option("--json", help="Print the counts as a JSON object on stdout.")
 ]
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        min=0,
+        envvar="ACTIVITY_REPORT_WAIT",
+        help="Seconds to wait while another process (a report, a server) holds the store.",
+    ),
+]
 MemoryLimitOption = Annotated[
     str | None,
     typer.Option(
@@ -310,6 +319,7 @@ def ingest_command(
         typer.Option("--strict", help="Refuse the whole run (exit 1) if any row is invalid."),
     ] = False,
     as_json: CountsJsonOption = False,
+    wait: WaitOption = 30.0,
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
     debug: DebugOption = False,
@@ -323,7 +333,10 @@ def ingest_command(
     from .store import Store
 
     limits = _limits(memory_limit, temp_dir)
-    with Store.open(_store_path(db), limits=limits) as store, _ingest_progress() as progress:
+    with (
+        Store.open(_store_path(db), limits=limits, wait=wait) as store,
+        _ingest_progress() as progress,
+    ):
         result = store.ingest(paths, strict=strict, progress=progress)
     if as_json:
         _print_json(result.to_dict())
@@ -379,6 +392,7 @@ def users_import_command(
     ],
     db: DbOption = None,
     as_json: CountsJsonOption = False,
+    wait: WaitOption = 30.0,
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
     debug: DebugOption = False,
@@ -390,7 +404,8 @@ def users_import_command(
     """
     from .store import Store
 
-    with Store.open(_store_path(db), limits=_limits(memory_limit, temp_dir)) as store:
+    limits = _limits(memory_limit, temp_dir)
+    with Store.open(_store_path(db), limits=limits, wait=wait) as store:
         result = store.import_users(file)
     if as_json:
         _print_json(result.to_dict())

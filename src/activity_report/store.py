@@ -485,12 +485,10 @@ class Store:
                 self.con.execute(statement)
                 break
             except duckdb.Error as exc:
-                error = _open_error(self.path, exc)
-                if not _is_lock_error(exc) or time.monotonic() + pause > deadline:
-                    if _is_lock_error(exc) and self.wait > 0:
-                        error = DataError(f"{error} (waited {self.wait:g} s)")
-                    raise error from None
-                time.sleep(pause)
+                left = deadline - time.monotonic()
+                if not _is_lock_error(exc) or left <= 0:
+                    raise _open_error(self.path, exc, self.wait) from None
+                time.sleep(min(pause, left))
                 pause = min(pause * 2, 0.5)
         self.con.execute(f"USE {CATALOG}")
         self.attached = True
@@ -1180,11 +1178,17 @@ def _is_lock_error(exc: Exception) -> bool:
     return "Could not set lock" in message or "different configuration" in message
 
 
-def _open_error(path: Path, exc: Exception) -> DataError:
+def _open_error(path: Path, exc: Exception, waited: float = 0.0) -> DataError:
     message = _first_line(exc)
-    if "Could not set lock" in message or "different configuration" in message:
+    if _is_lock_error(exc):
         holder = re.search(r"\(PID (\d+)\)", message)
         who = f"process {holder.group(1)}" if holder else "another connection"
+        if waited > 0:
+            return DataError(
+                f"{path}: the store is in use by {who}; waited {waited:g} s for it (one "
+                "process can write a store, or several read it); try again later, or wait "
+                "longer with --wait"
+            )
         return DataError(
             f"{path}: the store is in use by {who}; try again when it has finished "
             "(one process can write a store, or several read it)"
