@@ -60,16 +60,17 @@ def tables(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     return {t: rows(db, f"SELECT * FROM {t} ORDER BY ALL") for t in OLD_TABLES}
 
 
-def assert_old_reports(db: Path) -> None:
+def assert_old_reports(db: Path, answered_by: str) -> None:
     for name, options in OLD_REPORTS.items():
-        run = run_cli("--db", str(db), "--json", *options)
+        run = run_cli("--db", str(db), "--json", *options, "--verbose")
         assert run.exit_code == 0, run.stderr
         assert run.stdout == (DATA / name).read_text(encoding="utf-8"), name
+        assert f"answered from the {answered_by} of the store" in run.stderr
 
 
 def test_readers_read_an_old_store_as_it_is(old_store: Path) -> None:
     before = digest(old_store)
-    assert_old_reports(old_store)
+    assert_old_reports(old_store, "events")  # no rollups before the upgrade
     info = run_cli("info", "--db", str(old_store), "--json")
     assert info.exit_code == 0, info.stderr
     assert json.loads(info.stdout)["schema_version"] == 1
@@ -89,7 +90,7 @@ def test_a_writer_upgrades_an_old_store_in_place_with_nothing_lost(old_store: Pa
     assert meta["schema_version"] == str(len(MIGRATIONS))
     assert meta["created_by"] == "activity-report 0.1.0"
     assert after == {t: v for t, v in before.items() if t != "meta"}
-    assert_old_reports(old_store)
+    assert_old_reports(old_store, "15-minute rollups")  # made by the upgrade
 
 
 def test_an_upgraded_store_takes_new_ingests(old_store: Path, tmp_path: Path) -> None:
@@ -137,7 +138,7 @@ def test_steps_run_in_order_each_in_its_own_transaction(
     monkeypatch.setattr(store_mod, "MIGRATIONS", steps)
     # A reader sees the steps pending and applies none.
     with Store.open(old_store, read_only=True) as reader:
-        assert reader.pending == ("9001_notes", "9002_half")
+        assert reader.pending == ("0002_rollups", "9001_notes", "9002_half")
     assert "notes" not in {t for (t,) in rows(old_store, "SELECT table_name FROM duckdb_tables()")}
     with pytest.raises(RuntimeError, match="step failed"):
         Store.open(old_store)

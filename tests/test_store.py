@@ -90,6 +90,10 @@ def test_repeated_ingest_adds_nothing(db: Path) -> None:
         (str(PARQUET), SAMPLE_ROWS, 0, SAMPLE_ROWS, 0),
         (str(CSV), SAMPLE_ROWS, 0, SAMPLE_ROWS, 0),
     ]
+    # Both at once: every row repeats inside the batch too.
+    both = json.loads(ingest(db, CSV, PARQUET, options=("--json",)).stdout)
+    assert (both["new"], both["duplicates"]) == (0, 2 * SAMPLE_ROWS)
+    assert snapshot(db)["events"] == before
 
 
 def test_overlapping_files_with_ids(db: Path, tmp_path: Path) -> None:

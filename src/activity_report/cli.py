@@ -254,6 +254,10 @@ def report_command(
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", help="Say on stderr what answered: the events or rollups."),
+    ] = False,
 ) -> None:
     """Report who was active, how often and for how long, per interval.
 
@@ -299,6 +303,10 @@ def report_command(
     result = core.run(request)
     _emit(result.report, chosen, output, top=top, color=color)
     _tell_diagnostics(result)
+    if verbose:
+        source = "the files" if events else "the store"
+        what = "15-minute rollups" if result.answered_by == "rollups" else "events"
+        _note(f"answered from the {what} of {source}")
 
 
 # --------------------------------------------------------------------------- the store

@@ -6,7 +6,7 @@ prints; what the caller should tell the user comes back as data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
@@ -50,6 +50,7 @@ class ReportResult:
     report: Report
     diagnostics: sources.Diagnostics
     notes: list[str] = field(default_factory=list)
+    answered_by: str = "events"  # or "rollups": the store's precomputed slots
 
 
 def to_micros(moment: datetime) -> int:
@@ -88,7 +89,12 @@ def run(request: ReportRequest, con: duckdb.DuckDBPyConnection | None = None) ->
         limits = resources.Limits(request.memory_limit, request.temp_dir)
         with Store.open(request.db or default_path(), read_only=True, limits=limits) as store:
             return _count(
-                request, store.con, store.events_view(), store.users(), every_column=False
+                request,
+                store.con,
+                store.events_view(),
+                store.users(),
+                every_column=False,
+                rollup=store.rollup_cells,
             )
     con = con or connect(request.memory_limit, request.temp_dir)
     loaded = sources.load_events(con, sources.expand_paths(request.events))
@@ -105,6 +111,7 @@ def _count(
     *,
     every_column: bool,
     counted: str | None = None,
+    rollup: Callable[[list[int], engine.Filters, int], list[engine.Cell] | None] | None = None,
 ) -> ReportResult:
     """``view`` is checked; ``counted`` (by default ``view`` itself) is counted."""
     diagnostics = sources.diagnose(con, view, every_column=every_column)
@@ -144,7 +151,11 @@ def _count(
         if end is None:
             end = ceil_to_unit(from_micros(span[1], request.tz), request.interval, request.tz)
     edges = bucket_edges(start, end, request.interval, request.tz, max_buckets=request.max_buckets)
-    cells = engine.compute(con, view, [to_micros(e) for e in edges], filters, request.heartbeat_us)
+    edges_us = [to_micros(e) for e in edges]
+    cells = None if rollup is None else rollup(edges_us, filters, request.heartbeat_us)
+    answered_by = "events" if cells is None else "rollups"
+    if cells is None:
+        cells = engine.compute(con, view, edges_us, filters, request.heartbeat_us)
     report = build_report(
         edges,
         [(c.bucket, c.user_id, c.count, c.duration_us) for c in cells],
@@ -153,7 +164,7 @@ def _count(
     )
     if not report.users:
         notes.append("no activity in the range for these filters")
-    return ReportResult(report, diagnostics, notes)
+    return ReportResult(report, diagnostics, notes, answered_by)
 
 
 def _meta(request: ReportRequest, start: datetime | None, end: datetime | None) -> ReportMeta:

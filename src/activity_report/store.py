@@ -63,7 +63,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from . import __version__, resources, sources
+from . import __version__, engine, resources, rollups, sources
 from . import directory as directory_mod
 from .errors import DataError
 from .model import UserInfo
@@ -324,7 +324,16 @@ def _initial(con: duckdb.DuckDBPyConnection) -> None:
 #: store whose steps are pending as it is. A new step must therefore leave
 #: every table a reader of an older shape queries (``events``, ``users``)
 #: readable, or reads must check :attr:`Store.applied`.
-MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _initial),)
+def _add_rollups(con: duckdb.DuckDBPyConnection) -> None:
+    """Rollups per 15-minute slot (:mod:`.rollups`), filled from the stored events."""
+    con.execute(rollups.TABLE)
+    rollups.refresh(con, _scope("SELECT * FROM events"))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_initial", _initial),
+    Migration("0002_rollups", _add_rollups),
+)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -648,6 +657,8 @@ class Store:
             offset = int(con.execute("SELECT coalesce(max(id), 0) FROM ingests").fetchall()[0][0])
             now = datetime.now(UTC)
             self._insert_new(offset)
+            phases.start("updating rollups", 900)
+            rollups.refresh(con, _scope(f"SELECT * FROM events WHERE ingest_file > {int(offset)}"))
             self._insert_rejects(now, offset)
             counts = self._file_counts(offset)
             con.executemany(
@@ -866,25 +877,25 @@ class Store:
                 CASE WHEN event_id IS NULL THEN category END,
                 CASE WHEN event_id IS NULL THEN org END,
                 CASE WHEN event_id IS NULL THEN end_us END"""
+            repeated = f"problem IS NULL AND {_KEY} IN (SELECT key FROM ingest_dup_keys)"
+            # The batch is built again (an UPDATE or DELETE by rowid here is far slower).
             con.execute(
-                f"""UPDATE ingest_batch SET copy = n.copy
-                    FROM (SELECT rowid AS rid, row_number() OVER (
-                              PARTITION BY {same}, CASE WHEN event_id IS NULL THEN file_no END
-                              ORDER BY rowid) AS copy
-                          FROM ingest_batch
-                          WHERE problem IS NULL
-                            AND {_KEY} IN (SELECT key FROM ingest_dup_keys)) n
-                    WHERE ingest_batch.rowid = n.rid"""
+                f"""CREATE OR REPLACE TEMP TABLE ingest_numbered AS
+                    SELECT * FROM ingest_batch WHERE NOT ({repeated}) OR problem IS NOT NULL
+                    UNION ALL
+                    SELECT * EXCLUDE (seen, rid) FROM (
+                        SELECT *, row_number() OVER (
+                            PARTITION BY {same}, copy ORDER BY file_no, rid) AS seen
+                        FROM (
+                            SELECT * EXCLUDE (copy), rowid AS rid, row_number() OVER (
+                                PARTITION BY {same},
+                                    CASE WHEN event_id IS NULL THEN file_no END
+                                ORDER BY rowid) AS copy
+                            FROM ingest_batch WHERE {repeated}))
+                    WHERE seen = 1 AND (event_id IS NULL OR copy = 1)"""
             )
-            con.execute(
-                f"""DELETE FROM ingest_batch WHERE rowid IN (
-                    SELECT rid FROM (
-                        SELECT rowid AS rid, row_number() OVER (
-                            PARTITION BY {same}, copy ORDER BY file_no, rowid) AS seen
-                        FROM ingest_batch
-                        WHERE problem IS NULL AND {_KEY} IN (SELECT key FROM ingest_dup_keys)
-                    ) WHERE seen > 1 OR (event_id IS NOT NULL AND copy > 1))"""
-            )
+            con.execute("DROP TABLE ingest_batch")
+            con.execute("ALTER TABLE ingest_numbered RENAME TO ingest_batch")
         con.execute("DROP TABLE ingest_dup_keys")
 
     def _insert_new(self, offset: int) -> None:
@@ -1063,6 +1074,17 @@ class Store:
         )
         return name
 
+    def rollup_cells(
+        self, edges: Sequence[int], filters: engine.Filters, heartbeat_us: int
+    ) -> list[engine.Cell] | None:
+        """The report's cells from the rollups, or None when they cannot answer it exactly."""
+        if "0002_rollups" not in self.applied:
+            return None  # an older store, read before its upgrade
+        if not rollups.answerable(edges, filters, heartbeat_us):
+            return None
+        with self._reading():
+            return rollups.cells(self.con, edges, filters)
+
     def info(self) -> StoreInfo:
         """Counts and spans of the store, for ``activity-report info``."""
         with self._reading():
@@ -1166,6 +1188,13 @@ def _is_interrupt(exc: BaseException) -> bool:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _scope(events: str) -> str:
+    """The users and time ranges whose rollups the events of ``events`` touch."""
+    return f"""SELECT user_id, ts AS lo,
+                      greatest(coalesce(end_us, ts + {rollups.HEARTBEAT_US}), ts + 1) AS hi
+               FROM ({events})"""
 
 
 def _literal(text: str) -> str:
