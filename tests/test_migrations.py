@@ -11,9 +11,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from activity_report import store as store_mod
 from activity_report.errors import DataError
 from activity_report.store import MIGRATIONS, Migration, Store
+from activity_report.store import schema as store_mod
 
 from .conftest import SAMPLE, run_cli
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from activity_report.engine import Filters
-from activity_report.rollups import SLOT_US, answerable
 from activity_report.sources import CATEGORIES
+from activity_report.store.rollups import SLOT_US, answerable
 
 from .conftest import run_cli
 

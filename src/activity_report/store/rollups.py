@@ -30,8 +30,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from . import sources
-from .engine import Cell, Filters
+from .. import sources
+from ..engine import Cell, Filters
 
 if TYPE_CHECKING:
     import duckdb
