@@ -124,8 +124,9 @@ def test_rollups_answer_as_the_events_do(
             from_store = run_cli("--db", str(many), *args, "--verbose")
             assert from_store.exit_code == from_events.exit_code == 0, from_store.stderr
             assert from_store.stdout == from_events.stdout, args
-            empty = "no events match" in from_store.stderr  # no buckets at all
-            if "--heartbeat" not in args and zone == "UTC" and not empty:
+            # With dates for edges in UTC and the default heartbeat, the rollups answer
+            # (a default end is raised only to the interval's unit: maybe not a slot edge).
+            if "--heartbeat" not in args and zone == "UTC" and "--start" in args:
                 assert "answered from the 15-minute rollups" in from_store.stderr, args
 
 

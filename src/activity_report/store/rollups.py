@@ -63,7 +63,7 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
     """
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_scope AS
-            SELECT user_id, {_floor("min(lo)")} AS lo,
+            SELECT user_id, row_number() OVER () AS uid, {_floor("min(lo)")} AS lo,
                    {_floor("max(hi) - 1")} + {SLOT_US} AS hi
             FROM ({scope}) GROUP BY user_id"""
     )
@@ -75,23 +75,31 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
     con.execute(
         f"""INSERT INTO rollups
         WITH hits AS (
-            SELECT e.user_id, e.ts, coalesce(e.end_us, e.ts + $heartbeat) AS te,
-                   e.category, e.org, s.lo, s.hi
+            SELECT e.user_id, s.uid, e.ts, coalesce(e.end_us, e.ts + $heartbeat) AS te,
+                   e.category, list_position($known, e.category) AS cid, e.org, s.lo, s.hi
             FROM events e JOIN rollup_scope s USING (user_id)
             WHERE list_contains($known, e.category)
               AND e.ts < s.hi AND (coalesce(e.end_us, e.ts + $heartbeat) > s.lo OR e.ts >= s.lo)
         ),
+        -- Integer keys for the window's partitions: sorting them is far cheaper than text.
+        orgs AS (
+            SELECT org, row_number() OVER () AS oid
+            FROM (SELECT DISTINCT org FROM hits WHERE org IS NOT NULL)
+        ),
         by_category AS (
-            SELECT * EXCLUDE (category), unnest([NULL, category]) AS category FROM hits
+            SELECT * EXCLUDE (category, cid),
+                   unnest([NULL, category]) AS category, unnest([0, cid]) AS cid
+            FROM hits
         ),
         keyed AS (
-            SELECT * EXCLUDE (org),
-                   unnest(CASE WHEN org IS NULL THEN [NULL] ELSE [NULL, org] END) AS org
-            FROM by_category
+            SELECT k.* EXCLUDE (org),
+                   unnest(CASE WHEN k.org IS NULL THEN [NULL] ELSE [NULL, k.org] END) AS org,
+                   unnest(CASE WHEN k.org IS NULL THEN [0] ELSE [0, o.oid] END) AS oid
+            FROM by_category k LEFT JOIN orgs o ON o.org = k.org
         ),
         pieces AS (
             SELECT user_id, category, org, lo, hi, ts, te,
-                   max(te) OVER (PARTITION BY user_id, category, org ORDER BY ts, te
+                   max(te) OVER (PARTITION BY uid, cid, oid ORDER BY ts, te
                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
             FROM keyed
         ),
@@ -100,12 +108,22 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
                    greatest(ts, coalesce(reach, ts), lo) AS a, least(te, hi) AS b
             FROM pieces
         ),
+        spans_in_slots AS (
+            SELECT user_id, category, org, a, b,
+                   {_floor("a")} AS first_slot, {_floor("b - 1")} AS last_slot
+            FROM spans WHERE b > a
+        ),
+        -- Most pieces lie inside one slot; only the others are cut at slot edges.
         durations AS (
+            SELECT first_slot AS slot, user_id, category, org, sum(b - a) AS duration
+            FROM spans_in_slots WHERE first_slot = last_slot
+            GROUP BY ALL
+            UNION ALL
             SELECT slot, user_id, category, org,
                    sum(least(b, slot + {SLOT_US}) - greatest(a, slot)) AS duration
             FROM (SELECT user_id, category, org, a, b,
-                         unnest(range({_floor("a")}, b, {SLOT_US})) AS slot
-                  FROM spans WHERE b > a)
+                         unnest(range(first_slot, b, {SLOT_US})) AS slot
+                  FROM spans_in_slots WHERE first_slot < last_slot)
             GROUP BY ALL
         ),
         counts AS (
