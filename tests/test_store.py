@@ -6,6 +6,8 @@ import json
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,6 +97,10 @@ def test_repeated_ingest_adds_nothing(db: Path) -> None:
         (str(PARQUET), SAMPLE_ROWS, 0, SAMPLE_ROWS, 0),
         (str(CSV), SAMPLE_ROWS, 0, SAMPLE_ROWS, 0),
     ]
+    # Both at once: every row repeats inside the batch too.
+    both = json.loads(ingest(db, CSV, PARQUET, options=("--json",)).stdout)
+    assert (both["new"], both["duplicates"]) == (0, 2 * SAMPLE_ROWS)
+    assert snapshot(db)["events"] == before
 
 
 def test_overlapping_files_with_ids(db: Path, tmp_path: Path) -> None:
@@ -137,26 +143,40 @@ def test_an_id_decides_even_when_the_content_differs(db: Path, tmp_path: Path) -
     assert query(db, "SELECT event_id, user_id, category FROM events") == [("e1", "u1", "ide")]
 
 
-def test_events_without_id_are_deduplicated_by_content(db: Path, tmp_path: Path) -> None:
+def test_events_without_id_keep_as_many_copies_as_one_file_held(db: Path, tmp_path: Path) -> None:
     header = ("time", "user_id", "category", "organization_id", "end_time")
     rows = [
         ("2024-01-01T00:00:00Z", "u1", "ide", "o1", ""),
-        ("2024-01-01T00:00:00Z", "u1", "ide", "o1", ""),  # the same event again
+        ("2024-01-01T00:00:00Z", "u1", "ide", "o1", ""),  # the same content again: a 2nd copy
         ("2024-01-01T00:00:00Z", "u1", "ide", "", ""),  # no organization: another event
         ("2024-01-01T00:00:00Z", "u1", "ide", "o1", "2024-01-01T00:30:00Z"),  # longer: another
         ("2024-01-01T00:00:00Z", "u2", "ide", "o1", ""),  # another user
-        ("2024-01-01 00:00:00+00:00", "u1", "IDE", " o1 ", ""),  # the first, spelled otherwise
+        ("2024-01-01 00:00:00+00:00", "u1", "IDE", " o1 ", ""),  # the first, a 3rd copy
     ]
     a = write_csv(tmp_path / "a.csv", header, rows)
     run = ingest(db, a, options=("--json",))
     assert run.exit_code == 0, run.stderr
-    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (4, 2)
+    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (6, 0)
+    # Fewer copies than stored add nothing; a new event is new.
     b = write_csv(
-        tmp_path / "b.csv", header, [rows[2], ("2024-01-02T00:00:00Z", "u1", "ide", "", "")]
+        tmp_path / "b.csv",
+        header,
+        [rows[2], rows[0], rows[0], ("2024-01-02T00:00:00Z", "u1", "ide", "", "")],
     )
     run = ingest(db, b, options=("--json",))
-    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (1, 1)
-    assert query(db, "SELECT count(*), count(org), count(end_us) FROM events") == [(5, 3, 1)]
+    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (1, 3)
+    # More copies than stored add the difference; two files of one run do not add up.
+    c = write_csv(tmp_path / "c.csv", header, [rows[2]] * 3)
+    d = write_csv(tmp_path / "d.csv", header, [rows[2]] * 2)
+    run = ingest(db, d, c, options=("--json",))
+    assert [(f["new"], f["duplicates"]) for f in json.loads(run.stdout)["files"]] == [
+        (1, 1),
+        (1, 2),
+    ]
+    assert query(db, "SELECT count(*), count(org), count(end_us) FROM events") == [(9, 5, 1)]
+    run = ingest(db, a, b, c, d, options=("--json",))
+    assert (json.loads(run.stdout)["new"], json.loads(run.stdout)["duplicates"]) == (0, 15)
+    assert query(db, "SELECT count(*) FROM events") == [(9,)]
 
 
 def test_invalid_rows_are_kept_in_rejects_with_file_row_and_reason(
@@ -323,6 +343,7 @@ def test_an_interrupt_mid_ingest_leaves_the_store_unchanged(db: Path, tmp_path: 
         ("checking 3 files", 0, 1000),
         ("reading 3 files", 20, 1000),
         ("finding duplicates", 700, 1000),
+        ("waiting for the store", 780, 1000),
         ("adding new events", 800, 1000),
     ]
     assert snapshot(db) == before
@@ -582,9 +603,9 @@ def test_an_unknown_schema_version_is_a_clear_error(db: Path, tmp_path: Path) ->
     con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     con.close()
     message = (
-        f"activity-report: error: {db}: the store has schema version 99, which activity-report "
-        "0.1.0 does not know (it reads version 1); use the release that made the store, or "
-        "ingest into a new one\n"
+        f"activity-report: error: {db}: the store has schema version 99, newer than "
+        f"activity-report 0.1.0 knows (version {SCHEMA_VERSION}); use the release that made "
+        "the store, or ingest into a new one\n"
     )
     for args in (("ingest", str(a)), ("info",), ("report",), ("users", "import", str(USERS))):
         run = run_cli(*args, "--db", str(db))
@@ -647,6 +668,7 @@ def holding(db: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
         "con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'ro')\n"
         "print('ready', flush=True)\n"
         "sys.stdin.read()\n"
+        "con.close()\n"
     )
     holder = subprocess.Popen(
         [sys.executable, "-c", code, str(db), "ro" if read_only else "rw"],
@@ -659,7 +681,8 @@ def holding(db: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
         yield holder
     finally:
         assert holder.stdin is not None
-        holder.stdin.close()
+        if not holder.stdin.closed:
+            holder.stdin.close()
         holder.wait(timeout=30)
 
 
@@ -680,9 +703,63 @@ def test_a_store_held_by_another_process_is_a_one_line_error(
         "again when it has finished (one process can write a store, or several read it)\n"
     )
     b = events_csv(tmp_path / "b.csv", [("e2", "2024-01-01T00:00:00Z", "u1", "ide")])
-    for args in (("ingest", str(b)), ("info",), ("report",), ("users", "import", str(USERS))):
+    for args in (
+        ("ingest", str(b), "--wait", "0"),
+        ("info",),
+        ("report",),
+        ("users", "import", str(USERS), "--wait", "0"),
+    ):
         run = run_cli(*args, "--db", str(db))
         assert (run.exit_code, run.stdout, run.stderr) == (1, "", message), args
+
+
+def test_a_writer_waits_a_bounded_time_for_the_store(
+    db: Path, tmp_path: Path, held_store: subprocess.Popen[str]
+) -> None:
+    b = events_csv(tmp_path / "b.csv", [("e2", "2024-01-01T00:00:00Z", "u1", "ide")])
+    started = time.monotonic()
+    run = run_cli("ingest", str(b), "--db", str(db), env={"ACTIVITY_REPORT_WAIT": "0.6"})
+    assert time.monotonic() - started >= 0.6
+    assert (run.exit_code, run.stdout, run.stderr) == (
+        1,
+        "",
+        f"activity-report: error: {db}: the store is in use by process {held_store.pid}; "
+        "waited 0.6 s for it (one process can write a store, or several read it); try again "
+        "later, or wait longer with --wait\n",
+    )
+
+
+def test_ingest_waits_for_a_reader_and_holds_the_store_only_to_merge(
+    db: Path, tmp_path: Path
+) -> None:
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    assert ingest(db, a).exit_code == 0
+    b = events_csv(tmp_path / "b.csv", [("e2", "2024-01-01T00:01:00Z", "u1", "ide")])
+    # An open writer does not hold the file until it writes: readers come and go.
+    with Store.open(db, wait=10) as writer:
+        with holding(db, read_only=True):
+            pass
+        # A reader that holds the store for a moment delays the merge; nothing fails.
+        with holding(db, read_only=True) as reader:
+            assert reader.stdin is not None
+            releaser = threading.Timer(1.0, reader.stdin.close)
+            releaser.start()
+            started = time.monotonic()
+            result = writer.ingest([str(b)])
+            waited = time.monotonic() - started
+            releaser.join()
+    assert waited >= 0.9
+    assert (result.new, result.duplicates) == (1, 0)
+    assert query(db, "SELECT count(*) FROM events") == [(2,)]
+    # The same through the command line: users import waits too.
+    with holding(db, read_only=True) as reader:
+        assert reader.stdin is not None
+        releaser = threading.Timer(0.5, reader.stdin.close)
+        releaser.start()
+        run = run_cli("users", "import", str(USERS), "--db", str(db))
+        releaser.join()
+    assert run.exit_code == 0, run.stderr
+    assert query(db, "SELECT count(*) FROM users") == [(15,)]
 
 
 def test_readers_share_the_store(db: Path, tmp_path: Path) -> None:
@@ -695,7 +772,7 @@ def test_readers_share_the_store(db: Path, tmp_path: Path) -> None:
         report = run_cli("--db", str(db), "--json")
         assert report.exit_code == 0, report.stderr
         # A writer must wait for the readers.
-        run = ingest(db, a)
+        run = ingest(db, a, options=("--wait", "0"))
         assert run.exit_code == 1
         assert f"the store is in use by process {reader.pid};" in run.stderr
 

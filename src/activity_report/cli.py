@@ -43,6 +43,15 @@ DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks for 
 CountsJsonOption = Annotated[
     bool, typer.Option("--json", help="Print the counts as a JSON object on stdout.")
 ]
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        min=0,
+        envvar="ACTIVITY_REPORT_WAIT",
+        help="Seconds to wait while another process (a report, a server) holds the store.",
+    ),
+]
 MemoryLimitOption = Annotated[
     str | None,
     typer.Option(
@@ -285,6 +294,10 @@ def report_command(
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", help="Say on stderr what answered: the events or rollups."),
+    ] = False,
 ) -> None:
     """Report who was active, how often and for how long, per interval.
 
@@ -319,6 +332,10 @@ def report_command(
         result = core.run(query, source)
     _emit(result.report, chosen, output, top=top, color=color)
     _tell_diagnostics(result)
+    if verbose:
+        where = "the files" if events else "the store"
+        what = "15-minute rollups" if result.answered_by == "rollups" else "events"
+        _note(f"answered from the {what} of {where}")
 
 
 # --------------------------------------------------------------------------- the store
@@ -339,6 +356,7 @@ def ingest_command(
         typer.Option("--strict", help="Refuse the whole run (exit 1) if any row is invalid."),
     ] = False,
     as_json: CountsJsonOption = False,
+    wait: WaitOption = 30.0,
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
     debug: DebugOption = False,
@@ -354,7 +372,10 @@ def ingest_command(
     if as_json:
         _require_stdout("the counts")
     limits = _limits(memory_limit, temp_dir)
-    with Store.open(_store_path(db), limits=limits) as store, _ingest_progress() as progress:
+    with (
+        Store.open(_store_path(db), limits=limits, wait=wait) as store,
+        _ingest_progress() as progress,
+    ):
         result = store.ingest(paths, strict=strict, progress=progress)
     if as_json:
         _print_json(result.to_dict(), done="the ingest is committed")
@@ -413,6 +434,7 @@ def users_import_command(
     ],
     db: DbOption = None,
     as_json: CountsJsonOption = False,
+    wait: WaitOption = 30.0,
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
     debug: DebugOption = False,
@@ -426,7 +448,8 @@ def users_import_command(
 
     if as_json:
         _require_stdout("the counts")
-    with Store.open(_store_path(db), limits=_limits(memory_limit, temp_dir)) as store:
+    limits = _limits(memory_limit, temp_dir)
+    with Store.open(_store_path(db), limits=limits, wait=wait) as store:
         result = store.import_users(file)
     if as_json:
         _print_json(result.to_dict(), done="the import is committed")

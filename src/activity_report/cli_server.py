@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-
-from .errors import ActivityReportError, Kind
 
 if TYPE_CHECKING:
     from .store import Store
@@ -91,7 +88,7 @@ def tokens_create_command(
     from . import tokens
 
     span = tokens.parse_lifetime(lifetime)
-    with _writable(db) as store:
+    with _writable(db) as store, store.writing(), store.atomic():
         secret, token = tokens.create(store.con, name, span)
     sys.stdout.write(secret + "\n")
     sys.stdout.flush()
@@ -134,7 +131,7 @@ def tokens_revoke_command(
     """Revoke a token by name or id: a running server refuses it from its next request."""
     from . import tokens
 
-    with _writable(db) as store:
+    with _writable(db) as store, store.writing(), store.atomic():
         revoked = tokens.revoke(store.con, token)
     print(f"activity-report: revoked token {revoked.name} (id {revoked.id})", file=sys.stderr)
 
@@ -149,11 +146,4 @@ def _writable(db: str | None) -> Store:
     """The store open for writing, waiting while a server reads it (briefly, per window)."""
     from .store import Store
 
-    deadline = time.monotonic() + WRITE_WAIT_SECONDS
-    while True:
-        try:
-            return Store.open(_store_path(db))
-        except ActivityReportError as exc:
-            if exc.kind is not Kind.unavailable or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
+    return Store.open(_store_path(db), wait=WRITE_WAIT_SECONDS)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -77,6 +77,13 @@ class DuckDBSource:
     users_file: str | None = None  # a directory file, else the store's directory
     store: Store | None = None
     has_coverage: bool = True  # some rows may carry an end time or a duration
+    #: The view counted, when it differs from the one checked: the files' rows
+    #: with repeats counted by the rule the store keeps (:func:`.sources.counted_view`).
+    counted: str | None = None
+    #: The store's precomputed answer, when the request lines up with it (else None).
+    rollup: Callable[[list[int], engine.Filters, int], list[engine.Cell] | None] | None = None
+    #: What answered the last :meth:`cells`: ``events`` or ``rollups``.
+    answered_by: str = "events"
     _checked: sources.Diagnostics | None = field(default=None, init=False, repr=False)
 
     def diagnostics(self) -> sources.Diagnostics:
@@ -99,12 +106,23 @@ class DuckDBSource:
         end_us: int | None = None,
     ) -> tuple[int, int] | None:
         return engine.data_span(
-            self.con, self.view, filters, heartbeat_us, start_us=start_us, end_us=end_us
+            self.con,
+            self.counted or self.view,
+            filters,
+            heartbeat_us,
+            start_us=start_us,
+            end_us=end_us,
         )
 
     def cells(
         self, edges_us: Sequence[int], filters: engine.Filters, heartbeat_us: int
     ) -> Sequence[engine.Cell]:
+        if self.rollup is not None:
+            cells = self.rollup(list(edges_us), filters, heartbeat_us)
+            if cells is not None:
+                self.answered_by = "rollups"
+                return cells
+        self.answered_by = "events"
         # Without explicit coverage among the filtered categories, every event
         # covers the heartbeat and the cheaper heartbeat plan is exact.
         checked = self.diagnostics()
@@ -112,7 +130,7 @@ class DuckDBSource:
         heartbeats_only = None if covered is None else not set(covered) & set(filters.categories)
         return engine.compute(
             self.con,
-            self.view,
+            self.counted or self.view,
             edges_us,
             filters,
             heartbeat_us,
@@ -134,7 +152,7 @@ class DuckDBSource:
         return sources.unknown_in_range(self.con, self.view, diagnostics, start_us, end_us)
 
     def values_like(self, column: str, values: Sequence[str]) -> set[str]:
-        return engine.values_like(self.con, self.view, column, values)
+        return engine.values_like(self.con, self.counted or self.view, column, values)
 
     def interrupt(self) -> None:
         """Stop the running query, from another thread; it fails with an error."""
@@ -176,6 +194,7 @@ def open_files(
             every_column=has_csv,
             users_file=users_file,
             has_coverage=loaded.has_coverage,
+            counted=sources.counted_view(con, loaded),
         )
     finally:
         con.close()
@@ -190,4 +209,10 @@ def open_store(
 ) -> Iterator[DuckDBSource]:
     """The events of the store at ``path``, opened read-only; its directory names users."""
     with Store.open(path, read_only=True, limits=limits) as store:
-        yield DuckDBSource(store.con, store.events_view(), users_file=users_file, store=store)
+        yield DuckDBSource(
+            store.con,
+            store.events_view(),
+            users_file=users_file,
+            store=store,
+            rollup=store.rollup_cells,
+        )

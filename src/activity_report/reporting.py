@@ -28,6 +28,7 @@ class ReportResult:
     diagnostics: sources.Diagnostics
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # given filters that match nothing
+    answered_by: str = "events"  # or "rollups": the store's precomputed slots
 
     def to_api(self) -> dict[str, Any]:
         """The Activity API's JSON object: what ``--format json`` prints."""
@@ -100,7 +101,8 @@ def run(query: Query, source: EventSource) -> ReportResult:
     )
     if not report.users:
         notes.append("no activity in the range for these filters")
-    return ReportResult(report, diagnostics, notes, warnings)
+    answered_by = getattr(source, "answered_by", "events")
+    return ReportResult(report, diagnostics, notes, warnings, answered_by)
 
 
 def _unmatched_filters(

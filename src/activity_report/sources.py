@@ -161,6 +161,7 @@ class LoadedEvents:
     view: str
     files: list[EventFile]
     has_coverage: bool
+    has_ids: bool = False
 
 
 def quote_ident(name: str) -> str:
@@ -850,7 +851,64 @@ def load_events(
         view=view,
         files=list(files),
         has_coverage=any(mapping.has_coverage for mapping, _, _, _ in scans),
+        has_ids=any(mapping.event_id is not None for mapping, _, _, _ in scans),
     )
+
+
+def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
+    """Register ``{view}_counted``: the rows of ``loaded`` that a report counts.
+
+    The rule the store keeps too: rows sharing an id are one event (the first
+    file's, its first row); id-less rows with equal content are copies, and
+    each content counts as many times as the file that holds it most often.
+    One file without ids is counted as it is, at no cost. Invalid rows pass
+    through unchanged.
+    """
+    view = loaded.view
+    several = len(loaded.files) > 1
+    if not loaded.has_ids and not several:
+        return view
+    source = quote_ident(view)
+    order = quote_ident(f"{view}_file_order")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {order} (display VARCHAR, idx BIGINT)")
+    con.executemany(
+        f"INSERT INTO {order} VALUES (?, ?)", [[f.display, i] for i, f in enumerate(loaded.files)]
+    )
+    columns = "ts, end_us, user_id, category, org, event_id, problem, source_file, source_row"
+    parts = [f"SELECT {columns} FROM {source} WHERE problem IS NOT NULL"]
+    if loaded.has_ids:
+        parts.append(
+            f"""SELECT unnest(arg_min(
+                       struct_pack({columns}),
+                       o.idx * 4294967296 + coalesce(v.source_row, 0)))
+                FROM {source} v LEFT JOIN {order} o ON o.display = v.source_file
+                WHERE problem IS NULL AND event_id IS NOT NULL
+                GROUP BY event_id"""
+        )
+    if several:
+        parts.append(
+            f"""SELECT ts, end_us, user_id, category, org, event_id, problem,
+                       NULL AS source_file, CAST(NULL AS BIGINT) AS source_row
+                FROM (SELECT ts, end_us, user_id, category, org, event_id, problem,
+                             unnest(range(copies)) AS copy
+                      FROM (SELECT ts, end_us, user_id, category, org, event_id, problem,
+                                   max(n) AS copies
+                            FROM (SELECT ts, end_us, user_id, category, org, event_id, problem,
+                                         count(*) AS n
+                                  FROM {source}
+                                  WHERE problem IS NULL AND event_id IS NULL
+                                  GROUP BY ts, end_us, user_id, category, org, event_id,
+                                           problem, source_file)
+                            GROUP BY ALL))"""
+        )
+    else:
+        parts.append(f"SELECT {columns} FROM {source} WHERE problem IS NULL AND event_id IS NULL")
+    counted = f"{view}_counted"
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {quote_ident(counted)} AS "
+        + "\nUNION ALL\n".join(f"({part})" for part in parts)
+    )
+    return counted
 
 
 def _scans(

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ActivityReportError, Kind
 from ..resources import Limits
-from ..store import Store
+from ..store import CATALOG, Store
 
 if TYPE_CHECKING:
     import duckdb
@@ -101,10 +101,16 @@ class StoreReader:
             raise
         try:
             cursor.execute("SET TimeZone = 'UTC'")
+            cursor.execute(f"USE {CATALOG}")
             yield cursor, signature
         finally:
             cursor.close()
             self._release()
+
+    def store(self, cursor: duckdb.DuckDBPyConnection) -> Store:
+        """The open store, read through ``cursor`` (one from :meth:`cursor`)."""
+        assert self._store is not None, "a cursor holds the store open"
+        return self._store.through(cursor)
 
     def signature(self) -> Signature:
         """The store's signature now, from its files' stat alone (no lock, no DuckDB).

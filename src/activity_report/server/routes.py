@@ -23,7 +23,6 @@ from ..event_source import DuckDBSource
 from ..model import to_json
 from ..query import Query, parse_query
 from ..reporting import run
-from ..store import Store
 from . import auth, metrics, openapi
 from .errors import ClientGone
 from .reader import Signature, StoreReader
@@ -226,8 +225,10 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
             key = (signature, _key(query))
             body = answers.get(key)
             if body is None:
-                store = Store(reader.path, cursor, read_only=True)  # this request's view
-                source = ServerSource(cursor, store.events_view(), store=store)
+                store = reader.store(cursor)  # this request's view
+                source = ServerSource(
+                    cursor, store.events_view(), store=store, rollup=store.rollup_cells
+                )
                 body = to_json(run(query, source).report).encode()
                 answers.put(key, body)
             return body
@@ -241,7 +242,7 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
         presented = auth.presented_token(request)
 
         def compute(cursor: duckdb.DuckDBPyConnection, signature: Signature) -> str:
-            return gauges.text(Store(reader.path, cursor, read_only=True), signature)
+            return gauges.text(reader.store(cursor), signature)
 
         text = await run_cancellable(
             request, lambda cancel: authenticated(presented, cancel, compute)

@@ -41,7 +41,6 @@ from ..query import parse_query
 from ..render import Format, renderer
 from ..render import html as page
 from ..reporting import run
-from ..store import Store
 from .reader import StoreReader
 from .routes import query_values
 
@@ -210,8 +209,10 @@ class StoreBackend:
         checked = query_values(Request({"type": "http", "query_string": urlencode(pairs).encode()}))
         query = parse_query(checked)
         with self.reader.cursor() as (cursor, _):
-            store = Store(self.reader.path, cursor, read_only=True)
-            source = DuckDBSource(cursor, store.events_view(), store=store)
+            store = self.reader.store(cursor)
+            source = DuckDBSource(
+                cursor, store.events_view(), store=store, rollup=store.rollup_cells
+            )
             return run(query, source).report
 
 

@@ -1,0 +1,489 @@
+"""Opening a store: the file lock, transactions and upgrades; reading it."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING
+
+from .. import __version__, engine, resources, sources
+from ..errors import DataError, Kind, UsageError
+from ..model import UserInfo
+from . import info as info_mod
+from . import rollups, schema
+from . import users as users_mod
+from .ingest import Ingest, Progress
+from .results import IngestResult, StoreInfo, UsersResult
+from .schema import first_line, is_interrupt
+
+if TYPE_CHECKING:
+    import duckdb
+
+#: The catalog name the store is attached under, in the store's connection.
+CATALOG = "ar_store"
+#: The view reports read (the columns of :data:`sources.VIEW`).
+EVENTS_VIEW = "store_events"
+
+
+class Store:
+    """An open store. Use :meth:`open`; close it (or use ``with``) to release the file.
+
+    The connection (``con``) is an in-memory DuckDB with the store's file
+    attached as :data:`CATALOG` and made the default catalog. A reader holds
+    the file from :meth:`open` to :meth:`close`. A writer takes it only while
+    it writes: an ingest reads and checks its files first, then attaches the
+    store for the short merge and commit, so readers are locked out for as
+    short a time as possible. While another process holds the file, opening
+    (or a write) retries for up to ``wait`` seconds.
+    """
+
+    def __init__(
+        self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool, wait: float
+    ) -> None:
+        self.path = path
+        self.con = con
+        self.read_only = read_only
+        self.wait = wait
+        self.attached = False
+        #: The migration steps the store has, and those it still needs.
+        self.applied: tuple[str, ...] = ()
+        self.pending: tuple[str, ...] = ()
+
+    # ----------------------------------------------------------------- opening
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        limits: resources.Limits | None = None,
+        wait: float = 0.0,
+    ) -> Store:
+        """Open (read-write: create if need be, and upgrade) the store at ``path``.
+
+        ``limits`` bound DuckDB's memory and say where it spills (:mod:`.resources`).
+        ``wait``: how long to retry, in seconds, while another process holds the file.
+
+        A writer applies the pending :data:`.schema.MIGRATIONS` at once. A reader
+        never writes: it reads a store made by an older release as it is
+        (:attr:`pending` lists what the next writer will apply).
+
+        Errors, each one line naming the file: a read-only open of a store
+        that does not exist; a file that is not a DuckDB database; a DuckDB
+        database that is not a store; a store made by a newer release; a
+        store another process is writing (or, for a writer, reading) for
+        longer than ``wait``.
+        """
+        check_store_path(path)
+        where = Path(path).expanduser()
+        if where.is_dir():
+            raise DataError(f"{where}: is a directory; --db takes the store's file name")
+        if where.exists() and not _is_duckdb_file(where):
+            # DuckDB itself would open a CSV or Parquet file as an empty
+            # in-memory database and let an ingest "succeed" into nothing.
+            raise _not_a_database(where)
+        if read_only and not where.exists():
+            raise DataError(
+                f"{where}: no store here yet; fill it with `activity-report ingest FILE "
+                f"--db {where}`, or read files with --events"
+            )
+        if not read_only:
+            try:
+                where.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DataError(
+                    f"{where}: cannot create the folder {where.parent}: {exc.strerror or exc}"
+                ) from None
+        con = resources.connect(limits=limits)  # in memory; Ctrl-C interrupts its queries
+        store = cls(where, con, read_only, wait)
+        try:
+            con.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout
+            con.execute("SET TimeZone = 'UTC'")
+            if read_only:
+                store._attach()
+            else:
+                with store.writing():
+                    pass
+        except BaseException:
+            con.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def atomic(self, done: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        An interrupt (Python's or DuckDB's) comes out as :class:`KeyboardInterrupt`.
+        The COMMIT itself runs with SIGINT and SIGTERM held back, so an interrupt
+        either comes before it (nothing changed) or after it; ``done`` then says
+        what was committed (see :func:`.resources.committed`).
+        """
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+            with resources.shielded():
+                con.execute("COMMIT")
+                if done is not None:
+                    resources.committed(done)
+        except BaseException as exc:
+            _rollback(con)
+            if is_interrupt(exc):
+                raise KeyboardInterrupt from None
+            raise
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the store for writing (upgraded to this release) while the block runs."""
+        self._writable()
+        if self.attached:
+            yield
+            return
+        self._attach()
+        try:
+            self._migrate()
+            yield
+        finally:
+            self._detach()
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        if self.attached:
+            yield
+            return
+        self._attach()
+        try:
+            yield
+        finally:
+            self._detach()
+
+    def _attach(self) -> None:
+        """Attach the store's file, retrying for up to :attr:`wait` seconds while it is held."""
+        import duckdb
+
+        mode = " (READ_ONLY)" if self.read_only else ""
+        # ATTACH takes no bound parameter: the path is a SQL string literal.
+        statement = f"ATTACH {_literal(str(self.path))} AS {CATALOG}{mode}"
+        deadline = time.monotonic() + self.wait
+        pause = 0.02
+        while True:
+            try:
+                self.con.execute(statement)
+                break
+            except duckdb.Error as exc:
+                left = deadline - time.monotonic()
+                if not _is_lock_error(exc) or left <= 0:
+                    raise _open_error(self.path, exc, self.wait) from None
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.5)
+        self.con.execute(f"USE {CATALOG}")
+        self.attached = True
+        try:
+            self._inspect()
+        except BaseException:
+            self._detach()
+            raise
+
+    def _detach(self) -> None:
+        if self.attached:
+            self.con.execute("USE memory")
+            self.con.execute(f"DETACH {CATALOG}")
+            self.attached = False
+
+    def _tables(self) -> set[str]:
+        return {
+            str(name)
+            for (name,) in self.con.execute(
+                "SELECT table_name FROM duckdb_tables() "
+                "WHERE database_name = $db AND schema_name = 'main'",
+                {"db": CATALOG},
+            ).fetchall()
+        }
+
+    def _inspect(self) -> None:
+        """Read which migrations the store has; refuse what is not a store of ours."""
+        tables = self._tables()
+        known = [m.name for m in schema.MIGRATIONS]
+        if not tables - {"migrations"}:
+            if self.read_only:
+                raise DataError(
+                    f"{self.path}: the store is empty; fill it with `activity-report ingest FILE`"
+                )
+            self.applied, self.pending = (), tuple(known)
+            return
+        if "meta" not in tables:
+            raise DataError(
+                f"{self.path}: a DuckDB database, but not an activity-report store (it has "
+                "no meta table); give --db a new file name or a store made by "
+                "`activity-report ingest`"
+            )
+        rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        found = str(rows[0][0]) if rows else "none"
+        if "migrations" in tables:
+            applied = [
+                str(n) for (n,) in self.con.execute("SELECT name FROM migrations").fetchall()
+            ]
+        elif found == "1":
+            applied = ["0001_initial"]  # made by 0.1.0, before steps were recorded
+        else:
+            applied = [found]
+        newer = [name for name in applied if name not in known]
+        if newer or not found.isdigit() or int(found) > len(known):
+            raise DataError(
+                f"{self.path}: the store has schema version {found}, newer than activity-report "
+                f"{__version__} knows (version {len(known)}); use the release that made the "
+                "store, or ingest into a new one"
+            )
+        self.applied = tuple(name for name in known if name in applied)
+        self.pending = tuple(name for name in known if name not in applied)
+
+    def _migrate(self) -> None:
+        """Apply the pending steps, oldest first, each in its own transaction."""
+        con = self.con
+        if "migrations" not in self._tables():
+            with self.atomic():
+                con.execute(
+                    "CREATE TABLE migrations (name VARCHAR NOT NULL, "
+                    "applied_at TIMESTAMPTZ NOT NULL)"
+                )
+                # A store made before steps were recorded has the first one.
+                for name in self.applied:
+                    con.execute(
+                        "INSERT INTO migrations VALUES ($name, $now)",
+                        {"name": name, "now": datetime.now(UTC)},
+                    )
+        steps = schema.MIGRATIONS
+        for step in steps:
+            if step.name in self.applied:
+                continue
+            with self.atomic():
+                step.apply(con)
+                con.execute(
+                    "INSERT INTO migrations VALUES ($name, $now)",
+                    {"name": step.name, "now": datetime.now(UTC)},
+                )
+                con.execute(
+                    "UPDATE meta SET value = $v WHERE key = 'schema_version'",
+                    {"v": str(steps.index(step) + 1)},
+                )
+            self.applied += (step.name,)
+        self.pending = ()
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise DataError(f"{self.path}: the store is open read-only; open it for writing")
+
+    # ----------------------------------------------------------------- ingest
+
+    # ----------------------------------------------------------------- writing
+
+    def ingest(
+        self,
+        specs: Sequence[str],
+        *,
+        strict: bool = False,
+        progress: Progress | None = None,
+        stdin: IO[bytes] | None = None,
+    ) -> IngestResult:
+        """Add the events of ``specs`` (the forms of ``--events``) in one transaction.
+
+        Valid rows not in the store yet are added; duplicates (of the store or
+        of each other) are counted; invalid rows go to the rejects table. Any
+        failure, or ``strict`` with invalid rows, leaves the store unchanged.
+        The files are read and checked before the store is held (see :mod:`.ingest`).
+        """
+        self._writable()
+        files = sources.expand_paths(specs, stdin=stdin)
+        if not files:
+            raise DataError("no event files given; name the files to ingest")
+        return Ingest(self).run(files, strict, progress)
+
+    def import_users(self, path: str) -> UsersResult:
+        """Load a user directory file; users already in the store are updated."""
+        self._writable()
+        return users_mod.import_users(self, path)
+
+    # ----------------------------------------------------------------- reading
+
+    def users(self) -> dict[str, UserInfo]:
+        """The user directory held by the store, by id."""
+        with self._reading():
+            rows = self.con.execute(
+                "SELECT id, name, username, roles, avatar_hash FROM users ORDER BY id"
+            ).fetchall()
+        return {
+            str(uid): UserInfo(
+                id=str(uid),
+                name=name,
+                username=username,
+                roles=tuple(str(r) for r in roles or ()),
+                avatar_hash=avatar,
+            )
+            for uid, name, username, roles, avatar in rows
+        }
+
+    # ----------------------------------------------------------------- reading
+
+    def events_view(self, name: str = EVENTS_VIEW) -> str:
+        """Register the temporary view ``name`` with the columns of :data:`sources.VIEW`.
+
+        Stored events are all valid (invalid ones are in ``rejects``), so
+        ``problem``, ``source_file`` and ``source_row`` are NULL. The view reads
+        the attached store, so a writer's store stays held until it is closed.
+        """
+        if not self.attached:
+            self._attach()
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {sources.quote_ident(name)} AS
+                SELECT ts, end_us, user_id, category, org, event_id,
+                       CAST(NULL AS VARCHAR) AS problem,
+                       CAST(NULL AS VARCHAR) AS source_file,
+                       CAST(NULL AS BIGINT) AS source_row
+                FROM {CATALOG}.main.events"""
+        )
+        return name
+
+    def through(self, con: duckdb.DuckDBPyConnection) -> Store:
+        """This open store, read through ``con``: a cursor of its connection.
+
+        DuckDB connections are not shared between threads; a server gives each
+        request a cursor, and this store object over it.
+        """
+        con.execute(f"USE {CATALOG}")
+        other = Store(self.path, con, self.read_only, self.wait)
+        other.attached, other.applied, other.pending = self.attached, self.applied, self.pending
+        return other
+
+    def rollup_cells(
+        self, edges: Sequence[int], filters: engine.Filters, heartbeat_us: int
+    ) -> list[engine.Cell] | None:
+        """The report's cells from the rollups, or None when they cannot answer it exactly."""
+        if "0002_rollups" not in self.applied:
+            return None  # an older store, read before its upgrade
+        if not rollups.answerable(edges, filters, heartbeat_us):
+            return None
+        with self._reading():
+            return rollups.cells(self.con, edges, filters)
+
+    def info(self) -> StoreInfo:
+        """Counts and spans of the store, for ``activity-report info``."""
+        with self._reading():
+            return info_mod.info(self)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    import duckdb
+
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # no transaction left to roll back: DuckDB already ended it
+
+
+def _literal(text: str) -> str:
+    """``text`` as a SQL string literal (DuckDB's: quotes doubled, nothing else escaped)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    message = first_line(exc)
+    return (
+        "Could not set lock" in message
+        or "different configuration" in message
+        # the file is attached by another database of this same process (a server's tests)
+        or "Unique file handle conflict" in message
+    )
+
+
+def _open_error(path: Path, exc: Exception, waited: float = 0.0) -> DataError:
+    message = first_line(exc)
+    if _is_lock_error(exc):
+        holder = re.search(r"\(PID (\d+)\)", message)
+        who = f"process {holder.group(1)}" if holder else "another connection"
+        if waited > 0:
+            return DataError(
+                f"{path}: the store is in use by {who}; waited {waited:g} s for it (one "
+                "process can write a store, or several read it); try again later, or wait "
+                "longer with --wait",
+                kind=Kind.unavailable,
+            )
+        return DataError(
+            f"{path}: the store is in use by {who}; try again when it has finished "
+            "(one process can write a store, or several read it)",
+            kind=Kind.unavailable,
+        )
+    if "not a valid DuckDB database" in message:
+        return _not_a_database(path)
+    return DataError(f"{path}: cannot open the store: {message}")
+
+
+def _is_duckdb_file(path: Path) -> bool:
+    """Whether ``path`` starts as a DuckDB database does (``DUCK`` at byte 8).
+
+    An unreadable file passes: opening it then gives the precise error.
+    """
+    try:
+        with path.open("rb") as handle:
+            return handle.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return True
+
+
+def _not_a_database(path: Path) -> DataError:
+    return DataError(
+        f"{path}: not a DuckDB database; give --db a store made by `activity-report "
+        "ingest`, or a new file name"
+    )
+
+
+#: What DuckDB would take for a URL or a special database rather than a file:
+#: ``:memory:``, ``md:``, ``s3://bucket/x`` (which becomes ``s3:/bucket/x``).
+_NOT_A_FILE = re.compile(r"^(?::|[A-Za-z][A-Za-z0-9+.-]+:)")
+
+
+def check_store_path(path: str | os.PathLike[str]) -> None:
+    """Refuse a --db that DuckDB would not read as a local DuckDB file.
+
+    DuckDB takes ``:memory:`` (nothing kept), ``md:`` and URLs (the network),
+    and opens a SQLite file through an extension: none of them is a store.
+    """
+    text = os.fspath(path)
+    if _NOT_A_FILE.match(text):
+        raise UsageError(
+            f"invalid value for --db: {text!r}; a store is a local DuckDB file "
+            "(in-memory databases and URLs are not stores; a file whose name has a colon "
+            "needs its full path)"
+        )
+    try:
+        with open(text, "rb") as handle:
+            head = handle.read(16)
+    except OSError:  # missing (a new store) or unreadable: opening it will say
+        return
+    if head == b"SQLite format 3\x00":
+        raise DataError(
+            f"{text}: is a SQLite database, not a store (a DuckDB file); give another --db"
+        )

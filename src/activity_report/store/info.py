@@ -1,0 +1,60 @@
+"""``info``: what the store holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .results import StoreInfo, _from_micros
+
+if TYPE_CHECKING:
+    from .core import Store
+
+
+def info(store: Store) -> StoreInfo:
+    """Counts and spans of ``store`` (attached by the caller)."""
+    con = store.con
+    events, first, last = con.execute("SELECT count(*), min(ts), max(ts) FROM events").fetchall()[0]
+    categories = [
+        (str(c), int(n))
+        for c, n in con.execute(
+            "SELECT category, count(*) FROM events GROUP BY category "
+            "ORDER BY count(*) DESC, category"
+        ).fetchall()
+    ]
+    organizations = [
+        (None if o is None else str(o), int(n))
+        for o, n in con.execute(
+            "SELECT org, count(*) FROM events GROUP BY org ORDER BY count(*) DESC, org NULLS LAST"
+        ).fetchall()
+    ]
+    reasons = [
+        (str(p), int(n))
+        for p, n in con.execute(
+            "SELECT problem, count(*) FROM rejects GROUP BY problem ORDER BY count(*) DESC, problem"
+        ).fetchall()
+    ]
+    users = int(con.execute("SELECT count(*) FROM users").fetchall()[0][0])
+    # In whole seconds (a run's microseconds tell no one anything), as an
+    # integer: DuckDB before 2.0 needs pytz to hand a TIMESTAMPTZ to Python.
+    files, last_ingest = con.execute(
+        "SELECT count(DISTINCT file), epoch_us(date_trunc('second', max(ingested_at))) FROM ingests"
+    ).fetchall()[0]
+    created = con.execute("SELECT value FROM meta WHERE key = 'created_by'").fetchall()
+    size = sum(p.stat().st_size for p in (store.path, Path(f"{store.path}.wal")) if p.exists())
+    return StoreInfo(
+        path=store.path,
+        size_bytes=size,
+        schema_version=len(store.applied),
+        events=int(events),
+        first_event=_from_micros(first),
+        last_event=_from_micros(last),
+        categories=categories,
+        organizations=organizations,
+        users=users,
+        rejects=sum(n for _, n in reasons),
+        rejected_reasons=reasons,
+        ingested_files=int(files),
+        last_ingest=_from_micros(last_ingest),
+        created_by=str(created[0][0]) if created else None,
+    )

@@ -1,0 +1,165 @@
+"""The store's rollups answer exactly what the events would, however the log was ingested."""
+
+from __future__ import annotations
+
+import csv
+import random
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from activity_report.engine import Filters
+from activity_report.sources import CATEGORIES
+from activity_report.store.rollups import SLOT_US, answerable
+
+from .conftest import run_cli
+
+BASE = datetime(2024, 3, 29, 20, 0, tzinfo=UTC)  # the weekend Europe moves its clocks
+HEADER = ("time", "user_id", "category", "organization_id", "end_time")
+ZONES = ("UTC", "Europe/Berlin", "Asia/Kathmandu", "America/St_Johns", "Australia/Lord_Howe")
+INTERVALS = ("15 minutes", "1 hour", "3 hours", "daily", "weekly", "monthly")
+
+rows_strategy = st.lists(
+    st.tuples(
+        st.integers(0, 4 * 24 * 60 * 60),  # seconds after BASE
+        st.sampled_from(["u1", "u2", "u3"]),
+        st.sampled_from(["ide", "IDE", "login", "app", "tunnel", "web terminal", "deploy"]),
+        st.sampled_from(["", "o1", "o2"]),
+        st.sampled_from([None, None, 0, 7 * 60, 50 * 60, 200 * 60]),  # seconds of coverage
+        st.integers(1, 2),  # copies
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def csv_rows(rows: Sequence[tuple[Any, ...]]) -> list[tuple[int, tuple[str, ...]]]:
+    out: list[tuple[int, tuple[str, ...]]] = []
+    for second, user, category, org, length, copies in rows:
+        start = BASE + timedelta(seconds=second)
+        end = "" if length is None else (start + timedelta(seconds=length)).isoformat()
+        out += [(second, (start.isoformat(), user, category, org, end))] * copies
+    return out
+
+
+def write(path: Path, rows: Sequence[tuple[str, ...]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def rollups(db: Path) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT * FROM rollups ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+def ingest(db: Path, *files: Path) -> None:
+    run = run_cli("ingest", "--db", str(db), *map(str, files))
+    assert run.exit_code == 0, run.stderr
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(rows=rows_strategy, seed=st.integers(0, 2**32))
+def test_rollups_answer_as_the_events_do(
+    rows: list[tuple[Any, ...]], seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
+    rng = random.Random(seed)
+    log = csv_rows(rows)
+    rng.shuffle(log)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        whole = write(tmp / "whole.csv", [r for _, r in log])
+        one = tmp / "one.duckdb"
+        ingest(one, whole)
+        # The same log in pieces by time, in random order, some twice.
+        cuts = sorted(rng.sample(range(1, 4 * 86_400), rng.randrange(1, 5)))
+        edges = [0, *cuts, 4 * 86_400 + 1]
+        pieces = [
+            write(tmp / f"p{i}.csv", [r for s, r in log if lo <= s < hi])
+            for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False))
+        ]
+        order = pieces + rng.sample(pieces, rng.randrange(0, len(pieces) + 1))
+        rng.shuffle(order)
+        many = tmp / "many.duckdb"
+        for piece in order:
+            ingest(many, piece)
+        assert rollups(many) == rollups(one)
+        for _ in range(3):
+            zone = rng.choice(ZONES)
+            args = [
+                "--interval",
+                rng.choice(INTERVALS),
+                "--tz",
+                zone,
+                "--category",
+                rng.choice(["any", "ide", "web_terminal", "login"]),
+                "--json",
+            ]
+            if rng.random() < 0.5:
+                args += ["--start", "2024-03-29", "--end", "2024-04-03"]
+            if rng.random() < 0.4:
+                args += ["--org", rng.choice(["o1", "o2"])]
+            if rng.random() < 0.2:
+                args += ["--user", "u2"]
+            if rng.random() < 0.2:
+                args += ["--heartbeat", "2 minutes"]  # not the rollups'
+            from_events = run_cli("--events", str(whole), *args)
+            from_store = run_cli("--db", str(many), *args, "--verbose")
+            assert from_store.exit_code == from_events.exit_code == 0, from_store.stderr
+            assert from_store.stdout == from_events.stdout, args
+            # With dates for edges in UTC and the default heartbeat, the rollups answer
+            # (a default end is raised only to the interval's unit: maybe not a slot edge).
+            if "--heartbeat" not in args and zone == "UTC" and "--start" in args:
+                assert "answered from the 15-minute rollups" in from_store.stderr, args
+
+
+def test_what_the_rollups_can_answer() -> None:
+    day = 86_400_000_000
+    edges = [0, day, 2 * day]
+    anything = Filters(categories=CATEGORIES)
+    assert answerable(edges, anything, 60_000_000)
+    assert answerable(edges, Filters(categories=["ide"], orgs=["o1"], users=["u"]), 60_000_000)
+    assert not answerable(edges, anything, 30_000_000)  # another heartbeat
+    assert not answerable([0, SLOT_US + 1_000_000], anything, 60_000_000)  # unaligned edge
+    assert not answerable(edges, Filters(categories=["ide", "app"]), 60_000_000)
+    assert not answerable(edges, Filters(categories=CATEGORIES, orgs=["a", "b"]), 60_000_000)
+
+
+def test_a_reingest_of_known_rows_leaves_the_rollups_alone(tmp_path: Path) -> None:
+    log = write(
+        tmp_path / "a.csv",
+        [
+            ("2024-01-01T00:10:00Z", "u1", "ide", "", ""),
+            ("2024-01-01T00:14:30Z", "u1", "ide", "", ""),
+        ],
+    )
+    db = tmp_path / "s.duckdb"
+    ingest(db, log)
+    before = rollups(db)
+    # A crossing minute: 00:14:30 covers until 00:15:30, in two slots.
+    assert [(r[0] % (4 * SLOT_US), r[1], r[4], r[5]) for r in before if r[1] is None] == [
+        (0, None, 2, 90_000_000),
+        (SLOT_US, None, 0, 30_000_000),
+    ]
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE rollups SET count = count + 100")  # a mark a rewrite would erase
+    con.close()
+    ingest(db, log)
+    assert [r[4] for r in rollups(db)] == [r[4] + 100 for r in before]
