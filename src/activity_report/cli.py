@@ -7,6 +7,7 @@ on stderr, and an exit code, in exactly one place: :func:`main`.
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import signal
 import sys
@@ -70,6 +71,11 @@ TempDirOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+class Engine(enum.StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
 
 
 class DefaultReportGroup(TyperGroup):
@@ -244,6 +250,26 @@ def report_command(
     ] = 100_000,
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            case_sensitive=False,
+            help="What computes the report: duckdb (on this machine) or spark (Apache "
+            "Spark, for event logs in a data lake; needs pip install "
+            "'activity-report[spark]'). Same output. Example: --engine spark",
+        ),
+    ] = Engine.duckdb,
+    spark_remote: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-remote",
+            help="With --engine spark: the Spark Connect server to run on. Default: a "
+            "local Spark. Example: --spark-remote sc://spark-host:15002",
+            envvar="SPARK_REMOTE",
+            show_default=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     """Report who was active, how often and for how long, per interval.
@@ -286,6 +312,8 @@ def report_command(
         strict=strict,
         memory_limit=_limits(memory_limit, temp_dir).memory_limit,
         temp_dir=_limits(memory_limit, temp_dir).temp_dir,
+        engine=engine.value,
+        spark_remote=spark_remote if engine is Engine.spark else None,
     )
     result = core.run(request)
     _emit(result.report, chosen, output, top=top, color=color)

@@ -6,14 +6,14 @@ prints; what the caller should tell the user comes back as data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from . import directory as directory_mod
 from . import engine, resources, sources
-from .errors import DataError
+from .errors import DataError, UsageError
 from .intervals import Interval, bucket_edges, ceil_to_unit, floor_to_unit
 from .model import Report, ReportMeta, UserInfo, build_report
 from .store import Store, default_path
@@ -43,6 +43,8 @@ class ReportRequest:
     strict: bool = False
     memory_limit: str | None = None  # DuckDB's, e.g. '2GB' (resources.parse_memory_limit)
     temp_dir: str | None = None  # where DuckDB spills (resources.check_temp_dir)
+    engine: str = "duckdb"  # or "spark": the same report computed by Apache Spark
+    spark_remote: str | None = None  # a Spark Connect URL; None starts a local Spark
 
 
 @dataclass
@@ -84,27 +86,87 @@ def run(request: ReportRequest, con: duckdb.DuckDBPyConnection | None = None) ->
     (``request.db``), whose user directory then names the users unless
     ``request.users_file`` is given.
     """
+    if request.engine == "spark":
+        return _count_with_spark(request)
     if not request.events:
         limits = resources.Limits(request.memory_limit, request.temp_dir)
         with Store.open(request.db or default_path(), read_only=True, limits=limits) as store:
-            return _count(
-                request, store.con, store.events_view(), store.users(), every_column=False
-            )
+            events = _DuckDBEvents(store.con, store.events_view(), every_column=False)
+            return _count(request, events, store.users(), lambda: store.con)
     con = con or connect(request.memory_limit, request.temp_dir)
     loaded = sources.load_events(con, sources.expand_paths(request.events))
     has_csv = any(file.fmt == "csv" for file in loaded.files)
-    return _count(request, con, loaded.view, {}, every_column=has_csv)
+    duck = con
+    return _count(request, _DuckDBEvents(duck, loaded.view, has_csv), {}, lambda: duck)
+
+
+def _count_with_spark(request: ReportRequest) -> ReportResult:
+    """The report from ``request.events`` read and counted by Spark."""
+    from .backends import spark
+
+    if not request.events:
+        raise UsageError("--engine spark reads --events (files, folders or URLs), not a store")
+    session = spark.connect(request.spark_remote)
+    events = spark.open_events(
+        session,
+        request.events,
+        local=request.spark_remote is None,
+        window=spark.PruneWindow(
+            None if request.start is None else to_micros(request.start),
+            None if request.end is None else to_micros(request.end),
+            request.heartbeat_us,
+        ),
+    )
+    return _count(request, events, {}, lambda: connect(request.memory_limit, request.temp_dir))
+
+
+class _DuckDBEvents:
+    """The DuckDB engine's answers about one view, as the Spark engine gives them."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, view: str, every_column: bool) -> None:
+        self.con, self.view, self.every_column = con, view, every_column
+
+    def diagnose(self) -> sources.Diagnostics:
+        return sources.diagnose(self.con, self.view, every_column=self.every_column)
+
+    def data_span(
+        self,
+        filters: engine.Filters,
+        heartbeat_us: int,
+        start_us: int | None = None,
+        end_us: int | None = None,
+    ) -> tuple[int, int] | None:
+        return engine.data_span(self.con, self.view, filters, heartbeat_us, start_us, end_us)
+
+    def compute(
+        self, edges: Sequence[int], filters: engine.Filters, heartbeat_us: int
+    ) -> list[engine.Cell]:
+        return engine.compute(self.con, self.view, edges, filters, heartbeat_us)
+
+
+class _Events(Protocol):
+    def diagnose(self) -> sources.Diagnostics: ...
+
+    def data_span(
+        self,
+        filters: engine.Filters,
+        heartbeat_us: int,
+        start_us: int | None = None,
+        end_us: int | None = None,
+    ) -> tuple[int, int] | None: ...
+
+    def compute(
+        self, edges: Sequence[int], filters: engine.Filters, heartbeat_us: int
+    ) -> list[engine.Cell]: ...
 
 
 def _count(
     request: ReportRequest,
-    con: duckdb.DuckDBPyConnection,
-    view: str,
+    events: _Events,
     directory: dict[str, UserInfo],
-    *,
-    every_column: bool,
+    users_con: Callable[[], duckdb.DuckDBPyConnection],
 ) -> ReportResult:
-    diagnostics = sources.diagnose(con, view, every_column=every_column)
+    diagnostics = events.diagnose()
     if request.strict and diagnostics.invalid_rows:
         raise DataError(
             f"{diagnostics.invalid_rows} invalid rows ({diagnostics.describe()}); "
@@ -112,7 +174,9 @@ def _count(
         )
     users = directory
     if request.users_file:
-        users = directory_mod.index(directory_mod.read_directory_file(con, request.users_file))
+        users = directory_mod.index(
+            directory_mod.read_directory_file(users_con(), request.users_file)
+        )
     filters = engine.Filters(
         categories=list(request.categories),
         orgs=list(request.orgs) if request.orgs is not None else None,
@@ -123,9 +187,7 @@ def _count(
     notes: list[str] = []
     start, end = request.start, request.end
     if start is None or end is None:
-        span = engine.data_span(
-            con,
-            view,
+        span = events.data_span(
             filters,
             request.heartbeat_us,
             start_us=None if start is None else to_micros(start),
@@ -140,7 +202,7 @@ def _count(
         if end is None:
             end = ceil_to_unit(from_micros(span[1], request.tz), request.interval, request.tz)
     edges = bucket_edges(start, end, request.interval, request.tz, max_buckets=request.max_buckets)
-    cells = engine.compute(con, view, [to_micros(e) for e in edges], filters, request.heartbeat_us)
+    cells = events.compute([to_micros(e) for e in edges], filters, request.heartbeat_us)
     report = build_report(
         edges,
         [(c.bucket, c.user_id, c.count, c.duration_us) for c in cells],
