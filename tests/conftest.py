@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import CliRunner
 
 from activity_report.cli import app
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -50,3 +53,18 @@ def events_csv(tmp_path: Path) -> Callable[..., Path]:
         return write_csv(tmp_path / name, header, rows)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One Spark session for the whole test run: Spark takes seconds to start.
+
+    It is the local Spark Connect server the CLI's ``--engine spark`` starts, so
+    CLI runs in the same test session find it running and reuse it.
+    """
+    from activity_report.backends.spark import connect
+
+    session = connect(None)
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield session
+    session.stop()
