@@ -21,6 +21,7 @@ partitions that can hold matching events (:class:`PruneWindow`).
 
 from __future__ import annotations
 
+import csv
 import gzip
 import os
 import re
@@ -209,8 +210,11 @@ def _load(spark: SparkSession, read: _Read) -> tuple[DataFrame, list[str]]:
         reader = reader.option("basePath", os.path.abspath(read.base_path))
     if read.fmt == "parquet":
         return reader.option("mergeSchema", "true").parquet(*read.paths), []
-    sep = _separator(spark, read)
-    header = spark.read.options(header="true", sep=sep).csv(read.paths[0]).columns
+    sep, line = _separator(spark, read)
+    if line is not None:  # a local file: its header line is already read
+        header = next(csv.reader([line], delimiter=sep), [])
+    else:
+        header = spark.read.options(header="true", sep=sep).csv(read.paths[0]).columns
     if not header:
         raise DataError(f"{_shown(read)}: no header row (time, user_id, category)")
     from pyspark.sql.types import StringType, StructField, StructType
@@ -246,21 +250,23 @@ def _unique(names: Sequence[str]) -> list[str]:
     return out
 
 
-def _separator(spark: SparkSession, read: _Read) -> str:
-    """The header's field separator, as DuckDB's sniffer finds it among , ; tab |."""
+def _separator(spark: SparkSession, read: _Read) -> tuple[str, str | None]:
+    """The header's field separator, as DuckDB's sniffer finds it among , ; tab |,
+    and the header line itself when the file is local."""
     path = read.paths[0]
-    line: str | None = None
+    local: str | None = None
     if not _URL.match(path) and os.path.exists(path):
         raw = _header_line(path)
-        line = raw.decode("utf-8", "replace") if raw is not None else None
+        local = raw.decode("utf-8", "replace").lstrip("\ufeff") if raw is not None else None
+        line = local
     else:
         first = spark.read.text(path).limit(1).collect()
         line = str(first[0][0]) if first else None
     if not line:
-        return ","
+        return ",", local
     counts = {sep: line.count(sep) for sep in (",", ";", "\t", "|")}
     best = max(counts, key=lambda sep: counts[sep])
-    return best if counts[best] else ","
+    return (best if counts[best] else ","), local
 
 
 def _prune(raw: DataFrame, read: _Read, mapping: Mapping, window: PruneWindow | None) -> DataFrame:

@@ -9,8 +9,11 @@ UTC, as with DuckDB.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ...errors import DataError, UsageError
 
@@ -26,7 +29,6 @@ INSTALL_HINT = (
 LOCAL_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",  # it would draw on the terminal
-    "spark.sql.shuffle.partitions": "8",
 }
 
 
@@ -41,7 +43,7 @@ def connect(remote: str | None = None) -> SparkSession:
         warnings.simplefilter("ignore", FutureWarning)
         try:
             from pyspark.errors import PySparkException
-            from pyspark.sql import SparkSession
+            from pyspark.sql.connect.session import SparkSession as ConnectSession
         except ImportError:
             raise UsageError(INSTALL_HINT) from None
     if remote is not None and not remote.startswith("sc://"):
@@ -49,19 +51,57 @@ def connect(remote: str | None = None) -> SparkSession:
             f"invalid value for --spark-remote: {remote!r} (give a Spark Connect URL such "
             "as sc://spark-host:15002)"
         )
-    builder = SparkSession.builder.remote(remote or "local[*]")
-    if remote is None:
-        for key, value in LOCAL_CONF.items():
-            builder = builder.config(key, value)
+    from py4j.protocol import Py4JError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            spark = builder.getOrCreate()
+            url = remote or _local_server()
+            # PySpark's functions build Spark Connect expressions only when this is
+            # set, as PySpark itself sets it when it opens a Spark Connect session.
+            os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
+            session = ConnectSession.builder.remote(url).getOrCreate()
+            spark = cast("SparkSession", session)
         spark.conf.set("spark.sql.session.timeZone", "UTC")
-    except (PySparkException, OSError) as exc:
+    except (PySparkException, Py4JError, OSError) as exc:
         where = remote or "a local Spark"
         raise DataError(f"cannot start or reach {where}: {first_line(exc)}") from None
     return spark
+
+
+def _local_server() -> str:
+    """The URL of this process's local Spark Connect server, started on first use.
+
+    It listens on a free port of localhost, not Spark's fixed 15002, so that
+    two reports running at once on one machine each talk to their own; a
+    random token (as PySpark's own local mode sets) keeps other local users out.
+    """
+    from pyspark import SparkConf, SparkContext
+
+    context = SparkContext._active_spark_context
+    if context is None:
+        token = os.environ.setdefault("SPARK_CONNECT_AUTHENTICATE_TOKEN", str(uuid.uuid4()))
+        conf = SparkConf().setMaster("local[*]").setAppName("activity-report")
+        conf.setAll(
+            [
+                *LOCAL_CONF.items(),
+                ("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin"),
+                ("spark.connect.grpc.binding.address", "127.0.0.1"),
+                ("spark.connect.grpc.binding.port", str(_free_port())),
+                ("spark.connect.authenticate.token", token),
+            ]
+        )
+        context = SparkContext.getOrCreate(conf)
+        context.setLogLevel("ERROR")
+    port = context.getConf().get("spark.connect.grpc.binding.port")
+    return f"sc://localhost:{port}"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def first_line(exc: BaseException) -> str:
