@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import shutil
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
 from .conftest import SAMPLE, Run, run_cli, write_csv
@@ -173,3 +176,55 @@ def test_spark_reads_event_files_not_a_store(tmp_path: Path) -> None:
 
 def test_a_missing_file_is_named_as_duckdb_names_it(spark: SparkSession, tmp_path: Path) -> None:
     assert_same(*both("--events", str(tmp_path / "nope.parquet")))
+
+
+# --------------------------------------------------------------------------- random logs
+
+DST_DAYS = ("2024-03-31", "2024-10-27", "2024-03-10", "2024-11-03", "2024-04-07")
+ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "+05:30")
+SPELLINGS = ("ide", "IDE", "web-terminal", "Web Terminal", "app", "login", "tunnel", "other")
+
+
+@st.composite
+def random_logs(draw: st.DrawFn) -> tuple[list[tuple[str, ...]], list[str]]:
+    """CSV rows around a DST change, and the report's options."""
+    day = datetime.fromisoformat(draw(st.sampled_from(DST_DAYS))).replace(tzinfo=UTC)
+    rows: list[tuple[str, ...]] = []
+    for _ in range(draw(st.integers(1, 40))):
+        moment = day + timedelta(minutes=draw(st.integers(-3 * 1440, 3 * 1440)))
+        offset = draw(st.sampled_from((0, 60, -330)))
+        shown = moment.astimezone(timezone(timedelta(minutes=offset)))
+        stamp = shown.isoformat().replace("+00:00", "Z")
+        kind = draw(st.sampled_from(("heartbeat", "end_time", "duration")))
+        length = draw(st.integers(0, 36 * 60))
+        end = (moment + timedelta(minutes=length)).isoformat() if kind == "end_time" else ""
+        duration = str(length * 60) if kind == "duration" else ""
+        user = draw(st.sampled_from(("ann", "bob", "cy")))
+        rows.append((stamp, user, draw(st.sampled_from(SPELLINGS)), end, duration))
+    options = [
+        "--tz", draw(st.sampled_from(ZONES)),
+        "--interval", draw(st.sampled_from(("1 hour", "90 min", "1 day", "1 week", "monthly"))),
+        "--heartbeat", draw(st.sampled_from(("1 minute", "5 minutes", "30 seconds"))),
+        "--category", draw(st.sampled_from(("any", "ide", "web_terminal"))),
+    ]  # fmt: skip
+    if draw(st.booleans()):
+        options += ["--start", (day - timedelta(days=1)).date().isoformat()]
+        options += ["--end", (day + timedelta(days=2)).date().isoformat()]
+    return rows, options
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(log=random_logs())
+def test_random_logs_are_byte_identical(
+    spark: SparkSession, tmp_path: Path, log: tuple[list[tuple[str, ...]], list[str]]
+) -> None:
+    """Zones, DST days, interval kinds, categories, heartbeats, durations, end times."""
+    rows, options = log
+    path = write_csv(
+        tmp_path / "random.csv", ("time", "user_id", "category", "end_time", "duration_s"), rows
+    )
+    duck, spark_run = both("--events", str(path), *options, "--json")
+    assert duck.exit_code == 0, duck.stderr
+    assert_same(duck, spark_run)

@@ -13,6 +13,7 @@ import os
 import socket
 import uuid
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from ...errors import DataError, UsageError
@@ -30,6 +31,10 @@ LOCAL_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",  # it would draw on the terminal
 }
+
+
+#: The local JVM's logging: errors only, on stderr.
+LOG_CONFIG = (Path(__file__).parent / "log4j2.properties").as_uri()
 
 
 def connect(remote: str | None = None) -> SparkSession:
@@ -89,6 +94,7 @@ def _local_server() -> str:
                 ("spark.connect.grpc.binding.address", "127.0.0.1"),
                 ("spark.connect.grpc.binding.port", str(_free_port())),
                 ("spark.connect.authenticate.token", token),
+                ("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG}"),
             ]
         )
         context = SparkContext.getOrCreate(conf)
