@@ -15,6 +15,7 @@ from activity_report.cli import app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
+    from pyspark.sql import SparkSession
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -62,3 +63,18 @@ def browser() -> Iterator[Browser]:
 
     with launch() as launched:
         yield launched
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One Spark session for the whole test run: Spark takes seconds to start.
+
+    It is the local Spark Connect server the CLI's ``--engine spark`` starts, so
+    CLI runs in the same test session find it running and reuse it.
+    """
+    from activity_report.backends.spark import connect
+
+    session = connect(None)
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield session
+    session.stop()

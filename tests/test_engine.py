@@ -1,11 +1,18 @@
-"""engine.compute and BucketLookup on small in-memory data, against exact values and
-against the pure-Python model in tests/reference.py."""
+"""The counting of both engines (DuckDB's engine.compute, the Spark backend's) and
+BucketLookup on small in-memory data, against exact values and against the
+pure-Python model in tests/reference.py.
+
+Every counting test runs once per engine (the ``backend`` fixture); the Spark
+runs share the test session's one Spark session, and its property tests draw
+fewer examples.
+"""
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -18,6 +25,9 @@ from activity_report.intervals import bucket_edges, parse_interval
 from activity_report.reporting import connect, to_micros
 from tests import reference
 from tests.reference import Event, RefFilters
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 VIEW = "events_canonical"
 ALL = ("ide", "login", "app", "tunnel", "web_terminal")
@@ -69,8 +79,141 @@ def load(
     ).fetchall()
 
 
+class Backend(Protocol):
+    """One engine's counting over canonical rows made from :class:`Event` values."""
+
+    def cells(
+        self,
+        events: Sequence[Event],
+        invalid: Sequence[Event],
+        edges: Sequence[int],
+        filters: engine.Filters,
+        heartbeat: int,
+    ) -> list[engine.Cell]: ...
+
+    def span(
+        self,
+        events: Sequence[Event],
+        filters: engine.Filters,
+        heartbeat: int,
+        start_us: int | None = None,
+        end_us: int | None = None,
+    ) -> tuple[int, int] | None: ...
+
+
+class DuckDBBackend:
+    """DuckDB's engine; ``heartbeats_only`` forces a plan, ``user_ids`` names the users."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        heartbeats_only: bool | None = None,
+        user_ids: Sequence[str] | None = None,
+    ) -> None:
+        self.con = con
+        self.heartbeats_only = heartbeats_only
+        self.user_ids = user_ids
+
+    def cells(
+        self,
+        events: Sequence[Event],
+        invalid: Sequence[Event],
+        edges: Sequence[int],
+        filters: engine.Filters,
+        heartbeat: int,
+    ) -> list[engine.Cell]:
+        load(self.con, events, invalid)
+        return engine.compute(
+            self.con,
+            VIEW,
+            edges,
+            filters,
+            heartbeat,
+            heartbeats_only=self.heartbeats_only,
+            user_ids=self.user_ids,
+        )
+
+    def span(
+        self,
+        events: Sequence[Event],
+        filters: engine.Filters,
+        heartbeat: int,
+        start_us: int | None = None,
+        end_us: int | None = None,
+    ) -> tuple[int, int] | None:
+        load(self.con, events)
+        return engine.data_span(self.con, VIEW, filters, heartbeat, start_us, end_us)
+
+
+class SparkBackend:
+    """The Spark backend's counting, on a DataFrame of the canonical columns."""
+
+    SCHEMA = (
+        "ts BIGINT, end_us BIGINT, user_id STRING, category STRING, org STRING, "
+        "event_id STRING, problem STRING"
+    )
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    def rows(self, events: Sequence[Event], invalid: Sequence[Event] = ()) -> DataFrame:
+        data = [(e, None) for e in events] + [(e, "end_time before time") for e in invalid]
+        return self.spark.createDataFrame(
+            [
+                (e.ts_us, e.end_us, e.user, e.category, e.org, f"e{i}", problem)
+                for i, (e, problem) in enumerate(data)
+            ],
+            self.SCHEMA,
+        )
+
+    def cells(
+        self,
+        events: Sequence[Event],
+        invalid: Sequence[Event],
+        edges: Sequence[int],
+        filters: engine.Filters,
+        heartbeat: int,
+    ) -> list[engine.Cell]:
+        from activity_report.backends.spark import counting
+
+        rows = self.rows(events, invalid)
+        return counting.compute(self.spark, rows, edges, filters, heartbeat)
+
+    def span(
+        self,
+        events: Sequence[Event],
+        filters: engine.Filters,
+        heartbeat: int,
+        start_us: int | None = None,
+        end_us: int | None = None,
+    ) -> tuple[int, int] | None:
+        from activity_report.backends.spark import counting
+
+        rows = self.rows(events)
+        return counting.data_span(rows, filters, heartbeat, start_us, end_us)
+
+
+@pytest.fixture(scope="module")
+def duck(con: duckdb.DuckDBPyConnection) -> Backend:
+    return DuckDBBackend(con)
+
+
+@pytest.fixture(scope="module")
+def spark_backend(spark: SparkSession) -> Backend:
+    return SparkBackend(spark)
+
+
+@pytest.fixture(params=["duckdb", "spark"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each engine in turn."""
+    name = "duck" if request.param == "duckdb" else "spark_backend"
+    chosen: Backend = request.getfixturevalue(name)
+    return chosen
+
+
 def compute(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     events: Sequence[Event],
     edges: Sequence[int],
     *,
@@ -79,19 +222,9 @@ def compute(
     users: Sequence[str] | None = None,
     heartbeat: int = M,
     invalid: Sequence[Event] = (),
-    heartbeats_only: bool | None = None,
-    user_ids: Sequence[str] | None = None,
 ) -> Result:
-    load(con, events, invalid)
-    cells = engine.compute(
-        con,
-        VIEW,
-        edges,
-        engine.Filters(categories, orgs, users),
-        heartbeat,
-        heartbeats_only=heartbeats_only,
-        user_ids=user_ids,
-    )
+    filters = engine.Filters(categories, orgs, users)
+    cells = backend.cells(events, invalid, edges, filters, heartbeat)
     result = {(c.bucket, c.user_id): (c.count, c.duration_us) for c in cells}
     assert len(result) == len(cells), "one cell per (bucket, user)"
     assert [(c.bucket, c.user_id) for c in cells] == sorted(result), "cells in order"
@@ -109,81 +242,81 @@ TWO_HOURS = [T0, T0 + H, T0 + 2 * H]
 # ------------------------------------------------------------------ exact cases
 
 
-def test_single_heartbeat_event(con: duckdb.DuckDBPyConnection) -> None:
-    assert compute(con, [ev(T0 + 10 * M)], HOUR) == {(0, "u"): (1, M)}
+def test_single_heartbeat_event(backend: Backend) -> None:
+    assert compute(backend, [ev(T0 + 10 * M)], HOUR) == {(0, "u"): (1, M)}
 
 
-def test_heartbeat_length_is_the_coverage(con: duckdb.DuckDBPyConnection) -> None:
+def test_heartbeat_length_is_the_coverage(backend: Backend) -> None:
     events = [ev(T0 + 10 * M)]
-    assert compute(con, events, HOUR, heartbeat=5 * M) == {(0, "u"): (1, 5 * M)}
-    assert compute(con, events, HOUR, heartbeat=30 * S) == {(0, "u"): (1, 30 * S)}
+    assert compute(backend, events, HOUR, heartbeat=5 * M) == {(0, "u"): (1, 5 * M)}
+    assert compute(backend, events, HOUR, heartbeat=30 * S) == {(0, "u"): (1, 30 * S)}
 
 
-def test_end_time_overrides_the_heartbeat(con: duckdb.DuckDBPyConnection) -> None:
+def test_end_time_overrides_the_heartbeat(backend: Backend) -> None:
     events = [ev(T0 + 10 * M, T0 + 12 * M)]
-    assert compute(con, events, HOUR, heartbeat=30 * M) == {(0, "u"): (1, 2 * M)}
+    assert compute(backend, events, HOUR, heartbeat=30 * M) == {(0, "u"): (1, 2 * M)}
 
 
-def test_zero_duration_covers_nothing_but_counts(con: duckdb.DuckDBPyConnection) -> None:
-    assert compute(con, [ev(T0 + 10 * M, T0 + 10 * M)], HOUR) == {(0, "u"): (1, 0)}
+def test_zero_duration_covers_nothing_but_counts(backend: Backend) -> None:
+    assert compute(backend, [ev(T0 + 10 * M, T0 + 10 * M)], HOUR) == {(0, "u"): (1, 0)}
 
 
-def test_overlapping_sessions_count_once(con: duckdb.DuckDBPyConnection) -> None:
+def test_overlapping_sessions_count_once(backend: Backend) -> None:
     events = [ev(T0, T0 + 30 * M), ev(T0 + 10 * M, T0 + 50 * M)]
-    assert compute(con, events, HOUR) == {(0, "u"): (2, 50 * M)}
+    assert compute(backend, events, HOUR) == {(0, "u"): (2, 50 * M)}
 
 
-def test_touching_sessions_add_up(con: duckdb.DuckDBPyConnection) -> None:
+def test_touching_sessions_add_up(backend: Backend) -> None:
     events = [ev(T0, T0 + 20 * M), ev(T0 + 20 * M, T0 + 30 * M)]
-    assert compute(con, events, HOUR) == {(0, "u"): (2, 30 * M)}
+    assert compute(backend, events, HOUR) == {(0, "u"): (2, 30 * M)}
 
 
-def test_overlapping_heartbeats_count_once(con: duckdb.DuckDBPyConnection) -> None:
+def test_overlapping_heartbeats_count_once(backend: Backend) -> None:
     # Heartbeats every 30 s with a 1 minute coverage: 10 events cover 5.5 minutes.
     events = [ev(T0 + i * 30 * S) for i in range(10)]
-    assert compute(con, events, HOUR) == {(0, "u"): (10, 5 * M + 30 * S)}
+    assert compute(backend, events, HOUR) == {(0, "u"): (10, 5 * M + 30 * S)}
 
 
-def test_duplicate_events_count_twice_cover_once(con: duckdb.DuckDBPyConnection) -> None:
-    assert compute(con, [ev(T0 + 5 * M)] * 2, HOUR) == {(0, "u"): (2, M)}
+def test_duplicate_events_count_twice_cover_once(backend: Backend) -> None:
+    assert compute(backend, [ev(T0 + 5 * M)] * 2, HOUR) == {(0, "u"): (2, M)}
     session = ev(T0 + 5 * M, T0 + 25 * M)
-    assert compute(con, [session] * 3, HOUR) == {(0, "u"): (3, 20 * M)}
+    assert compute(backend, [session] * 3, HOUR) == {(0, "u"): (3, 20 * M)}
 
 
-def test_nested_sessions(con: duckdb.DuckDBPyConnection) -> None:
+def test_nested_sessions(backend: Backend) -> None:
     events = [
         ev(T0, T0 + 40 * M),
         ev(T0 + 10 * M, T0 + 20 * M),
         ev(T0 + 15 * M),  # heartbeat inside
         ev(T0 + 30 * M, T0 + 40 * M),  # same end as the outer one
     ]
-    assert compute(con, events, HOUR) == {(0, "u"): (4, 40 * M)}
+    assert compute(backend, events, HOUR) == {(0, "u"): (4, 40 * M)}
 
 
-def test_same_start_longer_session_wins(con: duckdb.DuckDBPyConnection) -> None:
+def test_same_start_longer_session_wins(backend: Backend) -> None:
     events = [ev(T0, T0 + 50 * M), ev(T0, T0 + 10 * M), ev(T0, T0 + 30 * M)]
-    assert compute(con, events, HOUR) == {(0, "u"): (3, 50 * M)}
+    assert compute(backend, events, HOUR) == {(0, "u"): (3, 50 * M)}
 
 
-def test_users_are_counted_apart(con: duckdb.DuckDBPyConnection) -> None:
+def test_users_are_counted_apart(backend: Backend) -> None:
     events = [ev(T0, T0 + 30 * M, user="a"), ev(T0 + 10 * M, T0 + 50 * M, user="b")]
-    assert compute(con, events, HOUR) == {(0, "a"): (1, 30 * M), (0, "b"): (1, 40 * M)}
+    assert compute(backend, events, HOUR) == {(0, "a"): (1, 30 * M), (0, "b"): (1, 40 * M)}
 
 
-def test_session_crossing_one_edge_is_split(con: duckdb.DuckDBPyConnection) -> None:
+def test_session_crossing_one_edge_is_split(backend: Backend) -> None:
     events = [ev(T0 + 50 * M, T0 + 70 * M)]
-    assert compute(con, events, TWO_HOURS) == {(0, "u"): (1, 10 * M), (1, "u"): (0, 10 * M)}
+    assert compute(backend, events, TWO_HOURS) == {(0, "u"): (1, 10 * M), (1, "u"): (0, 10 * M)}
 
 
-def test_heartbeat_crossing_an_edge_is_split(con: duckdb.DuckDBPyConnection) -> None:
+def test_heartbeat_crossing_an_edge_is_split(backend: Backend) -> None:
     events = [ev(T0 + H - 20 * S)]
-    assert compute(con, events, TWO_HOURS) == {(0, "u"): (1, 20 * S), (1, "u"): (0, 40 * S)}
+    assert compute(backend, events, TWO_HOURS) == {(0, "u"): (1, 20 * S), (1, "u"): (0, 40 * S)}
 
 
-def test_session_crossing_several_edges_is_split(con: duckdb.DuckDBPyConnection) -> None:
+def test_session_crossing_several_edges_is_split(backend: Backend) -> None:
     edges = [T0 + k * H for k in range(5)]
     events = [ev(T0 + 45 * M, T0 + 3 * H + 5 * M)]
-    assert compute(con, events, edges) == {
+    assert compute(backend, events, edges) == {
         (0, "u"): (1, 15 * M),
         (1, "u"): (0, H),
         (2, "u"): (0, H),
@@ -191,124 +324,118 @@ def test_session_crossing_several_edges_is_split(con: duckdb.DuckDBPyConnection)
     }
 
 
-def test_session_ending_exactly_on_an_edge(con: duckdb.DuckDBPyConnection) -> None:
+def test_session_ending_exactly_on_an_edge(backend: Backend) -> None:
     events = [ev(T0 + 30 * M, T0 + H), ev(T0 + H, T0 + H + 10 * M, user="v")]
-    assert compute(con, events, TWO_HOURS) == {(0, "u"): (1, 30 * M), (1, "v"): (1, 10 * M)}
+    assert compute(backend, events, TWO_HOURS) == {(0, "u"): (1, 30 * M), (1, "v"): (1, 10 * M)}
 
 
-def test_activity_around_the_range_is_clipped(con: duckdb.DuckDBPyConnection) -> None:
+def test_activity_around_the_range_is_clipped(backend: Backend) -> None:
     events = [
         ev(T0 - 30 * M, T0 + 2 * H, user="across"),  # starts before, ends after
         ev(T0 - 20 * S, user="early"),  # heartbeat that reaches into the range
         ev(T0 - 2 * M, user="before"),  # heartbeat that ends before the range
         ev(T0 + H - 15 * S, user="late"),  # heartbeat that runs past the end
     ]
-    assert compute(con, events, HOUR) == {
+    assert compute(backend, events, HOUR) == {
         (0, "across"): (0, H),
         (0, "early"): (0, 40 * S),
         (0, "late"): (1, 15 * S),
     }
 
 
-def test_event_at_the_range_end_is_excluded(con: duckdb.DuckDBPyConnection) -> None:
-    assert compute(con, [ev(T0 + H)], HOUR) == {}
-    assert compute(con, [ev(T0 + H, T0 + H)], HOUR) == {}
-    assert compute(con, [ev(T0 + H - 1)], HOUR) == {(0, "u"): (1, 1)}
-    assert compute(con, [ev(T0, T0)], HOUR) == {(0, "u"): (1, 0)}
+def test_event_at_the_range_end_is_excluded(backend: Backend) -> None:
+    assert compute(backend, [ev(T0 + H)], HOUR) == {}
+    assert compute(backend, [ev(T0 + H, T0 + H)], HOUR) == {}
+    assert compute(backend, [ev(T0 + H - 1)], HOUR) == {(0, "u"): (1, 1)}
+    assert compute(backend, [ev(T0, T0)], HOUR) == {(0, "u"): (1, 0)}
 
 
-def test_event_ending_at_the_range_start_is_excluded(con: duckdb.DuckDBPyConnection) -> None:
-    assert compute(con, [ev(T0 - M)], HOUR) == {}
-    assert compute(con, [ev(T0 - 10 * M, T0)], HOUR) == {}
+def test_event_ending_at_the_range_start_is_excluded(backend: Backend) -> None:
+    assert compute(backend, [ev(T0 - M)], HOUR) == {}
+    assert compute(backend, [ev(T0 - 10 * M, T0)], HOUR) == {}
 
 
-def test_partial_last_bucket(con: duckdb.DuckDBPyConnection) -> None:
+def test_partial_last_bucket(backend: Backend) -> None:
     edges = [T0, T0 + H, T0 + H + 10 * M]
     events = [ev(T0 + H + 5 * M, T0 + 3 * H), ev(T0 + H + 9 * M, user="v")]
-    assert compute(con, events, edges) == {(1, "u"): (1, 5 * M), (1, "v"): (1, M)}
+    assert compute(backend, events, edges) == {(1, "u"): (1, 5 * M), (1, "v"): (1, M)}
 
 
-def test_category_filter(con: duckdb.DuckDBPyConnection) -> None:
+def test_category_filter(backend: Backend) -> None:
     events = [ev(T0, cat="ide"), ev(T0 + 5 * M, cat="app"), ev(T0 + 10 * M, cat="other")]
-    assert compute(con, events, HOUR, categories=["ide"]) == {(0, "u"): (1, M)}
-    assert compute(con, events, HOUR, categories=["ide", "app"]) == {(0, "u"): (2, 2 * M)}
+    assert compute(backend, events, HOUR, categories=["ide"]) == {(0, "u"): (1, M)}
+    assert compute(backend, events, HOUR, categories=["ide", "app"]) == {(0, "u"): (2, 2 * M)}
     # An unknown category is in no report, not even with every category asked for.
-    assert compute(con, events, HOUR) == {(0, "u"): (2, 2 * M)}
+    assert compute(backend, events, HOUR) == {(0, "u"): (2, 2 * M)}
 
 
-def test_filtered_out_events_do_not_cover(con: duckdb.DuckDBPyConnection) -> None:
+def test_filtered_out_events_do_not_cover(backend: Backend) -> None:
     # The app session would merge with the IDE heartbeats; filtered out, it covers nothing.
     events = [ev(T0, T0 + 30 * M, cat="app"), ev(T0 + 10 * M, cat="ide")]
-    assert compute(con, events, HOUR, categories=["ide"]) == {(0, "u"): (1, M)}
+    assert compute(backend, events, HOUR, categories=["ide"]) == {(0, "u"): (1, M)}
 
 
-def test_org_filter(con: duckdb.DuckDBPyConnection) -> None:
+def test_org_filter(backend: Backend) -> None:
     events = [
         Event(T0, None, "u", "ide", "o1"),
         Event(T0 + 5 * M, None, "u", "ide", "o2"),
         Event(T0 + 10 * M, None, "u", "ide", None),
     ]
-    assert compute(con, events, HOUR, orgs=["o1"]) == {(0, "u"): (1, M)}
-    assert compute(con, events, HOUR, orgs=["o1", "o2"]) == {(0, "u"): (2, 2 * M)}
-    assert compute(con, events, HOUR, orgs=["o3"]) == {}
-    assert compute(con, events, HOUR) == {(0, "u"): (3, 3 * M)}
+    assert compute(backend, events, HOUR, orgs=["o1"]) == {(0, "u"): (1, M)}
+    assert compute(backend, events, HOUR, orgs=["o1", "o2"]) == {(0, "u"): (2, 2 * M)}
+    assert compute(backend, events, HOUR, orgs=["o3"]) == {}
+    assert compute(backend, events, HOUR) == {(0, "u"): (3, 3 * M)}
 
 
-def test_user_filter(con: duckdb.DuckDBPyConnection) -> None:
+def test_user_filter(backend: Backend) -> None:
     events = [ev(T0, user="a"), ev(T0, user="b"), ev(T0, user="c")]
-    assert compute(con, events, HOUR, users=["a", "c"]) == {(0, "a"): (1, M), (0, "c"): (1, M)}
-    assert compute(con, events, HOUR, users=["nobody"]) == {}
+    assert compute(backend, events, HOUR, users=["a", "c"]) == {(0, "a"): (1, M), (0, "c"): (1, M)}
+    assert compute(backend, events, HOUR, users=["nobody"]) == {}
 
 
-def test_invalid_rows_are_not_counted(con: duckdb.DuckDBPyConnection) -> None:
+def test_invalid_rows_are_not_counted(backend: Backend) -> None:
     valid = [ev(T0)]
     invalid = [ev(T0 + 10 * M, T0 + 5 * M), ev(T0 + 20 * M, T0 + 40 * M)]
-    assert compute(con, valid, HOUR, invalid=invalid) == {(0, "u"): (1, M)}
+    assert compute(backend, valid, HOUR, invalid=invalid) == {(0, "u"): (1, M)}
 
 
-def test_no_events(con: duckdb.DuckDBPyConnection) -> None:
-    assert compute(con, [], HOUR) == {}
+def test_no_events(backend: Backend) -> None:
+    assert compute(backend, [], HOUR) == {}
 
 
-def test_buckets_with_irregular_widths(con: duckdb.DuckDBPyConnection) -> None:
+def test_buckets_with_irregular_widths(backend: Backend) -> None:
     # A 10 minute bucket, then a 20 minute one: the wider bucket spans two cells.
     edges = [T0, T0 + 10 * M, T0 + 30 * M]
     events = [ev(T0 + 25 * M), ev(T0 + 5 * M, T0 + 12 * M, user="v")]
-    assert compute(con, events, edges) == {
+    assert compute(backend, events, edges) == {
         (1, "u"): (1, M),
         (0, "v"): (1, 5 * M),
         (1, "v"): (0, 2 * M),
     }
 
 
-def test_data_span(con: duckdb.DuckDBPyConnection) -> None:
-    load(con, [ev(T0 + H), ev(T0 + 2 * H, T0 + 5 * H), ev(T0 + 9 * H, cat="app")])
+def test_data_span(backend: Backend) -> None:
+    events = [ev(T0 + H), ev(T0 + 2 * H, T0 + 5 * H), ev(T0 + 9 * H, cat="app")]
     filters = engine.Filters(["ide"])
-    assert engine.data_span(con, VIEW, filters, M) == (T0 + H, T0 + 5 * H)
-    assert engine.data_span(con, VIEW, engine.Filters(ALL), M) == (T0 + H, T0 + 9 * H + M)
+    assert backend.span(events, filters, M) == (T0 + H, T0 + 5 * H)
+    assert backend.span(events, engine.Filters(ALL), M) == (T0 + H, T0 + 9 * H + M)
     # A zero-length event at the very end still lies inside [start, end).
-    load(con, [ev(T0, T0)])
-    assert engine.data_span(con, VIEW, filters, M) == (T0, T0 + 1)
-    assert engine.data_span(con, VIEW, engine.Filters(["login"]), M) is None
+    assert backend.span([ev(T0, T0)], filters, M) == (T0, T0 + 1)
+    assert backend.span([ev(T0, T0)], engine.Filters(["login"]), M) is None
 
 
-def test_data_span_within_given_bounds(con: duckdb.DuckDBPyConnection) -> None:
-    load(con, [ev(T0, T0 + 2 * H), ev(T0 + 5 * H), ev(T0 + 9 * H)])
+def test_data_span_within_given_bounds(backend: Backend) -> None:
+    events = [ev(T0, T0 + 2 * H), ev(T0 + 5 * H), ev(T0 + 9 * H)]
     filters = engine.Filters(ALL)
+    span = backend.span
     # From a given start: events that cover it or lie past it.
-    assert engine.data_span(con, VIEW, filters, M, start_us=T0 + H) == (T0, T0 + 9 * H + M)
-    assert engine.data_span(con, VIEW, filters, M, start_us=T0 + 2 * H) == (
-        T0 + 5 * H,
-        T0 + 9 * H + M,
-    )
-    assert engine.data_span(con, VIEW, filters, M, start_us=T0 + 9 * H + M) is None
+    assert span(events, filters, M, start_us=T0 + H) == (T0, T0 + 9 * H + M)
+    assert span(events, filters, M, start_us=T0 + 2 * H) == (T0 + 5 * H, T0 + 9 * H + M)
+    assert span(events, filters, M, start_us=T0 + 9 * H + M) is None
     # Up to a given end: events that start before it.
-    assert engine.data_span(con, VIEW, filters, M, end_us=T0 + 9 * H) == (T0, T0 + 5 * H + M)
-    assert engine.data_span(con, VIEW, filters, M, end_us=T0) is None
-    assert engine.data_span(con, VIEW, filters, M, T0 + H, T0 + 5 * H + 1) == (
-        T0,
-        T0 + 5 * H + M,
-    )
+    assert span(events, filters, M, end_us=T0 + 9 * H) == (T0, T0 + 5 * H + M)
+    assert span(events, filters, M, end_us=T0) is None
+    assert span(events, filters, M, T0 + H, T0 + 5 * H + 1) == (T0, T0 + 5 * H + M)
 
 
 # ------------------------------------------------------------------ BucketLookup
@@ -474,12 +601,73 @@ PROPERTY_SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+#: Each Spark example is a few Spark jobs: fewer of them, the same scenarios.
+SPARK_PROPERTY_SETTINGS = settings(PROPERTY_SETTINGS, max_examples=12)
+
+
+def compute_filtered(
+    backend: Backend,
+    edges: list[int],
+    events: list[Event],
+    filters: RefFilters,
+    heartbeat: int,
+) -> Result:
+    return compute(
+        backend,
+        events,
+        edges,
+        categories=filters.categories,
+        orgs=filters.orgs,
+        users=filters.users,
+        heartbeat=heartbeat,
+    )
+
+
+Scenario = tuple[list[int], list[Event], RefFilters, int]
+
+
+def agrees_with_the_reference_model(backend: Backend, scenario: Scenario) -> None:
+    edges, events, filters, heartbeat = scenario
+    expected = reference.compute(events, edges, filters, heartbeat)
+    assert compute_filtered(backend, edges, events, filters, heartbeat) == expected
+
+
+def keeps_the_counting_invariants(backend: Backend, scenario: Scenario) -> None:
+    edges, events, filters, heartbeat = scenario
+    start, end = edges[0], edges[-1]
+    # A user active over the whole range and beyond fills every bucket exactly.
+    everywhere = Event(start - 5, end + 5, "everywhere", filters.categories[0], None)
+    widened = RefFilters(
+        filters.categories, None, None if filters.users is None else [*filters.users, "everywhere"]
+    )
+    matching = [e for e in events if reference.passes(e, widened)]
+    result = compute_filtered(backend, edges, [*matching, everywhere], widened, heartbeat)
+
+    widths = [b - a for a, b in zip(edges, edges[1:], strict=False)]
+    assert sum(widths) == end - start
+    for (bucket, _user), (count, duration) in result.items():
+        assert 0 <= duration <= widths[bucket]
+        assert count > 0 or duration > 0
+    assert [result[(k, "everywhere")] for k in range(len(widths))] == [(0, w) for w in widths]
+    for user in {e.user for e in matching}:
+        total = sum(d for (_, u), (_, d) in result.items() if u == user)
+        assert total == reference.union_length_in(matching, user, start, end, heartbeat)
+        count = sum(n for (_, u), (n, _) in result.items() if u == user)
+        assert count == sum(1 for e in matching if e.user == user and start <= e.ts_us < end)
+
+
+@PROPERTY_SETTINGS
+@given(scenario=scenarios())
+def test_duckdb_agrees_with_the_reference_model(
+    con: duckdb.DuckDBPyConnection, scenario: Scenario
+) -> None:
+    """Whichever plan the engine picks, and the general plan forced."""
+    agrees_with_the_reference_model(DuckDBBackend(con), scenario)
+    agrees_with_the_reference_model(DuckDBBackend(con, heartbeats_only=False), scenario)
 
 
 @st.composite
-def heartbeat_scenarios(
-    draw: st.DrawFn,
-) -> tuple[list[int], list[Event], RefFilters, int]:
+def heartbeat_scenarios(draw: st.DrawFn) -> Scenario:
     """Scenarios whose events all cover exactly the heartbeat: no end, or one
     a heartbeat after the start (the heartbeat plan's domain), with many ties."""
     edges, events, filters, heartbeat = draw(scenarios())
@@ -496,91 +684,36 @@ def heartbeat_scenarios(
     return edges, events, filters, heartbeat
 
 
-def compute_filtered(
-    con: duckdb.DuckDBPyConnection,
-    edges: list[int],
-    events: list[Event],
-    filters: RefFilters,
-    heartbeat: int,
-    *,
-    heartbeats_only: bool | None = None,
-    user_ids: Sequence[str] | None = None,
-) -> Result:
-    return compute(
-        con,
-        events,
-        edges,
-        categories=filters.categories,
-        orgs=filters.orgs,
-        users=filters.users,
-        heartbeat=heartbeat,
-        heartbeats_only=heartbeats_only,
-        user_ids=user_ids,
-    )
-
-
-@PROPERTY_SETTINGS
-@given(scenario=scenarios())
-def test_engine_agrees_with_the_reference_model(
-    con: duckdb.DuckDBPyConnection,
-    scenario: tuple[list[int], list[Event], RefFilters, int],
-) -> None:
-    """Whichever plan the engine picks, and the general plan forced."""
-    edges, events, filters, heartbeat = scenario
-    expected = reference.compute(events, edges, filters, heartbeat)
-    assert compute_filtered(con, edges, events, filters, heartbeat) == expected
-    general = compute_filtered(con, edges, events, filters, heartbeat, heartbeats_only=False)
-    assert general == expected
-
-
 @PROPERTY_SETTINGS
 @given(scenario=heartbeat_scenarios(), named=st.booleans())
 def test_heartbeat_plan_agrees_with_the_reference_model(
-    con: duckdb.DuckDBPyConnection,
-    scenario: tuple[list[int], list[Event], RefFilters, int],
-    named: bool,
+    con: duckdb.DuckDBPyConnection, scenario: Scenario, named: bool
 ) -> None:
     """The lead() plan, forced, on logs where it is exact: equal to the model
     and to the general plan; its names from a scan or from given ids (a
     superset of the matching users, as the check pass collects them)."""
-    edges, events, filters, heartbeat = scenario
-    expected = reference.compute(events, edges, filters, heartbeat)
     user_ids = [*USERS, "nobody"] if named else None
-    lead = compute_filtered(
-        con, edges, events, filters, heartbeat, heartbeats_only=True, user_ids=user_ids
-    )
-    assert lead == expected
-    general = compute_filtered(con, edges, events, filters, heartbeat, heartbeats_only=False)
-    assert general == expected
+    lead = DuckDBBackend(con, heartbeats_only=True, user_ids=user_ids)
+    agrees_with_the_reference_model(lead, scenario)
+    agrees_with_the_reference_model(DuckDBBackend(con, heartbeats_only=False), scenario)
+
+
+@SPARK_PROPERTY_SETTINGS
+@given(scenario=scenarios())
+def test_spark_agrees_with_the_reference_model(spark_backend: Backend, scenario: Scenario) -> None:
+    agrees_with_the_reference_model(spark_backend, scenario)
 
 
 @PROPERTY_SETTINGS
 @given(scenario=scenarios())
-def test_counting_invariants(
-    con: duckdb.DuckDBPyConnection,
-    scenario: tuple[list[int], list[Event], RefFilters, int],
-) -> None:
-    edges, events, filters, heartbeat = scenario
-    start, end = edges[0], edges[-1]
-    # A user active over the whole range and beyond fills every bucket exactly.
-    everywhere = Event(start - 5, end + 5, "everywhere", filters.categories[0], None)
-    widened = RefFilters(
-        filters.categories, None, None if filters.users is None else [*filters.users, "everywhere"]
-    )
-    matching = [e for e in events if reference.passes(e, widened)]
-    result = compute_filtered(con, edges, [*matching, everywhere], widened, heartbeat)
+def test_duckdb_keeps_the_counting_invariants(duck: Backend, scenario: Scenario) -> None:
+    keeps_the_counting_invariants(duck, scenario)
 
-    widths = [b - a for a, b in zip(edges, edges[1:], strict=False)]
-    assert sum(widths) == end - start
-    for (bucket, _user), (count, duration) in result.items():
-        assert 0 <= duration <= widths[bucket]
-        assert count > 0 or duration > 0
-    assert [result[(k, "everywhere")] for k in range(len(widths))] == [(0, w) for w in widths]
-    for user in {e.user for e in matching}:
-        total = sum(d for (_, u), (_, d) in result.items() if u == user)
-        assert total == reference.union_length_in(matching, user, start, end, heartbeat)
-        count = sum(n for (_, u), (n, _) in result.items() if u == user)
-        assert count == sum(1 for e in matching if e.user == user and start <= e.ts_us < end)
+
+@SPARK_PROPERTY_SETTINGS
+@given(scenario=scenarios())
+def test_spark_keeps_the_counting_invariants(spark_backend: Backend, scenario: Scenario) -> None:
+    keeps_the_counting_invariants(spark_backend, scenario)
 
 
 @settings(max_examples=150, deadline=None)
@@ -612,7 +745,7 @@ def test_colliding_user_keys_are_detected_and_recomputed(
     assert collisions == 1
     assert {(c.bucket, c.user_id): (c.count, c.duration_us) for c in merged} != expected
     monkeypatch.setattr(engine, "USER_KEY", "0")
-    assert compute(con, events, HOUR) == expected
+    assert compute(DuckDBBackend(con), events, HOUR) == expected
 
 
 @pytest.mark.parametrize("named", [False, True])
@@ -634,7 +767,8 @@ def test_colliding_user_keys_in_the_heartbeat_plan(
     assert collisions == 1
     assert {(c.bucket, c.user_id): (c.count, c.duration_us) for c in merged} != expected
     monkeypatch.setattr(engine, "USER_KEY", "0")
-    assert compute(con, events, HOUR, heartbeats_only=True, user_ids=names) == expected
+    forced = DuckDBBackend(con, heartbeats_only=True, user_ids=names)
+    assert compute(forced, events, HOUR) == expected
 
 
 # ------------------------------------------------------------------ plan choice
@@ -671,7 +805,7 @@ def test_the_engine_asks_the_data_for_its_plan(
     plan: str,
 ) -> None:
     taken = plans_taken(monkeypatch)
-    result = compute(con, events, HOUR, categories=categories)
+    result = compute(DuckDBBackend(con), events, HOUR, categories=categories)
     assert taken == [plan]
     assert result == reference.compute(events, HOUR, RefFilters(categories), M)
 
@@ -680,6 +814,6 @@ def test_a_forced_plan_is_taken(
     con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken = plans_taken(monkeypatch)
-    compute(con, [ev(T0)], HOUR, heartbeats_only=False)
-    compute(con, [ev(T0)], HOUR, heartbeats_only=True)
+    compute(DuckDBBackend(con, heartbeats_only=False), [ev(T0)], HOUR)
+    compute(DuckDBBackend(con, heartbeats_only=True), [ev(T0)], HOUR)
     assert taken == [engine.GENERAL, engine.HEARTBEATS]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import os
 import re
 import signal
@@ -72,6 +73,11 @@ TempDirOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+class Engine(enum.StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
 
 
 class DefaultReportGroup(TyperGroup):
@@ -293,6 +299,26 @@ def report_command(
     ] = 100_000,
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            case_sensitive=False,
+            help="What computes the report: duckdb (on this machine) or spark (Apache "
+            "Spark, for event logs in a data lake; needs pip install "
+            "'activity-report[spark]'). Same output. Example: --engine spark",
+        ),
+    ] = Engine.duckdb,
+    spark_remote: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-remote",
+            help="With --engine spark: the Spark Connect server to run on. Default: a "
+            "local Spark. Example: --spark-remote sc://spark-host:15002",
+            envvar="SPARK_REMOTE",
+            show_default=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     verbose: Annotated[
         bool,
@@ -328,7 +354,7 @@ def report_command(
         strict=strict,
     )
     limits = _limits(memory_limit, temp_dir)
-    with _open_source(events, db, users, limits) as source:
+    with _open_source(events, db, users, limits, engine, spark_remote, query) as source:
         result = core.run(query, source)
     _emit(result.report, chosen, output, top=top, color=color)
     _tell_diagnostics(result)
@@ -460,11 +486,33 @@ def users_import_command(
 
 
 def _open_source(
-    events: list[str] | None, db: str | None, users: str | None, limits: resources.Limits
+    events: list[str] | None,
+    db: str | None,
+    users: str | None,
+    limits: resources.Limits,
+    engine: Engine,
+    spark_remote: str | None,
+    query: Any,
 ) -> contextlib.AbstractContextManager[Any]:
-    """--events' files, else the store of --db."""
+    """--events' files (read by DuckDB or by Spark), else the store of --db."""
     from .event_source import open_files, open_store
+    from .reporting import to_micros
 
+    if engine is Engine.spark:
+        if not events:
+            raise UsageError("--engine spark reads --events (files, folders or URLs), not a store")
+        from .backends import spark
+
+        return contextlib.nullcontext(
+            spark.open_source(
+                events,
+                users_file=users,
+                remote=spark_remote,
+                start_us=None if query.start is None else to_micros(query.start),
+                end_us=None if query.end is None else to_micros(query.end),
+                heartbeat_us=query.heartbeat_us,
+            )
+        )
     if events:
         return open_files(events, users_file=users, limits=limits)
     return open_store(_store_path(db), users_file=users, limits=limits)

@@ -1,0 +1,100 @@
+"""What the input held that no report counts, as ``sources.diagnose`` tells it.
+
+One aggregate pass counts rows, invalid rows, unknown categories and text
+that is not UTF-8; the reasons, the first invalid rows with their row numbers
+and the commonest unknown categories are read only when there are any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ... import sources
+from ...errors import DataError
+from ...sources import Diagnostics
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from .reading import SparkEvents
+
+
+def diagnose(events: SparkEvents) -> Diagnostics:
+    from pyspark.sql import functions as F
+
+    frame = events.frame
+    problem, category = F.col("problem"), F.col("category")
+    unknown_row = problem.isNull() & ~category.isin(list(sources.CATEGORIES))
+    totals = frame.agg(
+        F.count(F.lit(1)).alias("total"),
+        F.count_if(problem.isNotNull()).alias("invalid"),
+        F.count_if(unknown_row).alias("unknown"),
+        F.count_if(F.col("_bad_text")).alias("bad_text"),
+    ).collect()[0]
+    total, invalid, unknown = int(totals["total"]), int(totals["invalid"]), int(totals["unknown"])
+    if int(totals["bad_text"]):
+        first = located(events).where(F.col("_bad_text")).orderBy("_file", "row").first()
+        assert first is not None
+        raise DataError(
+            f"{events.display(str(first['_file']))}: line {int(first['row']) + 1} is not UTF-8 "
+            "text; convert the file to UTF-8 (iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv, "
+            "with the file's real encoding)"
+        )
+    reasons: list[tuple[str, int]] = []
+    examples: list[tuple[str, int | None, str]] = []
+    if invalid:
+        grouped = frame.where(problem.isNotNull()).groupBy("problem").count().collect()
+        reasons = sorted(
+            ((str(r["problem"]), int(r["count"])) for r in grouped),
+            key=lambda item: (-item[1], item[0]),
+        )
+        first_rows = (
+            located(events).where(problem.isNotNull()).orderBy("_file", "row").limit(3).collect()
+        )
+        examples = sorted(
+            (
+                (events.display(str(r["_file"])), int(r["row"]), str(r["problem"]))
+                for r in first_rows
+            ),
+            key=lambda e: (e[0], e[1] or 0),
+        )
+    unknown_values: list[tuple[str, int]] = []
+    if unknown:
+        top = (
+            frame.where(unknown_row)
+            .groupBy("category")
+            .count()
+            .orderBy(F.col("count").desc(), "category")
+            .limit(5)
+            .collect()
+        )
+        unknown_values = [(str(r["category"]), int(r["count"])) for r in top]
+    return Diagnostics(total, invalid, reasons, examples, unknown, unknown_values)
+
+
+def located(events: SparkEvents, columns: Sequence[str] = ("problem", "_bad_text")) -> DataFrame:
+    """Every row with its 1-based number among its file's data rows.
+
+    Parquet gives the row index. For CSV, rows keep their order within a read
+    split (``monotonically_increasing_id``) and splits are ordered by where
+    they start in the file; a multi-line CSV file is one split.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    frames: list[DataFrame] = []
+    for part in events.parts:
+        frame = part.frame
+        if part.fmt == "csv":
+            order = Window.partitionBy("_file").orderBy("_block", "_seq")
+            frame = frame.withColumn("_seq", F.monotonically_increasing_id()).withColumn(
+                "row", F.row_number().over(order)
+            )
+        else:
+            frame = frame.withColumn("row", F.col("_order"))
+        frames.append(frame.select("_file", "row", *dict.fromkeys(columns)))
+    located = frames[0]
+    for frame in frames[1:]:
+        located = located.unionByName(frame)
+    return located

@@ -1,0 +1,116 @@
+"""Opening a Spark Connect session: a cluster's server, or a local one.
+
+Without a URL, PySpark starts a Spark Connect server in a local JVM
+(``local[*]``) and the tool talks to it exactly as it would to a cluster's, so
+there is one code path. The session's time zone is UTC: bucket edges and event
+times are plain epoch microseconds, and text timestamps without an offset are
+UTC, as with DuckDB.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from ...errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+INSTALL_HINT = (
+    "--engine spark needs pyspark; install it with: pip install 'activity-report[spark]' "
+    "(Spark also needs Java 17 or newer)"
+)
+
+#: Settings of the local server only; a cluster's administrators choose their own.
+LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",  # it would draw on the terminal
+}
+
+
+#: The local JVM's logging: errors only, on stderr.
+LOG_CONFIG = (Path(__file__).parent / "log4j2.properties").as_uri()
+
+
+def connect(remote: str | None = None) -> SparkSession:
+    """A Spark Connect session: to ``remote`` (``sc://host:15002``), else a local server.
+
+    An existing session for the same place is reused (``getOrCreate``), so a
+    test run or a notebook starts Spark once.
+    """
+    with warnings.catch_warnings():
+        # pyspark warns about pandas versions on import; the tool uses no pandas.
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            from pyspark.errors import PySparkException
+            from pyspark.sql.connect.session import SparkSession as ConnectSession
+        except ImportError:
+            raise UsageError(INSTALL_HINT) from None
+    if remote is not None and not remote.startswith("sc://"):
+        raise UsageError(
+            f"invalid value for --spark-remote: {remote!r} (give a Spark Connect URL such "
+            "as sc://spark-host:15002)"
+        )
+    from py4j.protocol import Py4JError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            url = remote or _local_server()
+            # PySpark's functions build Spark Connect expressions only when this is
+            # set, as PySpark itself sets it when it opens a Spark Connect session.
+            os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
+            session = ConnectSession.builder.remote(url).getOrCreate()
+            spark = cast("SparkSession", session)
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    except (PySparkException, Py4JError, OSError) as exc:
+        where = remote or "a local Spark"
+        raise DataError(f"cannot start or reach {where}: {first_line(exc)}") from None
+    return spark
+
+
+def _local_server() -> str:
+    """The URL of this process's local Spark Connect server, started on first use.
+
+    It listens on a free port of localhost, not Spark's fixed 15002, so that
+    two reports running at once on one machine each talk to their own; a
+    random token (as PySpark's own local mode sets) keeps other local users out.
+    """
+    from pyspark import SparkConf, SparkContext
+
+    context = SparkContext._active_spark_context
+    if context is None:
+        token = os.environ.setdefault("SPARK_CONNECT_AUTHENTICATE_TOKEN", str(uuid.uuid4()))
+        conf = SparkConf().setMaster("local[*]").setAppName("activity-report")
+        conf.setAll(
+            [
+                *LOCAL_CONF.items(),
+                ("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin"),
+                ("spark.connect.grpc.binding.address", "127.0.0.1"),
+                ("spark.connect.grpc.binding.port", str(_free_port())),
+                ("spark.connect.authenticate.token", token),
+                ("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG}"),
+            ]
+        )
+        context = SparkContext.getOrCreate(conf)
+        context.setLogLevel("ERROR")
+    port = context.getConf().get("spark.connect.grpc.binding.port")
+    return f"sc://localhost:{port}"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message: Spark's carry a JVM stack trace."""
+    text = str(exc).strip().splitlines()
+    return text[0].strip() if text else type(exc).__name__

@@ -1,0 +1,233 @@
+"""The Spark engine behind the report's event-source seam (:mod:`...event_source`).
+
+:class:`SparkSource` answers what :func:`...reporting.run` asks, by Spark jobs
+over the canonical rows of :class:`.reading.SparkEvents`: the same checks, the
+same rule for repeated rows and the same counts as the DuckDB engine. Only
+small results (counts, the cells) come back to the driver. The user directory,
+a small file, is read with DuckDB on the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ... import directory as directory_mod
+from ... import sources
+from ...engine import Cell, Filters
+from ...errors import DataError
+from ...model import UserInfo
+from ...sources import Diagnostics
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from .reading import SparkEvents
+
+_CONTENT = ("ts", "end_us", "user_id", "category", "org", "event_id", "problem")
+
+
+class SparkSource:
+    """Event files read and counted by Spark; ``users_file`` names the users."""
+
+    answered_by = "events"
+
+    def __init__(self, events: SparkEvents, users_file: str | None = None) -> None:
+        self.events = events
+        self.users_file = users_file
+        self._checked: Diagnostics | None = None
+        self._counted: DataFrame | None = None
+
+    def diagnostics(self) -> Diagnostics:
+        if self._checked is None:
+            self._checked = self.events.diagnose()
+        return self._checked
+
+    def span(
+        self,
+        filters: Filters,
+        heartbeat_us: int,
+        start_us: int | None = None,
+        end_us: int | None = None,
+    ) -> tuple[int, int] | None:
+        from . import counting
+
+        rows = self.counted()
+        return self.events.guard(
+            lambda: counting.data_span(rows, filters, heartbeat_us, start_us, end_us)
+        )
+
+    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> list[Cell]:
+        from . import counting
+
+        rows = self.counted()
+        return self.events.guard(
+            lambda: counting.compute(self.events.spark, rows, edges_us, filters, heartbeat_us)
+        )
+
+    def directory(self) -> dict[str, UserInfo]:
+        if not self.users_file:
+            return {}
+        from ...event_source import connect
+
+        con = connect()
+        try:
+            return directory_mod.index(directory_mod.read_directory_file(con, self.users_file))
+        finally:
+            con.close()
+
+    def refuse_files_without_valid_rows(self, diagnostics: Diagnostics) -> None:
+        """As :func:`...sources.refuse_files_without_valid_rows`, by a Spark job."""
+        from pyspark.sql import functions as F
+
+        frame = self.events.frame
+        per_file = (
+            frame.groupBy("_file")
+            .agg(F.count_if(F.col("problem").isNull()).alias("valid"))
+            .where(F.col("valid") == 0)
+            .select("_file")
+            .collect()
+        )
+        bad = sorted(self.events.display(str(r["_file"])) for r in per_file)
+        if bad:
+            spark_file = next(
+                str(r["_file"]) for r in per_file if self.events.display(str(r["_file"])) == bad[0]
+            )
+            grouped = frame.where(F.col("_file") == spark_file).groupBy("problem").count().collect()
+            rows = sorted(
+                ((str(r["problem"]), int(r["count"])) for r in grouped),
+                key=lambda item: (-item[1], item[0]),
+            )
+            total = sum(n for _, n in rows)
+            reasons = ", ".join(f"{n} {problem}" for problem, n in rows)
+            many = f"none of its {total:,} rows is"
+            subject = f"{bad[0]}: {'its only row is not' if total == 1 else many}"
+        elif diagnostics.total_rows and diagnostics.invalid_rows == diagnostics.total_rows:
+            reasons, subject = diagnostics.describe(), "no row of the events is"
+        else:
+            return
+        hint = ""
+        if "unparseable time" in reasons:
+            hint = "; times must be ISO 8601 text such as 2022-08-01T09:00:00Z"
+        raise DataError(f"{subject} valid ({reasons}){hint}; fix the file or leave it out")
+
+    def unknown_in_range(self, diagnostics: Diagnostics, start_us: int, end_us: int) -> Diagnostics:
+        import dataclasses
+
+        from pyspark.sql import functions as F
+
+        col = F.col
+        top = (
+            self.events.frame.where(
+                col("problem").isNull()
+                & ~col("category").isin(list(sources.CATEGORIES))
+                & (col("ts") >= start_us)
+                & (col("ts") < end_us)
+            )
+            .groupBy("category")
+            .count()
+            .collect()
+        )
+        values = sorted(
+            ((str(r["category"]), int(r["count"])) for r in top),
+            key=lambda item: (-item[1], item[0]),
+        )
+        return dataclasses.replace(
+            diagnostics, unknown_rows=sum(n for _, n in values), unknown_values=values[:5]
+        )
+
+    def values_like(self, column: str, values: Sequence[str]) -> set[str]:
+        from pyspark.sql import functions as F
+
+        if column not in ("org", "user_id"):
+            raise ValueError(f"not a filter column: {column}")
+        wanted = sorted({v.lower() for v in values})
+        rows = (
+            self.counted()
+            .where(F.col("problem").isNull() & F.lower(F.col(column)).isin(wanted))
+            .select(column)
+            .distinct()
+            .collect()
+        )
+        return {str(r[column]) for r in rows}
+
+    def counted(self) -> DataFrame:
+        """The rows a report counts, by the rule the store keeps for repeated rows.
+
+        Rows sharing an id are one event (the first file's first such row);
+        id-less rows with equal content are copies, each content counted as
+        many times as the file that holds it most often. Invalid rows pass.
+        """
+        if self._counted is None:
+            self._counted = self.events.guard(self._count_repeats)
+        return self._counted
+
+    def _count_repeats(self) -> DataFrame:
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        from .diagnostics import located
+
+        events = self.events
+        frame = located(events, list(_CONTENT))
+        files = [str(r["_file"]) for r in frame.select("_file").distinct().collect()]
+        order = {d: i for i, d in enumerate(events.displays())}
+        index = {f: order.get(events.display(f), len(order)) for f in files}
+        has_ids = frame.where(F.col("event_id").isNotNull()).limit(1).count() > 0
+        if len(files) <= 1 and not has_ids:
+            return events.rows
+        invalid = frame.where(F.col("problem").isNotNull()).select(*_CONTENT)
+        valid = frame.where(F.col("problem").isNull())
+        parts = [invalid]
+        if has_ids:
+            pairs = [x for f, i in index.items() for x in (F.lit(f), F.lit(i))]
+            rank = F.create_map(*pairs)[F.col("_file")]
+            first = Window.partitionBy("event_id").orderBy(rank, F.col("row"))
+            parts.append(
+                valid.where(F.col("event_id").isNotNull())
+                .withColumn("_first", F.row_number().over(first))
+                .where(F.col("_first") == 1)
+                .select(*_CONTENT)
+            )
+        plain = valid.where(F.col("event_id").isNull())
+        if len(files) > 1:
+            content = list(_CONTENT)
+            copies = (
+                plain.groupBy(*content, "_file")
+                .count()
+                .groupBy(*content)
+                .agg(F.max("count").alias("copies"))
+            )
+            plain = copies.withColumn("_copy", F.explode(F.sequence(F.lit(1), F.col("copies"))))
+        parts.append(plain.select(*_CONTENT))
+        counted = parts[0]
+        for part in parts[1:]:
+            counted = counted.unionByName(part)
+        return counted
+
+
+def open_source(
+    events: Sequence[str],
+    *,
+    users_file: str | None = None,
+    remote: str | None = None,
+    start_us: int | None = None,
+    end_us: int | None = None,
+    heartbeat_us: int,
+) -> SparkSource:
+    """The events of files, folders or URLs, read by Spark (a local one without ``remote``).
+
+    ``start_us``/``end_us`` prune Hive-partitioned folders (``date=...``) to the
+    report's range.
+    """
+    from .reading import PruneWindow, open_events
+    from .session import connect
+
+    session = connect(remote)
+    read = open_events(
+        session,
+        events,
+        local=remote is None,
+        window=PruneWindow(start_us, end_us, heartbeat_us),
+    )
+    return SparkSource(read, users_file)
