@@ -12,16 +12,8 @@ import pytest
 
 from activity_report.model import Report, UserInfo
 from activity_report.render import Format, renderer
-from activity_report.render.html import (
-    _label_every,
-    _time_step,
-    _user_step,
-    _x_labels,
-    exact_duration,
-    identicon,
-    initials,
-    text,
-)
+from activity_report.render.html import exact_duration, identicon, initials, text
+from activity_report.render.html.chart import _label_every, _time_step, _user_step, _x_labels
 
 from .test_render import ANN, HOUR_US, sample
 

@@ -5,7 +5,7 @@ computed once in Python, on the report zone's wall clock, and the SQL only
 compares and subtracts integers, so a report in Europe/Berlin costs what one
 in UTC does.
 
-Counting rules:
+Counting rules (for users: docs/semantics.md, "Counts and active time"):
 
 * ``count``: matching events whose ``ts`` lies in the bucket;
 * ``duration``: the length of the union of the user's coverages

@@ -2,7 +2,9 @@
 
 Pure Python: the CLI parses options with it and the engine receives the edges
 as plain aware datetimes, so the calendar rules live in one place that can be
-tested without a database.
+tested without a database. The rules users rely on (calendar and elapsed
+units, bucket starts, the short last bucket, clock changes) are stated in
+docs/semantics.md, "Buckets and zones".
 
 Datetime arithmetic here always goes through UTC. Python compares and subtracts
 two datetimes that share a ``tzinfo`` by their wall clocks, ignoring ``fold``,

@@ -1,4 +1,7 @@
-"""The report's dataclasses and their Activity-API-shaped JSON."""
+"""The report's dataclasses and their Activity-API-shaped JSON.
+
+The JSON's shape, order and units are stated in docs/semantics.md, "The JSON".
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """Event files -> one DuckDB view with the canonical columns.
 
+Which rows count, which are invalid and how categories are normalised is
+stated for users in docs/semantics.md ("An event and what it covers",
+"Which events are counted").
+
 Every input file, whatever its format or column names, is presented to the
 engine as rows of the view ``events_input``:
 

@@ -1,7 +1,8 @@
 """The values of --tz, --start and --end.
 
 Pure Python, like intervals.py: every bad value becomes a one-line InvalidValue
-that names the parameter, the value and the accepted forms.
+that names the parameter, the value and the accepted forms. What each value
+means to a report is stated in docs/semantics.md, "The range".
 """
 
 from __future__ import annotations

@@ -1,0 +1,53 @@
+"""The Metrics view: a sign-in page, then the HTML report for the filters in the URL.
+
+Plain server-rendered pages: the filters are a GET form, so the URL holds
+them and a view can be bookmarked and shared; the chart and tables are the
+HTML report's (:mod:`activity_report.render.html`). The only script submits
+a select's change and fills in the browser's time zone when the URL names
+none.
+
+Signing in with a token starts a session (:mod:`.sessions`): a cookie
+for this server's own page only, the token kept by the server. Every
+request checks the token again, so a revoked token ends its sessions at
+once.
+
+The pieces: :mod:`.sessions` (the session cookie, and who may use it),
+:mod:`.backend` (what the view asks of the store), :mod:`.filters` (the
+URL's filters as the API's query), :mod:`.pages` (the HTML), :mod:`.assets`
+(its CSS, script and icon) and :mod:`.handlers` (the routes).
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from ..reader import StoreReader
+from .backend import Backend, StoreBackend
+from .filters import CONTROLS, api_values, default_range
+from .handlers import routes
+from .pages import USERS_PER_PAGE, metrics_page, sign_in_page
+from .sessions import SESSION_COOKIE, Sessions, SessionTokenMiddleware, from_the_page
+
+__all__ = [
+    "CONTROLS",
+    "SESSION_COOKIE",
+    "USERS_PER_PAGE",
+    "Backend",
+    "SessionTokenMiddleware",
+    "Sessions",
+    "StoreBackend",
+    "api_values",
+    "default_range",
+    "from_the_page",
+    "install",
+    "metrics_page",
+    "routes",
+    "sign_in_page",
+]
+
+
+def install(app: Starlette, reader: StoreReader) -> None:
+    """Add the view to the server's app: its routes, and the cookie for the API."""
+    sessions = Sessions()
+    app.router.routes.extend(routes(StoreBackend(reader), sessions))
+    app.add_middleware(SessionTokenMiddleware, sessions=sessions)

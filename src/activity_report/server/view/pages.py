@@ -1,0 +1,228 @@
+"""The view's pages: the sign-in form, and the filters above the HTML report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlencode
+
+from ...errors import ActivityReportError
+from ...model import Report, rfc3339
+from ...render import html as page
+from .filters import CONTROLS, api_values, file_name, listed
+
+USERS_PER_PAGE = 50
+API_PATH = "/api/private/metrics/activity"
+CSV_PATH = "/metrics/activity.csv"
+ACTIONS = (
+    ("any", "Any"),
+    ("ide", "IDE"),
+    ("login", "Login"),
+    ("app", "App"),
+    ("tunnel", "Tunnel"),
+    ("web_terminal", "Web Terminal"),
+)
+INTERVALS = ("day", "week", "month", "quarter", "2 week", "90 day", "year", "1 hour")
+
+
+def _document(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{page.text(title)}</title>\n"
+        '<link rel="icon" href="/favicon.svg" type="image/svg+xml">\n'
+        '<link rel="stylesheet" href="/view.css">\n'
+        '<script src="/view.js" defer></script>\n'
+        f"</head>\n<body>\n{body}</body>\n</html>\n"
+    )
+
+
+def sign_in_page(*, next_query: str = "", error: str | None = None) -> str:
+    """A token field and a button; no data at all."""
+    message = (
+        f'<p class="error" id="token-error" role="alert">{page.text(error)}</p>' if error else ""
+    )
+    described = ' aria-describedby="token-error" aria-invalid="true"' if error else ""
+    return _document(
+        "Sign in - Metrics",
+        '<main class="report signin">\n<h1>Metrics</h1>\n'
+        "<p>Sign in with a session token (<code>activity-report tokens create</code>).</p>\n"
+        '<form method="post" action="/signin">\n'
+        '<label for="token">Session token</label>\n'
+        f'<input id="token" name="token" type="password" autocomplete="off" required autofocus'
+        f"{described}>\n{message}\n"
+        f'<input type="hidden" name="next" value="{page.text(next_query)}">\n'
+        '<input type="hidden" name="tz" id="signin-tz" value="">\n'
+        '<button type="submit">Sign in</button>\n</form>\n</main>\n',
+    )
+
+
+def metrics_page(
+    filters: Mapping[str, str],
+    organizations: Sequence[tuple[str, str | None]],
+    report: Report | None,
+    problem: ActivityReportError | None,
+    page_number: int = 1,
+) -> str:
+    """The filters, then the report (or the error next to the control at fault)."""
+    errors = _errors_by_control(problem)
+    parts = [
+        '<header class="topbar"><h1>Metrics</h1>'
+        '<form method="post" action="/signout"><button type="submit" class="link">'
+        "Sign out</button></form></header>\n",
+        '<main class="report">\n',
+        _controls(filters, organizations, errors),
+    ]
+    if "" in errors:
+        parts.append(f'<p class="error" role="alert" id="error">{page.text(errors[""])}</p>\n')
+    if report is not None:
+        parts.append(_asked(filters, report))
+        parts.append(page.summary_section(report, last_day=True))
+        if report.activity:
+            parts += [
+                '<section aria-labelledby="by-interval">\n',
+                '<h2 id="by-interval">Activity by interval</h2>\n',
+                page.chart(report),
+                '<div class="tall">',
+                page.buckets_table(report),
+                "</div>",
+                "</section>\n",
+            ]
+            parts.append(_users(filters, report, page_number))
+    parts.append("</main>\n")
+    return _document("Metrics", "".join(parts))
+
+
+def _errors_by_control(problem: ActivityReportError | None) -> dict[str, str]:
+    """The error's message, under the control it concerns ('' for none in particular)."""
+    if problem is None:
+        return {}
+    params = tuple(getattr(problem, "params", ()) or ())
+    param = getattr(problem, "param", None)
+    named = [param] if param else list(params)
+    message = str(problem)
+    for name in named:
+        if name in CONTROLS:
+            return {name: message}
+    return {"": message}
+
+
+def _controls(
+    filters: Mapping[str, str],
+    organizations: Sequence[tuple[str, str | None]],
+    errors: Mapping[str, str],
+) -> str:
+    def field_(name: str, label: str, control: str) -> str:
+        error = errors.get(name)
+        note = (
+            f'<span class="error" id="{name}-error" role="alert">{page.text(error)}</span>'
+            if error
+            else ""
+        )
+        return f'<div class="field"><label for="f-{name}">{label}</label>{control}{note}</div>\n'
+
+    def invalid(name: str) -> str:
+        return f' aria-invalid="true" aria-describedby="{name}-error"' if name in errors else ""
+
+    def options(choices: Sequence[tuple[str, str]], chosen: str) -> str:
+        return "".join(
+            f'<option value="{page.text(value)}"{" selected" if value == chosen else ""}>'
+            f"{page.text(label)}</option>"
+            for value, label in choices
+        )
+
+    orgs = [("", "All"), *((oid, name or oid) for oid, name in organizations)]
+    if filters.get("org") and filters["org"] not in {oid for oid, _ in orgs}:
+        orgs.append((filters["org"], filters["org"]))
+    intervals = "".join(f'<option value="{i}"></option>' for i in INTERVALS)
+    return (
+        '<form id="filters" class="filters" method="get" action="/">\n'
+        + field_(
+            "org",
+            "Organization",
+            f'<select id="f-org" name="org"{invalid("org")}>'
+            f"{options(orgs, filters.get('org', ''))}</select>",
+        )
+        + field_(
+            "category",
+            "Action",
+            f'<select id="f-category" name="category"{invalid("category")}>'
+            f"{options(ACTIONS, filters['category'])}</select>",
+        )
+        + field_(
+            "start",
+            "Start",
+            f'<input id="f-start" name="start" type="date" '
+            f'value="{page.text(filters["start"])}"{invalid("start")}>',
+        )
+        + field_(
+            "end",
+            "End",
+            f'<input id="f-end" name="end" type="date" '
+            f'value="{page.text(filters["end"])}"{invalid("end")}>',
+        )
+        + field_(
+            "interval",
+            "Interval",
+            f'<input id="f-interval" name="interval" list="intervals" '
+            f'value="{page.text(filters["interval"])}"{invalid("interval")}>'
+            f'<datalist id="intervals">{intervals}</datalist>',
+        )
+        + field_(
+            "tz",
+            "Time zone",
+            f'<input id="f-tz" name="tz" value="{page.text(filters["tz"])}"{invalid("tz")}>',
+        )
+        + '<div class="field"><button type="submit">Show</button></div>\n</form>\n'
+    )
+
+
+def _asked(filters: Mapping[str, str], report: Report) -> str:
+    """The exact range asked for, and the downloads of the same report."""
+    values = api_values(filters)
+    query = urlencode([(k, v) for k, vs in values.items() for v in listed(vs)])
+    meta = report.meta
+    exact = ""
+    if meta is not None:
+        exact = (
+            f"From {page.text(rfc3339(meta.start))} up to {page.text(rfc3339(meta.end))} "
+            "(the End date is the last day shown)."
+        )
+    return (
+        f'<p class="asked"><span id="asked">{exact}</span> Download: '
+        f'<a id="download-json" href="{API_PATH}?{page.text(query)}" '
+        f'download="{page.text(file_name(report, "json"))}">JSON</a> · '
+        f'<a id="download-csv" href="{CSV_PATH}?{page.text(query)}" '
+        f'download="{page.text(file_name(report, "csv"))}">CSV</a></p>\n'
+    )
+
+
+def _users(filters: Mapping[str, str], report: Report, number: int) -> str:
+    """The users table, a page of USERS_PER_PAGE at a time, with links to the others."""
+    total = len(report.users)
+    if total == 0:
+        return '<section><h2 id="users">Users</h2><p class="note">No active users.</p></section>\n'
+    pages = max(1, -(-total // USERS_PER_PAGE))
+    number = min(number, pages)
+    first = (number - 1) * USERS_PER_PAGE
+    shown = report.users[first : first + USERS_PER_PAGE]
+    links = ""
+    if pages > 1:
+
+        def link(to: int, label: str, rel: str) -> str:
+            query = urlencode([*((k, filters[k]) for k in CONTROLS if k in filters), ("page", to)])
+            return f'<a rel="{rel}" href="/?{page.text(query)}">{label}</a>'
+
+        previous = link(number - 1, "Previous", "prev") if number > 1 else ""
+        following = link(number + 1, "Next", "next") if number < pages else ""
+        links = (
+            f'<nav class="pages" aria-label="Users pages">{previous}'
+            f"<span>Users {first + 1:,}-{first + len(shown):,} of {total:,}</span>"
+            f"{following}</nav>\n"
+        )
+    return (
+        '<section aria-labelledby="users">\n<h2 id="users">Users</h2>\n'
+        + links
+        + page.users_table(shown, report.total_duration)
+        + links
+        + "</section>\n"
+    )
