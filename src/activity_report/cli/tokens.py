@@ -1,16 +1,17 @@
-"""The commands `serve` and `tokens`: the Activity API over HTTP, and its API tokens."""
+"""``tokens``: the API tokens of ``serve``; the store keeps only their hashes."""
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .options import DbOption, DebugOption, expanded_store_path
+
 if TYPE_CHECKING:
-    from .store import Store
+    from ..store import Store
 
 WRITE_WAIT_SECONDS = 10.0  # how long `tokens` waits for a server's read window to close
 
@@ -19,52 +20,6 @@ tokens_app = typer.Typer(
     help="API tokens for `activity-report serve`; the store keeps only their hashes.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def register(app: typer.Typer) -> None:
-    """Add `serve` and `tokens` to the command line's ``app``."""
-    app.command("serve")(serve_command)
-    app.add_typer(tokens_app)
-
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="The store (a DuckDB file). Default: $XDG_DATA_HOME/activity-report/"
-        "events.duckdb, else ~/.local/share/activity-report/events.duckdb.",
-        envvar="ACTIVITY_REPORT_DB",
-        show_default=False,
-    ),
-]
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
-
-
-def serve_command(
-    db: DbOption = None,
-    host: Annotated[
-        str, typer.Option(help="Address to listen on; 0.0.0.0 for every interface.")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)] = 3000,
-    busy_timeout: Annotated[
-        float,
-        typer.Option(help="Seconds a request waits while an ingest commits, before a 503.", min=0),
-    ] = 5.0,
-    debug: DebugOption = False,
-) -> None:
-    """Serve the Activity API over HTTP, from the store, until SIGTERM or Ctrl-C.
-
-    GET /api/private/metrics/activity takes the report's options as query
-    parameters and answers what --format json prints; it needs a token from
-    `activity-report tokens create` in the Session-Token header. Also
-    /metrics (Prometheus), /healthz and /openapi.json. Example:
-    activity-report serve --db ~/activity.duckdb --port 3000
-    """
-    from .server import ServerConfig, Timing
-    from .server.run import serve
-
-    timing = Timing(busy_timeout=busy_timeout)
-    serve(ServerConfig(_store_path(db), timing=timing), host=host, port=port)
 
 
 @tokens_app.command("create")
@@ -85,7 +40,7 @@ def tokens_create_command(
 
     Example: API_KEY=$(activity-report tokens create --name grafana)
     """
-    from . import tokens
+    from .. import tokens
 
     span = tokens.parse_lifetime(lifetime)
     with _writable(db) as store, store.writing(), store.atomic():
@@ -107,10 +62,10 @@ def tokens_list_command(
     debug: DebugOption = False,
 ) -> None:
     """List the tokens: id, name, dates. Secrets are never shown again."""
-    from . import tokens
-    from .store import Store
+    from .. import tokens
+    from ..store import Store
 
-    with Store.open(_store_path(db), read_only=True) as store:
+    with Store.open(expanded_store_path(db), read_only=True) as store:
         found = tokens.list_tokens(store.con)
     if as_json:
         sys.stdout.write(json.dumps([t.to_dict() for t in found], indent=2) + "\n")
@@ -129,21 +84,15 @@ def tokens_revoke_command(
     debug: DebugOption = False,
 ) -> None:
     """Revoke a token by name or id: a running server refuses it from its next request."""
-    from . import tokens
+    from .. import tokens
 
     with _writable(db) as store, store.writing(), store.atomic():
         revoked = tokens.revoke(store.con, token)
     print(f"activity-report: revoked token {revoked.name} (id {revoked.id})", file=sys.stderr)
 
 
-def _store_path(db: str | None) -> Path:
-    from .store import default_path
-
-    return Path(db).expanduser() if db else default_path()
-
-
 def _writable(db: str | None) -> Store:
     """The store open for writing, waiting while a server reads it (briefly, per window)."""
-    from .store import Store
+    from ..store import Store
 
-    return Store.open(_store_path(db), wait=WRITE_WAIT_SECONDS)
+    return Store.open(expanded_store_path(db), wait=WRITE_WAIT_SECONDS)

@@ -1,0 +1,36 @@
+"""``serve``: the Activity API over HTTP, from the store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .options import DbOption, DebugOption, expanded_store_path
+
+
+def serve_command(
+    db: DbOption = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 for every interface.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)] = 3000,
+    busy_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a request waits while an ingest commits, before a 503.", min=0),
+    ] = 5.0,
+    debug: DebugOption = False,
+) -> None:
+    """Serve the Activity API over HTTP, from the store, until SIGTERM or Ctrl-C.
+
+    GET /api/private/metrics/activity takes the report's options as query
+    parameters and answers what --format json prints; it needs a token from
+    `activity-report tokens create` in the Session-Token header. Also
+    /metrics (Prometheus), /healthz and /openapi.json. Example:
+    activity-report serve --db ~/activity.duckdb --port 3000
+    """
+    from ..server import ServerConfig, Timing
+    from ..server.run import serve
+
+    timing = Timing(busy_timeout=busy_timeout)
+    serve(ServerConfig(expanded_store_path(db), timing=timing), host=host, port=port)
