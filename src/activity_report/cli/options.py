@@ -62,16 +62,9 @@ def resource_limits(memory_limit: str | None, temp_dir: str | None) -> resources
 
 
 def store_path(db: str | None) -> Path:
-    """--db as given, checked, else the default store."""
+    """--db as given, checked (``~`` expanded), else the default store."""
     from ..store import check_store_path, default_path
 
     if db:
         check_store_path(db)  # as given: a Path would make s3://b/x into s3:/b/x
-    return Path(db) if db else default_path()
-
-
-def expanded_store_path(db: str | None) -> Path:
-    """--db with ``~`` expanded, else the default store (``serve`` and ``tokens``)."""
-    from ..store import default_path
-
     return Path(db).expanduser() if db else default_path()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .options import DbOption, DebugOption, expanded_store_path
+from .options import DbOption, DebugOption, store_path
 
 
 def serve_command(
@@ -33,4 +33,4 @@ def serve_command(
     from ..server.run import serve
 
     timing = Timing(busy_timeout=busy_timeout)
-    serve(ServerConfig(expanded_store_path(db), timing=timing), host=host, port=port)
+    serve(ServerConfig(store_path(db), timing=timing), host=host, port=port)
