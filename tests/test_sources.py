@@ -1,4 +1,4 @@
-"""sources.py: paths, column mapping, the canonical view and its diagnostics."""
+"""sources/: paths, column mapping, the canonical view and its diagnostics."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from activity_report.sources import (
     glob_escape,
     load_events,
     map_columns,
+    paths,
 )
 
 HEADER = "time,user_id,category\n"
@@ -219,9 +220,9 @@ def test_empty_stdin_is_an_error_and_its_spool_is_cleaned_up() -> None:
         "<stdin>: the file is empty; an event file needs at least a header row "
         "(time, user_id, category)"
     )
-    assert sources._TEMP_FILES  # the spool is known, so the CLI's cleanup removes it
+    assert paths._TEMP_FILES  # the spool is known, so the CLI's cleanup removes it
     sources.cleanup_temp_files()
-    assert not sources._TEMP_FILES
+    assert not paths._TEMP_FILES
 
 
 # --------------------------------------------------------------------------- columns

@@ -1,0 +1,198 @@
+"""Spark's rows -> the canonical columns, with the DuckDB engine's checks in its order.
+
+:func:`canonical_frame` is the twin of ``sources.canonical_select``, and
+:func:`duck_type` spells Spark's types as DuckDB does so that
+``sources.map_columns`` picks the columns of a Spark schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ... import sources
+from ...sources import Column, Mapping
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import DataType
+
+#: ISO 8601 as DuckDB reads it: Spark alone would also take '2024' or '2024-01'.
+_ISO_PREFIX = r"^\d{4}-\d{1,2}-\d{1,2}([T ]|$)"
+#: The fields Spark fills for a CSV line it cannot split into the header's fields.
+CORRUPT = "_corrupt_record"
+#: What Spark puts in place of bytes that are not UTF-8.
+REPLACEMENT = "\ufffd"
+
+CANONICAL = ("ts", "end_us", "user_id", "category", "org", "event_id", "problem")
+
+
+def duck_type(kind: DataType) -> str:
+    """A Spark type in DuckDB's spelling, for ``sources.map_columns``."""
+    from pyspark.sql import types as T
+
+    if isinstance(kind, T.StringType | T.VarcharType | T.CharType):
+        return "VARCHAR"
+    if isinstance(kind, T.TimestampType):
+        return "TIMESTAMP WITH TIME ZONE"
+    if isinstance(kind, T.TimestampNTZType):
+        return "TIMESTAMP"
+    if isinstance(kind, T.DateType):
+        return "DATE"
+    if isinstance(kind, T.DayTimeIntervalType):
+        return "INTERVAL"
+    if isinstance(kind, T.DecimalType):
+        return f"DECIMAL({kind.precision},{kind.scale})"
+    simple = {
+        T.ByteType: "TINYINT",
+        T.ShortType: "SMALLINT",
+        T.IntegerType: "INTEGER",
+        T.LongType: "BIGINT",
+        T.FloatType: "FLOAT",
+        T.DoubleType: "DOUBLE",
+        T.BooleanType: "BOOLEAN",
+    }
+    for spark_type, name in simple.items():
+        if isinstance(kind, spark_type):
+            return name
+    return kind.simpleString().upper()
+
+
+def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence[str]) -> DataFrame:
+    """The twin of ``sources.canonical_select``: the same columns, checks and order."""
+    from pyspark.sql import functions as F
+
+    def col(column: Column) -> SparkColumn:
+        return F.col("`" + _spark_name(raw, column.name).replace("`", "``") + "`")
+
+    def present(column: Column | None) -> SparkColumn:
+        if column is None:
+            return F.lit(False)
+        if column.type == "VARCHAR":
+            return F.nullif(F.trim(col(column)), F.lit("")).isNotNull()
+        return col(column).isNotNull()
+
+    def stamp(column: Column) -> SparkColumn:
+        if column.type == "VARCHAR":
+            text = F.nullif(F.trim(col(column)), F.lit(""))
+            iso = F.when(text.rlike(_ISO_PREFIX), text)
+            return F.unix_micros(iso.try_cast("timestamp"))
+        if column.type.startswith("DATE") or column.type == "TIMESTAMP":
+            return F.unix_micros(col(column).cast("timestamp"))
+        return F.unix_micros(col(column))
+
+    def text(column: Column | None) -> SparkColumn:
+        if column is None:
+            return F.lit(None).cast("string")
+        return F.nullif(F.trim(col(column).cast("string")), F.lit(""))
+
+    def duration() -> SparkColumn:
+        column = mapping.duration
+        if column is None:
+            return F.lit(None).cast("double")
+        if column.type == "INTERVAL":
+            return F.unix_micros(F.timestamp_micros(F.lit(0)) + col(column)).cast("double")
+        value = col(column).try_cast("double")
+        if column.type == "VARCHAR":
+            value = F.nullif(F.trim(col(column)), F.lit("")).try_cast("double")
+        return value * F.lit(mapping.duration_micros)
+
+    end_time = stamp(mapping.end_time) if mapping.end_time else F.lit(None).cast("long")
+    bad_text = F.lit(False)
+    corrupt = F.lit(None).cast("string")
+    if fmt == "csv":
+        used = [
+            c
+            for c in (
+                mapping.time,
+                mapping.user_id,
+                mapping.category,
+                mapping.organization_id,
+                mapping.end_time,
+                mapping.duration,
+                mapping.event_id,
+            )
+            if c is not None
+        ]
+        bad_text = F.coalesce(
+            F.concat_ws("", *(col(c) for c in used), F.col(CORRUPT)).contains(REPLACEMENT),
+            F.lit(False),
+        )
+        corrupt = _corrupt_reason(len(header))
+    staged = raw.select(
+        stamp(mapping.time).alias("ts"),
+        present(mapping.time).alias("has_time"),
+        end_time.alias("end_time_us"),
+        present(mapping.end_time).alias("has_end"),
+        duration().alias("duration_us"),
+        present(mapping.duration).alias("has_duration"),
+        text(mapping.user_id).alias("user_id"),
+        F.regexp_replace(F.lower(text(mapping.category)), r"[\s-]+", "_").alias("category"),
+        text(mapping.organization_id).alias("org"),
+        text(mapping.event_id).alias("event_id"),
+        corrupt.alias("corrupt"),
+        bad_text.alias("_bad_text"),
+        F.col("_metadata.file_path").alias("_file"),
+        F.col("_metadata.file_block_start").alias("_block"),
+        (F.col("_metadata.row_index") + 1 if fmt == "parquet" else F.lit(None).cast("long")).alias(
+            "_order"
+        ),
+    )
+    ts, end, dur = F.col("ts"), F.col("end_time_us"), F.col("duration_us")
+    finite = ~F.isnan(dur) & (F.abs(dur) != F.lit(float("inf")))
+    problem = (
+        F.when(F.col("corrupt").isNotNull(), F.col("corrupt"))
+        .when(~F.col("has_time"), "missing time")
+        .when(ts.isNull(), "unparseable time")
+        .when((ts < sources.MIN_TIME_US) | (ts >= sources.MAX_TIME_US), "time out of range")
+        .when(F.col("user_id").isNull(), "missing user_id")
+        .when(F.col("category").isNull(), "missing category")
+        .when(F.col("has_end") & end.isNull(), "unparseable end_time")
+        .when(end < ts, "end_time before time")
+        .when(end > ts + sources.MAX_COVERAGE_US, "coverage longer than a year")
+        .when(F.col("has_duration") & (dur.isNull() | ~finite), "unparseable duration")
+        .when(dur < 0, "negative duration")
+        .when(dur > sources.MAX_COVERAGE_US, "coverage longer than a year")
+    )
+    checked = staged.withColumn("problem", problem)
+    end_us = F.when(
+        F.col("problem").isNull(), F.coalesce(end, ts + F.round(dur).cast("long"))
+    ).alias("end_us")
+    return checked.select(
+        "ts",
+        end_us,
+        "user_id",
+        "category",
+        "org",
+        "event_id",
+        "problem",
+        "_file",
+        "_block",
+        "_order",
+        "_bad_text",
+    )
+
+
+def _spark_name(raw: DataFrame, name: str) -> str:
+    """The column's name in Spark's schema (a BOM stripped for the mapping kept)."""
+    for real in raw.columns:
+        if real == name or real.lstrip("\ufeff") == name:
+            return real
+    return name
+
+
+def _corrupt_reason(fields: int) -> SparkColumn:
+    """DuckDB's reason for a CSV line Spark could not split into ``fields`` fields."""
+    from pyspark.sql import functions as F
+
+    line = F.col(CORRUPT)
+    # Fields counted by the separator is an estimate (quotes are ignored), which is
+    # all a malformed line allows; it only picks the reason's wording.
+    found = F.size(F.split(line, r"[,;\t|]"))
+    return (
+        F.when(line.isNull(), F.lit(None).cast("string"))
+        .when(found < fields, "too few fields")
+        .when(found > fields, "too many fields")
+        .otherwise("bad quoting")
+    )

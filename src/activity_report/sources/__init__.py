@@ -1,0 +1,114 @@
+"""Event files -> one DuckDB view with the canonical columns.
+
+Which rows count, which are invalid and how categories are normalised is
+stated for users in docs/semantics.md ("An event and what it covers",
+"Which events are counted").
+
+Every input file, whatever its format or column names, is presented to the
+engine as rows of the view ``events_input``:
+
+=============  =======  ===========================================================
+column         type     meaning
+=============  =======  ===========================================================
+ts             BIGINT   event time, microseconds since the Unix epoch (UTC)
+end_us         BIGINT   explicit end of coverage (``end_time`` or a duration), or NULL
+user_id        VARCHAR  the user, trimmed
+category       VARCHAR  normalised: trimmed, lower-case, blanks and hyphens -> ``_``
+org            VARCHAR  organization id, trimmed, or NULL
+event_id       VARCHAR  the event's id, or NULL
+problem        VARCHAR  why the row is invalid, or NULL for a valid row
+source_file    VARCHAR  the file the row came from
+source_row     BIGINT   the row's 1-based position among its file's data rows;
+                        NULL for CSV rows of a scan of several files (see :mod:`.loading`)
+=============  =======  ===========================================================
+
+The modules, in the order a run uses them:
+
+- :mod:`.paths`: ``--events`` values -> event files (globs, folders, stdin, FIFOs)
+- :mod:`.columns`: the column aliases and the SQL of the canonical columns
+- :mod:`.csv`: how DuckDB reads a CSV file, and the malformed lines it sets aside
+- :mod:`.loading`: the files -> the view and its siblings on a connection
+- :mod:`.diagnostics`: what the input held that no report counts
+
+Every name other modules use is importable from here.
+"""
+
+from .columns import (
+    ALIASES,
+    ARROW_DURATION_MICROS,
+    CATEGORIES,
+    DURATION_UNITS,
+    MAX_COVERAGE_US,
+    MAX_TIME_US,
+    MIN_TIME_US,
+    REQUIRED,
+    Column,
+    Mapping,
+    canonical_select,
+    map_columns,
+    normalise_category,
+    quote_ident,
+)
+from .csv import (
+    CSV_BUFFER_BYTES,
+    MAX_LINE_BYTES,
+    REJECT_REASONS,
+    check_line_lengths,
+    csv_dialect,
+    data_row,
+    has_rejects,
+)
+from .diagnostics import (
+    Diagnostics,
+    diagnose,
+    refuse_files_without_valid_rows,
+    unknown_in_range,
+)
+from .loading import VIEW, LoadedEvents, counted_view, describe, load_events
+from .paths import (
+    EVENT_SUFFIXES,
+    STDIN,
+    EventFile,
+    cleanup_temp_files,
+    expand_paths,
+    glob_escape,
+)
+
+__all__ = [
+    "ALIASES",
+    "ARROW_DURATION_MICROS",
+    "CATEGORIES",
+    "CSV_BUFFER_BYTES",
+    "DURATION_UNITS",
+    "EVENT_SUFFIXES",
+    "MAX_COVERAGE_US",
+    "MAX_LINE_BYTES",
+    "MAX_TIME_US",
+    "MIN_TIME_US",
+    "REJECT_REASONS",
+    "REQUIRED",
+    "STDIN",
+    "VIEW",
+    "Column",
+    "Diagnostics",
+    "EventFile",
+    "LoadedEvents",
+    "Mapping",
+    "canonical_select",
+    "check_line_lengths",
+    "cleanup_temp_files",
+    "counted_view",
+    "csv_dialect",
+    "data_row",
+    "describe",
+    "diagnose",
+    "expand_paths",
+    "glob_escape",
+    "has_rejects",
+    "load_events",
+    "map_columns",
+    "normalise_category",
+    "quote_ident",
+    "refuse_files_without_valid_rows",
+    "unknown_in_range",
+]

@@ -1,0 +1,307 @@
+"""Column aliases and the SQL that turns one file's rows into the canonical columns.
+
+:func:`map_columns` picks, from a file's columns, the one that serves each
+canonical field; :func:`canonical_select` is the query that reads them as
+the columns of the view (see the package's docstring), with the first
+problem found in each row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import DataError
+from .paths import EventFile
+
+CATEGORIES: tuple[str, ...] = ("ide", "login", "app", "tunnel", "web_terminal")
+
+#: The column aliases, in order of preference (the first one present wins).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "time": ("time", "timestamp", "ts", "created_at", "started_at", "start_time"),
+    "user_id": ("user_id", "user", "user_uuid"),
+    "category": ("category", "action", "type"),
+    "organization_id": ("organization_id", "org_id", "org", "organization"),
+    "end_time": ("end_time", "ended_at", "end"),
+    "id": ("id", "event_id"),
+}
+REQUIRED = ("time", "user_id", "category")
+
+#: Duration columns whose name carries the unit, and their size in microseconds.
+DURATION_UNITS: dict[str, float] = {
+    "duration_s": 1_000_000.0,
+    "duration_ms": 1_000.0,
+    "duration_us": 1.0,
+    "duration_ns": 0.001,
+}
+ARROW_DURATION_MICROS = {"s": 1_000_000.0, "ms": 1_000.0, "us": 1.0, "ns": 0.001}
+
+#: Event times before 1900 or from 2200 on are refused: they are clock or unit
+#: errors (an epoch in the wrong unit, a year 294247), and far enough from any
+#: real log that every sum of a time and a coverage stays inside a BIGINT.
+MIN_TIME_US = -2_208_988_800_000_000  # 1900-01-01T00:00:00Z
+MAX_TIME_US = 7_258_118_400_000_000  # 2200-01-01T00:00:00Z
+
+#: Longest coverage an event may claim; beyond it the row is refused as absurd.
+MAX_COVERAGE_US = 366 * 86_400 * 1_000_000
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column: its real name (to quote) and DuckDB type."""
+
+    name: str
+    type: str
+
+    @property
+    def sql(self) -> str:
+        return quote_ident(self.name)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Which input column serves each canonical field of one file."""
+
+    time: Column
+    user_id: Column
+    category: Column
+    organization_id: Column | None
+    end_time: Column | None
+    duration: Column | None
+    duration_micros: float  # microseconds per unit of ``duration``; 0 for INTERVAL
+    event_id: Column | None
+
+    @property
+    def has_coverage(self) -> bool:
+        return self.end_time is not None or self.duration is not None
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+_READER_COLUMNS = {"filename", "file_row_number"}  # added by the reader, not the file's own
+
+
+def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
+    """Apply the column aliases to one file's columns; refuse what cannot be read.
+
+    Names match case-insensitively and ignoring surrounding blanks.
+    """
+    own = [c for c in columns if c.name.lower() not in _READER_COLUMNS]
+    by_name: dict[str, Column] = {}
+    for column in own:
+        by_name.setdefault(column.name.strip().lower(), column)
+
+    def pick(field: str) -> Column | None:
+        return next((by_name[a] for a in ALIASES[field] if a in by_name), None)
+
+    found = ", ".join(c.name for c in own)
+    picked = {field: pick(field) for field in ALIASES}
+    for field in REQUIRED:
+        if picked[field] is None:
+            raise DataError(
+                f"{file.display}: no {field} column (accepted names: "
+                f"{', '.join(ALIASES[field])}); columns found: {found or 'none'}"
+            )
+    duration, micros = _pick_duration(file, by_name)
+    time, user_id, category = picked["time"], picked["user_id"], picked["category"]
+    assert time is not None and user_id is not None and category is not None
+    for field in ("time", "end_time"):
+        stamp = picked[field]
+        if stamp is not None and not _is_temporal_or_text(stamp.type):
+            raise DataError(
+                f"{file.display}: column {stamp.name!r} ({field}) has type {stamp.type}; "
+                "it must hold timestamps or ISO 8601 text (convert epoch numbers to "
+                "timestamps first)"
+            )
+    return Mapping(
+        time=time,
+        user_id=user_id,
+        category=category,
+        organization_id=picked["organization_id"],
+        end_time=picked["end_time"],
+        duration=duration,
+        duration_micros=micros,
+        event_id=picked["id"],
+    )
+
+
+def _is_temporal_or_text(kind: str) -> bool:
+    """One timestamp, date or text per row: not a list (``TIMESTAMP[]``) of them."""
+    return kind.startswith(("TIMESTAMP", "DATE", "VARCHAR")) and not kind.endswith("]")
+
+
+def _pick_duration(file: EventFile, by_name: dict[str, Column]) -> tuple[Column | None, float]:
+    for name, micros in DURATION_UNITS.items():
+        if name in by_name:
+            column = by_name[name]
+            if not _is_numeric_or_text(column.type):
+                raise DataError(
+                    f"{file.display}: column {column.name!r} has type {column.type}; "
+                    "a duration column must hold numbers"
+                )
+            return column, micros
+    bare = by_name.get("duration")
+    if bare is None:
+        return None, 0.0
+    if bare.type == "INTERVAL":
+        return bare, 0.0
+    unit = _arrow_duration_unit(file, bare.name) if file.fmt == "parquet" else None
+    if unit is not None:
+        return bare, ARROW_DURATION_MICROS[unit]
+    raise DataError(
+        f"{file.display}: column {bare.name!r} is a bare number with no unit; rename it "
+        "duration_s, duration_ms, duration_us or duration_ns"
+    )
+
+
+def _is_numeric_or_text(kind: str) -> bool:
+    return kind in {
+        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+        "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "VARCHAR",
+    } or kind.startswith("DECIMAL")  # fmt: skip
+
+
+def _arrow_duration_unit(file: EventFile, column: str) -> str | None:
+    """The unit of an Arrow ``duration`` column, which Parquet stores as a plain int64."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        field = pq.read_schema(file.path).field(column)
+    except (KeyError, OSError, pa.ArrowException):
+        return None
+    if pa.types.is_duration(field.type):
+        return str(field.type.unit)
+    return None
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+def _present(column: Column | None) -> str:
+    """Whether the row holds a value in ``column`` (blank text is no value)."""
+    if column is None:
+        return "false"
+    if column.type == "VARCHAR":
+        return f"(nullif(trim({column.sql}), '') IS NOT NULL)"
+    return f"({column.sql} IS NOT NULL)"
+
+
+def _timestamp_us(column: Column) -> str:
+    """An expression giving the column as epoch microseconds, NULL if unparseable."""
+    if column.type == "VARCHAR":
+        text = f"trim({column.sql})"
+        offset = f"regexp_extract({text}, '{_OFFSET}', 1)"
+        return (
+            f"CASE WHEN regexp_matches({text}, '{_DATE_FIRST}') "
+            f"AND ({offset} = '' OR regexp_full_match({offset}, '{_SANE_OFFSET}')) "
+            f"THEN epoch_us(try_cast({text} AS TIMESTAMPTZ)) END"
+        )
+    if column.type.startswith("DATE"):
+        return f"epoch_us(try_cast({column.sql} AS TIMESTAMP))"
+    if column.type.endswith("_NS"):
+        # Nanoseconds (pandas' default unit, zoned or not): floored to the
+        # microsecond in integers, as epoch_us floors every other unit.
+        # epoch_us itself rejects TIMESTAMPTZ_NS, and a cast would round.
+        ns = f"epoch_ns({column.sql})"
+        return f"(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)"
+    return f"epoch_us({column.sql})"
+
+
+#: A time in text starts with its date: DuckDB's words ('epoch', 'infinity') are no time.
+_DATE_FIRST = "^-?[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}"
+#: The numeric UTC offset after a clock time, if any ...
+_OFFSET = "[0-9]:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)? ?([+-][0-9:]+)$"
+#: ... must be one a clock can have (DuckDB takes +25:00 and -99 too).
+_SANE_OFFSET = "[+-](?:0[0-9]|1[0-8])(?::?[0-5][0-9])?"
+
+
+def _duration_us(mapping: Mapping) -> str:
+    """The duration in microseconds as a DOUBLE (checked before it becomes a BIGINT)."""
+    column = mapping.duration
+    if column is None:
+        return "CAST(NULL AS DOUBLE)"
+    if column.type == "INTERVAL":
+        return f"(epoch({column.sql}) * 1e6)"
+    value = f"try_cast({column.sql} AS DOUBLE)"
+    if column.type == "VARCHAR":
+        value = f"try_cast(nullif(trim({column.sql}), '') AS DOUBLE)"
+    return f"({value} * {mapping.duration_micros!r})"
+
+
+def _text(column: Column | None) -> str:
+    if column is None:
+        return "CAST(NULL AS VARCHAR)"
+    return f"nullif(trim(CAST({column.sql} AS VARCHAR)), '')"
+
+
+def canonical_select(mapping: Mapping, relation: str, fmt: str, *, numbered: bool = False) -> str:
+    """The SELECT that turns one relation's rows into the canonical columns.
+
+    The checks run in order and each row gets the first problem found. Every
+    arithmetic on a time happens only on rows whose values passed the range
+    checks, so no input can make the query overflow.
+
+    ``source_row`` of a CSV row is NULL, unless ``numbered``: then it is the
+    row's position in the scan (a streaming ``row_number() OVER ()``, which
+    keeps the files' order): the row number itself when the scan reads one
+    file, else a position from which :func:`diagnose` subtracts that of the
+    file's first row.
+    """
+    end_time = _timestamp_us(mapping.end_time) if mapping.end_time else "CAST(NULL AS BIGINT)"
+    row = "file_row_number + 1"
+    if fmt == "csv":
+        row = "row_number() OVER ()" if numbered else "NULL"
+    return f"""
+        SELECT
+            ts,
+            CASE WHEN problem IS NULL
+                THEN coalesce(end_time_us, ts + CAST(round(duration_us) AS BIGINT))
+            END AS end_us,
+            user_id, category, org, event_id, problem, source_file, source_row
+        FROM (
+            SELECT *,
+                CASE
+                    WHEN NOT has_time THEN 'missing time'
+                    WHEN ts IS NULL THEN 'unparseable time'
+                    WHEN ts < {MIN_TIME_US} OR ts >= {MAX_TIME_US}
+                        THEN 'time out of range'
+                    WHEN user_id IS NULL THEN 'missing user_id'
+                    WHEN category IS NULL THEN 'missing category'
+                    WHEN has_end AND end_time_us IS NULL THEN 'unparseable end_time'
+                    WHEN end_time_us < ts THEN 'end_time before time'
+                    WHEN end_time_us > ts + {MAX_COVERAGE_US}
+                        THEN 'coverage longer than a year'
+                    WHEN has_duration AND (duration_us IS NULL OR NOT isfinite(duration_us))
+                        THEN 'unparseable duration'
+                    WHEN duration_us < 0 THEN 'negative duration'
+                    WHEN duration_us > {MAX_COVERAGE_US}
+                        THEN 'coverage longer than a year'
+                END AS problem
+            FROM (
+                SELECT
+                    {_timestamp_us(mapping.time)} AS ts,
+                    {_present(mapping.time)} AS has_time,
+                    {end_time} AS end_time_us,
+                    {_present(mapping.end_time)} AS has_end,
+                    {_duration_us(mapping)} AS duration_us,
+                    {_present(mapping.duration)} AS has_duration,
+                    {_text(mapping.user_id)} AS user_id,
+                    regexp_replace(lower({_text(mapping.category)}), '[\\s-]+', '_', 'g')
+                        AS category,
+                    {_text(mapping.organization_id)} AS org,
+                    {_text(mapping.event_id)} AS event_id,
+                    filename AS source_file,
+                    CAST({row} AS BIGINT) AS source_row
+                FROM {relation}
+            )
+        )
+    """
+
+
+def normalise_category(value: str) -> str:
+    """The Python twin of the SQL normalisation, for ``--category`` values."""
+    return re.sub(r"[\s-]+", "_", value.strip().lower())

@@ -1,0 +1,291 @@
+"""What the input held that no report counts: invalid rows, rejected lines, unknown categories.
+
+One pass over the view :func:`~.loading.load_events` registered counts the
+invalid rows by reason, the malformed CSV lines DuckDB set aside, and the
+rows of unknown categories, with the first examples placed by file and row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import DataError
+from .columns import CATEGORIES, quote_ident
+from .csv import data_row, reject_lines_sql, reject_reason
+from .loading import VIEW, first_line
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """What the input held that no report counts.
+
+    Invalid rows include the CSV lines DuckDB could not parse; their
+    ``invalid_examples`` row is the data row they would have been (line - 1).
+    """
+
+    total_rows: int
+    invalid_rows: int
+    invalid_reasons: list[tuple[str, int]]
+    invalid_examples: list[tuple[str, int | None, str]]  # file, row, reason
+    unknown_rows: int
+    unknown_values: list[tuple[str, int]]
+    #: What the report's engine can use, collected in the same pass when asked
+    #: for (None otherwise): the categories of the valid rows with an end time
+    #: or a duration (the others cover the heartbeat), and the distinct user
+    #: ids of the valid rows, both sorted.
+    covered_categories: tuple[str, ...] | None = None
+    user_ids: tuple[str, ...] | None = None
+
+    def describe(self) -> str:
+        """``'3 unparseable time, 1 missing user_id; first in a.csv row 4'``"""
+        text = ", ".join(f"{n} {reason}" for reason, n in self.invalid_reasons)
+        if self.invalid_examples:
+            file, row, _ = self.invalid_examples[0]
+            text += f"; first in {file} row {row}" if row is not None else f"; first in {file}"
+        return text
+
+
+def diagnose(
+    con: duckdb.DuckDBPyConnection,
+    view: str = VIEW,
+    *,
+    every_column: bool = True,
+    covered: bool = False,
+    users: bool = False,
+) -> Diagnostics:
+    """Count invalid rows and unknown categories (one pass over ``view``).
+
+    The same pass also collects, when asked, the categories with explicit
+    coverage (``covered``) and the distinct valid user ids (``users``); see
+    :class:`Diagnostics`. A report uses them to pick its plan and to name its
+    users without scanning the events again.
+
+    With ``every_column`` the pass reads every canonical column, so every
+    malformed CSV line any later query could meet is in the rejects tables
+    when this returns. A CSV line that is not UTF-8 is an error: the file is
+    in another encoding, and its other rows cannot be trusted either. Only
+    CSV needs it: reading the optional text columns of 20 million Parquet
+    rows would triple the pass's cost for nothing.
+    """
+    import duckdb
+
+    try:
+        return _diagnose(con, view, every_column, covered, users)
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except duckdb.Error as exc:  # a file damaged past its schema, found by the scan
+        raise DataError(f"cannot read {_which_files(con, view)}: {first_line(exc)}") from exc
+
+
+def _which_files(con: duckdb.DuckDBPyConnection, view: str) -> str:
+    """The files a failing scan of ``view`` read, for its message."""
+    import duckdb
+
+    try:
+        shown = [
+            str(name)
+            for (name,) in con.execute(
+                f"SELECT display FROM {quote_ident(view + '_names')} ORDER BY display"
+            ).fetchall()
+        ]
+    except duckdb.Error:
+        return "the events"
+    if len(shown) == 1:
+        return shown[0]
+    listed = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+    return f"the events (one of {listed})"
+
+
+def _diagnose(
+    con: duckdb.DuckDBPyConnection, view: str, every_column: bool, covered: bool, users: bool
+) -> Diagnostics:
+    source = quote_ident(view)
+    known = {"known": list(CATEGORIES)}
+    touched = "count(org) + count(event_id) + count(end_us) + count(source_row)"
+    # coalesce: an aggregate over no rows is NULL, which would read as "not asked"
+    covering = "list(DISTINCT category) FILTER (problem IS NULL AND end_us IS NOT NULL)"
+    covering = f"coalesce({covering}, [])"
+    user_list = "coalesce(list(DISTINCT user_id) FILTER (problem IS NULL), [])"
+    rows = con.execute(
+        f"""
+        SELECT
+            count(*) AS total,
+            count(*) FILTER (problem IS NOT NULL) AS invalid,
+            count(*) FILTER (problem IS NULL AND NOT list_contains($known, category)) AS unknown,
+            {touched if every_column else "0"} AS touched,
+            {covering if covered else "NULL"} AS covered,
+            {user_list if users else "NULL"} AS users
+        FROM {source}
+        """,
+        known,
+    ).fetchall()
+    total, invalid, unknown, _ = (int(v) for v in rows[0][:4])
+    covered_categories = None if rows[0][4] is None else tuple(sorted(map(str, rows[0][4])))
+    user_ids = None if rows[0][5] is None else tuple(sorted(map(str, rows[0][5])))
+    rejected = _rejected_lines(con, view)
+    reasons: list[tuple[str, int]] = []
+    examples: list[tuple[str, int | None, str]] = []
+    unknown_values: list[tuple[str, int]] = []
+    if invalid:
+        reasons = [
+            (str(r), int(n))
+            for r, n in con.execute(
+                f"SELECT problem, count(*) FROM {source} WHERE problem IS NOT NULL "
+                "GROUP BY problem ORDER BY count(*) DESC, problem"
+            ).fetchall()
+        ]
+        examples = _invalid_examples(con, view)
+    if rejected is not None:
+        reject_reasons, reject_examples = rejected
+        examples = [(f, data_row(con, view, f, r), p) for f, r, p in examples]
+        merged: dict[str, int] = dict(reasons)
+        for reason, n in reject_reasons:
+            merged[reason] = merged.get(reason, 0) + n
+        reasons = sorted(merged.items(), key=lambda item: (-item[1], item[0]))
+        examples = sorted(examples + reject_examples, key=lambda e: (e[0], e[1] or 0))[:3]
+        rejected_count = sum(n for _, n in reject_reasons)
+        total += rejected_count
+        invalid += rejected_count
+    if unknown:
+        unknown_values = [
+            (str(c), int(n))
+            for c, n in con.execute(
+                f"SELECT category, count(*) FROM {source} "
+                "WHERE problem IS NULL AND NOT list_contains($known, category) "
+                "GROUP BY category ORDER BY count(*) DESC, category LIMIT 5",
+                known,
+            ).fetchall()
+        ]
+    return Diagnostics(
+        total, invalid, reasons, examples, unknown, unknown_values, covered_categories, user_ids
+    )
+
+
+def _invalid_examples(
+    con: duckdb.DuckDBPyConnection, view: str
+) -> list[tuple[str, int | None, str]]:
+    """The first three invalid rows, in file order, with their row numbers.
+
+    Read from ``{view}_located`` when :func:`load_events` made it: one more
+    streaming scan, taken only when there are invalid rows. A row's number in
+    its file is its position in the scan minus that of the file's first row.
+    """
+    located = f"{view}_located"
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = $name", {"name": located}
+    ).fetchall()
+    if not int(exists[0][0]):
+        return [
+            (str(f), None if r is None else int(r), str(p))
+            for f, r, p in con.execute(
+                f"SELECT source_file, source_row, problem FROM {quote_ident(view)} "
+                "WHERE problem IS NOT NULL ORDER BY source_file, source_row LIMIT 3"
+            ).fetchall()
+        ]
+    per_file = con.execute(
+        f"""
+        SELECT source_file, min(source_row),
+               min_by({{'row': source_row, 'problem': problem}}, source_row, 3)
+                   FILTER (problem IS NOT NULL)
+        FROM {quote_ident(located)}
+        GROUP BY source_file
+        """
+    ).fetchall()
+    examples: list[tuple[str, int | None, str]] = []
+    for file, first, bad in per_file:
+        for item in bad or []:
+            examples.append((str(file), int(item["row"]) - int(first) + 1, str(item["problem"])))
+    return sorted(examples, key=lambda e: (e[0], e[1] or 0))[:3]
+
+
+def _rejected_lines(
+    con: duckdb.DuckDBPyConnection, view: str
+) -> tuple[list[tuple[str, int]], list[tuple[str, int | None, str]]] | None:
+    """The malformed CSV lines DuckDB set aside: counts by reason, the first three.
+
+    Every scan of the view appends its rejects again, so lines are counted
+    once per (file, line). None when no CSV line was rejected.
+    """
+    lines = reject_lines_sql(con, view)
+    if lines is None:
+        return None
+    not_utf8 = con.execute(
+        f"SELECT file, line FROM ({lines}) WHERE not_utf8 ORDER BY file, line LIMIT 1"
+    ).fetchall()
+    if not_utf8:
+        file, line = not_utf8[0]
+        raise DataError(
+            f"{file}: line {line} is not UTF-8 text; convert the file to UTF-8 "
+            "(iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv, with the file's real encoding)"
+        )
+    counts = con.execute(
+        f"SELECT kind, count(*) FROM ({lines}) GROUP BY kind ORDER BY count(*) DESC, kind"
+    ).fetchall()
+    if not counts:
+        return None
+    first = con.execute(f"SELECT file, line, kind FROM ({lines}) ORDER BY file, line LIMIT 3")
+    return (
+        [(reject_reason(str(kind)), int(n)) for kind, n in counts],
+        [(str(f), int(line) - 1, reject_reason(str(k))) for f, line, k in first.fetchall()],
+    )
+
+
+def unknown_in_range(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    diagnostics: Diagnostics,
+    start_us: int,
+    end_us: int,
+) -> Diagnostics:
+    """``diagnostics`` with only the unknown categories of events in ``[start, end)``."""
+    rows = con.execute(
+        f"""SELECT category, count(*) FROM {view}
+            WHERE problem IS NULL AND NOT list_contains($known, category)
+              AND ts >= $start AND ts < $end
+            GROUP BY category ORDER BY count(*) DESC, category""",
+        {"known": list(CATEGORIES), "start": start_us, "end": end_us},
+    ).fetchall()
+    values = [(str(c), int(n)) for c, n in rows]
+    return dataclasses.replace(
+        diagnostics, unknown_rows=sum(n for _, n in values), unknown_values=values[:5]
+    )
+
+
+def refuse_files_without_valid_rows(
+    con: duckdb.DuckDBPyConnection, view: str, diagnostics: Diagnostics
+) -> None:
+    """A file none of whose rows is valid is an error, not an empty report.
+
+    Such a file is in a form the tool does not read (epoch numbers as times,
+    another export's columns): a cron job must not mail an empty report as
+    a success. A file whose every line is malformed CSV has no rows in the
+    view; it is caught when it is the only source.
+    """
+    rows = con.execute(
+        f"""WITH bad AS (
+                SELECT source_file FROM {view} GROUP BY source_file
+                HAVING count(*) FILTER (problem IS NULL) = 0
+                ORDER BY source_file LIMIT 1)
+            SELECT source_file, problem, count(*) FROM {view}
+            WHERE source_file IN (SELECT source_file FROM bad)
+            GROUP BY ALL ORDER BY count(*) DESC, problem"""
+    ).fetchall()
+    if rows:
+        total = sum(int(n) for _, _, n in rows)
+        reasons = ", ".join(f"{n} {problem}" for _, problem, n in rows)
+        file = str(rows[0][0])
+        many = f"none of its {total:,} rows is"
+        subject = f"{file}: {'its only row is not' if total == 1 else many}"
+    elif diagnostics.total_rows and diagnostics.invalid_rows == diagnostics.total_rows:
+        reasons, subject = diagnostics.describe(), "no row of the events is"
+    else:
+        return
+    hint = ""
+    if "unparseable time" in reasons:
+        hint = "; times must be ISO 8601 text such as 2022-08-01T09:00:00Z"
+    raise DataError(f"{subject} valid ({reasons}){hint}; fix the file or leave it out")

@@ -1,0 +1,247 @@
+"""Event files -> the view ``events_input`` and its siblings, registered on a connection.
+
+Files are read by DuckDB; Python only looks at their schemas and, for CSV, their
+header line. Parquet files with the same column mapping are read by one scan
+(``union_by_name``: columns may come in any order, extra ones are ignored).
+CSV files are read by one scan per distinct header line: a multi-file CSV scan
+takes columns by position, so only files with byte-identical headers share one.
+DuckDB guesses nothing about a CSV file (:mod:`.csv` fixes its dialect and
+refuses a line longer than DuckDB's read buffer). CSV scans set malformed
+lines aside (too few or too many fields, bad quoting, bytes that are not
+UTF-8) in rejects tables; :func:`.diagnostics.diagnose` counts them as invalid
+rows with their line numbers, and a CSV file that is not UTF-8 is an error
+that names the file and the line.
+
+Row numbers count data rows: the header is not a row, so in a plain CSV file
+row N is line N + 1. DuckDB gives no row numbers for CSV; a streaming
+``row_number() OVER ()`` (which keeps the scan's order and costs nothing
+measurable) numbers the rows of a scan. That is the row number when the scan
+reads one file; in a multi-file scan the number within a file needs the
+position of the file's first row, known only after the scan, so the view
+leaves it NULL, and :func:`.diagnostics.diagnose` places the invalid rows it reports with
+one more scan of the sibling view ``{view}_located``, taken only when there are
+invalid rows. The streaming count skips the malformed lines DuckDB set aside;
+:func:`.csv.data_row` adds them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DataError
+from .columns import Column, Mapping, canonical_select, map_columns, quote_ident
+from .csv import check_line_lengths, csv_dialect, header_key
+from .paths import EventFile
+
+if TYPE_CHECKING:
+    import duckdb
+
+VIEW = "events_input"
+
+
+@dataclass
+class LoadedEvents:
+    """The result of :func:`load_events`: the view is registered on ``con``."""
+
+    view: str
+    files: list[EventFile]
+    has_coverage: bool
+    has_ids: bool = False
+
+
+def _relation(
+    con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], *, rejects: str | None = None
+) -> duckdb.DuckDBPyRelation:
+    """One scan: Parquet files by name-union; CSV files with malformed lines set aside.
+
+    ``rejects`` names the tables where DuckDB records the CSV lines it could not
+    parse (``{rejects}`` and ``{rejects}_scans``); :func:`diagnose` counts them.
+    """
+    paths = [f.pattern for f in files]
+    if files[0].fmt == "parquet":
+        return con.read_parquet(paths, union_by_name=True, filename=True, file_row_number=True)
+    options: dict[str, Any] = {}
+    if rejects is not None:
+        options = {
+            "store_rejects": True,
+            "rejects_table": rejects,
+            "rejects_scan": f"{rejects}_scans",
+        }
+    return con.read_csv(
+        paths,
+        header=True,
+        all_varchar=True,
+        filename=True,
+        ignore_errors=True,
+        **csv_dialect(files[0]),
+        **options,
+    )
+
+
+def describe(con: duckdb.DuckDBPyConnection, file: EventFile) -> list[Column]:
+    """The columns of one file, as DuckDB sees them; a read failure names the file."""
+    return _columns(_open(con, [file]))
+
+
+def _open(
+    con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], *, rejects: str | None = None
+) -> duckdb.DuckDBPyRelation:
+    import duckdb
+
+    try:
+        return _relation(con, files, rejects=rejects)
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except duckdb.Error as exc:
+        shown = files[0].display if len(files) == 1 else _failing_file(exc, files)
+        raise DataError(
+            f"{shown}: cannot read it as {files[0].fmt.upper()}: {first_line(exc)}"
+        ) from exc
+
+
+def _failing_file(exc: Exception, files: Sequence[EventFile]) -> str:
+    """The file a multi-file scan's error names, else all of them."""
+    text = str(exc)
+    named = [f.display for f in files if f.path in text]
+    return named[0] if named else ", ".join(f.display for f in files)
+
+
+def _columns(rel: duckdb.DuckDBPyRelation) -> list[Column]:
+    return [Column(name, str(kind)) for name, kind in zip(rel.columns, rel.types, strict=True)]
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def load_events(
+    con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], *, view: str = VIEW
+) -> LoadedEvents:
+    """Register ``view`` on ``con``: the canonical rows of every file.
+
+    Nothing is read yet but the files' schemas: every query on the view scans
+    the files again, in DuckDB. Also registered: ``{view}_located``, the same
+    rows with CSV row numbers, which :func:`diagnose` reads to place invalid
+    rows, and the rejects tables ``{view}_rejects`` and ``{view}_rejects_scans``
+    where DuckDB records the malformed CSV lines.
+    """
+    if not files:
+        raise DataError("no event files given; pass --events PATH or --db PATH")
+    rejects = f"{view}_rejects"
+    for table in (rejects, f"{rejects}_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+    scans = _scans(con, files, rejects)
+    plain, located = [], []
+    for index, (mapping, fmt, relation, count) in enumerate(scans):
+        name = quote_ident(f"{view}_raw_{index}")
+        # TEMP: nothing of a load outlives the connection, nor lands in a store's file
+        # (the relation's create_view would make a persistent view). The scan's SQL is
+        # DuckDB's own rendering of the read_csv/read_parquet call, paths quoted by it.
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {relation.sql_query()}")
+        plain.append(canonical_select(mapping, name, fmt, numbered=count == 1))
+        located.append(canonical_select(mapping, name, fmt, numbered=True))
+    # Messages name the file as the user gave it (stdin's temp file is "<stdin>").
+    names = quote_ident(f"{view}_names")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {names} (path VARCHAR, display VARCHAR)")
+    con.executemany(f"INSERT INTO {names} VALUES (?, ?)", [[f.path, f.display] for f in files])
+    for target, selects in ((view, plain), (f"{view}_located", located)):
+        body = "\nUNION ALL\n".join(selects)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {quote_ident(target)} AS
+                SELECT f.* REPLACE (coalesce(n.display, f.source_file) AS source_file)
+                FROM ({body}) f LEFT JOIN {names} n ON n.path = f.source_file"""
+        )
+    return LoadedEvents(
+        view=view,
+        files=list(files),
+        has_coverage=any(mapping.has_coverage for mapping, _, _, _ in scans),
+        has_ids=any(mapping.event_id is not None for mapping, _, _, _ in scans),
+    )
+
+
+def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
+    """Register ``{view}_counted``: the rows of ``loaded`` that a report counts.
+
+    The rule the store keeps too: rows sharing an id are one event (the first
+    file's, its first row); id-less rows with equal content are copies, and
+    each content counts as many times as the file that holds it most often.
+    One file without ids is counted as it is, at no cost. Invalid rows pass
+    through unchanged.
+    """
+    view = loaded.view
+    several = len(loaded.files) > 1
+    if not loaded.has_ids and not several:
+        return view
+    source = quote_ident(view)
+    order = quote_ident(f"{view}_file_order")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {order} (display VARCHAR, idx BIGINT)")
+    con.executemany(
+        f"INSERT INTO {order} VALUES (?, ?)", [[f.display, i] for i, f in enumerate(loaded.files)]
+    )
+    columns = "ts, end_us, user_id, category, org, event_id, problem, source_file, source_row"
+    parts = [f"SELECT {columns} FROM {source} WHERE problem IS NOT NULL"]
+    if loaded.has_ids:
+        parts.append(
+            f"""SELECT unnest(arg_min(
+                       struct_pack({columns}),
+                       o.idx * 4294967296 + coalesce(v.source_row, 0)))
+                FROM {source} v LEFT JOIN {order} o ON o.display = v.source_file
+                WHERE problem IS NULL AND event_id IS NOT NULL
+                GROUP BY event_id"""
+        )
+    if several:
+        parts.append(
+            f"""SELECT ts, end_us, user_id, category, org, event_id, problem,
+                       NULL AS source_file, CAST(NULL AS BIGINT) AS source_row
+                FROM (SELECT ts, end_us, user_id, category, org, event_id, problem,
+                             unnest(range(copies)) AS copy
+                      FROM (SELECT ts, end_us, user_id, category, org, event_id, problem,
+                                   max(n) AS copies
+                            FROM (SELECT ts, end_us, user_id, category, org, event_id, problem,
+                                         count(*) AS n
+                                  FROM {source}
+                                  WHERE problem IS NULL AND event_id IS NULL
+                                  GROUP BY ts, end_us, user_id, category, org, event_id,
+                                           problem, source_file)
+                            GROUP BY ALL))"""
+        )
+    else:
+        parts.append(f"SELECT {columns} FROM {source} WHERE problem IS NULL AND event_id IS NULL")
+    counted = f"{view}_counted"
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {quote_ident(counted)} AS "
+        + "\nUNION ALL\n".join(f"({part})" for part in parts)
+    )
+    return counted
+
+
+def _scans(
+    con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], rejects: str
+) -> list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]]:
+    """One scan per group of files that read alike, with its number of files.
+
+    Parquet files group by their column mapping (the scan unions by name).
+    CSV files group by their header line, byte for byte: a multi-file CSV scan
+    takes every file's columns by position, so only files whose headers are
+    identical may share one (hundreds of daily exports are then one scan, not
+    hundreds).
+    """
+    parquet: dict[Mapping, list[EventFile]] = {}
+    by_header: dict[tuple[str, bytes], list[EventFile]] = {}
+    for file in files:
+        if file.fmt == "parquet":
+            parquet.setdefault(map_columns(file, describe(con, file)), []).append(file)
+        else:
+            check_line_lengths(file)
+            by_header.setdefault(header_key(file), []).append(file)
+    scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]] = []
+    for mapping, members in parquet.items():
+        scans.append((mapping, "parquet", _open(con, members), len(members)))
+    for members in by_header.values():
+        relation = _open(con, members, rejects=rejects)
+        mapping = map_columns(members[0], _columns(relation))
+        scans.append((mapping, "csv", relation, len(members)))
+    return scans

@@ -1,0 +1,267 @@
+"""``--events`` values -> event files: paths, globs, folders, stdin and FIFOs.
+
+A stream (stdin, a FIFO, a process substitution) is copied to a temporary
+file, and a name DuckDB cannot read literally gets a temporary link; both are
+removed by :func:`cleanup_temp_files` when the run ends.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from ..errors import DataError, UsageError
+
+EVENT_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
+STDIN = "-"
+
+
+@dataclass(frozen=True)
+class EventFile:
+    path: str  # the file itself, taken literally
+    display: str  # what messages name
+    fmt: str  # "parquet" or "csv"
+
+    @property
+    def pattern(self) -> str:
+        """The path as DuckDB must be given it: its glob characters escaped."""
+        return glob_escape(self.path)
+
+
+def glob_escape(path: str) -> str:
+    """Escape ``*``, ``?`` and ``[`` so DuckDB reads the file of that very name.
+
+    DuckDB expands globs in every path it reads; ``[*]`` matches a literal
+    ``*`` (the same escape as Python's :func:`glob.escape`).
+    """
+    return re.sub(r"([*?\[])", r"[\1]", path)
+
+
+def expand_paths(specs: Sequence[str], *, stdin: IO[bytes] | None = None) -> list[EventFile]:
+    """Resolve ``--events`` values (files, globs, directories, ``-``) to event files.
+
+    A value that names nothing is an error naming it, never an empty report.
+    An existing path is taken literally, even when its name holds glob
+    characters; only a value that names no file is expanded as a glob. A file
+    named twice (directly, or by overlapping globs) is read once.
+    """
+    files: list[EventFile] = []
+    seen: set[str] = set()
+    for spec in specs:
+        try:
+            found = _expand(spec, stdin)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise DataError(f"{spec}: cannot read it: {reason}") from exc
+        for file in found:
+            key = file.path if file.display == "<stdin>" else os.path.realpath(file.path)
+            if key not in seen:
+                seen.add(key)
+                files.append(file)
+    return files
+
+
+def _expand(spec: str, stdin: IO[bytes] | None) -> list[EventFile]:
+    if spec == STDIN:
+        return [_spool_stdin(stdin if stdin is not None else sys.stdin.buffer)]
+    if not spec.strip():  # Path("") is the current directory: never read it by accident
+        raise UsageError(
+            f"invalid event path {spec!r}: give a file, a glob, a directory or - for stdin"
+        )
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        found = sorted(p for p in _walk(path) if _is_event_file(p))
+        if not found:
+            raise DataError(
+                f"{spec}: is a directory that holds no event files "
+                f"({', '.join(EVENT_SUFFIXES)}); name the files instead"
+            )
+        return [_event_file(p) for p in found]
+    if path.exists() and not path.is_file():  # a FIFO, <(...), a device: a stream
+        with path.open("rb") as stream:
+            return [_spool(stream, display=spec, name=path.name)]
+    if path.exists():
+        return [_event_file(path)]
+    if glob.has_magic(spec):
+        matched = sorted(_glob(os.path.expanduser(spec)))
+        if not matched:
+            raise DataError(
+                f"{spec}: the pattern matches no file; check the path (quote the "
+                "pattern so the shell does not expand it)"
+            )
+        return [_event_file(p) for p in matched]
+    raise DataError(f"{spec}: no such file or directory")
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every file under ``root``, following links to folders but each folder once.
+
+    A folder is known by its device and inode, so links that point back up
+    the tree (which make ``rglob`` and ``glob('**')`` run forever) are
+    followed once and no more.
+    """
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        dirs.sort()
+        for name in files:
+            candidate = Path(folder) / name
+            if candidate.is_file():
+                yield candidate
+
+
+def _glob(pattern: str) -> list[Path]:
+    """The files ``pattern`` matches; ``**`` walks folders as :func:`_walk` does."""
+    if "**" not in pattern:
+        return [Path(p) for p in glob.glob(pattern) if Path(p).is_file()]
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    root = Path(*parts[:fixed]) if fixed else Path(".")
+    matcher = re.compile(_glob_regex(parts[fixed:]))
+    found = []
+    for file in _walk(root):
+        relative = file.relative_to(root).as_posix()
+        if matcher.fullmatch(relative):
+            found.append(root / relative if fixed else Path(relative))
+    return found
+
+
+def _glob_regex(parts: Sequence[str]) -> str:
+    """A regular expression for glob path components; ``**`` spans folders."""
+    pieces = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "**":
+            pieces.append(".*" if last else "(?:.*/)?")
+            continue
+        pieces.append(_component_regex(part) + ("" if last else "/"))
+    return "".join(pieces)
+
+
+def _component_regex(part: str) -> str:
+    """``*``, ``?`` and ``[...]`` of one path component, never crossing a ``/``."""
+    out, i = [], 0
+    while i < len(part):
+        char = part[i]
+        close = part.find("]", i + 2) if char == "[" else -1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif close > 0:
+            inside = part[i + 1 : close]
+            negate = inside.startswith("!")
+            inside = re.sub(r"([\\^\]])", r"\\\1", inside[1:] if negate else inside)
+            out.append(f"[{'^' if negate else ''}{inside}]")
+            i = close
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+def _is_event_file(path: Path) -> bool:
+    return path.name.lower().endswith(EVENT_SUFFIXES)
+
+
+def _event_file(path: Path, display: str | None = None) -> EventFile:
+    shown = display or str(path)
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{shown}: permission denied; make the file readable (chmod +r)")
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if not head:
+        raise DataError(
+            f"{shown}: the file is empty; an event file needs at least a header row "
+            "(time, user_id, category)"
+        )
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        fmt = "parquet"
+    elif name.endswith(EVENT_SUFFIXES):
+        fmt = "csv"
+    else:  # no known suffix: tell by the magic bytes
+        fmt = "parquet" if head == b"PAR1" else "csv"
+    if fmt == "csv" and head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(
+            f"{shown}: the file is UTF-16 text; convert it to UTF-8 "
+            "(iconv -f utf-16 -t utf-8 FILE > FILE.utf8.csv)"
+        )
+    return EventFile(path=_readable_name(path), display=shown, fmt=fmt)
+
+
+def _readable_name(path: Path) -> str:
+    """A name DuckDB reads as this very file.
+
+    DuckDB globs every path, and its glob takes a backslash for a folder
+    separator, so a name with both (``back\\slash[1].csv``) matches nothing
+    however it is escaped. Such a file is read through a link of a plain name
+    in a private temporary folder, removed when the run ends.
+    """
+    text = str(path)
+    if "\\" not in text or not glob.has_magic(text):
+        return text
+    folder = tempfile.mkdtemp(prefix="activity-report-link-")
+    _TEMP_FILES.append(folder)
+    suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".gz") else path.suffix
+    link = os.path.join(folder, "events" + re.sub(r"[*?\[\]\\]", "_", suffix))
+    os.symlink(os.path.abspath(text), link)
+    _TEMP_FILES.append(link)
+    return link
+
+
+def _spool_stdin(stream: IO[bytes]) -> EventFile:
+    """Copy CSV from stdin to a temporary file so DuckDB can sniff and scan it."""
+    return _spool(stream, display="<stdin>", name="stdin.csv")
+
+
+def _spool(stream: IO[bytes], *, display: str, name: str) -> EventFile:
+    """Copy a stream (stdin, a FIFO, a process substitution) to a temporary file.
+
+    DuckDB reads a file more than once, and a stream can be read only once.
+    The copy keeps ``name``'s event suffix, else the format is told by the
+    magic bytes.
+    """
+    lower = name.lower()
+    suffix = next(
+        (s for s in sorted(EVENT_SUFFIXES, key=len, reverse=True) if lower.endswith(s)), ""
+    )
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives until the process ends
+        prefix="activity-report-stdin-", suffix=suffix, delete=False
+    )
+    with handle:
+        _TEMP_FILES.append(handle.name)
+        shutil.copyfileobj(stream, handle)
+    return _event_file(Path(handle.name), display=display)
+
+
+_TEMP_FILES: list[str] = []
+
+
+def cleanup_temp_files() -> None:
+    """Remove the run's temporary files and folders, the newest first."""
+    while _TEMP_FILES:
+        name = _TEMP_FILES.pop()
+        try:
+            if os.path.isdir(name) and not os.path.islink(name):
+                os.rmdir(name)
+            else:
+                os.unlink(name)
+        except OSError:
+            pass
