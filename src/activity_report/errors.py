@@ -91,3 +91,9 @@ def plain_name(param: str) -> str:
 def flag_name(param: str) -> str:
     """A parameter as the command line spells it: ``--max-buckets``."""
     return "--" + param.replace("_", "-")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (DuckDB's run on), else its type's name."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from .errors import ActivityReportError, DataError, InvalidValue
+from .errors import ActivityReportError, DataError, InvalidValue, first_line
 
 if TYPE_CHECKING:
     import duckdb
@@ -124,7 +124,7 @@ def connect(
     try:
         con = duckdb.connect(database, config=(limits or Limits()).config())
     except duckdb.Error as exc:
-        raise DataError(f"cannot start DuckDB: {_first_line(exc)}") from exc
+        raise DataError(f"cannot start DuckDB: {first_line(exc)}") from exc
     return track(con)
 
 
@@ -233,7 +233,7 @@ def install_interrupt_handler() -> None:
 def explain(exc: BaseException) -> ActivityReportError | None:
     """A one-line error, with its fix, for DuckDB running out of memory or disk."""
     kind = type(exc).__name__
-    text = _first_line(exc)
+    text = first_line(exc)
     if kind == "OutOfMemoryException":
         return DataError(
             f"DuckDB ran out of memory ({text}); raise --memory-limit, or point "
@@ -242,8 +242,3 @@ def explain(exc: BaseException) -> ActivityReportError | None:
     if kind == "IOException" and "temp" in text.lower():
         return DataError(f"DuckDB could not spill to disk ({text}); point --temp-dir elsewhere")
     return None
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

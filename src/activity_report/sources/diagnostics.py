@@ -11,10 +11,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import DataError
+from ..errors import DataError, first_line
 from .columns import CATEGORIES, quote_ident
 from .csv import data_row, reject_lines_sql, reject_reason
-from .loading import VIEW, first_line
+from .loading import VIEW
 
 if TYPE_CHECKING:
     import duckdb

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataError
+from ..errors import DataError, first_line
 from .columns import Column, Mapping, canonical_select, map_columns, quote_ident
 from .csv import check_line_lengths, csv_dialect, header_key
 from .paths import EventFile
@@ -110,11 +110,6 @@ def _failing_file(exc: Exception, files: Sequence[EventFile]) -> str:
 
 def _columns(rel: duckdb.DuckDBPyRelation) -> list[Column]:
     return [Column(name, str(kind)) for name, kind in zip(rel.columns, rel.types, strict=True)]
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def load_events(

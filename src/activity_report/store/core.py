@@ -13,14 +13,14 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
 from .. import __version__, engine, resources, sources
-from ..errors import DataError, Kind, UsageError
+from ..errors import DataError, Kind, UsageError, first_line
 from ..model import UserInfo
 from . import info as info_mod
 from . import rollups, schema
 from . import users as users_mod
 from .ingest import Ingest, Progress
 from .results import IngestResult, StoreInfo, UsersResult
-from .schema import first_line, is_interrupt
+from .schema import is_interrupt
 
 if TYPE_CHECKING:
     import duckdb

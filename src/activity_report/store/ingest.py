@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .. import sources
-from ..errors import DataError
+from ..errors import DataError, first_line
 from . import rollups
 from .results import FileCounts, IngestResult
-from .schema import first_line, is_interrupt, scope
+from .schema import is_interrupt, scope
 
 if TYPE_CHECKING:
     from .core import Store

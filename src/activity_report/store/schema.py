@@ -123,8 +123,3 @@ def is_interrupt(exc: BaseException) -> bool:
     if isinstance(exc, KeyboardInterrupt | duckdb.InterruptException):
         return True
     return isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

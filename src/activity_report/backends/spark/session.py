@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from ... import errors
 from ...errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -112,5 +113,4 @@ def _free_port() -> int:
 
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message: Spark's carry a JVM stack trace."""
-    text = str(exc).strip().splitlines()
-    return text[0].strip() if text else type(exc).__name__
+    return errors.first_line(exc).strip()
