@@ -63,10 +63,12 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
 
     The events that meet the scope are copied once into a narrow temporary
     table keyed by integers (user, category and organization numbers), and
-    each filter's union is computed from it (:func:`_filters_sql`). A user
-    whose events there all share one organization has the same union for
-    that organization as for all of them, and likewise for one category:
-    those rows are copies, not computed again.
+    each filter's union is computed from it: by :func:`_heartbeats_sql` for
+    the users whose events there all cover exactly the heartbeat, else by
+    :func:`_general_sql`. A user whose events there all share one
+    organization has the same union for that organization as for all of
+    them, and likewise for one category: those rows are copies, not computed
+    again.
     """
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_scope AS
@@ -100,25 +102,37 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
               AND e.ts < s.hi AND (coalesce(e.end_us, e.ts + $heartbeat) > s.lo OR e.ts >= s.lo)""",
         params,
     )
-    heartbeats_only = not con.execute(
-        "SELECT count(*) FROM rollup_hits WHERE end_us IS NOT NULL AND end_us - ts <> $heartbeat",
-        {"heartbeat": HEARTBEAT_US},
-    ).fetchall()[0][0]
+    # Per user: one category or organization throughout (else 0), and whether
+    # every event covers exactly the heartbeat (then the lead() plan is exact).
     con.execute(
         """CREATE OR REPLACE TEMP TABLE rollup_users AS
            SELECT uid, CASE WHEN min(cid) = max(cid) THEN min(cid) ELSE 0 END AS one_cid,
                   CASE WHEN count(oid) = count(*) AND min(oid) = max(oid) THEN min(oid)
-                       ELSE 0 END AS one_oid
-           FROM rollup_hits GROUP BY uid"""
+                       ELSE 0 END AS one_oid,
+                  count(*) FILTER (end_us IS NOT NULL AND end_us - ts <> $heartbeat) = 0
+                      AS beats
+           FROM rollup_hits GROUP BY uid""",
+        {"heartbeat": HEARTBEAT_US},
     )
-    branch = _heartbeats_sql if heartbeats_only else _general_sql
+    plans = con.execute(
+        "SELECT coalesce(bool_or(beats), false), coalesce(bool_or(NOT beats), false) "
+        "FROM rollup_users"
+    ).fetchall()[0]
     # The four filters: (any, all), (each category, all), (any, each org), (each, each).
-    branches = [
-        branch("0", "0", "true"),
-        branch("h.cid", "0", "u.one_cid = 0"),
-        branch("0", "h.oid", "u.one_oid = 0 AND h.oid IS NOT NULL"),
-        branch("h.cid", "h.oid", "u.one_cid = 0 AND u.one_oid = 0 AND h.oid IS NOT NULL"),
+    filters = [
+        ("0", "0", "true"),
+        ("h.cid", "0", "u.one_cid = 0"),
+        ("0", "h.oid", "u.one_oid = 0 AND h.oid IS NOT NULL"),
+        ("h.cid", "h.oid", "u.one_cid = 0 AND u.one_oid = 0 AND h.oid IS NOT NULL"),
     ]
+    branches = []
+    if plans[0]:
+        branches += [_heartbeats_sql(c, o, f"{w} AND u.beats") for c, o, w in filters]
+    if plans[1]:
+        branches += [_general_sql(c, o, f"{w} AND NOT u.beats") for c, o, w in filters]
+    if not branches:  # no event of a known category meets the scope
+        _drop(con)
+        return
     con.execute(
         f"""INSERT INTO rollups
             WITH computed AS ({" UNION ALL ".join(branches)}),
@@ -144,6 +158,10 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
             WHERE l.n > 0 OR l.duration > 0""",
         {"known": params["known"]},
     )
+    _drop(con)
+
+
+def _drop(con: duckdb.DuckDBPyConnection) -> None:
     for table in ("rollup_users", "rollup_hits", "rollup_orgs", "rollup_scope"):
         con.execute(f"DROP TABLE {table}")
 
