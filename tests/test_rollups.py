@@ -163,3 +163,44 @@ def test_a_reingest_of_known_rows_leaves_the_rollups_alone(tmp_path: Path) -> No
     con.close()
     ingest(db, log)
     assert [r[4] for r in rollups(db)] == [r[4] + 100 for r in before]
+
+
+def test_heartbeat_users_and_session_users_in_one_ingest(tmp_path: Path) -> None:
+    # u1 sends heartbeats only (the lead() plan); u2 a session and a heartbeat
+    # inside it (the general plan). Both cross the 00:15 slot edge.
+    log = write(
+        tmp_path / "a.csv",
+        [
+            ("2024-01-01T00:14:00Z", "u1", "ide", "", ""),
+            ("2024-01-01T00:14:30Z", "u1", "ide", "", ""),
+            ("2024-01-01T00:15:10Z", "u1", "ide", "", ""),
+            ("2024-01-01T00:10:00Z", "u2", "ide", "o1", "2024-01-01T00:20:00Z"),
+            ("2024-01-01T00:19:30Z", "u2", "app", "o1", ""),
+        ],
+    )
+    db = tmp_path / "s.duckdb"
+    ingest(db, log)
+    second = 1_000_000
+    got = [(r[0] % (4 * SLOT_US) // SLOT_US, r[1], r[2], r[3], r[4], r[5]) for r in rollups(db)]
+    assert sorted(got, key=repr) == sorted(
+        [
+            # u1: [00:14:00, 00:16:10), for any category and for ide alike.
+            (0, None, None, "u1", 2, 60 * second),
+            (1, None, None, "u1", 1, 70 * second),
+            (0, "ide", None, "u1", 2, 60 * second),
+            (1, "ide", None, "u1", 1, 70 * second),
+            # u2: [00:10:00, 00:20:30) in any category; ide and app apart; o1 as all.
+            *[
+                row
+                for org in (None, "o1")
+                for row in (
+                    (0, None, org, "u2", 1, 300 * second),
+                    (1, None, org, "u2", 1, 330 * second),
+                    (0, "ide", org, "u2", 1, 300 * second),
+                    (1, "ide", org, "u2", 0, 300 * second),
+                    (1, "app", org, "u2", 1, 60 * second),
+                )
+            ],
+        ],
+        key=repr,
+    )

@@ -60,85 +60,206 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
     ``scope`` is a relation with columns ``user_id``, ``lo`` and ``hi``
     (microseconds): every slot of the user that meets ``[lo, hi)`` is
     replaced. Runs inside the caller's transaction.
+
+    The events that meet the scope are copied once into a narrow temporary
+    table keyed by integers (user, category and organization numbers), and
+    each filter's union is computed from it: by :func:`_heartbeats_sql` for
+    the users whose events there all cover exactly the heartbeat, else by
+    :func:`_general_sql`. A user whose events there all share one
+    organization has the same union for that organization as for all of
+    them, and likewise for one category: those rows are copies, not computed
+    again.
     """
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_scope AS
-            SELECT user_id, row_number() OVER () AS uid, {_floor("min(lo)")} AS lo,
-                   {_floor("max(hi) - 1")} + {SLOT_US} AS hi
+            SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uid,
+                   {_floor("min(lo)")} AS lo, {_floor("max(hi) - 1")} + {SLOT_US} AS hi
             FROM ({scope}) GROUP BY user_id"""
     )
+    span = con.execute("SELECT min(lo), max(hi) FROM rollup_scope").fetchall()[0]
+    if span[0] is None:
+        con.execute("DROP TABLE rollup_scope")
+        return
     con.execute(
         """DELETE FROM rollups r USING rollup_scope s
            WHERE r.user_id = s.user_id AND r.slot >= s.lo AND r.slot < s.hi"""
     )
-    known = {"known": list(sources.CATEGORIES), "heartbeat": HEARTBEAT_US}
+    params = {"known": list(sources.CATEGORIES), "heartbeat": HEARTBEAT_US}
+    # Inlined, the upper bound lets the scan skip row groups that lie past every scope.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE rollup_orgs AS
+            SELECT org, CAST(row_number() OVER () AS INTEGER) AS oid
+            FROM (SELECT DISTINCT e.org FROM events e SEMI JOIN rollup_scope s USING (user_id)
+                  WHERE e.org IS NOT NULL AND e.ts < {int(span[1])})"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE rollup_hits AS
+            SELECT s.uid, CAST(list_position($known, e.category) AS TINYINT) AS cid,
+                   o.oid, e.ts, e.end_us
+            FROM events e JOIN rollup_scope s USING (user_id)
+            LEFT JOIN rollup_orgs o ON o.org = e.org
+            WHERE list_contains($known, e.category) AND e.ts < {int(span[1])}
+              AND e.ts < s.hi AND (coalesce(e.end_us, e.ts + $heartbeat) > s.lo OR e.ts >= s.lo)""",
+        params,
+    )
+    # Per user: one category or organization throughout (else 0), and whether
+    # every event covers exactly the heartbeat (then the lead() plan is exact).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE rollup_users AS
+           SELECT uid, CASE WHEN min(cid) = max(cid) THEN min(cid) ELSE 0 END AS one_cid,
+                  CASE WHEN count(oid) = count(*) AND min(oid) = max(oid) THEN min(oid)
+                       ELSE 0 END AS one_oid,
+                  count(*) FILTER (end_us IS NOT NULL AND end_us - ts <> $heartbeat) = 0
+                      AS beats
+           FROM rollup_hits GROUP BY uid""",
+        {"heartbeat": HEARTBEAT_US},
+    )
+    plans = con.execute(
+        "SELECT coalesce(bool_or(beats), false), coalesce(bool_or(NOT beats), false) "
+        "FROM rollup_users"
+    ).fetchall()[0]
+    # The four filters: (any, all), (each category, all), (any, each org), (each, each).
+    filters = [
+        ("0", "0", "true"),
+        ("h.cid", "0", "u.one_cid = 0"),
+        ("0", "h.oid", "u.one_oid = 0 AND h.oid IS NOT NULL"),
+        ("h.cid", "h.oid", "u.one_cid = 0 AND u.one_oid = 0 AND h.oid IS NOT NULL"),
+    ]
+    branches = []
+    if plans[0]:
+        branches += [_heartbeats_sql(c, o, f"{w} AND u.beats") for c, o, w in filters]
+    if plans[1]:
+        branches += [_general_sql(c, o, f"{w} AND NOT u.beats") for c, o, w in filters]
+    if not branches:  # no event of a known category meets the scope
+        _drop(con)
+        return
     con.execute(
         f"""INSERT INTO rollups
-        WITH hits AS (
-            SELECT e.user_id, s.uid, e.ts, coalesce(e.end_us, e.ts + $heartbeat) AS te,
-                   e.category, list_position($known, e.category) AS cid, e.org, s.lo, s.hi
-            FROM events e JOIN rollup_scope s USING (user_id)
-            WHERE list_contains($known, e.category)
-              AND e.ts < s.hi AND (coalesce(e.end_us, e.ts + $heartbeat) > s.lo OR e.ts >= s.lo)
-        ),
-        -- Integer keys for the window's partitions: sorting them is far cheaper than text.
-        orgs AS (
-            SELECT org, row_number() OVER () AS oid
-            FROM (SELECT DISTINCT org FROM hits WHERE org IS NOT NULL)
-        ),
-        by_category AS (
-            SELECT * EXCLUDE (category, cid),
-                   unnest([NULL, category]) AS category, unnest([0, cid]) AS cid
-            FROM hits
-        ),
-        keyed AS (
-            SELECT k.* EXCLUDE (org),
-                   unnest(CASE WHEN k.org IS NULL THEN [NULL] ELSE [NULL, k.org] END) AS org,
-                   unnest(CASE WHEN k.org IS NULL THEN [0] ELSE [0, o.oid] END) AS oid
-            FROM by_category k LEFT JOIN orgs o ON o.org = k.org
-        ),
-        pieces AS (
-            SELECT user_id, category, org, lo, hi, ts, te,
-                   max(te) OVER (PARTITION BY uid, cid, oid ORDER BY ts, te
-                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-            FROM keyed
-        ),
-        spans AS (
-            SELECT user_id, category, org,
-                   greatest(ts, coalesce(reach, ts), lo) AS a, least(te, hi) AS b
-            FROM pieces
-        ),
-        spans_in_slots AS (
-            SELECT user_id, category, org, a, b,
-                   {_floor("a")} AS first_slot, {_floor("b - 1")} AS last_slot
-            FROM spans WHERE b > a
-        ),
-        -- Most pieces lie inside one slot; only the others are cut at slot edges.
-        durations AS (
-            SELECT first_slot AS slot, user_id, category, org, sum(b - a) AS duration
-            FROM spans_in_slots WHERE first_slot = last_slot
-            GROUP BY ALL
-            UNION ALL
-            SELECT slot, user_id, category, org,
-                   sum(least(b, slot + {SLOT_US}) - greatest(a, slot)) AS duration
-            FROM (SELECT user_id, category, org, a, b,
-                         unnest(range(first_slot, b, {SLOT_US})) AS slot
-                  FROM spans_in_slots WHERE first_slot < last_slot)
-            GROUP BY ALL
-        ),
-        counts AS (
-            SELECT {_floor("ts")} AS slot, user_id, category, org, count(*) AS n
-            FROM keyed WHERE ts >= lo AND ts < hi
+            WITH computed AS ({" UNION ALL ".join(branches)}),
+            -- Rows of (any category) stand for the user's one category too, if any;
+            -- rows of (all orgs) for the user's one organization.
+            by_category AS (
+                SELECT c.* EXCLUDE (cid),
+                       unnest(CASE WHEN c.cid = 0 AND u.one_cid > 0 THEN [0, u.one_cid]
+                                   ELSE [c.cid] END) AS cid,
+                       u.one_oid
+                FROM computed c JOIN rollup_users u USING (uid)
+            ),
+            labelled AS (
+                SELECT * EXCLUDE (oid, one_oid),
+                       unnest(CASE WHEN oid = 0 AND one_oid > 0 THEN [0, one_oid]
+                                   ELSE [oid] END) AS oid
+                FROM by_category
+            )
+            SELECT l.slot, CASE WHEN l.cid > 0 THEN $known[l.cid] END, o.org, s.user_id,
+                   l.n, l.duration
+            FROM labelled l JOIN rollup_scope s USING (uid)
+            LEFT JOIN rollup_orgs o ON o.oid = l.oid
+            WHERE l.n > 0 OR l.duration > 0""",
+        {"known": params["known"]},
+    )
+    _drop(con)
+
+
+def _drop(con: duckdb.DuckDBPyConnection) -> None:
+    for table in ("rollup_users", "rollup_hits", "rollup_orgs", "rollup_scope"):
+        con.execute(f"DROP TABLE {table}")
+
+
+def _heartbeats_sql(cid: str, oid: str, where: str) -> str:
+    """One filter's counts and durations per slot when every event covers the heartbeat.
+
+    As in the report engine's heartbeat plan, sorted by time an event adds
+    ``[ts, min(next ts, ts + heartbeat))``: one ``lead()`` window. Grouped
+    by the slot a piece starts in, at most one piece of a group crosses the
+    slot's end (they are disjoint), the one reaching furthest; as the
+    heartbeat is shorter than a slot, its overflow lies in the next slot.
+    """
+    return f"""(
+        WITH groups AS (
+            SELECT uid, cid, oid, {_floor("a")} AS slot, count(*) FILTER (ts >= lo) AS n,
+                   sum(greatest(b - a, 0)) AS covered, max(b) AS reach
+            FROM (
+                SELECT h.uid, {cid} AS cid, {oid} AS oid, h.ts, s.lo,
+                       greatest(h.ts, s.lo) AS a,
+                       least(h.ts + {HEARTBEAT_US}, s.hi, lead(h.ts) OVER (
+                           PARTITION BY h.uid, {cid}, {oid} ORDER BY h.ts)) AS b
+                FROM rollup_hits h JOIN rollup_users u USING (uid)
+                JOIN rollup_scope s USING (uid)
+                WHERE {where}
+            )
             GROUP BY ALL
         )
-        SELECT slot, category, org, user_id, sum(n), sum(duration)
-        FROM (SELECT slot, user_id, category, org, n, 0 AS duration FROM counts
-              UNION ALL
-              SELECT slot, user_id, category, org, 0 AS n, duration FROM durations)
-        GROUP BY ALL""",
-        known,
-    )
-    con.execute("DROP TABLE rollup_scope")
+        SELECT uid, cid, oid, slot, sum(n) AS n, sum(duration) AS duration FROM (
+            SELECT uid, cid, oid, slot, n,
+                   covered - greatest(reach - slot - {SLOT_US}, 0) AS duration
+            FROM groups
+            UNION ALL
+            SELECT uid, cid, oid, slot + {SLOT_US}, 0, reach - slot - {SLOT_US}
+            FROM groups WHERE reach > slot + {SLOT_US}
+        )
+        GROUP BY ALL
+    )"""
+
+
+def _general_sql(cid: str, oid: str, where: str) -> str:
+    """One filter's counts and durations per slot, for any mix of heartbeats and sessions.
+
+    As in the report engine's general plan: each coverage adds what lies past
+    the furthest end before it, which among heartbeats is the last
+    heartbeat's end (a ``lag()``), among sessions a running maximum over the
+    sessions alone (usually few).
+    """
+    return f"""(
+        WITH matching AS (
+            SELECT h.uid, {cid} AS cid, {oid} AS oid, h.ts, h.end_us, s.lo, s.hi
+            FROM rollup_hits h JOIN rollup_users u USING (uid) JOIN rollup_scope s USING (uid)
+            WHERE {where}
+        ),
+        sessions AS (
+            SELECT uid, cid, oid, ts, end_us, lo, hi, max(end_us) OVER (
+                PARTITION BY uid, cid, oid ORDER BY ts, end_us ROWS UNBOUNDED PRECEDING
+            ) AS reach_so_far
+            FROM (SELECT DISTINCT uid, cid, oid, ts, end_us, lo, hi
+                  FROM matching WHERE end_us IS NOT NULL)
+        ),
+        coverages AS (
+            SELECT uid, cid, oid, lo, hi, ts, ts + {HEARTBEAT_US} AS te, false AS explicit,
+                   CAST(NULL AS BIGINT) AS reach_so_far
+            FROM matching WHERE end_us IS NULL
+            UNION ALL
+            SELECT uid, cid, oid, lo, hi, ts, end_us, true, reach_so_far FROM sessions
+        ),
+        pieces AS (
+            SELECT uid, cid, oid, lo, hi, ts, te,
+                   greatest(
+                       lag(CASE WHEN NOT explicit THEN ts END IGNORE NULLS) OVER w
+                           + {HEARTBEAT_US},
+                       lag(reach_so_far IGNORE NULLS) OVER w
+                   ) AS reach
+            FROM coverages
+            WINDOW w AS (PARTITION BY uid, cid, oid ORDER BY ts, te, explicit)
+        ),
+        spans AS (
+            SELECT uid, cid, oid, a, b, {_floor("a")} AS first_slot, {_floor("b - 1")} AS last_slot
+            FROM (SELECT uid, cid, oid, greatest(ts, coalesce(reach, ts), lo) AS a,
+                         least(te, hi) AS b
+                  FROM pieces)
+            WHERE b > a
+        )
+        SELECT uid, cid, oid, slot, sum(n) AS n, sum(duration) AS duration FROM (
+            SELECT uid, cid, oid, {_floor("ts")} AS slot, count(*) AS n, 0 AS duration
+            FROM matching WHERE ts >= lo GROUP BY ALL
+            UNION ALL
+            SELECT uid, cid, oid, first_slot, 0, sum(b - a)
+            FROM spans WHERE first_slot = last_slot GROUP BY ALL
+            UNION ALL
+            SELECT uid, cid, oid, slot, 0, sum(least(b, slot + {SLOT_US}) - greatest(a, slot))
+            FROM (SELECT uid, cid, oid, a, b, unnest(range(first_slot, b, {SLOT_US})) AS slot
+                  FROM spans WHERE first_slot < last_slot)
+            GROUP BY ALL
+        ) GROUP BY ALL
+    )"""
 
 
 def answerable(edges: Sequence[int], filters: Filters, heartbeat_us: int) -> bool:

@@ -1,0 +1,136 @@
+"""Ingest into the store next to a plain ``CREATE TABLE AS`` of the same Parquet file.
+
+Each step is a separate process, timed from the outside (wall time, and the
+peak RSS of that child from ``wait4``): CTAS into a fresh database file, a
+first ingest into a fresh store (rollups included), a re-ingest of the same
+file (every row known), and a weekly report from the store.
+
+    python benchmarks/ingest_bench.py --events 2e6,5e6 --log heartbeats,mixed
+
+Logs (generated once into benchmarks/data/, cached by size):
+
+* ``heartbeats``: 200 users, one event a minute with 0-19 s of jitter,
+  eight hours a day, no end column; each user in one organization;
+* ``mixed``: the same clock, but a third of the events carry an end time
+  (0-40 minutes later), and users switch categories and organizations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+USERS = 200
+PER_DAY = 480  # eight hours, one event a minute
+
+GENERATOR = """
+WITH rows AS (SELECT i, i // $per AS ud, i % $per AS k FROM range($n) t(i))
+SELECT 'e-' || i AS id,
+       make_timestamptz((1704067200 + (ud // $users) * 86400 + 8 * 3600 + k * 60) * 1000000
+                        + CAST(hash(i, 2) % 20000000 AS BIGINT)) AS time,
+       'user-' || (ud % $users) AS user_id,
+       CASE WHEN $mixed THEN $categories[1 + CAST(hash(i, 3) % 5 AS BIGINT)]
+            WHEN (ud % $users) % 10 < 7 THEN 'ide' ELSE 'tunnel' END AS category,
+       CASE WHEN (ud % $users) % 10 = 9 THEN NULL
+            WHEN $mixed AND hash(i, 4) % 4 = 0 THEN 'org-' || (hash(i, 5) % 3)
+            ELSE 'org-' || ((ud % $users) % 7) END AS organization_id
+       {end}
+FROM rows
+"""
+
+
+def data_file(n: int, log: str) -> Path:
+    path = DATA / f"ingest-{log}-{n}.parquet"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    end = ""
+    if log == "mixed":
+        end = """, CASE WHEN hash(i, 6) % 3 = 0
+                      THEN make_timestamptz((1704067200 + (ud // $users) * 86400 + 8 * 3600
+                                             + k * 60) * 1000000 + CAST(hash(i, 7) % 2400000000
+                                             AS BIGINT)) END AS end_time"""
+    code = (
+        "import sys, duckdb\n"
+        "con = duckdb.connect()\n"
+        "con.execute(\"SET TimeZone = 'UTC'\")\n"
+        f"sql = {GENERATOR.format(end=end)!r}\n"
+        "params = dict(n=int(sys.argv[2]), per=int(sys.argv[3]), users=int(sys.argv[4]),\n"
+        "              mixed=sys.argv[5] == 'mixed',\n"
+        "              categories=['ide', 'app', 'tunnel', 'web_terminal', 'login'])\n"
+        "con.sql(sql, params=params).write_parquet(sys.argv[1] + '.partial', compression='zstd')\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(path), str(n), str(PER_DAY), str(USERS), log], check=True
+    )
+    Path(str(path) + ".partial").replace(path)
+    return path
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of one child process run to its end."""
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read().decode()}")
+    return wall, usage.ru_maxrss * 1024
+
+
+CTAS = (
+    "import sys, duckdb\n"
+    "con = duckdb.connect(sys.argv[1])\n"
+    "con.read_parquet(sys.argv[2]).create('events')\n"
+    "con.close()\n"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", default="2e6", help="sizes, comma-separated")
+    parser.add_argument("--log", default="heartbeats,mixed", help="heartbeats, mixed")
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVITY_REPORT_")}
+    tool = [sys.executable, "-m", "activity_report"]
+    print(
+        "| log | events | CTAS s | ingest s | ratio | ingest RSS | re-ingest s | ratio "
+        "| re-ingest RSS | weekly report from store s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size in args.events.split(","):
+        n = int(float(size))
+        for log in args.log.split(","):
+            events = data_file(n, log)
+            with tempfile.TemporaryDirectory(dir=DATA) as folder:
+                work = Path(folder)
+                ctas, _ = measure(
+                    [sys.executable, "-c", CTAS, str(work / "c.duckdb"), str(events)], env
+                )
+                store = str(work / "s.duckdb")
+                first, first_rss = measure([*tool, "ingest", "--db", store, str(events)], env)
+                again, again_rss = measure([*tool, "ingest", "--db", store, str(events)], env)
+                out = str(work / "r.json")
+                report, _ = measure(
+                    [*tool, "--db", store, "--interval", "1 week", "--format", "json", "-o", out],
+                    env,
+                )
+            print(
+                f"| {log} | {n:,} | {ctas:.2f} | {first:.2f} | {first / ctas:.1f}x "
+                f"| {first_rss / 2**20:,.0f} MiB | {again:.2f} | {again / ctas:.1f}x "
+                f"| {again_rss / 2**20:,.0f} MiB | {report:.2f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
