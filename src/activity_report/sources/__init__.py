@@ -62,6 +62,7 @@ from .diagnostics import (
     Diagnostics,
     diagnose,
     refuse_files_without_valid_rows,
+    refuse_no_valid_rows,
     unknown_in_range,
 )
 from .loading import VIEW, LoadedEvents, counted_view, describe, load_events
@@ -110,5 +111,6 @@ __all__ = [
     "normalise_category",
     "quote_ident",
     "refuse_files_without_valid_rows",
+    "refuse_no_valid_rows",
     "unknown_in_range",
 ]

@@ -275,10 +275,22 @@ def refuse_files_without_valid_rows(
             WHERE source_file IN (SELECT source_file FROM bad)
             GROUP BY ALL ORDER BY count(*) DESC, problem"""
     ).fetchall()
-    if rows:
-        total = sum(int(n) for _, _, n in rows)
-        reasons = ", ".join(f"{n} {problem}" for _, problem, n in rows)
-        file = str(rows[0][0])
+    first_bad = (str(rows[0][0]), [(str(p), int(n)) for _, p, n in rows]) if rows else None
+    refuse_no_valid_rows(first_bad, diagnostics)
+
+
+def refuse_no_valid_rows(
+    first_bad: tuple[str, list[tuple[str, int]]] | None, diagnostics: Diagnostics
+) -> None:
+    """The error for a file with no valid row, or for events none of which is valid.
+
+    ``first_bad`` is the first such file (by name) and its rows per problem,
+    commonest first; every engine finds it its own way and words it here.
+    """
+    if first_bad is not None:
+        file, problems = first_bad
+        total = sum(n for _, n in problems)
+        reasons = ", ".join(f"{n} {problem}" for problem, n in problems)
         many = f"none of its {total:,} rows is"
         subject = f"{file}: {'its only row is not' if total == 1 else many}"
     elif diagnostics.total_rows and diagnostics.invalid_rows == diagnostics.total_rows:

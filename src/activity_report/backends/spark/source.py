@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from ... import directory as directory_mod
 from ... import sources
 from ...engine import Cell, Filters
-from ...errors import DataError
 from ...model import UserInfo
 from ...sources import Diagnostics
 
@@ -89,27 +88,18 @@ class SparkSource:
             .collect()
         )
         bad = sorted(self.events.display(str(r["_file"])) for r in per_file)
+        first_bad = None
         if bad:
             spark_file = next(
                 str(r["_file"]) for r in per_file if self.events.display(str(r["_file"])) == bad[0]
             )
             grouped = frame.where(F.col("_file") == spark_file).groupBy("problem").count().collect()
-            rows = sorted(
+            problems = sorted(
                 ((str(r["problem"]), int(r["count"])) for r in grouped),
                 key=lambda item: (-item[1], item[0]),
             )
-            total = sum(n for _, n in rows)
-            reasons = ", ".join(f"{n} {problem}" for problem, n in rows)
-            many = f"none of its {total:,} rows is"
-            subject = f"{bad[0]}: {'its only row is not' if total == 1 else many}"
-        elif diagnostics.total_rows and diagnostics.invalid_rows == diagnostics.total_rows:
-            reasons, subject = diagnostics.describe(), "no row of the events is"
-        else:
-            return
-        hint = ""
-        if "unparseable time" in reasons:
-            hint = "; times must be ISO 8601 text such as 2022-08-01T09:00:00Z"
-        raise DataError(f"{subject} valid ({reasons}){hint}; fix the file or leave it out")
+            first_bad = (bad[0], problems)
+        sources.refuse_no_valid_rows(first_bad, diagnostics)
 
     def unknown_in_range(self, diagnostics: Diagnostics, start_us: int, end_us: int) -> Diagnostics:
         import dataclasses
