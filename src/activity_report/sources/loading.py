@@ -168,9 +168,10 @@ def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
     """
     view = loaded.view
     several = len(loaded.files) > 1
-    if not loaded.has_ids and not several:
-        return view
     source = quote_ident(view)
+    repeated = _repeated_ids(con, view) if loaded.has_ids else None
+    if repeated is None and not several:
+        return view
     order = quote_ident(f"{view}_file_order")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {order} (display VARCHAR, idx BIGINT)")
     con.executemany(
@@ -179,14 +180,23 @@ def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
     columns = "ts, end_us, user_id, category, org, event_id, problem, source_file, source_row"
     parts = [f"SELECT {columns} FROM {source} WHERE problem IS NOT NULL"]
     if loaded.has_ids:
-        parts.append(
-            f"""SELECT unnest(arg_min(
-                       struct_pack({columns}),
-                       o.idx * 4294967296 + coalesce(v.source_row, 0)))
-                FROM {source} v LEFT JOIN {order} o ON o.display = v.source_file
-                WHERE problem IS NULL AND event_id IS NOT NULL
-                GROUP BY event_id"""
-        )
+        with_id = f"SELECT {columns} FROM {source} WHERE problem IS NULL AND event_id IS NOT NULL"
+        if repeated is None:
+            parts.append(with_id)
+        else:
+            # Only ids whose hash repeats can repeat: the others pass as they are,
+            # and the first-row search runs on the few rows of the candidates
+            # (grouped by the id itself, so a hash collision merges nothing).
+            candidates = f"hash(event_id) IN (SELECT h FROM {repeated})"
+            parts.append(f"{with_id} AND NOT {candidates}")
+            parts.append(
+                f"""SELECT unnest(arg_min(
+                           struct_pack({columns}),
+                           o.idx * 4294967296 + coalesce(v.source_row, 0)))
+                    FROM {source} v LEFT JOIN {order} o ON o.display = v.source_file
+                    WHERE problem IS NULL AND event_id IS NOT NULL AND {candidates}
+                    GROUP BY event_id"""
+            )
     if several:
         parts.append(
             f"""SELECT ts, end_us, user_id, category, org, event_id, problem,
@@ -211,6 +221,23 @@ def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
         + "\nUNION ALL\n".join(f"({part})" for part in parts)
     )
     return counted
+
+
+def _repeated_ids(con: duckdb.DuckDBPyConnection, view: str) -> str | None:
+    """A temporary table of the hashes of ids that occur more than once, or None.
+
+    One hash aggregate on 64-bit integers: far cheaper than grouping every
+    row by its id text, and most logs repeat no id at all.
+    """
+    table = quote_ident(f"{view}_repeated_ids")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT hash(event_id) AS h FROM {quote_ident(view)}
+            WHERE problem IS NULL AND event_id IS NOT NULL
+            GROUP BY 1 HAVING count(*) > 1"""
+    )
+    found = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    return table if found else None
 
 
 def _scans(
