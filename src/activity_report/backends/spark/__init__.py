@@ -5,13 +5,9 @@ only the diagnostics' counts and the report's cells (bucket x user) come back.
 Bucket edges come from the core's calendar code, so zones and DST behave as
 with DuckDB. pyspark is imported only here, when ``--engine spark`` runs.
 
-The entry points::
-
-    spark = connect(remote)                      # a Spark Connect session
-    events = open_events(spark, paths, window=…) # canonical rows, lazily
-    events.diagnose()                            # -> sources.Diagnostics
-    events.data_span(filters, heartbeat_us, …)   # -> (first, last) or None
-    events.compute(edges, filters, heartbeat_us) # -> list[engine.Cell]
+The entry point is :func:`.source.open_source`: it connects (:func:`connect`),
+reads the files lazily (:func:`open_events`) and returns a :class:`SparkSource`,
+which answers the report's questions (diagnostics, span, cells) by Spark jobs.
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ... import sources
-from ...engine import Cell, Filters
 from ...errors import DataError
 from ...sources import Column, Diagnostics, EventFile, Mapping
 from .canonical import CANONICAL, CORRUPT, canonical_frame, duck_type
@@ -305,26 +304,6 @@ class SparkEvents:
         from . import diagnostics
 
         return self.guard(lambda: diagnostics.diagnose(self))
-
-    def data_span(
-        self,
-        filters: Filters,
-        heartbeat_us: int,
-        start_us: int | None = None,
-        end_us: int | None = None,
-    ) -> tuple[int, int] | None:
-        from . import counting
-
-        return self.guard(
-            lambda: counting.data_span(self.rows, filters, heartbeat_us, start_us, end_us)
-        )
-
-    def compute(self, edges: Sequence[int], filters: Filters, heartbeat_us: int) -> list[Cell]:
-        from . import counting
-
-        return self.guard(
-            lambda: counting.compute(self.spark, self.rows, edges, filters, heartbeat_us)
-        )
 
     def displays(self) -> list[str]:
         """The files' names as messages give them, in the order they were given."""
