@@ -1286,14 +1286,13 @@ class SignalsAfterCommit:
 
 @pytest.fixture
 def ctrl_c_handler() -> Iterator[None]:
-    from activity_report import resources
+    from activity_report.cli import runs
 
     kept = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    resources.install_interrupt_handler()
+    runs.install_signal_handlers()
     yield
     signal.signal(signal.SIGINT, kept[0])
     signal.signal(signal.SIGTERM, kept[1])
-    resources._STATE["interrupted"] = False
 
 
 def test_ctrl_c_during_the_commit_says_the_ingest_finished(

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from activity_report import resources
-from activity_report.errors import DataError, UsageError
+from activity_report.errors import DataError, Interrupted, Kind, UsageError
 from activity_report.reporting import connect
 
 
@@ -118,8 +118,9 @@ def test_a_query_over_the_limit_spills_and_the_folder_is_removed(tmp_path: Path)
     assert not spill.exists()
 
 
-def test_interrupt_all_stops_a_running_query() -> None:
-    con = connect()
+def test_cancelling_a_run_stops_its_running_query() -> None:
+    context = resources.RunContext()
+    con = connect(context=context)
     failure: list[BaseException] = []
 
     def long_query() -> None:
@@ -132,12 +133,19 @@ def test_interrupt_all_stops_a_running_query() -> None:
     started = time.monotonic()
     worker.start()
     time.sleep(0.3)
-    resources.interrupt_all()
+    assert context.cancel() is True
     worker.join(timeout=30)
-    resources._STATE["interrupted"] = False
     assert not worker.is_alive()
     assert time.monotonic() - started < 20
     assert len(failure) == 1 and isinstance(failure[0], duckdb.InterruptException)
+    with pytest.raises(Interrupted) as caught:
+        context.check()
+    assert (str(caught.value), caught.value.kind, caught.value.exit_code) == (
+        "interrupted",
+        Kind.interrupted,
+        130,
+    )
+    con.close()
 
 
 def test_out_of_memory_is_explained_with_the_fix() -> None:

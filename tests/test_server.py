@@ -451,12 +451,12 @@ def test_a_cancelled_request_interrupts_its_query() -> None:
     """What the server does when a client goes away: the running DuckDB query stops."""
     import duckdb
 
-    from activity_report.server.routes import Cancel
+    from activity_report.resources import RunContext
 
     con = duckdb.connect()
     cursor = con.cursor()
-    cancel = Cancel()
-    cancel.watch(cursor)
+    cancel = RunContext()  # what the server gives each request
+    cancel.track(cursor)
     outcome: list[BaseException] = []
 
     def long_query() -> None:
@@ -474,4 +474,62 @@ def test_a_cancelled_request_interrupts_its_query() -> None:
     assert not thread.is_alive()
     assert time.monotonic() - started < 10
     assert [type(e).__name__ for e in outcome] == ["InterruptException"]
+    con.close()
+
+
+def test_a_client_gone_cancels_its_own_request_and_no_other() -> None:
+    """Each request runs in a context of its own: a disconnect stops its query only."""
+    import asyncio
+    from typing import Any, cast
+
+    import duckdb
+
+    from activity_report.resources import RunContext
+    from activity_report.server.errors import ClientGone
+    from activity_report.server.routes import run_cancellable
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    endless = "SELECT count(*) FROM range(100000000000) a, range(10) b"
+    finite = "SELECT sum(a.range % 7) FROM range(300000000) a"  # a few seconds
+    started: dict[str, float] = {}
+    ended: dict[str, float] = {}
+    contexts: dict[str, RunContext] = {}
+
+    class Client:
+        def __init__(self, leaves: bool) -> None:
+            self.leaves = leaves
+
+        async def is_disconnected(self) -> bool:  # once both queries run
+            both = len(started) == 2 and time.monotonic() - max(started.values()) > 0.3
+            return self.leaves and both
+
+    def work(query: str) -> Any:
+        def run(context: RunContext) -> Any:
+            contexts[query] = context
+            cursor = context.track(con.cursor())
+            try:
+                with context.stops():
+                    started[query] = time.monotonic()
+                    return cursor.execute(query).fetchall()
+            finally:
+                ended[query] = time.monotonic()
+                cursor.close()
+
+        return run
+
+    async def both() -> Any:
+        return await asyncio.gather(
+            run_cancellable(cast(Any, Client(leaves=True)), work(endless)),
+            run_cancellable(cast(Any, Client(leaves=False)), work(finite)),
+            return_exceptions=True,
+        )
+
+    began = time.monotonic()
+    gone, answered = asyncio.run(both())
+    assert time.monotonic() - began < 60  # the endless query stopped
+    assert isinstance(gone, ClientGone)
+    assert answered == [(899_999_997,)]
+    assert ended[finite] > ended[endless]  # it ran on while the other was cancelled
+    assert (contexts[endless].interrupted, contexts[finite].interrupted) == (True, False)
     con.close()

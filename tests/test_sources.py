@@ -16,6 +16,7 @@ import pytest
 from activity_report import sources
 from activity_report.errors import DataError, UsageError
 from activity_report.reporting import connect
+from activity_report.resources import RunContext
 from activity_report.sources import (
     Column,
     EventFile,
@@ -25,7 +26,6 @@ from activity_report.sources import (
     glob_escape,
     load_events,
     map_columns,
-    paths,
 )
 
 HEADER = "time,user_id,category\n"
@@ -206,23 +206,31 @@ def test_an_os_error_while_opening_is_an_error_naming_the_path(
 
 
 def test_stdin_is_spooled_named_and_cleaned_up() -> None:
-    files = expand_paths(["-"], stdin=io.BytesIO(HEADER.encode()))
-    assert [(f.display, f.fmt) for f in files] == [("<stdin>", "csv")]
-    assert os.path.exists(files[0].path)
-    sources.cleanup_temp_files()
+    with RunContext() as context:
+        files = expand_paths(["-"], stdin=io.BytesIO(HEADER.encode()), context=context)
+        assert [(f.display, f.fmt) for f in files] == [("<stdin>", "csv")]
+        assert os.path.exists(files[0].path)
+        assert context.temp_files() == [files[0].path]
     assert not os.path.exists(files[0].path)
 
 
 def test_empty_stdin_is_an_error_and_its_spool_is_cleaned_up() -> None:
-    with pytest.raises(DataError) as caught:
-        expand_paths(["-"], stdin=io.BytesIO(b""))
-    assert str(caught.value) == (
-        "<stdin>: the file is empty; an event file needs at least a header row "
-        "(time, user_id, category)"
-    )
-    assert paths._TEMP_FILES  # the spool is known, so the CLI's cleanup removes it
-    sources.cleanup_temp_files()
-    assert not paths._TEMP_FILES
+    with RunContext() as context:
+        with pytest.raises(DataError) as caught:
+            expand_paths(["-"], stdin=io.BytesIO(b""), context=context)
+        assert str(caught.value) == (
+            "<stdin>: the file is empty; an event file needs at least a header row "
+            "(time, user_id, category)"
+        )
+        spooled = context.temp_files()  # the spool is the run's, so closing it removes it
+        assert len(spooled) == 1 and os.path.exists(spooled[0])
+    assert not os.path.exists(spooled[0])
+    assert context.temp_files() == []
+
+
+def test_stdin_without_a_run_to_remove_its_copy_is_refused() -> None:
+    with pytest.raises(TypeError, match="pass expand_paths a context"):
+        expand_paths(["-"], stdin=io.BytesIO(HEADER.encode()))
 
 
 # --------------------------------------------------------------------------- columns

@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .api import report as report
+    from .resources import RunContext as RunContext
 else:
 
     def report(**kwargs: Any) -> Any:
@@ -20,5 +21,12 @@ else:
 
         return make(**kwargs)
 
+    def __getattr__(name: str) -> Any:
+        if name == "RunContext":  # lazy too
+            from .resources import RunContext
 
-__all__ = ["__version__", "report"]
+            return RunContext
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["RunContext", "__version__", "report"]

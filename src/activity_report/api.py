@@ -8,6 +8,10 @@
 
 Values are the command line's, as text (or, for ``max_buckets``, a number);
 bad ones raise :class:`.errors.UsageError` whose message names the keyword.
+
+Reports may run side by side in threads. To stop one, give it a
+:class:`.resources.RunContext` and call its ``cancel()`` from another thread:
+the report raises :class:`.errors.Interrupted`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datetime import datetime
 from . import reporting as core
 from .event_source import open_files, open_store
 from .query import DEFAULT_MAX_BUCKETS, parse_query
-from .resources import Limits, check_temp_dir, parse_memory_limit
+from .resources import Limits, RunContext, check_temp_dir, parse_memory_limit
 from .store import default_path
 
 
@@ -41,6 +45,7 @@ def report(
     now: datetime | None = None,
     memory_limit: str | None = None,
     temp_dir: str | None = None,
+    context: RunContext | None = None,
 ) -> core.ReportResult:
     """The report of ``events`` (files, globs, directories), else of the store ``db``.
 
@@ -50,6 +55,12 @@ def report(
     the Activity API's JSON object; ``.report`` the report itself,
     ``.diagnostics`` the invalid rows skipped and ``.notes`` what the command
     line would add on stderr.
+
+    ``context`` lets the caller cancel the report from another thread
+    (``context.cancel()``; the report then raises :class:`.errors.Interrupted`);
+    its temporary files (the copy of a FIFO's events) are removed when the
+    caller closes it. Without one, the report has its own, closed before it
+    returns.
     """
     query = parse_query(
         {
@@ -72,7 +83,8 @@ def report(
     )
     if events:
         files = [events] if isinstance(events, str) else list(events)
-        with open_files(files, users_file=users, limits=limits) as source:
+        with open_files(files, users_file=users, limits=limits, context=context) as source:
             return core.run(query, source)
-    with open_store(db or default_path(), users_file=users, limits=limits) as source:
+    path = db or default_path()
+    with open_store(path, users_file=users, limits=limits, context=context) as source:
         return core.run(query, source)

@@ -1,10 +1,11 @@
 """The typed errors of the core, and the kinds each front end maps to its own answer.
 
 An error carries a :class:`Kind` (a bad value, bad data, something missing,
-a conflict, a busy store, a bug) and a message about the value. A message
-never names a command-line flag itself: an :class:`InvalidValue` carries the
-parameter's name, and each front end renders it its own way (``--start`` on
-the command line, ``start`` in a query string). :func:`render` does that.
+a conflict, a busy store, a cancelled run, a bug) and a message about the
+value. A message never names a command-line flag itself: an
+:class:`InvalidValue` carries the parameter's name, and each front end
+renders it its own way (``--start`` on the command line, ``start`` in a
+query string). :func:`render` does that.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ class Kind(StrEnum):
     not_found = "not_found"  # a named thing that does not exist: exit 1, HTTP 404
     conflict = "conflict"  # the thing exists already: exit 1, HTTP 409
     unavailable = "unavailable"  # the store is busy (a writer holds it): exit 1, HTTP 503
+    interrupted = "interrupted"  # its caller cancelled the run: exit 130, HTTP 503
     internal = "internal"  # a bug: exit 1, HTTP 500
 
 
-EXIT_CODES = {Kind.usage: 2}  # every other kind exits 1
+EXIT_CODES = {Kind.usage: 2, Kind.interrupted: 130}  # every other kind exits 1
 
 
 class ActivityReportError(Exception):
@@ -70,6 +72,15 @@ class DataError(ActivityReportError):
     """Bad or missing input data, or a failing runtime resource."""
 
     kind = Kind.data
+
+
+class Interrupted(ActivityReportError):
+    """The run was cancelled by its caller (:meth:`.resources.RunContext.cancel`)."""
+
+    kind = Kind.interrupted
+
+    def __init__(self, message: str = "interrupted") -> None:
+        super().__init__(message)
 
 
 class InvalidValue(UsageError):

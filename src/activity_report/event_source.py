@@ -14,7 +14,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from . import directory as directory_mod
 from . import engine, resources, sources
@@ -84,11 +84,14 @@ class DuckDBSource:
     rollup: Callable[[list[int], engine.Filters, int], list[engine.Cell] | None] | None = None
     #: What answered the last :meth:`cells`: ``events`` or ``rollups``.
     answered_by: str = "events"
+    #: The run it belongs to: a cancelled run's next query does not start.
+    context: resources.RunContext | None = None
     _checked: sources.Diagnostics | None = field(default=None, init=False, repr=False)
 
     def diagnostics(self) -> sources.Diagnostics:
         """The check pass; it also collects what picks the engine's plan and names the users."""
         if self._checked is None:
+            self._check()
             self._checked = sources.diagnose(
                 self.con,
                 self.view,
@@ -105,6 +108,7 @@ class DuckDBSource:
         start_us: int | None = None,
         end_us: int | None = None,
     ) -> tuple[int, int] | None:
+        self._check()
         return engine.data_span(
             self.con,
             self.counted or self.view,
@@ -117,6 +121,7 @@ class DuckDBSource:
     def cells(
         self, edges_us: Sequence[int], filters: engine.Filters, heartbeat_us: int
     ) -> Sequence[engine.Cell]:
+        self._check()
         if self.rollup is not None:
             cells = self.rollup(list(edges_us), filters, heartbeat_us)
             if cells is not None:
@@ -139,6 +144,7 @@ class DuckDBSource:
         )
 
     def directory(self) -> dict[str, UserInfo]:
+        self._check()
         if self.users_file:
             return directory_mod.index(directory_mod.read_directory_file(self.con, self.users_file))
         return self.store.users() if self.store is not None else {}
@@ -149,30 +155,50 @@ class DuckDBSource:
     def unknown_in_range(
         self, diagnostics: sources.Diagnostics, start_us: int, end_us: int
     ) -> sources.Diagnostics:
+        self._check()
         return sources.unknown_in_range(self.con, self.view, diagnostics, start_us, end_us)
 
     def values_like(self, column: str, values: Sequence[str]) -> set[str]:
+        self._check()
         return engine.values_like(self.con, self.counted or self.view, column, values)
 
     def interrupt(self) -> None:
         """Stop the running query, from another thread; it fails with an error."""
         self.con.interrupt()
 
+    def _check(self) -> None:
+        if self.context is not None:
+            self.context.check()
+
 
 def connect(
-    memory_limit: str | None = None, temp_dir: str | None = None
+    memory_limit: str | None = None,
+    temp_dir: str | None = None,
+    *,
+    context: resources.RunContext | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up for reports.
 
     UTC session time zone: text timestamps without an offset are UTC.
     No progress bar: DuckDB draws it on stdout, which carries only the report.
     Memory is bounded by ``memory_limit``; what does not fit spills to
-    ``temp_dir`` (see :mod:`.resources`), and Ctrl-C interrupts its queries.
+    ``temp_dir`` (see :mod:`.resources`), and ``context``'s cancel interrupts
+    its queries.
     """
-    con = resources.connect(limits=resources.Limits(memory_limit, temp_dir))
+    con = resources.connect(limits=resources.Limits(memory_limit, temp_dir), context=context)
     con.execute("SET enable_progress_bar = false")
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+@contextlib.contextmanager
+def owned(context: resources.RunContext | None) -> Iterator[resources.RunContext]:
+    """``context``, or a private one closed (its temporary files removed) when the block ends."""
+    if context is not None:
+        yield context
+        return
+    with resources.RunContext() as private:
+        yield private
 
 
 @contextlib.contextmanager
@@ -181,23 +207,35 @@ def open_files(
     *,
     users_file: str | None = None,
     limits: resources.Limits | None = None,
+    context: resources.RunContext | None = None,
+    stdin: IO[bytes] | None = None,
 ) -> Iterator[DuckDBSource]:
-    """The events of files, globs, directories or ``-`` (the forms of ``--events``)."""
+    """The events of files, globs, directories or ``-`` (the forms of ``--events``).
+
+    ``context`` is the run's (see :class:`.resources.RunContext`): its cancel
+    stops the source's queries, which then fail with :class:`.errors.Interrupted`,
+    and it removes the copy of a stream. Without one, the source has its own,
+    closed with it. ``-`` reads ``stdin`` (default: this process's).
+    """
     limits = limits or resources.Limits()
-    con = connect(limits.memory_limit, limits.temp_dir)
-    try:
-        loaded = sources.load_events(con, sources.expand_paths(events))
-        has_csv = any(file.fmt == "csv" for file in loaded.files)
-        yield DuckDBSource(
-            con,
-            loaded.view,
-            every_column=has_csv,
-            users_file=users_file,
-            has_coverage=loaded.has_coverage,
-            counted=sources.counted_view(con, loaded),
-        )
-    finally:
-        con.close()
+    with owned(context) as run, run.stops():
+        con = connect(limits.memory_limit, limits.temp_dir, context=run)
+        try:
+            loaded = sources.load_events(
+                con, sources.expand_paths(events, stdin=stdin, context=run)
+            )
+            has_csv = any(file.fmt == "csv" for file in loaded.files)
+            yield DuckDBSource(
+                con,
+                loaded.view,
+                every_column=has_csv,
+                users_file=users_file,
+                has_coverage=loaded.has_coverage,
+                counted=sources.counted_view(con, loaded),
+                context=run,
+            )
+        finally:
+            con.close()
 
 
 @contextlib.contextmanager
@@ -206,13 +244,22 @@ def open_store(
     *,
     users_file: str | None = None,
     limits: resources.Limits | None = None,
+    context: resources.RunContext | None = None,
 ) -> Iterator[DuckDBSource]:
-    """The events of the store at ``path``, opened read-only; its directory names users."""
-    with Store.open(path, read_only=True, limits=limits) as store:
+    """The events of the store at ``path``, opened read-only; its directory names users.
+
+    ``context`` as for :func:`open_files`.
+    """
+    with (
+        owned(context) as run,
+        run.stops(),
+        Store.open(path, read_only=True, limits=limits, context=run) as store,
+    ):
         yield DuckDBSource(
             store.con,
             store.events_view(),
             users_file=users_file,
             store=store,
             rollup=store.rollup_cells,
+            context=run,
         )

@@ -1,4 +1,4 @@
-"""DuckDB's resources: its memory limit, its spill directory, and interrupts.
+"""DuckDB's resources: its memory limit, its spill directory, and each run's state.
 
 Events never come into Python: DuckDB scans, sorts and sums them, within
 ``--memory-limit`` (DuckDB's default: 80% of the machine's memory), spilling
@@ -6,13 +6,10 @@ what does not fit to files in ``--temp-dir`` (default: a folder of this
 process in the system's temporary directory, which DuckDB makes only when it
 spills and removes when the connection closes).
 
-An interrupt (Ctrl-C) must stop a running query. DuckDB's Python client
-checks for signals while a query runs, but drops the KeyboardInterrupt that
-Python's default handler raises, and the query runs to its end. So
-:func:`install_interrupt_handler` installs a handler that interrupts every
-open connection (:func:`track`) and records that it did; the query then fails
-with DuckDB's InterruptException, which :func:`was_interrupted` lets the
-command line tell from a real error.
+A run's state (its connections, temporary files, commits and whether it was
+cancelled) lives in a :class:`RunContext` its caller owns, never in this
+module: reports run side by side in threads, and cancelling one (Ctrl-C on
+the command line, a client gone from the server) interrupts its queries only.
 """
 
 from __future__ import annotations
@@ -20,17 +17,17 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
+import secrets
 import tempfile
 import threading
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
+from types import TracebackType
 from typing import TYPE_CHECKING
 
-from .errors import ActivityReportError, DataError, InvalidValue, first_line
+from .errors import ActivityReportError, DataError, Interrupted, InvalidValue, first_line
 
 if TYPE_CHECKING:
     import duckdb
@@ -116,115 +113,188 @@ def check_temp_dir(text: str, *, param: str = "temp_dir") -> str:
 
 
 def connect(
-    database: str = ":memory:", *, limits: Limits | None = None
+    database: str = ":memory:",
+    *,
+    limits: Limits | None = None,
+    context: RunContext | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection within ``limits``, which an interrupt reaches."""
+    """A DuckDB connection within ``limits``, which ``context``'s cancel reaches."""
     import duckdb
 
+    config = (limits or Limits()).config()
+    if context is not None:
+        context.check()
+        if not (limits and limits.temp_dir):
+            config["temp_directory"] = context.spill_dir()
     try:
-        con = duckdb.connect(database, config=(limits or Limits()).config())
+        con = duckdb.connect(database, config=config)
     except duckdb.Error as exc:
         raise DataError(f"cannot start DuckDB: {first_line(exc)}") from exc
-    return track(con)
+    return con if context is None else context.track(con)
 
 
-# --------------------------------------------------------------------------- interrupts
-
-_OPEN: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
-_STATE = {"interrupted": False, "terminated": False, "held": False}
-_COMMITTED: list[str] = []  # what the run has made permanent, for an interrupt's message
+# --------------------------------------------------------------------------- runs
 
 
-def track(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Let an interrupt stop the queries of ``con``; returns ``con``."""
-    _OPEN.add(con)
-    return con
+class RunContext:
+    """One run's state, owned by its caller: what to interrupt, commit and remove.
 
+    A run (a report, an ingest, a request of the server) registers here the
+    DuckDB connections it opens (:meth:`track`), the temporary files it makes
+    (:meth:`add_temp`) and what it commits (:meth:`committed`). Its caller may
+    :meth:`cancel` it from any thread: that interrupts the queries of this run
+    only, and the run then ends with :class:`.errors.Interrupted`. Closing the
+    context (or leaving its ``with`` block) removes its temporary files.
+    Nothing here is shared between runs: reports run side by side in threads.
 
-def interrupt_all() -> None:
-    """Interrupt every running query of every tracked connection."""
-    _STATE["interrupted"] = True
-    for con in list(_OPEN):
+    The core never handles signals; a front end that does (the command line)
+    calls :meth:`cancel` from its handler. A commit runs inside
+    :meth:`shielded`: a cancel that comes meanwhile is remembered (:attr:`held`)
+    and does not stop it.
+    """
+
+    def __init__(self) -> None:
+        # Reentrant: a signal handler runs in the main thread, maybe while it holds the lock.
+        self._lock = threading.RLock()
+        self._connections: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+        self._temp: list[str] = []
+        self._committed: list[str] = []
+        self._shields = 0
+        self._spill = f"{default_temp_dir()}-{secrets.token_hex(4)}"
+        self._spills = 0
+        #: Cancelled: its queries were interrupted, or will fail to start.
+        self.interrupted = False
+        #: Cancelled as SIGTERM asks (the command line exits 143, not 130).
+        self.terminated = False
+        #: A cancel came during a commit, which went on and finished.
+        self.held = False
+
+    # ------------------------------------------------------------- interrupts
+
+    def track(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        """Let :meth:`cancel` stop the queries of ``con``; returns ``con``."""
+        with self._lock:
+            self._connections.add(con)
+        return con
+
+    def cancel(self, *, terminated: bool = False) -> bool:
+        """Interrupt this run's running queries, from any thread; later checks fail.
+
+        During a commit (:meth:`shielded`) nothing is interrupted: the cancel is
+        remembered as :attr:`held` and False returned; the commit finishes.
+        """
+        with self._lock:
+            if self._shields:
+                self.held = True
+                return False
+            self.interrupted = True
+            self.terminated = self.terminated or terminated
+            connections = list(self._connections)
+        for con in connections:
+            try:
+                con.interrupt()
+            except Exception:  # a closed connection has nothing to stop
+                pass
+        return True
+
+    def check(self) -> None:
+        """Raise :class:`.errors.Interrupted` if the run was cancelled.
+
+        DuckDB's interrupt stops the query that runs at that moment only;
+        a run checks between its queries, so a cancel never goes unseen.
+        """
+        if self.interrupted:
+            raise Interrupted("terminated" if self.terminated else "interrupted")
+
+    @contextlib.contextmanager
+    def stops(self) -> Iterator[None]:
+        """Its block, ending in :class:`.errors.Interrupted` if the run was cancelled.
+
+        A query that a cancel interrupted fails with DuckDB's own error; this
+        makes it (and a block that finished despite a cancel) the one error.
+        """
         try:
-            con.interrupt()
-        except Exception:  # a closed connection has nothing to stop
-            pass
+            yield
+        except Exception as exc:
+            if self.interrupted and not isinstance(exc, Interrupted):
+                raise Interrupted("terminated" if self.terminated else "interrupted") from exc
+            raise
+        self.check()
 
+    @contextlib.contextmanager
+    def shielded(self) -> Iterator[None]:
+        """Hold cancels back while a commit runs: it finishes, or never starts.
 
-def was_interrupted() -> bool:
-    return _STATE["interrupted"]
+        A cancel that comes meanwhile is remembered (:attr:`held`), not acted
+        upon: the run goes on and can say that the commit finished.
+        """
+        with self._lock:
+            self.check()
+            self._shields += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._shields -= 1
 
+    # ------------------------------------------------------------- commits
 
-def interruption() -> tuple[str, int]:
-    """What to say, and the exit code, after an interrupt: 130 for Ctrl-C, 143 for SIGTERM."""
-    return ("terminated", 143) if _STATE["terminated"] else ("interrupted", 130)
+    def committed(self, what: str) -> None:
+        """Record that ``what`` is now permanent (``'the ingest is committed'``)."""
+        self._committed.append(what)
 
+    def what_was_committed(self) -> str | None:
+        return self._committed[-1] if self._committed else None
 
-def _on_sigint(signum: int, frame: FrameType | None) -> None:
-    interrupt_all()
-    raise KeyboardInterrupt
+    # ------------------------------------------------------------- temporary files
 
+    def spill_dir(self) -> str:
+        """A folder of this run's own for a connection to spill to (made only if it spills).
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    _STATE["terminated"] = True
-    interrupt_all()
-    raise KeyboardInterrupt
+        DuckDB removes the folder it made when its connection closes, but not
+        one that another connection spilled to meanwhile: so each connection
+        gets its own.
+        """
+        with self._lock:
+            self._spills += 1
+            return f"{self._spill}-{self._spills}"
 
+    def add_temp(self, path: str) -> str:
+        """Remove the file (or empty folder) ``path`` when the run closes; returns it."""
+        with self._lock:
+            self._temp.append(path)
+        return path
 
-@contextlib.contextmanager
-def shielded() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back while a commit runs: it finishes, or never starts.
+    def temp_files(self) -> list[str]:
+        """The temporary files and folders the run still has, oldest first."""
+        with self._lock:
+            return list(self._temp)
 
-    A signal that comes meanwhile is remembered (:func:`was_held`), not raised:
-    the run goes on and says that the commit finished. Signals can only be
-    handled in the main thread; elsewhere the block just runs.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    def close(self) -> None:
+        """Remove the run's temporary files and folders, the newest first."""
+        while True:
+            with self._lock:
+                if not self._temp:
+                    return
+                name = self._temp.pop()
+            try:
+                if os.path.isdir(name) and not os.path.islink(name):
+                    os.rmdir(name)
+                else:
+                    os.unlink(name)
+            except OSError:
+                pass
 
-    def hold(signum: int, frame: FrameType | None) -> None:
-        _STATE["held"] = True
+    def __enter__(self) -> RunContext:
+        return self
 
-    for number in kept:
-        signal.signal(number, hold)
-    try:
-        yield
-    finally:
-        for number, handler in kept.items():
-            signal.signal(number, handler)
-
-
-def begin_run() -> None:
-    """Forget what an earlier run in this process committed or held back."""
-    _COMMITTED.clear()
-    _STATE["held"] = False
-
-
-def committed(what: str) -> None:
-    """Record that ``what`` is now permanent (``'the ingest is committed'``)."""
-    _COMMITTED.append(what)
-
-
-def what_was_committed() -> str | None:
-    return _COMMITTED[-1] if _COMMITTED else None
-
-
-def was_held() -> bool:
-    """Whether an interrupt came during a commit (and so did not stop it)."""
-    return _STATE["held"]
-
-
-def install_interrupt_handler() -> None:
-    """Make Ctrl-C stop DuckDB's queries too (see the module's docstring).
-
-    SIGTERM (``timeout``, systemd, ``kill``) ends a run the same way, so it
-    removes what a run leaves behind: the copy of stdin, a half-written
-    ``-o`` file, DuckDB's spill folder.
-    """
-    signal.signal(signal.SIGINT, _on_sigint)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 # --------------------------------------------------------------------------- errors

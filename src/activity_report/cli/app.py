@@ -19,9 +19,11 @@ from typer.core import TyperGroup
 
 from .. import __version__, resources
 from ..errors import ActivityReportError, flag_name
+from ..resources import RunContext
 from .click_errors import click_message
 from .messages import PROG, fail, note, one_line
 from .report import report_command
+from .runs import install_signal_handlers, running
 from .serve import serve_command
 from .store import info_command, ingest_command, users_app
 from .streams import guard_standard_streams
@@ -139,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     guard_standard_streams()
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly
-    resources.install_interrupt_handler()  # Ctrl-C stops DuckDB's queries too
+    install_signal_handlers()  # Ctrl-C and SIGTERM stop DuckDB's queries too
     try:
         command.main(args=list(sys.argv[1:] if argv is None else argv), prog_name=PROG)
     except SystemExit as exc:
@@ -153,61 +155,59 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
     This is the one place where errors meet the user: typed core
     errors keep their exit code, click's usage errors are 2, an interrupt is
     130, and anything unexpected is 1 without a traceback unless --debug.
+    The command runs in a run of its own (:func:`.runs.running`), closed
+    (its temporary files removed) before the exit code is known.
     """
     debug = "--debug" in args
-    resources.begin_run()
-    try:
-        outcome = invoke()
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        return _interrupted()
-    except click.ClickException as exc:
-        if debug:
-            raise
-        return fail(click_message(exc), 2)
-    except ActivityReportError as exc:
-        if resources.was_interrupted():  # a query stopped by Ctrl-C fails as it can
-            return _interrupted()
-        if debug:
-            raise
-        return fail(exc.render(flag_name), exc.exit_code)
-    except Exception as exc:  # the last line of defence: no traceback without --debug
-        if resources.was_interrupted():
-            return _interrupted()
-        if debug:
-            raise
-        known = resources.explain(exc)  # DuckDB out of memory or disk: say what to change
-        if known is not None:
-            return fail(str(known), known.exit_code)
-        return fail(
-            f"unexpected {type(exc).__name__}: {one_line(str(exc))} (rerun with "
-            "--debug for a traceback)",
-            1,
-        )
-    finally:
-        from ..sources import cleanup_temp_files
-
-        cleanup_temp_files()
+    with running() as context:
+        try:
+            outcome = invoke()
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            return _interrupted(context)
+        except click.ClickException as exc:
+            if debug:
+                raise
+            return fail(click_message(exc), 2)
+        except ActivityReportError as exc:
+            if context.interrupted:  # a query stopped by Ctrl-C fails as it can
+                return _interrupted(context)
+            if debug:
+                raise
+            return fail(exc.render(flag_name), exc.exit_code)
+        except Exception as exc:  # the last line of defence: no traceback without --debug
+            if context.interrupted:
+                return _interrupted(context)
+            if debug:
+                raise
+            known = resources.explain(exc)  # DuckDB out of memory or disk: say what to change
+            if known is not None:
+                return fail(str(known), known.exit_code)
+            return fail(
+                f"unexpected {type(exc).__name__}: {one_line(str(exc))} (rerun with "
+                "--debug for a traceback)",
+                1,
+            )
     # Not standalone, Typer returns an Exit's code instead of raising it, and
     # turns a KeyboardInterrupt inside the command into Exit(130).
-    if outcome == 130 or resources.was_interrupted():  # a Ctrl-C DuckDB let finish
-        return _interrupted()
-    done = resources.what_was_committed()
-    if done and resources.was_held():
+    if outcome == 130 or context.interrupted:  # a Ctrl-C DuckDB let finish
+        return _interrupted(context)
+    done = context.what_was_committed()
+    if done and context.held:
         note(f"note: interrupted during the commit, which finished: {done}")
     return outcome if isinstance(outcome, int) else 0
 
 
-def _interrupted() -> int:
+def _interrupted(context: RunContext) -> int:
     """An interrupt's message and exit code, which must tell the truth.
 
     An interrupt after a commit changes nothing any more: the run succeeded
     (exit 0) and says so; before it, nothing was changed (130, or 143 for
     SIGTERM).
     """
-    done = resources.what_was_committed()
+    done = context.what_was_committed()
     if done:
         note(f"note: interrupted after the commit: {done}")
         return 0
-    return fail(*resources.interruption())
+    return fail(*(("terminated", 143) if context.terminated else ("interrupted", 130)))

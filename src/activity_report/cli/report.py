@@ -16,6 +16,7 @@ from ..render import DEFAULT_TOP, ColorMode, Format
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
 from .options import DB_DEFAULT, MemoryLimitOption, TempDirOption, resource_limits, store_path
+from .runs import current
 
 
 class Engine(enum.StrEnum):
@@ -236,8 +237,9 @@ def _open_source(
                 start_us=None if query.start is None else to_micros(query.start),
                 end_us=None if query.end is None else to_micros(query.end),
                 heartbeat_us=query.heartbeat_us,
+                context=current(),
             )
         )
     if events:
-        return open_files(events, users_file=users, limits=limits)
-    return open_store(store_path(db), users_file=users, limits=limits)
+        return open_files(events, users_file=users, limits=limits, context=current())
+    return open_store(store_path(db), users_file=users, limits=limits, context=current())

@@ -22,6 +22,7 @@ from .options import (
     resource_limits,
     store_path,
 )
+from .runs import current
 from .streams import is_terminal, require_stdout
 
 
@@ -56,7 +57,7 @@ def ingest_command(
         require_stdout("the counts")
     limits = resource_limits(memory_limit, temp_dir)
     with (
-        Store.open(store_path(db), limits=limits, wait=wait) as store,
+        Store.open(store_path(db), limits=limits, wait=wait, context=current()) as store,
         _ingest_progress() as progress,
     ):
         result = store.ingest(paths, strict=strict, progress=progress)
@@ -92,7 +93,7 @@ def info_command(
 
     require_stdout("what the store holds")
     limits = resource_limits(memory_limit, temp_dir)
-    with Store.open(store_path(db), read_only=True, limits=limits) as store:
+    with Store.open(store_path(db), read_only=True, limits=limits, context=current()) as store:
         info = store.info()
     if as_json:
         print_json(info.to_dict())
@@ -130,7 +131,7 @@ def users_import_command(
     if as_json:
         require_stdout("the counts")
     limits = resource_limits(memory_limit, temp_dir)
-    with Store.open(store_path(db), limits=limits, wait=wait) as store:
+    with Store.open(store_path(db), limits=limits, wait=wait, context=current()) as store:
         result = store.import_users(file)
     if as_json:
         print_json(result.to_dict(), done="the import is committed")
@@ -154,7 +155,7 @@ def users_list_command(
     """
     from ..store import Store
 
-    with Store.open(store_path(db), read_only=True) as store:
+    with Store.open(store_path(db), read_only=True, context=current()) as store:
         users = list(store.users().values())
     if as_json:
         print_json([dataclasses.asdict(u) | {"roles": list(u.roles)} for u in users])

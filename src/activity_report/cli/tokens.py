@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .options import DbOption, DebugOption, store_path
+from .runs import current
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -65,7 +66,7 @@ def tokens_list_command(
     from .. import tokens
     from ..store import Store
 
-    with Store.open(store_path(db), read_only=True) as store:
+    with Store.open(store_path(db), read_only=True, context=current()) as store:
         found = tokens.list_tokens(store.con)
     if as_json:
         sys.stdout.write(json.dumps([t.to_dict() for t in found], indent=2) + "\n")
@@ -95,4 +96,4 @@ def _writable(db: str | None) -> Store:
     """The store open for writing, waiting while a server reads it (briefly, per window)."""
     from ..store import Store
 
-    return Store.open(store_path(db), wait=WRITE_WAIT_SECONDS)
+    return Store.open(store_path(db), wait=WRITE_WAIT_SECONDS, context=current())

@@ -23,6 +23,7 @@ STATUS = {
     Kind.not_found: 404,
     Kind.conflict: 409,
     Kind.unavailable: 503,
+    Kind.interrupted: 503,  # the server stopped the request (its client is gone, or it stops)
     Kind.internal: 500,
 }
 RETRY_AFTER_SECONDS = 5
@@ -62,6 +63,8 @@ async def on_core_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, InvalidValue):
         return error_response(status, f"Invalid query parameter {exc.param!r}.", detail)
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    if exc.kind is Kind.interrupted:
+        return error_response(status, "The request was cancelled; try again.", detail, headers)
     if status == 503:
         return error_response(status, "The store is busy; try again shortly.", detail, headers)
     if status >= 500:

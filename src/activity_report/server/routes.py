@@ -23,6 +23,7 @@ from ..event_source import DuckDBSource
 from ..model import to_json
 from ..query import Query, parse_query
 from ..reporting import run
+from ..resources import RunContext
 from . import auth, metrics, openapi
 from .errors import ClientGone
 from .reader import Signature, StoreReader
@@ -36,27 +37,6 @@ MAX_FIELDS = 64  # parameters in one query string
 MAX_VALUE = 256  # characters in one value
 _ID = re.compile(r"[\w.@:+-]+")  # an organization id or a user id or username
 _CACHE_SIZE = 256
-
-
-class Cancel:
-    """Stops the DuckDB query of a request whose client has gone away."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cursor: duckdb.DuckDBPyConnection | None = None
-        self.cancelled = False
-
-    def watch(self, cursor: duckdb.DuckDBPyConnection | None) -> None:
-        with self._lock:
-            self._cursor = cursor
-            if cursor is not None and self.cancelled:
-                cursor.interrupt()
-
-    def cancel(self) -> None:
-        with self._lock:
-            self.cancelled = True
-            if self._cursor is not None:
-                self._cursor.interrupt()
 
 
 class Answers:
@@ -175,24 +155,33 @@ def _key(query: Query) -> Any:
     )
 
 
-async def run_cancellable(request: Request, work: Callable[[Cancel], T]) -> T:
-    """Run ``work`` in a worker thread; interrupt it if the client disconnects."""
-    cancel = Cancel()
-    task = asyncio.ensure_future(anyio.to_thread.run_sync(work, cancel))
+async def run_cancellable(request: Request, work: Callable[[RunContext], T]) -> T:
+    """Run ``work`` in a worker thread, in a run of its own; cancel it if the client leaves.
+
+    The request's queries are those of its run only (:meth:`.RunContext.cancel`):
+    the other requests go on.
+    """
+    context = RunContext()
+    task = asyncio.ensure_future(anyio.to_thread.run_sync(_closing, work, context))
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=0.05)
             if done:
                 return task.result()
             if await request.is_disconnected():
-                cancel.cancel()
+                context.cancel()
                 try:
                     await task  # DuckDB was interrupted: it fails, or it had just finished
                 finally:
                     raise ClientGone()
     except BaseException:
-        cancel.cancel()
+        context.cancel()
         raise
+
+
+def _closing(work: Callable[[RunContext], T], context: RunContext) -> T:
+    with context:
+        return work(context)
 
 
 def routes(reader: StoreReader) -> list[BaseRoute]:
@@ -201,16 +190,14 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
     verified = Verified()
     gauges = metrics.Gauges()
 
-    def authenticated(presented: str, cancel: Cancel, compute: Callable[..., T]) -> T:
+    def authenticated(presented: str, context: RunContext, compute: Callable[..., T]) -> T:
         with reader.cursor() as (cursor, signature):
+            context.track(cursor)
             if not verified.valid(signature, presented):
                 token = auth.check(cursor, presented)
                 verified.add(signature, presented, token.expires_at)
-            cancel.watch(cursor)
-            try:
-                return compute(cursor, signature)
-            finally:
-                cancel.watch(None)
+            with context.stops():
+                return compute(cursor, signature, context)
 
     async def activity(request: Request) -> Response:
         presented = auth.presented_token(request)
@@ -221,31 +208,39 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
             if body is not None:
                 return Response(body, media_type="application/json")
 
-        def compute(cursor: duckdb.DuckDBPyConnection, signature: Signature) -> bytes:
+        def compute(
+            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext
+        ) -> bytes:
             key = (signature, _key(query))
             body = answers.get(key)
             if body is None:
                 store = reader.store(cursor)  # this request's view
                 source = ServerSource(
-                    cursor, store.events_view(), store=store, rollup=store.rollup_cells
+                    cursor,
+                    store.events_view(),
+                    store=store,
+                    rollup=store.rollup_cells,
+                    context=context,
                 )
                 body = to_json(run(query, source).report).encode()
                 answers.put(key, body)
             return body
 
         body = await run_cancellable(
-            request, lambda cancel: authenticated(presented, cancel, compute)
+            request, lambda context: authenticated(presented, context, compute)
         )
         return Response(body, media_type="application/json")
 
     async def prometheus(request: Request) -> Response:
         presented = auth.presented_token(request)
 
-        def compute(cursor: duckdb.DuckDBPyConnection, signature: Signature) -> str:
+        def compute(
+            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext
+        ) -> str:
             return gauges.text(reader.store(cursor), signature)
 
         text = await run_cancellable(
-            request, lambda cancel: authenticated(presented, cancel, compute)
+            request, lambda context: authenticated(presented, context, compute)
         )
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 

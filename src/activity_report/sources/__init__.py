@@ -70,7 +70,6 @@ from .paths import (
     EVENT_SUFFIXES,
     STDIN,
     EventFile,
-    cleanup_temp_files,
     expand_paths,
     glob_escape,
 )
@@ -97,7 +96,6 @@ __all__ = [
     "Mapping",
     "canonical_select",
     "check_line_lengths",
-    "cleanup_temp_files",
     "counted_view",
     "csv_dialect",
     "data_row",

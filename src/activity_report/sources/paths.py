@@ -1,8 +1,9 @@
 """``--events`` values -> event files: paths, globs, folders, stdin and FIFOs.
 
 A stream (stdin, a FIFO, a process substitution) is copied to a temporary
-file, and a name DuckDB cannot read literally gets a temporary link; both are
-removed by :func:`cleanup_temp_files` when the run ends.
+file, and a name DuckDB cannot read literally gets a temporary link; both
+belong to the run's :class:`~activity_report.resources.RunContext`, which
+removes them when it closes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import DataError, UsageError
+from ..resources import RunContext
 
 EVENT_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 STDIN = "-"
@@ -45,19 +47,28 @@ def glob_escape(path: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", path)
 
 
-def expand_paths(specs: Sequence[str], *, stdin: IO[bytes] | None = None) -> list[EventFile]:
+def expand_paths(
+    specs: Sequence[str],
+    *,
+    stdin: IO[bytes] | None = None,
+    context: RunContext | None = None,
+) -> list[EventFile]:
     """Resolve ``--events`` values (files, globs, directories, ``-``) to event files.
 
     A value that names nothing is an error naming it, never an empty report.
     An existing path is taken literally, even when its name holds glob
     characters; only a value that names no file is expanded as a glob. A file
     named twice (directly, or by overlapping globs) is read once.
+
+    The copy of a stream and the link to an oddly named file are temporary
+    files of ``context``, removed when it closes; without a context, such a
+    value is refused (nothing would remove them).
     """
     files: list[EventFile] = []
     seen: set[str] = set()
     for spec in specs:
         try:
-            found = _expand(spec, stdin)
+            found = _expand(spec, stdin, context)
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise DataError(f"{spec}: cannot read it: {reason}") from exc
@@ -69,9 +80,10 @@ def expand_paths(specs: Sequence[str], *, stdin: IO[bytes] | None = None) -> lis
     return files
 
 
-def _expand(spec: str, stdin: IO[bytes] | None) -> list[EventFile]:
+def _expand(spec: str, stdin: IO[bytes] | None, context: RunContext | None) -> list[EventFile]:
     if spec == STDIN:
-        return [_spool_stdin(stdin if stdin is not None else sys.stdin.buffer)]
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        return [_spool(stream, display="<stdin>", name="stdin.csv", context=context)]
     if not spec.strip():  # Path("") is the current directory: never read it by accident
         raise UsageError(
             f"invalid event path {spec!r}: give a file, a glob, a directory or - for stdin"
@@ -84,12 +96,12 @@ def _expand(spec: str, stdin: IO[bytes] | None) -> list[EventFile]:
                 f"{spec}: is a directory that holds no event files "
                 f"({', '.join(EVENT_SUFFIXES)}); name the files instead"
             )
-        return [_event_file(p) for p in found]
+        return [_event_file(p, context=context) for p in found]
     if path.exists() and not path.is_file():  # a FIFO, <(...), a device: a stream
         with path.open("rb") as stream:
-            return [_spool(stream, display=spec, name=path.name)]
+            return [_spool(stream, display=spec, name=path.name, context=context)]
     if path.exists():
-        return [_event_file(path)]
+        return [_event_file(path, context=context)]
     if glob.has_magic(spec):
         matched = sorted(_glob(os.path.expanduser(spec)))
         if not matched:
@@ -97,7 +109,7 @@ def _expand(spec: str, stdin: IO[bytes] | None) -> list[EventFile]:
                 f"{spec}: the pattern matches no file; check the path (quote the "
                 "pattern so the shell does not expand it)"
             )
-        return [_event_file(p) for p in matched]
+        return [_event_file(p, context=context) for p in matched]
     raise DataError(f"{spec}: no such file or directory")
 
 
@@ -180,7 +192,7 @@ def _is_event_file(path: Path) -> bool:
     return path.name.lower().endswith(EVENT_SUFFIXES)
 
 
-def _event_file(path: Path, display: str | None = None) -> EventFile:
+def _event_file(path: Path, display: str | None = None, *, context: RunContext | None) -> EventFile:
     shown = display or str(path)
     if not os.access(path, os.R_OK):
         raise DataError(f"{shown}: permission denied; make the file readable (chmod +r)")
@@ -203,10 +215,10 @@ def _event_file(path: Path, display: str | None = None) -> EventFile:
             f"{shown}: the file is UTF-16 text; convert it to UTF-8 "
             "(iconv -f utf-16 -t utf-8 FILE > FILE.utf8.csv)"
         )
-    return EventFile(path=_readable_name(path), display=shown, fmt=fmt)
+    return EventFile(path=_readable_name(path, context), display=shown, fmt=fmt)
 
 
-def _readable_name(path: Path) -> str:
+def _readable_name(path: Path, context: RunContext | None) -> str:
     """A name DuckDB reads as this very file.
 
     DuckDB globs every path, and its glob takes a backslash for a folder
@@ -217,21 +229,22 @@ def _readable_name(path: Path) -> str:
     text = str(path)
     if "\\" not in text or not glob.has_magic(text):
         return text
-    folder = tempfile.mkdtemp(prefix="activity-report-link-")
-    _TEMP_FILES.append(folder)
+    owner = _owner(context, text)
+    folder = owner.add_temp(tempfile.mkdtemp(prefix="activity-report-link-"))
     suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".gz") else path.suffix
     link = os.path.join(folder, "events" + re.sub(r"[*?\[\]\\]", "_", suffix))
     os.symlink(os.path.abspath(text), link)
-    _TEMP_FILES.append(link)
-    return link
+    return owner.add_temp(link)
 
 
-def _spool_stdin(stream: IO[bytes]) -> EventFile:
-    """Copy CSV from stdin to a temporary file so DuckDB can sniff and scan it."""
-    return _spool(stream, display="<stdin>", name="stdin.csv")
+def _owner(context: RunContext | None, shown: str) -> RunContext:
+    """The run that removes a temporary file; reading ``shown`` without one is a bug."""
+    if context is None:
+        raise TypeError(f"{shown}: reading it makes a temporary file: pass expand_paths a context")
+    return context
 
 
-def _spool(stream: IO[bytes], *, display: str, name: str) -> EventFile:
+def _spool(stream: IO[bytes], *, display: str, name: str, context: RunContext | None) -> EventFile:
     """Copy a stream (stdin, a FIFO, a process substitution) to a temporary file.
 
     DuckDB reads a file more than once, and a stream can be read only once.
@@ -242,26 +255,11 @@ def _spool(stream: IO[bytes], *, display: str, name: str) -> EventFile:
     suffix = next(
         (s for s in sorted(EVENT_SUFFIXES, key=len, reverse=True) if lower.endswith(s)), ""
     )
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives until the process ends
+    owner = _owner(context, display)
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives until the run closes
         prefix="activity-report-stdin-", suffix=suffix, delete=False
     )
     with handle:
-        _TEMP_FILES.append(handle.name)
+        owner.add_temp(handle.name)
         shutil.copyfileobj(stream, handle)
-    return _event_file(Path(handle.name), display=display)
-
-
-_TEMP_FILES: list[str] = []
-
-
-def cleanup_temp_files() -> None:
-    """Remove the run's temporary files and folders, the newest first."""
-    while _TEMP_FILES:
-        name = _TEMP_FILES.pop()
-        try:
-            if os.path.isdir(name) and not os.path.islink(name):
-                os.rmdir(name)
-            else:
-                os.unlink(name)
-        except OSError:
-            pass
+    return _event_file(Path(handle.name), display=display, context=owner)

@@ -54,6 +54,9 @@ class Store:
         #: The migration steps the store has, and those it still needs.
         self.applied: tuple[str, ...] = ()
         self.pending: tuple[str, ...] = ()
+        #: The run the store belongs to (see :meth:`open`); its own unless given one.
+        self.context = resources.RunContext()
+        self._owns_context = True
 
     # ----------------------------------------------------------------- opening
 
@@ -65,11 +68,15 @@ class Store:
         read_only: bool = False,
         limits: resources.Limits | None = None,
         wait: float = 0.0,
+        context: resources.RunContext | None = None,
     ) -> Store:
         """Open (read-write: create if need be, and upgrade) the store at ``path``.
 
         ``limits`` bound DuckDB's memory and say where it spills (:mod:`.resources`).
         ``wait``: how long to retry, in seconds, while another process holds the file.
+        ``context``: the run the store's work belongs to: its cancel interrupts the
+        store's queries, it records the commits and removes an ingest's copy of
+        stdin. Without one, the store has its own, closed with the store.
 
         A writer applies the pending :data:`.schema.MIGRATIONS` at once. A reader
         never writes: it reads a store made by an older release as it is
@@ -101,8 +108,16 @@ class Store:
                 raise DataError(
                     f"{where}: cannot create the folder {where.parent}: {exc.strerror or exc}"
                 ) from None
-        con = resources.connect(limits=limits)  # in memory; Ctrl-C interrupts its queries
+        owned = context is None
+        context = context or resources.RunContext()
+        try:  # in memory; the run's cancel interrupts its queries
+            con = resources.connect(limits=limits, context=context)
+        except BaseException:
+            if owned:
+                context.close()
+            raise
         store = cls(where, con, read_only, wait)
+        store.context, store._owns_context = context, owned
         try:
             con.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout
             con.execute("SET TimeZone = 'UTC'")
@@ -112,12 +127,14 @@ class Store:
                 with store.writing():
                     pass
         except BaseException:
-            con.close()
+            store.close()
             raise
         return store
 
     def close(self) -> None:
         self.con.close()
+        if self._owns_context:
+            self.context.close()
 
     def __enter__(self) -> Store:
         return self
@@ -135,18 +152,19 @@ class Store:
         """One transaction: committed when the block ends, rolled back if it raises.
 
         An interrupt (Python's or DuckDB's) comes out as :class:`KeyboardInterrupt`.
-        The COMMIT itself runs with SIGINT and SIGTERM held back, so an interrupt
-        either comes before it (nothing changed) or after it; ``done`` then says
-        what was committed (see :func:`.resources.committed`).
+        The COMMIT itself runs shielded from the run's cancel (see
+        :meth:`.resources.RunContext.shielded`), so an interrupt either comes
+        before it (nothing changed) or after it; ``done`` then says what was
+        committed (see :meth:`.resources.RunContext.committed`).
         """
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
             yield con
-            with resources.shielded():
+            with self.context.shielded():
                 con.execute("COMMIT")
                 if done is not None:
-                    resources.committed(done)
+                    self.context.committed(done)
         except BaseException as exc:
             _rollback(con)
             if is_interrupt(exc):
@@ -314,7 +332,7 @@ class Store:
         The files are read and checked before the store is held (see :mod:`.ingest`).
         """
         self._writable()
-        files = sources.expand_paths(specs, stdin=stdin)
+        files = sources.expand_paths(specs, stdin=stdin, context=self.context)
         if not files:
             raise DataError("no event files given; name the files to ingest")
         return Ingest(self).run(files, strict, progress)
@@ -373,6 +391,7 @@ class Store:
         con.execute(f"USE {CATALOG}")
         other = Store(self.path, con, self.read_only, self.wait)
         other.attached, other.applied, other.pending = self.attached, self.applied, self.pending
+        other.context, other._owns_context = self.context, False
         return other
 
     def rollup_cells(

@@ -40,6 +40,8 @@ from .session import first_line
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from ...resources import RunContext
+
 #: A path with a scheme is for Spark to resolve (s3a://, hdfs://, abfss://, file:).
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(//|/)")
 #: The Hive partition folder the tool prunes by.
@@ -102,6 +104,7 @@ def open_events(
     *,
     local: bool = True,
     window: PruneWindow | None = None,
+    context: RunContext | None = None,
 ) -> SparkEvents:
     """The canonical rows of ``specs``; nothing is read yet but schemas and CSV headers.
 
@@ -111,21 +114,23 @@ def open_events(
     """
     if not specs:
         raise DataError("no event files given; pass --events PATH")
-    parts = [_part(spark, read, window) for read in _plan(spark, specs, local)]
+    parts = [_part(spark, read, window) for read in _plan(spark, specs, local, context)]
     return SparkEvents(spark, parts)
 
 
 # --------------------------------------------------------------------------- planning
 
 
-def _plan(spark: SparkSession, specs: Sequence[str], local: bool) -> list[_Read]:
+def _plan(
+    spark: SparkSession, specs: Sequence[str], local: bool, context: RunContext | None
+) -> list[_Read]:
     reads: list[_Read] = []
     seen: set[str] = set()
     for spec in specs:
         if _URL.match(spec) or not local:
             reads.append(_remote_read(spark, spec))
             continue
-        files = [f for f in sources.expand_paths([spec]) if _first_time(f, seen)]
+        files = [f for f in sources.expand_paths([spec], context=context) if _first_time(f, seen)]
         base = spec if Path(spec).expanduser().is_dir() else None
         groups: dict[tuple[str, bytes], _Read] = {}
         for file in files:

@@ -21,6 +21,7 @@ from ...sources import Diagnostics
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+    from ...resources import RunContext
     from .reading import SparkEvents
 
 _CONTENT = ("ts", "end_us", "user_id", "category", "org", "event_id", "problem")
@@ -204,11 +205,13 @@ def open_source(
     start_us: int | None = None,
     end_us: int | None = None,
     heartbeat_us: int,
+    context: RunContext | None = None,
 ) -> SparkSource:
     """The events of files, folders or URLs, read by Spark (a local one without ``remote``).
 
     ``start_us``/``end_us`` prune Hive-partitioned folders (``date=...``) to the
-    report's range.
+    report's range. ``context`` removes the copy of a stream (``-``, a FIFO)
+    when it closes; a stream needs one.
     """
     from .reading import PruneWindow, open_events
     from .session import connect
@@ -219,5 +222,6 @@ def open_source(
         events,
         local=remote is None,
         window=PruneWindow(start_us, end_us, heartbeat_us),
+        context=context,
     )
     return SparkSource(read, users_file)

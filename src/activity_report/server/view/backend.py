@@ -14,6 +14,7 @@ from ...event_source import DuckDBSource
 from ...model import Report
 from ...query import parse_query
 from ...reporting import run
+from ...resources import RunContext
 from ..reader import StoreReader
 from ..routes import query_values
 from .filters import listed
@@ -64,9 +65,14 @@ class StoreBackend:
         pairs = [(k, v) for k, vs in values.items() for v in listed(vs)]
         checked = query_values(Request({"type": "http", "query_string": urlencode(pairs).encode()}))
         query = parse_query(checked)
-        with self.reader.cursor() as (cursor, _):
+        with RunContext() as context, self.reader.cursor() as (cursor, _), context.stops():
+            context.track(cursor)
             store = self.reader.store(cursor)
             source = DuckDBSource(
-                cursor, store.events_view(), store=store, rollup=store.rollup_cells
+                cursor,
+                store.events_view(),
+                store=store,
+                rollup=store.rollup_cells,
+                context=context,
             )
             return run(query, source).report
