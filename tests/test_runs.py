@@ -31,6 +31,7 @@ PARQUET = SAMPLE / "events.parquet"
 OPTIONS: dict[str, Any] = {"start": "2022-08-01", "end": "2022-09-01", "interval": "1 week"}
 #: Long enough that only an interrupt ends it.
 ENDLESS = "SELECT count(*) FROM range(100000000000) a, range(10) b"
+SECONDS = "SELECT sum(range % 7) FROM range(300000000)"
 
 
 @pytest.fixture
@@ -105,22 +106,31 @@ def test_cancelling_one_run_stops_it_and_leaves_the_other_alone(
         if threading.current_thread().name == "job-1":  # the run to cancel: a long query
             started.set()
             con.execute(ENDLESS).fetchall()
+        else:  # the other run: a query of some seconds, under way when the cancel comes
+            assert started.wait(timeout=60)
+            assert con.execute(SECONDS).fetchall() == [(899_999_997,)]
+            assert victim.interrupted  # the cancel came meanwhile, and spared this query
         return real_compute(con, *args, **kwargs)
 
     monkeypatch.setattr(engine, "compute", compute)
     victim = RunContext()
     fifo = fifo_of(tmp_path, CSV)
 
+    finished = threading.Event()
+
     def cancel_once_running() -> None:
         assert started.wait(timeout=60)
         time.sleep(0.3)  # inside DuckDB's query by now
-        assert victim.cancel() is True
+        while not finished.is_set():  # again, should the query have started only since
+            assert victim.cancel() is True
+            finished.wait(0.5)
 
     with victim:
         canceller = threading.Thread(target=cancel_once_running)
         canceller.start()
         before = time.monotonic()
         outcomes = in_threads(lambda: report([PARQUET]), lambda: report([fifo], victim))
+        finished.set()
         canceller.join(timeout=30)
         assert time.monotonic() - before < 60  # the endless query stopped
         assert victim.temp_files()  # the copy of the FIFO, until the run closes
