@@ -246,3 +246,9 @@ def test_a_command_after_an_interrupted_one_is_not_interrupted(
     again = run_cli(*args)
     assert (again.exit_code, again.stderr) == (0, "")
     assert again.stdout.startswith("{")
+
+
+def test_the_package_names_the_run_context() -> None:
+    assert ar.RunContext is RunContext
+    with pytest.raises(AttributeError):
+        getattr(ar, "NoSuchThing")  # noqa: B009 - a name mypy would refuse
