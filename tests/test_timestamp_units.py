@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from activity_report.event_source import connect
-from activity_report.sources import diagnose, expand_paths, load_events
+from activity_report.sources import diagnose, expand_paths, far_timestamps, load_events
 
-from .conftest import SAMPLE, run_cli
+from .conftest import FAR_MS, SAMPLE, run_cli, write_far_times
 
 SAMPLE_PARQUET = SAMPLE / "events.parquet"
 TIME_COLUMNS = ("time", "end_time")
@@ -166,3 +166,86 @@ def test_nanoseconds_are_floored_to_the_microsecond(
     assert diagnose(con).invalid_rows == 0
     got = con.execute("SELECT ts, end_us FROM events_input ORDER BY user_id").fetchall()
     assert got == expected
+
+
+# --------------------------------------------------------------------------- beyond microseconds
+
+
+def test_the_statistics_tell_which_columns_may_not_fit_microseconds(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Files whose every time fits are read as before; the check reads only the footer."""
+    for name in VARIANTS:
+        assert far_timestamps(expand_paths([str(files[name])])[0]) == {}, name
+    far = expand_paths([str(write_far_times(tmp_path / "far.parquet"))])[0]
+    assert far_timestamps(far) == {"time": "ms", "end_time": "ms"}
+    # Without statistics nothing says the values fit: the file is read the careful way.
+    blind = tmp_path / "blind.parquet"
+    table = variant(pq.read_table(SAMPLE_PARQUET), "ms", "UTC")
+    pq.write_table(table, blind, write_statistics=False)
+    assert far_timestamps(expand_paths([str(blind)])[0]) == {"time": "ms", "end_time": "ms"}
+
+
+def test_a_far_time_deep_in_a_file_is_placed_by_its_row(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """Row numbers of the careful read count across row groups, as DuckDB's own do."""
+    rows = 5_000
+    ten = 1_659_348_000_000
+    times = [ten + i * 1_000 for i in range(rows)]
+    times[3_456] = FAR_MS
+    path = tmp_path / "deep.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "time": pa.array(times, pa.timestamp("ms")),
+                "user_id": [f"u{i % 7}" for i in range(rows)],
+                "category": ["ide"] * rows,
+            }
+        ),
+        path,
+        row_group_size=1_000,
+    )
+    load_events(con, expand_paths([str(path)]))
+    found = diagnose(con)
+    assert (found.total_rows, found.invalid_rows) == (rows, 1)
+    assert found.invalid_examples == [(str(path), 3_457, "time out of range")]
+    valid = con.execute(
+        "SELECT count(*), min(ts), max(ts) FROM events_input WHERE problem IS NULL"
+    ).fetchall()
+    assert valid == [(rows - 1, ten * 1_000, (ten + (rows - 1) * 1_000) * 1_000)]
+
+
+def test_an_ingest_keeps_far_times_as_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACTIVITY_REPORT_EVENTS", raising=False)
+    db = str(tmp_path / "store.duckdb")
+    far = write_far_times(tmp_path / "far.parquet")
+    ingested = run_cli("ingest", "--db", db, str(far), str(SAMPLE_PARQUET))
+    assert ingested.exit_code == 0, ingested.stderr
+    assert (
+        "warning: kept 4 invalid rows in the store's rejects table (2 time out of range, "
+        "1 coverage longer than a year, 1 end_time before time; first in "
+        f"{far} row 1)"
+    ) in ingested.stderr
+    store = duckdb.connect(db, read_only=True)
+    rejects = store.execute(
+        "SELECT source_row, problem, ts, end_us, user_id FROM rejects ORDER BY source_row"
+    ).fetchall()
+    erin = store.execute("SELECT ts, end_us FROM events WHERE user_id = 'erin'").fetchall()
+    store.close()
+    ten = 1_659_348_000_000_000
+    assert rejects == [
+        (1, "time out of range", None, None, "alice"),
+        (2, "time out of range", None, None, "bob"),
+        (3, "coverage longer than a year", ten, None, "carol"),
+        (4, "end_time before time", ten, None, "dave"),
+    ]
+    assert erin == [(ten, ten + 30 * 60_000_000)]
+    # Every other row of both files is in the store: the report equals the files'.
+    from_files = run_cli("--events", str(far), "--events", str(SAMPLE_PARQUET), *REPORT)
+    from_store = run_cli("--db", db, *REPORT)
+    assert from_files.exit_code == from_store.exit_code == 0, from_files.stderr
+    assert from_store.stdout == from_files.stdout
+    assert '"erin"' in from_store.stdout

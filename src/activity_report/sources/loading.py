@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, first_line
-from .columns import Column, Mapping, canonical_select, map_columns, quote_ident
+from .columns import Column, Mapping, canonical_select, far_timestamps, map_columns, quote_ident
 from .csv import check_line_lengths, csv_dialect, header_key
 from .paths import EventFile
 
@@ -108,8 +108,48 @@ def _failing_file(exc: Exception, files: Sequence[EventFile]) -> str:
     return named[0] if named else ", ".join(f.display for f in files)
 
 
-def _columns(rel: duckdb.DuckDBPyRelation) -> list[Column]:
-    return [Column(name, str(kind)) for name, kind in zip(rel.columns, rel.types, strict=True)]
+def _columns(
+    rel: duckdb.DuckDBPyRelation, epoch_units: dict[str, str] | None = None
+) -> list[Column]:
+    units = epoch_units or {}
+    return [
+        Column(name, str(kind), units.get(name))
+        for name, kind in zip(rel.columns, rel.types, strict=True)
+    ]
+
+
+def _far_relation(
+    con: duckdb.DuckDBPyConnection, file: EventFile, far: dict[str, str], name: str
+) -> tuple[duckdb.DuckDBPyRelation, dict[str, str]]:
+    """One Parquet file whose times may lie beyond microseconds, read through Arrow.
+
+    DuckDB's reader would fail the whole file on one such time (see
+    :func:`~.columns.far_timestamps`): Arrow reads the ``far`` columns as the
+    integers they store, and the canonical SQL bounds them. Arrow durations
+    are read as integers too, as DuckDB reads them. The scan stays lazy (an
+    Arrow dataset, registered on ``con`` as ``name``); its streaming
+    ``row_number()`` keeps the file's order, which gives the row numbers.
+    Returns the relation and the unit of each integer time column.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    schema = ds.dataset(file.path, format="parquet").schema
+    units: dict[str, str] = {}
+    for index, field in enumerate(schema):
+        if field.name in far and pa.types.is_timestamp(field.type):
+            units[field.name] = str(field.type.unit)  # Arrow's unit, which the integers count
+        elif not pa.types.is_duration(field.type):
+            continue
+        schema = schema.set(index, pa.field(field.name, pa.int64()))
+    con.register(name, ds.dataset(file.path, format="parquet", schema=schema))
+    con.register(f"{name}_file", pa.table({"filename": [file.path]}))
+    relation = con.sql(
+        f"""SELECT rows.*, f.filename
+            FROM (SELECT *, row_number() OVER () - 1 AS file_row_number
+                  FROM {quote_ident(name)}) rows, {quote_ident(name + "_file")} f"""
+    )
+    return relation, units
 
 
 def load_events(
@@ -253,13 +293,18 @@ def _scans(
     """
     parquet: dict[Mapping, list[EventFile]] = {}
     by_header: dict[tuple[str, bytes], list[EventFile]] = {}
+    scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]] = []
     for file in files:
         if file.fmt == "parquet":
-            parquet.setdefault(map_columns(file, describe(con, file)), []).append(file)
+            far = far_timestamps(file)
+            if far:
+                relation, units = _far_relation(con, file, far, f"{rejects}_far_{len(scans)}")
+                scans.append((map_columns(file, _columns(relation, units)), "parquet", relation, 1))
+            else:
+                parquet.setdefault(map_columns(file, describe(con, file)), []).append(file)
         else:
             check_line_lengths(file)
             by_header.setdefault(header_key(file), []).append(file)
-    scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]] = []
     for mapping, members in parquet.items():
         scans.append((mapping, "parquet", _open(con, members), len(members)))
     for members in by_header.values():
