@@ -60,6 +60,9 @@ from .csv import (
     csv_dialect,
     data_row,
     has_rejects,
+    not_utf8_error,
+    refuse_not_utf8,
+    reject_lines_sql,
 )
 from .diagnostics import (
     Diagnostics,
@@ -115,8 +118,11 @@ __all__ = [
     "load_events",
     "map_columns",
     "normalise_category",
+    "not_utf8_error",
     "quote_ident",
     "refuse_files_without_valid_rows",
     "refuse_no_valid_rows",
+    "refuse_not_utf8",
+    "reject_lines_sql",
     "unknown_in_range",
 ]
