@@ -9,6 +9,8 @@ ingest of it must give the same JSON, byte for byte.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,16 +176,64 @@ def test_nanoseconds_are_floored_to_the_microsecond(
 def test_the_statistics_tell_which_columns_may_not_fit_microseconds(
     files: dict[str, Path], tmp_path: Path
 ) -> None:
-    """Files whose every time fits are read as before; the check reads only the footer."""
-    for name in VARIANTS:
-        assert far_timestamps(expand_paths([str(files[name])])[0]) == {}, name
-    far = expand_paths([str(write_far_times(tmp_path / "far.parquet"))])[0]
-    assert far_timestamps(far) == {"time": "ms", "end_time": "ms"}
+    """Files whose every time fits are read as before; the check reads only the footers."""
+    assert far_timestamps(expand_paths([str(path) for path in files.values()])) == {}
+    far = write_far_times(tmp_path / "far.parquet")
     # Without statistics nothing says the values fit: the file is read the careful way.
     blind = tmp_path / "blind.parquet"
     table = variant(pq.read_table(SAMPLE_PARQUET), "ms", "UTC")
     pq.write_table(table, blind, write_statistics=False)
-    assert far_timestamps(expand_paths([str(blind)])[0]) == {"time": "ms", "end_time": "ms"}
+    # Microseconds and nanoseconds always fit, with statistics or without.
+    micro = tmp_path / "micro.parquet"
+    pq.write_table(pq.read_table(SAMPLE_PARQUET), micro, write_statistics=False)
+    found = far_timestamps(expand_paths([str(far), str(blind), str(micro), str(SAMPLE_PARQUET)]))
+    assert found == {
+        str(far): {"time": "ms", "end_time": "ms"},
+        str(blind): {"time": "ms", "end_time": "ms"},
+    }
+
+
+def test_the_careful_read_gives_the_same_report(
+    reference: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without statistics a millisecond file is read through Arrow: every column,
+    ids, organizations, durations and row order, must read as DuckDB reads them."""
+    monkeypatch.delenv("ACTIVITY_REPORT_EVENTS", raising=False)
+    table = variant(pq.read_table(SAMPLE_PARQUET), "ms", "UTC")
+    table = table.append_column(
+        "duration", pa.array([90_000_000] * table.num_rows, pa.duration("us"))
+    ).drop_columns(["end_time"])
+    blind = tmp_path / "blind.parquet"
+    pq.write_table(table, blind, write_statistics=False)
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(table, plain)
+    assert far_timestamps(expand_paths([str(blind), str(plain)])) == {str(blind): {"time": "ms"}}
+    careful, usual = (
+        run_cli("--events", str(blind), *REPORT),
+        run_cli("--events", str(plain), *REPORT),
+    )
+    assert careful.exit_code == usual.exit_code == 0, careful.stderr
+    assert (careful.stdout, careful.stderr) == (usual.stdout, usual.stderr)
+    assert careful.stdout != reference  # 90-second durations, no end times
+    db = str(tmp_path / "store.duckdb")
+    assert run_cli("ingest", "--db", db, str(blind)).exit_code == 0
+    again = run_cli("ingest", "--db", db, str(plain), "--json")
+    assert '"new": 0,' in again.stdout
+
+
+def test_an_ordinary_report_does_not_load_pyarrow(files: dict[str, Path]) -> None:
+    """The check costs ordinary files a footer read in DuckDB, not pyarrow's import
+    (a third of a second and 50 MB, more than some whole reports)."""
+    script = (
+        "import sys\n"
+        "from activity_report.cli import main\n"
+        f"code = main(['--events', {str(files['ms_utc'])!r}, *{list(REPORT)!r}])\n"
+        "print(code, 'pyarrow' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.stderr.splitlines()[-1:] == ["0 False"], done.stderr
 
 
 def test_a_far_time_deep_in_a_file_is_placed_by_its_row(

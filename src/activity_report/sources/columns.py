@@ -18,6 +18,7 @@ from ..errors import DataError
 from .paths import EventFile
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow.parquet as pq
 
 CATEGORIES: tuple[str, ...] = ("ide", "login", "app", "tunnel", "web_terminal")
@@ -204,18 +205,70 @@ def _arrow_duration_unit(file: EventFile, column: str) -> str | None:
     return None
 
 
-def far_timestamps(file: EventFile) -> dict[str, str]:
-    """The time and end_time columns of a Parquet file that may hold a time beyond microseconds.
+def far_timestamps(
+    files: Sequence[EventFile], con: duckdb.DuckDBPyConnection | None = None
+) -> dict[str, dict[str, str]]:
+    """The Parquet files whose time or end_time columns may hold a time beyond microseconds.
 
     A timestamp stored in milliseconds reaches a thousand times farther than
     the microseconds every engine computes in: one such value (a year beyond
     ±292,000) makes DuckDB's and Spark's Parquet readers fail the whole file.
-    The row groups' statistics in the file's footer say whether any value is
-    that far; a column chunk without them may hold one. Such a column must be
-    read as the integers it stores (``Column.epoch_unit``), and the SQL bounds
-    them before they become microseconds. Returns column name -> unit; an
-    ordinary file costs one read of its footer.
+    Such a column must be read as the integers it stores
+    (``Column.epoch_unit``), and the SQL bounds them before they become
+    microseconds. Returns file path -> {column name -> unit}, for those files only.
+
+    The row groups' statistics in the files' footers tell: one DuckDB query
+    over all the footers finds the files to look at closely (a time DuckDB
+    cannot convert, an infinite one, or a column chunk without statistics),
+    and only those are opened with pyarrow, which reads the stored integers.
+    Ordinary files cost one footer read each, and no pyarrow import.
     """
+    import duckdb
+
+    parquet = [f for f in files if f.fmt == "parquet"]
+    if not parquet:
+        return {}
+    footers = duckdb.connect() if con is None else con
+    try:
+        doubtful = _doubtful_files(footers, parquet)
+    finally:
+        if con is None:
+            footers.close()
+    return {f.path: far for f in parquet if f.path in doubtful and (far := _far_columns(f))}
+
+
+def _doubtful_files(con: duckdb.DuckDBPyConnection, files: Sequence[EventFile]) -> set[str]:
+    """The files whose time or end_time statistics DuckDB cannot convert to microseconds,
+    finds infinite, or lacks (in a chunk that holds a value): by path."""
+    import duckdb
+
+    try:
+        rows = con.execute(
+            """SELECT file_name, path_in_schema,
+                      bool_or((stats_min_value IS NULL
+                               AND stats_null_count IS DISTINCT FROM num_values)
+                              OR stats_min_value LIKE '%infinity'
+                              OR stats_max_value LIKE '%infinity')
+               FROM parquet_metadata($paths) GROUP BY ALL ORDER BY min(column_id)""",
+            {"paths": [f.pattern for f in files]},
+        ).fetchall()
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except duckdb.Error:  # a time DuckDB cannot convert, or a damaged file (the reader says so)
+        return {f.path for f in files}
+    by_file: dict[str, dict[str, bool]] = {}
+    for path, column, doubt in rows:
+        by_file.setdefault(str(path), {}).setdefault(str(column).strip().lower(), bool(doubt))
+    doubtful = set()
+    for path, by_name in by_file.items():
+        if _pick(by_name, "time") or _pick(by_name, "end_time"):
+            doubtful.add(path)
+    return doubtful
+
+
+def _far_columns(file: EventFile) -> dict[str, str]:
+    """The time and end_time columns of one Parquet file that hold a time beyond microseconds,
+    as their row groups' statistics say (a chunk without them may hold one): name -> unit."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

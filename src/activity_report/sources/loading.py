@@ -135,19 +135,29 @@ def _far_relation(
     import pyarrow.dataset as ds
 
     schema = ds.dataset(file.path, format="parquet").schema
+    # Text stays dictionary-encoded, as DuckDB's reader keeps it: the canonical
+    # SQL then trims and normalises each distinct value once, not every row.
+    texts = {f.name for f in schema if pa.types.is_string(f.type)}
+    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=texts))
     units: dict[str, str] = {}
     for index, field in enumerate(schema):
+        if field.name in texts:
+            schema = schema.set(index, pa.field(field.name, pa.dictionary(pa.int32(), pa.string())))
+            continue
         if field.name in far and pa.types.is_timestamp(field.type):
             units[field.name] = str(field.type.unit)  # Arrow's unit, which the integers count
         elif not pa.types.is_duration(field.type):
             continue
         schema = schema.set(index, pa.field(field.name, pa.int64()))
-    con.register(name, ds.dataset(file.path, format="parquet", schema=schema))
-    con.register(f"{name}_file", pa.table({"filename": [file.path]}))
+    con.register(name, ds.dataset(file.path, format=fmt, schema=schema))
+    # The file's name rides in a variable: a join with a one-row table would
+    # have DuckDB hold the whole file in memory for a cross product.
+    assert name.isidentifier()  # made by the code, so it is also a plain SQL string
+    con.execute(f"SET VARIABLE {name} = $path", {"path": file.path})
     relation = con.sql(
-        f"""SELECT rows.*, f.filename
-            FROM (SELECT *, row_number() OVER () - 1 AS file_row_number
-                  FROM {quote_ident(name)}) rows, {quote_ident(name + "_file")} f"""
+        f"""SELECT *, CAST(getvariable('{name}') AS VARCHAR) AS filename,
+                   row_number() OVER () - 1 AS file_row_number
+            FROM {quote_ident(name)}"""
     )
     return relation, units
 
@@ -294,9 +304,10 @@ def _scans(
     parquet: dict[Mapping, list[EventFile]] = {}
     by_header: dict[tuple[str, bytes], list[EventFile]] = {}
     scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]] = []
+    far_files = far_timestamps(files, con)
     for file in files:
         if file.fmt == "parquet":
-            far = far_timestamps(file)
+            far = far_files.get(file.path)
             if far:
                 relation, units = _far_relation(con, file, far, f"{rejects}_far_{len(scans)}")
                 scans.append((map_columns(file, _columns(relation, units)), "parquet", relation, 1))

@@ -131,8 +131,9 @@ def _plan(spark: SparkSession, specs: Sequence[str], local: bool) -> list[_Read]
         files = [f for f in sources.expand_paths([spec]) if _first_time(f, seen)]
         base = spec if Path(spec).expanduser().is_dir() else None
         groups: dict[tuple[str, bytes], _Read] = {}
+        far_files = sources.far_timestamps(files)
         for file in files:
-            far = sources.far_timestamps(file) if file.fmt == "parquet" else {}
+            far = far_files.get(file.path, {})
             if far:
                 key = ("far", file.path.encode("utf-8", "surrogateescape"))
             else:
