@@ -1,7 +1,10 @@
 """Event files -> the view ``events_input`` and its siblings, registered on a connection.
 
 Files are read by DuckDB; Python only looks at their schemas and, for CSV, their
-header line. Parquet files with the same column mapping are read by one scan
+header line. A Parquet file whose footer says a time may lie beyond what
+microseconds hold is read through Arrow instead (:func:`_far_relation`), so
+that such a time is one invalid row rather than a failed scan. Parquet files
+with the same column mapping are read by one scan
 (``union_by_name``: columns may come in any order, extra ones are ignored).
 CSV files are read by one scan per distinct header line: a multi-file CSV scan
 takes columns by position, so only files with byte-identical headers share one.
