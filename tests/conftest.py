@@ -42,6 +42,38 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
     return path
 
 
+#: A Parquet time whose microseconds no BIGINT holds (as milliseconds: year 285 million).
+FAR_MS = 9_000_000_000_000_000_000
+
+
+def write_far_times(path: Path) -> Path:
+    """Five events in milliseconds, as pandas and pyarrow write them, four of them out of range.
+
+    Rows 1 and 2: a time at either end of the int64 range; rows 3 and 4: an end
+    time hundreds of millions of years after or before 2022-08-01 10:00; row 5
+    (erin) is valid and covers 10:00 to 10:30. No time or end time but erin's
+    fits in microseconds, so a reader that converts them all fails the file.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ten = 1_659_348_000_000  # 2022-08-01T10:00:00Z in milliseconds
+    times = [2**63 - 1, -(2**63) + 1, ten, ten, ten]
+    ends = [None, None, FAR_MS, -FAR_MS, ten + 30 * 60_000]
+    pq.write_table(
+        pa.table(
+            {
+                "time": pa.array(times, pa.timestamp("ms", tz="UTC")),
+                "user_id": ["alice", "bob", "carol", "dave", "erin"],
+                "category": ["ide"] * 5,
+                "end_time": pa.array(ends, pa.timestamp("ms", tz="UTC")),
+            }
+        ),
+        path,
+    )
+    return path
+
+
 @pytest.fixture
 def events_csv(tmp_path: Path) -> Callable[..., Path]:
     """``events_csv(rows, header=..., name=...)`` writes an event CSV and returns its path."""

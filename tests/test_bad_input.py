@@ -41,6 +41,8 @@ from activity_report.resources import Limits, parse_memory_limit
 from activity_report.sources import normalise_category
 from activity_report.times import parse_instant, parse_tz
 
+from .conftest import write_far_times
+
 BAD = Path(__file__).resolve().parent / "bad_inputs"
 PROG = "activity-report"
 DAY_NS = 86_400_000_000_000
@@ -315,6 +317,18 @@ def generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             "category": ["login"],
         },
     )
+    # Seconds as pandas writes them (pyarrow stores milliseconds): bob's is 9e15 s.
+    write_parquet(
+        tmp_path / "far_time.parquet",
+        {
+            "time": pa.array(
+                [1_659_348_000, 9_000_000_000_000_000, 1_659_351_600], pa.timestamp("s")
+            ),
+            "user_id": ["alice", "bob", "carol"],
+            "category": ["ide"] * 3,
+        },
+    )
+    write_far_times(tmp_path / "far_times.parquet")
     (tmp_path / "empty_dir").mkdir()
     (tmp_path / "dir.csv").mkdir()
     (tmp_path / "secret.csv").write_text("time,user_id,category\n")
@@ -338,6 +352,32 @@ GENERATED = [
         error(
             "truncated.parquet: cannot read it as PARQUET: Invalid Input Error: No magic bytes "
             "found at end of file 'truncated.parquet'"
+        ),
+    ),
+    # A time too far from today for microseconds is one invalid row, not a failed file.
+    Case(
+        "far_time.parquet",
+        0,
+        report(("alice", 1, MIN_NS), ("carol", 1, MIN_NS)),
+        warning("1 invalid row (1 time out of range; first in far_time.parquet row 2)"),
+    ),
+    Case(
+        "far_time.parquet",
+        1,
+        "",
+        error(
+            "1 invalid row (1 time out of range; first in far_time.parquet row 2); "
+            "fix them or run without --strict to skip and report them"
+        ),
+        (*ONE_DAY, "--strict"),
+    ),
+    Case(
+        "far_times.parquet",
+        0,
+        report(("erin", 1, 30 * MIN_NS)),
+        warning(
+            "4 invalid rows (2 time out of range, 1 coverage longer than a year, "
+            "1 end_time before time; first in far_times.parquet row 1)"
         ),
     ),
     Case(
@@ -383,7 +423,9 @@ GENERATED = [
 ]
 
 
-@pytest.mark.parametrize("case", GENERATED, ids=lambda c: c.file or "empty")
+@pytest.mark.parametrize(
+    "case", GENERATED, ids=lambda c: f"{c.file or 'empty'}{' '.join(c.args[8:])}"
+)
 def test_generated_corpus(case: Case, generated: Path) -> None:
     result = invoke("--events", case.file, *case.args)
     assert (result.exit_code, result.stdout, result.stderr) == (

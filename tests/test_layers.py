@@ -96,3 +96,15 @@ def test_an_import_made_inside_a_function_breaks_its_contract(
     assert result.returncode == 1, result.stdout
     assert f"{contracts()[contract]['name']} BROKEN" in result.stdout
     assert f"{dotted(Path(module))} ->" in result.stdout
+
+
+def test_the_csv_lines_duckdb_sets_aside_are_read_in_one_place() -> None:
+    """Reports and ingest list the malformed CSV lines through ``sources.reject_lines_sql``:
+    only it reads the columns of DuckDB's rejects tables, so both count, word and
+    place those lines alike."""
+    readers = sorted(
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if any(column in path.read_text(encoding="utf-8") for column in ("error_type", "csv_line"))
+    )
+    assert readers == ["sources/csv.py"]

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
-from .conftest import SAMPLE, Run, run_cli, write_csv
+from .conftest import SAMPLE, Run, run_cli, write_csv, write_far_times
 
 BAD_INPUTS = Path(__file__).resolve().parent / "bad_inputs"
 
@@ -121,6 +121,22 @@ def test_bad_inputs_are_told_alike(spark: SparkSession, name: str) -> None:
     """Invalid rows, malformed lines, encodings, unknown categories: the same
     exit code, report and messages from both engines."""
     duck, spark_run = both("--events", str(BAD_INPUTS / name), "--json", "--interval", "1 day")
+    assert_same(duck, spark_run)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_times_beyond_microseconds_are_told_alike(
+    spark: SparkSession, tmp_path: Path, strict: bool
+) -> None:
+    """Spark's Parquet reader, like DuckDB's, fails a file on such a time: both read it as an
+    integer, and the row is invalid alike."""
+    far = write_far_times(tmp_path / "far.parquet")
+    args = ("--events", str(far), "--events", str(SAMPLE / "events.parquet"), "--json")
+    duck, spark_run = both(*args, *(("--strict",) if strict else ()))
+    assert duck.exit_code == (1 if strict else 0), duck.stderr
+    assert "(2 time out of range, 1 coverage longer than a year, 1 end_time before time;" in (
+        duck.stderr
+    )
     assert_same(duck, spark_run)
 
 

@@ -9,6 +9,8 @@ ingest of it must give the same JSON, byte for byte.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from activity_report.event_source import connect
-from activity_report.sources import diagnose, expand_paths, load_events
+from activity_report.sources import diagnose, expand_paths, far_timestamps, load_events
 
-from .conftest import SAMPLE, run_cli
+from .conftest import FAR_MS, SAMPLE, run_cli, write_far_times
 
 SAMPLE_PARQUET = SAMPLE / "events.parquet"
 TIME_COLUMNS = ("time", "end_time")
@@ -166,3 +168,134 @@ def test_nanoseconds_are_floored_to_the_microsecond(
     assert diagnose(con).invalid_rows == 0
     got = con.execute("SELECT ts, end_us FROM events_input ORDER BY user_id").fetchall()
     assert got == expected
+
+
+# --------------------------------------------------------------------------- beyond microseconds
+
+
+def test_the_statistics_tell_which_columns_may_not_fit_microseconds(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Files whose every time fits are read as before; the check reads only the footers."""
+    assert far_timestamps(expand_paths([str(path) for path in files.values()])) == {}
+    far = write_far_times(tmp_path / "far.parquet")
+    # Without statistics nothing says the values fit: the file is read the careful way.
+    blind = tmp_path / "blind.parquet"
+    table = variant(pq.read_table(SAMPLE_PARQUET), "ms", "UTC")
+    pq.write_table(table, blind, write_statistics=False)
+    # Microseconds and nanoseconds always fit, with statistics or without.
+    micro = tmp_path / "micro.parquet"
+    pq.write_table(pq.read_table(SAMPLE_PARQUET), micro, write_statistics=False)
+    found = far_timestamps(expand_paths([str(far), str(blind), str(micro), str(SAMPLE_PARQUET)]))
+    assert found == {
+        str(far): {"time": "ms", "end_time": "ms"},
+        str(blind): {"time": "ms", "end_time": "ms"},
+    }
+
+
+def test_the_careful_read_gives_the_same_report(
+    reference: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without statistics a millisecond file is read through Arrow: every column,
+    ids, organizations, durations and row order, must read as DuckDB reads them."""
+    monkeypatch.delenv("ACTIVITY_REPORT_EVENTS", raising=False)
+    table = variant(pq.read_table(SAMPLE_PARQUET), "ms", "UTC")
+    table = table.append_column(
+        "duration", pa.array([90_000_000] * table.num_rows, pa.duration("us"))
+    ).drop_columns(["end_time"])
+    blind = tmp_path / "blind.parquet"
+    pq.write_table(table, blind, write_statistics=False)
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(table, plain)
+    assert far_timestamps(expand_paths([str(blind), str(plain)])) == {str(blind): {"time": "ms"}}
+    careful, usual = (
+        run_cli("--events", str(blind), *REPORT),
+        run_cli("--events", str(plain), *REPORT),
+    )
+    assert careful.exit_code == usual.exit_code == 0, careful.stderr
+    assert (careful.stdout, careful.stderr) == (usual.stdout, usual.stderr)
+    assert careful.stdout != reference  # 90-second durations, no end times
+    db = str(tmp_path / "store.duckdb")
+    assert run_cli("ingest", "--db", db, str(blind)).exit_code == 0
+    again = run_cli("ingest", "--db", db, str(plain), "--json")
+    assert '"new": 0,' in again.stdout
+
+
+def test_an_ordinary_report_does_not_load_pyarrow(files: dict[str, Path]) -> None:
+    """The check costs ordinary files a footer read in DuckDB, not pyarrow's import
+    (a third of a second and 50 MB, more than some whole reports)."""
+    script = (
+        "import sys\n"
+        "from activity_report.cli import main\n"
+        f"code = main(['--events', {str(files['ms_utc'])!r}, *{list(REPORT)!r}])\n"
+        "print(code, 'pyarrow' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.stderr.splitlines()[-1:] == ["0 False"], done.stderr
+
+
+def test_a_far_time_deep_in_a_file_is_placed_by_its_row(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """Row numbers of the careful read count across row groups, as DuckDB's own do."""
+    rows = 5_000
+    ten = 1_659_348_000_000
+    times = [ten + i * 1_000 for i in range(rows)]
+    times[3_456] = FAR_MS
+    path = tmp_path / "deep.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "time": pa.array(times, pa.timestamp("ms")),
+                "user_id": [f"u{i % 7}" for i in range(rows)],
+                "category": ["ide"] * rows,
+            }
+        ),
+        path,
+        row_group_size=1_000,
+    )
+    load_events(con, expand_paths([str(path)]))
+    found = diagnose(con)
+    assert (found.total_rows, found.invalid_rows) == (rows, 1)
+    assert found.invalid_examples == [(str(path), 3_457, "time out of range")]
+    valid = con.execute(
+        "SELECT count(*), min(ts), max(ts) FROM events_input WHERE problem IS NULL"
+    ).fetchall()
+    assert valid == [(rows - 1, ten * 1_000, (ten + (rows - 1) * 1_000) * 1_000)]
+
+
+def test_an_ingest_keeps_far_times_as_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACTIVITY_REPORT_EVENTS", raising=False)
+    db = str(tmp_path / "store.duckdb")
+    far = write_far_times(tmp_path / "far.parquet")
+    ingested = run_cli("ingest", "--db", db, str(far), str(SAMPLE_PARQUET))
+    assert ingested.exit_code == 0, ingested.stderr
+    assert (
+        "warning: kept 4 invalid rows in the store's rejects table (2 time out of range, "
+        "1 coverage longer than a year, 1 end_time before time; first in "
+        f"{far} row 1)"
+    ) in ingested.stderr
+    store = duckdb.connect(db, read_only=True)
+    rejects = store.execute(
+        "SELECT source_row, problem, ts, end_us, user_id FROM rejects ORDER BY source_row"
+    ).fetchall()
+    erin = store.execute("SELECT ts, end_us FROM events WHERE user_id = 'erin'").fetchall()
+    store.close()
+    ten = 1_659_348_000_000_000
+    assert rejects == [
+        (1, "time out of range", None, None, "alice"),
+        (2, "time out of range", None, None, "bob"),
+        (3, "coverage longer than a year", ten, None, "carol"),
+        (4, "end_time before time", ten, None, "dave"),
+    ]
+    assert erin == [(ten, ten + 30 * 60_000_000)]
+    # Every other row of both files is in the store: the report equals the files'.
+    from_files = run_cli("--events", str(far), "--events", str(SAMPLE_PARQUET), *REPORT)
+    from_store = run_cli("--db", db, *REPORT)
+    assert from_files.exit_code == from_store.exit_code == 0, from_files.stderr
+    assert from_store.stdout == from_files.stdout
+    assert '"erin"' in from_store.stdout

@@ -8,12 +8,18 @@ problem found in each row.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import DataError
 from .paths import EventFile
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow.parquet as pq
 
 CATEGORIES: tuple[str, ...] = ("ide", "login", "app", "tunnel", "web_terminal")
 
@@ -46,13 +52,26 @@ MAX_TIME_US = 7_258_118_400_000_000  # 2200-01-01T00:00:00Z
 #: Longest coverage an event may claim; beyond it the row is refused as absurd.
 MAX_COVERAGE_US = 366 * 86_400 * 1_000_000
 
+#: Microseconds per unit of a timestamp read as the integer it stores (see :func:`far_timestamps`).
+EPOCH_MICROS = {"s": 1_000_000, "ms": 1_000, "us": 1}
+
+
+def epoch_limit(unit: str) -> int:
+    """The farthest count of ``unit`` from the epoch whose microseconds fit in a BIGINT."""
+    return (2**63 - 1) // EPOCH_MICROS[unit]
+
 
 @dataclass(frozen=True)
 class Column:
-    """One input column: its real name (to quote) and DuckDB type."""
+    """One input column: its real name (to quote) and DuckDB type.
+
+    ``epoch_unit`` is set for a timestamp read as the integer it stores, a
+    count of that unit since the Unix epoch (see :func:`far_timestamps`).
+    """
 
     name: str
     type: str
+    epoch_unit: str | None = None
 
     @property
     def sql(self) -> str:
@@ -95,7 +114,7 @@ def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
         by_name.setdefault(column.name.strip().lower(), column)
 
     def pick(field: str) -> Column | None:
-        return next((by_name[a] for a in ALIASES[field] if a in by_name), None)
+        return _pick(by_name, field)
 
     found = ", ".join(c.name for c in own)
     picked = {field: pick(field) for field in ALIASES}
@@ -110,7 +129,7 @@ def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
     assert time is not None and user_id is not None and category is not None
     for field in ("time", "end_time"):
         stamp = picked[field]
-        if stamp is not None and not _is_temporal_or_text(stamp.type):
+        if stamp is not None and stamp.epoch_unit is None and not _is_temporal_or_text(stamp.type):
             raise DataError(
                 f"{file.display}: column {stamp.name!r} ({field}) has type {stamp.type}; "
                 "it must hold timestamps or ISO 8601 text (convert epoch numbers to "
@@ -126,6 +145,14 @@ def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
         duration_micros=micros,
         event_id=picked["id"],
     )
+
+
+T = TypeVar("T")
+
+
+def _pick(by_name: dict[str, T], field: str) -> T | None:
+    """The column serving ``field``: the first of its aliases in ``by_name`` (lower-case names)."""
+    return next((by_name[a] for a in ALIASES[field] if a in by_name), None)
 
 
 def _is_temporal_or_text(kind: str) -> bool:
@@ -178,6 +205,109 @@ def _arrow_duration_unit(file: EventFile, column: str) -> str | None:
     return None
 
 
+def far_timestamps(
+    files: Sequence[EventFile], con: duckdb.DuckDBPyConnection | None = None
+) -> dict[str, dict[str, str]]:
+    """The Parquet files whose time or end_time columns may hold a time beyond microseconds.
+
+    A timestamp stored in milliseconds reaches a thousand times farther than
+    the microseconds every engine computes in: one such value (a year beyond
+    ±292,000) makes DuckDB's and Spark's Parquet readers fail the whole file.
+    Such a column must be read as the integers it stores
+    (``Column.epoch_unit``), and the SQL bounds them before they become
+    microseconds. Returns file path -> {column name -> unit}, for those files only.
+
+    The row groups' statistics in the files' footers tell: one DuckDB query
+    over all the footers finds the files to look at closely (a time DuckDB
+    cannot convert, an infinite one, or a column chunk without statistics),
+    and only those are opened with pyarrow, which reads the stored integers.
+    Ordinary files cost one footer read each, and no pyarrow import.
+    """
+    import duckdb
+
+    parquet = [f for f in files if f.fmt == "parquet"]
+    if not parquet:
+        return {}
+    footers = duckdb.connect() if con is None else con
+    try:
+        doubtful = _doubtful_files(footers, parquet)
+    finally:
+        if con is None:
+            footers.close()
+    return {f.path: far for f in parquet if f.path in doubtful and (far := _far_columns(f))}
+
+
+def _doubtful_files(con: duckdb.DuckDBPyConnection, files: Sequence[EventFile]) -> set[str]:
+    """The files whose time or end_time statistics DuckDB cannot convert to microseconds,
+    finds infinite, or lacks (in a chunk that holds a value): by path."""
+    import duckdb
+
+    try:
+        rows = con.execute(
+            """SELECT file_name, path_in_schema,
+                      bool_or((stats_min_value IS NULL
+                               AND stats_null_count IS DISTINCT FROM num_values)
+                              OR stats_min_value LIKE '%infinity'
+                              OR stats_max_value LIKE '%infinity')
+               FROM parquet_metadata($paths) GROUP BY ALL ORDER BY min(column_id)""",
+            {"paths": [f.pattern for f in files]},
+        ).fetchall()
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except duckdb.Error:  # a time DuckDB cannot convert, or a damaged file (the reader says so)
+        return {f.path for f in files}
+    by_file: dict[str, dict[str, bool]] = {}
+    for path, column, doubt in rows:
+        by_file.setdefault(str(path), {}).setdefault(str(column).strip().lower(), bool(doubt))
+    doubtful = set()
+    for path, by_name in by_file.items():
+        if _pick(by_name, "time") or _pick(by_name, "end_time"):
+            doubtful.add(path)
+    return doubtful
+
+
+def _far_columns(file: EventFile) -> dict[str, str]:
+    """The time and end_time columns of one Parquet file that hold a time beyond microseconds,
+    as their row groups' statistics say (a chunk without them may hold one): name -> unit."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(file.path)
+    except (OSError, pa.ArrowException):
+        return {}  # the reader names what is wrong with the file
+    by_name: dict[str, int] = {}
+    for leaf in range(meta.num_columns):
+        by_name.setdefault(meta.schema.column(leaf).path.strip().lower(), leaf)
+    limit = epoch_limit("ms")
+    far: dict[str, str] = {}
+    for field in ("time", "end_time"):
+        index = _pick(by_name, field)
+        if index is None or not _is_milliseconds(meta.schema.column(index)):
+            continue
+        for group in range(meta.num_row_groups):
+            chunk = meta.row_group(group).column(index)
+            stats = chunk.statistics
+            if stats is not None and stats.has_min_max:
+                beyond = stats.min_raw < -limit or stats.max_raw > limit
+            else:  # no statistics: unless the chunk holds only nulls, nothing says it fits
+                beyond = stats is None or stats.null_count != chunk.num_values
+            if beyond:
+                far[meta.schema.column(index).path] = "ms"
+                break
+    return far
+
+
+def _is_milliseconds(column: pq.ColumnSchema) -> bool:
+    """A Parquet INT64 timestamp in milliseconds (the logical type, or the older converted one)."""
+    if column.physical_type != "INT64":
+        return False
+    logical = column.logical_type
+    if logical.type == "TIMESTAMP":
+        return bool(json.loads(logical.to_json()).get("timeUnit") == "milliseconds")
+    return bool(column.converted_type == "TIMESTAMP_MILLIS")
+
+
 # --------------------------------------------------------------------------- SQL
 
 
@@ -191,7 +321,17 @@ def _present(column: Column | None) -> str:
 
 
 def _timestamp_us(column: Column) -> str:
-    """An expression giving the column as epoch microseconds, NULL if unparseable."""
+    """An expression giving the column as epoch microseconds, NULL if unparseable.
+
+    A timestamp read as its stored integer (``epoch_unit``) that is too far for
+    microseconds is NULL here; :func:`_far_side` tells it from a missing one.
+    """
+    if column.epoch_unit is not None:
+        limit = epoch_limit(column.epoch_unit)
+        return (
+            f"CASE WHEN {column.sql} BETWEEN {-limit} AND {limit} "
+            f"THEN {column.sql} * {EPOCH_MICROS[column.epoch_unit]} END"
+        )
     if column.type == "VARCHAR":
         text = f"trim({column.sql})"
         offset = f"regexp_extract({text}, '{_OFFSET}', 1)"
@@ -209,6 +349,17 @@ def _timestamp_us(column: Column) -> str:
         ns = f"epoch_ns({column.sql})"
         return f"(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)"
     return f"epoch_us({column.sql})"
+
+
+def _far_side(column: Column | None) -> str:
+    """1 if the row's time in ``column`` is too far in the future for microseconds,
+    -1 if too far in the past, else 0: only a column read as its stored integer
+    can hold such a time."""
+    if column is None or column.epoch_unit is None:
+        return "0"
+    limit = epoch_limit(column.epoch_unit)
+    value = column.sql
+    return f"CASE WHEN {value} > {limit} THEN 1 WHEN {value} < {-limit} THEN -1 ELSE 0 END"
 
 
 #: A time in text starts with its date: DuckDB's words ('epoch', 'infinity') are no time.
@@ -266,11 +417,14 @@ def canonical_select(mapping: Mapping, relation: str, fmt: str, *, numbered: boo
             SELECT *,
                 CASE
                     WHEN NOT has_time THEN 'missing time'
+                    WHEN time_far <> 0 THEN 'time out of range'
                     WHEN ts IS NULL THEN 'unparseable time'
                     WHEN ts < {MIN_TIME_US} OR ts >= {MAX_TIME_US}
                         THEN 'time out of range'
                     WHEN user_id IS NULL THEN 'missing user_id'
                     WHEN category IS NULL THEN 'missing category'
+                    WHEN end_far < 0 THEN 'end_time before time'
+                    WHEN end_far > 0 THEN 'coverage longer than a year'
                     WHEN has_end AND end_time_us IS NULL THEN 'unparseable end_time'
                     WHEN end_time_us < ts THEN 'end_time before time'
                     WHEN end_time_us > ts + {MAX_COVERAGE_US}
@@ -285,8 +439,10 @@ def canonical_select(mapping: Mapping, relation: str, fmt: str, *, numbered: boo
                 SELECT
                     {_timestamp_us(mapping.time)} AS ts,
                     {_present(mapping.time)} AS has_time,
+                    {_far_side(mapping.time)} AS time_far,
                     {end_time} AS end_time_us,
                     {_present(mapping.end_time)} AS has_end,
+                    {_far_side(mapping.end_time)} AS end_far,
                     {_duration_us(mapping)} AS duration_us,
                     {_present(mapping.duration)} AS has_duration,
                     {_text(mapping.user_id)} AS user_id,

@@ -5,8 +5,9 @@ delimiter and the column names of the file's own header line
 (:func:`csv_dialect`), and a file with a line longer than DuckDB's read buffer
 is refused (:func:`check_line_lengths`), since DuckDB may lose such a line.
 The malformed lines a scan sets aside are in its rejects tables
-(:func:`has_rejects`, :func:`reject_lines_sql`), and :func:`data_row` adds them
-back to the streaming row count.
+(:func:`has_rejects`, :func:`reject_lines_sql`): reports count them, ingest
+keeps them, and both refuse a file that is not UTF-8 (:func:`refuse_not_utf8`).
+:func:`data_row` adds them back to the streaming row count.
 """
 
 from __future__ import annotations
@@ -187,19 +188,51 @@ def has_rejects(con: duckdb.DuckDBPyConnection, view: str) -> bool:
 
 
 def reject_lines_sql(con: duckdb.DuckDBPyConnection, view: str) -> str | None:
-    """A query of the rejected CSV lines, one row per (file, line); None if none."""
+    """A query of the CSV lines loading ``view`` set aside, one row per (file, line); None if none.
+
+    DuckDB lists a line once per error, and again at every scan. The columns:
+    ``path`` (the file as read), ``file`` (as messages name it), ``line``,
+    ``reason`` (DuckDB's error in the words of :data:`REJECT_REASONS`), ``raw``
+    (the line's text) and ``not_utf8``.
+    """
     if not has_rejects(con, view):
         return None
     rejects = f"{view}_rejects"
+    kind = "CAST(min(e.error_type) AS VARCHAR)"
+    reason = " ".join(f"WHEN '{k}' THEN '{r}'" for k, r in REJECT_REASONS.items())
     return f"""
-        SELECT coalesce(n.display, s.file_path) AS file, e.line AS line,
-               min(e.error_type) AS kind,
+        SELECT s.file_path AS path, coalesce(n.display, s.file_path) AS file, e.line AS line,
+               CASE {kind} {reason} ELSE lower({kind}) END AS reason,
+               any_value(e.csv_line) AS raw,
                bool_or(e.error_type = '{_NOT_UTF8}') AS not_utf8
         FROM {quote_ident(rejects)} e
         JOIN {quote_ident(rejects + "_scans")} s USING (scan_id, file_id)
         LEFT JOIN {quote_ident(view + "_names")} n ON n.path = s.file_path
         GROUP BY ALL
     """
+
+
+def refuse_not_utf8(
+    con: duckdb.DuckDBPyConnection, lines: str, *, order: str = "file, line"
+) -> None:
+    """Refuse the events if a set-aside line is not UTF-8: that file is in another encoding.
+
+    ``lines`` is :func:`reject_lines_sql`'s query (or one with its columns);
+    the error names the first such line in ``order``.
+    """
+    bad = con.execute(
+        f"SELECT file, line FROM ({lines}) WHERE not_utf8 ORDER BY {order} LIMIT 1"
+    ).fetchall()
+    if bad:
+        raise not_utf8_error(str(bad[0][0]), int(bad[0][1]))
+
+
+def not_utf8_error(file: str, line: int) -> DataError:
+    """The error for line ``line`` of ``file``, which is not UTF-8 text."""
+    return DataError(
+        f"{file}: line {line} is not UTF-8 text; convert the file to UTF-8 "
+        "(iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv, with the file's real encoding)"
+    )
 
 
 def data_row(
@@ -226,7 +259,3 @@ def data_row(
             break
         row += 1
     return row
-
-
-def reject_reason(kind: str) -> str:
-    return REJECT_REASONS.get(kind, kind.lower())

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DataError, first_line
 from .columns import CATEGORIES, quote_ident
-from .csv import data_row, reject_lines_sql, reject_reason
+from .csv import data_row, refuse_not_utf8, reject_lines_sql
 from .loading import VIEW
 
 if TYPE_CHECKING:
@@ -214,24 +214,16 @@ def _rejected_lines(
     lines = reject_lines_sql(con, view)
     if lines is None:
         return None
-    not_utf8 = con.execute(
-        f"SELECT file, line FROM ({lines}) WHERE not_utf8 ORDER BY file, line LIMIT 1"
-    ).fetchall()
-    if not_utf8:
-        file, line = not_utf8[0]
-        raise DataError(
-            f"{file}: line {line} is not UTF-8 text; convert the file to UTF-8 "
-            "(iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv, with the file's real encoding)"
-        )
+    refuse_not_utf8(con, lines)
     counts = con.execute(
-        f"SELECT kind, count(*) FROM ({lines}) GROUP BY kind ORDER BY count(*) DESC, kind"
+        f"SELECT reason, count(*) FROM ({lines}) GROUP BY reason ORDER BY count(*) DESC, reason"
     ).fetchall()
     if not counts:
         return None
-    first = con.execute(f"SELECT file, line, kind FROM ({lines}) ORDER BY file, line LIMIT 3")
+    first = con.execute(f"SELECT file, line, reason FROM ({lines}) ORDER BY file, line LIMIT 3")
     return (
-        [(reject_reason(str(kind)), int(n)) for kind, n in counts],
-        [(str(f), int(line) - 1, reject_reason(str(k))) for f, line, k in first.fetchall()],
+        [(str(reason), int(n)) for reason, n in counts],
+        [(str(f), int(line) - 1, str(reason)) for f, line, reason in first.fetchall()],
     )
 
 

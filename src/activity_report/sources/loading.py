@@ -1,7 +1,10 @@
 """Event files -> the view ``events_input`` and its siblings, registered on a connection.
 
 Files are read by DuckDB; Python only looks at their schemas and, for CSV, their
-header line. Parquet files with the same column mapping are read by one scan
+header line. A Parquet file whose footer says a time may lie beyond what
+microseconds hold is read through Arrow instead (:func:`_far_relation`), so
+that such a time is one invalid row rather than a failed scan. Parquet files
+with the same column mapping are read by one scan
 (``union_by_name``: columns may come in any order, extra ones are ignored).
 CSV files are read by one scan per distinct header line: a multi-file CSV scan
 takes columns by position, so only files with byte-identical headers share one.
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, first_line
-from .columns import Column, Mapping, canonical_select, map_columns, quote_ident
+from .columns import Column, Mapping, canonical_select, far_timestamps, map_columns, quote_ident
 from .csv import check_line_lengths, csv_dialect, header_key
 from .paths import EventFile
 
@@ -108,8 +111,58 @@ def _failing_file(exc: Exception, files: Sequence[EventFile]) -> str:
     return named[0] if named else ", ".join(f.display for f in files)
 
 
-def _columns(rel: duckdb.DuckDBPyRelation) -> list[Column]:
-    return [Column(name, str(kind)) for name, kind in zip(rel.columns, rel.types, strict=True)]
+def _columns(
+    rel: duckdb.DuckDBPyRelation, epoch_units: dict[str, str] | None = None
+) -> list[Column]:
+    units = epoch_units or {}
+    return [
+        Column(name, str(kind), units.get(name))
+        for name, kind in zip(rel.columns, rel.types, strict=True)
+    ]
+
+
+def _far_relation(
+    con: duckdb.DuckDBPyConnection, file: EventFile, far: dict[str, str], name: str
+) -> tuple[duckdb.DuckDBPyRelation, dict[str, str]]:
+    """One Parquet file whose times may lie beyond microseconds, read through Arrow.
+
+    DuckDB's reader would fail the whole file on one such time (see
+    :func:`~.columns.far_timestamps`): Arrow reads the ``far`` columns as the
+    integers they store, and the canonical SQL bounds them. Arrow durations
+    are read as integers too, as DuckDB reads them. The scan stays lazy (an
+    Arrow dataset, registered on ``con`` as ``name``); its streaming
+    ``row_number()`` keeps the file's order, which gives the row numbers.
+    Returns the relation and the unit of each integer time column.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    schema = ds.dataset(file.path, format="parquet").schema
+    # Text stays dictionary-encoded, as DuckDB's reader keeps it: the canonical
+    # SQL then trims and normalises each distinct value once, not every row.
+    texts = {f.name for f in schema if pa.types.is_string(f.type)}
+    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=texts))
+    units: dict[str, str] = {}
+    for index, field in enumerate(schema):
+        if field.name in texts:
+            schema = schema.set(index, pa.field(field.name, pa.dictionary(pa.int32(), pa.string())))
+            continue
+        if field.name in far and pa.types.is_timestamp(field.type):
+            units[field.name] = str(field.type.unit)  # Arrow's unit, which the integers count
+        elif not pa.types.is_duration(field.type):
+            continue
+        schema = schema.set(index, pa.field(field.name, pa.int64()))
+    con.register(name, ds.dataset(file.path, format=fmt, schema=schema))
+    # The file's name rides in a variable: a join with a one-row table would
+    # have DuckDB hold the whole file in memory for a cross product.
+    assert name.isidentifier()  # made by the code, so it is also a plain SQL string
+    con.execute(f"SET VARIABLE {name} = $path", {"path": file.path})
+    relation = con.sql(
+        f"""SELECT *, CAST(getvariable('{name}') AS VARCHAR) AS filename,
+                   row_number() OVER () - 1 AS file_row_number
+            FROM {quote_ident(name)}"""
+    )
+    return relation, units
 
 
 def load_events(
@@ -253,13 +306,19 @@ def _scans(
     """
     parquet: dict[Mapping, list[EventFile]] = {}
     by_header: dict[tuple[str, bytes], list[EventFile]] = {}
+    scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]] = []
+    far_files = far_timestamps(files, con)
     for file in files:
         if file.fmt == "parquet":
-            parquet.setdefault(map_columns(file, describe(con, file)), []).append(file)
+            far = far_files.get(file.path)
+            if far:
+                relation, units = _far_relation(con, file, far, f"{rejects}_far_{len(scans)}")
+                scans.append((map_columns(file, _columns(relation, units)), "parquet", relation, 1))
+            else:
+                parquet.setdefault(map_columns(file, describe(con, file)), []).append(file)
         else:
             check_line_lengths(file)
             by_header.setdefault(header_key(file), []).append(file)
-    scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]] = []
     for mapping, members in parquet.items():
         scans.append((mapping, "parquet", _open(con, members), len(members)))
     for members in by_header.values():

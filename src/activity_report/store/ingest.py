@@ -34,8 +34,6 @@ _KEY = (
     "ELSE hash(ts, user_id, category, org, end_us) END"
 )
 
-_NOT_UTF8 = "INVALID ENCODING"
-
 
 class Ingest:
     """One ingest run into ``store``."""
@@ -196,43 +194,22 @@ class Ingest:
     def _keep_malformed(self) -> None:
         """Copy the CSV lines DuckDB could not parse into ``ingest_malformed``.
 
-        :func:`sources.load_events` has the CSV reader set them aside in the
-        tables ``{view}_rejects`` and ``{view}_rejects_scans``; a line can be
-        listed once per error. A line that is not UTF-8 fails the run, as it
-        fails a report: the whole file is in another encoding.
+        :func:`sources.load_events` has the CSV reader set them aside, and
+        :func:`sources.reject_lines_sql` lists them as reports count them. A
+        line that is not UTF-8 fails the run, as it fails a report: the whole
+        file is in another encoding.
         """
         con = self.con
-        errors = f"{INPUT_VIEW}_rejects"
-        if not sources.has_rejects(con, INPUT_VIEW):
+        lines = sources.reject_lines_sql(con, INPUT_VIEW)
+        if lines is None:
             return
-        lines = f"""
-            SELECT f.file_no, f.display, e.line, min(e.error_type) AS kind,
-                   any_value(e.csv_line) AS raw,
-                   bool_or(e.error_type = '{_NOT_UTF8}') AS not_utf8
-            FROM {sources.quote_ident(errors)} e
-            JOIN {sources.quote_ident(errors + "_scans")} s USING (scan_id, file_id)
-            JOIN ingest_files f ON f.path = s.file_path
-            GROUP BY ALL
-        """
-        bad = con.execute(
-            f"SELECT display, line FROM ({lines}) WHERE not_utf8 ORDER BY file_no, line LIMIT 1"
-        ).fetchall()
-        if bad:
-            raise DataError(
-                f"{bad[0][0]}: line {bad[0][1]} is not UTF-8 text; convert the file to UTF-8 "
-                "(iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv, with the file's real encoding)"
-            )
+        placed = f"SELECT l.*, f.file_no FROM ({lines}) l JOIN ingest_files f ON f.path = l.path"
+        sources.refuse_not_utf8(con, placed, order="file_no, line")
         con.execute(
             f"""INSERT INTO ingest_malformed
                 SELECT file_no, line - 1, row_number() OVER (PARTITION BY file_no ORDER BY line),
-                       coalesce($reasons[list_position($kinds, CAST(kind AS VARCHAR))],
-                                lower(CAST(kind AS VARCHAR))),
-                       raw
-                FROM ({lines})""",
-            {
-                "kinds": list(sources.REJECT_REASONS),
-                "reasons": list(sources.REJECT_REASONS.values()),
-            },
+                       reason, raw
+                FROM ({placed})"""
         )
         # The scan numbered the rows it parsed; each malformed line before a
         # row moves it down one. The j-th malformed line of a file (data row

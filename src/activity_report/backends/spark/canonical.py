@@ -74,6 +74,10 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
         return col(column).isNotNull()
 
     def stamp(column: Column) -> SparkColumn:
+        if column.epoch_unit is not None:
+            limit = sources.epoch_limit(column.epoch_unit)
+            per = sources.EPOCH_MICROS[column.epoch_unit]
+            return F.when(col(column).between(-limit, limit), col(column) * F.lit(per))
         if column.type == "VARCHAR":
             text = F.nullif(F.trim(col(column)), F.lit(""))
             iso = F.when(text.rlike(_ISO_PREFIX), text)
@@ -81,6 +85,12 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
         if column.type.startswith("DATE") or column.type == "TIMESTAMP":
             return F.unix_micros(col(column).cast("timestamp"))
         return F.unix_micros(col(column))
+
+    def far_side(column: Column | None) -> SparkColumn:
+        if column is None or column.epoch_unit is None:
+            return F.lit(0)
+        limit = sources.epoch_limit(column.epoch_unit)
+        return F.when(col(column) > limit, 1).when(col(column) < -limit, -1).otherwise(0)
 
     def text(column: Column | None) -> SparkColumn:
         if column is None:
@@ -123,8 +133,10 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
     staged = raw.select(
         stamp(mapping.time).alias("ts"),
         present(mapping.time).alias("has_time"),
+        far_side(mapping.time).alias("time_far"),
         end_time.alias("end_time_us"),
         present(mapping.end_time).alias("has_end"),
+        far_side(mapping.end_time).alias("end_far"),
         duration().alias("duration_us"),
         present(mapping.duration).alias("has_duration"),
         text(mapping.user_id).alias("user_id"),
@@ -144,10 +156,13 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
     problem = (
         F.when(F.col("corrupt").isNotNull(), F.col("corrupt"))
         .when(~F.col("has_time"), "missing time")
+        .when(F.col("time_far") != 0, "time out of range")
         .when(ts.isNull(), "unparseable time")
         .when((ts < sources.MIN_TIME_US) | (ts >= sources.MAX_TIME_US), "time out of range")
         .when(F.col("user_id").isNull(), "missing user_id")
         .when(F.col("category").isNull(), "missing category")
+        .when(F.col("end_far") < 0, "end_time before time")
+        .when(F.col("end_far") > 0, "coverage longer than a year")
         .when(F.col("has_end") & end.isNull(), "unparseable end_time")
         .when(end < ts, "end_time before time")
         .when(end > ts + sources.MAX_COVERAGE_US, "coverage longer than a year")

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ... import sources
-from ...errors import DataError
 from ...sources import Diagnostics
 
 if TYPE_CHECKING:
@@ -36,11 +35,7 @@ def diagnose(events: SparkEvents) -> Diagnostics:
     if int(totals["bad_text"]):
         first = located(events).where(F.col("_bad_text")).orderBy("_file", "row").first()
         assert first is not None
-        raise DataError(
-            f"{events.display(str(first['_file']))}: line {int(first['row']) + 1} is not UTF-8 "
-            "text; convert the file to UTF-8 (iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv, "
-            "with the file's real encoding)"
-        )
+        raise sources.not_utf8_error(events.display(str(first["_file"])), int(first["row"]) + 1)
     reasons: list[tuple[str, int]] = []
     examples: list[tuple[str, int | None, str]] = []
     if invalid:

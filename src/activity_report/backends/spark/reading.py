@@ -89,6 +89,9 @@ class _Read:
     shown: EventFile  # what messages name, and what map_columns is given
     base_path: str | None = None  # the folder Hive partitions are found under
     displays: dict[str, str] = field(default_factory=dict)  # local path -> name to show
+    #: Timestamp columns read as the integers they store: name -> unit (see
+    #: ``sources.far_timestamps``); the read is then of that one file.
+    epoch_units: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,9 +136,14 @@ def _plan(
         files = [f for f in sources.expand_paths([spec], context=context) if _first_time(f, seen)]
         base = spec if Path(spec).expanduser().is_dir() else None
         groups: dict[tuple[str, bytes], _Read] = {}
+        far_files = sources.far_timestamps(files)
         for file in files:
-            key = ("parquet", b"") if file.fmt == "parquet" else _csv_key(file)
-            read = groups.setdefault(key, _Read(file.fmt, [], file, base))
+            far = far_files.get(file.path, {})
+            if far:
+                key = ("far", file.path.encode("utf-8", "surrogateescape"))
+            else:
+                key = ("parquet", b"") if file.fmt == "parquet" else _csv_key(file)
+            read = groups.setdefault(key, _Read(file.fmt, [], file, base, epoch_units=far))
             read.paths.append(os.path.abspath(file.path))
             read.displays[os.path.abspath(file.path)] = file.display
         reads.extend(groups.values())
@@ -179,7 +187,7 @@ def _part(spark: SparkSession, read: _Read, window: PruneWindow | None) -> _Part
     try:
         raw, header = _load(spark, read)
         columns = [
-            Column(f.name.lstrip("\ufeff"), duck_type(f.dataType))
+            Column(f.name.lstrip("\ufeff"), duck_type(f.dataType), read.epoch_units.get(f.name))
             for f in raw.schema.fields
             if f.name != CORRUPT and f.name.lower() != PARTITION
         ]
@@ -204,7 +212,19 @@ def _load(spark: SparkSession, read: _Read) -> tuple[DataFrame, list[str]]:
     if read.base_path is not None:
         reader = reader.option("basePath", os.path.abspath(read.base_path))
     if read.fmt == "parquet":
-        return reader.option("mergeSchema", "true").parquet(*read.paths), []
+        reader = reader.option("mergeSchema", "true")
+        if read.epoch_units:
+            # Spark would convert such a column to microseconds and fail on a far
+            # time: read as LongType, it is the integer the file stores.
+            from pyspark.sql.types import LongType, StructField, StructType
+
+            schema = reader.parquet(*read.paths).schema
+            fields = [
+                StructField(f.name, LongType(), f.nullable) if f.name in read.epoch_units else f
+                for f in schema.fields
+            ]
+            reader = reader.schema(StructType(fields))
+        return reader.parquet(*read.paths), []
     sep, line = _separator(spark, read)
     if line is not None:  # a local file: its header line is already read
         header = next(csv.reader([line], delimiter=sep), [])
