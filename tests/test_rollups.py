@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from activity_report.engine import Filters
 from activity_report.sources import CATEGORIES
-from activity_report.store.rollups import SLOT_US, answerable
+from activity_report.store.rollups import DAY_US, SLOT_US, answerable
 
 from .conftest import run_cli
 
@@ -57,12 +57,27 @@ def write(path: Path, rows: Sequence[tuple[str, ...]]) -> Path:
     return path
 
 
-def rollups(db: Path) -> list[tuple[Any, ...]]:
+def rollups(db: Path, table: str = "rollups") -> list[tuple[Any, ...]]:
+    """The rows of ``table`` (``rollups`` or ``rollups_daily``) with user ids for numbers."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute("SELECT * FROM rollups ORDER BY ALL").fetchall()
+        time = "slot" if table == "rollups" else "day"
+        return con.execute(
+            f"SELECT r.{time}, r.category, r.org, u.user_id, r.count, r.duration "
+            f"FROM {table} r JOIN rollup_users u USING (uid) ORDER BY ALL"
+        ).fetchall()
     finally:
         con.close()
+
+
+def daily_sums(slots: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The slot rows summed per UTC day, as ``rollups_daily`` should hold them."""
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    for slot, category, org, user, count, duration in slots:
+        total = sums.setdefault((slot - slot % DAY_US, category, org, user), [0, 0])
+        total[0] += count
+        total[1] += duration
+    return sorted(((*key, *total) for key, total in sums.items()), key=repr)
 
 
 def ingest(db: Path, *files: Path) -> None:
@@ -101,6 +116,8 @@ def test_rollups_answer_as_the_events_do(
         for piece in order:
             ingest(many, piece)
         assert rollups(many) == rollups(one)
+        assert rollups(many, "rollups_daily") == rollups(one, "rollups_daily")
+        assert sorted(rollups(one, "rollups_daily"), key=repr) == daily_sums(rollups(one))
         for _ in range(3):
             zone = rng.choice(ZONES)
             args = [

@@ -85,9 +85,22 @@ class DuckDBSource:
     #: What answered the last :meth:`cells`: ``events`` or ``rollups``.
     answered_by: str = "events"
     _checked: sources.Diagnostics | None = field(default=None, init=False, repr=False)
+    _told: sources.Diagnostics | None = field(default=None, init=False, repr=False)
 
     def diagnostics(self) -> sources.Diagnostics:
-        """The check pass; it also collects what picks the engine's plan and names the users."""
+        """The check pass (of files); the store's own counts (of a store).
+
+        Of files, the pass also collects what picks the engine's plan and names the users.
+        """
+        if self._told is None:
+            if self.store is not None:
+                self._told = self.store.diagnostics()  # no pass: stored rows are valid
+            else:
+                self._told = self._check()
+        return self._told
+
+    def _check(self) -> sources.Diagnostics:
+        """The full check pass (once), with what the events engine uses."""
         if self._checked is None:
             self._checked = sources.diagnose(
                 self.con,
@@ -105,6 +118,10 @@ class DuckDBSource:
         start_us: int | None = None,
         end_us: int | None = None,
     ) -> tuple[int, int] | None:
+        if self.rollup is not None and self.store is not None and start_us is end_us is None:
+            answered, span = self.store.rollup_span(filters, heartbeat_us)
+            if answered:
+                return span
         return engine.data_span(
             self.con,
             self.counted or self.view,
@@ -125,7 +142,7 @@ class DuckDBSource:
         self.answered_by = "events"
         # Without explicit coverage among the filtered categories, every event
         # covers the heartbeat and the cheaper heartbeat plan is exact.
-        checked = self.diagnostics()
+        checked = self._check()
         covered = checked.covered_categories if self.has_coverage else ()
         heartbeats_only = None if covered is None else not set(covered) & set(filters.categories)
         return engine.compute(
