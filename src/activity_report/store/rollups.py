@@ -400,6 +400,16 @@ def cells(con: duckdb.DuckDBPyConnection, edges: Sequence[int], filters: Filters
     return [Cell(int(b), str(u), int(n), int(d)) for b, u, n, d in rows]
 
 
+def counted(con: duckdb.DuckDBPyConnection) -> int:
+    """How many stored events the rollups count: those of the known categories."""
+    return int(
+        con.execute(
+            "SELECT coalesce(sum(count), 0) FROM rollups_daily "
+            "WHERE category IS NULL AND org IS NULL"
+        ).fetchall()[0][0]
+    )
+
+
 def span(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[int, int] | None:
     """The earliest event and the latest covered moment of the events ``filters`` match.
 
