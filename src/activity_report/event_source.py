@@ -85,30 +85,22 @@ class DuckDBSource:
     #: What answered the last :meth:`cells`: ``events`` or ``rollups``.
     answered_by: str = "events"
     _checked: sources.Diagnostics | None = field(default=None, init=False, repr=False)
-    _told: sources.Diagnostics | None = field(default=None, init=False, repr=False)
 
     def diagnostics(self) -> sources.Diagnostics:
-        """The check pass (of files); the store's own counts (of a store).
-
-        Of files, the pass also collects what picks the engine's plan and names the users.
+        """Of files, the check pass, which also collects what picks the engine's plan and
+        names the users; of the store, its own counts (stored rows are valid: no pass).
         """
-        if self._told is None:
-            if self.store is not None:
-                self._told = self.store.diagnostics()  # no pass: stored rows are valid
-            else:
-                self._told = self._check()
-        return self._told
-
-    def _check(self) -> sources.Diagnostics:
-        """The full check pass (once), with what the events engine uses."""
         if self._checked is None:
-            self._checked = sources.diagnose(
-                self.con,
-                self.view,
-                every_column=self.every_column,
-                covered=self.has_coverage,
-                users=True,
-            )
+            if self.store is not None:
+                self._checked = self.store.diagnostics()
+            else:
+                self._checked = sources.diagnose(
+                    self.con,
+                    self.view,
+                    every_column=self.every_column,
+                    covered=self.has_coverage,
+                    users=True,
+                )
         return self._checked
 
     def span(
@@ -142,7 +134,7 @@ class DuckDBSource:
         self.answered_by = "events"
         # Without explicit coverage among the filtered categories, every event
         # covers the heartbeat and the cheaper heartbeat plan is exact.
-        checked = self._check()
+        checked = self.diagnostics()
         covered = checked.covered_categories if self.has_coverage else ()
         heartbeats_only = None if covered is None else not set(covered) & set(filters.categories)
         return engine.compute(
