@@ -9,12 +9,15 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from activity_report.model import (
     Bucket,
     Report,
     UserInfo,
     build_report,
+    indented_json,
     rfc3339,
     to_api,
     to_json,
@@ -274,3 +277,22 @@ def test_to_json_refuses_nan() -> None:
     bad = Report((Bucket(start, cast(int, math.nan), ()),), ())
     with pytest.raises(ValueError, match="JSON compliant"):
         to_json(bad)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(json_values)
+def test_indented_json_writes_what_json_dumps_writes(value: object) -> None:
+    assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def test_indented_json_leaves_other_values_to_json_dumps() -> None:
+    value = {"ratio": 0.5, "items": (1, 2), "big": 10**30, "\u2028 key": "caf\u00e9 \x00"}
+    assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+    with pytest.raises(ValueError):
+        indented_json({"nan": math.nan})

@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from activity_report.engine import Filters
-from activity_report.sources import CATEGORIES
-from activity_report.store.rollups import SLOT_US, answerable
+from activity_report.engine import Filters, data_span
+from activity_report.sources import CATEGORIES, diagnose
+from activity_report.store import Store
+from activity_report.store.rollups import DAY_US, HEARTBEAT_US, SLOT_US, answerable
 
 from .conftest import run_cli
 
@@ -57,12 +58,27 @@ def write(path: Path, rows: Sequence[tuple[str, ...]]) -> Path:
     return path
 
 
-def rollups(db: Path) -> list[tuple[Any, ...]]:
+def rollups(db: Path, table: str = "rollups") -> list[tuple[Any, ...]]:
+    """The rows of ``table`` (``rollups`` or ``rollups_daily``) with user ids for numbers."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute("SELECT * FROM rollups ORDER BY ALL").fetchall()
+        time = "slot" if table == "rollups" else "day"
+        return con.execute(
+            f"SELECT r.{time}, r.category, r.org, u.user_id, r.count, r.duration "
+            f"FROM {table} r JOIN rollup_users u USING (uid) ORDER BY ALL"
+        ).fetchall()
     finally:
         con.close()
+
+
+def daily_sums(slots: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The slot rows summed per UTC day, as ``rollups_daily`` should hold them."""
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    for slot, category, org, user, count, duration in slots:
+        total = sums.setdefault((slot - slot % DAY_US, category, org, user), [0, 0])
+        total[0] += count
+        total[1] += duration
+    return sorted(((*key, *total) for key, total in sums.items()), key=repr)
 
 
 def ingest(db: Path, *files: Path) -> None:
@@ -101,6 +117,8 @@ def test_rollups_answer_as_the_events_do(
         for piece in order:
             ingest(many, piece)
         assert rollups(many) == rollups(one)
+        assert rollups(many, "rollups_daily") == rollups(one, "rollups_daily")
+        assert sorted(rollups(one, "rollups_daily"), key=repr) == daily_sums(rollups(one))
         for _ in range(3):
             zone = rng.choice(ZONES)
             args = [
@@ -204,3 +222,59 @@ def test_heartbeat_users_and_session_users_in_one_ingest(tmp_path: Path) -> None
         ],
         key=repr,
     )
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(rows=rows_strategy)
+def test_the_span_from_the_rollups_is_the_span_of_the_events(
+    rows: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        db = tmp / "s.duckdb"
+        ingest(db, write(tmp / "a.csv", [r for _, r in csv_rows(rows)]))
+        with Store.open(db, read_only=True) as store:
+            view = store.events_view()
+            for categories in (CATEGORIES, ["ide"], ["app"], ["login"]):
+                for orgs in (None, ["o1"]):
+                    for users in (None, ["u2"]):
+                        filters = Filters(categories=categories, orgs=orgs, users=users)
+                        answered, span = store.rollup_span(filters, HEARTBEAT_US)
+                        assert answered
+                        assert span == data_span(store.con, view, filters, HEARTBEAT_US), filters
+            # Other heartbeats, and several organizations, are left to the events.
+            assert store.rollup_span(Filters(categories=CATEGORIES), 2 * HEARTBEAT_US) == (
+                False,
+                None,
+            )
+            assert store.rollup_span(
+                Filters(categories=CATEGORIES, orgs=["o1", "o2"]), HEARTBEAT_US
+            ) == (False, None)
+
+
+def test_the_store_counts_its_unknown_categories_without_a_check_pass(tmp_path: Path) -> None:
+    log = [
+        ("2024-01-01T00:10:00Z", "u1", "ide", "", ""),
+        ("2024-01-01T00:11:00Z", "u1", "vim", "", ""),
+        ("2024-01-01T00:12:00Z", "u2", "vim", "o1", ""),
+        ("2024-01-01T00:13:00Z", "u2", "emacs", "", ""),
+    ]
+    db = tmp_path / "s.duckdb"
+    ingest(db, write(tmp_path / "a.csv", log[:1]))
+    with Store.open(db, read_only=True) as store:
+        assert store.diagnostics() == diagnose(store.con, store.events_view())
+        assert store.diagnostics().unknown_rows == 0
+    ingest(db, write(tmp_path / "b.csv", log[1:]))
+    with Store.open(db, read_only=True) as store:
+        told = store.diagnostics()
+        assert told == diagnose(store.con, store.events_view())
+        assert (told.total_rows, told.unknown_rows, told.unknown_values) == (
+            4,
+            3,
+            [("vim", 2), ("emacs", 1)],
+        )

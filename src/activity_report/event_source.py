@@ -89,16 +89,21 @@ class DuckDBSource:
     _checked: sources.Diagnostics | None = field(default=None, init=False, repr=False)
 
     def diagnostics(self) -> sources.Diagnostics:
-        """The check pass; it also collects what picks the engine's plan and names the users."""
+        """Of files, the check pass, which also collects what picks the engine's plan and
+        names the users; of the store, its own counts (stored rows are valid: no pass).
+        """
         if self._checked is None:
             self._check()
-            self._checked = sources.diagnose(
-                self.con,
-                self.view,
-                every_column=self.every_column,
-                covered=self.has_coverage,
-                users=True,
-            )
+            if self.store is not None:
+                self._checked = self.store.diagnostics()
+            else:
+                self._checked = sources.diagnose(
+                    self.con,
+                    self.view,
+                    every_column=self.every_column,
+                    covered=self.has_coverage,
+                    users=True,
+                )
         return self._checked
 
     def span(
@@ -109,6 +114,10 @@ class DuckDBSource:
         end_us: int | None = None,
     ) -> tuple[int, int] | None:
         self._check()
+        if self.rollup is not None and self.store is not None and start_us is end_us is None:
+            answered, span = self.store.rollup_span(filters, heartbeat_us)
+            if answered:
+                return span
         return engine.data_span(
             self.con,
             self.counted or self.view,

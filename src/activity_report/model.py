@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring as _string
 from typing import Any
 
 NS_PER_US = 1_000
@@ -170,4 +171,61 @@ def to_api(report: Report) -> dict[str, Any]:
 
 def to_json(report: Report) -> str:
     """Valid, UTF-8-safe JSON with one trailing newline."""
-    return json.dumps(to_api(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return indented_json(to_api(report)) + "\n"
+
+
+def indented_json(value: Any) -> str:
+    """``json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)``, faster.
+
+    The standard encoder writes indented JSON in pure Python, a small piece at
+    a time: about a tenth of a second for a report of 500 users over half a
+    year. The same text is written here from strings, integers, None, booleans,
+    lists and dicts; anything else goes to ``json.dumps``.
+    """
+    parts: list[str] = []
+    try:
+        _indented(value, "\n", parts)
+    except TypeError:
+        return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+    return "".join(parts)
+
+
+def _indented(value: Any, newline: str, parts: list[str]) -> None:
+    """Append ``value`` as JSON to ``parts``; ``newline`` ends a line and indents the next."""
+    kind = type(value)
+    if kind is str:
+        parts.append(_string(value))
+    elif kind is int:
+        parts.append(int.__repr__(value))
+    elif value is None:
+        parts.append("null")
+    elif kind is bool:
+        parts.append("true" if value else "false")
+    elif kind is dict:
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError(key)
+            parts.append(separator)
+            parts.append(_string(key))
+            parts.append(": ")
+            _indented(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "}")
+    elif kind is list:
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            parts.append(separator)
+            _indented(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "]")
+    else:
+        raise TypeError(value)

@@ -12,7 +12,9 @@ migrations  the schema steps applied: ``name``, ``applied_at``
 events      the canonical columns of :mod:`.sources` (``ts``, ``end_us``,
             ``user_id``, ``category``, ``org``, ``event_id``) and
             ``ingest_file``, the :data:`ingests` row of the file it came from
-rollups     counts and active time per 15-minute slot (:mod:`.rollups`)
+rollups     counts and active time per 15-minute slot and numbered user
+            (:mod:`.rollups`); ``rollups_daily`` the same per UTC day;
+            ``rollup_users`` the ``user_id`` of each number
 rejects     invalid rows: file, row, reason, when, and the values read
 users       the user directory: ``id``, ``name``, ``username``,
             ``roles`` (VARCHAR[]), ``avatar_hash``

@@ -398,12 +398,46 @@ class Store:
         self, edges: Sequence[int], filters: engine.Filters, heartbeat_us: int
     ) -> list[engine.Cell] | None:
         """The report's cells from the rollups, or None when they cannot answer it exactly."""
-        if "0002_rollups" not in self.applied:
+        if rollups.STEP not in self.applied:
             return None  # an older store, read before its upgrade
         if not rollups.answerable(edges, filters, heartbeat_us):
             return None
         with self._reading():
             return rollups.cells(self.con, edges, filters)
+
+    def rollup_span(
+        self, filters: engine.Filters, heartbeat_us: int
+    ) -> tuple[bool, tuple[int, int] | None]:
+        """``(True, span)`` from the rollups (as :func:`.engine.data_span`), else ``(False, None)``.
+
+        Only for a range taken from the data (no bound given).
+        """
+        if rollups.STEP not in self.applied:
+            return False, None
+        if not rollups.answerable((), filters, heartbeat_us):
+            return False, None
+        with self._reading():
+            return True, rollups.span(self.con, filters)
+
+    def diagnostics(self) -> sources.Diagnostics:
+        """What a report tells about the stored events: the unknown categories.
+
+        Stored events are all valid (invalid rows are kept in ``rejects``).
+        """
+        known = ", ".join(_literal(c) for c in sources.CATEGORIES)
+        with self._reading():
+            total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+            if rollups.STEP in self.applied and rollups.counted(self.con) == total:
+                return sources.Diagnostics(total, 0, [], [], 0, [])
+            # Literals, not a bound list: DuckDB then skips row groups by their statistics.
+            unknown = [
+                (str(c), int(n))
+                for c, n in self.con.execute(
+                    f"SELECT category, count(*) FROM events WHERE category NOT IN ({known}) "
+                    "GROUP BY category ORDER BY count(*) DESC, category"
+                ).fetchall()
+            ]
+        return sources.Diagnostics(total, 0, [], [], sum(n for _, n in unknown), unknown[:5])
 
     def info(self) -> StoreInfo:
         """Counts and spans of the store, for ``activity-report info``."""

@@ -14,15 +14,24 @@ organizations, so each row is keyed by the filter it was computed for:
 are only in the NULL rows). A 15-minute UTC slot lines up with every time
 zone offset in use, so calendar buckets in any zone are whole slots.
 
+Users are numbered (``rollup_users``: ``uid``, ``user_id``; a number is never
+reused), so the rollups group integers and names are joined to the few
+result rows at the end. ``rollups_daily`` holds the same sums per UTC day:
+a report whose bucket edges are all UTC midnights (days, weeks and months in
+UTC) reads a 96th of the rows. Both tables are written in the order
+(category, org, slot, uid), so a report's filter reads a contiguous run of
+row groups and skips the others by their min/max statistics.
+
 A report is answered from the rollups when its bucket edges are all slot
 edges, the heartbeat is the default, the category is one or any, at most one
 organization is asked for, and (any) user filter; else from the events.
 Both give the same numbers: the tests hold them equal.
 
-Ingest keeps the table current in its own transaction: for each user with
+Ingest keeps the tables current in its own transaction: for each user with
 new events, the slots their coverage touches are computed again from every
 stored event of that user that meets them (so coverage crossing a slot edge,
-and earlier events next to the new ones, are accounted for).
+and earlier events next to the new ones, are accounted for), then the days
+of those slots are summed again.
 """
 
 from __future__ import annotations
@@ -32,26 +41,52 @@ from typing import TYPE_CHECKING
 
 from .. import sources
 from ..engine import Cell, Filters
+from ..errors import DataError, Kind
 
 if TYPE_CHECKING:
     import duckdb
 
 SLOT_US = 15 * 60 * 1_000_000
+DAY_US = 24 * 60 * 60 * 1_000_000
 HEARTBEAT_US = 60 * 1_000_000
 
-TABLE = """CREATE TABLE rollups (
-    slot BIGINT NOT NULL,
-    category VARCHAR,
-    org VARCHAR,
-    user_id VARCHAR NOT NULL,
-    count BIGINT NOT NULL,
-    duration BIGINT NOT NULL
-)"""
+TABLES = (
+    "CREATE TABLE rollup_users (uid INTEGER NOT NULL, user_id VARCHAR NOT NULL)",
+    """CREATE TABLE rollups (
+        slot BIGINT NOT NULL,
+        category VARCHAR,
+        org VARCHAR,
+        uid INTEGER NOT NULL,
+        count BIGINT NOT NULL,
+        duration BIGINT NOT NULL
+    )""",
+    """CREATE TABLE rollups_daily (
+        day BIGINT NOT NULL,
+        category VARCHAR,
+        org VARCHAR,
+        uid INTEGER NOT NULL,
+        count BIGINT NOT NULL,
+        duration BIGINT NOT NULL
+    )""",
+)
+
+#: The migration step that made these tables (:mod:`.schema`): a store without it
+#: is answered from its events.
+STEP = "0004_rollup_levels"
+
+#: The order rows are written in (see the module's docstring).
+_ORDER = "category NULLS FIRST, org NULLS FIRST"
 
 
-def _floor(x: str) -> str:
-    """SQL: ``x`` floored to its slot's start (also for times before 1970)."""
-    return f"({x} - ((({x}) % {SLOT_US}) + {SLOT_US}) % {SLOT_US})"
+def create(con: duckdb.DuckDBPyConnection) -> None:
+    """The empty rollup tables (:mod:`.schema` fills them with :func:`refresh`)."""
+    for statement in TABLES:
+        con.execute(statement)
+
+
+def _floor(x: str, unit: int = SLOT_US) -> str:
+    """SQL: ``x`` floored to its slot's (or ``unit``'s) start, also before 1970."""
+    return f"({x} - ((({x}) % {unit}) + {unit}) % {unit})"
 
 
 def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
@@ -59,7 +94,8 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
 
     ``scope`` is a relation with columns ``user_id``, ``lo`` and ``hi``
     (microseconds): every slot of the user that meets ``[lo, hi)`` is
-    replaced. Runs inside the caller's transaction.
+    replaced, then every day of those slots. Runs inside the caller's
+    transaction. An empty scope changes nothing.
 
     The events that meet the scope are copied once into a narrow temporary
     table keyed by integers (user, category and organization numbers), and
@@ -71,26 +107,65 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
     again.
     """
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE rollup_scope AS
-            SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uid,
-                   {_floor("min(lo)")} AS lo, {_floor("max(hi) - 1")} + {SLOT_US} AS hi
+        f"""CREATE OR REPLACE TEMP TABLE rollup_ranges AS
+            SELECT user_id, {_floor("min(lo)")} AS lo, {_floor("max(hi) - 1")} + {SLOT_US} AS hi
             FROM ({scope}) GROUP BY user_id"""
     )
-    span = con.execute("SELECT min(lo), max(hi) FROM rollup_scope").fetchall()[0]
+    span = con.execute("SELECT min(lo), max(hi) FROM rollup_ranges").fetchall()[0]
     if span[0] is None:
-        con.execute("DROP TABLE rollup_scope")
+        con.execute("DROP TABLE rollup_ranges")
         return
+    # Users new to the rollups take the next numbers.
+    con.execute(
+        """INSERT INTO rollup_users
+           SELECT (SELECT coalesce(max(uid), 0) FROM rollup_users)
+                  + CAST(row_number() OVER (ORDER BY user_id) AS INTEGER), user_id
+           FROM rollup_ranges ANTI JOIN rollup_users USING (user_id)"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE rollup_scope AS
+            SELECT k.uid, s.user_id, s.lo, s.hi,
+                   {_floor("s.lo", DAY_US)} AS day_lo, {_floor("s.hi - 1", DAY_US)} + {DAY_US}
+                       AS day_hi
+            FROM rollup_ranges s JOIN rollup_users k USING (user_id)"""
+    )
+    con.execute("DROP TABLE rollup_ranges")
     con.execute(
         """DELETE FROM rollups r USING rollup_scope s
-           WHERE r.user_id = s.user_id AND r.slot >= s.lo AND r.slot < s.hi"""
+           WHERE r.uid = s.uid AND r.slot >= s.lo AND r.slot < s.hi"""
     )
+    _compute(con, int(span[1]))
+    # The days of the slots replaced, summed again from all their slots.
+    day_lo = int(con.execute("SELECT min(day_lo) FROM rollup_scope").fetchall()[0][0])
+    con.execute(
+        """DELETE FROM rollups_daily d USING rollup_scope s
+           WHERE d.uid = s.uid AND d.day >= s.day_lo AND d.day < s.day_hi"""
+    )
+    # Inlined, the lower bound lets the scan skip row groups of earlier slots.
+    con.execute(
+        f"""INSERT INTO rollups_daily
+            SELECT {_floor("r.slot", DAY_US)} AS day, r.category, r.org, r.uid,
+                   sum(r.count), sum(r.duration)
+            FROM rollups r JOIN rollup_scope s USING (uid)
+            WHERE r.slot >= {day_lo} AND r.slot >= s.day_lo AND r.slot < s.day_hi
+            GROUP BY ALL
+            ORDER BY {_ORDER}, day, uid"""
+    )
+    con.execute("DROP TABLE rollup_scope")
+
+
+def _compute(con: duckdb.DuckDBPyConnection, before: int) -> None:
+    """Insert the slots of ``rollup_scope`` computed from the events that meet it.
+
+    ``before``: no slot of the scope reaches it (an upper bound of event times to read).
+    """
     params = {"known": list(sources.CATEGORIES), "heartbeat": HEARTBEAT_US}
     # Inlined, the upper bound lets the scan skip row groups that lie past every scope.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_orgs AS
             SELECT org, CAST(row_number() OVER () AS INTEGER) AS oid
             FROM (SELECT DISTINCT e.org FROM events e SEMI JOIN rollup_scope s USING (user_id)
-                  WHERE e.org IS NOT NULL AND e.ts < {int(span[1])})"""
+                  WHERE e.org IS NOT NULL AND e.ts < {before})"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_hits AS
@@ -98,14 +173,14 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
                    o.oid, e.ts, e.end_us
             FROM events e JOIN rollup_scope s USING (user_id)
             LEFT JOIN rollup_orgs o ON o.org = e.org
-            WHERE list_contains($known, e.category) AND e.ts < {int(span[1])}
+            WHERE list_contains($known, e.category) AND e.ts < {before}
               AND e.ts < s.hi AND (coalesce(e.end_us, e.ts + $heartbeat) > s.lo OR e.ts >= s.lo)""",
         params,
     )
     # Per user: one category or organization throughout (else 0), and whether
     # every event covers exactly the heartbeat (then the lead() plan is exact).
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE rollup_users AS
+        """CREATE OR REPLACE TEMP TABLE rollup_plans AS
            SELECT uid, CASE WHEN min(cid) = max(cid) THEN min(cid) ELSE 0 END AS one_cid,
                   CASE WHEN count(oid) = count(*) AND min(oid) = max(oid) THEN min(oid)
                        ELSE 0 END AS one_oid,
@@ -116,7 +191,7 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
     )
     plans = con.execute(
         "SELECT coalesce(bool_or(beats), false), coalesce(bool_or(NOT beats), false) "
-        "FROM rollup_users"
+        "FROM rollup_plans"
     ).fetchall()[0]
     # The four filters: (any, all), (each category, all), (any, each org), (each, each).
     filters = [
@@ -130,39 +205,33 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
         branches += [_heartbeats_sql(c, o, f"{w} AND u.beats") for c, o, w in filters]
     if plans[1]:
         branches += [_general_sql(c, o, f"{w} AND NOT u.beats") for c, o, w in filters]
-    if not branches:  # no event of a known category meets the scope
-        _drop(con)
-        return
-    con.execute(
-        f"""INSERT INTO rollups
-            WITH computed AS ({" UNION ALL ".join(branches)}),
-            -- Rows of (any category) stand for the user's one category too, if any;
-            -- rows of (all orgs) for the user's one organization.
-            by_category AS (
-                SELECT c.* EXCLUDE (cid),
-                       unnest(CASE WHEN c.cid = 0 AND u.one_cid > 0 THEN [0, u.one_cid]
-                                   ELSE [c.cid] END) AS cid,
-                       u.one_oid
-                FROM computed c JOIN rollup_users u USING (uid)
-            ),
-            labelled AS (
-                SELECT * EXCLUDE (oid, one_oid),
-                       unnest(CASE WHEN oid = 0 AND one_oid > 0 THEN [0, one_oid]
-                                   ELSE [oid] END) AS oid
-                FROM by_category
-            )
-            SELECT l.slot, CASE WHEN l.cid > 0 THEN $known[l.cid] END, o.org, s.user_id,
-                   l.n, l.duration
-            FROM labelled l JOIN rollup_scope s USING (uid)
-            LEFT JOIN rollup_orgs o ON o.oid = l.oid
-            WHERE l.n > 0 OR l.duration > 0""",
-        {"known": params["known"]},
-    )
-    _drop(con)
-
-
-def _drop(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("rollup_users", "rollup_hits", "rollup_orgs", "rollup_scope"):
+    if branches:  # else no event of a known category meets the scope
+        con.execute(
+            f"""INSERT INTO rollups
+                WITH computed AS ({" UNION ALL ".join(branches)}),
+                -- Rows of (any category) stand for the user's one category too, if any;
+                -- rows of (all orgs) for the user's one organization.
+                by_category AS (
+                    SELECT c.* EXCLUDE (cid),
+                           unnest(CASE WHEN c.cid = 0 AND u.one_cid > 0 THEN [0, u.one_cid]
+                                       ELSE [c.cid] END) AS cid,
+                           u.one_oid
+                    FROM computed c JOIN rollup_plans u USING (uid)
+                ),
+                labelled AS (
+                    SELECT * EXCLUDE (oid, one_oid),
+                           unnest(CASE WHEN oid = 0 AND one_oid > 0 THEN [0, one_oid]
+                                       ELSE [oid] END) AS oid
+                    FROM by_category
+                )
+                SELECT l.slot, CASE WHEN l.cid > 0 THEN $known[l.cid] END AS category,
+                       o.org, l.uid, l.n, l.duration
+                FROM labelled l LEFT JOIN rollup_orgs o ON o.oid = l.oid
+                WHERE l.n > 0 OR l.duration > 0
+                ORDER BY {_ORDER}, slot, uid""",
+            {"known": params["known"]},
+        )
+    for table in ("rollup_plans", "rollup_hits", "rollup_orgs"):
         con.execute(f"DROP TABLE {table}")
 
 
@@ -184,7 +253,7 @@ def _heartbeats_sql(cid: str, oid: str, where: str) -> str:
                        greatest(h.ts, s.lo) AS a,
                        least(h.ts + {HEARTBEAT_US}, s.hi, lead(h.ts) OVER (
                            PARTITION BY h.uid, {cid}, {oid} ORDER BY h.ts)) AS b
-                FROM rollup_hits h JOIN rollup_users u USING (uid)
+                FROM rollup_hits h JOIN rollup_plans u USING (uid)
                 JOIN rollup_scope s USING (uid)
                 WHERE {where}
             )
@@ -213,7 +282,7 @@ def _general_sql(cid: str, oid: str, where: str) -> str:
     return f"""(
         WITH matching AS (
             SELECT h.uid, {cid} AS cid, {oid} AS oid, h.ts, h.end_us, s.lo, s.hi
-            FROM rollup_hits h JOIN rollup_users u USING (uid) JOIN rollup_scope s USING (uid)
+            FROM rollup_hits h JOIN rollup_plans u USING (uid) JOIN rollup_scope s USING (uid)
             WHERE {where}
         ),
         sessions AS (
@@ -273,32 +342,126 @@ def answerable(edges: Sequence[int], filters: Filters, heartbeat_us: int) -> boo
     )
 
 
-def cells(con: duckdb.DuckDBPyConnection, edges: Sequence[int], filters: Filters) -> list[Cell]:
-    """Counts and durations per bucket and user, from the rollups (see :func:`answerable`)."""
-    categories = list(filters.categories)
-    params: dict[str, object] = {
-        "edges": list(edges),
-        "category": None if set(categories) == set(sources.CATEGORIES) else categories[0],
-        "org": None if filters.orgs is None else filters.orgs[0],
-        "start": edges[0],
-        "end": edges[-1],
-    }
-    users = ""
+def _filter_sql(filters: Filters, params: dict[str, object]) -> str:
+    """SQL: the rollup rows of ``filters`` (one that :func:`answerable` accepts)."""
+    clauses = []
+    if set(filters.categories) == set(sources.CATEGORIES):
+        clauses.append("category IS NULL")
+    else:
+        clauses.append("category = $category")
+        params["category"] = filters.categories[0]
+    if filters.orgs is None:
+        clauses.append("org IS NULL")
+    else:
+        clauses.append("org = $org")
+        params["org"] = filters.orgs[0]
     if filters.users is not None:
-        users = "AND list_contains($users, r.user_id)"
+        clauses.append("uid IN (SELECT uid FROM rollup_users WHERE list_contains($users, user_id))")
         params["users"] = list(filters.users)
+    return " AND ".join(clauses)
+
+
+def cells(con: duckdb.DuckDBPyConnection, edges: Sequence[int], filters: Filters) -> list[Cell]:
+    """Counts and durations per bucket and user, from the rollups (see :func:`answerable`).
+
+    Days when every edge is a UTC midnight, else slots. Equal buckets find
+    their index by division; others join a table of the range's days or
+    slots and their buckets (a hash join on equal keys: no range join).
+    """
+    daily = all(edge % DAY_US == 0 for edge in edges)
+    table, column, unit = (
+        ("rollups_daily", "day", DAY_US) if daily else ("rollups", "slot", SLOT_US)
+    )
+    params: dict[str, object] = {"start": edges[0], "end": edges[-1]}
+    where = _filter_sql(filters, params)
+    widths = {hi - lo for lo, hi in zip(edges, edges[1:], strict=False)}
+    if len(widths) == 1:
+        source = f"""SELECT ({column} - $start) // {widths.pop()} AS bucket, uid, count, duration
+                     FROM {table}
+                     WHERE {where} AND {column} >= $start AND {column} < $end"""
+    else:
+        params["edges"] = list(edges)
+        source = f"""SELECT k.bucket, r.uid, r.count, r.duration
+                     FROM {table} r JOIN (
+                         SELECT i - 1 AS bucket,
+                                unnest(range($edges[i], $edges[i + 1], {unit})) AS {column}
+                         FROM range(1, len($edges)) t(i)
+                     ) k USING ({column})
+                     WHERE {where} AND r.{column} >= $start AND r.{column} < $end"""
     rows = con.execute(
-        f"""WITH buckets AS (
-                SELECT i - 1 AS bucket, $edges[i] AS lo, $edges[i + 1] AS hi
-                FROM range(1, len($edges)) t(i)
-            )
-            SELECT k.bucket, r.user_id, sum(r.count), sum(r.duration)
-            FROM rollups r JOIN buckets k ON r.slot >= k.lo AND r.slot < k.hi
-            WHERE r.category IS NOT DISTINCT FROM $category
-              AND r.org IS NOT DISTINCT FROM $org
-              AND r.slot >= $start AND r.slot < $end {users}
-            GROUP BY ALL
+        f"""SELECT g.bucket, k.user_id, g.n, g.duration
+            FROM (SELECT bucket, uid, sum(count) AS n, sum(duration) AS duration
+                  FROM ({source}) GROUP BY ALL) g
+            JOIN rollup_users k USING (uid)
+            WHERE g.n > 0 OR g.duration > 0
             ORDER BY 1, 2""",
         params,
     ).fetchall()
-    return [Cell(int(b), str(u), int(n), int(d)) for b, u, n, d in rows if n or d]
+    return [Cell(int(b), str(u), int(n), int(d)) for b, u, n, d in rows]
+
+
+def counted(con: duckdb.DuckDBPyConnection) -> int:
+    """How many stored events the rollups count: those of the known categories."""
+    return int(
+        con.execute(
+            "SELECT coalesce(sum(count), 0) FROM rollups_daily "
+            "WHERE category IS NULL AND org IS NULL"
+        ).fetchall()[0][0]
+    )
+
+
+def span(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[int, int] | None:
+    """The earliest event and the latest covered moment of the events ``filters`` match.
+
+    What :func:`.engine.data_span` gives without bounds, at the default
+    heartbeat, for a filter :func:`answerable` accepts. The rollups give the
+    first slot with an event and the last slot with an event or coverage; the
+    exact moments are read from the few events in those two slots (their time
+    bounds let the scans skip every other row group).
+    """
+    params: dict[str, object] = {}
+    where = _filter_sql(filters, params)
+    first, last = con.execute(
+        f"SELECT min(slot) FILTER (count > 0), max(slot) FROM rollups WHERE {where}", params
+    ).fetchall()[0]
+    if first is None:
+        return None
+    events, params = _events_filter(filters)
+    # Every matching event before the first slot would have counted there.
+    earliest = con.execute(
+        f"SELECT min(ts) FROM events WHERE ts >= $first AND ts < $first + $slot AND {events}",
+        {**params, "first": int(first), "slot": SLOT_US},
+    ).fetchall()[0][0]
+    # An event that reaches into the last slot is a heartbeat that starts at
+    # most one heartbeat before it, or carries an end time past its start.
+    reach = "max(greatest(coalesce(end_us, ts + $heartbeat), ts + 1))"
+    latest = con.execute(
+        f"""SELECT max(m) FROM (
+                SELECT {reach} AS m FROM events
+                WHERE ts > $last - $heartbeat AND ts < $last + $slot AND {events}
+                UNION ALL
+                SELECT {reach} FROM events
+                WHERE end_us > $last AND ts < $last + $slot AND {events}
+            )""",
+        {**params, "last": int(last), "slot": SLOT_US, "heartbeat": HEARTBEAT_US},
+    ).fetchall()[0][0]
+    if earliest is None or latest is None:
+        raise DataError(
+            "the store's rollups disagree with its events; read the files with --events, "
+            "and report this bug",
+            kind=Kind.internal,
+        )
+    return int(earliest), int(latest)
+
+
+def _events_filter(filters: Filters) -> tuple[str, dict[str, object]]:
+    """SQL over the store's ``events``: the rows ``filters`` match."""
+    params: dict[str, object] = {"categories": list(filters.categories)}
+    clauses = ["list_contains($categories, category)"]
+    if filters.orgs is not None:
+        clauses.append("list_contains($orgs, org)")
+        params["orgs"] = list(filters.orgs)
+    if filters.users is not None:
+        clauses.append("list_contains($users, user_id)")
+        params["users"] = list(filters.users)
+    return " AND ".join(clauses), params

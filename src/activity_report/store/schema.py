@@ -79,9 +79,21 @@ def _initial(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _add_rollups(con: duckdb.DuckDBPyConnection) -> None:
-    """Rollups per 15-minute slot (:mod:`.rollups`), filled from the stored events."""
-    con.execute(rollups.TABLE)
-    rollups.refresh(con, scope("SELECT * FROM events"))
+    """Rollups per 15-minute slot, keyed by user id: their first shape, left empty.
+
+    Step 0004 replaces this table and fills its successors, so a store is
+    not made to compute the rollups twice on its way up.
+    """
+    con.execute(
+        """CREATE TABLE rollups (
+            slot BIGINT NOT NULL,
+            category VARCHAR,
+            org VARCHAR,
+            user_id VARCHAR NOT NULL,
+            count BIGINT NOT NULL,
+            duration BIGINT NOT NULL
+        )"""
+    )
 
 
 def _add_tokens(con: duckdb.DuckDBPyConnection) -> None:
@@ -89,6 +101,16 @@ def _add_tokens(con: duckdb.DuckDBPyConnection) -> None:
     from .. import tokens
 
     tokens.ensure_table(con)
+
+
+def _rollup_levels(con: duckdb.DuckDBPyConnection) -> None:
+    """Rollups with numbered users, in filter order, and a daily level (:mod:`.rollups`).
+
+    Computed again from the stored events (the slots' definition is unchanged).
+    """
+    con.execute("DROP TABLE rollups")
+    rollups.create(con)
+    rollups.refresh(con, scope("SELECT * FROM events"))
 
 
 #: The schema, step by step. To change it, append a step (never edit or
@@ -104,6 +126,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _initial),
     Migration("0002_rollups", _add_rollups),
     Migration("0003_tokens", _add_tokens),
+    Migration("0004_rollup_levels", _rollup_levels),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
