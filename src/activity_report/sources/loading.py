@@ -236,9 +236,12 @@ def _repeated_ids(con: duckdb.DuckDBPyConnection, view: str) -> str | None:
     import numpy as np
     import pyarrow as pa
 
-    hashes = con.execute(
-        f"SELECT hash(event_id) AS h FROM {quote_ident(view)} WHERE event_id IS NOT NULL"
+    # A CASE, not a WHERE: the filter would compute every id a second time.
+    column = con.execute(
+        f"SELECT CASE WHEN event_id IS NOT NULL THEN hash(event_id) END AS h "
+        f"FROM {quote_ident(view)}"
     ).fetchnumpy()["h"]
+    hashes = column.compressed() if np.ma.isMaskedArray(column) else column
     hashes.sort()
     same = hashes[1:] == hashes[:-1]
     if not same.any():
