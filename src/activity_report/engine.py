@@ -337,8 +337,8 @@ def _heartbeats_sql(view: str, where: str, lookup: BucketLookup, user_key: str, 
 def _general_sql(view: str, where: str, lookup: BucketLookup, user_key: str, names: str) -> str:
     """The general plan: explicit sessions and heartbeats in any mix.
 
-    Every matching row goes through one window (sorted by user, start and
-    end) and straight into one aggregate, as in the heartbeat plan: rows are
+    Every matching row goes through one window (sorted by user and start)
+    and straight into one aggregate, as in the heartbeat plan: rows are
     grouped by user, by the bucket of their start (for ``count``) and by the
     bucket their piece starts in (for ``duration``; a piece starts at or
     after its event). Only the small groups are then regrouped, and the one
@@ -358,9 +358,9 @@ def _general_sql(view: str, where: str, lookup: BucketLookup, user_key: str, nam
               AND (coalesce(end_us, ts + $heartbeat) > $range_start OR ts >= $range_start)
         ),
         -- Explicit sessions carry the furthest end among them so far; a
-        -- heartbeat carries NULL. Sessions are few: a materialised copy of
-        -- every matching row would cost more memory than reading the
-        -- sessions again costs time.
+        -- heartbeat carries NULL. Sessions are usually few: a materialised
+        -- copy of every matching row would cost more memory than reading
+        -- the sessions again costs time.
         coverages AS (
             SELECT uk, ts, ts + $heartbeat AS te, CAST(NULL AS BIGINT) AS reach_so_far
             FROM matching WHERE end_us IS NULL
