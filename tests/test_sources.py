@@ -518,6 +518,70 @@ def test_nulls_in_each_field(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> 
     ]
 
 
+# Every character DuckDB's trim removes (the Unicode space separators), and some it keeps.
+ID_SPACES = [" ", "\u00a0", "\u1680", "\u2000", "\u200a", "\u202f", "\u205f", "\u3000"]
+ID_KEPT = ["\t", "\n", "\u200b", "\u00e9"]
+
+
+def test_event_ids_are_trimmed_like_every_other_text(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """Ids skip trim when it could change nothing; the result is trim's, always."""
+    values = ["", "a", "a b", "\u00e9t\u00e9", *ID_SPACES, *(c * 2 for c in ID_SPACES)]
+    values += [f"{c}a" for c in ID_SPACES + ID_KEPT] + [f"a{c}" for c in ID_SPACES + ID_KEPT]
+    values += [f"{c}a{c}" for c in ID_SPACES + ID_KEPT] + [f" \u00e9{c}" for c in ID_SPACES]
+    table = pa.table(
+        {
+            "id": values,
+            "time": pa.array([T0] * len(values), pa.timestamp("us", tz="UTC")),
+            "user_id": ["u"] * len(values),
+            "category": ["ide"] * len(values),
+        }
+    )
+    path = tmp_path / "ids.parquet"
+    pq.write_table(table, path)
+    load(con, path)
+    ids = con.execute("SELECT event_id FROM events_input ORDER BY source_row").fetchall()
+    got = [v for (v,) in ids]
+    expected = con.execute("SELECT nullif(trim(unnest($v)), '')", {"v": values}).fetchall()
+    assert got == [v for (v,) in expected]
+    assert got[values.index("\u3000a\u3000")] == "a"
+    assert got[values.index("\ta\t")] == "\ta\t"
+
+
+def test_repeated_ids_in_one_file_are_one_event(tmp_path: Path) -> None:
+    """The first row of an id counts; an invalid row with the same id takes nothing away."""
+    text = (
+        "id,time,user_id,category\n"
+        "x,2022-08-01T10:00:00Z,a,ide\n"
+        " x ,2022-08-01T11:00:00Z,b,ide\n"  # the same id, trimmed: not counted
+        "y,2022-08-01T10:00:00Z,a,ide\n"
+        "y,not a time,a,ide\n"  # invalid: reported, and y still counts once
+        "z,2022-08-01T12:00:00Z,c,ide\n"
+    )
+    con = connect()
+    try:
+        loaded = load_events(con, expand_paths([str(write(tmp_path / "r.csv", text))]))
+        counted = sources.counted_view(con, loaded)
+        got = con.execute(
+            f"SELECT event_id, user_id, problem IS NULL FROM {counted} ORDER BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+    assert got == [("x", "a", True), ("y", "a", False), ("y", "a", True), ("z", "c", True)]
+
+
+def test_a_file_whose_ids_never_repeat_is_counted_as_it_is(tmp_path: Path) -> None:
+    """Ids repeated only by invalid rows, or not at all: no grouping by id."""
+    text = "id,time,user_id,category\nx,2022-08-01T10:00:00Z,a,ide\ny,2022-08-01T10:00:00Z,a,\n"
+    con = connect()
+    try:
+        loaded = load_events(con, expand_paths([str(write(tmp_path / "u.csv", text))]))
+        assert sources.counted_view(con, loaded) == loaded.view
+    finally:
+        con.close()
+
+
 def test_categories_are_normalised_and_unknown_ones_counted(
     con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:

@@ -256,14 +256,14 @@ def _compute(
 ) -> tuple[list[Cell], int]:
     lookup = BucketLookup.from_edges(edges)
     where, params = _where(filters)
+    names = f"SELECT DISTINCT user_id FROM {view} WHERE {where}"
+    if user_ids is not None:
+        names = "SELECT DISTINCT unnest(CAST($user_ids AS VARCHAR[])) AS user_id"
+        params["user_ids"] = user_ids
     if plan == HEARTBEATS:
-        names = f"SELECT DISTINCT user_id FROM {view} WHERE {where}"
-        if user_ids is not None:
-            names = "SELECT DISTINCT unnest(CAST($user_ids AS VARCHAR[])) AS user_id"
-            params["user_ids"] = user_ids
         sql = _heartbeats_sql(view, where, lookup, user_key, names)
     else:
-        sql = _general_sql(view, where, lookup, user_key)
+        sql = _general_sql(view, where, lookup, user_key, names)
     params |= lookup.params() | {
         "heartbeat": heartbeat_us,
         "range_start": edges[0],
@@ -334,90 +334,101 @@ def _heartbeats_sql(view: str, where: str, lookup: BucketLookup, user_key: str, 
     """
 
 
-def _general_sql(view: str, where: str, lookup: BucketLookup, user_key: str) -> str:
-    """The general plan: explicit sessions and heartbeats in any mix."""
-    bucket_a = lookup.sql("a")
-    bucket_last = lookup.sql("b - 1")
-    bucket_ts = lookup.sql("ts")
+def _general_sql(view: str, where: str, lookup: BucketLookup, user_key: str, names: str) -> str:
+    """The general plan: explicit sessions and heartbeats in any mix.
+
+    Every matching row goes through one window (sorted by user and start)
+    and straight into one aggregate, as in the heartbeat plan: rows are
+    grouped by user, by the bucket of their start (for ``count``) and by the
+    bucket their piece starts in (for ``duration``; a piece starts at or
+    after its event). Only the small groups are then regrouped, and the one
+    piece of a (bucket, user) that reaches past the bucket's end, the one
+    reaching furthest, has its overflow moved on. The rows carry a 64-bit
+    user key and integer times only; names come from ``names``.
+    """
+    bucket_t = lookup.sql("greatest(ts, $range_start)")
+    bucket_a = lookup.sql("least(a, b, $range_end - 1)")
+    bucket_last = lookup.sql("reach - 1")
     return f"""
-        WITH matching AS (
-            SELECT {user_key} AS uk, user_id, ts, end_us
+        WITH matching AS NOT MATERIALIZED (
+            SELECT {user_key} AS uk, ts, end_us
             FROM {view}
             WHERE {where}
               AND ts < $range_end
               AND (coalesce(end_us, ts + $heartbeat) > $range_start OR ts >= $range_start)
         ),
-        names AS (
-            SELECT DISTINCT uk, user_id FROM matching
-        ),
-        -- Explicit sessions, each once, with the furthest end among them so far.
-        sessions AS (
-            SELECT uk, ts, end_us, max(end_us) OVER (
-                PARTITION BY uk ORDER BY ts, end_us ROWS UNBOUNDED PRECEDING
-            ) AS reach_so_far
-            FROM (SELECT DISTINCT uk, ts, end_us FROM matching WHERE end_us IS NOT NULL)
-        ),
+        -- Explicit sessions carry the furthest end among them so far; a
+        -- heartbeat carries NULL. Sessions are usually few: a materialised
+        -- copy of every matching row would cost more memory than reading
+        -- the sessions again costs time.
         coverages AS (
-            SELECT uk, ts, ts + $heartbeat AS te, false AS explicit,
-                   CAST(NULL AS BIGINT) AS reach_so_far
+            SELECT uk, ts, ts + $heartbeat AS te, CAST(NULL AS BIGINT) AS reach_so_far
             FROM matching WHERE end_us IS NULL
             UNION ALL
-            SELECT uk, ts, end_us AS te, true AS explicit, reach_so_far FROM sessions
+            SELECT uk, ts, end_us AS te, max(end_us) OVER (
+                PARTITION BY uk ORDER BY ts, end_us ROWS UNBOUNDED PRECEDING
+            ) AS reach_so_far
+            FROM matching WHERE end_us IS NOT NULL
         ),
         -- Each coverage adds what lies past the furthest end before it. Among
         -- heartbeats that is the last heartbeat's end (they all last as long);
-        -- among sessions, the running maximum carried from the sessions row.
+        -- among sessions, the running maximum carried from the sessions' rows.
         -- Two lag()s are far cheaper than a running max over every row.
+        -- Sessions sort by their running maximum, which grows along their own
+        -- order: sessions it cannot tell apart start together and either
+        -- share their end or lie inside earlier ones, so either order holds.
         pieces AS (
-            SELECT uk, ts, te,
-                   greatest(
-                       lag(CASE WHEN NOT explicit THEN ts END IGNORE NULLS) OVER w + $heartbeat,
-                       lag(reach_so_far IGNORE NULLS) OVER w
-                   ) AS reach
-            FROM coverages
-            WINDOW w AS (PARTITION BY uk ORDER BY ts, te, explicit)
-        ),
-        clipped AS (
-            SELECT uk,
+            SELECT uk, ts,
                    greatest(ts, coalesce(reach, ts), $range_start) AS a,
                    least(te, $range_end) AS b
+            FROM (
+                SELECT uk, ts, te,
+                       greatest(
+                           lag(CASE WHEN reach_so_far IS NULL THEN ts END IGNORE NULLS)
+                               OVER w + $heartbeat,
+                           lag(reach_so_far IGNORE NULLS) OVER w
+                       ) AS reach
+                FROM coverages
+                WINDOW w AS (PARTITION BY uk ORDER BY ts, reach_so_far)
+            )
+        ),
+        -- A piece ending before it starts is covered already: it counts its
+        -- event, adds nothing, and is placed inside the range so that it never
+        -- reads as reaching past its bucket.
+        groups AS (
+            SELECT {bucket_t} AS counted_in, {bucket_a} AS bucket, uk,
+                   count(*) FILTER (ts >= $range_start) AS n,
+                   sum(greatest(b - a, 0)) AS covered,
+                   max(b) AS reach
             FROM pieces
+            GROUP BY ALL
         ),
         spans AS (
-            SELECT uk, a, b, {bucket_a} AS first_bucket, {bucket_last} AS last_bucket
-            FROM clipped
-            WHERE b > a
-        ),
-        durations AS (
-            SELECT first_bucket AS bucket, uk, sum(b - a) AS duration
-            FROM spans WHERE first_bucket = last_bucket
-            GROUP BY ALL
-            UNION ALL
-            SELECT bucket, uk,
-                   sum(least(b, $edges[bucket + 2]) - greatest(a, $edges[bucket + 1]))
-            FROM (
-                SELECT uk, a, b, unnest(range(first_bucket, last_bucket + 1)) AS bucket
-                FROM spans WHERE first_bucket < last_bucket
-            )
-            GROUP BY ALL
-        ),
-        counts AS (
-            SELECT {bucket_ts} AS bucket, uk, count(*) AS n
-            FROM matching
-            WHERE ts >= $range_start
-            GROUP BY ALL
+            SELECT bucket, uk, sum(covered) AS covered, max(reach) AS reach
+            FROM groups GROUP BY ALL
         ),
         cells AS (
-            SELECT bucket, uk, sum(n) AS n, sum(duration) AS duration
+            SELECT counted_in AS bucket, uk, n, 0 AS duration FROM groups
+            UNION ALL
+            SELECT bucket, uk, 0 AS n,
+                   covered - greatest(reach - $edges[bucket + 2], 0) AS duration
+            FROM spans
+            UNION ALL
+            SELECT bucket, uk, 0 AS n,
+                   least(reach, $edges[bucket + 2]) - $edges[bucket + 1] AS duration
             FROM (
-                SELECT bucket, uk, n, 0 AS duration FROM counts
-                UNION ALL
-                SELECT bucket, uk, 0 AS n, duration FROM durations
+                SELECT uk, reach, unnest(range(bucket + 1, {bucket_last} + 1)) AS bucket
+                FROM spans WHERE reach > $edges[bucket + 2]
             )
-            GROUP BY ALL
+        ),
+        totals AS (
+            SELECT bucket, uk, sum(n) AS n, sum(duration) AS duration FROM cells GROUP BY ALL
+        ),
+        names AS (
+            SELECT {user_key} AS uk, user_id FROM ({names})
         )
         SELECT bucket, user_id, n, duration,
                (SELECT count(*) - count(DISTINCT uk) FROM names) AS collisions
-        FROM cells JOIN names USING (uk)
+        FROM totals JOIN names USING (uk)
         ORDER BY bucket, user_id
     """

@@ -279,18 +279,33 @@ def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
 def _repeated_ids(con: duckdb.DuckDBPyConnection, view: str) -> str | None:
     """A temporary table of the hashes of ids that occur more than once, or None.
 
-    One hash aggregate on 64-bit integers: far cheaper than grouping every
-    row by its id text, and most logs repeat no id at all.
+    The 64-bit hashes of every id are sorted (NumPy sorts 20 million in a
+    fraction of a second, a DuckDB aggregate over as many groups takes ten
+    times as long and a gigabyte) and neighbours compared. Invalid rows
+    count too: a hash they repeat only sends its valid rows through the
+    exact grouping by id, which finds nothing to merge. Most logs repeat
+    no id at all.
     """
+    import numpy as np
+    import pyarrow as pa
+
+    # A CASE, not a WHERE: the filter would compute every id a second time.
+    column = con.execute(
+        f"SELECT CASE WHEN event_id IS NOT NULL THEN hash(event_id) END AS h "
+        f"FROM {quote_ident(view)}"
+    ).fetchnumpy()["h"]
+    hashes = column.compressed() if np.ma.isMaskedArray(column) else column
+    hashes.sort()
+    same = hashes[1:] == hashes[:-1]
+    if not same.any():
+        return None
     table = quote_ident(f"{view}_repeated_ids")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {table} AS
-            SELECT hash(event_id) AS h FROM {quote_ident(view)}
-            WHERE problem IS NULL AND event_id IS NOT NULL
-            GROUP BY 1 HAVING count(*) > 1"""
-    )
-    found = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    return table if found else None
+    con.register("repeated_id_hashes", pa.table({"h": np.unique(hashes[1:][same])}))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT h FROM repeated_id_hashes")
+    finally:
+        con.unregister("repeated_id_hashes")
+    return table
 
 
 def _scans(
