@@ -426,29 +426,15 @@ class Ingest:
                        AND e.end_us IS NOT DISTINCT FROM b.end_us"""
         merged = "ts, end_us, user_id, category, org, event_id, file_no + $offset"
         parts = []
-        # The stored events an anti join compares with are first narrowed to
-        # those that share the run's ids (or times and users) by a semi join,
-        # whose hash table holds the run's rows: the memory of a nightly ingest
-        # then follows the night's rows, not the store's.
         if self.with_id:
-            ids = self._rows("event_id IS NOT NULL")
             parts.append(
-                f"""SELECT {merged} FROM ({ids}) b
-                    WHERE NOT EXISTS (
-                        SELECT 1 FROM (SELECT e.event_id FROM events e
-                                       SEMI JOIN ({ids}) n ON n.event_id = e.event_id) e
-                        WHERE e.event_id = b.event_id)"""
+                f"""SELECT {merged} FROM ({self._rows("event_id IS NOT NULL")}) b
+                    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id)"""
             )
         if self.without_id:
-            firsts = self._rows("event_id IS NULL AND copy = 1")
             parts.append(
-                f"""SELECT {merged} FROM ({firsts}) b
-                    WHERE NOT EXISTS (
-                        SELECT 1 FROM (SELECT e.* FROM events e
-                                       SEMI JOIN ({firsts}) n
-                                           ON n.ts = e.ts AND n.user_id = e.user_id
-                                       WHERE e.event_id IS NULL) e
-                        WHERE {same_content})"""
+                f"""SELECT {merged} FROM ({self._rows("event_id IS NULL AND copy = 1")}) b
+                    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE {same_content})"""
             )
         if self.repeated:
             parts.append(
