@@ -6,6 +6,15 @@ first ingest into a fresh store (rollups included), a re-ingest of the same
 file (every row known), and a weekly report from the store.
 
     python benchmarks/ingest_bench.py --events 2e6,5e6 --log heartbeats,mixed
+    python benchmarks/ingest_bench.py --scale 2e7,1e8
+
+``--scale`` measures what a fleet's store costs as it grows, and projects it to
+a year of a 10,000-user fleet (a heartbeat a minute, eight hours a day: 4.8M
+events a day, ~1.75 billion a year). At each size N: an ingest of N events
+of such a fleet into a fresh store, then a nightly ingest of the next 4.8M
+events (one day's worth) into that store, then a weekly report over the whole
+store (range from the data: the rollups answer it). Times and peak RSS per
+step; the projection is a straight line through the measured sizes.
 
 Logs (generated once into benchmarks/data/, cached by size):
 
@@ -29,9 +38,12 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 USERS = 200
 PER_DAY = 480  # eight hours, one event a minute
+FLEET = 10_000  # users of the --scale projection
+NIGHT = FLEET * PER_DAY  # one day of the fleet's events
+YEAR = NIGHT * 365
 
 GENERATOR = """
-WITH rows AS (SELECT i, i // $per AS ud, i % $per AS k FROM range($n) t(i))
+WITH rows AS (SELECT i, i // $per AS ud, i % $per AS k FROM range($start, $start + $n) t(i))
 SELECT 'e-' || i AS id,
        make_timestamptz((1704067200 + (ud // $users) * 86400 + 8 * 3600 + k * 60) * 1000000
                         + CAST(hash(i, 2) % 20000000 AS BIGINT)) AS time,
@@ -46,8 +58,12 @@ FROM rows
 """
 
 
-def data_file(n: int, log: str) -> Path:
-    path = DATA / f"ingest-{log}-{n}.parquet"
+def data_file(n: int, log: str, start: int = 0, users: int = USERS) -> Path:
+    """A log of ``n`` events: rows ``start`` to ``start + n`` of the generator's sequence."""
+    name = f"ingest-{log}-{n}.parquet"
+    if (start, users) != (0, USERS):
+        name = f"ingest-{log}-{users}u-{start}+{n}.parquet"
+    path = DATA / name
     if path.exists():
         return path
     DATA.mkdir(parents=True, exist_ok=True)
@@ -63,12 +79,13 @@ def data_file(n: int, log: str) -> Path:
         "con.execute(\"SET TimeZone = 'UTC'\")\n"
         f"sql = {GENERATOR.format(end=end)!r}\n"
         "params = dict(n=int(sys.argv[2]), per=int(sys.argv[3]), users=int(sys.argv[4]),\n"
-        "              mixed=sys.argv[5] == 'mixed',\n"
+        "              mixed=sys.argv[5] == 'mixed', start=int(sys.argv[6]),\n"
         "              categories=['ide', 'app', 'tunnel', 'web_terminal', 'login'])\n"
         "con.sql(sql, params=params).write_parquet(sys.argv[1] + '.partial', compression='zstd')\n"
     )
     subprocess.run(
-        [sys.executable, "-c", code, str(path), str(n), str(PER_DAY), str(USERS), log], check=True
+        [sys.executable, "-c", code, str(path), str(n), str(PER_DAY), str(users), log, str(start)],
+        check=True,
     )
     Path(str(path) + ".partial").replace(path)
     return path
@@ -95,13 +112,63 @@ CTAS = (
 )
 
 
+def scale(sizes: list[int], env: dict[str, str], tool: list[str]) -> None:
+    """The fleet's store at each size, then the straight-line projection to a year."""
+    print(
+        f"| events in store | first ingest s | its peak RSS | nightly ingest of {NIGHT:,} s "
+        "| its peak RSS | weekly report from store s | its peak RSS | store size |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    points = []
+    for n in sizes:
+        base = data_file(n, "heartbeats", users=FLEET)
+        night = data_file(NIGHT, "heartbeats", start=n, users=FLEET)
+        with tempfile.TemporaryDirectory(dir=DATA) as folder:
+            store = str(Path(folder) / "s.duckdb")
+            first, first_rss = measure([*tool, "ingest", "--db", store, str(base)], env)
+            nightly, nightly_rss = measure([*tool, "ingest", "--db", store, str(night)], env)
+            out = str(Path(folder) / "r.json")
+            report, report_rss = measure(
+                [*tool, "--db", store, "--interval", "1 week", "--format", "json", "-o", out],
+                env,
+            )
+            size = Path(store).stat().st_size
+        points.append((n + NIGHT, nightly, report))
+        print(
+            f"| {n:,} | {first:.1f} | {first_rss / 2**20:,.0f} MiB | {nightly:.1f} "
+            f"| {nightly_rss / 2**20:,.0f} MiB | {report:.1f} | {report_rss / 2**20:,.0f} MiB "
+            f"| {size / 2**30:.2f} GiB |",
+            flush=True,
+        )
+    if len(points) < 2:
+        return
+    (n0, i0, r0), (n1, i1, r1) = points[0], points[-1]
+
+    def at_year(y0: float, y1: float) -> float:
+        return y0 + (y1 - y0) * (YEAR - n0) / (n1 - n0)
+
+    print(
+        f"\nProjected to {YEAR:,} events (a year of {FLEET:,} users), a straight line "
+        f"through {n0:,} and {n1:,}: nightly ingest of {NIGHT:,} events "
+        f"{at_year(i0, i1) / 60:.1f} min; weekly report over the year "
+        f"{at_year(r0, r1) / 60:.1f} min",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", default="2e6", help="sizes, comma-separated")
     parser.add_argument("--log", default="heartbeats,mixed", help="heartbeats, mixed")
+    parser.add_argument(
+        "--scale", help="store sizes for the fleet projection, comma-separated (e.g. 2e7,1e8)"
+    )
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVITY_REPORT_")}
     tool = [sys.executable, "-m", "activity_report"]
+    if args.scale:
+        scale([int(float(size)) for size in args.scale.split(",")], env, tool)
+        return
     print(
         "| log | events | CTAS s | ingest s | ratio | ingest RSS | re-ingest s | ratio "
         "| re-ingest RSS | weekly report from store s |"

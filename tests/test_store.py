@@ -793,3 +793,73 @@ def test_the_store_module_imports_no_typer_or_rich() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_an_ingest_holds_no_copy_of_its_valid_rows(db: Path, tmp_path: Path) -> None:
+    """The valid rows stream from the files into the store: a run's memory does not
+    grow with its file. When the merge starts, the temporary tables hold only what
+    the run must know (file numbers, invalid rows), never the rows to add."""
+    rows = [(f"e{i}", f"2024-01-01T00:{i:02d}:00Z", f"u{i % 3}", "ide") for i in range(50)]
+    a = events_csv(tmp_path / "a.csv", [*rows, ("bad", "lunchtime", "u1", "ide")])
+    held: list[int] = []
+
+    def count_temp_rows(label: str, done: int, total: int) -> None:
+        if label == "adding new events":
+            held.append(
+                int(
+                    store.con.execute(
+                        "SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() "
+                        "WHERE temporary"
+                    ).fetchall()[0][0]
+                )
+            )
+
+    with Store.open(db) as store:
+        result = store.ingest([str(a)], progress=count_temp_rows)
+    assert (result.new, result.rejected) == (50, 1)
+    assert held and held[0] < 10  # one row per file, one invalid row: not the 50 valid ones
+
+
+def test_a_file_that_changes_during_an_ingest_fails_it(db: Path, tmp_path: Path) -> None:
+    """The files are read more than once; one that changed in between (a log still
+    being written) would make the counts disagree with what was added."""
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    with Store.open(db) as store:
+        store.ingest([str(PARQUET)])
+    before = snapshot(db)
+
+    def append_a_row(label: str, done: int, total: int) -> None:
+        if label == "waiting for the store":
+            with a.open("a", newline="") as handle:
+                handle.write("e2,2024-01-01T00:01:00Z,u1,ide\r\n")  # as csv.writer ends lines
+
+    with Store.open(db) as store, pytest.raises(DataError) as failure:
+        store.ingest([str(a)], progress=append_a_row)
+    assert str(failure.value) == (
+        f"{a}: the file changed while it was being ingested; nothing was ingested: "
+        "ingest it again once whatever writes it has finished"
+    )
+    assert snapshot(db) == before
+    with Store.open(db) as store:
+        assert store.ingest([str(a)]).new == 2
+
+
+def test_a_repeated_id_keeps_the_first_files_row_whatever_the_format(
+    db: Path, tmp_path: Path
+) -> None:
+    """Rows sharing an id are one event: the first file's, as a report from the files
+    counts it, even when a later file is Parquet (read by an earlier scan)."""
+    a = events_csv(tmp_path / "a.csv", [("e1", "2024-01-01T00:00:00Z", "first", "ide")])
+    b = tmp_path / "b.parquet"
+    duckdb.execute(
+        "COPY (SELECT 'e1' AS id, TIMESTAMPTZ '2024-01-01 00:00:00+00' AS time, "
+        "'second' AS user_id, 'ide' AS category) TO $path (FORMAT parquet)",
+        {"path": str(b)},
+    )
+    run = ingest(db, a, b)
+    assert run.exit_code == 0, run.stderr
+    assert query(db, "SELECT event_id, user_id, ingest_file FROM events") == [("e1", "first", 1)]
+    from_files = run_cli("--events", str(a), "--events", str(b), "--format", "json")
+    from_store = run_cli("--db", str(db), "--format", "json")
+    assert from_files.exit_code == 0, from_files.stderr
+    assert json.loads(from_store.stdout) == json.loads(from_files.stdout)

@@ -38,9 +38,10 @@ class Store:
     attached as :data:`CATALOG` and made the default catalog. A reader holds
     the file from :meth:`open` to :meth:`close`. A writer takes it only while
     it writes: an ingest reads and checks its files first, then attaches the
-    store for the short merge and commit, so readers are locked out for as
-    short a time as possible. While another process holds the file, opening
-    (or a write) retries for up to ``wait`` seconds.
+    store for the merge (which streams the new rows from the files once more)
+    and commit, so readers are locked out for as short a time as possible.
+    While another process holds the file, opening (or a write) retries for up
+    to ``wait`` seconds.
     """
 
     def __init__(

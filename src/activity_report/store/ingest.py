@@ -1,9 +1,15 @@
 """Ingest: event files into the store, read and checked before the store is held.
 
-A run copies every file into temporary tables of the store's in-memory
-connection (one scan), numbers the copies of repeated rows, and only then
-attaches the store's file for the merge: new events, rejects, the ``ingests``
-rows and the rollups, in one transaction.
+A run never holds its whole batch in memory. Before the store is attached it
+scans the files for what it must know first: the rows per file, the invalid
+rows (kept in a small temporary table, with the CSV lines DuckDB could not
+parse), and the identities that occur more than once (one sort of 64-bit
+hashes; the rows behind them, usually none, are kept and numbered). Then it
+attaches the store's file for the merge, in one transaction: the new events
+stream from the files into the store (a last scan), then the rejects, the
+``ingests`` rows and the rollups. The files are stat'ed before the first scan
+and after the last: a file that changed in between fails the run, and
+nothing is ingested.
 """
 
 from __future__ import annotations
@@ -41,6 +47,15 @@ class Ingest:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.con = store.con
+        #: Valid rows with an id, and without one (from :meth:`_tally`).
+        self.with_id = 0
+        self.without_id = 0
+        #: Whether some rows share an identity (``ingest_repeated`` holds them).
+        self.repeated = False
+        #: Whether the run reads one file (numbered 1).
+        self.single = False
+        #: The files of the run, with their size and modification time before it read them.
+        self.stamped: list[tuple[sources.EventFile, _Stamp | None]] = []
 
     def run(
         self, files: Sequence[sources.EventFile], strict: bool, progress: Progress | None
@@ -53,27 +68,29 @@ class Ingest:
                 raise KeyboardInterrupt from None
             raise
         finally:
-            for table in ("ingest_batch", "ingest_malformed", "ingest_files"):
+            for table in _TABLES:
                 self.con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
 
     def _run(
         self, files: Sequence[sources.EventFile], strict: bool, progress: Progress | None
     ) -> IngestResult:
-        """Read and check the files into temporary tables, then merge them in one transaction.
+        """Check the files and find repeated rows, then merge them in one transaction.
 
-        Only the merge holds the store: the files are read before it is attached.
+        The store is attached only for the merge, which reads the files once more.
         """
         con = self.con
         phases = _Phases(progress)
         phases.start(f"checking {_files(len(files))}", 0)
         # Every file's columns are checked before any is read: a missing
         # column in the last file fails the run at once.
+        self.stamped = list(zip(files, _stamps(files), strict=True))
+        self.single = len(files) == 1
         sources.load_events(con, files, view=INPUT_VIEW)
-        self._create_batch(files)
+        self._create_tables(files)
         phases.start(f"reading {_files(len(files))}", 20)
-        self._read_batch()
+        unknown = self._read(files)
         phases.start("finding duplicates", 700)
-        diagnostics = self._diagnose()
+        diagnostics = self._diagnose(unknown)
         if strict and diagnostics.invalid_rows:
             raise DataError(
                 f"{diagnostics.invalid_rows} invalid row{'s' * (diagnostics.invalid_rows != 1)} "
@@ -89,6 +106,7 @@ class Ingest:
             offset = int(con.execute("SELECT coalesce(max(id), 0) FROM ingests").fetchall()[0][0])
             now = datetime.now(UTC)
             self._insert_new(offset)
+            self._check_unchanged()
             phases.start("updating rollups", 900)
             rollups.refresh(con, scope(f"SELECT * FROM events WHERE ingest_file > {int(offset)}"))
             kept = self._insert_rejects(now, offset)
@@ -105,18 +123,17 @@ class Ingest:
         files_counts = tuple(c for _, _, c in counts)
         return IngestResult(self.store.path, files_counts, diagnostics, kept, new_unknown)
 
-    def _create_batch(self, files: Sequence[sources.EventFile]) -> None:
+    def _create_tables(self, files: Sequence[sources.EventFile]) -> None:
         """The temporary tables of one run; ``ingest_files`` numbers its files from 1.
 
-        ``copy`` numbers the rows of one event content within one file (see
-        :meth:`_number_copies`).
+        ``ingest_problems`` holds the invalid rows, ``ingest_malformed`` the
+        CSV lines DuckDB could not parse; the valid rows stay in the files.
         """
         con = self.con
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE ingest_batch (
+            """CREATE OR REPLACE TEMP TABLE ingest_problems (
                 ts BIGINT, end_us BIGINT, user_id VARCHAR, category VARCHAR, org VARCHAR,
-                event_id VARCHAR, problem VARCHAR, source_row BIGINT, file_no BIGINT,
-                copy BIGINT)"""
+                event_id VARCHAR, problem VARCHAR, source_row BIGINT, file_no BIGINT)"""
         )
         con.execute(
             """CREATE OR REPLACE TEMP TABLE ingest_malformed (
@@ -141,55 +158,87 @@ class Ingest:
             ],
         )
 
-    def _read_batch(self) -> None:
-        """One pass over every file into ``ingest_batch``, then the row counts.
+    def _read(self, files: Sequence[sources.EventFile]) -> int:
+        """Count the rows of every file and keep its invalid ones; returns the unknown rows.
 
-        The ``{view}_located`` view of :func:`sources.load_events` numbers CSV
-        rows across each scan; a row's number in its file is its position less
-        that of the file's first row, and it is worked out only for invalid
-        rows (the only ones whose number is kept).
+        One aggregate over the files; a second scan only when there are
+        invalid rows (to keep them), a third only for invalid CSV rows (to
+        number them in their file: the ``{view}_located`` view of
+        :func:`sources.load_events` numbers CSV rows across each scan, and a
+        row's number in its file is its position less that of the file's
+        first row).
         """
         import duckdb
 
         con = self.con
+        source = sources.quote_ident(INPUT_VIEW)
         located = sources.quote_ident(f"{INPUT_VIEW}_located")
+        # Reading every column of a CSV file records each line DuckDB cannot
+        # parse; Parquet has none, and the extra columns would only cost.
+        touched = "count(org) + count(end_us)" if any(f.fmt == "csv" for f in files) else "0"
         try:
-            con.execute(
-                f"""INSERT INTO ingest_batch
-                    SELECT v.ts, v.end_us, v.user_id, v.category, v.org, v.event_id, v.problem,
-                           v.source_row, f.file_no, 1
-                    FROM {located} v LEFT JOIN ingest_files f ON f.display = v.source_file"""
+            tally = con.execute(
+                f"""SELECT t.source_file, f.file_no, t.* EXCLUDE (source_file)
+                    FROM (SELECT source_file, count(*),
+                                 count(*) FILTER (problem IS NOT NULL),
+                                 count(*) FILTER (problem IS NULL AND event_id IS NOT NULL),
+                                 count(*) FILTER (problem IS NULL AND event_id IS NULL),
+                                 count(*) FILTER (problem IS NULL
+                                                  AND NOT list_contains($known, category)),
+                                 {touched}
+                          FROM {source} GROUP BY source_file) t
+                    LEFT JOIN ingest_files f ON f.display = t.source_file""",
+                {"known": list(sources.CATEGORIES)},
             ).fetchall()
+            invalid = sum(int(row[3]) for row in tally)
+            if invalid:
+                con.execute(
+                    f"""INSERT INTO ingest_problems
+                        SELECT v.ts, v.end_us, v.user_id, v.category, v.org, v.event_id,
+                               v.problem, v.source_row, f.file_no
+                        FROM {located} v JOIN ingest_files f ON f.display = v.source_file
+                        WHERE v.problem IS NOT NULL"""
+                )
         except duckdb.Error as exc:
             if is_interrupt(exc):
                 raise
             raise DataError(f"cannot read the event files: {first_line(exc)}") from None
         # Every row must be traced to its file (the counts per file depend on it).
-        unplaced = con.execute("SELECT count(*) FROM ingest_batch WHERE file_no IS NULL").fetchall()
-        if int(unplaced[0][0]):
+        unplaced = sum(int(row[2]) for row in tally if row[1] is None)
+        if unplaced:
             raise DataError(
-                f"{unplaced[0][0]} rows could not be traced to their file; nothing was "
+                f"{unplaced} rows could not be traced to their file; nothing was "
                 "ingested (a bug in activity-report: please report it with the file names)"
             )
-        con.execute(
-            """UPDATE ingest_batch SET source_row = ingest_batch.source_row - starts.first_row + 1
-               FROM (SELECT b.file_no, min(b.source_row) AS first_row
-                     FROM ingest_batch b JOIN ingest_files f USING (file_no)
-                     WHERE f.fmt = 'csv' AND b.file_no IN (
-                         SELECT file_no FROM ingest_batch WHERE problem IS NOT NULL)
-                     GROUP BY b.file_no) starts
-               WHERE ingest_batch.file_no = starts.file_no
-                 AND ingest_batch.problem IS NOT NULL"""
-        )
+        self.with_id = sum(int(row[4]) for row in tally)
+        self.without_id = sum(int(row[5]) for row in tally)
+        if tally:
+            con.executemany(
+                "UPDATE ingest_files SET rows = ? WHERE file_no = ?",
+                [[int(row[2]), int(row[1])] for row in tally],
+            )
+        csv_invalid = con.execute(
+            "SELECT count(*) FROM ingest_problems JOIN ingest_files USING (file_no) "
+            "WHERE fmt = 'csv'"
+        ).fetchall()[0][0]
+        if int(csv_invalid):
+            con.execute(
+                f"""UPDATE ingest_problems
+                    SET source_row = ingest_problems.source_row - starts.first_row + 1
+                    FROM (SELECT f.file_no, min(v.source_row) AS first_row
+                          FROM {located} v JOIN ingest_files f ON f.display = v.source_file
+                          WHERE f.fmt = 'csv' AND f.file_no IN (
+                              SELECT file_no FROM ingest_problems)
+                          GROUP BY f.file_no) starts
+                    WHERE ingest_problems.file_no = starts.file_no"""
+            )
         self._keep_malformed()
         con.execute(
-            """UPDATE ingest_files SET rows = n.rows
-               FROM (SELECT file_no, count(*) AS rows FROM (
-                         SELECT file_no FROM ingest_batch
-                         UNION ALL SELECT file_no FROM ingest_malformed)
-                     GROUP BY file_no) n
+            """UPDATE ingest_files SET rows = ingest_files.rows + n.malformed
+               FROM (SELECT file_no, count(*) AS malformed FROM ingest_malformed GROUP BY file_no) n
                WHERE ingest_files.file_no = n.file_no"""
         )
+        return sum(int(row[6]) for row in tally)
 
     def _keep_malformed(self) -> None:
         """Copy the CSV lines DuckDB could not parse into ``ingest_malformed``.
@@ -215,20 +264,18 @@ class Ingest:
         # row moves it down one. The j-th malformed line of a file (data row
         # x) comes after x - j parsed rows.
         con.execute(
-            """UPDATE ingest_batch SET source_row = source_row + (
+            """UPDATE ingest_problems SET source_row = source_row + (
                    SELECT count(*) FROM ingest_malformed m
-                   WHERE m.file_no = ingest_batch.file_no
-                     AND m.source_row - m.rank < ingest_batch.source_row)
-               WHERE problem IS NOT NULL
-                 AND file_no IN (SELECT file_no FROM ingest_malformed)"""
+                   WHERE m.file_no = ingest_problems.file_no
+                     AND m.source_row - m.rank < ingest_problems.source_row)
+               WHERE file_no IN (SELECT file_no FROM ingest_malformed)"""
         )
 
-    def _diagnose(self) -> sources.Diagnostics:
-        """Invalid rows and unknown categories of the batch, as :func:`sources.diagnose` says."""
+    def _diagnose(self, unknown_rows: int) -> sources.Diagnostics:
+        """Invalid rows and unknown categories of the files, as :func:`sources.diagnose` says."""
         con = self.con
         problems = """
-            SELECT b.file_no, b.source_row, b.problem FROM ingest_batch b
-            WHERE b.problem IS NOT NULL
+            SELECT file_no, source_row, problem FROM ingest_problems
             UNION ALL
             SELECT file_no, source_row, problem FROM ingest_malformed
         """
@@ -247,72 +294,104 @@ class Ingest:
                 "ORDER BY p.file_no, p.source_row LIMIT 3"
             ).fetchall()
         ]
-        known = {"known": list(sources.CATEGORIES)}
-        unknown = [
-            (str(c), int(n))
-            for c, n in con.execute(
-                "SELECT category, count(*) FROM ingest_batch "
-                "WHERE problem IS NULL AND NOT list_contains($known, category) "
-                "GROUP BY category ORDER BY count(*) DESC, category",
-                known,
-            ).fetchall()
-        ]
+        unknown: list[tuple[str, int]] = []
+        if unknown_rows:
+            unknown = [
+                (str(c), int(n))
+                for c, n in con.execute(
+                    f"SELECT category, count(*) FROM {sources.quote_ident(INPUT_VIEW)} "
+                    "WHERE problem IS NULL AND NOT list_contains($known, category) "
+                    "GROUP BY category ORDER BY count(*) DESC, category LIMIT 5",
+                    {"known": list(sources.CATEGORIES)},
+                ).fetchall()
+            ]
         total = int(con.execute("SELECT sum(rows) FROM ingest_files").fetchall()[0][0] or 0)
         return sources.Diagnostics(
             total_rows=total,
             invalid_rows=sum(n for _, n in reasons),
             invalid_reasons=reasons,
             invalid_examples=examples,
-            unknown_rows=sum(n for _, n in unknown),
-            unknown_values=unknown[:5],
+            unknown_rows=unknown_rows,
+            unknown_values=unknown,
         )
 
     def _number_copies(self) -> None:
-        """Apply the duplicate rule inside the batch, before the store is looked at.
+        """Apply the duplicate rule among the files, before the store is looked at.
 
-        Of the rows sharing an id only the first is kept. Of the id-less rows
-        with the same content, each file's copies are numbered 1, 2, ...
-        (``copy``), and the batch keeps one row per content and copy number:
-        as many copies as the file that held the most. Only keys that occur
-        more than once are looked at, and there the real columns decide;
-        usually there are none and this is one aggregate.
+        Of the rows sharing an id only the first is kept (the first file's,
+        its first row). Of the id-less rows with the same content, each
+        file's copies are numbered 1, 2, ... (``copy``), and the run keeps one
+        row per content and copy number: as many copies as the file that held
+        the most. Only identities whose hash occurs more than once are looked
+        at, and there the real columns decide. Finding them is one sort of
+        64-bit hashes (narrower and faster than a hash aggregate over every
+        row); usually there are none, and the rows stay in the files. Else
+        ``ingest_repeated`` keeps the rows behind them, numbered, and the
+        other rows still stream from the files.
         """
         con = self.con
+        self.repeated = False
+        if self.with_id + self.without_id < 2:
+            return
+        source = sources.quote_ident(INPUT_VIEW)
+        located = sources.quote_ident(f"{INPUT_VIEW}_located")
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE ingest_dup_keys AS
-                SELECT {_KEY} AS key FROM ingest_batch WHERE problem IS NULL
-                GROUP BY key HAVING count(*) > 1"""
+                SELECT DISTINCT key FROM (
+                    SELECT key, lead(key) OVER (ORDER BY key) AS next
+                    FROM (SELECT {_KEY} AS key FROM {source} WHERE problem IS NULL))
+                WHERE key = next"""
         )
-        if int(con.execute("SELECT count(*) FROM ingest_dup_keys").fetchall()[0][0]):
-            same = """event_id,
-                CASE WHEN event_id IS NULL THEN ts END,
-                CASE WHEN event_id IS NULL THEN user_id END,
-                CASE WHEN event_id IS NULL THEN category END,
-                CASE WHEN event_id IS NULL THEN org END,
-                CASE WHEN event_id IS NULL THEN end_us END"""
-            repeated = f"problem IS NULL AND {_KEY} IN (SELECT key FROM ingest_dup_keys)"
-            # The batch is built again (an UPDATE or DELETE by rowid here is far slower).
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE ingest_numbered AS
-                    SELECT * FROM ingest_batch WHERE NOT ({repeated}) OR problem IS NOT NULL
-                    UNION ALL
-                    SELECT * EXCLUDE (seen, rid) FROM (
+        if not int(con.execute("SELECT count(*) FROM ingest_dup_keys").fetchall()[0][0]):
+            return
+        same = """event_id,
+            CASE WHEN event_id IS NULL THEN ts END,
+            CASE WHEN event_id IS NULL THEN user_id END,
+            CASE WHEN event_id IS NULL THEN category END,
+            CASE WHEN event_id IS NULL THEN org END,
+            CASE WHEN event_id IS NULL THEN end_us END"""
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE ingest_repeated AS
+                SELECT ts, end_us, user_id, category, org, event_id, file_no, copy FROM (
+                    SELECT *, row_number() OVER (
+                        PARTITION BY {same}, copy ORDER BY file_no, source_row) AS seen
+                    FROM (
                         SELECT *, row_number() OVER (
-                            PARTITION BY {same}, copy ORDER BY file_no, rid) AS seen
+                            PARTITION BY {same}, CASE WHEN event_id IS NULL THEN file_no END
+                            ORDER BY file_no, source_row) AS copy
                         FROM (
-                            SELECT * EXCLUDE (copy), rowid AS rid, row_number() OVER (
-                                PARTITION BY {same},
-                                    CASE WHEN event_id IS NULL THEN file_no END
-                                ORDER BY rowid) AS copy
-                            FROM ingest_batch WHERE {repeated}))
-                    WHERE seen = 1 AND (event_id IS NULL OR copy = 1)"""
-            )
-            con.execute("DROP TABLE ingest_batch")
-            con.execute("ALTER TABLE ingest_numbered RENAME TO ingest_batch")
-        con.execute("DROP TABLE ingest_dup_keys")
+                            SELECT v.ts, v.end_us, v.user_id, v.category, v.org, v.event_id,
+                                   v.source_row, f.file_no
+                            FROM {located} v JOIN ingest_files f ON f.display = v.source_file
+                            WHERE v.problem IS NULL
+                              AND {_KEY} IN (SELECT key FROM ingest_dup_keys))))
+                WHERE seen = 1 AND (event_id IS NULL OR copy = 1)"""
+        )
+        self.repeated = True
+
+    def _rows(self, where: str) -> str:
+        """SQL: the valid rows to merge that match ``where``, with ``file_no`` and ``copy``.
+
+        They stream from the files, but for those of a repeated identity,
+        which come numbered from ``ingest_repeated``.
+        """
+        columns = "ts, end_us, user_id, category, org, event_id"
+        source = sources.quote_ident(INPUT_VIEW)
+        if self.single:  # the common case: no join per row to number the file
+            rows = f"SELECT {columns}, 1 AS file_no, 1 AS copy FROM {source} v"
+        else:
+            rows = f"""SELECT {", ".join("v." + c for c in columns.split(", "))}, f.file_no,
+                       1 AS copy
+                FROM {source} v JOIN ingest_files f ON f.display = v.source_file"""
+        rows += f" WHERE v.problem IS NULL AND ({where})"
+        if self.repeated:
+            rows += f""" AND {_KEY} NOT IN (SELECT key FROM ingest_dup_keys)
+            UNION ALL
+            SELECT {columns}, file_no, copy FROM ingest_repeated WHERE {where}"""
+        return rows
 
     def _insert_new(self, offset: int) -> None:
-        """Append the valid batch rows the store does not hold yet.
+        """Append the valid rows the store does not hold yet.
 
         An id is new when no stored event has it. An id-less row numbered
         ``copy`` is new when the store holds fewer than ``copy`` events with
@@ -322,24 +401,46 @@ class Ingest:
         same_content = """e.event_id IS NULL AND e.ts = b.ts AND e.user_id = b.user_id
                        AND e.category = b.category AND e.org IS NOT DISTINCT FROM b.org
                        AND e.end_us IS NOT DISTINCT FROM b.end_us"""
-        self.con.execute(
-            f"""INSERT INTO events
-               SELECT ts, end_us, user_id, category, org, event_id, file_no + $offset
-               FROM ingest_batch b
-               WHERE problem IS NULL AND event_id IS NOT NULL
-                 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id)
-               UNION ALL
-               SELECT ts, end_us, user_id, category, org, event_id, file_no + $offset
-               FROM ingest_batch b
-               WHERE problem IS NULL AND event_id IS NULL AND copy = 1
-                 AND NOT EXISTS (SELECT 1 FROM events e WHERE {same_content})
-               UNION ALL
-               SELECT ts, end_us, user_id, category, org, event_id, file_no + $offset
-               FROM ingest_batch b
-               WHERE problem IS NULL AND event_id IS NULL AND copy > 1
-                 AND copy > (SELECT count(*) FROM events e WHERE {same_content})""",
-            {"offset": offset},
-        ).fetchall()
+        merged = "ts, end_us, user_id, category, org, event_id, file_no + $offset"
+        parts = []
+        if self.with_id:
+            parts.append(
+                f"""SELECT {merged} FROM ({self._rows("event_id IS NOT NULL")}) b
+                    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id)"""
+            )
+        if self.without_id:
+            parts.append(
+                f"""SELECT {merged} FROM ({self._rows("event_id IS NULL AND copy = 1")}) b
+                    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE {same_content})"""
+            )
+        if self.repeated:
+            parts.append(
+                f"""SELECT {merged} FROM ingest_repeated b
+                    WHERE event_id IS NULL AND copy > 1
+                      AND copy > (SELECT count(*) FROM events e WHERE {same_content})"""
+            )
+        if not parts:
+            return
+        import duckdb
+
+        try:
+            self.con.execute(
+                "INSERT INTO events " + " UNION ALL ".join(parts), {"offset": offset}
+            ).fetchall()
+        except duckdb.Error as exc:
+            if is_interrupt(exc):
+                raise
+            self._check_unchanged()
+            raise DataError(f"cannot read the event files: {first_line(exc)}") from None
+
+    def _check_unchanged(self) -> None:
+        """Fail the run if a file changed since it was first read (the counts would disagree)."""
+        for file, stamp in self.stamped:
+            if _stamps([file])[0] != stamp:
+                raise DataError(
+                    f"{file.display}: the file changed while it was being ingested; nothing "
+                    "was ingested: ingest it again once whatever writes it has finished"
+                )
 
     def _new_unknown(self, offset: int) -> list[tuple[str, int]]:
         """The categories of the events this run added that no report counts."""
@@ -362,8 +463,7 @@ class Ingest:
                    SELECT b.file_no + $offset, f.stored, b.source_row, b.problem, $now,
                           b.ts, b.end_us, b.user_id, b.category, b.org, b.event_id,
                           CAST(NULL AS VARCHAR) AS raw
-                   FROM ingest_batch b JOIN ingest_files f USING (file_no)
-                   WHERE b.problem IS NOT NULL
+                   FROM ingest_problems b JOIN ingest_files f USING (file_no)
                    UNION ALL
                    SELECT m.file_no + $offset, f.stored, m.source_row, m.problem, $now,
                           NULL, NULL, NULL, NULL, NULL, NULL, m.raw
@@ -398,7 +498,7 @@ class Ingest:
                    WHERE ingest_file > $offset GROUP BY ingest_file),
                bad AS (
                    SELECT file_no, count(*) AS n FROM (
-                       SELECT file_no FROM ingest_batch WHERE problem IS NOT NULL
+                       SELECT file_no FROM ingest_problems
                        UNION ALL SELECT file_no FROM ingest_malformed)
                    GROUP BY file_no)
                SELECT f.file_no, f.stored, f.display, f.rows, coalesce(a.n, 0), coalesce(b.n, 0)
@@ -421,6 +521,32 @@ class Ingest:
         return counts
 
     # ----------------------------------------------------------------- users
+
+
+#: The temporary tables of a run, dropped when it ends.
+_TABLES = (
+    "ingest_problems",
+    "ingest_malformed",
+    "ingest_files",
+    "ingest_dup_keys",
+    "ingest_repeated",
+)
+
+#: A file's size and modification time, to notice a file that changes during a run.
+_Stamp = tuple[int, int]
+
+
+def _stamps(files: Sequence[sources.EventFile]) -> list[_Stamp | None]:
+    """Each file's size and modification time (None if it cannot be stat'ed now)."""
+    stamps: list[_Stamp | None] = []
+    for file in files:
+        try:
+            info = os.stat(file.path)
+        except OSError:
+            stamps.append(None)  # reading it will say what is wrong
+            continue
+        stamps.append((info.st_size, info.st_mtime_ns))
+    return stamps
 
 
 def _files(n: int) -> str:
