@@ -121,8 +121,14 @@ class Cell:
     duration_us: int
 
 
-def _where(filters: Filters) -> tuple[str, dict[str, object]]:
-    clauses = ["problem IS NULL", "list_contains($categories, category)"]
+def filter_sql(filters: Filters, *, valid_only: bool = True) -> tuple[str, dict[str, object]]:
+    """SQL over canonical rows: the rows ``filters`` match, and its parameters.
+
+    ``valid_only`` adds ``problem IS NULL``; a store's events are valid by
+    construction and have no ``problem`` column.
+    """
+    clauses = ["problem IS NULL"] if valid_only else []
+    clauses.append("list_contains($categories, category)")
     params: dict[str, object] = {"categories": list(filters.categories)}
     if filters.orgs is not None:
         clauses.append("list_contains($orgs, org)")
@@ -170,7 +176,7 @@ def data_span(
     narrows "matching" as the counting rules do: with ``start_us`` an event must cover
     or lie past it, with ``end_us`` it must start before it.
     """
-    where, params = _where(filters)
+    where, params = filter_sql(filters)
     params["heartbeat"] = heartbeat_us
     if start_us is not None:
         where += " AND (coalesce(end_us, ts + $heartbeat) > $start OR ts >= $start)"
@@ -231,7 +237,7 @@ def only_heartbeats(
     con: duckdb.DuckDBPyConnection, view: str, filters: Filters, heartbeat_us: int
 ) -> bool:
     """Whether every matching event of ``view`` covers exactly the heartbeat."""
-    where, params = _where(filters)
+    where, params = filter_sql(filters)
     row = con.execute(
         f"SELECT count(*) FROM {view} WHERE {where} "
         "AND end_us IS NOT NULL AND end_us - ts <> $heartbeat",
@@ -255,7 +261,7 @@ def _compute(
     user_ids: list[str] | None = None,
 ) -> tuple[list[Cell], int]:
     lookup = BucketLookup.from_edges(edges)
-    where, params = _where(filters)
+    where, params = filter_sql(filters)
     names = f"SELECT DISTINCT user_id FROM {view} WHERE {where}"
     if user_ids is not None:
         names = "SELECT DISTINCT unnest(CAST($user_ids AS VARCHAR[])) AS user_id"

@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .. import sources
+from .. import engine, sources
 from ..engine import Cell, Filters
 from ..errors import DataError, Kind
 
@@ -426,7 +426,7 @@ def span(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[int, int] | 
     ).fetchall()[0]
     if first is None:
         return None
-    events, params = _events_filter(filters)
+    events, params = engine.filter_sql(filters, valid_only=False)
     # Every matching event before the first slot would have counted there.
     earliest = con.execute(
         f"SELECT min(ts) FROM events WHERE ts >= $first AND ts < $first + $slot AND {events}",
@@ -452,16 +452,3 @@ def span(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[int, int] | 
             kind=Kind.internal,
         )
     return int(earliest), int(latest)
-
-
-def _events_filter(filters: Filters) -> tuple[str, dict[str, object]]:
-    """SQL over the store's ``events``: the rows ``filters`` match."""
-    params: dict[str, object] = {"categories": list(filters.categories)}
-    clauses = ["list_contains($categories, category)"]
-    if filters.orgs is not None:
-        clauses.append("list_contains($orgs, org)")
-        params["orgs"] = list(filters.orgs)
-    if filters.users is not None:
-        clauses.append("list_contains($users, user_id)")
-        params["users"] = list(filters.users)
-    return " AND ".join(clauses), params
