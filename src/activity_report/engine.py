@@ -320,23 +320,9 @@ def _heartbeats_sql(view: str, where: str, lookup: BucketLookup, user_key: str, 
                    covered - greatest(reach - $edges[bucket + 2], 0) AS duration
             FROM groups
             UNION ALL
-            SELECT bucket, uk, 0 AS n,
-                   least(reach, $edges[bucket + 2]) - $edges[bucket + 1] AS duration
-            FROM (
-                SELECT uk, reach, unnest(range(bucket + 1, {bucket_last} + 1)) AS bucket
-                FROM groups WHERE reach > $edges[bucket + 2]
-            )
+            {_carried("groups", bucket_last)}
         ),
-        totals AS (
-            SELECT bucket, uk, sum(n) AS n, sum(duration) AS duration FROM cells GROUP BY ALL
-        ),
-        names AS (
-            SELECT {user_key} AS uk, user_id FROM ({names})
-        )
-        SELECT bucket, user_id, n, duration,
-               (SELECT count(*) - count(DISTINCT uk) FROM names) AS collisions
-        FROM totals JOIN names USING (uk)
-        ORDER BY bucket, user_id
+        {_totals_named(user_key, names)}
     """
 
 
@@ -420,14 +406,27 @@ def _general_sql(view: str, where: str, lookup: BucketLookup, user_key: str, nam
                    covered - greatest(reach - $edges[bucket + 2], 0) AS duration
             FROM spans
             UNION ALL
-            SELECT bucket, uk, 0 AS n,
+            {_carried("spans", bucket_last)}
+        ),
+        {_totals_named(user_key, names)}
+    """
+
+
+def _carried(spans: str, bucket_last: str) -> str:
+    """SQL: the overflow of each (bucket, user) span of ``spans`` (columns ``bucket``,
+    ``uk``, ``reach``) past its bucket's end, as whole or partial later buckets."""
+    return f"""SELECT bucket, uk, 0 AS n,
                    least(reach, $edges[bucket + 2]) - $edges[bucket + 1] AS duration
             FROM (
                 SELECT uk, reach, unnest(range(bucket + 1, {bucket_last} + 1)) AS bucket
-                FROM spans WHERE reach > $edges[bucket + 2]
-            )
-        ),
-        totals AS (
+                FROM {spans} WHERE reach > $edges[bucket + 2]
+            )"""
+
+
+def _totals_named(user_key: str, names: str) -> str:
+    """SQL: the end of both plans, from a CTE ``cells``: per bucket and user key, the sums,
+    named by ``names``, with the number of user keys that collide."""
+    return f"""totals AS (
             SELECT bucket, uk, sum(n) AS n, sum(duration) AS duration FROM cells GROUP BY ALL
         ),
         names AS (
@@ -436,5 +435,4 @@ def _general_sql(view: str, where: str, lookup: BucketLookup, user_key: str, nam
         SELECT bucket, user_id, n, duration,
                (SELECT count(*) - count(DISTINCT uk) FROM names) AS collisions
         FROM totals JOIN names USING (uk)
-        ORDER BY bucket, user_id
-    """
+        ORDER BY bucket, user_id"""
