@@ -65,10 +65,12 @@ from .csv import (
     reject_lines_sql,
 )
 from .diagnostics import (
+    UNKNOWN_CATEGORY,
     Diagnostics,
     diagnose,
     refuse_files_without_valid_rows,
     refuse_no_valid_rows,
+    tally,
     unknown_in_range,
 )
 from .loading import VIEW, LoadedEvents, counted_view, describe, load_events
@@ -95,6 +97,7 @@ __all__ = [
     "REJECT_REASONS",
     "REQUIRED",
     "STDIN",
+    "UNKNOWN_CATEGORY",
     "VIEW",
     "Column",
     "Diagnostics",
@@ -122,5 +125,6 @@ __all__ = [
     "refuse_no_valid_rows",
     "refuse_not_utf8",
     "reject_lines_sql",
+    "tally",
     "unknown_in_range",
 ]

@@ -101,11 +101,37 @@ def _which_files(con: duckdb.DuckDBPyConnection, view: str) -> str:
     return f"the events (one of {listed})"
 
 
+#: SQL over canonical rows: a valid row whose category is none of :data:`CATEGORIES`
+#: (bind ``$known`` to that list).
+UNKNOWN_CATEGORY = "problem IS NULL AND NOT list_contains($known, category)"
+
+
+def tally(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    column: str,
+    where: str = "true",
+    params: dict[str, object] | None = None,
+    limit: int | None = None,
+) -> list[tuple[str, int]]:
+    """The values of ``column`` among the rows of ``relation`` that meet ``where``, each
+    with its count, most common first (ties by value): how every list of reasons and
+    of unknown categories is ordered."""
+    sql = (
+        f"SELECT {column}, count(*) FROM {relation} WHERE {where} "
+        f"GROUP BY {column} ORDER BY count(*) DESC, {column}"
+    )
+    if limit is not None:
+        sql += f" LIMIT {limit}"
+    rows = con.execute(sql, params).fetchall() if params else con.execute(sql).fetchall()
+    return [(str(value), int(n)) for value, n in rows]
+
+
 def _diagnose(
     con: duckdb.DuckDBPyConnection, view: str, every_column: bool, covered: bool, users: bool
 ) -> Diagnostics:
     source = quote_ident(view)
-    known = {"known": list(CATEGORIES)}
+    known: dict[str, object] = {"known": list(CATEGORIES)}
     touched = "count(org) + count(event_id) + count(end_us) + count(source_row)"
     # coalesce: an aggregate over no rows is NULL, which would read as "not asked"
     covering = "list(DISTINCT category) FILTER (problem IS NULL AND end_us IS NOT NULL)"
@@ -116,7 +142,7 @@ def _diagnose(
         SELECT
             count(*) AS total,
             count(*) FILTER (problem IS NOT NULL) AS invalid,
-            count(*) FILTER (problem IS NULL AND NOT list_contains($known, category)) AS unknown,
+            count(*) FILTER ({UNKNOWN_CATEGORY}) AS unknown,
             {touched if every_column else "0"} AS touched,
             {covering if covered else "NULL"} AS covered,
             {user_list if users else "NULL"} AS users
@@ -132,13 +158,7 @@ def _diagnose(
     examples: list[tuple[str, int | None, str]] = []
     unknown_values: list[tuple[str, int]] = []
     if invalid:
-        reasons = [
-            (str(r), int(n))
-            for r, n in con.execute(
-                f"SELECT problem, count(*) FROM {source} WHERE problem IS NOT NULL "
-                "GROUP BY problem ORDER BY count(*) DESC, problem"
-            ).fetchall()
-        ]
+        reasons = tally(con, source, "problem", "problem IS NOT NULL")
         examples = _invalid_examples(con, view)
     if rejected is not None:
         reject_reasons, reject_examples = rejected
@@ -152,15 +172,7 @@ def _diagnose(
         total += rejected_count
         invalid += rejected_count
     if unknown:
-        unknown_values = [
-            (str(c), int(n))
-            for c, n in con.execute(
-                f"SELECT category, count(*) FROM {source} "
-                "WHERE problem IS NULL AND NOT list_contains($known, category) "
-                "GROUP BY category ORDER BY count(*) DESC, category LIMIT 5",
-                known,
-            ).fetchall()
-        ]
+        unknown_values = tally(con, source, "category", UNKNOWN_CATEGORY, known, limit=5)
     return Diagnostics(
         total, invalid, reasons, examples, unknown, unknown_values, covered_categories, user_ids
     )
@@ -215,14 +227,12 @@ def _rejected_lines(
     if lines is None:
         return None
     refuse_not_utf8(con, lines)
-    counts = con.execute(
-        f"SELECT reason, count(*) FROM ({lines}) GROUP BY reason ORDER BY count(*) DESC, reason"
-    ).fetchall()
+    counts = tally(con, f"({lines})", "reason")
     if not counts:
         return None
     first = con.execute(f"SELECT file, line, reason FROM ({lines}) ORDER BY file, line LIMIT 3")
     return (
-        [(str(reason), int(n)) for reason, n in counts],
+        counts,
         [(str(f), int(line) - 1, str(reason)) for f, line, reason in first.fetchall()],
     )
 
@@ -235,14 +245,13 @@ def unknown_in_range(
     end_us: int,
 ) -> Diagnostics:
     """``diagnostics`` with only the unknown categories of events in ``[start, end)``."""
-    rows = con.execute(
-        f"""SELECT category, count(*) FROM {view}
-            WHERE problem IS NULL AND NOT list_contains($known, category)
-              AND ts >= $start AND ts < $end
-            GROUP BY category ORDER BY count(*) DESC, category""",
+    values = tally(
+        con,
+        view,
+        "category",
+        f"{UNKNOWN_CATEGORY} AND ts >= $start AND ts < $end",
         {"known": list(CATEGORIES), "start": start_us, "end": end_us},
-    ).fetchall()
-    values = [(str(c), int(n)) for c, n in rows]
+    )
     return dataclasses.replace(
         diagnostics, unknown_rows=sum(n for _, n in values), unknown_values=values[:5]
     )

@@ -431,13 +431,7 @@ class Store:
             if rollups.STEP in self.applied and rollups.counted(self.con) == total:
                 return sources.Diagnostics(total, 0, [], [], 0, [])
             # Literals, not a bound list: DuckDB then skips row groups by their statistics.
-            unknown = [
-                (str(c), int(n))
-                for c, n in self.con.execute(
-                    f"SELECT category, count(*) FROM events WHERE category NOT IN ({known}) "
-                    "GROUP BY category ORDER BY count(*) DESC, category"
-                ).fetchall()
-            ]
+            unknown = sources.tally(self.con, "events", "category", f"category NOT IN ({known})")
         return sources.Diagnostics(total, 0, [], [], sum(n for _, n in unknown), unknown[:5])
 
     def info(self) -> StoreInfo:

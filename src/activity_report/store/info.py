@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import sources
 from .results import StoreInfo, _from_micros
 
 if TYPE_CHECKING:
@@ -15,25 +16,14 @@ def info(store: Store) -> StoreInfo:
     """Counts and spans of ``store`` (attached by the caller)."""
     con = store.con
     events, first, last = con.execute("SELECT count(*), min(ts), max(ts) FROM events").fetchall()[0]
-    categories = [
-        (str(c), int(n))
-        for c, n in con.execute(
-            "SELECT category, count(*) FROM events GROUP BY category "
-            "ORDER BY count(*) DESC, category"
-        ).fetchall()
-    ]
+    categories = sources.tally(con, "events", "category")
     organizations = [
         (None if o is None else str(o), int(n))
         for o, n in con.execute(
             "SELECT org, count(*) FROM events GROUP BY org ORDER BY count(*) DESC, org NULLS LAST"
         ).fetchall()
     ]
-    reasons = [
-        (str(p), int(n))
-        for p, n in con.execute(
-            "SELECT problem, count(*) FROM rejects GROUP BY problem ORDER BY count(*) DESC, problem"
-        ).fetchall()
-    ]
+    reasons = sources.tally(con, "rejects", "problem")
     users = int(con.execute("SELECT count(*) FROM users").fetchall()[0][0])
     # In whole seconds (a run's microseconds tell no one anything), as an
     # integer: DuckDB before 2.0 needs pytz to hand a TIMESTAMPTZ to Python.

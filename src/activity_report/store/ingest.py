@@ -279,13 +279,7 @@ class Ingest:
             UNION ALL
             SELECT file_no, source_row, problem FROM ingest_malformed
         """
-        reasons = [
-            (str(p), int(n))
-            for p, n in con.execute(
-                f"SELECT problem, count(*) FROM ({problems}) GROUP BY problem "
-                "ORDER BY count(*) DESC, problem"
-            ).fetchall()
-        ]
+        reasons = sources.tally(con, f"({problems})", "problem")
         examples = [
             (str(f), None if r is None else int(r), str(p))
             for f, r, p in con.execute(
@@ -296,15 +290,14 @@ class Ingest:
         ]
         unknown: list[tuple[str, int]] = []
         if unknown_rows:
-            unknown = [
-                (str(c), int(n))
-                for c, n in con.execute(
-                    f"SELECT category, count(*) FROM {sources.quote_ident(INPUT_VIEW)} "
-                    "WHERE problem IS NULL AND NOT list_contains($known, category) "
-                    "GROUP BY category ORDER BY count(*) DESC, category LIMIT 5",
-                    {"known": list(sources.CATEGORIES)},
-                ).fetchall()
-            ]
+            unknown = sources.tally(
+                con,
+                sources.quote_ident(INPUT_VIEW),
+                "category",
+                sources.UNKNOWN_CATEGORY,
+                {"known": list(sources.CATEGORIES)},
+                limit=5,
+            )
         total = int(con.execute("SELECT sum(rows) FROM ingest_files").fetchall()[0][0] or 0)
         return sources.Diagnostics(
             total_rows=total,
