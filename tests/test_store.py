@@ -76,15 +76,15 @@ def test_repeated_ingest_adds_nothing(db: Path) -> None:
     assert first.exit_code == 0, first.stderr
     assert first.stdout == ""
     assert first.stderr == (
-        f"activity-report: ingested 1 file into {db}: {SAMPLE_ROWS} rows, {SAMPLE_ROWS} new, "
+        f"activity-report: ingested 1 file into {db}: 46,393 rows, 46,393 new, "
         "0 duplicates, 0 rejected\n"
     )
     before = snapshot(db)["events"]
     again = ingest(db, PARQUET)
     assert again.exit_code == 0, again.stderr
     assert again.stderr == (
-        f"activity-report: ingested 1 file into {db}: {SAMPLE_ROWS} rows, 0 new, "
-        f"{SAMPLE_ROWS} duplicates, 0 rejected\n"
+        f"activity-report: ingested 1 file into {db}: 46,393 rows, 0 new, "
+        "46,393 duplicates, 0 rejected\n"
     )
     assert snapshot(db)["events"] == before
     assert len(before) == SAMPLE_ROWS

@@ -23,8 +23,8 @@ def fail(message: str, code: int) -> int:
 
 
 def plural(n: int, noun: str) -> str:
-    """``1 invalid row``, ``2 invalid rows``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """``1 invalid row``, ``2 invalid rows``, ``20,000,000 rows``: digits grouped."""
+    return f"{n} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def one_line(text: str) -> str:

@@ -65,8 +65,8 @@ def ingest_command(
         print_json(result.to_dict(), done="the ingest is committed")
     files = f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}"
     note(
-        f"ingested {files} into {result.path}: {plural(result.rows, 'row')}, {result.new} new, "
-        f"{plural(result.duplicates, 'duplicate')}, {result.rejected} rejected"
+        f"ingested {files} into {result.path}: {plural(result.rows, 'row')}, {result.new:,} new, "
+        f"{plural(result.duplicates, 'duplicate')}, {result.rejected:,} rejected"
     )
     # Only what this run added: a nightly re-ingest of the same files stays quiet.
     if result.kept_rejects:
@@ -136,8 +136,8 @@ def users_import_command(
     if as_json:
         print_json(result.to_dict(), done="the import is committed")
     note(
-        f"imported {plural(result.users, 'user')} into {result.path}: {result.added} added, "
-        f"{result.updated} updated, {result.unchanged} unchanged"
+        f"imported {plural(result.users, 'user')} into {result.path}: {result.added:,} added, "
+        f"{result.updated:,} updated, {result.unchanged:,} unchanged"
     )
 
 
