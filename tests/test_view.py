@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -313,3 +314,66 @@ def test_sessions_expire_and_are_capped() -> None:
     assert few.token(second) == "b" and few.token(third) == "c"
     few.end(third)
     assert few.token(third) is None
+
+
+@pytest.mark.parametrize("path", ["/", "/metrics/activity.csv"])
+def test_a_client_that_leaves_cancels_the_views_report(path: str) -> None:
+    """The page and the download run their report in a run of their own, cancelled on disconnect."""
+    import asyncio
+    import threading
+    import time
+    from collections.abc import Mapping
+
+    from starlette.requests import Request
+
+    from activity_report.resources import RunContext
+    from activity_report.server.errors import ClientGone
+    from activity_report.server.view import routes
+
+    seen: list[RunContext] = []
+
+    class Slow:
+        def token_ok(self, token: str) -> bool:
+            return True
+
+        def organizations(self) -> list[tuple[str, str | None]]:
+            return []
+
+        def latest_event(self) -> datetime | None:
+            return None
+
+        def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Any:
+            seen.append(context)
+            deadline = time.monotonic() + 30
+            while not context.interrupted and time.monotonic() < deadline:
+                time.sleep(0.01)
+            context.check()  # raises: the run was cancelled
+            raise AssertionError("the report was not cancelled")
+
+    sessions = Sessions()
+    handler = {route.path: route.endpoint for route in routes(Slow(), sessions)}[path]
+    cookie = f"{SESSION_COOKIE}={sessions.start('token')}"
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": AUGUST[2:].encode(),
+        "headers": [(b"cookie", cookie.encode()), (b"sec-fetch-site", b"same-origin")],
+    }
+
+    async def gone() -> dict[str, str]:
+        return {"type": "http.disconnect"}
+
+    outcome: list[BaseException] = []
+
+    async def call() -> None:
+        try:
+            await handler(Request(scope, gone))
+        except BaseException as exc:  # the outcome under test
+            outcome.append(exc)
+
+    runner = threading.Thread(target=lambda: asyncio.run(call()))
+    runner.start()
+    runner.join(timeout=60)
+    assert [type(e) for e in outcome] == [ClientGone]
+    assert [context.interrupted for context in seen] == [True]

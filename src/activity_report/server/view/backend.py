@@ -32,8 +32,11 @@ class Backend(Protocol):
     def latest_event(self) -> datetime | None:
         """The store's latest event, for the default range; None when it is empty."""
 
-    def report(self, values: Mapping[str, str | list[str]]) -> Report:
-        """The API's report for its query parameters; raises its errors."""
+    def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Report:
+        """The API's report for its query parameters, in ``context``; raises its errors.
+
+        A cancel of ``context`` (its client left) stops the report's queries.
+        """
 
 
 class StoreBackend:
@@ -60,12 +63,12 @@ class StoreBackend:
             return None
         return datetime.fromtimestamp(row[0] / 1_000_000, UTC)
 
-    def report(self, values: Mapping[str, str | list[str]]) -> Report:
+    def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Report:
         """The API's checks and the API's report, for the same query string."""
         pairs = [(k, v) for k, vs in values.items() for v in listed(vs)]
         checked = query_values(Request({"type": "http", "query_string": urlencode(pairs).encode()}))
         query = parse_query(checked)
-        with RunContext() as context, self.reader.cursor() as (cursor, _), context.stops():
+        with self.reader.cursor() as (cursor, _), context.stops():
             context.track(cursor)
             store = self.reader.store(cursor)
             source = DuckDBSource(

@@ -17,6 +17,7 @@ from ...errors import ActivityReportError
 from ...model import Report
 from ...render import Format, renderer
 from ...render import html as page
+from ..routes import run_cancellable
 from .assets import FAVICON, SCRIPT, VIEW_STYLE
 from .backend import Backend
 from .filters import CONTROLS, api_values, default_range, file_name
@@ -75,8 +76,9 @@ class _View:
             return _page(sign_in_page(next_query=request.url.query))
         filters = await run_in_threadpool(self._filters, request)
         try:
-            report: Report | None = await run_in_threadpool(
-                self.backend.report, api_values(filters)
+            values = api_values(filters)
+            report: Report | None = await run_cancellable(
+                request, lambda context: self.backend.report(values, context)
             )
             problem = None
         except ActivityReportError as exc:
@@ -154,7 +156,9 @@ class _View:
             else:
                 values[name] = value
         try:
-            report = await run_in_threadpool(self.backend.report, values)
+            report = await run_cancellable(
+                request, lambda context: self.backend.report(values, context)
+            )
         except ActivityReportError as exc:
             return _json_error(400, str(exc))
         body = renderer(Format.csv)(report)
