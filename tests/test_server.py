@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -74,6 +75,7 @@ def start_server(db: Path, *options: str) -> tuple[str, subprocess.Popen[str]]:
                 str(db),
                 "--port",
                 str(port),
+                *options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -537,3 +539,81 @@ def test_a_client_gone_cancels_its_own_request_and_no_other() -> None:
     assert ended[finite] > ended[endless]  # it ran on while the other was cancelled
     assert (contexts[endless].interrupted, contexts[finite].interrupted) == (True, False)
     con.close()
+
+
+def test_a_request_past_the_time_limit_is_stopped() -> None:
+    """``run_cancellable`` with a limit cancels the run and fails with TookTooLong."""
+    import asyncio
+    from typing import Any, cast
+
+    import duckdb
+
+    from activity_report.resources import RunContext
+    from activity_report.server.errors import TookTooLong
+    from activity_report.server.routes import run_cancellable
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    contexts: list[RunContext] = []
+
+    class Client:
+        async def is_disconnected(self) -> bool:
+            return False
+
+    def endless(context: RunContext) -> Any:
+        contexts.append(context)
+        cursor = context.track(con.cursor())
+        with context.stops():
+            return cursor.execute(
+                "SELECT count(*) FROM range(100000000000) a, range(10) b"
+            ).fetchall()
+
+    outcome: list[BaseException] = []
+
+    async def call() -> None:
+        try:
+            await run_cancellable(cast(Any, Client()), endless, 1.0)
+        except BaseException as exc:  # the outcome under test
+            outcome.append(exc)
+
+    began = time.monotonic()
+    runner = threading.Thread(target=lambda: asyncio.run(call()))
+    runner.start()
+    runner.join(timeout=120)
+    assert time.monotonic() - began < 60
+    assert [type(e) for e in outcome] == [TookTooLong]
+    assert "longer than this server allows (1 s)" in str(outcome[0])
+    assert [c.interrupted for c in contexts] == [True]
+    con.close()
+
+
+def test_a_request_past_the_time_limit_is_a_503_without_retry_after(store: Path) -> None:
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from activity_report.server import ServerConfig, create_app
+    from activity_report.server.errors import TookTooLong
+
+    async def slow(request: Any) -> Any:
+        raise TookTooLong(120)
+
+    app = create_app(ServerConfig(store, log_requests=False), extra_routes=[Route("/slow", slow)])
+    with TestClient(app) as client:
+        response = client.get("/slow")
+    body = assert_json_error(response, 503)
+    assert body["message"] == "The request took too long."
+    assert "(120 s)" in body["detail"] and "shorter range" in body["detail"]
+    assert "retry-after" not in response.headers
+
+
+@pytest.mark.parametrize(("given", "limit"), [((), 120.0), (("--request-timeout", "0"), None)])
+def test_serve_passes_its_request_timeout_to_the_server(
+    monkeypatch: pytest.MonkeyPatch, given: tuple[str, ...], limit: float | None
+) -> None:
+    from activity_report.server import run as server_run
+
+    configs: list[Any] = []
+    monkeypatch.setattr(server_run, "serve", lambda config, **_: configs.append(config))
+    result = run_cli("serve", "--db", "unused.duckdb", *given)
+    assert result.exit_code == 0, result.stderr
+    assert [c.timing.request for c in configs] == [limit]

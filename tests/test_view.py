@@ -377,3 +377,34 @@ def test_a_client_that_leaves_cancels_the_views_report(path: str) -> None:
     runner.join(timeout=60)
     assert [type(e) for e in outcome] == [ClientGone]
     assert [context.interrupted for context in seen] == [True]
+
+
+def test_the_download_of_a_report_past_the_time_limit_is_a_503() -> None:
+    from collections.abc import Mapping
+
+    from starlette.applications import Starlette
+
+    from activity_report.resources import RunContext
+    from activity_report.server.errors import TookTooLong
+    from activity_report.server.view import routes
+
+    class TooSlow:
+        def token_ok(self, token: str) -> bool:
+            return True
+
+        def organizations(self) -> list[tuple[str, str | None]]:
+            return []
+
+        def latest_event(self) -> datetime | None:
+            return None
+
+        def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Any:
+            raise TookTooLong(120)
+
+    sessions = Sessions()
+    app = Starlette(routes=routes(TooSlow(), sessions))
+    with TestClient(app, base_url=ORIGIN) as client:
+        client.cookies.set(SESSION_COOKIE, sessions.start("token"))
+        answer = client.get("/metrics/activity.csv?category=ide", headers=SAME_ORIGIN)
+    assert answer.status_code == 503
+    assert "longer than this server allows (120 s)" in answer.json()["message"]

@@ -19,6 +19,13 @@ def serve_command(
         float,
         typer.Option(help="Seconds a request waits while an ingest commits, before a 503.", min=0),
     ] = 5.0,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a request may run before it is stopped with a 503; 0 for no limit.",
+            min=0,
+        ),
+    ] = 120.0,
     debug: DebugOption = False,
 ) -> None:
     """Serve the Activity API over HTTP, from the store, until SIGTERM or Ctrl-C.
@@ -32,5 +39,5 @@ def serve_command(
     from ..server import ServerConfig, Timing
     from ..server.run import serve
 
-    timing = Timing(busy_timeout=busy_timeout)
+    timing = Timing(busy_timeout=busy_timeout, request=request_timeout or None)
     serve(ServerConfig(store_path(db), timing=timing), host=host, port=port)

@@ -46,6 +46,19 @@ class ClientGone(Exception):
     """The client closed the connection before its answer was ready."""
 
 
+class TookTooLong(ActivityReportError):
+    """A request ran past the server's limit and was stopped (HTTP 503, no Retry-After)."""
+
+    kind = Kind.unavailable
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            "the report ran longer than this server allows ({seconds:g} s) and was stopped; "
+            "ask for a shorter range or a longer interval",
+            seconds=seconds,
+        )
+
+
 async def on_client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=499)  # nobody reads it; the log line shows it
 
@@ -62,6 +75,8 @@ async def on_core_error(request: Request, exc: Exception) -> Response:
     detail = exc.render(plain_name)
     if isinstance(exc, InvalidValue):
         return error_response(status, f"Invalid query parameter {exc.param!r}.", detail)
+    if isinstance(exc, TookTooLong):  # the same request would take as long again
+        return error_response(status, "The request took too long.", detail)
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
     if exc.kind is Kind.interrupted:
         return error_response(status, "The request was cancelled; try again.", detail, headers)

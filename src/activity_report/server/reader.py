@@ -41,6 +41,7 @@ class Timing:
     gap: float = 0.05  # seconds the store stays closed between windows, for writers
     busy_timeout: float = 5.0  # seconds a request waits for a writer before a 503
     retry: float = 0.02  # seconds between attempts to open a store a writer holds
+    request: float | None = 120.0  # seconds a request may run before it is stopped; None: no limit
 
 
 Signature = tuple[int, ...]

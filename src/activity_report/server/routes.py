@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from ..query import Query, parse_query
 from ..reporting import run
 from ..resources import RunContext
 from . import auth, metrics, openapi
-from .errors import ClientGone
+from .errors import ClientGone, TookTooLong
 from .reader import Signature, StoreReader
 
 if TYPE_CHECKING:
@@ -155,25 +156,30 @@ def _key(query: Query) -> Any:
     )
 
 
-async def run_cancellable(request: Request, work: Callable[[RunContext], T]) -> T:
+async def run_cancellable(
+    request: Request, work: Callable[[RunContext], T], timeout: float | None = None
+) -> T:
     """Run ``work`` in a worker thread, in a run of its own; cancel it if the client leaves.
 
     The request's queries are those of its run only (:meth:`.RunContext.cancel`):
-    the other requests go on.
+    the other requests go on. Past ``timeout`` seconds the run is cancelled too,
+    and the request fails with :class:`.TookTooLong`.
     """
     context = RunContext()
     task = asyncio.ensure_future(anyio.to_thread.run_sync(_closing, work, context))
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=0.05)
             if done:
                 return task.result()
-            if await request.is_disconnected():
+            gone = await request.is_disconnected()
+            if gone or (deadline is not None and time.monotonic() > deadline):
                 context.cancel()
                 try:
                     await task  # DuckDB was interrupted: it fails, or it had just finished
                 finally:
-                    raise ClientGone()
+                    raise ClientGone() if gone else TookTooLong(timeout or 0)
     except BaseException:
         context.cancel()
         raise
@@ -186,6 +192,7 @@ def _closing(work: Callable[[RunContext], T], context: RunContext) -> T:
 
 def routes(reader: StoreReader) -> list[BaseRoute]:
     """The server's routes over the store that ``reader`` opens."""
+    limit = reader.timing.request
     answers = Answers()
     verified = Verified()
     gauges = metrics.Gauges()
@@ -227,7 +234,7 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
             return body
 
         body = await run_cancellable(
-            request, lambda context: authenticated(presented, context, compute)
+            request, lambda context: authenticated(presented, context, compute), limit
         )
         return Response(body, media_type="application/json")
 
@@ -240,7 +247,7 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
             return gauges.text(reader.store(cursor), signature)
 
         text = await run_cancellable(
-            request, lambda context: authenticated(presented, context, compute)
+            request, lambda context: authenticated(presented, context, compute), limit
         )
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -49,5 +49,5 @@ __all__ = [
 def install(app: Starlette, reader: StoreReader) -> None:
     """Add the view to the server's app: its routes, and the cookie for the API."""
     sessions = Sessions()
-    app.router.routes.extend(routes(StoreBackend(reader), sessions))
+    app.router.routes.extend(routes(StoreBackend(reader), sessions, reader.timing.request))
     app.add_middleware(SessionTokenMiddleware, sessions=sessions)

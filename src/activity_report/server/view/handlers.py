@@ -17,6 +17,7 @@ from ...errors import ActivityReportError
 from ...model import Report
 from ...render import Format, renderer
 from ...render import html as page
+from ..errors import STATUS
 from ..routes import run_cancellable
 from .assets import FAVICON, SCRIPT, VIEW_STYLE
 from .backend import Backend
@@ -36,9 +37,12 @@ SECURITY_HEADERS = {
 }
 
 
-def routes(backend: Backend, sessions: Sessions) -> list[Route]:
-    """The view's routes: ``/``, sign-in and -out, the CSV download, its CSS and script."""
-    view = _View(backend, sessions)
+def routes(backend: Backend, sessions: Sessions, limit: float | None = None) -> list[Route]:
+    """The view's routes: ``/``, sign-in and -out, the CSV download, its CSS and script.
+
+    A report that runs past ``limit`` seconds is stopped (as the API's are).
+    """
+    view = _View(backend, sessions, limit)
     return [
         Route("/", view.home, methods=["GET"]),
         Route("/signin", view.sign_in, methods=["POST"]),
@@ -62,8 +66,8 @@ def _static(body: str, media_type: str) -> Callable[[Request], Any]:
 
 
 class _View:
-    def __init__(self, backend: Backend, sessions: Sessions) -> None:
-        self.backend, self.sessions = backend, sessions
+    def __init__(self, backend: Backend, sessions: Sessions, limit: float | None) -> None:
+        self.backend, self.sessions, self.limit = backend, sessions, limit
 
     async def _token(self, request: Request) -> str | None:
         token = self.sessions.token(request.cookies.get(SESSION_COOKIE))
@@ -78,7 +82,7 @@ class _View:
         try:
             values = api_values(filters)
             report: Report | None = await run_cancellable(
-                request, lambda context: self.backend.report(values, context)
+                request, lambda context: self.backend.report(values, context), self.limit
             )
             problem = None
         except ActivityReportError as exc:
@@ -157,10 +161,10 @@ class _View:
                 values[name] = value
         try:
             report = await run_cancellable(
-                request, lambda context: self.backend.report(values, context)
+                request, lambda context: self.backend.report(values, context), self.limit
             )
-        except ActivityReportError as exc:
-            return _json_error(400, str(exc))
+        except ActivityReportError as exc:  # a bad parameter (400), a report too long (503)
+            return _json_error(STATUS[exc.kind], str(exc))
         body = renderer(Format.csv)(report)
         name = file_name(report, "csv")
         return Response(
