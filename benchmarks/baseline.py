@@ -69,6 +69,46 @@ def make_edges(
     return edges, wall_origin, range_start, range_end
 
 
+def answer(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    cats: list[str],
+    hb_us: int,
+    interval: str,
+    tz: str,
+    edges: list[int],
+    wall_origin: int,
+    range_start: int,
+    range_end: int,
+) -> dict[str, object]:
+    """Run a baseline's ``sql`` with its parameters; the JSON that ``bench.py`` compares."""
+    params: dict[str, object] = {
+        "cats": cats,
+        "hb": hb_us,
+        "start": range_start,
+        "end": range_end,
+    }
+    if interval in WIDTH_US:
+        params |= {"origin": wall_origin, "width": WIDTH_US[interval]}
+    if tz != "UTC":
+        params["tz"] = tz
+    rows = con.execute(sql, params).fetchall()
+    cells = [[int(b), str(u), int(n), int(d)] for b, u, n, d in rows]
+    return {"edges": [*edges, range_end], "cells": cells}
+
+
+def arguments(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The options both baselines take, after ``--events`` and any of their own."""
+    parser.add_argument("--start", required=True, help="wall-clock date in --tz")
+    parser.add_argument("--end", required=True, help="wall-clock date in --tz (exclusive)")
+    parser.add_argument("--interval", choices=sorted(STEPS), required=True)
+    parser.add_argument("--tz", default="UTC")
+    parser.add_argument("--category", choices=("any", *CATEGORIES), default="any")
+    parser.add_argument("--heartbeat-us", type=int, default=60_000_000)
+    parser.add_argument("-o", "--output", required=True)
+    return parser.parse_args()
+
+
 def run(
     events: str, fmt: str, start: str, end: str, interval: str, tz: str, category: str, hb_us: int
 ) -> dict[str, object]:
@@ -142,33 +182,14 @@ def run(
         WHERE c.n > 0 OR c.duration > 0
         ORDER BY e.lo, d.user_id
     """
-    params: dict[str, object] = {
-        "cats": cats,
-        "hb": hb_us,
-        "start": range_start,
-        "end": range_end,
-    }
-    if interval in WIDTH_US:
-        params |= {"origin": wall_origin, "width": WIDTH_US[interval]}
-    if tz != "UTC":
-        params["tz"] = tz
-    rows = con.execute(sql, params).fetchall()
-    cells = [[int(b), str(u), int(n), int(d)] for b, u, n, d in rows]
-    return {"edges": [*edges, range_end], "cells": cells}
+    return answer(con, sql, cats, hb_us, interval, tz, edges, wall_origin, range_start, range_end)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", required=True)
     parser.add_argument("--format", dest="fmt", choices=("parquet", "csv"), default="parquet")
-    parser.add_argument("--start", required=True, help="wall-clock date in --tz")
-    parser.add_argument("--end", required=True, help="wall-clock date in --tz (exclusive)")
-    parser.add_argument("--interval", choices=sorted(STEPS), required=True)
-    parser.add_argument("--tz", default="UTC")
-    parser.add_argument("--category", choices=("any", *CATEGORIES), default="any")
-    parser.add_argument("--heartbeat-us", type=int, default=60_000_000)
-    parser.add_argument("-o", "--output", required=True)
-    args = parser.parse_args()
+    args = arguments(parser)
     result = run(
         args.events,
         args.fmt,

@@ -30,7 +30,7 @@ import json
 from pathlib import Path
 
 import duckdb
-from baseline import CATEGORIES, STEPS, WIDTH_US, bucket_sql, make_edges
+from baseline import CATEGORIES, answer, arguments, bucket_sql, make_edges
 
 
 def run(
@@ -88,32 +88,13 @@ def run(
         WHERE c.n > 0 OR c.duration > 0
         ORDER BY e.lo, d.user_id
     """
-    params: dict[str, object] = {
-        "cats": cats,
-        "hb": hb_us,
-        "start": range_start,
-        "end": range_end,
-    }
-    if interval in WIDTH_US:
-        params |= {"origin": wall_origin, "width": WIDTH_US[interval]}
-    if tz != "UTC":
-        params["tz"] = tz
-    rows = con.execute(sql, params).fetchall()
-    cells = [[int(b), str(u), int(n), int(d)] for b, u, n, d in rows]
-    return {"edges": [*edges, range_end], "cells": cells}
+    return answer(con, sql, cats, hb_us, interval, tz, edges, wall_origin, range_start, range_end)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", required=True, help="a Parquet file without end_time")
-    parser.add_argument("--start", required=True, help="wall-clock date in --tz")
-    parser.add_argument("--end", required=True, help="wall-clock date in --tz (exclusive)")
-    parser.add_argument("--interval", choices=sorted(STEPS), required=True)
-    parser.add_argument("--tz", default="UTC")
-    parser.add_argument("--category", choices=("any", *CATEGORIES), default="any")
-    parser.add_argument("--heartbeat-us", type=int, default=60_000_000)
-    parser.add_argument("-o", "--output", required=True)
-    args = parser.parse_args()
+    args = arguments(parser)
     result = run(
         args.events, args.start, args.end, args.interval, args.tz, args.category, args.heartbeat_us
     )
