@@ -46,7 +46,10 @@ def document() -> dict[str, Any]:
     errors = {
         "400": _error("A bad parameter"),
         "401": _error("No token, or not a valid one"),
-        "503": _error("The store is busy (an ingest is committing); see Retry-After"),
+        "503": _error(
+            "The store is busy (an ingest is committing; see Retry-After), "
+            "or the report ran past the server's time limit (no Retry-After)"
+        ),
     }
     return {
         "openapi": "3.1.0",
