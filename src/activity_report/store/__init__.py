@@ -35,8 +35,8 @@ duplicates inside the batch) costs one sort of hashes.
 The rows not already in the store are then appended by two anti joins (by
 id, and by content), each against the few stored events that can match:
 a semi join, built on the run's ids (or times and users), finds those in
-one scan of the store, so no hash table ever holds the stored events and a
-run's memory follows its files, not the store. There is no index: an ART
+one scan of the store, so no hash table ever holds the stored events (the
+run's own structures follow its files, not the store). There is no index: an ART
 index on the id made inserts about 3x and re-ingests about 6x slower in
 measurements, and the joins need none.
 
