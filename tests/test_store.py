@@ -18,6 +18,7 @@ import pytest
 
 from activity_report.errors import DataError
 from activity_report.store import SCHEMA_VERSION, Store, default_path
+from activity_report.store import ingest as ingest_module
 
 from .conftest import SAMPLE, run_cli, write_csv
 
@@ -863,3 +864,94 @@ def test_a_repeated_id_keeps_the_first_files_row_whatever_the_format(
     from_store = run_cli("--db", str(db), "--format", "json")
     assert from_files.exit_code == 0, from_files.stderr
     assert json.loads(from_store.stdout) == json.loads(from_files.stdout)
+
+
+class _Profiled:
+    """A connection that keeps, for each statement it runs, DuckDB's profile of it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self.profiles: list[tuple[str, dict[str, Any]]] = []
+        con.execute("SET enable_profiling = 'no_output'")
+
+    def execute(self, sql: str, *args: Any) -> duckdb.DuckDBPyConnection:
+        result = self._con.execute(sql, *args)
+        self.profiles.append((sql, json.loads(self._con.get_profiling_information(format="json"))))
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def _largest_build(profile: dict[str, Any]) -> int:
+    """The most rows any scan feeds into the side a hash join builds its table from."""
+
+    def scanned(op: dict[str, Any]) -> list[int]:
+        rows = [int(op.get("intermediate_rows", 0))] if op.get("type") == "TABLE_SCAN" else []
+        return rows + [n for child in op.get("children", []) for n in scanned(child)]
+
+    def builds(op: dict[str, Any]) -> list[int]:
+        found = max(scanned(op["children"][1]), default=0) if op.get("type") == "HASH_JOIN" else 0
+        return [found] + [n for child in op.get("children", []) for n in builds(child)]
+
+    return max((n for op in profile.get("operator", []) for n in builds(op)), default=0)
+
+
+def test_a_nightly_ingest_builds_no_hash_table_over_the_stored_events(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A night's file is compared with the stored events that can match it, found by
+    looking its ids (and its id-less rows' times and users) up in the store: every
+    hash table holds at most the night's rows, whatever the store holds. Exact all
+    the same: an id stored months before is still a duplicate, and keeps its first
+    content, and an id-less copy of a stored event is not added again."""
+    stored, night = 100_000, 10_000
+    with Store.open(db):
+        pass
+    con = duckdb.connect(str(db))
+    # Written directly (no rollups: this test reads the events only). Stored
+    # event i, a minute apart from 2024-01-01: id "stored-<i>" when i is even,
+    # else no id.
+    con.execute("INSERT INTO ingests VALUES (1, 'stored', $n, $n, 0, 0, now())", {"n": stored})
+    con.execute(
+        """INSERT INTO events
+           SELECT 1704067200000000 + i * 60000000, NULL, 'user-' || (i % 100), 'ide', NULL,
+                  CASE WHEN i % 2 = 0 THEN printf('stored-%09d', i) END, 1
+           FROM range($n) t(i)""",
+        {"n": stored},
+    )
+    con.close()
+    # The night, in June: 50 ids stored in January, 50 id-less copies of stored
+    # events (their January times), 50 new id-less rows, the rest new ids.
+    path = tmp_path / "night.parquet"
+    duckdb.execute(
+        """COPY (SELECT CASE WHEN j < 50 THEN printf('stored-%09d', 2 * j)
+                             WHEN j >= 150 THEN 'night-' || j END AS id,
+                        to_timestamp(CASE WHEN j BETWEEN 50 AND 99
+                                          THEN 1704067200 + (2 * (j - 50) + 1) * 60
+                                          ELSE 1717200000 + j END) AS time,
+                        CASE WHEN j BETWEEN 50 AND 99 THEN 'user-' || ((2 * (j - 50) + 1) % 100)
+                             ELSE 'night-user' END AS user_id,
+                        'ide' AS category
+                 FROM range($n) t(j)) TO $path (FORMAT parquet)""",
+        {"n": night, "path": str(path)},
+    )
+    runs: list[_Profiled] = []
+    real_init = ingest_module.Ingest.__init__
+
+    def profiled(self: ingest_module.Ingest, store: Store) -> None:
+        real_init(self, store)
+        runs.append(_Profiled(store.con))
+        self.con = runs[-1]  # type: ignore[assignment]
+
+    monkeypatch.setattr(ingest_module.Ingest, "__init__", profiled)
+    with Store.open(db) as store:
+        result = store.ingest([str(path)])
+    assert (result.new, result.duplicates) == (night - 100, 100)
+    merge = [(sql, p) for sql, p in runs[0].profiles if "events" in sql]
+    assert merge, "no statement of the run read the events"
+    assert max(_largest_build(p) for _, p in merge) <= night
+    assert query(db, "SELECT ts, user_id FROM events WHERE event_id = 'stored-000000000'") == [
+        (1704067200000000, "user-0")
+    ]
+    assert query(db, "SELECT count(*) FROM events WHERE event_id IS NULL") == [(stored // 2 + 50,)]

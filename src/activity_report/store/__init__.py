@@ -28,14 +28,17 @@ organization, end of coverage) are copies: the store keeps, per content, as
 many copies as the most any one ingested file held, so a file's own repeats
 are kept and a re-ingest or an overlapping export adds only the copies
 beyond those stored. Every comparison is on the real columns, so no hash
-collision can ever drop an event. The batch of one run is first copied into
-a temporary table (one scan of the files); a 64-bit hash of each row's
-identity only finds the few keys that occur more than once in the batch, so
-the common case (no duplicates inside the batch) costs one hash aggregate.
+collision can ever drop an event. The rows of a run stream from its files
+(see :mod:`.ingest`); a 64-bit hash of each row's identity only finds the
+few keys that occur more than once in the batch, so the common case (no
+duplicates inside the batch) costs one sort of hashes.
 The rows not already in the store are then appended by two anti joins (by
-id, and by content), which DuckDB runs as hash joins built on the smaller
-side. There is no index: an ART index on the id made inserts about 3x and
-re-ingests about 6x slower in measurements, and the anti join needs none.
+id, and by content), each against the few stored events that can match:
+a semi join, built on the run's ids (or times and users), finds those in
+one scan of the store, so no hash table ever holds the stored events (the
+run's own structures follow its files, not the store). There is no index: an ART
+index on the id made inserts about 3x and re-ingests about 6x slower in
+measurements, and the joins need none.
 
 Schema. :data:`MIGRATIONS` lists named steps, applied in order by the first
 writer, each in its own transaction (:meth:`Store.atomic`), and recorded in

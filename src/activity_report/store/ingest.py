@@ -388,38 +388,73 @@ class Ingest:
 
         An id is new when no stored event has it. An id-less row numbered
         ``copy`` is new when the store holds fewer than ``copy`` events with
-        its content: first copies by an anti join (the common case), further
-        ones by counting.
+        its content. The run's rows are compared only with the stored events
+        that can equal one of them (:meth:`_known_ids`, :meth:`_known_rows`),
+        never with the whole store: a hash table over every stored id would
+        grow with the store (gigabytes at a hundred million events), while
+        the matches of a nightly file are usually none.
         """
-        same_content = """e.event_id IS NULL AND e.ts = b.ts AND e.user_id = b.user_id
-                       AND e.category = b.category AND e.org IS NOT DISTINCT FROM b.org
+        same_content = """e.ts = b.ts AND e.user_id = b.user_id AND e.category = b.category
+                       AND e.org IS NOT DISTINCT FROM b.org
                        AND e.end_us IS NOT DISTINCT FROM b.end_us"""
         merged = "ts, end_us, user_id, category, org, event_id, file_no + $offset"
         parts = []
         if self.with_id:
+            self._known_ids()
             parts.append(
                 f"""SELECT {merged} FROM ({self._rows("event_id IS NOT NULL")}) b
-                    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id)"""
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM ingest_known_ids e WHERE e.event_id = b.event_id)"""
             )
         if self.without_id:
+            self._known_rows()
             parts.append(
                 f"""SELECT {merged} FROM ({self._rows("event_id IS NULL AND copy = 1")}) b
-                    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE {same_content})"""
+                    WHERE NOT EXISTS (SELECT 1 FROM ingest_known_rows e WHERE {same_content})"""
             )
-        if self.repeated:
-            parts.append(
-                f"""SELECT {merged} FROM ingest_repeated b
-                    WHERE event_id IS NULL AND copy > 1
-                      AND copy > (SELECT count(*) FROM events e WHERE {same_content})"""
-            )
-        if not parts:
-            return
+            if self.repeated:
+                parts.append(
+                    f"""SELECT {merged} FROM ingest_repeated b
+                        WHERE event_id IS NULL AND copy > 1 AND copy > (
+                            SELECT count(*) FROM ingest_known_rows e WHERE {same_content})"""
+                )
+        if parts:
+            self._guarded("INSERT INTO events " + " UNION ALL ".join(parts), {"offset": offset})
+
+    def _known_ids(self) -> None:
+        """``ingest_known_ids``: the stored ids that rows of the run carry.
+
+        A semi join whose hash table holds the run's ids while the stored
+        ids stream past it, so its memory follows the run, not the store. An
+        id that comes back months later is found like any other: every stored
+        id is looked at (one column of the store).
+        """
+        self._guarded(
+            f"""CREATE OR REPLACE TEMP TABLE ingest_known_ids AS
+                SELECT e.event_id FROM events e
+                WHERE e.event_id IN (SELECT event_id FROM ({self._rows("event_id IS NOT NULL")}))"""
+        )
+
+    def _known_rows(self) -> None:
+        """``ingest_known_rows``: the stored id-less events at the time and user of an id-less
+        row of the run, one row per stored event (copies count).
+
+        A semi join, built like :meth:`_known_ids` from the run's rows.
+        """
+        self._guarded(
+            f"""CREATE OR REPLACE TEMP TABLE ingest_known_rows AS
+                SELECT e.ts, e.end_us, e.user_id, e.category, e.org FROM events e
+                SEMI JOIN (SELECT DISTINCT ts, user_id FROM ({self._rows("event_id IS NULL")})) b
+                    ON e.ts = b.ts AND e.user_id = b.user_id
+                WHERE e.event_id IS NULL"""
+        )
+
+    def _guarded(self, sql: str, params: dict[str, object] | None = None) -> None:
+        """Run a statement that reads the files; a failure to read them is a DataError."""
         import duckdb
 
         try:
-            self.con.execute(
-                "INSERT INTO events " + " UNION ALL ".join(parts), {"offset": offset}
-            ).fetchall()
+            self.con.execute(sql, params).fetchall()
         except duckdb.Error as exc:
             if is_interrupt(exc):
                 raise
@@ -523,6 +558,8 @@ _TABLES = (
     "ingest_files",
     "ingest_dup_keys",
     "ingest_repeated",
+    "ingest_known_ids",
+    "ingest_known_rows",
 )
 
 #: A file's size and modification time, to notice a file that changes during a run.
