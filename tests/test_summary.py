@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from activity_report import event_source, sources
+from activity_report import engine, event_source, sources
 from activity_report.reporting import connect
 from activity_report.sources import diagnose, expand_paths, load_events
 
@@ -178,3 +178,64 @@ def test_a_report_source_checks_through_its_summary(tmp_path: Path) -> None:
         checked = source.diagnostics()
         full = diagnose(source.con, source.view, every_column=False, covered=False, users=True)
     assert checked == full
+
+
+# ----------------------------------------------- what the check proves spares the report
+
+
+def test_a_filter_over_checked_rows_tests_neither_problem_nor_category() -> None:
+    every = engine.Filters(categories=list(sources.CATEGORIES), orgs=["o"])
+    assert engine.filter_sql(every, valid_only=False, any_category=True) == (
+        "list_contains($orgs, org)",
+        {"orgs": ["o"]},
+    )
+    assert engine.filter_sql(engine.Filters(["ide"]), valid_only=False, any_category=True) == (
+        "true",
+        {},
+    )
+
+
+def report_cells(
+    path: Path, categories: Sequence[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[bool, list[engine.Cell]]:
+    """Whether the source told the engine its rows were checked, and its weekly cells."""
+    told: list[bool] = []
+    real = engine.compute
+
+    def compute(*args: Any, **kwargs: Any) -> list[engine.Cell]:
+        told.append(kwargs["checked"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "compute", compute)
+    edges = [int((T0.timestamp() - 86_400 + 7 * 86_400 * k) * 1e6) for k in range(3)]
+    with event_source.open_files([str(path)]) as source:
+        cells = list(source.cells(edges, engine.Filters(categories), 60_000_000))
+    return told == [True], cells
+
+
+def test_rows_at_fault_keep_the_full_filter_and_clean_rows_drop_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same events, with and without an invalid row and an unknown category, count alike."""
+    clean: dict[str, list[Any]] = {
+        "user_id": ["a", "a", "b", "c"],
+        "category": ["ide", "app", "ide", "login"],
+        "time": [T0, T0 + timedelta(seconds=30), T0, T0 + timedelta(days=8)],
+    }
+    at_fault = {key: list(values) for key, values in clean.items()}
+    at_fault["user_id"] += ["", "d"]  # a missing user id, and a user of an unknown category only
+    at_fault["category"] += ["ide", "deploy"]
+    at_fault["time"] += [T0, T0]
+    every = list(sources.CATEGORIES)
+    clean_checked, clean_cells = report_cells(
+        parquet(tmp_path / "c.parquet", clean), every, monkeypatch
+    )
+    fault_checked, fault_cells = report_cells(
+        parquet(tmp_path / "f.parquet", at_fault), every, monkeypatch
+    )
+    assert clean_checked and not fault_checked
+    assert clean_cells == fault_cells
+    assert {c.user_id for c in clean_cells} == {"a", "b", "c"}
+    assert sum(c.count for c in clean_cells) == 4
+    some_checked, some = report_cells(tmp_path / "c.parquet", ["ide"], monkeypatch)
+    assert not some_checked and sum(c.count for c in some) == 2

@@ -145,6 +145,14 @@ class DuckDBSource:
         checked = self.diagnostics()
         covered = checked.covered_categories if self.has_coverage else ()
         heartbeats_only = None if covered is None else not set(covered) & set(filters.categories)
+        # Files the check found free of invalid rows and unknown categories need
+        # neither test when every category is asked for.
+        every_row = (
+            self.store is None
+            and not checked.invalid_rows
+            and not checked.unknown_rows
+            and set(sources.CATEGORIES) <= set(filters.categories)
+        )
         return engine.compute(
             self.con,
             self.counted or self.view,
@@ -153,6 +161,7 @@ class DuckDBSource:
             heartbeat_us,
             heartbeats_only=heartbeats_only,
             user_ids=checked.user_ids,
+            checked=every_row,
         )
 
     def directory(self) -> dict[str, UserInfo]:
