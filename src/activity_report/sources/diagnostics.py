@@ -3,6 +3,8 @@
 One pass over the view :func:`~.loading.load_events` registered counts the
 invalid rows by reason, the malformed CSV lines DuckDB set aside, and the
 rows of unknown categories, with the first examples placed by file and row.
+For typed Parquet files whose times are all sound, the pass reads only
+their user ids and categories, grouped (:class:`~.loading.Summary`).
 """
 
 from __future__ import annotations
