@@ -779,9 +779,9 @@ def plans_taken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     taken: list[str] = []
     real = engine._compute
 
-    def spy(*args: object) -> tuple[list[engine.Cell], int]:
+    def spy(*args: object, **kwargs: object) -> tuple[list[engine.Cell], int]:
         taken.append(str(args[6]))
-        return real(*args)  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine, "_compute", spy)
     return taken

@@ -723,9 +723,9 @@ def engine_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         calls.append(dict(kwargs))
         return real_compute(*args, **kwargs)
 
-    def plan(*args: Any) -> Any:
+    def plan(*args: Any, **kwargs: Any) -> Any:
         calls[-1]["plan"] = args[6]
-        return real_plan(*args)
+        return real_plan(*args, **kwargs)
 
     monkeypatch.setattr(engine, "compute", compute)
     monkeypatch.setattr(engine, "_compute", plan)
@@ -748,7 +748,12 @@ def test_a_log_without_end_columns_takes_the_heartbeat_plan(
     calls = engine_calls(monkeypatch)
     api = report(con, request([path], interval="1 day", start="2024-01-01", end="2024-01-02"))
     assert calls == [
-        {"heartbeats_only": True, "user_ids": tuple(sorted((ALICE, BOB))), "plan": "heartbeats"}
+        {
+            "heartbeats_only": True,
+            "user_ids": tuple(sorted((ALICE, BOB))),
+            "checked": False,  # the invalid row must still be filtered out
+            "plan": "heartbeats",
+        }
     ]
     assert activity(api) == [[(BOB, 90 * NS, 2), (ALICE, MIN, 1)]]
 

@@ -121,22 +121,28 @@ class Cell:
     duration_us: int
 
 
-def filter_sql(filters: Filters, *, valid_only: bool = True) -> tuple[str, dict[str, object]]:
+def filter_sql(
+    filters: Filters, *, valid_only: bool = True, any_category: bool = False
+) -> tuple[str, dict[str, object]]:
     """SQL over canonical rows: the rows ``filters`` match, and its parameters.
 
     ``valid_only`` adds ``problem IS NULL``; a store's events are valid by
-    construction and have no ``problem`` column.
+    construction and have no ``problem`` column. ``any_category`` says that
+    every row's category is known to be one of ``filters.categories``, so
+    that none is tested.
     """
     clauses = ["problem IS NULL"] if valid_only else []
-    clauses.append("list_contains($categories, category)")
-    params: dict[str, object] = {"categories": list(filters.categories)}
+    params: dict[str, object] = {}
+    if not any_category:
+        clauses.append("list_contains($categories, category)")
+        params["categories"] = list(filters.categories)
     if filters.orgs is not None:
         clauses.append("list_contains($orgs, org)")
         params["orgs"] = list(filters.orgs)
     if filters.users is not None:
         clauses.append("list_contains($users, user_id)")
         params["users"] = list(filters.users)
-    return " AND ".join(clauses), params
+    return " AND ".join(clauses) or "true", params
 
 
 #: The view's columns a filter can name, for :func:`values_like`.
@@ -208,8 +214,15 @@ def compute(
     *,
     heartbeats_only: bool | None = None,
     user_ids: Sequence[str] | None = None,
+    checked: bool = False,
 ) -> list[Cell]:
     """Count events and union coverage per bucket and user.
+
+    ``checked`` says that every row of ``view`` is known to be valid and of
+    one of ``filters.categories`` (a check of the events found no invalid
+    row and no unknown category, and every category is asked for): the
+    query then tests neither, which spares it computing each row's problem
+    and category.
 
     ``heartbeats_only`` says whether every matching event covers exactly the
     heartbeat (no end time or duration, or one that equals it): True takes
@@ -227,9 +240,10 @@ def compute(
         heartbeats_only = only_heartbeats(con, view, filters, heartbeat_us)
     plan = HEARTBEATS if heartbeats_only else GENERAL
     names = None if user_ids is None else list(user_ids)
-    cells, collisions = _compute(con, view, edges, filters, heartbeat_us, USER_KEY, plan, names)
+    args = (con, view, edges, filters, heartbeat_us)
+    cells, collisions = _compute(*args, USER_KEY, plan, names, checked=checked)
     if collisions:
-        cells, _ = _compute(con, view, edges, filters, heartbeat_us, "user_id", plan, names)
+        cells, _ = _compute(*args, "user_id", plan, names, checked=checked)
     return cells
 
 
@@ -259,9 +273,11 @@ def _compute(
     user_key: str,
     plan: str = GENERAL,
     user_ids: list[str] | None = None,
+    *,
+    checked: bool = False,
 ) -> tuple[list[Cell], int]:
     lookup = BucketLookup.from_edges(edges)
-    where, params = filter_sql(filters)
+    where, params = filter_sql(filters, valid_only=not checked, any_category=checked)
     names = f"SELECT DISTINCT user_id FROM {view} WHERE {where}"
     if user_ids is not None:
         names = "SELECT DISTINCT unnest(CAST($user_ids AS VARCHAR[])) AS user_id"

@@ -80,6 +80,8 @@ class DuckDBSource:
     #: The view counted, when it differs from the one checked: the files' rows
     #: with repeats counted by the rule the store keeps (:func:`.sources.counted_view`).
     counted: str | None = None
+    #: The files' rows grouped for a cheaper check pass (:class:`.sources.Summary`), if any.
+    summary: sources.Summary | None = None
     #: The store's precomputed answer, when the request lines up with it (else None).
     rollup: Callable[[list[int], engine.Filters, int], list[engine.Cell] | None] | None = None
     #: What answered the last :meth:`cells`: ``events`` or ``rollups``.
@@ -103,6 +105,7 @@ class DuckDBSource:
                     every_column=self.every_column,
                     covered=self.has_coverage,
                     users=True,
+                    summary=self.summary,
                 )
         return self._checked
 
@@ -142,6 +145,14 @@ class DuckDBSource:
         checked = self.diagnostics()
         covered = checked.covered_categories if self.has_coverage else ()
         heartbeats_only = None if covered is None else not set(covered) & set(filters.categories)
+        # Files the check found free of invalid rows and unknown categories need
+        # neither test when every category is asked for.
+        every_row = (
+            self.store is None
+            and not checked.invalid_rows
+            and not checked.unknown_rows
+            and set(sources.CATEGORIES) <= set(filters.categories)
+        )
         return engine.compute(
             self.con,
             self.counted or self.view,
@@ -150,6 +161,7 @@ class DuckDBSource:
             heartbeat_us,
             heartbeats_only=heartbeats_only,
             user_ids=checked.user_ids,
+            checked=every_row,
         )
 
     def directory(self) -> dict[str, UserInfo]:
@@ -241,6 +253,7 @@ def open_files(
                 users_file=users_file,
                 has_coverage=loaded.has_coverage,
                 counted=sources.counted_view(con, loaded),
+                summary=loaded.summary,
                 context=run,
             )
         finally:

@@ -73,7 +73,7 @@ from .diagnostics import (
     tally,
     unknown_in_range,
 )
-from .loading import VIEW, LoadedEvents, counted_view, describe, load_events
+from .loading import VIEW, LoadedEvents, Summary, counted_view, describe, load_events
 from .paths import (
     EVENT_SUFFIXES,
     STDIN,
@@ -97,6 +97,7 @@ __all__ = [
     "REJECT_REASONS",
     "REQUIRED",
     "STDIN",
+    "Summary",
     "UNKNOWN_CATEGORY",
     "VIEW",
     "Column",

@@ -406,7 +406,9 @@ def _id_text(column: Column | None) -> str:
     )
 
 
-def canonical_select(mapping: Mapping, relation: str, fmt: str, *, numbered: bool = False) -> str:
+def canonical_select(
+    mapping: Mapping, relation: str, fmt: str, *, numbered: bool = False, carry: str | None = None
+) -> str:
     """The SELECT that turns one relation's rows into the canonical columns.
 
     The checks run in order and each row gets the first problem found. Every
@@ -418,7 +420,11 @@ def canonical_select(mapping: Mapping, relation: str, fmt: str, *, numbered: boo
     keeps the files' order): the row number itself when the scan reads one
     file, else a position from which :func:`diagnose` subtracts that of the
     file's first row.
+
+    ``carry`` names one more column of ``relation`` passed through as it is
+    (a count of the rows a grouped relation's row stands for).
     """
+    extra = "" if carry is None else f", {quote_ident(carry)}"
     end_time = _timestamp_us(mapping.end_time) if mapping.end_time else "CAST(NULL AS BIGINT)"
     row = "file_row_number + 1"
     if fmt == "csv":
@@ -429,7 +435,7 @@ def canonical_select(mapping: Mapping, relation: str, fmt: str, *, numbered: boo
             CASE WHEN problem IS NULL
                 THEN coalesce(end_time_us, ts + CAST(round(duration_us) AS BIGINT))
             END AS end_us,
-            user_id, category, org, event_id, problem, source_file, source_row
+            user_id, category, org, event_id, problem, source_file, source_row{extra}
         FROM (
             SELECT *,
                 CASE
@@ -468,7 +474,7 @@ def canonical_select(mapping: Mapping, relation: str, fmt: str, *, numbered: boo
                     {_text(mapping.organization_id)} AS org,
                     {_id_text(mapping.event_id)} AS event_id,
                     filename AS source_file,
-                    CAST({row} AS BIGINT) AS source_row
+                    CAST({row} AS BIGINT) AS source_row{extra}
                 FROM {relation}
             )
         )

@@ -3,6 +3,8 @@
 One pass over the view :func:`~.loading.load_events` registered counts the
 invalid rows by reason, the malformed CSV lines DuckDB set aside, and the
 rows of unknown categories, with the first examples placed by file and row.
+For typed Parquet files whose times are all sound, the pass reads only
+their user ids and categories, grouped (:class:`~.loading.Summary`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..errors import DataError, first_line
 from .columns import CATEGORIES, quote_ident
 from .csv import data_row, refuse_not_utf8, reject_lines_sql
-from .loading import VIEW
+from .loading import GROUP_ROWS, VIEW, Summary
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,6 +59,7 @@ def diagnose(
     every_column: bool = True,
     covered: bool = False,
     users: bool = False,
+    summary: Summary | None = None,
 ) -> Diagnostics:
     """Count invalid rows and unknown categories (one pass over ``view``).
 
@@ -71,11 +74,16 @@ def diagnose(
     in another encoding, and its other rows cannot be trusted either. Only
     CSV needs it: reading the optional text columns of 20 million Parquet
     rows would triple the pass's cost for nothing.
+
+    With a ``summary`` (see :class:`~.loading.Summary`) whose proof holds,
+    the counts and the users come from its groups: the files' user ids and
+    categories, read without the rest of the rows. The reasons and examples
+    of invalid rows, if any, still come from ``view``.
     """
     import duckdb
 
     try:
-        return _diagnose(con, view, every_column, covered, users)
+        return _diagnose(con, view, every_column, covered, users, summary)
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except duckdb.Error as exc:  # a file damaged past its schema, found by the scan
@@ -128,7 +136,12 @@ def tally(
 
 
 def _diagnose(
-    con: duckdb.DuckDBPyConnection, view: str, every_column: bool, covered: bool, users: bool
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    every_column: bool,
+    covered: bool,
+    users: bool,
+    summary: Summary | None,
 ) -> Diagnostics:
     source = quote_ident(view)
     known: dict[str, object] = {"known": list(CATEGORIES)}
@@ -137,16 +150,21 @@ def _diagnose(
     covering = "list(DISTINCT category) FILTER (problem IS NULL AND end_us IS NOT NULL)"
     covering = f"coalesce({covering}, [])"
     user_list = "coalesce(list(DISTINCT user_id) FILTER (problem IS NULL), [])"
+    counted, rows_of = source, "count(*) FILTER"
+    if summary is not None and not every_column and _holds(con, summary):
+        # A summary has no end times: nothing covers explicitly.
+        counted, rows_of = quote_ident(summary.view), f"sum({GROUP_ROWS}) FILTER"
+        covering = "[]"
     rows = con.execute(
         f"""
         SELECT
-            count(*) AS total,
-            count(*) FILTER (problem IS NOT NULL) AS invalid,
-            count(*) FILTER ({UNKNOWN_CATEGORY}) AS unknown,
+            coalesce({rows_of} (true), 0) AS total,
+            coalesce({rows_of} (problem IS NOT NULL), 0) AS invalid,
+            coalesce({rows_of} ({UNKNOWN_CATEGORY}), 0) AS unknown,
             {touched if every_column else "0"} AS touched,
             {covering if covered else "NULL"} AS covered,
             {user_list if users else "NULL"} AS users
-        FROM {source}
+        FROM {counted}
         """,
         known,
     ).fetchall()
@@ -176,6 +194,11 @@ def _diagnose(
     return Diagnostics(
         total, invalid, reasons, examples, unknown, unknown_values, covered_categories, user_ids
     )
+
+
+def _holds(con: duckdb.DuckDBPyConnection, summary: Summary) -> bool:
+    """Whether ``summary``'s proof is true of the files."""
+    return con.execute(f"SELECT {summary.proof}").fetchall()[0][0] is True
 
 
 def _invalid_examples(

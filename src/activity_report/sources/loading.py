@@ -34,7 +34,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, first_line
-from .columns import Column, Mapping, canonical_select, far_timestamps, map_columns, quote_ident
+from .columns import (
+    MAX_TIME_US,
+    MIN_TIME_US,
+    Column,
+    Mapping,
+    canonical_select,
+    far_timestamps,
+    map_columns,
+    quote_ident,
+)
 from .csv import check_line_lengths, csv_dialect, header_key
 from .paths import EventFile
 
@@ -42,6 +51,33 @@ if TYPE_CHECKING:
     import duckdb
 
 VIEW = "events_input"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The view's rows grouped by what decides their check, when the files allow it.
+
+    ``view`` has the canonical columns and :data:`GROUP_ROWS`, the number of
+    rows each of its rows stands for: the files' rows grouped by user id and
+    category, with a stand-in time (``ts`` means nothing there). That is exact for a
+    count of invalid rows, of unknown categories and for the valid users
+    whenever no row's time is at fault, no end or duration column exists,
+    and so a row's problem depends on its user id and category alone.
+    ``proof`` is one SQL boolean saying whether every row's time is
+    present and in range (a Parquet footer usually answers it without a
+    scan): the summary holds only when it is true.
+    """
+
+    view: str
+    proof: str
+
+
+#: The column of :attr:`Summary.view` that counts the rows a row stands for.
+GROUP_ROWS = "group_rows"
+
+#: The types of a time column whose valid values the Parquet statistics bound:
+#: read as they are (``epoch_us``), with no parsing that could fail a row.
+_PLAIN_TIMES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
 
 
 @dataclass
@@ -52,6 +88,7 @@ class LoadedEvents:
     files: list[EventFile]
     has_coverage: bool
     has_ids: bool = False
+    summary: Summary | None = None
 
 
 def _relation(
@@ -183,6 +220,7 @@ def load_events(
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     scans = _scans(con, files, rejects)
     plain, located = [], []
+    summaries: list[tuple[str, str] | None] = []
     for index, (mapping, fmt, relation, count) in enumerate(scans):
         name = quote_ident(f"{view}_raw_{index}")
         # TEMP: nothing of a load outlives the connection, nor lands in a store's file
@@ -191,6 +229,7 @@ def load_events(
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {relation.sql_query()}")
         plain.append(canonical_select(mapping, name, fmt, numbered=count == 1))
         located.append(canonical_select(mapping, name, fmt, numbered=True))
+        summaries.append(_grouped(con, mapping, fmt, name, f"{view}_groups_{index}"))
     # Messages name the file as the user gave it (stdin's temp file is "<stdin>").
     names = quote_ident(f"{view}_names")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {names} (path VARCHAR, display VARCHAR)")
@@ -202,12 +241,62 @@ def load_events(
                 SELECT f.* REPLACE (coalesce(n.display, f.source_file) AS source_file)
                 FROM ({body}) f LEFT JOIN {names} n ON n.path = f.source_file"""
         )
+    summary = None
+    if all(part is not None for part in summaries):
+        parts = [part for part in summaries if part is not None]
+        summary = Summary(f"{view}_summary", " AND ".join(f"({proof})" for _, proof in parts))
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {quote_ident(summary.view)} AS "
+            + "\nUNION ALL\n".join(select for select, _ in parts)
+        )
     return LoadedEvents(
         view=view,
         files=list(files),
         has_coverage=any(mapping.has_coverage for mapping, _, _, _ in scans),
         has_ids=any(mapping.event_id is not None for mapping, _, _, _ in scans),
+        summary=summary,
     )
+
+
+def _grouped(
+    con: duckdb.DuckDBPyConnection, mapping: Mapping, fmt: str, raw: str, name: str
+) -> tuple[str, str] | None:
+    """One scan's part of the :class:`Summary`: its canonical SELECT and its proof, or None.
+
+    Registers ``name``: the scan's rows grouped by their user id and
+    category as read, with their number and a stand-in for their times (the
+    proof vouches for the real ones).
+    The other columns a canonical row reads are NULL there: a summary is
+    only made for a Parquet scan without end or duration columns, whose
+    time column is a plain timestamp (no parsing, no integers from the
+    footer), so those columns cannot make a row invalid.
+    """
+    if fmt != "parquet" or mapping.has_coverage:
+        return None
+    time, user, category = mapping.time, mapping.user_id, mapping.category
+    if time.epoch_unit is not None or time.type not in _PLAIN_TIMES:
+        return None
+    others = [c for c in (mapping.organization_id, mapping.event_id) if c is not None]
+    names = {c.name for c in (time, user, category, *others)}
+    if len(names) < 3 + len(others) or GROUP_ROWS in names:
+        return None  # one column serving two fields: not worth the care
+    # Any valid time would do, and reading none is cheaper than the earliest.
+    stand_in = f"CAST(TIMESTAMP '1970-01-01' AS {time.type})"
+    nulls = "".join(f", CAST(NULL AS VARCHAR) AS {c.sql}" for c in others)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS
+            SELECT {user.sql}, {category.sql}, {stand_in} AS {time.sql}{nulls},
+                   count(*) AS {GROUP_ROWS},
+                   CAST(NULL AS VARCHAR) AS filename, CAST(0 AS BIGINT) AS file_row_number
+            FROM {raw} GROUP BY {user.sql}, {category.sql}"""
+    )
+    # An infinite time has no epoch_us (NULL): it is unparseable, and disproves.
+    proof = f"""SELECT count(*) = 0 OR coalesce(
+                    count(*) = count({time.sql})
+                    AND epoch_us(min({time.sql})) >= {MIN_TIME_US}
+                    AND epoch_us(max({time.sql})) < {MAX_TIME_US}, false)
+                FROM {raw}"""
+    return canonical_select(mapping, quote_ident(name), fmt, carry=GROUP_ROWS), proof
 
 
 def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
