@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from activity_report.engine import Filters, data_span
 from activity_report.sources import CATEGORIES, diagnose
 from activity_report.store import Store
+from activity_report.store import rollups as rollup_module
 from activity_report.store.rollups import DAY_US, HEARTBEAT_US, SLOT_US, answerable
 
 from .conftest import run_cli
@@ -146,6 +147,30 @@ def test_rollups_answer_as_the_events_do(
             # (a default end is raised only to the interval's unit: maybe not a slot edge).
             if "--heartbeat" not in args and zone == "UTC" and "--start" in args:
                 assert "answered from the 15-minute rollups" in from_store.stderr, args
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(rows=rows_strategy)
+def test_users_computed_in_parts_give_the_same_rollups(
+    rows: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A big refresh computes its users in parts (uid modulo the number of
+    # parts); a part of at most 3 events makes a part of nearly every user.
+    monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        log = write(tmp / "log.csv", [r for _, r in csv_rows(rows)])
+        whole, parts = tmp / "whole.duckdb", tmp / "parts.duckdb"
+        ingest(whole, log)
+        with monkeypatch.context() as patch:
+            patch.setattr(rollup_module, "_PART_ROWS", 3)
+            ingest(parts, log)
+        assert rollups(parts) == rollups(whole)
+        assert rollups(parts, "rollups_daily") == rollups(whole, "rollups_daily")
 
 
 def test_what_the_rollups_can_answer() -> None:
