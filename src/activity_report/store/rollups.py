@@ -268,6 +268,11 @@ def _compute(con: duckdb.DuckDBPyConnection, before: int) -> None:
     con.execute("DROP TABLE rollup_hits")
 
 
+def _keys(uid: str, cid: str, oid: str) -> str:
+    """SQL: a filter's window partition, without the constant keys of (any, all)."""
+    return ", ".join(key for key in (uid, cid, oid) if key != "0")
+
+
 def _heartbeats_sql(cid: str, oid: str, where: str) -> str:
     """One filter's counts and durations per slot when every event covers the heartbeat.
 
@@ -279,18 +284,18 @@ def _heartbeats_sql(cid: str, oid: str, where: str) -> str:
     """
     return f"""(
         WITH groups AS (
-            SELECT uid, cid, oid, {_floor("a")} AS slot, count(*) FILTER (ts >= lo) AS n,
+            SELECT uid, cid, oid, slot, count(*) FILTER (ts >= lo) AS n,
                    sum(greatest(b - a, 0)) AS covered, max(b) AS reach
             FROM (
                 SELECT h.uid, {cid} AS cid, {oid} AS oid, h.ts, s.lo,
-                       greatest(h.ts, s.lo) AS a,
+                       {_floor("greatest(h.ts, s.lo)")} AS slot, greatest(h.ts, s.lo) AS a,
                        least(h.ts + {HEARTBEAT_US}, s.hi, lead(h.ts) OVER (
-                           PARTITION BY h.uid, {cid}, {oid} ORDER BY h.ts)) AS b
+                           PARTITION BY {_keys("h.uid", cid, oid)} ORDER BY h.ts)) AS b
                 FROM rollup_hits h JOIN rollup_plans u USING (uid)
                 JOIN rollup_scope s USING (uid)
                 WHERE {where}
             )
-            GROUP BY ALL
+            GROUP BY uid, cid, oid, slot
         )
         SELECT uid, cid, oid, slot, sum(n) AS n, sum(duration) AS duration FROM (
             SELECT uid, cid, oid, unnest([slot, slot + {SLOT_US}]) AS slot, unnest([n, 0]) AS n,
@@ -309,6 +314,7 @@ def _general_sql(cid: str, oid: str, where: str) -> str:
     heartbeat's end (a ``lag()``), among sessions a running maximum over the
     sessions alone (usually few).
     """
+    keys = _keys("uid", "0" if cid == "0" else "cid", "0" if oid == "0" else "oid")
     return f"""(
         WITH matching AS (
             SELECT h.uid, {cid} AS cid, {oid} AS oid, h.ts, h.end_us, s.lo, s.hi
@@ -317,7 +323,7 @@ def _general_sql(cid: str, oid: str, where: str) -> str:
         ),
         sessions AS (
             SELECT uid, cid, oid, ts, end_us, lo, hi, max(end_us) OVER (
-                PARTITION BY uid, cid, oid ORDER BY ts, end_us ROWS UNBOUNDED PRECEDING
+                PARTITION BY {keys} ORDER BY ts, end_us ROWS UNBOUNDED PRECEDING
             ) AS reach_so_far
             FROM (SELECT DISTINCT uid, cid, oid, ts, end_us, lo, hi
                   FROM matching WHERE end_us IS NOT NULL)
@@ -337,7 +343,7 @@ def _general_sql(cid: str, oid: str, where: str) -> str:
                        lag(reach_so_far IGNORE NULLS) OVER w
                    ) AS reach
             FROM coverages
-            WINDOW w AS (PARTITION BY uid, cid, oid ORDER BY ts, te, explicit)
+            WINDOW w AS (PARTITION BY {keys} ORDER BY ts, te, explicit)
         ),
         spans AS (
             SELECT uid, cid, oid, a, b, {_floor("a")} AS first_slot, {_floor("b - 1")} AS last_slot
