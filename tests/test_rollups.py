@@ -173,6 +173,46 @@ def test_users_computed_in_parts_give_the_same_rollups(
         assert rollups(parts, "rollups_daily") == rollups(whole, "rollups_daily")
 
 
+@pytest.mark.parametrize(("given", "during"), [(None, None), ("1GiB", "1.0 GiB")])
+def test_a_refresh_works_within_its_memory_limit_then_puts_the_default_back(
+    given: str | None, during: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    con = duckdb.connect()
+    setting = "SELECT current_setting('memory_limit')"
+    default = con.execute(setting).fetchall()[0][0]
+    seen: list[str] = []
+    monkeypatch.setattr(
+        rollup_module,
+        "_refresh",
+        lambda con, scope: seen.append(con.execute(setting).fetchall()[0][0]),
+    )
+    rollup_module.refresh(con, "SELECT 1", given)
+    assert seen == [default if given is None else during]
+    assert con.execute(setting).fetchall()[0][0] == default
+
+
+@pytest.mark.parametrize(
+    ("flag", "during"), [([], "1.0 GiB"), (["--memory-limit", "3GB"], "2.7 GiB")]
+)
+def test_an_ingest_refreshes_within_1_gib_unless_given_a_memory_limit(
+    flag: list[str], during: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACTIVITY_REPORT_MEMORY_LIMIT", raising=False)
+    seen: list[str] = []
+    real = rollup_module._refresh
+
+    def spy(con: duckdb.DuckDBPyConnection, scope: str) -> None:
+        seen.append(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        real(con, scope)
+
+    monkeypatch.setattr(rollup_module, "_refresh", spy)
+    log = write(tmp_path / "a.csv", [("2024-01-01T00:10:00Z", "u1", "ide", "", "")])
+    run = run_cli("ingest", "--db", str(tmp_path / "s.duckdb"), *flag, str(log))
+    assert run.exit_code == 0, run.stderr
+    # The last refresh is the ingest's (a new store's schema has one of its own).
+    assert seen[-1] == during
+
+
 def test_what_the_rollups_can_answer() -> None:
     day = 86_400_000_000
     edges = [0, day, 2 * day]

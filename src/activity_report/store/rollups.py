@@ -77,6 +77,9 @@ STEP = "0004_rollup_levels"
 #: The order rows are written in (see the module's docstring).
 _ORDER = "category NULLS FIRST, org NULLS FIRST"
 
+#: DuckDB's memory for an ingest's refresh without ``--memory-limit``.
+MEMORY_LIMIT = "1GiB"
+
 #: At most about this many events of one plan go through its windows at once.
 _PART_ROWS = 4_000_000
 
@@ -92,7 +95,7 @@ def _floor(x: str, unit: int = SLOT_US) -> str:
     return f"({x} - ((({x}) % {unit}) + {unit}) % {unit})"
 
 
-def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
+def refresh(con: duckdb.DuckDBPyConnection, scope: str, memory_limit: str | None = None) -> None:
     """Compute again the rollup rows of the users and time ranges in ``scope``.
 
     ``scope`` is a relation with columns ``user_id``, ``lo`` and ``hi``
@@ -108,7 +111,23 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
     organization has the same union for that organization as for all of
     them, and likewise for one category: those rows are copies, not computed
     again.
+
+    ``memory_limit``: DuckDB's memory for the refresh, on a connection with
+    DuckDB's default limit, which is put back after it (beyond it, DuckDB
+    spills to the connection's temporary folder).
     """
+    if memory_limit is None:
+        _refresh(con, scope)
+        return
+    con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+    try:
+        _refresh(con, scope)
+    finally:
+        con.execute("RESET memory_limit")
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
+    """:func:`refresh` within the connection's memory limit."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_ranges AS
             SELECT user_id, {_floor("min(lo)")} AS lo, {_floor("max(hi) - 1")} + {SLOT_US} AS hi
