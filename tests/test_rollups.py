@@ -213,6 +213,16 @@ def test_an_ingest_refreshes_within_1_gib_unless_given_a_memory_limit(
     assert seen[-1] == during
 
 
+def test_a_failed_refresh_raises_its_own_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    con = duckdb.connect()
+    con.execute("BEGIN TRANSACTION")
+    monkeypatch.setattr(
+        rollup_module, "_refresh", lambda con, scope: con.execute("SELECT error('boom')")
+    )
+    with pytest.raises(duckdb.InvalidInputException, match="boom"):
+        rollup_module.refresh(con, "SELECT 1", "1GiB")
+
+
 def test_what_the_rollups_can_answer() -> None:
     day = 86_400_000_000
     edges = [0, day, 2 * day]

@@ -18,9 +18,10 @@ Users are numbered (``rollup_users``: ``uid``, ``user_id``; a number is never
 reused), so the rollups group integers and names are joined to the few
 result rows at the end. ``rollups_daily`` holds the same sums per UTC day:
 a report whose bucket edges are all UTC midnights (days, weeks and months in
-UTC) reads a 96th of the rows. Both tables are written in the order
-(category, org, slot, uid), so a report's filter reads a contiguous run of
-row groups and skips the others by their min/max statistics.
+UTC) reads a 96th of the rows. Both tables are written grouped by filter
+(category, org), each filter's rows in slot (day) and user order, so a
+report's filter reads a contiguous run of row groups and skips the others by
+their min/max statistics.
 
 A report is answered from the rollups when its bucket edges are all slot
 edges, the heartbeat is the default, the category is one or any, at most one
@@ -36,6 +37,7 @@ of those slots are summed again.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -110,7 +112,9 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str, memory_limit: str | None
     :func:`_general_sql`. A user whose events there all share one
     organization has the same union for that organization as for all of
     them, and likewise for one category: those rows are copies, not computed
-    again.
+    again. Each filter's windows see a part of the users at a time (about
+    ``_PART_ROWS`` events), into a narrow temporary table; the daily sums
+    and the labelled slot rows are written from it at the end.
 
     ``memory_limit``: DuckDB's memory for the refresh, on a connection with
     DuckDB's default limit, which is put back after it (beyond it, DuckDB
@@ -122,8 +126,12 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str, memory_limit: str | None
     con.execute("SET memory_limit = $limit", {"limit": memory_limit})
     try:
         _refresh(con, scope)
-    finally:
-        con.execute("RESET memory_limit")
+    except BaseException:
+        # The error, not this: in a failed transaction DuckDB refuses every statement.
+        with contextlib.suppress(Exception):
+            con.execute("RESET memory_limit")
+        raise
+    con.execute("RESET memory_limit")
 
 
 def _refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
