@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from activity_report.engine import Filters, data_span
 from activity_report.sources import CATEGORIES, diagnose
 from activity_report.store import Store
+from activity_report.store import rollups as rollup_module
 from activity_report.store.rollups import DAY_US, HEARTBEAT_US, SLOT_US, answerable
 
 from .conftest import run_cli
@@ -146,6 +147,80 @@ def test_rollups_answer_as_the_events_do(
             # (a default end is raised only to the interval's unit: maybe not a slot edge).
             if "--heartbeat" not in args and zone == "UTC" and "--start" in args:
                 assert "answered from the 15-minute rollups" in from_store.stderr, args
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(rows=rows_strategy)
+def test_users_computed_in_parts_give_the_same_rollups(
+    rows: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A big refresh computes its users in parts (uid modulo the number of
+    # parts); a part of at most 3 events makes a part of nearly every user.
+    monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        log = write(tmp / "log.csv", [r for _, r in csv_rows(rows)])
+        whole, parts = tmp / "whole.duckdb", tmp / "parts.duckdb"
+        ingest(whole, log)
+        with monkeypatch.context() as patch:
+            patch.setattr(rollup_module, "_PART_ROWS", 3)
+            ingest(parts, log)
+        assert rollups(parts) == rollups(whole)
+        assert rollups(parts, "rollups_daily") == rollups(whole, "rollups_daily")
+
+
+@pytest.mark.parametrize(("given", "during"), [(None, None), ("1GiB", "1.0 GiB")])
+def test_a_refresh_works_within_its_memory_limit_then_puts_the_default_back(
+    given: str | None, during: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    con = duckdb.connect()
+    setting = "SELECT current_setting('memory_limit')"
+    default = con.execute(setting).fetchall()[0][0]
+    seen: list[str] = []
+    monkeypatch.setattr(
+        rollup_module,
+        "_refresh",
+        lambda con, scope: seen.append(con.execute(setting).fetchall()[0][0]),
+    )
+    rollup_module.refresh(con, "SELECT 1", given)
+    assert seen == [default if given is None else during]
+    assert con.execute(setting).fetchall()[0][0] == default
+
+
+@pytest.mark.parametrize(
+    ("flag", "during"), [([], "1.0 GiB"), (["--memory-limit", "3GB"], "2.7 GiB")]
+)
+def test_an_ingest_refreshes_within_1_gib_unless_given_a_memory_limit(
+    flag: list[str], during: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACTIVITY_REPORT_MEMORY_LIMIT", raising=False)
+    seen: list[str] = []
+    real = rollup_module._refresh
+
+    def spy(con: duckdb.DuckDBPyConnection, scope: str) -> None:
+        seen.append(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        real(con, scope)
+
+    monkeypatch.setattr(rollup_module, "_refresh", spy)
+    log = write(tmp_path / "a.csv", [("2024-01-01T00:10:00Z", "u1", "ide", "", "")])
+    run = run_cli("ingest", "--db", str(tmp_path / "s.duckdb"), *flag, str(log))
+    assert run.exit_code == 0, run.stderr
+    # The last refresh is the ingest's (a new store's schema has one of its own).
+    assert seen[-1] == during
+
+
+def test_a_failed_refresh_raises_its_own_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    con = duckdb.connect()
+    con.execute("BEGIN TRANSACTION")
+    monkeypatch.setattr(
+        rollup_module, "_refresh", lambda con, scope: con.execute("SELECT error('boom')")
+    )
+    with pytest.raises(duckdb.InvalidInputException, match="boom"):
+        rollup_module.refresh(con, "SELECT 1", "1GiB")
 
 
 def test_what_the_rollups_can_answer() -> None:

@@ -58,6 +58,8 @@ class Store:
         #: The run the store belongs to (see :meth:`open`); its own unless given one.
         self.context = resources.RunContext()
         self._owns_context = True
+        #: The connection's ``--memory-limit``, if one was given (else DuckDB's default).
+        self.memory_limit: str | None = None
 
     # ----------------------------------------------------------------- opening
 
@@ -119,6 +121,7 @@ class Store:
             raise
         store = cls(where, con, read_only, wait)
         store.context, store._owns_context = context, owned
+        store.memory_limit = limits.memory_limit if limits is not None else None
         try:
             con.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout
             con.execute("SET TimeZone = 'UTC'")

@@ -108,7 +108,12 @@ class Ingest:
             self._insert_new(offset)
             self._check_unchanged()
             phases.start("updating rollups", 900)
-            rollups.refresh(con, scope(f"SELECT * FROM events WHERE ingest_file > {int(offset)}"))
+            rollups.refresh(
+                con,
+                scope(f"SELECT * FROM events WHERE ingest_file > {int(offset)}"),
+                # Without --memory-limit, the refresh spills rather than growing past this.
+                None if self.store.memory_limit else rollups.MEMORY_LIMIT,
+            )
             kept = self._insert_rejects(now, offset)
             new_unknown = self._new_unknown(offset)
             counts = self._file_counts(offset)

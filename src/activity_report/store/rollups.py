@@ -18,9 +18,10 @@ Users are numbered (``rollup_users``: ``uid``, ``user_id``; a number is never
 reused), so the rollups group integers and names are joined to the few
 result rows at the end. ``rollups_daily`` holds the same sums per UTC day:
 a report whose bucket edges are all UTC midnights (days, weeks and months in
-UTC) reads a 96th of the rows. Both tables are written in the order
-(category, org, slot, uid), so a report's filter reads a contiguous run of
-row groups and skips the others by their min/max statistics.
+UTC) reads a 96th of the rows. Both tables are written grouped by filter
+(category, org), each filter's rows in slot (day) and user order, so a
+report's filter reads a contiguous run of row groups and skips the others by
+their min/max statistics.
 
 A report is answered from the rollups when its bucket edges are all slot
 edges, the heartbeat is the default, the category is one or any, at most one
@@ -36,6 +37,7 @@ of those slots are summed again.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -77,6 +79,12 @@ STEP = "0004_rollup_levels"
 #: The order rows are written in (see the module's docstring).
 _ORDER = "category NULLS FIRST, org NULLS FIRST"
 
+#: DuckDB's memory for an ingest's refresh without ``--memory-limit``.
+MEMORY_LIMIT = "1GiB"
+
+#: At most about this many events of one plan go through its windows at once.
+_PART_ROWS = 4_000_000
+
 
 def create(con: duckdb.DuckDBPyConnection) -> None:
     """The empty rollup tables (:mod:`.schema` fills them with :func:`refresh`)."""
@@ -89,7 +97,7 @@ def _floor(x: str, unit: int = SLOT_US) -> str:
     return f"({x} - ((({x}) % {unit}) + {unit}) % {unit})"
 
 
-def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
+def refresh(con: duckdb.DuckDBPyConnection, scope: str, memory_limit: str | None = None) -> None:
     """Compute again the rollup rows of the users and time ranges in ``scope``.
 
     ``scope`` is a relation with columns ``user_id``, ``lo`` and ``hi``
@@ -104,8 +112,30 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
     :func:`_general_sql`. A user whose events there all share one
     organization has the same union for that organization as for all of
     them, and likewise for one category: those rows are copies, not computed
-    again.
+    again. Each filter's windows see a part of the users at a time (about
+    ``_PART_ROWS`` events), into a narrow temporary table; the daily sums
+    and the labelled slot rows are written from it at the end.
+
+    ``memory_limit``: DuckDB's memory for the refresh, on a connection with
+    DuckDB's default limit, which is put back after it (beyond it, DuckDB
+    spills to the connection's temporary folder).
     """
+    if memory_limit is None:
+        _refresh(con, scope)
+        return
+    con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+    try:
+        _refresh(con, scope)
+    except BaseException:
+        # The error, not this: in a failed transaction DuckDB refuses every statement.
+        with contextlib.suppress(Exception):
+            con.execute("RESET memory_limit")
+        raise
+    con.execute("RESET memory_limit")
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
+    """:func:`refresh` within the connection's memory limit."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_ranges AS
             SELECT user_id, {_floor("min(lo)")} AS lo, {_floor("max(hi) - 1")} + {SLOT_US} AS hi
@@ -135,23 +165,70 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
            WHERE r.uid = s.uid AND r.slot >= s.lo AND r.slot < s.hi"""
     )
     _compute(con, int(span[1]))
-    # The days of the slots replaced, summed again from all their slots.
+    # The days of the slots replaced: the new slots, and the day's other slots as stored.
     day_lo = int(con.execute("SELECT min(day_lo) FROM rollup_scope").fetchall()[0][0])
     con.execute(
         """DELETE FROM rollups_daily d USING rollup_scope s
            WHERE d.uid = s.uid AND d.day >= s.day_lo AND d.day < s.day_hi"""
     )
+    known = {"known": list(sources.CATEGORIES)}
+    slots = "SELECT * FROM rollup_computed WHERE n > 0 OR duration > 0"
+    days = f"""SELECT uid, cid, oid, {_floor("slot", DAY_US)} AS slot, sum(n) AS n,
+                      sum(duration) AS duration
+               FROM ({slots}) GROUP BY ALL"""
     # Inlined, the lower bound lets the scan skip row groups of earlier slots.
     con.execute(
         f"""INSERT INTO rollups_daily
-            SELECT {_floor("r.slot", DAY_US)} AS day, r.category, r.org, r.uid,
-                   sum(r.count), sum(r.duration)
-            FROM rollups r JOIN rollup_scope s USING (uid)
-            WHERE r.slot >= {day_lo} AND r.slot >= s.day_lo AND r.slot < s.day_hi
+            SELECT day, category, org, uid, sum(n), sum(duration)
+            FROM (
+                SELECT {_floor("slot", DAY_US)} AS day, category, org, uid, n, duration
+                FROM ({_labelled(days)})
+                UNION ALL
+                SELECT {_floor("r.slot", DAY_US)}, r.category, r.org, r.uid, r.count, r.duration
+                FROM rollups r JOIN rollup_scope s USING (uid)
+                WHERE r.slot >= {day_lo} AND r.slot >= s.day_lo AND r.slot < s.day_hi
+            )
             GROUP BY ALL
-            ORDER BY {_ORDER}, day, uid"""
+            ORDER BY {_ORDER}, day, uid""",
+        known,
     )
-    con.execute("DROP TABLE rollup_scope")
+    con.execute(
+        f"""INSERT INTO rollups
+            SELECT slot, category, org, uid, n, duration
+            FROM ({_labelled(slots)})
+            ORDER BY cid, oid, slot, uid""",
+        known,
+    )
+    for table in ("rollup_computed", "rollup_plans", "rollup_orgs", "rollup_scope"):
+        con.execute(f"DROP TABLE {table}")
+
+
+def _labelled(computed: str) -> str:
+    """SQL: the rows of ``computed`` under every filter they stand for, with names.
+
+    ``computed`` has the columns of ``rollup_computed``. Rows of (any
+    category) stand for the user's one category too, if any; rows of (all
+    orgs) for the user's one organization. Columns: ``slot``, ``category``,
+    ``org``, ``uid``, ``n``, ``duration``, and the keys ``cid``, ``oid``.
+    """
+    return f"""
+        WITH computed AS ({computed}),
+        by_category AS (
+            SELECT c.* EXCLUDE (cid),
+                   unnest(CASE WHEN c.cid = 0 AND u.one_cid > 0 THEN [0, u.one_cid]
+                               ELSE [c.cid] END) AS cid,
+                   u.one_oid
+            FROM computed c JOIN rollup_plans u USING (uid)
+        ),
+        labelled AS (
+            SELECT * EXCLUDE (oid, one_oid),
+                   unnest(CASE WHEN oid = 0 AND one_oid > 0 THEN [0, one_oid]
+                               ELSE [oid] END) AS oid
+            FROM by_category
+        )
+        SELECT l.slot, CASE WHEN l.cid > 0 THEN $known[l.cid] END AS category,
+               o.org, l.uid, l.n, l.duration, l.cid, l.oid
+        FROM labelled l LEFT JOIN rollup_orgs o ON o.oid = l.oid"""
 
 
 def _compute(con: duckdb.DuckDBPyConnection, before: int) -> None:
@@ -185,14 +262,19 @@ def _compute(con: duckdb.DuckDBPyConnection, before: int) -> None:
                   CASE WHEN count(oid) = count(*) AND min(oid) = max(oid) THEN min(oid)
                        ELSE 0 END AS one_oid,
                   count(*) FILTER (end_us IS NOT NULL AND end_us - ts <> $heartbeat) = 0
-                      AS beats
+                      AS beats,
+                  count(*) AS n
            FROM rollup_hits GROUP BY uid""",
         {"heartbeat": HEARTBEAT_US},
     )
     plans = con.execute(
-        "SELECT coalesce(bool_or(beats), false), coalesce(bool_or(NOT beats), false) "
+        "SELECT coalesce(sum(n) FILTER (beats), 0), coalesce(sum(n) FILTER (NOT beats), 0) "
         "FROM rollup_plans"
     ).fetchall()[0]
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE rollup_computed (
+               uid INTEGER, cid TINYINT, oid INTEGER, slot BIGINT, n BIGINT, duration BIGINT)"""
+    )
     # The four filters: (any, all), (each category, all), (any, each org), (each, each).
     filters = [
         ("0", "0", "true"),
@@ -200,39 +282,22 @@ def _compute(con: duckdb.DuckDBPyConnection, before: int) -> None:
         ("0", "h.oid", "u.one_oid = 0 AND h.oid IS NOT NULL"),
         ("h.cid", "h.oid", "u.one_cid = 0 AND u.one_oid = 0 AND h.oid IS NOT NULL"),
     ]
-    branches = []
-    if plans[0]:
-        branches += [_heartbeats_sql(c, o, f"{w} AND u.beats") for c, o, w in filters]
-    if plans[1]:
-        branches += [_general_sql(c, o, f"{w} AND NOT u.beats") for c, o, w in filters]
-    if branches:  # else no event of a known category meets the scope
-        con.execute(
-            f"""INSERT INTO rollups
-                WITH computed AS ({" UNION ALL ".join(branches)}),
-                -- Rows of (any category) stand for the user's one category too, if any;
-                -- rows of (all orgs) for the user's one organization.
-                by_category AS (
-                    SELECT c.* EXCLUDE (cid),
-                           unnest(CASE WHEN c.cid = 0 AND u.one_cid > 0 THEN [0, u.one_cid]
-                                       ELSE [c.cid] END) AS cid,
-                           u.one_oid
-                    FROM computed c JOIN rollup_plans u USING (uid)
-                ),
-                labelled AS (
-                    SELECT * EXCLUDE (oid, one_oid),
-                           unnest(CASE WHEN oid = 0 AND one_oid > 0 THEN [0, one_oid]
-                                       ELSE [oid] END) AS oid
-                    FROM by_category
-                )
-                SELECT l.slot, CASE WHEN l.cid > 0 THEN $known[l.cid] END AS category,
-                       o.org, l.uid, l.n, l.duration
-                FROM labelled l LEFT JOIN rollup_orgs o ON o.oid = l.oid
-                WHERE l.n > 0 OR l.duration > 0
-                ORDER BY {_ORDER}, slot, uid""",
-            {"known": params["known"]},
-        )
-    for table in ("rollup_plans", "rollup_hits", "rollup_orgs"):
-        con.execute(f"DROP TABLE {table}")
+    # Each plan's users in parts of about _PART_ROWS events: the windows sort one part at a time.
+    for plan, events, beats in (
+        (_heartbeats_sql, plans[0], "u.beats"),
+        (_general_sql, plans[1], "NOT u.beats"),
+    ):
+        parts = -(-int(events) // _PART_ROWS)
+        for cid, oid, where in filters:
+            for part in range(parts):
+                rows = plan(cid, oid, f"{where} AND {beats} AND h.uid % {parts} = {part}")
+                con.execute(f"INSERT INTO rollup_computed SELECT * FROM {rows}")
+    con.execute("DROP TABLE rollup_hits")
+
+
+def _keys(uid: str, cid: str, oid: str) -> str:
+    """SQL: a filter's window partition, without the constant keys of (any, all)."""
+    return ", ".join(key for key in (uid, cid, oid) if key != "0")
 
 
 def _heartbeats_sql(cid: str, oid: str, where: str) -> str:
@@ -246,26 +311,23 @@ def _heartbeats_sql(cid: str, oid: str, where: str) -> str:
     """
     return f"""(
         WITH groups AS (
-            SELECT uid, cid, oid, {_floor("a")} AS slot, count(*) FILTER (ts >= lo) AS n,
+            SELECT uid, cid, oid, slot, count(*) FILTER (ts >= lo) AS n,
                    sum(greatest(b - a, 0)) AS covered, max(b) AS reach
             FROM (
                 SELECT h.uid, {cid} AS cid, {oid} AS oid, h.ts, s.lo,
-                       greatest(h.ts, s.lo) AS a,
+                       {_floor("greatest(h.ts, s.lo)")} AS slot, greatest(h.ts, s.lo) AS a,
                        least(h.ts + {HEARTBEAT_US}, s.hi, lead(h.ts) OVER (
-                           PARTITION BY h.uid, {cid}, {oid} ORDER BY h.ts)) AS b
+                           PARTITION BY {_keys("h.uid", cid, oid)} ORDER BY h.ts)) AS b
                 FROM rollup_hits h JOIN rollup_plans u USING (uid)
                 JOIN rollup_scope s USING (uid)
                 WHERE {where}
             )
-            GROUP BY ALL
+            GROUP BY uid, cid, oid, slot
         )
         SELECT uid, cid, oid, slot, sum(n) AS n, sum(duration) AS duration FROM (
-            SELECT uid, cid, oid, slot, n,
-                   covered - greatest(reach - slot - {SLOT_US}, 0) AS duration
-            FROM groups
-            UNION ALL
-            SELECT uid, cid, oid, slot + {SLOT_US}, 0, reach - slot - {SLOT_US}
-            FROM groups WHERE reach > slot + {SLOT_US}
+            SELECT uid, cid, oid, unnest([slot, slot + {SLOT_US}]) AS slot, unnest([n, 0]) AS n,
+                   unnest([covered - spill, spill]) AS duration
+            FROM (SELECT *, greatest(reach - slot - {SLOT_US}, 0) AS spill FROM groups)
         )
         GROUP BY ALL
     )"""
@@ -279,6 +341,7 @@ def _general_sql(cid: str, oid: str, where: str) -> str:
     heartbeat's end (a ``lag()``), among sessions a running maximum over the
     sessions alone (usually few).
     """
+    keys = _keys("uid", "0" if cid == "0" else "cid", "0" if oid == "0" else "oid")
     return f"""(
         WITH matching AS (
             SELECT h.uid, {cid} AS cid, {oid} AS oid, h.ts, h.end_us, s.lo, s.hi
@@ -287,7 +350,7 @@ def _general_sql(cid: str, oid: str, where: str) -> str:
         ),
         sessions AS (
             SELECT uid, cid, oid, ts, end_us, lo, hi, max(end_us) OVER (
-                PARTITION BY uid, cid, oid ORDER BY ts, end_us ROWS UNBOUNDED PRECEDING
+                PARTITION BY {keys} ORDER BY ts, end_us ROWS UNBOUNDED PRECEDING
             ) AS reach_so_far
             FROM (SELECT DISTINCT uid, cid, oid, ts, end_us, lo, hi
                   FROM matching WHERE end_us IS NOT NULL)
@@ -307,7 +370,7 @@ def _general_sql(cid: str, oid: str, where: str) -> str:
                        lag(reach_so_far IGNORE NULLS) OVER w
                    ) AS reach
             FROM coverages
-            WINDOW w AS (PARTITION BY uid, cid, oid ORDER BY ts, te, explicit)
+            WINDOW w AS (PARTITION BY {keys} ORDER BY ts, te, explicit)
         ),
         spans AS (
             SELECT uid, cid, oid, a, b, {_floor("a")} AS first_slot, {_floor("b - 1")} AS last_slot
