@@ -582,6 +582,46 @@ def test_a_file_whose_ids_never_repeat_is_counted_as_it_is(tmp_path: Path) -> No
         con.close()
 
 
+def test_the_ids_sort_runs_beside_other_queries_and_hands_back_its_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The view is made when asked for, once; a failure of the sort's thread is raised there."""
+    import threading
+
+    from activity_report.sources import loading
+
+    text = "id,time,user_id,category\nx,2022-08-01T10:00:00Z,a,ide\nx,2022-08-01T11:00:00Z,b,ide\n"
+    path = str(write(tmp_path / "r.csv", text))
+    sorted_in: list[str] = []
+    repeats = loading._repeats
+
+    def spy(hashes: Any) -> Any:
+        sorted_in.append(threading.current_thread().name)
+        return repeats(hashes)
+
+    monkeypatch.setattr(loading, "_repeats", spy)
+    con = connect()
+    try:
+        loaded = load_events(con, expand_paths([path]))
+        later = sources.counted_view_later(con, loaded)
+        # Another query on the connection while the sort may still run.
+        assert con.execute(f"SELECT count(*) FROM {loaded.view}").fetchall() == [(2,)]
+        name = later()
+        assert later() == name != loaded.view
+        assert con.execute(f"SELECT user_id FROM {name}").fetchall() == [("a",)]
+        assert sorted_in == ["id-sort"]
+
+        def broken(hashes: Any) -> Any:
+            raise MemoryError("no room for the sort")
+
+        monkeypatch.setattr(loading, "_repeats", broken)
+        failing = sources.counted_view_later(con, loaded)
+        with pytest.raises(MemoryError, match="no room for the sort"):
+            failing()
+    finally:
+        con.close()
+
+
 def test_categories_are_normalised_and_unknown_ones_counted(
     con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:

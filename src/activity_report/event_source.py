@@ -77,9 +77,10 @@ class DuckDBSource:
     users_file: str | None = None  # a directory file, else the store's directory
     store: Store | None = None
     has_coverage: bool = True  # some rows may carry an end time or a duration
-    #: The view counted, when it differs from the one checked: the files' rows
-    #: with repeats counted by the rule the store keeps (:func:`.sources.counted_view`).
-    counted: str | None = None
+    #: The view counted, when it may differ from the one checked: the files' rows
+    #: with repeats counted by the rule the store keeps; a call, since the view is
+    #: ready only once the ids' sort is done (:func:`.sources.counted_view_later`).
+    counted: Callable[[], str] | None = None
     #: The files' rows grouped for a cheaper check pass (:class:`.sources.Summary`), if any.
     summary: sources.Summary | None = None
     #: The store's precomputed answer, when the request lines up with it (else None).
@@ -123,7 +124,7 @@ class DuckDBSource:
                 return span
         return engine.data_span(
             self.con,
-            self.counted or self.view,
+            self._counted(),
             filters,
             heartbeat_us,
             start_us=start_us,
@@ -155,7 +156,7 @@ class DuckDBSource:
         )
         return engine.compute(
             self.con,
-            self.counted or self.view,
+            self._counted(),
             edges_us,
             filters,
             heartbeat_us,
@@ -181,11 +182,14 @@ class DuckDBSource:
 
     def values_like(self, column: str, values: Sequence[str]) -> set[str]:
         self._check()
-        return engine.values_like(self.con, self.counted or self.view, column, values)
+        return engine.values_like(self.con, self._counted(), column, values)
 
     def interrupt(self) -> None:
         """Stop the running query, from another thread; it fails with an error."""
         self.con.interrupt()
+
+    def _counted(self) -> str:
+        return self.view if self.counted is None else self.counted()
 
     def _check(self) -> None:
         if self.context is not None:
@@ -252,7 +256,7 @@ def open_files(
                 every_column=has_csv,
                 users_file=users_file,
                 has_coverage=loaded.has_coverage,
-                counted=sources.counted_view(con, loaded),
+                counted=sources.counted_view_later(con, loaded),
                 summary=loaded.summary,
                 context=run,
             )

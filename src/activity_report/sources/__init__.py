@@ -73,7 +73,15 @@ from .diagnostics import (
     tally,
     unknown_in_range,
 )
-from .loading import VIEW, LoadedEvents, Summary, counted_view, describe, load_events
+from .loading import (
+    VIEW,
+    LoadedEvents,
+    Summary,
+    counted_view,
+    counted_view_later,
+    describe,
+    load_events,
+)
 from .paths import (
     EVENT_SUFFIXES,
     STDIN,
@@ -108,6 +116,7 @@ __all__ = [
     "canonical_select",
     "check_line_lengths",
     "counted_view",
+    "counted_view_later",
     "csv_dialect",
     "data_row",
     "describe",

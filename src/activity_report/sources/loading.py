@@ -29,9 +29,9 @@ invalid rows. The streaming count skips the malformed lines DuckDB set aside;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import DataError, first_line
 from .columns import (
@@ -49,6 +49,7 @@ from .paths import EventFile
 
 if TYPE_CHECKING:
     import duckdb
+    import numpy as np
 
 VIEW = "events_input"
 
@@ -308,10 +309,57 @@ def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
     One file without ids is counted as it is, at no cost. Invalid rows pass
     through unchanged.
     """
+    return counted_view_later(con, loaded)()
+
+
+def counted_view_later(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> Callable[[], str]:
+    """:func:`counted_view` in two steps, so that other queries run in between.
+
+    The ids' hashes are read now; their sort, NumPy's and single-threaded,
+    runs in a thread of its own while the caller's next query (the check
+    pass) keeps DuckDB's threads busy. The call returned waits for the sort
+    and registers the view; it does so once, and then gives the same name.
+    """
+    import threading
+
+    if not loaded.has_ids:
+        name = _counted(con, loaded, None)
+        return lambda: name
+    hashes = _id_hashes(con, loaded.view)
+    found: list[object] = []
+    sorting = threading.Thread(
+        target=lambda: found.append(_guarded(_repeats, hashes)), name="id-sort", daemon=True
+    )
+    sorting.start()
+    names: list[str] = []
+
+    def finish() -> str:
+        if not names:
+            sorting.join()
+            (outcome,) = found
+            if isinstance(outcome, BaseException):
+                raise outcome
+            repeats = cast("np.ndarray | None", outcome)
+            table = None if repeats is None else _repeated_table(con, loaded.view, repeats)
+            names.append(_counted(con, loaded, table))
+        return names[0]
+
+    return finish
+
+
+def _guarded(work: Callable[[np.ndarray], object], value: np.ndarray) -> object:
+    """``work(value)``, or the exception it raised (to be raised in the caller's thread)."""
+    try:
+        return work(value)
+    except BaseException as exc:  # handed over, not swallowed
+        return exc
+
+
+def _counted(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents, repeated: str | None) -> str:
+    """The counted view over ``loaded``, given the table of repeated id hashes (or None)."""
     view = loaded.view
     several = len(loaded.files) > 1
     source = quote_ident(view)
-    repeated = _repeated_ids(con, view) if loaded.has_ids else None
     if repeated is None and not several:
         return view
     order = quote_ident(f"{view}_file_order")
@@ -365,31 +413,44 @@ def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
     return counted
 
 
-def _repeated_ids(con: duckdb.DuckDBPyConnection, view: str) -> str | None:
-    """A temporary table of the hashes of ids that occur more than once, or None.
+def _id_hashes(con: duckdb.DuckDBPyConnection, view: str) -> np.ndarray:
+    """The 64-bit hashes of every id in ``view`` (rows without one left out).
 
-    The 64-bit hashes of every id are sorted (NumPy sorts 20 million in a
-    fraction of a second, a DuckDB aggregate over as many groups takes ten
-    times as long and a gigabyte) and neighbours compared. Invalid rows
-    count too: a hash they repeat only sends its valid rows through the
-    exact grouping by id, which finds nothing to merge. Most logs repeat
-    no id at all.
+    Invalid rows count too: a hash they repeat only sends its valid rows
+    through the exact grouping by id, which finds nothing to merge.
     """
     import numpy as np
-    import pyarrow as pa
 
     # A CASE, not a WHERE: the filter would compute every id a second time.
     column = con.execute(
         f"SELECT CASE WHEN event_id IS NOT NULL THEN hash(event_id) END AS h "
         f"FROM {quote_ident(view)}"
     ).fetchnumpy()["h"]
-    hashes = column.compressed() if np.ma.isMaskedArray(column) else column
+    return column.compressed() if np.ma.isMaskedArray(column) else column
+
+
+def _repeats(hashes: np.ndarray) -> np.ndarray | None:
+    """The hashes that occur more than once, or None (most logs repeat no id at all).
+
+    Sorted and neighbours compared: NumPy sorts 20 million in a fraction of a
+    second, a DuckDB aggregate over as many groups takes ten times as long
+    and a gigabyte.
+    """
+    import numpy as np
+
     hashes.sort()
     same = hashes[1:] == hashes[:-1]
     if not same.any():
         return None
+    return np.unique(hashes[1:][same])
+
+
+def _repeated_table(con: duckdb.DuckDBPyConnection, view: str, repeats: np.ndarray) -> str:
+    """A temporary table of the hashes ``repeats``, for the counted view's exact grouping."""
+    import pyarrow as pa
+
     table = quote_ident(f"{view}_repeated_ids")
-    con.register("repeated_id_hashes", pa.table({"h": np.unique(hashes[1:][same])}))
+    con.register("repeated_id_hashes", pa.table({"h": repeats}))
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT h FROM repeated_id_hashes")
     finally:
