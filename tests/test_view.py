@@ -316,6 +316,19 @@ def test_sessions_expire_and_are_capped() -> None:
     assert few.token(third) is None
 
 
+class SignedInBackend:
+    """A view backend that takes any token and has no data: subclasses give the report."""
+
+    def token_ok(self, token: str) -> bool:
+        return True
+
+    def organizations(self) -> list[tuple[str, str | None]]:
+        return []
+
+    def latest_event(self) -> datetime | None:
+        return None
+
+
 @pytest.mark.parametrize("path", ["/", "/metrics/activity.csv"])
 def test_a_client_that_leaves_cancels_the_views_report(path: str) -> None:
     """The page and the download run their report in a run of their own, cancelled on disconnect."""
@@ -332,16 +345,7 @@ def test_a_client_that_leaves_cancels_the_views_report(path: str) -> None:
 
     seen: list[RunContext] = []
 
-    class Slow:
-        def token_ok(self, token: str) -> bool:
-            return True
-
-        def organizations(self) -> list[tuple[str, str | None]]:
-            return []
-
-        def latest_event(self) -> datetime | None:
-            return None
-
+    class Slow(SignedInBackend):
         def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Any:
             seen.append(context)
             deadline = time.monotonic() + 30
@@ -388,16 +392,7 @@ def test_the_download_of_a_report_past_the_time_limit_is_a_503() -> None:
     from activity_report.server.errors import TookTooLong
     from activity_report.server.view import routes
 
-    class TooSlow:
-        def token_ok(self, token: str) -> bool:
-            return True
-
-        def organizations(self) -> list[tuple[str, str | None]]:
-            return []
-
-        def latest_event(self) -> datetime | None:
-            return None
-
+    class TooSlow(SignedInBackend):
         def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Any:
             raise TookTooLong(120)
 
