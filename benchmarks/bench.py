@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from ingest_bench import CTAS
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 RESULTS = HERE / "RESULTS.md"
@@ -618,18 +620,12 @@ def run_store(
         return result
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVITY_REPORT_")}
     store, plain = work / f"{name}.duckdb", work / "ctas.duckdb"
-    ctas = (
-        "import sys, duckdb\n"
-        "con = duckdb.connect(sys.argv[1])\n"
-        "con.read_parquet(sys.argv[2]).create('events')\n"
-        "con.close()\n"
-    )
     case = Case("any", "week", "UTC")
     out = work / f"{name}-report.json"
     for _ in range(repeat):
         for path in (store, plain, Path(f"{store}.wal"), Path(f"{plain}.wal")):
             path.unlink(missing_ok=True)
-        timed("CTAS", [sys.executable, "-c", ctas, str(plain), str(events)], result.ctas)
+        timed("CTAS", [sys.executable, "-c", CTAS, str(plain), str(events)], result.ctas)
         ingest = [*tool, "ingest", "--db", str(store), str(events)]
         timed("ingest", ingest, result.ingest, env)
         timed("re-ingest", ingest, result.reingest, env)

@@ -77,6 +77,7 @@ def data_file(n: int, log: str, start: int = 0, users: int = USERS) -> Path:
         "import sys, duckdb\n"
         "con = duckdb.connect()\n"
         "con.execute(\"SET TimeZone = 'UTC'\")\n"
+        "con.execute('SET enable_progress_bar = false')\n"
         f"sql = {GENERATOR.format(end=end)!r}\n"
         "params = dict(n=int(sys.argv[2]), per=int(sys.argv[3]), users=int(sys.argv[4]),\n"
         "              mixed=sys.argv[5] == 'mixed', start=int(sys.argv[6]),\n"
