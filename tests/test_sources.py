@@ -609,7 +609,7 @@ def test_the_ids_sort_runs_beside_other_queries_and_hands_back_its_failure(
         name = later()
         assert later() == name != loaded.view
         assert con.execute(f"SELECT user_id FROM {name}").fetchall() == [("a",)]
-        assert sorted_in == ["id-sort"]
+        assert sorted_in == ["id-sort_0"]
 
         def broken(hashes: Any) -> Any:
             raise MemoryError("no room for the sort")

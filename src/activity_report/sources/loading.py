@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, first_line
 from .columns import (
@@ -320,39 +320,24 @@ def counted_view_later(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> 
     pass) keeps DuckDB's threads busy. The call returned waits for the sort
     and registers the view; it does so once, and then gives the same name.
     """
-    import threading
+    import functools
+    from concurrent.futures import ThreadPoolExecutor
 
     if not loaded.has_ids:
         name = _counted(con, loaded, None)
         return lambda: name
     hashes = _id_hashes(con, loaded.view)
-    found: list[object] = []
-    sorting = threading.Thread(
-        target=lambda: found.append(_guarded(_repeats, hashes)), name="id-sort", daemon=True
-    )
-    sorting.start()
-    names: list[str] = []
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="id-sort")
+    sorting = pool.submit(_repeats, hashes)
+    pool.shutdown(wait=False)  # its one task runs on; the pool takes no other
 
+    @functools.cache
     def finish() -> str:
-        if not names:
-            sorting.join()
-            (outcome,) = found
-            if isinstance(outcome, BaseException):
-                raise outcome
-            repeats = cast("np.ndarray | None", outcome)
-            table = None if repeats is None else _repeated_table(con, loaded.view, repeats)
-            names.append(_counted(con, loaded, table))
-        return names[0]
+        repeats = sorting.result()  # raises here what the sort raised
+        table = None if repeats is None else _repeated_table(con, loaded.view, repeats)
+        return _counted(con, loaded, table)
 
     return finish
-
-
-def _guarded(work: Callable[[np.ndarray], object], value: np.ndarray) -> object:
-    """``work(value)``, or the exception it raised (to be raised in the caller's thread)."""
-    try:
-        return work(value)
-    except BaseException as exc:  # handed over, not swallowed
-        return exc
 
 
 def _counted(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents, repeated: str | None) -> str:
