@@ -80,7 +80,9 @@ from .loading import (
     counted_view,
     counted_view_later,
     describe,
+    hash_table,
     load_events,
+    repeated_hashes,
 )
 from .paths import (
     EVENT_SUFFIXES,
@@ -120,6 +122,7 @@ __all__ = [
     "csv_dialect",
     "data_row",
     "describe",
+    "hash_table",
     "diagnose",
     "epoch_limit",
     "expand_paths",
@@ -127,6 +130,7 @@ __all__ = [
     "glob_escape",
     "has_rejects",
     "load_events",
+    "repeated_hashes",
     "map_columns",
     "normalise_category",
     "not_utf8_error",

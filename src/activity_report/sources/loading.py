@@ -328,13 +328,16 @@ def counted_view_later(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> 
         return lambda: name
     hashes = _id_hashes(con, loaded.view)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="id-sort")
-    sorting = pool.submit(_repeats, hashes)
+    sorting = pool.submit(repeated_hashes, hashes)
     pool.shutdown(wait=False)  # its one task runs on; the pool takes no other
 
     @functools.cache
     def finish() -> str:
         repeats = sorting.result()  # raises here what the sort raised
-        table = None if repeats is None else _repeated_table(con, loaded.view, repeats)
+        table = None
+        if repeats is not None:
+            table = quote_ident(f"{loaded.view}_repeated_ids")
+            hash_table(con, table, repeats)
         return _counted(con, loaded, table)
 
     return finish
@@ -414,12 +417,13 @@ def _id_hashes(con: duckdb.DuckDBPyConnection, view: str) -> np.ndarray:
     return column.compressed() if np.ma.isMaskedArray(column) else column
 
 
-def _repeats(hashes: np.ndarray) -> np.ndarray | None:
-    """The hashes that occur more than once, or None (most logs repeat no id at all).
+def repeated_hashes(hashes: np.ndarray) -> np.ndarray | None:
+    """The values of ``hashes`` that occur more than once, or None (usually none do).
 
-    Sorted and neighbours compared: NumPy sorts 20 million in a fraction of a
-    second, a DuckDB aggregate over as many groups takes ten times as long
-    and a gigabyte.
+    Sorted in place and neighbours compared: NumPy sorts 20 million in a
+    fraction of a second, while a DuckDB aggregate over as many groups takes
+    ten times as long and a gigabyte, and a window ordered over the whole
+    column runs on one thread.
     """
     import numpy as np
 
@@ -430,17 +434,15 @@ def _repeats(hashes: np.ndarray) -> np.ndarray | None:
     return np.unique(hashes[1:][same])
 
 
-def _repeated_table(con: duckdb.DuckDBPyConnection, view: str, repeats: np.ndarray) -> str:
-    """A temporary table of the hashes ``repeats``, for the counted view's exact grouping."""
+def hash_table(con: duckdb.DuckDBPyConnection, table: str, hashes: np.ndarray) -> None:
+    """Create the temporary table ``table`` (a quoted name) of ``hashes``, column ``h``."""
     import pyarrow as pa
 
-    table = quote_ident(f"{view}_repeated_ids")
-    con.register("repeated_id_hashes", pa.table({"h": repeats}))
+    con.register("hash_table_input", pa.table({"h": hashes}))
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT h FROM repeated_id_hashes")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT h FROM hash_table_input")
     finally:
-        con.unregister("repeated_id_hashes")
-    return table
+        con.unregister("hash_table_input")
 
 
 def _scans(
