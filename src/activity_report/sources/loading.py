@@ -438,11 +438,11 @@ def hash_table(con: duckdb.DuckDBPyConnection, table: str, hashes: np.ndarray) -
     """Create the temporary table ``table`` (a quoted name) of ``hashes``, column ``h``."""
     import pyarrow as pa
 
-    con.register("hash_table_input", pa.table({"h": hashes}))
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT h FROM hash_table_input")
-    finally:
-        con.unregister("hash_table_input")
+    # A relation, not a registered view: inside a transaction, a dropped view
+    # keeps its Python object until the commit.
+    con.from_arrow(pa.table({"h": hashes})).query(
+        "hashes", f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT h FROM hashes"
+    )
 
 
 def _scans(

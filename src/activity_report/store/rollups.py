@@ -37,8 +37,10 @@ of those slots are summed again.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from .. import engine, sources
@@ -47,6 +49,7 @@ from ..errors import DataError, Kind
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
 SLOT_US = 15 * 60 * 1_000_000
 DAY_US = 24 * 60 * 60 * 1_000_000
@@ -82,8 +85,11 @@ _ORDER = "category NULLS FIRST, org NULLS FIRST"
 #: DuckDB's memory for an ingest's refresh without ``--memory-limit``.
 MEMORY_LIMIT = "1GiB"
 
-#: At most about this many events of one plan go through its windows at once.
+#: At most about this many events are fetched from DuckDB at once, sorted.
 _PART_ROWS = 4_000_000
+
+#: NumPy computes a part in pieces of about this many events, two at a time.
+_PIECE_ROWS = 1_000_000
 
 
 def create(con: duckdb.DuckDBPyConnection) -> None:
@@ -106,14 +112,13 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str, memory_limit: str | None
     transaction. An empty scope changes nothing.
 
     The events that meet the scope are copied once into a narrow temporary
-    table keyed by integers (user, category and organization numbers), and
-    each filter's union is computed from it: by :func:`_heartbeats_sql` for
-    the users whose events there all cover exactly the heartbeat, else by
-    :func:`_general_sql`. A user whose events there all share one
-    organization has the same union for that organization as for all of
-    them, and likewise for one category: those rows are copies, not computed
-    again. Each filter's windows see a part of the users at a time (about
-    ``_PART_ROWS`` events), into a narrow temporary table; the daily sums
+    table keyed by integers (user, category and organization numbers).
+    DuckDB sorts a part of the users at a time (about ``_PART_ROWS``
+    events) by user and time, and NumPy computes every filter's counts and
+    union per slot from it (:mod:`.coverage`), into a narrow temporary
+    table. A user whose events there all share one organization has the
+    same union for that organization as for all of them, and likewise for
+    one category: those rows are copies, not computed again. The daily sums
     and the labelled slot rows are written from it at the end.
 
     ``memory_limit``: DuckDB's memory for the refresh, on a connection with
@@ -171,7 +176,12 @@ def _refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
         """DELETE FROM rollups_daily d USING rollup_scope s
            WHERE d.uid = s.uid AND d.day >= s.day_lo AND d.day < s.day_hi"""
     )
-    known = {"known": list(sources.CATEGORIES)}
+    names = {
+        "known": list(sources.CATEGORIES),
+        "orgs": [
+            row[0] for row in con.execute("SELECT org FROM rollup_orgs ORDER BY oid").fetchall()
+        ],
+    }
     slots = "SELECT * FROM rollup_computed WHERE n > 0 OR duration > 0"
     days = f"""SELECT uid, cid, oid, {_floor("slot", DAY_US)} AS slot, sum(n) AS n,
                       sum(duration) AS duration
@@ -181,8 +191,7 @@ def _refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
         f"""INSERT INTO rollups_daily
             SELECT day, category, org, uid, sum(n), sum(duration)
             FROM (
-                SELECT {_floor("slot", DAY_US)} AS day, category, org, uid, n, duration
-                FROM ({_labelled(days)})
+                SELECT slot AS day, {_NAMES}, uid, n, duration FROM ({_labelled(days)})
                 UNION ALL
                 SELECT {_floor("r.slot", DAY_US)}, r.category, r.org, r.uid, r.count, r.duration
                 FROM rollups r JOIN rollup_scope s USING (uid)
@@ -190,26 +199,31 @@ def _refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
             )
             GROUP BY ALL
             ORDER BY {_ORDER}, day, uid""",
-        known,
+        names,
     )
+    # Sorted by the numbers, the names looked up after: the sort moves no text.
     con.execute(
         f"""INSERT INTO rollups
-            SELECT slot, category, org, uid, n, duration
-            FROM ({_labelled(slots)})
-            ORDER BY cid, oid, slot, uid""",
-        known,
+            SELECT slot, {_NAMES}, uid, n, duration
+            FROM (SELECT * FROM ({_labelled(slots)}) ORDER BY cid, oid, slot, uid)""",
+        names,
     )
     for table in ("rollup_computed", "rollup_plans", "rollup_orgs", "rollup_scope"):
         con.execute(f"DROP TABLE {table}")
 
 
+#: SQL: the names of the keys ``cid`` and ``oid`` (parameters ``$known`` and ``$orgs``).
+_NAMES = """CASE WHEN cid > 0 THEN $known[cid] END AS category,
+            CASE WHEN oid > 0 THEN $orgs[oid] END AS org"""
+
+
 def _labelled(computed: str) -> str:
-    """SQL: the rows of ``computed`` under every filter they stand for, with names.
+    """SQL: the rows of ``computed`` under every filter they stand for.
 
     ``computed`` has the columns of ``rollup_computed``. Rows of (any
     category) stand for the user's one category too, if any; rows of (all
-    orgs) for the user's one organization. Columns: ``slot``, ``category``,
-    ``org``, ``uid``, ``n``, ``duration``, and the keys ``cid``, ``oid``.
+    orgs) for the user's one organization. Columns: ``slot``, ``uid``,
+    ``n``, ``duration``, and the keys ``cid``, ``oid`` (see :data:`_NAMES`).
     """
     return f"""
         WITH computed AS ({computed}),
@@ -219,16 +233,10 @@ def _labelled(computed: str) -> str:
                                ELSE [c.cid] END) AS cid,
                    u.one_oid
             FROM computed c JOIN rollup_plans u USING (uid)
-        ),
-        labelled AS (
-            SELECT * EXCLUDE (oid, one_oid),
-                   unnest(CASE WHEN oid = 0 AND one_oid > 0 THEN [0, one_oid]
-                               ELSE [oid] END) AS oid
-            FROM by_category
         )
-        SELECT l.slot, CASE WHEN l.cid > 0 THEN $known[l.cid] END AS category,
-               o.org, l.uid, l.n, l.duration, l.cid, l.oid
-        FROM labelled l LEFT JOIN rollup_orgs o ON o.oid = l.oid"""
+        SELECT slot, uid, n, duration, cid,
+               unnest(CASE WHEN oid = 0 AND one_oid > 0 THEN [0, one_oid] ELSE [oid] END) AS oid
+        FROM by_category"""
 
 
 def _compute(con: duckdb.DuckDBPyConnection, before: int) -> None:
@@ -254,144 +262,62 @@ def _compute(con: duckdb.DuckDBPyConnection, before: int) -> None:
               AND e.ts < s.hi AND (coalesce(e.end_us, e.ts + $heartbeat) > s.lo OR e.ts >= s.lo)""",
         params,
     )
-    # Per user: one category or organization throughout (else 0), and whether
-    # every event covers exactly the heartbeat (then the lead() plan is exact).
+    # Per user: one category or organization throughout (else 0).
     con.execute(
         """CREATE OR REPLACE TEMP TABLE rollup_plans AS
            SELECT uid, CASE WHEN min(cid) = max(cid) THEN min(cid) ELSE 0 END AS one_cid,
                   CASE WHEN count(oid) = count(*) AND min(oid) = max(oid) THEN min(oid)
-                       ELSE 0 END AS one_oid,
-                  count(*) FILTER (end_us IS NOT NULL AND end_us - ts <> $heartbeat) = 0
-                      AS beats,
-                  count(*) AS n
-           FROM rollup_hits GROUP BY uid""",
-        {"heartbeat": HEARTBEAT_US},
+                       ELSE 0 END AS one_oid
+           FROM rollup_hits GROUP BY uid"""
     )
-    plans = con.execute(
-        "SELECT coalesce(sum(n) FILTER (beats), 0), coalesce(sum(n) FILTER (NOT beats), 0) "
-        "FROM rollup_plans"
-    ).fetchall()[0]
     con.execute(
         """CREATE OR REPLACE TEMP TABLE rollup_computed (
                uid INTEGER, cid TINYINT, oid INTEGER, slot BIGINT, n BIGINT, duration BIGINT)"""
     )
-    # The four filters: (any, all), (each category, all), (any, each org), (each, each).
-    filters = [
-        ("0", "0", "true"),
-        ("h.cid", "0", "u.one_cid = 0"),
-        ("0", "h.oid", "u.one_oid = 0 AND h.oid IS NOT NULL"),
-        ("h.cid", "h.oid", "u.one_cid = 0 AND u.one_oid = 0 AND h.oid IS NOT NULL"),
-    ]
-    # Each plan's users in parts of about _PART_ROWS events: the windows sort one part at a time.
-    for plan, events, beats in (
-        (_heartbeats_sql, plans[0], "u.beats"),
-        (_general_sql, plans[1], "NOT u.beats"),
-    ):
-        parts = -(-int(events) // _PART_ROWS)
-        for cid, oid, where in filters:
+    from . import coverage
+
+    users = coverage.Users(
+        con.execute(
+            """SELECT p.uid, p.one_cid, p.one_oid, s.lo, s.hi
+               FROM rollup_plans p JOIN rollup_scope s USING (uid)"""
+        ).fetchnumpy()
+    )
+    events = int(con.execute("SELECT count(*) FROM rollup_hits").fetchall()[0][0])
+    # The users in parts of about _PART_ROWS events, each sorted by DuckDB and
+    # fetched at once; NumPy computes a part in pieces, in two threads (it
+    # lets go of the GIL), while DuckDB fetches the next part and stores
+    # what is done.
+    parts = max(-(-events // _PART_ROWS), 1)
+    running: collections.deque[Future[pa.Table]] = collections.deque()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="rollups") as pool:
+        try:
             for part in range(parts):
-                rows = plan(cid, oid, f"{where} AND {beats} AND h.uid % {parts} = {part}")
-                con.execute(f"INSERT INTO rollup_computed SELECT * FROM {rows}")
+                hits = con.execute(
+                    f"""SELECT uid, cid, coalesce(oid, 0) AS oid, ts,
+                               greatest(coalesce(end_us, ts + {HEARTBEAT_US}), ts) AS te
+                        FROM rollup_hits WHERE uid % {parts} = {part} ORDER BY uid, ts"""
+                ).fetchnumpy()
+                for piece in coverage.chunks(hits, _PIECE_ROWS):
+                    running.append(pool.submit(users.slots, piece, SLOT_US))
+                while len(running) > 2 or (running and running[0].done()):
+                    _store_computed(con, running.popleft().result())
+            while running:
+                _store_computed(con, running.popleft().result())
+        finally:
+            for future in running:
+                future.cancel()
     con.execute("DROP TABLE rollup_hits")
 
 
-def _keys(uid: str, cid: str, oid: str) -> str:
-    """SQL: a filter's window partition, without the constant keys of (any, all)."""
-    return ", ".join(key for key in (uid, cid, oid) if key != "0")
-
-
-def _heartbeats_sql(cid: str, oid: str, where: str) -> str:
-    """One filter's counts and durations per slot when every event covers the heartbeat.
-
-    As in the report engine's heartbeat plan, sorted by time an event adds
-    ``[ts, min(next ts, ts + heartbeat))``: one ``lead()`` window. Grouped
-    by the slot a piece starts in, at most one piece of a group crosses the
-    slot's end (they are disjoint), the one reaching furthest; as the
-    heartbeat is shorter than a slot, its overflow lies in the next slot.
-    """
-    return f"""(
-        WITH groups AS (
-            SELECT uid, cid, oid, slot, count(*) FILTER (ts >= lo) AS n,
-                   sum(greatest(b - a, 0)) AS covered, max(b) AS reach
-            FROM (
-                SELECT h.uid, {cid} AS cid, {oid} AS oid, h.ts, s.lo,
-                       {_floor("greatest(h.ts, s.lo)")} AS slot, greatest(h.ts, s.lo) AS a,
-                       least(h.ts + {HEARTBEAT_US}, s.hi, lead(h.ts) OVER (
-                           PARTITION BY {_keys("h.uid", cid, oid)} ORDER BY h.ts)) AS b
-                FROM rollup_hits h JOIN rollup_plans u USING (uid)
-                JOIN rollup_scope s USING (uid)
-                WHERE {where}
-            )
-            GROUP BY uid, cid, oid, slot
-        )
-        SELECT uid, cid, oid, slot, sum(n) AS n, sum(duration) AS duration FROM (
-            SELECT uid, cid, oid, unnest([slot, slot + {SLOT_US}]) AS slot, unnest([n, 0]) AS n,
-                   unnest([covered - spill, spill]) AS duration
-            FROM (SELECT *, greatest(reach - slot - {SLOT_US}, 0) AS spill FROM groups)
-        )
-        GROUP BY ALL
-    )"""
-
-
-def _general_sql(cid: str, oid: str, where: str) -> str:
-    """One filter's counts and durations per slot, for any mix of heartbeats and sessions.
-
-    As in the report engine's general plan: each coverage adds what lies past
-    the furthest end before it, which among heartbeats is the last
-    heartbeat's end (a ``lag()``), among sessions a running maximum over the
-    sessions alone (usually few).
-    """
-    keys = _keys("uid", "0" if cid == "0" else "cid", "0" if oid == "0" else "oid")
-    return f"""(
-        WITH matching AS (
-            SELECT h.uid, {cid} AS cid, {oid} AS oid, h.ts, h.end_us, s.lo, s.hi
-            FROM rollup_hits h JOIN rollup_plans u USING (uid) JOIN rollup_scope s USING (uid)
-            WHERE {where}
-        ),
-        sessions AS (
-            SELECT uid, cid, oid, ts, end_us, lo, hi, max(end_us) OVER (
-                PARTITION BY {keys} ORDER BY ts, end_us ROWS UNBOUNDED PRECEDING
-            ) AS reach_so_far
-            FROM (SELECT DISTINCT uid, cid, oid, ts, end_us, lo, hi
-                  FROM matching WHERE end_us IS NOT NULL)
-        ),
-        coverages AS (
-            SELECT uid, cid, oid, lo, hi, ts, ts + {HEARTBEAT_US} AS te, false AS explicit,
-                   CAST(NULL AS BIGINT) AS reach_so_far
-            FROM matching WHERE end_us IS NULL
-            UNION ALL
-            SELECT uid, cid, oid, lo, hi, ts, end_us, true, reach_so_far FROM sessions
-        ),
-        pieces AS (
-            SELECT uid, cid, oid, lo, hi, ts, te,
-                   greatest(
-                       lag(CASE WHEN NOT explicit THEN ts END IGNORE NULLS) OVER w
-                           + {HEARTBEAT_US},
-                       lag(reach_so_far IGNORE NULLS) OVER w
-                   ) AS reach
-            FROM coverages
-            WINDOW w AS (PARTITION BY {keys} ORDER BY ts, te, explicit)
-        ),
-        spans AS (
-            SELECT uid, cid, oid, a, b, {_floor("a")} AS first_slot, {_floor("b - 1")} AS last_slot
-            FROM (SELECT uid, cid, oid, greatest(ts, coalesce(reach, ts), lo) AS a,
-                         least(te, hi) AS b
-                  FROM pieces)
-            WHERE b > a
-        )
-        SELECT uid, cid, oid, slot, sum(n) AS n, sum(duration) AS duration FROM (
-            SELECT uid, cid, oid, {_floor("ts")} AS slot, count(*) AS n, 0 AS duration
-            FROM matching WHERE ts >= lo GROUP BY ALL
-            UNION ALL
-            SELECT uid, cid, oid, first_slot, 0, sum(b - a)
-            FROM spans WHERE first_slot = last_slot GROUP BY ALL
-            UNION ALL
-            SELECT uid, cid, oid, slot, 0, sum(least(b, slot + {SLOT_US}) - greatest(a, slot))
-            FROM (SELECT uid, cid, oid, a, b, unnest(range(first_slot, b, {SLOT_US})) AS slot
-                  FROM spans WHERE first_slot < last_slot)
-            GROUP BY ALL
-        ) GROUP BY ALL
-    )"""
+def _store_computed(con: duckdb.DuckDBPyConnection, computed: pa.Table) -> None:
+    """Add the rows of :meth:`.coverage.Users.slots` to ``rollup_computed``, summed per slot."""
+    # A relation, not a registered view: inside a transaction, a dropped view
+    # keeps its Python object until the commit.
+    con.from_arrow(computed).query(
+        "piece",
+        """INSERT INTO rollup_computed
+           SELECT uid, cid, oid, slot, sum(n), sum(duration) FROM piece GROUP BY ALL""",
+    )
 
 
 def answerable(edges: Sequence[int], filters: Filters, heartbeat_us: int) -> bool:
