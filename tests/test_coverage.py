@@ -47,15 +47,19 @@ def expected(
 
 
 def computed(
-    rows: list[tuple[int, int, int]], scope: list[tuple[int, int]]
+    rows: list[tuple[int, int, int]], scope: list[tuple[int, int]] | None
 ) -> dict[Any, list[int]]:
+    """What :func:`coverage.slot_sums` gives; a scope of None says that every row is inside."""
     ordered = sorted(rows, key=lambda r: (r[0], r[1]))
     key = np.array([r[0] for r in ordered], np.int64)
     ts = np.array([r[1] for r in ordered], np.int64)
     te = ts + np.array([r[2] for r in ordered], np.int64)
-    lo = np.array([scope[k][0] for k in key], np.int64)
-    hi = lo + np.array([scope[k][1] for k in key], np.int64)
-    sums = coverage.slot_sums(key, ts, te, lo, hi, UNIT)
+    if scope is None:
+        sums = coverage.slot_sums(key, ts, te, None, None, UNIT)
+    else:
+        lo = np.array([scope[k][0] for k in key], np.int64)
+        hi = lo + np.array([scope[k][1] for k in key], np.int64)
+        sums = coverage.slot_sums(key, ts, te, lo, hi, UNIT)
     out: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
     for row, slot, n, duration in zip(*sums, strict=True):
         total = out[int(key[row]), int(slot)]
@@ -81,6 +85,14 @@ def test_partitions_too_far_apart_for_one_running_maximum_give_the_same_sums(
     # bits: each partition gets its own running maximum.
     with mock.patch.object(coverage, "_FITS", 0.0):
         assert computed(rows, scope) == expected(rows, scope)
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=intervals)
+def test_rows_inside_their_scope_give_the_same_sums_unclipped(
+    rows: list[tuple[int, int, int]],
+) -> None:
+    assert computed(rows, None) == expected(rows, [(-10_000, 20_000)] * 4)
 
 
 def test_a_session_over_many_slots_is_cut_at_each_edge() -> None:

@@ -43,24 +43,34 @@ class SlotSums(NamedTuple):
     duration: Ints
 
 
-def slot_sums(key: Ints, ts: Ints, te: Ints, lo: Ints, hi: Ints, unit: int) -> SlotSums:
+def slot_sums(
+    key: Ints, ts: Ints, te: Ints, lo: Ints | None, hi: Ints | None, unit: int
+) -> SlotSums:
     """The counts and covered time per slot of ``unit`` microseconds, per partition.
 
     ``key`` names each row's partition; rows are sorted by ``key``, then
     ``ts``. ``te >= ts`` ends each row's interval; ``lo`` and ``hi`` are its
-    partition's scope (the same on all of its rows).
+    partition's scope (the same on all of its rows), or None when every
+    row lies inside its scope (``lo <= ts`` and ``te <= hi``, ``ts < hi``).
     """
     if not len(key):
         empty = np.empty(0, np.int64)
         return SlotSums(empty, empty, empty, empty)
     first = _starts(key)
-    reach = _reach_before(first, ts, te)
-    a = np.maximum(np.maximum(ts, reach), lo)
-    b = np.minimum(te, hi)
+    a = _reach_before(first, ts, te)
+    np.maximum(a, ts, out=a)
+    if lo is None or hi is None:
+        b = te
+        counted, counted_key, counted_ts = np.arange(len(ts)), key, ts
+    else:
+        np.maximum(a, lo, out=a)
+        b = np.minimum(te, hi)
+        counted = np.flatnonzero((ts >= lo) & (ts < hi))
+        counted_key, counted_ts = key[counted], ts[counted]
     kept = np.flatnonzero(b > a)
     times = _cut(key, kept, a[kept], b[kept], unit)
-    counted = np.flatnonzero((ts >= lo) & (ts < hi))
-    counts = _runs(key[counted], np.floor_divide(ts[counted], unit) * unit)
+    del a, b, kept
+    counts = _runs(counted_key, np.floor_divide(counted_ts, unit) * unit)
     return SlotSums(
         row=np.concatenate([counted[counts[0]], times.row]),
         slot=np.concatenate([counts[1], times.slot]),
@@ -174,7 +184,10 @@ class Users:
         ``duration``, as many rows per slot as :func:`slot_sums` gives.
         """
         uid, cid, oid, ts, te = (hits[k] for k in ("uid", "cid", "oid", "ts", "te"))
-        lo, hi = self.lo[uid], self.hi[uid]
+        lo: Ints | None = self.lo[uid]
+        hi: Ints | None = self.hi[uid]
+        if bool((ts >= lo).all() and (ts < hi).all() and (te <= hi).all()):
+            lo = hi = None  # nothing to clip: the usual case but at a scope's edges
         several_cids = self.one_cid[uid] == 0
         several_oids = (self.one_oid[uid] == 0) & (oid > 0)
         orgs = int(oid.max()) + 1 if len(oid) else 1
@@ -201,7 +214,14 @@ class Users:
                 # Stable: within a partition, the rows stay in time order.
                 order = np.argsort(key, kind="stable")
                 index = index[order]
-                sums = slot_sums(key[order], ts[index], te[index], lo[index], hi[index], unit)
+                sums = slot_sums(
+                    key[order],
+                    ts[index],
+                    te[index],
+                    None if lo is None else lo[index],
+                    None if hi is None else hi[index],
+                    unit,
+                )
                 at = index[sums.row]
             batches.append(
                 pa.record_batch(
