@@ -819,6 +819,27 @@ def test_the_view_keeps_its_columns(con: duckdb.DuckDBPyConnection, tmp_path: Pa
     ]
 
 
+def test_a_query_that_reads_no_file_name_joins_nothing_for_it(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """A scan of one file names it with a constant; a scan of several looks names up."""
+    one = write(tmp_path / "it's.csv", HEADER + "2022-08-01T10:00:00Z,a,ide\n")
+    load(con, one)
+
+    def plan(sql: str) -> str:
+        return "\n".join(str(row[-1]) for row in con.execute(f"EXPLAIN {sql}").fetchall()).lower()
+
+    assert "join" not in plan("SELECT ts, user_id FROM events_input")
+    assert rows(con, "source_file, user_id") == [(str(one), "a")]
+    folder = tmp_path / "several"
+    folder.mkdir()
+    a = write(folder / "a.csv", HEADER + "2022-08-01T10:00:00Z,a,ide\n")
+    b = write(folder / "b.csv", HEADER + "2022-08-01T10:00:00Z,b,ide\n")
+    load(con, folder)
+    assert "join" in plan("SELECT ts, user_id FROM events_input")
+    assert rows(con, "source_file, user_id") == [(str(a), "a"), (str(b), "b")]
+
+
 def test_a_load_leaves_nothing_in_a_database_file(tmp_path: Path) -> None:
     """The store loads files on its own connection: nothing may persist in its file."""
     events = write(tmp_path / "e.csv", HEADER + "2022-08-01T10:00:00Z,a\n")

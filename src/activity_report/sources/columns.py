@@ -100,6 +100,11 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(text: str) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 _READER_COLUMNS = {"filename", "file_row_number"}  # added by the reader, not the file's own
 
 

@@ -43,6 +43,7 @@ from .columns import (
     far_timestamps,
     map_columns,
     quote_ident,
+    quote_literal,
 )
 from .csv import check_line_lengths, csv_dialect, header_key
 from .paths import EventFile
@@ -220,27 +221,27 @@ def load_events(
     for table in (rejects, f"{rejects}_scans"):
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     scans = _scans(con, files, rejects)
+    # Messages name the file as the user gave it (stdin's temp file is "<stdin>").
+    names = quote_ident(f"{view}_names")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {names} (path VARCHAR, display VARCHAR)")
+    con.executemany(f"INSERT INTO {names} VALUES (?, ?)", [[f.path, f.display] for f in files])
     plain, located = [], []
     summaries: list[tuple[str, str] | None] = []
-    for index, (mapping, fmt, relation, count) in enumerate(scans):
+    for index, (mapping, fmt, relation, members) in enumerate(scans):
         name = quote_ident(f"{view}_raw_{index}")
         # TEMP: nothing of a load outlives the connection, nor lands in a store's file
         # (the relation's create_view would make a persistent view). The scan's SQL is
         # DuckDB's own rendering of the read_csv/read_parquet call, paths quoted by it.
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {relation.sql_query()}")
-        plain.append(canonical_select(mapping, name, fmt, numbered=count == 1))
-        located.append(canonical_select(mapping, name, fmt, numbered=True))
+        one = len(members) == 1
+        plain.append(_displayed(canonical_select(mapping, name, fmt, numbered=one), members, names))
+        located.append(
+            _displayed(canonical_select(mapping, name, fmt, numbered=True), members, names)
+        )
         summaries.append(_grouped(con, mapping, fmt, name, f"{view}_groups_{index}"))
-    # Messages name the file as the user gave it (stdin's temp file is "<stdin>").
-    names = quote_ident(f"{view}_names")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {names} (path VARCHAR, display VARCHAR)")
-    con.executemany(f"INSERT INTO {names} VALUES (?, ?)", [[f.path, f.display] for f in files])
     for target, selects in ((view, plain), (f"{view}_located", located)):
-        body = "\nUNION ALL\n".join(selects)
         con.execute(
-            f"""CREATE OR REPLACE TEMP VIEW {quote_ident(target)} AS
-                SELECT f.* REPLACE (coalesce(n.display, f.source_file) AS source_file)
-                FROM ({body}) f LEFT JOIN {names} n ON n.path = f.source_file"""
+            f"CREATE OR REPLACE TEMP VIEW {quote_ident(target)} AS " + "\nUNION ALL\n".join(selects)
         )
     summary = None
     if all(part is not None for part in summaries):
@@ -257,6 +258,22 @@ def load_events(
         has_ids=any(mapping.event_id is not None for mapping, _, _, _ in scans),
         summary=summary,
     )
+
+
+def _displayed(select: str, members: Sequence[EventFile], names: str) -> str:
+    """``select`` (one scan's canonical rows) with ``source_file`` the name messages show.
+
+    A scan of one file names it with a constant, which a query that reads no
+    file name never computes; a scan of several looks each row's file up in
+    the table ``names`` (path, display), a join that every query of the view
+    would pay for, since DuckDB keeps a LEFT JOIN whose columns go unread.
+    """
+    if len(members) == 1:
+        return (
+            f"SELECT * REPLACE ({quote_literal(members[0].display)} AS source_file) FROM ({select})"
+        )
+    return f"""SELECT f.* REPLACE (coalesce(n.display, f.source_file) AS source_file)
+               FROM ({select}) f LEFT JOIN {names} n ON n.path = f.source_file"""
 
 
 def _grouped(
@@ -445,8 +462,8 @@ def _repeated_table(con: duckdb.DuckDBPyConnection, view: str, repeats: np.ndarr
 
 def _scans(
     con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], rejects: str
-) -> list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]]:
-    """One scan per group of files that read alike, with its number of files.
+) -> list[tuple[Mapping, str, duckdb.DuckDBPyRelation, list[EventFile]]]:
+    """One scan per group of files that read alike, with its files.
 
     Parquet files group by their column mapping (the scan unions by name).
     CSV files group by their header line, byte for byte: a multi-file CSV scan
@@ -456,23 +473,24 @@ def _scans(
     """
     parquet: dict[Mapping, list[EventFile]] = {}
     by_header: dict[tuple[str, bytes], list[EventFile]] = {}
-    scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]] = []
+    scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, list[EventFile]]] = []
     far_files = far_timestamps(files, con)
     for file in files:
         if file.fmt == "parquet":
             far = far_files.get(file.path)
             if far:
                 relation, units = _far_relation(con, file, far, f"{rejects}_far_{len(scans)}")
-                scans.append((map_columns(file, _columns(relation, units)), "parquet", relation, 1))
+                mapping = map_columns(file, _columns(relation, units))
+                scans.append((mapping, "parquet", relation, [file]))
             else:
                 parquet.setdefault(map_columns(file, describe(con, file)), []).append(file)
         else:
             check_line_lengths(file)
             by_header.setdefault(header_key(file), []).append(file)
     for mapping, members in parquet.items():
-        scans.append((mapping, "parquet", _open(con, members), len(members)))
+        scans.append((mapping, "parquet", _open(con, members), members))
     for members in by_header.values():
         relation = _open(con, members, rejects=rejects)
         mapping = map_columns(members[0], _columns(relation))
-        scans.append((mapping, "csv", relation, len(members)))
+        scans.append((mapping, "csv", relation, members))
     return scans
