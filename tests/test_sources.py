@@ -549,6 +549,37 @@ def test_event_ids_are_trimmed_like_every_other_text(
     assert got[values.index("\ta\t")] == "\ta\t"
 
 
+def test_the_ids_hashes_are_those_of_the_views_ids(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """The repeated-id search hashes the raw ids: the same hashes as the view's trimmed ids."""
+    values = [None, "", "a", "a b", "!", "~x", "\x7fx", "\u00e9t\u00e9", "a\u00e9", *ID_SPACES]
+    values += [f"{c}a" for c in ID_SPACES + ID_KEPT] + [f"a{c}" for c in ID_SPACES + ID_KEPT]
+    values += [f"{c}a{c}" for c in ID_SPACES + ID_KEPT] + [f" \u00e9{c}" for c in ID_SPACES]
+    parquet = tmp_path / "ids.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "id": values,
+                "time": pa.array([T0] * len(values), pa.timestamp("us", tz="UTC")),
+                "user_id": ["u"] * len(values),
+                "category": ["ide"] * len(values),
+            }
+        ),
+        parquet,
+    )
+    csv = write(tmp_path / "ids.csv", "id,time,user_id,category\n  x ,2022-08-01T10:00:00Z,u,ide\n")
+    loaded = load_events(con, expand_paths([str(parquet), str(csv)]))
+    assert loaded.id_hashes is not None
+    got = con.execute(f"SELECT h FROM ({loaded.id_hashes}) ORDER BY h NULLS FIRST").fetchall()
+    expected = con.execute(
+        "SELECT CASE WHEN event_id IS NOT NULL THEN hash(event_id) END AS h "
+        "FROM events_input ORDER BY h NULLS FIRST"
+    ).fetchall()
+    assert got == expected
+    assert sum(h is None for (h,) in got) == 1 + len(ID_SPACES) + 1  # None, "" and the blanks
+
+
 def test_repeated_ids_in_one_file_are_one_event(tmp_path: Path) -> None:
     """The first row of an id counts; an invalid row with the same id takes nothing away."""
     text = (

@@ -394,7 +394,7 @@ def _text(column: Column | None) -> str:
     return f"nullif(trim(CAST({column.sql} AS VARCHAR)), '')"
 
 
-def _id_text(column: Column | None) -> str:
+def id_text(column: Column | None) -> str:
     """:func:`_text` for a column of mostly distinct values, such as event ids.
 
     ``trim`` copies every value; on 20 million distinct ids that is over a
@@ -477,7 +477,7 @@ def canonical_select(
                     regexp_replace(lower({_text(mapping.category)}), '[\\s-]+', '_', 'g')
                         AS category,
                     {_text(mapping.organization_id)} AS org,
-                    {_id_text(mapping.event_id)} AS event_id,
+                    {id_text(mapping.event_id)} AS event_id,
                     filename AS source_file,
                     CAST({row} AS BIGINT) AS source_row{extra}
                 FROM {relation}

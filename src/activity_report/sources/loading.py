@@ -41,6 +41,7 @@ from .columns import (
     Mapping,
     canonical_select,
     far_timestamps,
+    id_text,
     map_columns,
     quote_ident,
     quote_literal,
@@ -91,6 +92,9 @@ class LoadedEvents:
     has_coverage: bool
     has_ids: bool = False
     summary: Summary | None = None
+    #: A query of one column ``h``: the 64-bit hash of every row's id, of the
+    #: rows that have one (:func:`_hash_ids`); None when no file has ids.
+    id_hashes: str | None = None
 
 
 def _relation(
@@ -225,7 +229,7 @@ def load_events(
     names = quote_ident(f"{view}_names")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {names} (path VARCHAR, display VARCHAR)")
     con.executemany(f"INSERT INTO {names} VALUES (?, ?)", [[f.path, f.display] for f in files])
-    plain, located = [], []
+    plain, located, hashes = [], [], []
     summaries: list[tuple[str, str] | None] = []
     for index, (mapping, fmt, relation, members) in enumerate(scans):
         name = quote_ident(f"{view}_raw_{index}")
@@ -239,6 +243,8 @@ def load_events(
             _displayed(canonical_select(mapping, name, fmt, numbered=True), members, names)
         )
         summaries.append(_grouped(con, mapping, fmt, name, f"{view}_groups_{index}"))
+        if mapping.event_id is not None:
+            hashes.append(f"SELECT {_hash_ids(mapping.event_id)} AS h FROM {name}")
     for target, selects in ((view, plain), (f"{view}_located", located)):
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {quote_ident(target)} AS " + "\nUNION ALL\n".join(selects)
@@ -255,8 +261,29 @@ def load_events(
         view=view,
         files=list(files),
         has_coverage=any(mapping.has_coverage for mapping, _, _, _ in scans),
-        has_ids=any(mapping.event_id is not None for mapping, _, _, _ in scans),
+        has_ids=bool(hashes),
         summary=summary,
+        id_hashes="\nUNION ALL\n".join(hashes) or None,
+    )
+
+
+def _hash_ids(column: Column) -> str:
+    """SQL over a raw scan: the hash of the view's ``event_id``, NULL where that is NULL.
+
+    The same values as ``hash(event_id)`` over the view, at less cost: a raw id
+    that starts with a printable ASCII character, ends with no space and is all
+    ASCII is its own canonical id; any other is made canonical first (see
+    :func:`~.columns.id_text`), and NULL there (none, or blank) hashes to NULL.
+    """
+    text = f"CAST({column.sql} AS VARCHAR)"
+    plain = (
+        f"{text} >= '!' AND {text} < chr(128) AND NOT ends_with({text}, ' ') "
+        f"AND strlen({text}) = length({text})"
+    )
+    canonical = id_text(column)
+    return (
+        f"CASE WHEN {plain} THEN hash({text}) "
+        f"WHEN {canonical} IS NOT NULL THEN hash({canonical}) END"
     )
 
 
@@ -340,10 +367,10 @@ def counted_view_later(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> 
     import functools
     from concurrent.futures import ThreadPoolExecutor
 
-    if not loaded.has_ids:
+    if loaded.id_hashes is None:
         name = _counted(con, loaded, None)
         return lambda: name
-    hashes = _id_hashes(con, loaded.view)
+    hashes = _id_hashes(con, loaded.id_hashes)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="id-sort")
     sorting = pool.submit(_repeats, hashes)
     pool.shutdown(wait=False)  # its one task runs on; the pool takes no other
@@ -415,19 +442,16 @@ def _counted(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents, repeated: str
     return counted
 
 
-def _id_hashes(con: duckdb.DuckDBPyConnection, view: str) -> np.ndarray:
-    """The 64-bit hashes of every id in ``view`` (rows without one left out).
+def _id_hashes(con: duckdb.DuckDBPyConnection, query: str) -> np.ndarray:
+    """The 64-bit hashes of every id (rows without one left out), by ``query``.
 
     Invalid rows count too: a hash they repeat only sends its valid rows
     through the exact grouping by id, which finds nothing to merge.
     """
     import numpy as np
 
-    # A CASE, not a WHERE: the filter would compute every id a second time.
-    column = con.execute(
-        f"SELECT CASE WHEN event_id IS NOT NULL THEN hash(event_id) END AS h "
-        f"FROM {quote_ident(view)}"
-    ).fetchnumpy()["h"]
+    # NULLs, not a WHERE: the filter would compute every id a second time.
+    column = con.execute(query).fetchnumpy()["h"]
     return column.compressed() if np.ma.isMaskedArray(column) else column
 
 
