@@ -613,6 +613,50 @@ def test_a_file_whose_ids_never_repeat_is_counted_as_it_is(tmp_path: Path) -> No
         con.close()
 
 
+def test_rows_without_an_id_are_left_out_of_the_search_and_counted(tmp_path: Path) -> None:
+    """Blank ids hash to nothing (not to one shared hash): those rows all count."""
+    text = (
+        "id,time,user_id,category\n"
+        ",2022-08-01T10:00:00Z,a,ide\n"
+        " ,2022-08-01T10:00:00Z,a,ide\n"
+        "x,2022-08-01T10:00:00Z,b,ide\n"
+        "x,2022-08-01T11:00:00Z,c,ide\n"
+    )
+    con = connect()
+    try:
+        loaded = load_events(con, expand_paths([str(write(tmp_path / "n.csv", text))]))
+        counted = sources.counted_view(con, loaded)
+        got = con.execute(f"SELECT event_id, user_id FROM {counted} ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    assert got == [("x", "b"), (None, "a"), (None, "a")]
+
+
+def test_numpy_is_imported_in_the_sorts_thread_while_the_ids_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NumPy's import (a tenth of a second) runs beside DuckDB's reading, not before it."""
+    import importlib
+    import threading
+
+    imports: list[tuple[str, str]] = []
+    real_import = importlib.import_module
+
+    def spy_import(name: str, package: str | None = None) -> Any:
+        imports.append((name, threading.current_thread().name))
+        return real_import(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", spy_import)
+    text = "id,time,user_id,category\nx,2022-08-01T10:00:00Z,a,ide\ny,2022-08-01T11:00:00Z,b,ide\n"
+    con = connect()
+    try:
+        loaded = load_events(con, expand_paths([str(write(tmp_path / "i.csv", text))]))
+        assert sources.counted_view_later(con, loaded)() == loaded.view
+    finally:
+        con.close()
+    assert ("numpy", "id-sort_0") in imports
+
+
 def test_the_ids_sort_runs_beside_other_queries_and_hands_back_its_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

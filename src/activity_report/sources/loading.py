@@ -359,21 +359,27 @@ def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
 def counted_view_later(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> Callable[[], str]:
     """:func:`counted_view` in two steps, so that other queries run in between.
 
-    The ids' hashes are read now; their sort, NumPy's and single-threaded,
-    runs in a thread of its own while the caller's next query (the check
-    pass) keeps DuckDB's threads busy. The call returned waits for the sort
-    and registers the view; it does so once, and then gives the same name.
+    The ids' hashes are read now, while a thread of its own imports NumPy
+    (a tenth of a second of Python that DuckDB's reading hides); their sort,
+    NumPy's and single-threaded, runs in that thread too while the caller's
+    next query (the check pass) keeps DuckDB's threads busy. The call
+    returned waits for the sort and registers the view; it does so once, and
+    then gives the same name.
     """
     import functools
+    import importlib
     from concurrent.futures import ThreadPoolExecutor
 
     if loaded.id_hashes is None:
         name = _counted(con, loaded, None)
         return lambda: name
-    hashes = _id_hashes(con, loaded.id_hashes)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="id-sort")
-    sorting = pool.submit(_repeats, hashes)
-    pool.shutdown(wait=False)  # its one task runs on; the pool takes no other
+    try:
+        pool.submit(importlib.import_module, "numpy")
+        hashes = _id_hashes(con, loaded.id_hashes)
+        sorting = pool.submit(_repeats, hashes)
+    finally:
+        pool.shutdown(wait=False)  # its tasks run on; the pool takes no other
 
     @functools.cache
     def finish() -> str:
@@ -448,11 +454,20 @@ def _id_hashes(con: duckdb.DuckDBPyConnection, query: str) -> np.ndarray:
     Invalid rows count too: a hash they repeat only sends its valid rows
     through the exact grouping by id, which finds nothing to merge.
     """
+    # NULLs, not a WHERE: the filter would compute every id a second time.
+    # The rows are read before anything asks for NumPy: its import, under way
+    # in another thread, then runs beside DuckDB (``fetchnumpy`` on a streamed
+    # result imports it first, and would wait for it). DuckDB 1.4 calls this
+    # step ``execute``.
+    relation = con.sql(query)
+    materialize = getattr(relation, "materialize", None) or getattr(relation, "execute", None)
+    rows = relation if materialize is None else materialize()
     import numpy as np
 
-    # NULLs, not a WHERE: the filter would compute every id a second time.
-    column = con.execute(query).fetchnumpy()["h"]
-    return column.compressed() if np.ma.isMaskedArray(column) else column
+    column = rows.fetchnumpy()["h"]
+    # Masked where an id is missing; not asked as np.ma.isMaskedArray, which
+    # would import numpy.ma for nothing.
+    return column if type(column) is np.ndarray else column.compressed()
 
 
 def _repeats(hashes: np.ndarray) -> np.ndarray | None:
