@@ -271,8 +271,9 @@ def _hash_ids(column: Column) -> str:
     """SQL over a raw scan: the hash of the view's ``event_id``, NULL where that is NULL.
 
     The same values as ``hash(event_id)`` over the view, at less cost: a raw id
-    that starts with a printable ASCII character, ends with no space and is all
-    ASCII is its own canonical id; any other is made canonical first (see
+    whose first byte lies between ``!`` and DEL (one comparison of the string's
+    inlined prefix), that ends with no space and is all ASCII is its own
+    canonical id; any other is made canonical first (see
     :func:`~.columns.id_text`), and NULL there (none, or blank) hashes to NULL.
     """
     text = f"CAST({column.sql} AS VARCHAR)"
