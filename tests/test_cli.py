@@ -242,6 +242,20 @@ def test_core_does_not_import_typer_or_rich() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_a_report_on_files_does_not_import_the_store() -> None:
+    """Start-up counts in every report: the store's modules wait for a report on a store."""
+    code = (
+        "import sys\n"
+        "from activity_report.cli import main\n"
+        f"code = main([*{MAIN_JOB!r}, '--json', '-o', {'/dev/null'!r}])\n"
+        "print(code, sorted(m for m in sys.modules if m.startswith('activity_report.store')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip().splitlines()[-1:] == ["0 []"], result.stderr
+
+
 def test_console_script_runs_end_to_end_in_a_subprocess() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "activity_report", *MAIN_JOB, "--json"],

@@ -549,6 +549,37 @@ def test_event_ids_are_trimmed_like_every_other_text(
     assert got[values.index("\ta\t")] == "\ta\t"
 
 
+def test_the_ids_hashes_are_those_of_the_views_ids(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """The repeated-id search hashes the raw ids: the same hashes as the view's trimmed ids."""
+    values = [None, "", "a", "a b", "!", "~x", "\x7fx", "\u00e9t\u00e9", "a\u00e9", *ID_SPACES]
+    values += [f"{c}a" for c in ID_SPACES + ID_KEPT] + [f"a{c}" for c in ID_SPACES + ID_KEPT]
+    values += [f"{c}a{c}" for c in ID_SPACES + ID_KEPT] + [f" \u00e9{c}" for c in ID_SPACES]
+    parquet = tmp_path / "ids.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "id": values,
+                "time": pa.array([T0] * len(values), pa.timestamp("us", tz="UTC")),
+                "user_id": ["u"] * len(values),
+                "category": ["ide"] * len(values),
+            }
+        ),
+        parquet,
+    )
+    csv = write(tmp_path / "ids.csv", "id,time,user_id,category\n  x ,2022-08-01T10:00:00Z,u,ide\n")
+    loaded = load_events(con, expand_paths([str(parquet), str(csv)]))
+    assert loaded.id_hashes is not None
+    got = con.execute(f"SELECT h FROM ({loaded.id_hashes}) ORDER BY h NULLS FIRST").fetchall()
+    expected = con.execute(
+        "SELECT CASE WHEN event_id IS NOT NULL THEN hash(event_id) END AS h "
+        "FROM events_input ORDER BY h NULLS FIRST"
+    ).fetchall()
+    assert got == expected
+    assert sum(h is None for (h,) in got) == 1 + len(ID_SPACES) + 1  # None, "" and the blanks
+
+
 def test_repeated_ids_in_one_file_are_one_event(tmp_path: Path) -> None:
     """The first row of an id counts; an invalid row with the same id takes nothing away."""
     text = (
@@ -580,6 +611,50 @@ def test_a_file_whose_ids_never_repeat_is_counted_as_it_is(tmp_path: Path) -> No
         assert sources.counted_view(con, loaded) == loaded.view
     finally:
         con.close()
+
+
+def test_rows_without_an_id_are_left_out_of_the_search_and_counted(tmp_path: Path) -> None:
+    """Blank ids hash to nothing (not to one shared hash): those rows all count."""
+    text = (
+        "id,time,user_id,category\n"
+        ",2022-08-01T10:00:00Z,a,ide\n"
+        " ,2022-08-01T10:00:00Z,a,ide\n"
+        "x,2022-08-01T10:00:00Z,b,ide\n"
+        "x,2022-08-01T11:00:00Z,c,ide\n"
+    )
+    con = connect()
+    try:
+        loaded = load_events(con, expand_paths([str(write(tmp_path / "n.csv", text))]))
+        counted = sources.counted_view(con, loaded)
+        got = con.execute(f"SELECT event_id, user_id FROM {counted} ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    assert got == [("x", "b"), (None, "a"), (None, "a")]
+
+
+def test_numpy_is_imported_in_the_sorts_thread_while_the_ids_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NumPy's import (a tenth of a second) runs beside DuckDB's reading, not before it."""
+    import importlib
+    import threading
+
+    imports: list[tuple[str, str]] = []
+    real_import = importlib.import_module
+
+    def spy_import(name: str, package: str | None = None) -> Any:
+        imports.append((name, threading.current_thread().name))
+        return real_import(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", spy_import)
+    text = "id,time,user_id,category\nx,2022-08-01T10:00:00Z,a,ide\ny,2022-08-01T11:00:00Z,b,ide\n"
+    con = connect()
+    try:
+        loaded = load_events(con, expand_paths([str(write(tmp_path / "i.csv", text))]))
+        assert sources.counted_view_later(con, loaded)() == loaded.view
+    finally:
+        con.close()
+    assert ("numpy", "id-sort_0") in imports
 
 
 def test_the_ids_sort_runs_beside_other_queries_and_hands_back_its_failure(
@@ -817,6 +892,27 @@ def test_the_view_keeps_its_columns(con: duckdb.DuckDBPyConnection, tmp_path: Pa
         ("source_file", "VARCHAR"),
         ("source_row", "BIGINT"),
     ]
+
+
+def test_a_query_that_reads_no_file_name_joins_nothing_for_it(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """A scan of one file names it with a constant; a scan of several looks names up."""
+    one = write(tmp_path / "it's.csv", HEADER + "2022-08-01T10:00:00Z,a,ide\n")
+    load(con, one)
+
+    def plan(sql: str) -> str:
+        return "\n".join(str(row[-1]) for row in con.execute(f"EXPLAIN {sql}").fetchall()).lower()
+
+    assert "join" not in plan("SELECT ts, user_id FROM events_input")
+    assert rows(con, "source_file, user_id") == [(str(one), "a")]
+    folder = tmp_path / "several"
+    folder.mkdir()
+    a = write(folder / "a.csv", HEADER + "2022-08-01T10:00:00Z,a,ide\n")
+    b = write(folder / "b.csv", HEADER + "2022-08-01T10:00:00Z,b,ide\n")
+    load(con, folder)
+    assert "join" in plan("SELECT ts, user_id FROM events_input")
+    assert rows(con, "source_file, user_id") == [(str(a), "a"), (str(b), "b")]
 
 
 def test_a_load_leaves_nothing_in_a_database_file(tmp_path: Path) -> None:

@@ -19,10 +19,11 @@ from typing import IO, TYPE_CHECKING, Protocol
 from . import directory as directory_mod
 from . import engine, resources, sources
 from .model import UserInfo
-from .store import Store
 
 if TYPE_CHECKING:
     import duckdb
+
+    from .store import Store
 
 
 class EventSource(Protocol):
@@ -276,6 +277,8 @@ def open_store(
 
     ``context`` as for :func:`open_files`.
     """
+    from .store import Store  # a report on files has no use for the store's modules
+
     with (
         owned(context) as run,
         run.stops(),

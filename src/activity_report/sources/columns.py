@@ -100,6 +100,11 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(text: str) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 _READER_COLUMNS = {"filename", "file_row_number"}  # added by the reader, not the file's own
 
 
@@ -389,7 +394,7 @@ def _text(column: Column | None) -> str:
     return f"nullif(trim(CAST({column.sql} AS VARCHAR)), '')"
 
 
-def _id_text(column: Column | None) -> str:
+def id_text(column: Column | None) -> str:
     """:func:`_text` for a column of mostly distinct values, such as event ids.
 
     ``trim`` copies every value; on 20 million distinct ids that is over a
@@ -472,7 +477,7 @@ def canonical_select(
                     regexp_replace(lower({_text(mapping.category)}), '[\\s-]+', '_', 'g')
                         AS category,
                     {_text(mapping.organization_id)} AS org,
-                    {_id_text(mapping.event_id)} AS event_id,
+                    {id_text(mapping.event_id)} AS event_id,
                     filename AS source_file,
                     CAST({row} AS BIGINT) AS source_row{extra}
                 FROM {relation}

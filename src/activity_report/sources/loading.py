@@ -41,8 +41,10 @@ from .columns import (
     Mapping,
     canonical_select,
     far_timestamps,
+    id_text,
     map_columns,
     quote_ident,
+    quote_literal,
 )
 from .csv import check_line_lengths, csv_dialect, header_key
 from .paths import EventFile
@@ -90,6 +92,9 @@ class LoadedEvents:
     has_coverage: bool
     has_ids: bool = False
     summary: Summary | None = None
+    #: A query of one column ``h``: the 64-bit hash of every row's id, of the
+    #: rows that have one (:func:`_hash_ids`); None when no file has ids.
+    id_hashes: str | None = None
 
 
 def _relation(
@@ -220,27 +225,29 @@ def load_events(
     for table in (rejects, f"{rejects}_scans"):
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     scans = _scans(con, files, rejects)
-    plain, located = [], []
+    # Messages name the file as the user gave it (stdin's temp file is "<stdin>").
+    names = quote_ident(f"{view}_names")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {names} (path VARCHAR, display VARCHAR)")
+    con.executemany(f"INSERT INTO {names} VALUES (?, ?)", [[f.path, f.display] for f in files])
+    plain, located, hashes = [], [], []
     summaries: list[tuple[str, str] | None] = []
-    for index, (mapping, fmt, relation, count) in enumerate(scans):
+    for index, (mapping, fmt, relation, members) in enumerate(scans):
         name = quote_ident(f"{view}_raw_{index}")
         # TEMP: nothing of a load outlives the connection, nor lands in a store's file
         # (the relation's create_view would make a persistent view). The scan's SQL is
         # DuckDB's own rendering of the read_csv/read_parquet call, paths quoted by it.
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {relation.sql_query()}")
-        plain.append(canonical_select(mapping, name, fmt, numbered=count == 1))
-        located.append(canonical_select(mapping, name, fmt, numbered=True))
+        one = len(members) == 1
+        plain.append(_displayed(canonical_select(mapping, name, fmt, numbered=one), members, names))
+        located.append(
+            _displayed(canonical_select(mapping, name, fmt, numbered=True), members, names)
+        )
         summaries.append(_grouped(con, mapping, fmt, name, f"{view}_groups_{index}"))
-    # Messages name the file as the user gave it (stdin's temp file is "<stdin>").
-    names = quote_ident(f"{view}_names")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {names} (path VARCHAR, display VARCHAR)")
-    con.executemany(f"INSERT INTO {names} VALUES (?, ?)", [[f.path, f.display] for f in files])
+        if mapping.event_id is not None:
+            hashes.append(f"SELECT {_hash_ids(mapping.event_id)} AS h FROM {name}")
     for target, selects in ((view, plain), (f"{view}_located", located)):
-        body = "\nUNION ALL\n".join(selects)
         con.execute(
-            f"""CREATE OR REPLACE TEMP VIEW {quote_ident(target)} AS
-                SELECT f.* REPLACE (coalesce(n.display, f.source_file) AS source_file)
-                FROM ({body}) f LEFT JOIN {names} n ON n.path = f.source_file"""
+            f"CREATE OR REPLACE TEMP VIEW {quote_ident(target)} AS " + "\nUNION ALL\n".join(selects)
         )
     summary = None
     if all(part is not None for part in summaries):
@@ -254,9 +261,47 @@ def load_events(
         view=view,
         files=list(files),
         has_coverage=any(mapping.has_coverage for mapping, _, _, _ in scans),
-        has_ids=any(mapping.event_id is not None for mapping, _, _, _ in scans),
+        has_ids=bool(hashes),
         summary=summary,
+        id_hashes="\nUNION ALL\n".join(hashes) or None,
     )
+
+
+def _hash_ids(column: Column) -> str:
+    """SQL over a raw scan: the hash of the view's ``event_id``, NULL where that is NULL.
+
+    The same values as ``hash(event_id)`` over the view, at less cost: a raw id
+    whose first byte lies between ``!`` and DEL (one comparison of the string's
+    inlined prefix), that ends with no space and is all ASCII is its own
+    canonical id; any other is made canonical first (see
+    :func:`~.columns.id_text`), and NULL there (none, or blank) hashes to NULL.
+    """
+    text = f"CAST({column.sql} AS VARCHAR)"
+    plain = (
+        f"{text} >= '!' AND {text} < chr(128) AND NOT ends_with({text}, ' ') "
+        f"AND strlen({text}) = length({text})"
+    )
+    canonical = id_text(column)
+    return (
+        f"CASE WHEN {plain} THEN hash({text}) "
+        f"WHEN {canonical} IS NOT NULL THEN hash({canonical}) END"
+    )
+
+
+def _displayed(select: str, members: Sequence[EventFile], names: str) -> str:
+    """``select`` (one scan's canonical rows) with ``source_file`` the name messages show.
+
+    A scan of one file names it with a constant, which a query that reads no
+    file name never computes; a scan of several looks each row's file up in
+    the table ``names`` (path, display), a join that every query of the view
+    would pay for, since DuckDB keeps a LEFT JOIN whose columns go unread.
+    """
+    if len(members) == 1:
+        return (
+            f"SELECT * REPLACE ({quote_literal(members[0].display)} AS source_file) FROM ({select})"
+        )
+    return f"""SELECT f.* REPLACE (coalesce(n.display, f.source_file) AS source_file)
+               FROM ({select}) f LEFT JOIN {names} n ON n.path = f.source_file"""
 
 
 def _grouped(
@@ -315,21 +360,27 @@ def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
 def counted_view_later(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> Callable[[], str]:
     """:func:`counted_view` in two steps, so that other queries run in between.
 
-    The ids' hashes are read now; their sort, NumPy's and single-threaded,
-    runs in a thread of its own while the caller's next query (the check
-    pass) keeps DuckDB's threads busy. The call returned waits for the sort
-    and registers the view; it does so once, and then gives the same name.
+    The ids' hashes are read now, while a thread of its own imports NumPy
+    (a tenth of a second of Python that DuckDB's reading hides); their sort,
+    NumPy's and single-threaded, runs in that thread too while the caller's
+    next query (the check pass) keeps DuckDB's threads busy. The call
+    returned waits for the sort and registers the view; it does so once, and
+    then gives the same name.
     """
     import functools
+    import importlib
     from concurrent.futures import ThreadPoolExecutor
 
-    if not loaded.has_ids:
+    if loaded.id_hashes is None:
         name = _counted(con, loaded, None)
         return lambda: name
-    hashes = _id_hashes(con, loaded.view)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="id-sort")
-    sorting = pool.submit(repeated_hashes, hashes)
-    pool.shutdown(wait=False)  # its one task runs on; the pool takes no other
+    try:
+        pool.submit(importlib.import_module, "numpy")
+        hashes = _id_hashes(con, loaded.id_hashes)
+        sorting = pool.submit(repeated_hashes, hashes)
+    finally:
+        pool.shutdown(wait=False)  # its tasks run on; the pool takes no other
 
     @functools.cache
     def finish() -> str:
@@ -401,20 +452,26 @@ def _counted(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents, repeated: str
     return counted
 
 
-def _id_hashes(con: duckdb.DuckDBPyConnection, view: str) -> np.ndarray:
-    """The 64-bit hashes of every id in ``view`` (rows without one left out).
+def _id_hashes(con: duckdb.DuckDBPyConnection, query: str) -> np.ndarray:
+    """The 64-bit hashes of every id (rows without one left out), by ``query``.
 
     Invalid rows count too: a hash they repeat only sends its valid rows
     through the exact grouping by id, which finds nothing to merge.
     """
+    # NULLs, not a WHERE: the filter would compute every id a second time.
+    # The rows are read before anything asks for NumPy: its import, under way
+    # in another thread, then runs beside DuckDB (``fetchnumpy`` on a streamed
+    # result imports it first, and would wait for it). DuckDB 1.4 calls this
+    # step ``execute``.
+    relation = con.sql(query)
+    materialize = getattr(relation, "materialize", None) or getattr(relation, "execute", None)
+    rows = relation if materialize is None else materialize()
     import numpy as np
 
-    # A CASE, not a WHERE: the filter would compute every id a second time.
-    column = con.execute(
-        f"SELECT CASE WHEN event_id IS NOT NULL THEN hash(event_id) END AS h "
-        f"FROM {quote_ident(view)}"
-    ).fetchnumpy()["h"]
-    return column.compressed() if np.ma.isMaskedArray(column) else column
+    column = rows.fetchnumpy()["h"]
+    # Masked where an id is missing; not asked as np.ma.isMaskedArray, which
+    # would import numpy.ma for nothing.
+    return column if type(column) is np.ndarray else column.compressed()
 
 
 def repeated_hashes(hashes: np.ndarray) -> np.ndarray | None:
@@ -447,8 +504,8 @@ def hash_table(con: duckdb.DuckDBPyConnection, table: str, hashes: np.ndarray) -
 
 def _scans(
     con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], rejects: str
-) -> list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]]:
-    """One scan per group of files that read alike, with its number of files.
+) -> list[tuple[Mapping, str, duckdb.DuckDBPyRelation, list[EventFile]]]:
+    """One scan per group of files that read alike, with its files.
 
     Parquet files group by their column mapping (the scan unions by name).
     CSV files group by their header line, byte for byte: a multi-file CSV scan
@@ -458,23 +515,24 @@ def _scans(
     """
     parquet: dict[Mapping, list[EventFile]] = {}
     by_header: dict[tuple[str, bytes], list[EventFile]] = {}
-    scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, int]] = []
+    scans: list[tuple[Mapping, str, duckdb.DuckDBPyRelation, list[EventFile]]] = []
     far_files = far_timestamps(files, con)
     for file in files:
         if file.fmt == "parquet":
             far = far_files.get(file.path)
             if far:
                 relation, units = _far_relation(con, file, far, f"{rejects}_far_{len(scans)}")
-                scans.append((map_columns(file, _columns(relation, units)), "parquet", relation, 1))
+                mapping = map_columns(file, _columns(relation, units))
+                scans.append((mapping, "parquet", relation, [file]))
             else:
                 parquet.setdefault(map_columns(file, describe(con, file)), []).append(file)
         else:
             check_line_lengths(file)
             by_header.setdefault(header_key(file), []).append(file)
     for mapping, members in parquet.items():
-        scans.append((mapping, "parquet", _open(con, members), len(members)))
+        scans.append((mapping, "parquet", _open(con, members), members))
     for members in by_header.values():
         relation = _open(con, members, rejects=rejects)
         mapping = map_columns(members[0], _columns(relation))
-        scans.append((mapping, "csv", relation, len(members)))
+        scans.append((mapping, "csv", relation, members))
     return scans
