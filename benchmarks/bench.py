@@ -1157,6 +1157,22 @@ def run_internal(args: Sequence[str]) -> int:
     return 0
 
 
+def compile_package() -> None:
+    """Write the package's bytecode, as ``pip install`` does, before anything is timed.
+
+    An editable install has none, and with ``PYTHONDONTWRITEBYTECODE`` set
+    (or a read-only checkout) every run would compile the modules it
+    imports again: about 0.05 s that an installed tool does not spend.
+    """
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("activity_report")
+    if spec is not None and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            compileall.compile_dir(folder, quiet=1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Time activity-report against a hand-written DuckDB baseline."
@@ -1207,6 +1223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tool = [sys.executable, "-m", "activity_report"]
     if subprocess.run([*tool, "--version"], capture_output=True, check=False).returncode != 0:
         parser.error(f"{sys.executable} cannot run activity_report; use the project's venv")
+    compile_package()
 
     parquet = ensure_data(args.events, args.seed, "parquet")
     csv_n = max(args.events // 10, 1_000)
