@@ -148,3 +148,29 @@ def test_a_log_in_random_pieces_counts_as_the_whole_log(
         # One file's repeats are events: the whole log counts every copy.
         total = sum(1 if event.event_id else n for event, n in zip(chosen, copies, strict=True))
         assert sum(u["total_count"] for u in json.loads(expected)["users"].values()) == total
+
+
+def test_an_ingest_of_rows_that_all_have_ids_keeps_one_per_id_however_spelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every row has an id, so the run finds repeats among the raw ids' hashes:
+    # " e1 " and "\u00a0e3" are e1 and e3 once trimmed, and the invalid row's
+    # e2 only sends e2 through the exact comparison.
+    monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
+    log = write(
+        tmp_path / "ids.csv",
+        [
+            ("e1", "2024-03-01T08:00:00Z", "u1", "ide", "", ""),
+            (" e1 ", "2024-03-01T09:00:00Z", "u1", "ide", "", ""),
+            ("e2", "lunchtime", "u1", "ide", "", ""),
+            ("e2", "2024-03-01T10:00:00Z", "u2", "app", "", ""),
+            ("\u00a0e3", "2024-03-01T11:00:00Z", "u2", "ide", "", ""),
+            ("e3", "2024-03-01T12:00:00Z", "u2", "ide", "", ""),
+        ],
+    )
+    db = tmp_path / "store.duckdb"
+    ingested = run_cli("ingest", "--db", str(db), str(log), "--json")
+    assert ingested.exit_code == 0, ingested.stderr
+    counts = json.loads(ingested.stdout)
+    assert (counts["rows"], counts["new"], counts["duplicates"], counts["rejected"]) == (6, 3, 2, 1)
+    assert report("--db", str(db)) == report("--events", str(log))

@@ -82,6 +82,7 @@ from .loading import (
     describe,
     hash_table,
     load_events,
+    read_hashes,
     repeated_hashes,
 )
 from .paths import (
@@ -130,6 +131,7 @@ __all__ = [
     "glob_escape",
     "has_rejects",
     "load_events",
+    "read_hashes",
     "repeated_hashes",
     "map_columns",
     "normalise_category",

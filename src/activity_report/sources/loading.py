@@ -377,7 +377,7 @@ def counted_view_later(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="id-sort")
     try:
         pool.submit(importlib.import_module, "numpy")
-        hashes = _id_hashes(con, loaded.id_hashes)
+        hashes = read_hashes(con, loaded.id_hashes)
         sorting = pool.submit(repeated_hashes, hashes)
     finally:
         pool.shutdown(wait=False)  # its tasks run on; the pool takes no other
@@ -452,11 +452,12 @@ def _counted(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents, repeated: str
     return counted
 
 
-def _id_hashes(con: duckdb.DuckDBPyConnection, query: str) -> np.ndarray:
-    """The 64-bit hashes of every id (rows without one left out), by ``query``.
+def read_hashes(con: duckdb.DuckDBPyConnection, query: str) -> np.ndarray:
+    """The 64-bit hashes of ``query``'s one column ``h``, its NULLs left out.
 
-    Invalid rows count too: a hash they repeat only sends its valid rows
-    through the exact grouping by id, which finds nothing to merge.
+    For the ids (:attr:`LoadedEvents.id_hashes`), invalid rows count too: a
+    hash they repeat only sends its valid rows through the exact grouping by
+    id, which finds nothing to merge.
     """
     # NULLs, not a WHERE: the filter would compute every id a second time.
     # The rows are read before anything asks for NumPy: its import, under way

@@ -54,6 +54,8 @@ class Ingest:
         self.repeated = False
         #: Whether the run reads one file (numbered 1).
         self.single = False
+        #: The files' view (:func:`sources.load_events`), registered by :meth:`run`.
+        self.loaded: sources.LoadedEvents | None = None
         #: The files of the run, with their size and modification time before it read them.
         self.stamped: list[tuple[sources.EventFile, _Stamp | None]] = []
 
@@ -85,7 +87,7 @@ class Ingest:
         # column in the last file fails the run at once.
         self.stamped = list(zip(files, _stamps(files), strict=True))
         self.single = len(files) == 1
-        sources.load_events(con, files, view=INPUT_VIEW)
+        self.loaded = sources.load_events(con, files, view=INPUT_VIEW)
         self._create_tables(files)
         phases.start(f"reading {_files(len(files))}", 20)
         unknown = self._read(files)
@@ -334,8 +336,16 @@ class Ingest:
             return
         source = sources.quote_ident(INPUT_VIEW)
         located = sources.quote_ident(f"{INPUT_VIEW}_located")
-        keys = con.execute(f"SELECT {_KEY} AS key FROM {source} WHERE problem IS NULL")
-        repeats = sources.repeated_hashes(keys.fetchnumpy()["key"])
+        if self.without_id == 0 and self.loaded is not None and self.loaded.id_hashes:
+            # Every valid row has an id: the key is its hash, read from the raw
+            # ids without the view's other columns. Invalid rows' ids come too;
+            # a hash they repeat only sends rows through the exact grouping below.
+            keys = sources.read_hashes(con, self.loaded.id_hashes)
+        else:
+            keys = sources.read_hashes(
+                con, f"SELECT {_KEY} AS h FROM {source} WHERE problem IS NULL"
+            )
+        repeats = sources.repeated_hashes(keys)
         if repeats is None:
             return
         sources.hash_table(con, "ingest_dup_keys", repeats)
