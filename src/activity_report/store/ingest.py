@@ -52,6 +52,8 @@ class Ingest:
         self.without_id = 0
         #: Whether some rows share an identity (``ingest_repeated`` holds them).
         self.repeated = False
+        #: Whether no row of the files is invalid (then no row's problem need be computed).
+        self.clean = False
         #: Whether the run reads one file (numbered 1).
         self.single = False
         #: The files' view (:func:`sources.load_events`), registered by :meth:`run`.
@@ -198,6 +200,7 @@ class Ingest:
                 {"known": list(sources.CATEGORIES)},
             ).fetchall()
             invalid = sum(int(row[3]) for row in tally)
+            self.clean = not invalid
             if invalid:
                 con.execute(
                     f"""INSERT INTO ingest_problems
@@ -388,7 +391,8 @@ class Ingest:
             rows = f"""SELECT {", ".join("v." + c for c in columns.split(", "))}, f.file_no,
                        1 AS copy
                 FROM {source} v JOIN ingest_files f ON f.display = v.source_file"""
-        rows += f" WHERE v.problem IS NULL AND ({where})"
+        # Without invalid rows, no row's problem is computed (the view's checks).
+        rows += f" WHERE ({where})" if self.clean else f" WHERE v.problem IS NULL AND ({where})"
         if self.repeated:
             rows += f""" AND {_KEY} NOT IN (SELECT h FROM ingest_dup_keys)
             UNION ALL
@@ -411,19 +415,19 @@ class Ingest:
                        AND e.end_us IS NOT DISTINCT FROM b.end_us"""
         merged = "ts, end_us, user_id, category, org, event_id, file_no + $offset"
         parts = []
+        # When the store holds none of the run's rows (a new store, most
+        # nights), no row need be looked up.
         if self.with_id:
-            self._known_ids()
-            parts.append(
-                f"""SELECT {merged} FROM ({self._rows("event_id IS NOT NULL")}) b
-                    WHERE NOT EXISTS (
-                        SELECT 1 FROM ingest_known_ids e WHERE e.event_id = b.event_id)"""
-            )
+            new = f"SELECT {merged} FROM ({self._rows('event_id IS NOT NULL')}) b"
+            if self._known_ids():
+                new += """ WHERE NOT EXISTS (
+                    SELECT 1 FROM ingest_known_ids e WHERE e.event_id = b.event_id)"""
+            parts.append(new)
         if self.without_id:
-            self._known_rows()
-            parts.append(
-                f"""SELECT {merged} FROM ({self._rows("event_id IS NULL AND copy = 1")}) b
-                    WHERE NOT EXISTS (SELECT 1 FROM ingest_known_rows e WHERE {same_content})"""
-            )
+            new = f"SELECT {merged} FROM ({self._rows('event_id IS NULL AND copy = 1')}) b"
+            if self._known_rows():
+                new += f" WHERE NOT EXISTS (SELECT 1 FROM ingest_known_rows e WHERE {same_content})"
+            parts.append(new)
             if self.repeated:
                 parts.append(
                     f"""SELECT {merged} FROM ingest_repeated b
@@ -433,8 +437,8 @@ class Ingest:
         if parts:
             self._guarded("INSERT INTO events " + " UNION ALL ".join(parts), {"offset": offset})
 
-    def _known_ids(self) -> None:
-        """``ingest_known_ids``: the stored ids that rows of the run carry.
+    def _known_ids(self) -> int:
+        """``ingest_known_ids``: the stored ids that rows of the run carry; returns how many.
 
         A semi join whose hash table holds the run's ids while the stored
         ids stream past it, so its memory follows the run, not the store. An
@@ -446,10 +450,11 @@ class Ingest:
                 SELECT e.event_id FROM events e
                 WHERE e.event_id IN (SELECT event_id FROM ({self._rows("event_id IS NOT NULL")}))"""
         )
+        return int(self.con.execute("SELECT count(*) FROM ingest_known_ids").fetchall()[0][0])
 
-    def _known_rows(self) -> None:
+    def _known_rows(self) -> int:
         """``ingest_known_rows``: the stored id-less events at the time and user of an id-less
-        row of the run, one row per stored event (copies count).
+        row of the run, one row per stored event (copies count); returns how many.
 
         A semi join, built like :meth:`_known_ids` from the run's rows.
         """
@@ -460,6 +465,7 @@ class Ingest:
                     ON e.ts = b.ts AND e.user_id = b.user_id
                 WHERE e.event_id IS NULL"""
         )
+        return int(self.con.execute("SELECT count(*) FROM ingest_known_rows").fetchall()[0][0])
 
     def _guarded(self, sql: str, params: dict[str, object] | None = None) -> None:
         """Run a statement that reads the files; a failure to read them is a DataError."""
