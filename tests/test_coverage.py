@@ -118,3 +118,14 @@ def test_pieces_split_no_user() -> None:
     pieces = coverage.chunks(hits, 2)
     assert [list(p["uid"]) for p in pieces] == [[1, 1, 1], [2], [3, 3, 3, 3], [4]]
     assert np.concatenate([p["ts"] for p in pieces]).tolist() == list(range(len(uid)))
+
+
+def test_partitions_whose_spans_add_up_past_64_bits_keep_their_own_running_maximum() -> None:
+    # Four partitions, each two events 2**61 apart: their spans sum past what
+    # an int64 holds, so no shift can stack them; each starts its own maximum.
+    step = 2**61
+    key = np.repeat(np.arange(4, dtype=np.int64), 2)
+    ts = np.tile(np.array([0, step], np.int64), 4)
+    te = ts + np.tile(np.array([step + 5, 10], np.int64), 4)
+    reach = coverage._reach_before(coverage._starts(key), ts, te)
+    assert reach.tolist() == [0, step + 5] * 4

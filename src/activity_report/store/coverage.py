@@ -79,11 +79,13 @@ def slot_sums(
     )
 
 
-def _starts(key: Ints) -> npt.NDArray[np.bool_]:
-    """Whether each row is its partition's first (rows sorted by key)."""
-    first = np.empty(len(key), np.bool_)
+def _starts(*columns: Ints) -> npt.NDArray[np.bool_]:
+    """Whether each row starts a run of equal values in ``columns`` (sorted, not empty)."""
+    first = np.empty(len(columns[0]), np.bool_)
     first[0] = True
-    np.not_equal(key[1:], key[:-1], out=first[1:])
+    np.not_equal(columns[0][1:], columns[0][:-1], out=first[1:])
+    for column in columns[1:]:
+        first[1:] |= column[1:] != column[:-1]
     return first
 
 
@@ -96,12 +98,14 @@ def _reach_before(first: npt.NDArray[np.bool_], ts: Ints, te: Ints) -> Ints:
     running maximum per partition.
     """
     starts = np.flatnonzero(first)
-    base = np.repeat(ts[starts], np.diff(np.append(starts, len(ts))))
+    sizes = np.diff(np.append(starts, len(ts)))
+    base = np.repeat(ts[starts], sizes)
     relative = te - base  # >= 0: a partition's rows are in time order
     spans = np.maximum.reduceat(relative, starts) + 1
     reach = np.empty_like(ts)
-    if float(spans.sum()) < _FITS:
-        shift = np.repeat(np.cumsum(spans) - spans, np.diff(np.append(starts, len(ts))))
+    # Summed as floats: in int64 the sum itself could wrap around.
+    if float(spans.sum(dtype=np.float64)) < _FITS:
+        shift = np.repeat(np.cumsum(spans) - spans, sizes)
         running = np.maximum.accumulate(relative + shift)
         reach[1:] = running[:-1] - shift[1:] + base[1:]
     else:
@@ -149,10 +153,7 @@ def _runs(key: Ints, slot: Ints) -> tuple[Ints, Ints, Ints]:
     if not len(key):
         empty = np.empty(0, np.int64)
         return empty, empty, empty
-    change = np.empty(len(key), np.bool_)
-    change[0] = True
-    change[1:] = (key[1:] != key[:-1]) | (slot[1:] != slot[:-1])
-    starts = np.flatnonzero(change)
+    starts = np.flatnonzero(_starts(key, slot))
     return starts, slot[starts], np.diff(np.append(starts, len(key)))
 
 
