@@ -90,11 +90,15 @@ class LoadedEvents:
     view: str
     files: list[EventFile]
     has_coverage: bool
-    has_ids: bool = False
     summary: Summary | None = None
     #: A query of one column ``h``: the 64-bit hash of every row's id, of the
     #: rows that have one (:func:`_hash_ids`); None when no file has ids.
     id_hashes: str | None = None
+
+    @property
+    def has_ids(self) -> bool:
+        """Whether some file has an id column."""
+        return self.id_hashes is not None
 
 
 def _relation(
@@ -261,7 +265,6 @@ def load_events(
         view=view,
         files=list(files),
         has_coverage=any(mapping.has_coverage for mapping, _, _, _ in scans),
-        has_ids=bool(hashes),
         summary=summary,
         id_hashes="\nUNION ALL\n".join(hashes) or None,
     )
