@@ -14,8 +14,8 @@ import duckdb
 import pytest
 
 from activity_report import reporting as core
+from activity_report.backends.duckdb import DuckDBSource
 from activity_report.errors import DataError, flag_name
-from activity_report.event_source import DuckDBSource
 from activity_report.intervals import parse_interval
 from activity_report.model import to_api, to_json
 from activity_report.query import Query, Zone

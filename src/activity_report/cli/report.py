@@ -221,7 +221,7 @@ def _open_source(
     query: Any,
 ) -> contextlib.AbstractContextManager[Any]:
     """--events' files (read by DuckDB or by Spark), else the store of --db."""
-    from ..event_source import open_files, open_store
+    from ..backends.duckdb import open_files, open_store
     from ..reporting import to_micros
 
     if engine is Engine.spark:

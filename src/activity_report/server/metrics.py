@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from .. import engine
+from ..backends.protocol import Filters
 from ..reporting import to_micros
 from ..sources import CATEGORIES
 from ..store import Store
@@ -53,7 +54,7 @@ def render(store: Store, now: datetime) -> str:
     day_seconds: list[str] = []
     for category in ("any", *CATEGORIES):
         categories = list(CATEGORIES) if category == "any" else [category]
-        cells = engine.compute(con, view, edges, engine.Filters(categories), HEARTBEAT_US)
+        cells = engine.compute(con, view, edges, Filters(categories), HEARTBEAT_US)
         for index, (window, _) in enumerate(WINDOWS):
             users = {c.user_id for c in cells if c.bucket >= index}
             lines.append(

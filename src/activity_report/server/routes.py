@@ -19,8 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import sources
+from ..backends.duckdb import DuckDBSource
 from ..errors import InvalidValue
-from ..event_source import DuckDBSource
 from ..model import to_json
 from ..query import Query, parse_query
 from ..reporting import run

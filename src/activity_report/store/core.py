@@ -12,7 +12,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
-from .. import __version__, engine, resources, sources
+from .. import __version__, resources, sources
+from ..backends.protocol import Cell, Filters
 from ..errors import DataError, Kind, UsageError, first_line
 from ..model import UserInfo
 from . import info as info_mod
@@ -399,8 +400,8 @@ class Store:
         return other
 
     def rollup_cells(
-        self, edges: Sequence[int], filters: engine.Filters, heartbeat_us: int
-    ) -> list[engine.Cell] | None:
+        self, edges: Sequence[int], filters: Filters, heartbeat_us: int
+    ) -> list[Cell] | None:
         """The report's cells from the rollups, or None when they cannot answer it exactly."""
         if rollups.STEP not in self.applied:
             return None  # an older store, read before its upgrade
@@ -410,7 +411,7 @@ class Store:
             return rollups.cells(self.con, edges, filters)
 
     def rollup_span(
-        self, filters: engine.Filters, heartbeat_us: int
+        self, filters: Filters, heartbeat_us: int
     ) -> tuple[bool, tuple[int, int] | None]:
         """``(True, span)`` from the rollups (as :func:`.engine.data_span`), else ``(False, None)``.
 

@@ -1,4 +1,4 @@
-"""The Spark engine behind the report's event-source seam (:mod:`...event_source`).
+"""The Spark engine behind the report's event-source seam (:mod:`..protocol`).
 
 :class:`SparkSource` answers what :func:`...reporting.run` asks, by Spark jobs
 over the canonical rows of :class:`.reading.SparkEvents`: the same checks, the
@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from ... import directory as directory_mod
 from ... import sources
-from ...engine import Cell, Filters
 from ...model import UserInfo
 from ...sources import Diagnostics
+from ..protocol import Cell, Filters
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -68,7 +68,7 @@ class SparkSource:
     def directory(self) -> dict[str, UserInfo]:
         if not self.users_file:
             return {}
-        from ...event_source import connect
+        from ..duckdb import connect
 
         con = connect()
         try:

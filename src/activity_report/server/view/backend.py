@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 
 from ... import tokens
-from ...event_source import DuckDBSource
+from ...backends.duckdb import DuckDBSource
 from ...model import Report
 from ...query import parse_query
 from ...reporting import run

@@ -16,14 +16,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Protocol
 
-from . import directory as directory_mod
-from . import engine, resources, sources
-from .model import UserInfo
+from ... import directory as directory_mod
+from ... import engine, resources, sources
+from ...model import UserInfo
+from ..protocol import Cell, Filters
 
 if TYPE_CHECKING:
     import duckdb
 
-    from .store import Store
+    from ...store import Store
 
 
 class EventSource(Protocol):
@@ -35,7 +36,7 @@ class EventSource(Protocol):
 
     def span(
         self,
-        filters: engine.Filters,
+        filters: Filters,
         heartbeat_us: int,
         start_us: int | None = None,
         end_us: int | None = None,
@@ -43,9 +44,7 @@ class EventSource(Protocol):
         """The earliest event and the latest covered moment of the matching events."""
         ...
 
-    def cells(
-        self, edges_us: Sequence[int], filters: engine.Filters, heartbeat_us: int
-    ) -> Sequence[engine.Cell]:
+    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Sequence[Cell]:
         """Events and active time per bucket and user."""
         ...
 
@@ -85,7 +84,7 @@ class DuckDBSource:
     #: The files' rows grouped for a cheaper check pass (:class:`.sources.Summary`), if any.
     summary: sources.Summary | None = None
     #: The store's precomputed answer, when the request lines up with it (else None).
-    rollup: Callable[[list[int], engine.Filters, int], list[engine.Cell] | None] | None = None
+    rollup: Callable[[list[int], Filters, int], list[Cell] | None] | None = None
     #: What answered the last :meth:`cells`: ``events`` or ``rollups``.
     answered_by: str = "events"
     #: The run it belongs to: a cancelled run's next query does not start.
@@ -113,7 +112,7 @@ class DuckDBSource:
 
     def span(
         self,
-        filters: engine.Filters,
+        filters: Filters,
         heartbeat_us: int,
         start_us: int | None = None,
         end_us: int | None = None,
@@ -132,9 +131,7 @@ class DuckDBSource:
             end_us=end_us,
         )
 
-    def cells(
-        self, edges_us: Sequence[int], filters: engine.Filters, heartbeat_us: int
-    ) -> Sequence[engine.Cell]:
+    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Sequence[Cell]:
         self._check()
         if self.rollup is not None:
             cells = self.rollup(list(edges_us), filters, heartbeat_us)
@@ -277,7 +274,7 @@ def open_store(
 
     ``context`` as for :func:`open_files`.
     """
-    from .store import Store  # a report on files has no use for the store's modules
+    from ...store import Store  # a report on files has no use for the store's modules
 
     with (
         owned(context) as run,
