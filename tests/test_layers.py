@@ -81,6 +81,9 @@ PLANTED = [
     ("render/csv.py", "import starlette", "render"),
     ("render/markdown.py", "import rich", "rich"),
     ("render/summary.py", "from . import table", "table"),
+    ("server/metrics.py", "from .. import engine", "frontends"),  # reporting answers
+    ("store/core.py", "from ..reporting import run", "layers"),  # the store is under reporting
+    ("backends/protocol.py", "from .. import sources", "layers"),  # the vocabulary is at the bottom
 ]
 
 

@@ -211,7 +211,7 @@ def report_cells(
     monkeypatch.setattr(engine, "compute", compute)
     edges = [int((T0.timestamp() - 86_400 + 7 * 86_400 * k) * 1e6) for k in range(3)]
     with event_source.open_files([str(path)]) as source:
-        cells = list(source.cells(edges, Filters(categories), 60_000_000))
+        cells = list(source.cells(edges, Filters(categories), 60_000_000).cells)
     return told == [True], cells
 
 

@@ -92,17 +92,16 @@ def run(query: Query, source: EventSource) -> ReportResult:
     edges = bucket_edges(start, end, query.interval, tz, max_buckets=query.max_buckets)
     if diagnostics.unknown_rows:  # only those of this range: an old one is not news every day
         diagnostics = source.unknown_in_range(diagnostics, to_micros(start), to_micros(end))
-    cells = source.cells([to_micros(e) for e in edges], filters, query.heartbeat_us)
+    counted = source.cells([to_micros(e) for e in edges], filters, query.heartbeat_us)
     report = build_report(
         edges,
-        [(c.bucket, c.user_id, c.count, c.duration_us) for c in cells],
+        [(c.bucket, c.user_id, c.count, c.duration_us) for c in counted.cells],
         users,
         _meta(query, edges[0], edges[-1]),
     )
     if not report.users:
         notes.append("no activity in the range for these filters")
-    answered_by = getattr(source, "answered_by", "events")
-    return ReportResult(report, diagnostics, notes, warnings, answered_by)
+    return ReportResult(report, diagnostics, notes, warnings, counted.answered_by)
 
 
 def _unmatched_filters(

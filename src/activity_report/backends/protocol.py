@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from ..model import UserInfo
 
@@ -35,6 +35,14 @@ class Cell:
     user_id: str
     count: int
     duration_us: int
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A report's cells, and what answered them: the events, or the store's rollups."""
+
+    cells: Sequence[Cell]
+    answered_by: Literal["events", "rollups"] = "events"
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,8 @@ class EventSource(Protocol):
         """The earliest event and the latest covered moment of the matching events."""
         ...
 
-    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Sequence[Cell]:
-        """Events and active time per bucket and user."""
+    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Counted:
+        """Events and active time per bucket and user, and what answered them."""
         ...
 
     def directory(self) -> dict[str, UserInfo]:

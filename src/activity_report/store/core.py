@@ -438,6 +438,16 @@ class Store:
             unknown = sources.tally(self.con, "events", "category", f"category NOT IN ({known})")
         return sources.Diagnostics(total, 0, [], [], sum(n for _, n in unknown), unknown[:5])
 
+    def extent(self) -> tuple[int, int | None]:
+        """How many events the store holds, and the latest one's time (µs), if any."""
+        with self._reading():
+            return info_mod.extent(self.con)
+
+    def organizations(self) -> list[str]:
+        """The organization ids of the stored events, sorted."""
+        with self._reading():
+            return info_mod.organizations(self.con)
+
     def info(self) -> StoreInfo:
         """Counts and spans of the store, for ``activity-report info``."""
         with self._reading():

@@ -1,81 +1,30 @@
-"""Where a report's events come from: the seam between the report and its data.
-
-:func:`.reporting.run` asks an :class:`EventSource` four things: what is wrong
-with the rows (diagnostics), the span of the matching events, the counts per
-bucket and user (cells), and the user directory. It opens and closes nothing:
-the caller opens a source (:func:`open_files`, :func:`open_store`), runs
-reports over it and closes it. :class:`DuckDBSource` answers with the
-DuckDB engine (:mod:`.engine`) over event files or the store.
-"""
+"""Event files read by DuckDB: the check pass, then the engine's SQL over a view of them."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING
 
 from ... import directory as directory_mod
 from ... import engine, resources, sources
 from ...model import UserInfo
-from ..protocol import Cell, Filters
+from ..protocol import Counted, Diagnostics, Filters
+from .connection import connect, owned
 
 if TYPE_CHECKING:
     import duckdb
 
-    from ...store import Store
-
-
-class EventSource(Protocol):
-    """What a report needs to know about its events."""
-
-    def diagnostics(self) -> sources.Diagnostics:
-        """Counts of the invalid rows and of the unknown categories."""
-        ...
-
-    def span(
-        self,
-        filters: Filters,
-        heartbeat_us: int,
-        start_us: int | None = None,
-        end_us: int | None = None,
-    ) -> tuple[int, int] | None:
-        """The earliest event and the latest covered moment of the matching events."""
-        ...
-
-    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Sequence[Cell]:
-        """Events and active time per bucket and user."""
-        ...
-
-    def directory(self) -> dict[str, UserInfo]:
-        """The users who may appear in the report, by id."""
-        ...
-
-    def refuse_files_without_valid_rows(self, diagnostics: sources.Diagnostics) -> None:
-        """Raise a DataError naming a file none of whose rows is valid."""
-        ...
-
-    def unknown_in_range(
-        self, diagnostics: sources.Diagnostics, start_us: int, end_us: int
-    ) -> sources.Diagnostics:
-        """``diagnostics`` with only the unknown categories of events in ``[start, end)``."""
-        ...
-
-    def values_like(self, column: str, values: Sequence[str]) -> set[str]:
-        """The values of ``column`` (org, user_id) equal to one of ``values``, ignoring case."""
-        ...
-
 
 @dataclass
-class DuckDBSource:
-    """Events in a DuckDB view of ``con``: event files, or the store's events table."""
+class FileSource:
+    """Events of files, in the DuckDB view ``view`` of ``con``."""
 
     con: duckdb.DuckDBPyConnection
     view: str
-    every_column: bool = False  # CSV rows may have any column wrong; Parquet and the store not
-    users_file: str | None = None  # a directory file, else the store's directory
-    store: Store | None = None
+    every_column: bool = False  # CSV rows may have any column wrong; Parquet not
+    users_file: str | None = None  # a directory file names the users
     has_coverage: bool = True  # some rows may carry an end time or a duration
     #: The view counted, when it may differ from the one checked: the files' rows
     #: with repeats counted by the rule the store keeps; a call, since the view is
@@ -83,31 +32,22 @@ class DuckDBSource:
     counted: Callable[[], str] | None = None
     #: The files' rows grouped for a cheaper check pass (:class:`.sources.Summary`), if any.
     summary: sources.Summary | None = None
-    #: The store's precomputed answer, when the request lines up with it (else None).
-    rollup: Callable[[list[int], Filters, int], list[Cell] | None] | None = None
-    #: What answered the last :meth:`cells`: ``events`` or ``rollups``.
-    answered_by: str = "events"
     #: The run it belongs to: a cancelled run's next query does not start.
     context: resources.RunContext | None = None
-    _checked: sources.Diagnostics | None = field(default=None, init=False, repr=False)
+    _checked: Diagnostics | None = field(default=None, init=False, repr=False)
 
-    def diagnostics(self) -> sources.Diagnostics:
-        """Of files, the check pass, which also collects what picks the engine's plan and
-        names the users; of the store, its own counts (stored rows are valid: no pass).
-        """
+    def diagnostics(self) -> Diagnostics:
+        """The check pass, which also collects what picks the engine's plan and names the users."""
         if self._checked is None:
             self._check()
-            if self.store is not None:
-                self._checked = self.store.diagnostics()
-            else:
-                self._checked = sources.diagnose(
-                    self.con,
-                    self.view,
-                    every_column=self.every_column,
-                    covered=self.has_coverage,
-                    users=True,
-                    summary=self.summary,
-                )
+            self._checked = sources.diagnose(
+                self.con,
+                self.view,
+                every_column=self.every_column,
+                covered=self.has_coverage,
+                users=True,
+                summary=self.summary,
+            )
         return self._checked
 
     def span(
@@ -118,27 +58,12 @@ class DuckDBSource:
         end_us: int | None = None,
     ) -> tuple[int, int] | None:
         self._check()
-        if self.rollup is not None and self.store is not None and start_us is end_us is None:
-            answered, span = self.store.rollup_span(filters, heartbeat_us)
-            if answered:
-                return span
         return engine.data_span(
-            self.con,
-            self._counted(),
-            filters,
-            heartbeat_us,
-            start_us=start_us,
-            end_us=end_us,
+            self.con, self._counted(), filters, heartbeat_us, start_us=start_us, end_us=end_us
         )
 
-    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Sequence[Cell]:
+    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Counted:
         self._check()
-        if self.rollup is not None:
-            cells = self.rollup(list(edges_us), filters, heartbeat_us)
-            if cells is not None:
-                self.answered_by = "rollups"
-                return cells
-        self.answered_by = "events"
         # Without explicit coverage among the filtered categories, every event
         # covers the heartbeat and the cheaper heartbeat plan is exact.
         checked = self.diagnostics()
@@ -147,12 +72,11 @@ class DuckDBSource:
         # Files the check found free of invalid rows and unknown categories need
         # neither test when every category is asked for.
         every_row = (
-            self.store is None
-            and not checked.invalid_rows
+            not checked.invalid_rows
             and not checked.unknown_rows
             and set(sources.CATEGORIES) <= set(filters.categories)
         )
-        return engine.compute(
+        cells = engine.compute(
             self.con,
             self._counted(),
             edges_us,
@@ -162,19 +86,18 @@ class DuckDBSource:
             user_ids=checked.user_ids,
             checked=every_row,
         )
+        return Counted(cells, "events")
 
     def directory(self) -> dict[str, UserInfo]:
         self._check()
         if self.users_file:
             return directory_mod.index(directory_mod.read_directory_file(self.con, self.users_file))
-        return self.store.users() if self.store is not None else {}
+        return {}
 
-    def refuse_files_without_valid_rows(self, diagnostics: sources.Diagnostics) -> None:
+    def refuse_files_without_valid_rows(self, diagnostics: Diagnostics) -> None:
         sources.refuse_files_without_valid_rows(self.con, self.view, diagnostics)
 
-    def unknown_in_range(
-        self, diagnostics: sources.Diagnostics, start_us: int, end_us: int
-    ) -> sources.Diagnostics:
+    def unknown_in_range(self, diagnostics: Diagnostics, start_us: int, end_us: int) -> Diagnostics:
         self._check()
         return sources.unknown_in_range(self.con, self.view, diagnostics, start_us, end_us)
 
@@ -194,37 +117,7 @@ class DuckDBSource:
             self.context.check()
 
 
-def connect(
-    memory_limit: str | None = None,
-    temp_dir: str | None = None,
-    *,
-    context: resources.RunContext | None = None,
-) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection set up for reports.
-
-    UTC session time zone: text timestamps without an offset are UTC.
-    No progress bar: DuckDB draws it on stdout, which carries only the report.
-    Memory is bounded by ``memory_limit``; what does not fit spills to
-    ``temp_dir`` (see :mod:`.resources`), and ``context``'s cancel interrupts
-    its queries.
-    """
-    con = resources.connect(limits=resources.Limits(memory_limit, temp_dir), context=context)
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
-@contextlib.contextmanager
-def owned(context: resources.RunContext | None) -> Iterator[resources.RunContext]:
-    """``context``, or a private one closed (its temporary files removed) when the block ends."""
-    if context is not None:
-        yield context
-        return
-    with resources.RunContext() as private:
-        yield private
-
-
-@contextlib.contextmanager
+@contextmanager
 def open_files(
     events: Sequence[str],
     *,
@@ -232,7 +125,7 @@ def open_files(
     limits: resources.Limits | None = None,
     context: resources.RunContext | None = None,
     stdin: IO[bytes] | None = None,
-) -> Iterator[DuckDBSource]:
+) -> Iterator[FileSource]:
     """The events of files, globs, directories or ``-`` (the forms of ``--events``).
 
     ``context`` is the run's (see :class:`.resources.RunContext`): its cancel
@@ -248,7 +141,7 @@ def open_files(
                 con, sources.expand_paths(events, stdin=stdin, context=run)
             )
             has_csv = any(file.fmt == "csv" for file in loaded.files)
-            yield DuckDBSource(
+            yield FileSource(
                 con,
                 loaded.view,
                 every_column=has_csv,
@@ -260,32 +153,3 @@ def open_files(
             )
         finally:
             con.close()
-
-
-@contextlib.contextmanager
-def open_store(
-    path: str | os.PathLike[str],
-    *,
-    users_file: str | None = None,
-    limits: resources.Limits | None = None,
-    context: resources.RunContext | None = None,
-) -> Iterator[DuckDBSource]:
-    """The events of the store at ``path``, opened read-only; its directory names users.
-
-    ``context`` as for :func:`open_files`.
-    """
-    from ...store import Store  # a report on files has no use for the store's modules
-
-    with (
-        owned(context) as run,
-        run.stops(),
-        Store.open(path, read_only=True, limits=limits, context=run) as store,
-    ):
-        yield DuckDBSource(
-            store.con,
-            store.events_view(),
-            users_file=users_file,
-            store=store,
-            rollup=store.rollup_cells,
-            context=run,
-        )
