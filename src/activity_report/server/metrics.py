@@ -71,8 +71,8 @@ def render(store: Store, now: datetime) -> str:
         day_events.append(
             f'activity_report_events{{category="{category}"}} {sum(u.count for u in last_day)}'
         )
-        seconds = sum(u.duration for u in last_day) / 1_000_000_000
-        day_seconds.append(f'activity_report_active_seconds{{category="{category}"}} {seconds:g}')
+        seconds = exact(sum(u.duration for u in last_day), 1_000_000_000)  # nanoseconds
+        day_seconds.append(f'activity_report_active_seconds{{category="{category}"}} {seconds}')
     events, last = store.extent()
     lines += [
         "# HELP activity_report_events Events in the trailing day.",
@@ -87,6 +87,19 @@ def render(store: Store, now: datetime) -> str:
         f"activity_report_store_events {events}",
         "# HELP activity_report_last_event_timestamp_seconds Time of the store's last event.",
         "# TYPE activity_report_last_event_timestamp_seconds gauge",
-        f"activity_report_last_event_timestamp_seconds {(last or 0) / 1e6:g}",
+        f"activity_report_last_event_timestamp_seconds {exact(last or 0, 1_000_000)}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def exact(amount: int, per_second: int) -> str:
+    """``amount`` units of which ``per_second`` make a second, as exact decimal seconds.
+
+    ``exact(1709251199930000, 10**6)`` is ``'1709251199.93'``: every digit, no exponent.
+    """
+    sign = "-" if amount < 0 else ""
+    whole, part = divmod(abs(amount), per_second)
+    if not part:
+        return f"{sign}{whole}"
+    digits = len(str(per_second)) - 1
+    return f"{sign}{whole}.{part:0{digits}d}".rstrip("0")

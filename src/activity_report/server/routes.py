@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -19,12 +17,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..backends.duckdb import StoreSource
-from ..errors import InvalidValue
 from ..model import to_json
 from ..query import Query, parse_query
 from ..reporting import run
 from ..resources import RunContext
-from . import auth, metrics, openapi
+from . import auth, metrics, openapi, params
 from .errors import ClientGone, TookTooLong
 from .reader import Signature, StoreReader
 
@@ -33,9 +30,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 ACTIVITY_PATH = "/api/private/metrics/activity"
-MAX_FIELDS = 64  # parameters in one query string
-MAX_VALUE = 256  # characters in one value
-_ID = re.compile(r"[\w.@:+-]+")  # an organization id or a user id or username
 _CACHE_SIZE = 256
 
 
@@ -92,46 +86,8 @@ def _digest(presented: str) -> str:
 
 
 def query_values(request: Request) -> dict[str, str | list[str]]:
-    """The query string, checked: known names, repeated only where allowed, UTF-8, short."""
-    raw = request.scope.get("query_string", b"")
-    try:
-        pairs = parse_qsl(
-            raw.decode("ascii"),
-            keep_blank_values=True,
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=MAX_FIELDS,
-        )
-    except UnicodeDecodeError:
-        raise InvalidValue("query", _shown(raw), "not valid UTF-8 once percent-decoded") from None
-    except ValueError:
-        raise InvalidValue("query", _shown(raw), f"more than {MAX_FIELDS} parameters") from None
-    params = {p.name: p for p in openapi.HTTP_PARAMS}
-    values: dict[str, str | list[str]] = {}
-    for name, value in pairs:
-        param = params.get(name)
-        if param is None:
-            raise InvalidValue(
-                name[:MAX_VALUE], value[:40], f"no such parameter; use {', '.join(params)}"
-            )
-        if len(value) > MAX_VALUE:
-            raise InvalidValue(name, value[:40] + "...", f"longer than {MAX_VALUE} characters")
-        if param.repeatable:
-            if not _ID.fullmatch(value):
-                raise InvalidValue(name, value, "an id or username: letters, digits, . _ @ : + -")
-            listed = values.setdefault(name, [])
-            assert isinstance(listed, list)
-            listed.append(value)
-        elif name in values:
-            raise InvalidValue(name, value, "give it once")
-        else:
-            values[name] = value
-    return values
-
-
-def _shown(raw: bytes) -> str:
-    text = raw.decode("ascii", errors="backslashreplace")
-    return text if len(text) <= 60 else text[:60] + "..."
+    """The query string, checked by the rule of :mod:`.params`."""
+    return params.from_query_string(request.scope.get("query_string", b""))
 
 
 def _key(query: Query) -> Any:

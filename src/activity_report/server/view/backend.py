@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
-from urllib.parse import urlencode
-
-from starlette.requests import Request
 
 from ... import tokens
 from ...backends.duckdb import StoreSource
@@ -15,9 +12,8 @@ from ...model import Report
 from ...query import parse_query
 from ...reporting import run
 from ...resources import RunContext
+from .. import params
 from ..reader import StoreReader
-from ..routes import query_values
-from .filters import listed
 
 
 class Backend(Protocol):
@@ -63,9 +59,7 @@ class StoreBackend:
 
     def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Report:
         """The API's checks and the API's report, for the same query string."""
-        pairs = [(k, v) for k, vs in values.items() for v in listed(vs)]
-        checked = query_values(Request({"type": "http", "query_string": urlencode(pairs).encode()}))
-        query = parse_query(checked)
+        query = parse_query(params.checked(params.pairs_of(dict(values))))
         with self.reader.cursor() as (cursor, _), context.stops():
             context.track(cursor)
             source = StoreSource(self.reader.store(cursor), context=context)
