@@ -15,7 +15,14 @@ from ..errors import UsageError
 from ..render import DEFAULT_TOP, ColorMode, Format
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
-from .options import DB_DEFAULT, MemoryLimitOption, TempDirOption, resource_limits, store_path
+from .options import (
+    DB_DEFAULT,
+    DebugOption,
+    MemoryLimitOption,
+    TempDirOption,
+    resource_limits,
+    store_path,
+)
 from .runs import current
 
 
@@ -166,7 +173,7 @@ def report_command(
             show_default=False,
         ),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    debug: DebugOption = False,
     verbose: Annotated[
         bool,
         typer.Option("--verbose", help="Say on stderr what answered: the events or rollups."),
