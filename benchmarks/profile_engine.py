@@ -116,7 +116,7 @@ def events_path(value: str, seed: int) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     from activity_report import reporting as core
     from activity_report import sources
-    from activity_report.event_source import DuckDBSource
+    from activity_report.backends.duckdb import FileSource
     from activity_report.query import parse_query
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     recorder = Recorder(con)
     recording = cast(duckdb.DuckDBPyConnection, recorder)
     files = sources.expand_paths([events_path(args.events, args.seed)])
-    source = DuckDBSource(recording, sources.load_events(recording, files).view)
+    source = FileSource(recording, sources.load_events(recording, files).view)
     started = time.perf_counter()
     result = core.run(query, source)
     total = time.perf_counter() - started

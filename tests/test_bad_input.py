@@ -31,9 +31,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from activity_report.backends.duckdb import open_files
 from activity_report.cli import app
 from activity_report.errors import UsageError
-from activity_report.event_source import open_files
 from activity_report.intervals import parse_heartbeat, parse_interval
 from activity_report.query import Query
 from activity_report.reporting import run

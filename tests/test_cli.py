@@ -290,3 +290,27 @@ def test_ingest_with_limits_then_report_from_the_store(tmp_path: Path) -> None:
     from_store = run_cli(*args, "--db", db, "--json")
     assert from_store.exit_code == 0, from_store.stderr
     assert from_store.stdout == run_cli(*MAIN_JOB, "--json").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "traceback"),
+    [
+        (["--org", "--debug"], False),  # --debug is --org's value here, not the option
+        (["--org", "x", "--debug"], True),
+        (["--debug"], True),
+    ],
+)
+def test_only_a_parsed_debug_option_shows_a_traceback(
+    tmp_path: Path, args: list[str], traceback: bool
+) -> None:
+    missing = str(tmp_path / "nonexistent.csv")
+    result = subprocess.run(
+        [sys.executable, "-m", "activity_report", "--events", missing, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert ("Traceback" in result.stderr) is traceback, result.stderr
+    if not traceback:
+        assert result.stderr == f"activity-report: error: {missing}: no such file or directory\n"

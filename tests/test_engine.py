@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from activity_report import engine
+from activity_report.backends.protocol import Cell, Filters
 from activity_report.intervals import bucket_edges, parse_interval
 from activity_report.reporting import connect, to_micros
 from tests import reference
@@ -87,14 +88,14 @@ class Backend(Protocol):
         events: Sequence[Event],
         invalid: Sequence[Event],
         edges: Sequence[int],
-        filters: engine.Filters,
+        filters: Filters,
         heartbeat: int,
-    ) -> list[engine.Cell]: ...
+    ) -> list[Cell]: ...
 
     def span(
         self,
         events: Sequence[Event],
-        filters: engine.Filters,
+        filters: Filters,
         heartbeat: int,
         start_us: int | None = None,
         end_us: int | None = None,
@@ -120,9 +121,9 @@ class DuckDBBackend:
         events: Sequence[Event],
         invalid: Sequence[Event],
         edges: Sequence[int],
-        filters: engine.Filters,
+        filters: Filters,
         heartbeat: int,
-    ) -> list[engine.Cell]:
+    ) -> list[Cell]:
         load(self.con, events, invalid)
         return engine.compute(
             self.con,
@@ -137,7 +138,7 @@ class DuckDBBackend:
     def span(
         self,
         events: Sequence[Event],
-        filters: engine.Filters,
+        filters: Filters,
         heartbeat: int,
         start_us: int | None = None,
         end_us: int | None = None,
@@ -172,9 +173,9 @@ class SparkBackend:
         events: Sequence[Event],
         invalid: Sequence[Event],
         edges: Sequence[int],
-        filters: engine.Filters,
+        filters: Filters,
         heartbeat: int,
-    ) -> list[engine.Cell]:
+    ) -> list[Cell]:
         from activity_report.backends.spark import counting
 
         rows = self.rows(events, invalid)
@@ -183,7 +184,7 @@ class SparkBackend:
     def span(
         self,
         events: Sequence[Event],
-        filters: engine.Filters,
+        filters: Filters,
         heartbeat: int,
         start_us: int | None = None,
         end_us: int | None = None,
@@ -223,7 +224,7 @@ def compute(
     heartbeat: int = M,
     invalid: Sequence[Event] = (),
 ) -> Result:
-    filters = engine.Filters(categories, orgs, users)
+    filters = Filters(categories, orgs, users)
     cells = backend.cells(events, invalid, edges, filters, heartbeat)
     result = {(c.bucket, c.user_id): (c.count, c.duration_us) for c in cells}
     assert len(result) == len(cells), "one cell per (bucket, user)"
@@ -416,17 +417,17 @@ def test_buckets_with_irregular_widths(backend: Backend) -> None:
 
 def test_data_span(backend: Backend) -> None:
     events = [ev(T0 + H), ev(T0 + 2 * H, T0 + 5 * H), ev(T0 + 9 * H, cat="app")]
-    filters = engine.Filters(["ide"])
+    filters = Filters(["ide"])
     assert backend.span(events, filters, M) == (T0 + H, T0 + 5 * H)
-    assert backend.span(events, engine.Filters(ALL), M) == (T0 + H, T0 + 9 * H + M)
+    assert backend.span(events, Filters(ALL), M) == (T0 + H, T0 + 9 * H + M)
     # A zero-length event at the very end still lies inside [start, end).
     assert backend.span([ev(T0, T0)], filters, M) == (T0, T0 + 1)
-    assert backend.span([ev(T0, T0)], engine.Filters(["login"]), M) is None
+    assert backend.span([ev(T0, T0)], Filters(["login"]), M) is None
 
 
 def test_data_span_within_given_bounds(backend: Backend) -> None:
     events = [ev(T0, T0 + 2 * H), ev(T0 + 5 * H), ev(T0 + 9 * H)]
-    filters = engine.Filters(ALL)
+    filters = Filters(ALL)
     span = backend.span
     # From a given start: events that cover it or lie past it.
     assert span(events, filters, M, start_us=T0 + H) == (T0, T0 + 9 * H + M)
@@ -740,7 +741,7 @@ def test_colliding_user_keys_are_detected_and_recomputed(
     ]
     expected = {(0, "a"): (1, 30 * M), (0, "b"): (2, 40 * M)}
     load(con, events)
-    filters = engine.Filters(ALL)
+    filters = Filters(ALL)
     merged, collisions = engine._compute(con, VIEW, HOUR, filters, M, "0")  # every id alike
     assert collisions == 1
     assert {(c.bucket, c.user_id): (c.count, c.duration_us) for c in merged} != expected
@@ -761,7 +762,7 @@ def test_colliding_user_keys_in_the_heartbeat_plan(
     ]
     expected = {(0, "a"): (2, 2 * M), (0, "b"): (2, 2 * M)}
     load(con, events)
-    filters = engine.Filters(ALL)
+    filters = Filters(ALL)
     names = ["a", "b"] if named else None
     merged, collisions = engine._compute(con, VIEW, HOUR, filters, M, "0", engine.HEARTBEATS, names)
     assert collisions == 1
@@ -779,7 +780,7 @@ def plans_taken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     taken: list[str] = []
     real = engine._compute
 
-    def spy(*args: object, **kwargs: object) -> tuple[list[engine.Cell], int]:
+    def spy(*args: object, **kwargs: object) -> tuple[list[Cell], int]:
         taken.append(str(args[6]))
         return real(*args, **kwargs)  # type: ignore[arg-type]
 

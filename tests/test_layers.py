@@ -77,10 +77,13 @@ PLANTED = [
     ("resources.py", "import signal", "core"),  # a front end handles signals, not the core
     ("__init__.py", "import typer", "root"),
     ("intervals.py", "from . import store", "pure"),
-    ("times.py", "from .event_source import open_store", "pure"),  # through a chain
+    ("times.py", "from .backends.duckdb import open_store", "pure"),  # through a chain
     ("render/csv.py", "import starlette", "render"),
     ("render/markdown.py", "import rich", "rich"),
     ("render/summary.py", "from . import table", "table"),
+    ("server/metrics.py", "from .. import engine", "frontends"),  # reporting answers
+    ("store/core.py", "from ..reporting import run", "layers"),  # the store is under reporting
+    ("backends/protocol.py", "from .. import sources", "layers"),  # the vocabulary is at the bottom
 ]
 
 

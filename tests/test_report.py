@@ -14,8 +14,8 @@ import duckdb
 import pytest
 
 from activity_report import reporting as core
+from activity_report.backends.duckdb import FileSource
 from activity_report.errors import DataError, flag_name
-from activity_report.event_source import DuckDBSource
 from activity_report.intervals import parse_interval
 from activity_report.model import to_api, to_json
 from activity_report.query import Query, Zone
@@ -80,7 +80,7 @@ def run(req: Request, con: duckdb.DuckDBPyConnection) -> ReportResult:
     """The report over the request's files, loaded on ``con``."""
     loaded = load_events(con, expand_paths(req.events))
     every_column = any(file.fmt == "csv" for file in loaded.files)
-    source = DuckDBSource(
+    source = FileSource(
         con,
         loaded.view,
         every_column=every_column,

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from activity_report.engine import Filters, data_span
+from activity_report.backends.protocol import Filters
+from activity_report.engine import data_span
 from activity_report.sources import CATEGORIES, diagnose
 from activity_report.store import Store
 from activity_report.store import rollups as rollup_module

@@ -201,7 +201,7 @@ def test_a_cancel_during_a_commit_is_held_and_the_commit_finishes(tmp_path: Path
 
 
 def test_each_run_spills_to_a_folder_of_its_own() -> None:
-    from activity_report.event_source import connect
+    from activity_report.backends.duckdb import connect
 
     first, second = RunContext(), RunContext()
     folders = []

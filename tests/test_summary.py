@@ -12,7 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from activity_report import engine, event_source, sources
+from activity_report import engine, sources
+from activity_report.backends import duckdb as event_source
+from activity_report.backends.protocol import Cell, Filters
 from activity_report.reporting import connect
 from activity_report.sources import diagnose, expand_paths, load_events
 
@@ -184,12 +186,12 @@ def test_a_report_source_checks_through_its_summary(tmp_path: Path) -> None:
 
 
 def test_a_filter_over_checked_rows_tests_neither_problem_nor_category() -> None:
-    every = engine.Filters(categories=list(sources.CATEGORIES), orgs=["o"])
+    every = Filters(categories=list(sources.CATEGORIES), orgs=["o"])
     assert engine.filter_sql(every, valid_only=False, any_category=True) == (
         "list_contains($orgs, org)",
         {"orgs": ["o"]},
     )
-    assert engine.filter_sql(engine.Filters(["ide"]), valid_only=False, any_category=True) == (
+    assert engine.filter_sql(Filters(["ide"]), valid_only=False, any_category=True) == (
         "true",
         {},
     )
@@ -197,19 +199,19 @@ def test_a_filter_over_checked_rows_tests_neither_problem_nor_category() -> None
 
 def report_cells(
     path: Path, categories: Sequence[str], monkeypatch: pytest.MonkeyPatch
-) -> tuple[bool, list[engine.Cell]]:
+) -> tuple[bool, list[Cell]]:
     """Whether the source told the engine its rows were checked, and its weekly cells."""
     told: list[bool] = []
     real = engine.compute
 
-    def compute(*args: Any, **kwargs: Any) -> list[engine.Cell]:
+    def compute(*args: Any, **kwargs: Any) -> list[Cell]:
         told.append(kwargs["checked"])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(engine, "compute", compute)
     edges = [int((T0.timestamp() - 86_400 + 7 * 86_400 * k) * 1e6) for k in range(3)]
     with event_source.open_files([str(path)]) as source:
-        cells = list(source.cells(edges, engine.Filters(categories), 60_000_000))
+        cells = list(source.cells(edges, Filters(categories), 60_000_000).cells)
     return told == [True], cells
 
 

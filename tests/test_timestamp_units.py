@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from activity_report.event_source import connect
+from activity_report.backends.duckdb import connect
 from activity_report.sources import diagnose, expand_paths, far_timestamps, load_events
 
 from .conftest import FAR_MS, SAMPLE, run_cli, write_far_times

@@ -401,5 +401,30 @@ def test_the_download_of_a_report_past_the_time_limit_is_a_503() -> None:
     with TestClient(app, base_url=ORIGIN) as client:
         client.cookies.set(SESSION_COOKIE, sessions.start("token"))
         answer = client.get("/metrics/activity.csv?category=ide", headers=SAME_ORIGIN)
-    assert answer.status_code == 503
-    assert "longer than this server allows (120 s)" in answer.json()["message"]
+    assert answer.status_code == 503  # as the API answers it: no Retry-After, the limit told
+    assert answer.json()["message"] == "The request took too long."
+    assert "longer than this server allows (120 s)" in answer.json()["detail"]
+    assert "retry-after" not in answer.headers
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "category=ide&start=2022-08-01&start=2022-08-08",  # the last one used to win
+        "interval=week&interval=day",
+        "category=ide&nope=1",
+        "org=a%20b",  # not an id
+    ],
+)
+def test_the_download_refuses_what_the_api_refuses_in_its_words(
+    client: TestClient, store: ServedStore, query: str
+) -> None:
+    sign_in(client, store.token)
+    api = client.get(
+        f"/api/private/metrics/activity?{query}", headers={"Session-Token": store.token}
+    )
+    download = client.get(f"/metrics/activity.csv?{query}", headers=SAME_ORIGIN)
+    assert api.status_code == download.status_code == 400
+    assert download.json() == api.json()
+    if "start=" in query:
+        assert download.json()["detail"].endswith("(give it once)")

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from . import reporting as core
-from .event_source import open_files, open_store
+from .backends.duckdb import open_files, open_store
 from .query import DEFAULT_MAX_BUCKETS, parse_query
 from .resources import Limits, RunContext, check_temp_dir, parse_memory_limit
 from .store import default_path

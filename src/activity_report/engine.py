@@ -38,15 +38,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .backends.protocol import Cell, Filters
+
 if TYPE_CHECKING:
     import duckdb
-
-
-@dataclass(frozen=True)
-class Filters:
-    categories: Sequence[str]
-    orgs: Sequence[str] | None = None
-    users: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,14 +106,6 @@ class BucketLookup:
 
 
 _NEVER = 2**62
-
-
-@dataclass(frozen=True)
-class Cell:
-    bucket: int
-    user_id: str
-    count: int
-    duration_us: int
 
 
 def filter_sql(

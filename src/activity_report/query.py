@@ -8,7 +8,7 @@ names the parameter (``start``); each front end spells it its own way
 (:mod:`.errors`).
 
 A :class:`Query` says what to compute. Where the events are (files, the
-store) is an event source (:mod:`.event_source`), and how much memory DuckDB
+store) is an event source (:mod:`.backends`), and how much memory DuckDB
 may use is :class:`.resources.Limits`: neither is part of it.
 """
 

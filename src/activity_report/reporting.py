@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from . import directory as directory_mod
-from . import engine, sources
+from . import sources
+from .backends.duckdb import connect as connect
+from .backends.protocol import EventSource, Filters
 from .errors import DataError
-from .event_source import EventSource
-from .event_source import connect as connect
 from .intervals import bucket_edges, ceil_to_unit, floor_to_unit
 from .model import Report, ReportMeta, UserInfo, build_report, to_api
 from .query import Query
@@ -47,7 +47,7 @@ def from_micros(micros: int, tz: tzinfo) -> datetime:
 def run(query: Query, source: EventSource) -> ReportResult:
     """Check the events, bucket them and count, over ``source``.
 
-    ``source`` is open and stays open: the caller owns it (:mod:`.event_source`).
+    ``source`` is open and stays open: the caller owns it (:mod:`.backends`).
     """
     diagnostics = source.diagnostics()
     if query.strict and diagnostics.invalid_rows:
@@ -62,7 +62,7 @@ def run(query: Query, source: EventSource) -> ReportResult:
     if diagnostics.invalid_rows:
         source.refuse_files_without_valid_rows(diagnostics)
     users = source.directory()
-    filters = engine.Filters(
+    filters = Filters(
         categories=list(query.categories),
         orgs=list(query.orgs) if query.orgs is not None else None,
         users=directory_mod.resolve_user_filters(query.users, users)
@@ -92,21 +92,20 @@ def run(query: Query, source: EventSource) -> ReportResult:
     edges = bucket_edges(start, end, query.interval, tz, max_buckets=query.max_buckets)
     if diagnostics.unknown_rows:  # only those of this range: an old one is not news every day
         diagnostics = source.unknown_in_range(diagnostics, to_micros(start), to_micros(end))
-    cells = source.cells([to_micros(e) for e in edges], filters, query.heartbeat_us)
+    counted = source.cells([to_micros(e) for e in edges], filters, query.heartbeat_us)
     report = build_report(
         edges,
-        [(c.bucket, c.user_id, c.count, c.duration_us) for c in cells],
+        [(c.bucket, c.user_id, c.count, c.duration_us) for c in counted.cells],
         users,
         _meta(query, edges[0], edges[-1]),
     )
     if not report.users:
         notes.append("no activity in the range for these filters")
-    answered_by = getattr(source, "answered_by", "events")
-    return ReportResult(report, diagnostics, notes, warnings, answered_by)
+    return ReportResult(report, diagnostics, notes, warnings, counted.answered_by)
 
 
 def _unmatched_filters(
-    source: EventSource, query: Query, filters: engine.Filters, directory: dict[str, UserInfo]
+    source: EventSource, query: Query, filters: Filters, directory: dict[str, UserInfo]
 ) -> list[str]:
     """What to tell about given --org and --user values that match no event at all."""
     messages = []

@@ -23,7 +23,7 @@ from ..resources import RunContext
 from .click_errors import click_message
 from .messages import PROG, fail, note, one_line
 from .report import report_command
-from .runs import install_signal_handlers, running
+from .runs import Run, install_signal_handlers, running
 from .serve import serve_command
 from .store import info_command, ingest_command, users_app
 from .streams import guard_standard_streams
@@ -46,10 +46,10 @@ class DefaultReportGroup(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         extra["standalone_mode"] = False
 
-        def invoke() -> object:
-            return super(DefaultReportGroup, self).main(argv, prog_name or PROG, **extra)
+        def invoke(run: Run) -> object:
+            return super(DefaultReportGroup, self).main(argv, prog_name or PROG, obj=run, **extra)
 
-        sys.exit(run_guarded(invoke, argv))
+        sys.exit(run_guarded(invoke))
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         top_level = {"-h", "--help", "--version", "--install-completion", "--show-completion"}
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
+def run_guarded(invoke: Callable[[Run], object]) -> int:
     """Run the parsed command; turn every failure into one line and an exit code.
 
     This is the one place where errors meet the user: typed core
@@ -158,28 +158,28 @@ def run_guarded(invoke: Callable[[], object], args: Sequence[str]) -> int:
     The command runs in a run of its own (:func:`.runs.running`), closed
     (its temporary files removed) before the exit code is known.
     """
-    debug = "--debug" in args
-    with running() as context:
+    with running() as run:
+        context = run.context
         try:
-            outcome = invoke()
+            outcome = invoke(run)
         except click.exceptions.Exit as exc:
             return int(exc.exit_code)
         except (click.exceptions.Abort, KeyboardInterrupt):
             return _interrupted(context)
         except click.ClickException as exc:
-            if debug:
+            if run.debug:
                 raise
             return fail(click_message(exc), 2)
         except ActivityReportError as exc:
             if context.interrupted:  # a query stopped by Ctrl-C fails as it can
                 return _interrupted(context)
-            if debug:
+            if run.debug:
                 raise
             return fail(exc.render(flag_name), exc.exit_code)
         except Exception as exc:  # the last line of defence: no traceback without --debug
             if context.interrupted:
                 return _interrupted(context)
-            if debug:
+            if run.debug:
                 raise
             known = resources.explain(exc)  # DuckDB out of memory or disk: say what to change
             if known is not None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from .. import resources
+from .runs import set_debug
 
 DB_DEFAULT = (
     "Default: $XDG_DATA_HOME/activity-report/events.duckdb, "
@@ -18,7 +19,9 @@ DbOption = Annotated[
     str | None,
     typer.Option("--db", help=DB_HELP, envvar="ACTIVITY_REPORT_DB", show_default=False),
 ]
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+DebugOption = Annotated[
+    bool, typer.Option("--debug", help="Show tracebacks for errors.", callback=set_debug)
+]
 CountsJsonOption = Annotated[
     bool, typer.Option("--json", help="Print the counts as a JSON object on stdout.")
 ]

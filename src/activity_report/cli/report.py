@@ -15,7 +15,14 @@ from ..errors import UsageError
 from ..render import DEFAULT_TOP, ColorMode, Format
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
-from .options import DB_DEFAULT, MemoryLimitOption, TempDirOption, resource_limits, store_path
+from .options import (
+    DB_DEFAULT,
+    DebugOption,
+    MemoryLimitOption,
+    TempDirOption,
+    resource_limits,
+    store_path,
+)
 from .runs import current
 
 
@@ -166,7 +173,7 @@ def report_command(
             show_default=False,
         ),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    debug: DebugOption = False,
     verbose: Annotated[
         bool,
         typer.Option("--verbose", help="Say on stderr what answered: the events or rollups."),
@@ -221,7 +228,7 @@ def _open_source(
     query: Any,
 ) -> contextlib.AbstractContextManager[Any]:
     """--events' files (read by DuckDB or by Spark), else the store of --db."""
-    from ..event_source import open_files, open_store
+    from ..backends.duckdb import open_files, open_store
     from ..reporting import to_micros
 
     if engine is Engine.spark:

@@ -17,40 +17,76 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
+
+import click
 
 from ..resources import RunContext
 
-#: The runs under way, the innermost last: the command line runs one at a time.
-_RUNNING: list[RunContext] = []
+
+@dataclass
+class Run:
+    """One command's run: its context, and what its options say of errors.
+
+    Click carries it as the root context's ``obj`` (see :func:`current`);
+    ``debug`` is set by the ``--debug`` option once click has parsed it, so
+    a value that only looks like ``--debug`` (``--org --debug``) is not it.
+    """
+
+    context: RunContext = field(default_factory=RunContext)
+    debug: bool = False
+
+
+class _OnSignal:
+    """The handler of SIGINT and SIGTERM: it cancels the run it is told of."""
+
+    def __init__(self) -> None:
+        self.run: Run | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        run = self.run
+        if run is not None and not run.context.cancel(terminated=signum == signal.SIGTERM):
+            return  # a commit is running: it finishes, and the run says so
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
-def running() -> Iterator[RunContext]:
-    """A run for one command: the current one until it ends, then closed."""
-    context = RunContext()
-    _RUNNING.append(context)
+def running() -> Iterator[Run]:
+    """A run for one command, told to the signal handlers until it ends, then closed."""
+    run = Run()
+    handler = signal.getsignal(signal.SIGINT)
+    told = handler if isinstance(handler, _OnSignal) else None
+    outer = told.run if told is not None else None
+    if told is not None:
+        told.run = run
     try:
-        yield context
+        yield run
     finally:
-        _RUNNING.remove(context)
-        context.close()
+        if told is not None:
+            told.run = outer
+        run.context.close()
 
 
 def current() -> RunContext:
-    """The run of the command under way."""
-    if not _RUNNING:
+    """The run of the command under way (click's root context carries it)."""
+    run = click.get_current_context().find_root().obj
+    if not isinstance(run, Run):
         raise RuntimeError("no command is running: a command runs inside running()")
-    return _RUNNING[-1]
+    return run.context
+
+
+def set_debug(ctx: click.Context, param: Any, value: bool) -> bool:
+    """``--debug``'s callback: the run shows tracebacks once the option is parsed as one."""
+    run = ctx.find_root().obj
+    if value and isinstance(run, Run):
+        run.debug = True
+    return value
 
 
 def install_signal_handlers() -> None:
     """Make Ctrl-C and SIGTERM cancel the current run (see the module's docstring)."""
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
-
-
-def _on_signal(signum: int, frame: FrameType | None) -> None:
-    if _RUNNING and not _RUNNING[-1].cancel(terminated=signum == signal.SIGTERM):
-        return  # a commit is running: it finishes, and the run says so
-    raise KeyboardInterrupt
+    handler = _OnSignal()
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)

@@ -15,14 +15,16 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from .. import engine
-from ..reporting import to_micros
+from ..backends.duckdb import StoreSource
+from ..intervals import parse_interval
+from ..query import Query
+from ..reporting import run
 from ..sources import CATEGORIES
 from ..store import Store
 from .reader import Signature
 
-WINDOWS = (("90d", 90), ("30d", 30), ("7d", 7), ("1d", 1))  # longest first: bucket order
-HEARTBEAT_US = 60_000_000
+WINDOWS = (("90d", 90), ("30d", 30), ("7d", 7), ("1d", 1))  # longest first
+DAYS = WINDOWS[0][1]  # the report's range: the longest window, in daily buckets
 FRESH_SECONDS = 10.0  # a scrape within this of the last one, same store, gets the same text
 
 
@@ -43,8 +45,8 @@ class Gauges:
 
 
 def render(store: Store, now: datetime) -> str:
-    con, view = store.con, store.events_view()
-    edges = [to_micros(now - timedelta(days=days)) for _, days in WINDOWS] + [to_micros(now)]
+    """The gauges at ``now``: per category, one report of the trailing days, day by day."""
+    source = StoreSource(store)
     lines = [
         "# HELP activity_report_active_users Distinct active users in the trailing window.",
         "# TYPE activity_report_active_users gauge",
@@ -52,21 +54,26 @@ def render(store: Store, now: datetime) -> str:
     day_events: list[str] = []
     day_seconds: list[str] = []
     for category in ("any", *CATEGORIES):
-        categories = list(CATEGORIES) if category == "any" else [category]
-        cells = engine.compute(con, view, edges, engine.Filters(categories), HEARTBEAT_US)
-        for index, (window, _) in enumerate(WINDOWS):
-            users = {c.user_id for c in cells if c.bucket >= index}
+        query = Query(
+            interval=parse_interval("1 day"),
+            start=now - timedelta(days=DAYS),
+            end=now,
+            category=category,
+        )
+        days = run(query, source).report.activity  # DAYS buckets, the last ending at now
+        for window, length in WINDOWS:
+            users = {u.user_id for day in days[DAYS - length :] for u in day.user_activity}
             lines.append(
                 f'activity_report_active_users{{category="{category}",window="{window}"}} '
                 f"{len(users)}"
             )
-        last_day = [c for c in cells if c.bucket == len(WINDOWS) - 1]
+        last_day = days[-1].user_activity if days else ()
         day_events.append(
-            f'activity_report_events{{category="{category}"}} {sum(c.count for c in last_day)}'
+            f'activity_report_events{{category="{category}"}} {sum(u.count for u in last_day)}'
         )
-        seconds = sum(c.duration_us for c in last_day) / 1_000_000
-        day_seconds.append(f'activity_report_active_seconds{{category="{category}"}} {seconds:g}')
-    events, last = con.execute("SELECT count(*), max(ts) FROM events").fetchall()[0]
+        seconds = exact(sum(u.duration for u in last_day), 1_000_000_000)  # nanoseconds
+        day_seconds.append(f'activity_report_active_seconds{{category="{category}"}} {seconds}')
+    events, last = store.extent()
     lines += [
         "# HELP activity_report_events Events in the trailing day.",
         "# TYPE activity_report_events gauge",
@@ -77,9 +84,22 @@ def render(store: Store, now: datetime) -> str:
         *day_seconds,
         "# HELP activity_report_store_events Events in the store.",
         "# TYPE activity_report_store_events gauge",
-        f"activity_report_store_events {int(events)}",
+        f"activity_report_store_events {events}",
         "# HELP activity_report_last_event_timestamp_seconds Time of the store's last event.",
         "# TYPE activity_report_last_event_timestamp_seconds gauge",
-        f"activity_report_last_event_timestamp_seconds {(int(last) if last else 0) / 1e6:g}",
+        f"activity_report_last_event_timestamp_seconds {exact(last or 0, 1_000_000)}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def exact(amount: int, per_second: int) -> str:
+    """``amount`` units of which ``per_second`` make a second, as exact decimal seconds.
+
+    ``exact(1709251199930000, 10**6)`` is ``'1709251199.93'``: every digit, no exponent.
+    """
+    sign = "-" if amount < 0 else ""
+    whole, part = divmod(abs(amount), per_second)
+    if not part:
+        return f"{sign}{whole}"
+    digits = len(str(per_second)) - 1
+    return f"{sign}{whole}.{part:0{digits}d}".rstrip("0")

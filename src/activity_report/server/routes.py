@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .. import sources
-from ..errors import InvalidValue
-from ..event_source import DuckDBSource
+from ..backends.duckdb import StoreSource
 from ..model import to_json
 from ..query import Query, parse_query
 from ..reporting import run
 from ..resources import RunContext
-from . import auth, metrics, openapi
+from . import auth, metrics, openapi, params
 from .errors import ClientGone, TookTooLong
 from .reader import Signature, StoreReader
 
@@ -34,9 +30,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 ACTIVITY_PATH = "/api/private/metrics/activity"
-MAX_FIELDS = 64  # parameters in one query string
-MAX_VALUE = 256  # characters in one value
-_ID = re.compile(r"[\w.@:+-]+")  # an organization id or a user id or username
 _CACHE_SIZE = 256
 
 
@@ -92,54 +85,9 @@ def _digest(presented: str) -> str:
     return hashlib.sha256(presented.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-class ServerSource(DuckDBSource):
-    """The store's events with no diagnostics: stored rows are valid, and no one reads them."""
-
-    def diagnostics(self) -> sources.Diagnostics:
-        return sources.Diagnostics(0, 0, [], [], 0, [])
-
-
 def query_values(request: Request) -> dict[str, str | list[str]]:
-    """The query string, checked: known names, repeated only where allowed, UTF-8, short."""
-    raw = request.scope.get("query_string", b"")
-    try:
-        pairs = parse_qsl(
-            raw.decode("ascii"),
-            keep_blank_values=True,
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=MAX_FIELDS,
-        )
-    except UnicodeDecodeError:
-        raise InvalidValue("query", _shown(raw), "not valid UTF-8 once percent-decoded") from None
-    except ValueError:
-        raise InvalidValue("query", _shown(raw), f"more than {MAX_FIELDS} parameters") from None
-    params = {p.name: p for p in openapi.HTTP_PARAMS}
-    values: dict[str, str | list[str]] = {}
-    for name, value in pairs:
-        param = params.get(name)
-        if param is None:
-            raise InvalidValue(
-                name[:MAX_VALUE], value[:40], f"no such parameter; use {', '.join(params)}"
-            )
-        if len(value) > MAX_VALUE:
-            raise InvalidValue(name, value[:40] + "...", f"longer than {MAX_VALUE} characters")
-        if param.repeatable:
-            if not _ID.fullmatch(value):
-                raise InvalidValue(name, value, "an id or username: letters, digits, . _ @ : + -")
-            listed = values.setdefault(name, [])
-            assert isinstance(listed, list)
-            listed.append(value)
-        elif name in values:
-            raise InvalidValue(name, value, "give it once")
-        else:
-            values[name] = value
-    return values
-
-
-def _shown(raw: bytes) -> str:
-    text = raw.decode("ascii", errors="backslashreplace")
-    return text if len(text) <= 60 else text[:60] + "..."
+    """The query string, checked by the rule of :mod:`.params`."""
+    return params.from_query_string(request.scope.get("query_string", b""))
 
 
 def _key(query: Query) -> Any:
@@ -221,14 +169,7 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
             key = (signature, _key(query))
             body = answers.get(key)
             if body is None:
-                store = reader.store(cursor)  # this request's view
-                source = ServerSource(
-                    cursor,
-                    store.events_view(),
-                    store=store,
-                    rollup=store.rollup_cells,
-                    context=context,
-                )
+                source = StoreSource(reader.store(cursor), context=context)
                 body = to_json(run(query, source).report).encode()
                 answers.put(key, body)
             return body

@@ -33,6 +33,7 @@ The modules, in the order a run uses them:
 Every name other modules use is importable from here.
 """
 
+from ..backends.protocol import Diagnostics
 from .columns import (
     ALIASES,
     ARROW_DURATION_MICROS,
@@ -66,7 +67,6 @@ from .csv import (
 )
 from .diagnostics import (
     UNKNOWN_CATEGORY,
-    Diagnostics,
     diagnose,
     refuse_files_without_valid_rows,
     refuse_no_valid_rows,

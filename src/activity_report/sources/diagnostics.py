@@ -10,9 +10,9 @@ their user ids and categories, grouped (:class:`~.loading.Summary`).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..backends.protocol import Diagnostics
 from ..errors import DataError, first_line
 from .columns import CATEGORIES, quote_ident
 from .csv import data_row, refuse_not_utf8, reject_lines_sql
@@ -20,36 +20,6 @@ from .loading import GROUP_ROWS, VIEW, Summary
 
 if TYPE_CHECKING:
     import duckdb
-
-
-@dataclass(frozen=True)
-class Diagnostics:
-    """What the input held that no report counts.
-
-    Invalid rows include the CSV lines DuckDB could not parse; their
-    ``invalid_examples`` row is the data row they would have been (line - 1).
-    """
-
-    total_rows: int
-    invalid_rows: int
-    invalid_reasons: list[tuple[str, int]]
-    invalid_examples: list[tuple[str, int | None, str]]  # file, row, reason
-    unknown_rows: int
-    unknown_values: list[tuple[str, int]]
-    #: What the report's engine can use, collected in the same pass when asked
-    #: for (None otherwise): the categories of the valid rows with an end time
-    #: or a duration (the others cover the heartbeat), and the distinct user
-    #: ids of the valid rows, both sorted.
-    covered_categories: tuple[str, ...] | None = None
-    user_ids: tuple[str, ...] | None = None
-
-    def describe(self) -> str:
-        """``'3 unparseable time, 1 missing user_id; first in a.csv row 4'``"""
-        text = ", ".join(f"{n} {reason}" for reason, n in self.invalid_reasons)
-        if self.invalid_examples:
-            file, row, _ = self.invalid_examples[0]
-            text += f"; first in {file} row {row}" if row is not None else f"; first in {file}"
-        return text
 
 
 def diagnose(

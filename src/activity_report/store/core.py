@@ -12,7 +12,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
-from .. import __version__, engine, resources, sources
+from .. import __version__, resources, sources
+from ..backends.protocol import Cell, Filters
 from ..errors import DataError, Kind, UsageError, first_line
 from ..model import UserInfo
 from . import info as info_mod
@@ -399,8 +400,8 @@ class Store:
         return other
 
     def rollup_cells(
-        self, edges: Sequence[int], filters: engine.Filters, heartbeat_us: int
-    ) -> list[engine.Cell] | None:
+        self, edges: Sequence[int], filters: Filters, heartbeat_us: int
+    ) -> list[Cell] | None:
         """The report's cells from the rollups, or None when they cannot answer it exactly."""
         if rollups.STEP not in self.applied:
             return None  # an older store, read before its upgrade
@@ -410,7 +411,7 @@ class Store:
             return rollups.cells(self.con, edges, filters)
 
     def rollup_span(
-        self, filters: engine.Filters, heartbeat_us: int
+        self, filters: Filters, heartbeat_us: int
     ) -> tuple[bool, tuple[int, int] | None]:
         """``(True, span)`` from the rollups (as :func:`.engine.data_span`), else ``(False, None)``.
 
@@ -436,6 +437,16 @@ class Store:
             # Literals, not a bound list: DuckDB then skips row groups by their statistics.
             unknown = sources.tally(self.con, "events", "category", f"category NOT IN ({known})")
         return sources.Diagnostics(total, 0, [], [], sum(n for _, n in unknown), unknown[:5])
+
+    def extent(self) -> tuple[int, int | None]:
+        """How many events the store holds, and the latest one's time (µs), if any."""
+        with self._reading():
+            return info_mod.extent(self.con)
+
+    def organizations(self) -> list[str]:
+        """The organization ids of the stored events, sorted."""
+        with self._reading():
+            return info_mod.organizations(self.con)
 
     def info(self) -> StoreInfo:
         """Counts and spans of the store, for ``activity-report info``."""

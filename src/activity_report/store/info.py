@@ -9,7 +9,21 @@ from .. import sources
 from .results import StoreInfo, _from_micros
 
 if TYPE_CHECKING:
+    import duckdb
+
     from .core import Store
+
+
+def extent(con: duckdb.DuckDBPyConnection) -> tuple[int, int | None]:
+    """How many events, and the latest one's time in microseconds (None when there is none)."""
+    events, last = con.execute("SELECT count(*), max(ts) FROM events").fetchall()[0]
+    return int(events), None if last is None else int(last)
+
+
+def organizations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The distinct organization ids of the events, sorted."""
+    rows = con.execute("SELECT DISTINCT org FROM events WHERE org IS NOT NULL ORDER BY org")
+    return [str(org) for (org,) in rows.fetchall()]
 
 
 def info(store: Store) -> StoreInfo:

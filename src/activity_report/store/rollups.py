@@ -45,7 +45,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from .. import engine, sources
-from ..engine import Cell, Filters
+from ..backends.protocol import Cell, Filters
 from ..errors import DataError, Kind
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ...engine import BucketLookup, Cell, Filters
+from ...engine import BucketLookup
+from ..protocol import Cell, Filters
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

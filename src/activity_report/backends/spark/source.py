@@ -1,4 +1,4 @@
-"""The Spark engine behind the report's event-source seam (:mod:`...event_source`).
+"""The Spark engine behind the report's event-source seam (:mod:`..protocol`).
 
 :class:`SparkSource` answers what :func:`...reporting.run` asks, by Spark jobs
 over the canonical rows of :class:`.reading.SparkEvents`: the same checks, the
@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from ... import directory as directory_mod
 from ... import sources
-from ...engine import Cell, Filters
 from ...model import UserInfo
 from ...sources import Diagnostics
+from ..protocol import Counted, Filters
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -29,8 +29,6 @@ _CONTENT = ("ts", "end_us", "user_id", "category", "org", "event_id", "problem")
 
 class SparkSource:
     """Event files read and counted by Spark; ``users_file`` names the users."""
-
-    answered_by = "events"
 
     def __init__(self, events: SparkEvents, users_file: str | None = None) -> None:
         self.events = events
@@ -57,18 +55,19 @@ class SparkSource:
             lambda: counting.data_span(rows, filters, heartbeat_us, start_us, end_us)
         )
 
-    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> list[Cell]:
+    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Counted:
         from . import counting
 
         rows = self.counted()
-        return self.events.guard(
+        cells = self.events.guard(
             lambda: counting.compute(self.events.spark, rows, edges_us, filters, heartbeat_us)
         )
+        return Counted(cells, "events")
 
     def directory(self) -> dict[str, UserInfo]:
         if not self.users_file:
             return {}
-        from ...event_source import connect
+        from ..duckdb import connect
 
         con = connect()
         try:

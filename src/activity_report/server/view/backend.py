@@ -5,19 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
-from urllib.parse import urlencode
-
-from starlette.requests import Request
 
 from ... import tokens
-from ...event_source import DuckDBSource
+from ...backends.duckdb import StoreSource
 from ...model import Report
 from ...query import parse_query
 from ...reporting import run
 from ...resources import RunContext
+from .. import params
 from ..reader import StoreReader
-from ..routes import query_values
-from .filters import listed
 
 
 class Backend(Protocol):
@@ -51,31 +47,20 @@ class StoreBackend:
 
     def organizations(self) -> Sequence[tuple[str, str | None]]:
         with self.reader.cursor() as (cursor, _):
-            rows = cursor.execute(
-                "SELECT DISTINCT org FROM events WHERE org IS NOT NULL ORDER BY org"
-            ).fetchall()
-        return [(str(org), None) for (org,) in rows]
+            orgs = self.reader.store(cursor).organizations()
+        return [(org, None) for org in orgs]
 
     def latest_event(self) -> datetime | None:
         with self.reader.cursor() as (cursor, _):
-            row = cursor.execute("SELECT max(ts) FROM events").fetchone()
-        if row is None or row[0] is None:
+            _, last = self.reader.store(cursor).extent()
+        if last is None:
             return None
-        return datetime.fromtimestamp(row[0] / 1_000_000, UTC)
+        return datetime.fromtimestamp(last / 1_000_000, UTC)
 
     def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Report:
         """The API's checks and the API's report, for the same query string."""
-        pairs = [(k, v) for k, vs in values.items() for v in listed(vs)]
-        checked = query_values(Request({"type": "http", "query_string": urlencode(pairs).encode()}))
-        query = parse_query(checked)
+        query = parse_query(params.checked(params.pairs_of(dict(values))))
         with self.reader.cursor() as (cursor, _), context.stops():
             context.track(cursor)
-            store = self.reader.store(cursor)
-            source = DuckDBSource(
-                cursor,
-                store.events_view(),
-                store=store,
-                rollup=store.rollup_cells,
-                context=context,
-            )
+            source = StoreSource(self.reader.store(cursor), context=context)
             return run(query, source).report

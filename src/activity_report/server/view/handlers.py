@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -17,7 +16,8 @@ from ...errors import ActivityReportError
 from ...model import Report
 from ...render import Format, renderer
 from ...render import html as page
-from ..errors import STATUS
+from .. import params
+from ..errors import error_response, on_core_error
 from ..routes import run_cancellable
 from .assets import FAVICON, SCRIPT, VIEW_STYLE
 from .backend import Backend
@@ -148,23 +148,16 @@ class _View:
     async def csv(self, request: Request) -> Response:
         """The CSV of the API's query parameters, for the view's download link."""
         if not from_the_page(request.headers, origin_of(request.scope)):
-            return _json_error(401, "sign in on this server's page to download")
+            return error_response(401, "sign in on this server's page to download")
         if await self._token(request) is None:
-            return _json_error(401, "sign in to download")
-        values: dict[str, str | list[str]] = {}
-        for name, value in request.query_params.multi_items():
-            if name in ("org", "user"):
-                listed = values.setdefault(name, [])
-                assert isinstance(listed, list)
-                listed.append(value)
-            else:
-                values[name] = value
+            return error_response(401, "sign in to download")
         try:
+            values = params.from_query_string(request.scope.get("query_string", b""))
             report = await run_cancellable(
                 request, lambda context: self.backend.report(values, context), self.limit
             )
         except ActivityReportError as exc:  # a bad parameter (400), a report too long (503)
-            return _json_error(STATUS[exc.kind], str(exc))
+            return await on_core_error(request, exc)  # as the API answers it
         body = renderer(Format.csv)(report)
         name = file_name(report, "csv")
         return Response(
@@ -172,14 +165,6 @@ class _View:
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-
-
-def _json_error(status: int, message: str) -> Response:
-    return Response(
-        json.dumps({"message": message, "detail": ""}),
-        status_code=status,
-        media_type="application/json",
-    )
 
 
 def _page(body: str, status: int = 200) -> Response:

@@ -1,0 +1,116 @@
+"""The store's events: answered from its 15-minute rollups when they line up, else by SQL.
+
+Stored rows are valid (invalid ones are kept apart at ingest), so the
+diagnostics are the store's own counts: no check pass.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ... import directory as directory_mod
+from ... import engine, resources, sources
+from ...model import UserInfo
+from ..protocol import Counted, Diagnostics, Filters
+from .connection import owned
+
+if TYPE_CHECKING:
+    from ...store import Store
+
+
+@dataclass
+class StoreSource:
+    """The events of ``store`` (opened, or read through a server's cursor)."""
+
+    store: Store
+    users_file: str | None = None  # a directory file, else the store's directory
+    #: The run it belongs to: a cancelled run's next query does not start.
+    context: resources.RunContext | None = None
+    view: str = field(init=False)
+    _checked: Diagnostics | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.view = self.store.events_view()
+
+    def diagnostics(self) -> Diagnostics:
+        """The store's counts: its unknown categories, cheap when the rollups hold every event."""
+        if self._checked is None:
+            self._check()
+            self._checked = self.store.diagnostics()
+        return self._checked
+
+    def span(
+        self,
+        filters: Filters,
+        heartbeat_us: int,
+        start_us: int | None = None,
+        end_us: int | None = None,
+    ) -> tuple[int, int] | None:
+        self._check()
+        if start_us is None and end_us is None:
+            answered, span = self.store.rollup_span(filters, heartbeat_us)
+            if answered:
+                return span
+        return engine.data_span(
+            self.store.con, self.view, filters, heartbeat_us, start_us=start_us, end_us=end_us
+        )
+
+    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Counted:
+        self._check()
+        rolled = self.store.rollup_cells(list(edges_us), filters, heartbeat_us)
+        if rolled is not None:
+            return Counted(rolled, "rollups")
+        cells = engine.compute(self.store.con, self.view, edges_us, filters, heartbeat_us)
+        return Counted(cells, "events")
+
+    def directory(self) -> dict[str, UserInfo]:
+        self._check()
+        if self.users_file:
+            con = self.store.con
+            return directory_mod.index(directory_mod.read_directory_file(con, self.users_file))
+        return self.store.users()
+
+    def refuse_files_without_valid_rows(self, diagnostics: Diagnostics) -> None:
+        """Nothing to refuse: stored rows are valid."""
+
+    def unknown_in_range(self, diagnostics: Diagnostics, start_us: int, end_us: int) -> Diagnostics:
+        self._check()
+        return sources.unknown_in_range(self.store.con, self.view, diagnostics, start_us, end_us)
+
+    def values_like(self, column: str, values: Sequence[str]) -> set[str]:
+        self._check()
+        return engine.values_like(self.store.con, self.view, column, values)
+
+    def interrupt(self) -> None:
+        """Stop the running query, from another thread; it fails with an error."""
+        self.store.con.interrupt()
+
+    def _check(self) -> None:
+        if self.context is not None:
+            self.context.check()
+
+
+@contextmanager
+def open_store(
+    path: str | os.PathLike[str],
+    *,
+    users_file: str | None = None,
+    limits: resources.Limits | None = None,
+    context: resources.RunContext | None = None,
+) -> Iterator[StoreSource]:
+    """The events of the store at ``path``, opened read-only; its directory names users.
+
+    ``context`` as for :func:`.files.open_files`.
+    """
+    from ...store import Store  # a report on files has no use for the store's modules
+
+    with (
+        owned(context) as run,
+        run.stops(),
+        Store.open(path, read_only=True, limits=limits, context=run) as store,
+    ):
+        yield StoreSource(store, users_file=users_file, context=run)

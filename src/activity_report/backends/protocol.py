@@ -1,0 +1,113 @@
+"""The seam between a report and its events: what every backend answers, in shared words.
+
+:func:`~activity_report.reporting.run` asks an :class:`EventSource` what is
+wrong with the rows (:class:`Diagnostics`), the span of the matching events,
+the counts per bucket and user (:class:`Cell`) and the user directory. Each
+backend (DuckDB over files or the store, Spark) answers in these types, so
+the same model and renderers make the output whatever computed it.
+
+This module holds vocabulary only: no SQL, no engine, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from ..model import UserInfo
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which events a report counts: these categories, and these orgs and users if given."""
+
+    categories: Sequence[str]
+    orgs: Sequence[str] | None = None
+    users: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Events and active time of one user in one bucket (the bucket's index)."""
+
+    bucket: int
+    user_id: str
+    count: int
+    duration_us: int
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A report's cells, and what answered them: the events, or the store's rollups."""
+
+    cells: Sequence[Cell]
+    answered_by: Literal["events", "rollups"] = "events"
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """What the input held that no report counts.
+
+    Invalid rows include the CSV lines DuckDB could not parse; their
+    ``invalid_examples`` row is the data row they would have been (line - 1).
+    """
+
+    total_rows: int
+    invalid_rows: int
+    invalid_reasons: list[tuple[str, int]]
+    invalid_examples: list[tuple[str, int | None, str]]  # file, row, reason
+    unknown_rows: int
+    unknown_values: list[tuple[str, int]]
+    #: What the report's engine can use, collected in the same pass when asked
+    #: for (None otherwise): the categories of the valid rows with an end time
+    #: or a duration (the others cover the heartbeat), and the distinct user
+    #: ids of the valid rows, both sorted.
+    covered_categories: tuple[str, ...] | None = None
+    user_ids: tuple[str, ...] | None = None
+
+    def describe(self) -> str:
+        """``'3 unparseable time, 1 missing user_id; first in a.csv row 4'``"""
+        text = ", ".join(f"{n} {reason}" for reason, n in self.invalid_reasons)
+        if self.invalid_examples:
+            file, row, _ = self.invalid_examples[0]
+            text += f"; first in {file} row {row}" if row is not None else f"; first in {file}"
+        return text
+
+
+class EventSource(Protocol):
+    """What a report needs to know about its events."""
+
+    def diagnostics(self) -> Diagnostics:
+        """Counts of the invalid rows and of the unknown categories."""
+        ...
+
+    def span(
+        self,
+        filters: Filters,
+        heartbeat_us: int,
+        start_us: int | None = None,
+        end_us: int | None = None,
+    ) -> tuple[int, int] | None:
+        """The earliest event and the latest covered moment of the matching events."""
+        ...
+
+    def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Counted:
+        """Events and active time per bucket and user, and what answered them."""
+        ...
+
+    def directory(self) -> dict[str, UserInfo]:
+        """The users who may appear in the report, by id."""
+        ...
+
+    def refuse_files_without_valid_rows(self, diagnostics: Diagnostics) -> None:
+        """Raise a DataError naming a file none of whose rows is valid."""
+        ...
+
+    def unknown_in_range(self, diagnostics: Diagnostics, start_us: int, end_us: int) -> Diagnostics:
+        """``diagnostics`` with only the unknown categories of events in ``[start, end)``."""
+        ...
+
+    def values_like(self, column: str, values: Sequence[str]) -> set[str]:
+        """The values of ``column`` (org, user_id) equal to one of ``values``, ignoring case."""
+        ...
