@@ -404,3 +404,32 @@ def test_a_forwarded_allow_ips_that_is_no_address_is_a_usage_error(store: Path) 
         "address or network of the proxy in front of this server, such as 10.0.0.5 or "
         "10.0.0.0/24, several separated by commas, or * for any)\n"
     )
+
+
+def test_a_big_page_of_the_view_is_drawn_beside_the_cheap_answers(
+    served: tuple[str, Path], token: str
+) -> None:
+    """The view's page of a big report is drawn on a worker: /healthz does not wait for it."""
+    url, _ = served
+    with httpx.Client(base_url=url, timeout=120) as browser:
+        signed_in = browser.post(
+            "/signin",
+            data={"token": token, "next": ""},
+            headers={"Origin": f"http://127.0.0.1:{port_of(url)}"},
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        pages: list[httpx.Response] = []
+        page = threading.Thread(
+            target=lambda: pages.append(
+                browser.get("/?start=2020-01-01&end=2023-01-01&interval=hourly&tz=UTC")
+            )
+        )
+        page.start()
+        waits = []
+        while page.is_alive():
+            waits.append(healthz_ms(url))
+            time.sleep(0.05)
+        page.join()
+    assert pages[0].status_code == 200
+    assert "2022-12-31" in pages[0].text
+    assert len(waits) > 3 and max(waits) < 1000, waits

@@ -14,9 +14,9 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ...errors import ActivityReportError
-from ...model import Report
 from ...render import Format, renderer
 from ...render import html as page
+from ...resources import RunContext
 from ..errors import STATUS
 from ..routes import run_cancellable
 from .assets import FAVICON, SCRIPT, VIEW_STYLE
@@ -79,17 +79,19 @@ class _View:
         if await self._token(request) is None:
             return _page(sign_in_page(next_query=request.url.query))
         filters = await run_in_threadpool(self._filters, request)
-        try:
-            values = api_values(filters)
-            report: Report | None = await run_cancellable(
-                request, lambda context: self.backend.report(values, context), self.limit
-            )
-            problem = None
-        except ActivityReportError as exc:
-            report, problem = None, exc
         organizations = await run_in_threadpool(self.backend.organizations)
         number = _page_number(request.query_params.get("page"))
-        return _page(metrics_page(filters, organizations, report, problem, number))
+
+        def render(context: RunContext) -> str:  # on a worker: a big page takes seconds
+            report = self.backend.report(api_values(filters), context)
+            context.check()
+            return metrics_page(filters, organizations, report, None, number)
+
+        try:
+            html = await run_cancellable(request, render, self.limit)
+        except ActivityReportError as exc:
+            html = await run_in_threadpool(metrics_page, filters, organizations, None, exc, number)
+        return _page(html)
 
     def _filters(self, request: Request) -> dict[str, str]:
         """The URL's filters; the defaults for those it lacks."""
@@ -159,14 +161,16 @@ class _View:
                 listed.append(value)
             else:
                 values[name] = value
+
+        def render(context: RunContext) -> tuple[str, str]:  # on a worker, as the page
+            report = self.backend.report(values, context)
+            context.check()
+            return renderer(Format.csv)(report), file_name(report, "csv")
+
         try:
-            report = await run_cancellable(
-                request, lambda context: self.backend.report(values, context), self.limit
-            )
+            body, name = await run_cancellable(request, render, self.limit)
         except ActivityReportError as exc:  # a bad parameter (400), a report too long (503)
             return _json_error(STATUS[exc.kind], str(exc))
-        body = renderer(Format.csv)(report)
-        name = file_name(report, "csv")
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
