@@ -30,6 +30,10 @@ SLOW = "start={year}-01-01T00:00:00Z&end={next}-01-01T00:00:00Z&interval=hourly"
 CHEAP = "start=2022-08-01T00:00:00Z&end=2022-08-08T00:00:00Z&interval=daily"
 
 
+#: Its examples are checked against what the server says here.
+SERVING = (Path(__file__).resolve().parent.parent / "docs" / "serving.md").read_text()
+
+
 def slow_query(first_year: int) -> str:
     return SLOW.format(year=first_year, next=first_year + 10)
 
@@ -142,6 +146,7 @@ def test_a_port_in_use_is_one_line_before_any_claim_to_serve(store: Path) -> Non
         f"activity-report: error: port {port} on 127.0.0.1 is in use; stop the program that "
         "listens there, or choose another port with --port\n"
     )
+    assert result.stderr.replace(str(port), "3000") in SERVING
 
 
 # --------------------------------------------------------------------------- slow clients
@@ -185,6 +190,7 @@ def test_connections_past_the_limit_get_503_at_once_and_one_log_line(
         sock.close()
     assert all(a.startswith(b"HTTP/1.1 503 ") and b"Retry-After: " in a for a in answers)
     assert all(b"too many connections" in a for a in answers)
+    assert answers[0].decode().split("\r\n\r\n")[1] in SERVING
     # The idle ones time out, and their places are free again.
     assert all(closed_after(sock, 5) is not None for sock in idle)
     assert healthz_ms(url) < 1000
@@ -193,6 +199,7 @@ def test_connections_past_the_limit_get_503_at_once_and_one_log_line(
         "activity-report: warning: 9 connections open, the limit (--max-connections 8); "
         "new ones are answered 503 until some close"
     ]
+    assert warnings[0].replace("9 ", "1001 ").replace(" 8)", " 1000)") in SERVING
 
 
 def test_a_process_short_of_descriptors_caps_its_connections(store: Path) -> None:
@@ -235,7 +242,12 @@ def test_a_process_short_of_descriptors_caps_its_connections(store: Path) -> Non
         code, stderr = stop(process)
     assert code == 0
     assert "Errno 24" not in stderr and "Traceback" not in stderr
-    assert "at most 128 connections, not 1000: the process may open only 256 files" in stderr
+    noted = [line for line in stderr.splitlines() if "at most" in line]
+    assert noted == [
+        "activity-report: note: at most 128 connections, not 1000: the process may open only "
+        "256 files (raise `ulimit -n` for more)"
+    ]
+    assert noted[0] in SERVING
     assert len(stderr) < 5_000
 
 
@@ -254,10 +266,12 @@ def test_running_out_of_descriptors_is_logged_once(capsys: pytest.CaptureFixture
             )
     finally:
         loop.close()
-    assert capsys.readouterr().err.splitlines() == [
+    logged = capsys.readouterr().err.splitlines()
+    assert logged == [
         "activity-report: error: out of file descriptors (the process may open 1024); new "
         "connections wait until some close; raise `ulimit -n` or lower serve's --max-connections"
     ]
+    assert logged[0] in SERVING
 
 
 # --------------------------------------------------------------------------- work in flight
@@ -317,6 +331,8 @@ def test_a_flood_of_big_reports_is_refused_fast_and_small_answers_stay_fast(
         assert took < 5
         assert answer.headers["Retry-After"] == "5"
         assert answer.json()["message"] == "The server is busy; try again shortly."
+        shown = answer.text.replace("1 waiting", "0 waiting")
+        assert shown in SERVING
 
 
 @pytest.mark.parametrize(
@@ -333,6 +349,7 @@ def test_a_timeout_answers_at_its_deadline_and_ends_the_work(
     assert answer.status_code == 503
     assert answer.json()["message"] == "The request took too long."
     assert took < 2.5
+    assert answer.text.replace("(1 s)", "(2 s)") in SERVING
     # The one worker is free again at once: the run stopped in Python, not minutes later.
     statuses = []
     for _ in range(10):

@@ -68,7 +68,7 @@ class ServerBusy(ActivityReportError):
 
     def __init__(self, workers: int, queue: int) -> None:
         super().__init__(
-            "the server is already running {running} reports with {waiting} waiting, its limit; "
+            "every worker is busy ({running} running, {waiting} waiting: the server's limit); "
             "try again in a few seconds (the operator can raise serve's --workers and --queue)",
             running=workers,
             waiting=queue,
