@@ -155,8 +155,13 @@ def test_a_port_in_use_is_one_line_before_any_claim_to_serve(store: Path) -> Non
 @pytest.mark.parametrize("served", [("--header-timeout", "1")], indirect=True)
 def test_requests_whose_headers_never_end_are_closed(served: tuple[str, Path]) -> None:
     url, _ = served
-    silent, partial, drip, second = raw(url), raw(url), raw(url), raw(url)
+    silent, partial, drip, second, body = raw(url), raw(url), raw(url), raw(url), raw(url)
     partial.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    # Whole headers, then a tenth of the body they announce.
+    body.sendall(
+        b"POST /signin HTTP/1.1\r\nHost: x\r\nOrigin: http://x\r\nContent-Length: 100\r\n\r\n"
+        b"token=abc&"
+    )
     # A complete request and its answer, then the next request's first line only:
     # uvicorn's keep-alive timer no longer runs, the header timeout does.
     second.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -168,6 +173,7 @@ def test_requests_whose_headers_never_end_are_closed(served: tuple[str, Path]) -
         "partial": closed_after(partial, 4),
         "second": closed_after(second, 4),
         "one byte at a time": closed_after(drip, 4, slowloris),
+        "a body that never ends": closed_after(body, 4),
     }
     assert all(wait is not None and wait < 3.5 for wait in waits.values()), waits
     assert healthz_ms(url) < 1000

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..resources import Limits
 from . import view
-from .errors import HANDLERS
+from .errors import HANDLERS, on_client_gone
 from .limits import Capacity, Lanes, ServerBusy, on_busy
 from .reader import StoreReader, Timing
 from .routes import routes
@@ -50,7 +51,8 @@ def create_app(config: ServerConfig, *, extra_routes: Sequence[BaseRoute] = ()) 
 
     app = Starlette(
         routes=[*routes(reader), *extra_routes],
-        exception_handlers={**HANDLERS, ServerBusy: on_busy},
+        # A client gone while its body was read (or cut off by the header timeout) is no error.
+        exception_handlers={**HANDLERS, ServerBusy: on_busy, ClientDisconnect: on_client_gone},
         lifespan=lifespan,
     )
     app.state.reader = reader

@@ -5,10 +5,10 @@ A server that faces a network must outlive careless and hostile clients:
 - **connections**: at most ``max_connections`` open at once, fewer if the
   process may not open that many files (``ulimit -n``); one more is answered
   503 at once and closed, so its descriptor is free again;
-- **header time**: a connection whose request headers are not complete
-  ``header_timeout`` seconds after it opened (or after its previous answer)
-  is closed; uvicorn's keep-alive timeout covers only idle time between
-  requests, and not a request that never ends;
+- **header time**: a connection whose request (its headers, and its body if
+  it has one) is not complete ``header_timeout`` seconds after it opened (or
+  after its previous answer) is closed; uvicorn's keep-alive timeout covers
+  only idle time between requests, and not a request that never ends;
 - **work in flight**: reports run on a pool of ``workers`` threads, with at
   most ``queue`` more waiting; past that a request is answered 503 with
   ``Retry-After`` at once. A small report (at most ``SMALL_REPORT`` buckets)
@@ -222,6 +222,7 @@ _BUSY_RESPONSE = (
 
 def guarded_protocol(capacity: Capacity, max_connections: int) -> type[Any]:
     """uvicorn's h11 protocol with a header timeout and a cap on open connections."""
+    import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     crowded = Episode(
@@ -230,7 +231,7 @@ def guarded_protocol(capacity: Capacity, max_connections: int) -> type[Any]:
     )
 
     class GuardedProtocol(H11Protocol):
-        """Closes a connection whose request headers do not come in time; refuses extra ones."""
+        """Closes a connection whose request does not come whole in time; refuses extra ones."""
 
         _header_timer: asyncio.TimerHandle | None = None
 
@@ -247,9 +248,9 @@ def guarded_protocol(capacity: Capacity, max_connections: int) -> type[Any]:
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            if self._in_request():
-                self._stop_waiting()  # the headers are in: the request timeout takes over
-            else:
+            if self._received():
+                self._stop_waiting()  # the request is in: the request timeout takes over
+            elif not self._in_request():
                 self._wait_for_headers()  # the next request's first bytes
 
         def connection_lost(self, exc: Exception | None) -> None:
@@ -258,6 +259,10 @@ def guarded_protocol(capacity: Capacity, max_connections: int) -> type[Any]:
 
         def _in_request(self) -> bool:
             return self.cycle is not None and not self.cycle.response_complete
+
+        def _received(self) -> bool:
+            """The request in progress has come whole: its headers and its body."""
+            return self._in_request() and self.conn.their_state is h11.DONE
 
         def _wait_for_headers(self) -> None:
             if self._header_timer is None and not self.transport.is_closing():
@@ -272,8 +277,8 @@ def guarded_protocol(capacity: Capacity, max_connections: int) -> type[Any]:
 
         def _headers_too_late(self) -> None:
             self._header_timer = None
-            if not self._in_request() and not self.transport.is_closing():
-                self.transport.close()
+            if not self._received() and not self.transport.is_closing():
+                self.transport.close()  # a request it runs sees its client gone
 
     return GuardedProtocol
 
