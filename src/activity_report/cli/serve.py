@@ -37,7 +37,8 @@ def serve_command(
     header_timeout: Annotated[
         float,
         typer.Option(
-            help="Seconds a connection may take to send its request's headers before it is closed.",
+            help="Seconds a connection may take to send its request (headers and body) "
+            "before it is closed.",
             min=0.1,
         ),
     ] = 5.0,
