@@ -568,13 +568,19 @@ def test_a_request_past_the_time_limit_is_stopped() -> None:
         async def is_disconnected(self) -> bool:
             return False
 
+    ended = threading.Event()
+
     def endless(context: RunContext) -> Any:
         contexts.append(context)
         cursor = context.track(con.cursor())
-        with context.stops():
-            return cursor.execute(
-                "SELECT count(*) FROM range(100000000000) a, range(10) b"
-            ).fetchall()
+        try:
+            with context.stops():
+                return cursor.execute(
+                    "SELECT count(*) FROM range(100000000000) a, range(10) b"
+                ).fetchall()
+        finally:
+            cursor.close()
+            ended.set()  # the answer went at the deadline; the worker ends on its own
 
     outcome: list[BaseException] = []
 
@@ -592,6 +598,7 @@ def test_a_request_past_the_time_limit_is_stopped() -> None:
     assert [type(e) for e in outcome] == [TookTooLong]
     assert "longer than this server allows (1 s)" in str(outcome[0])
     assert [c.interrupted for c in contexts] == [True]
+    assert ended.wait(timeout=60)
     con.close()
 
 
