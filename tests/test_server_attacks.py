@@ -321,6 +321,7 @@ def test_a_flood_of_big_reports_is_refused_fast_and_small_answers_stay_fast(
         )
         assert fresh.status_code == 200, fresh.text
         small.append((time.monotonic() - start) * 1000)
+        assert httpx.get(f"{url}/metrics", headers=headers, timeout=30).status_code == 200
     for thread in flood:
         thread.join(timeout=120)
     assert time.monotonic() - began < 100

@@ -282,8 +282,8 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
         ) -> str:
             return gauges.text(reader.store(cursor), signature)
 
-        text = await run_cancellable(
-            request, lambda context: authenticated(presented, context, compute), limit
+        text = await run_cancellable(  # a few small sums: a monitor is answered under load too
+            request, lambda context: authenticated(presented, context, compute), limit, cost=1
         )
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
