@@ -480,7 +480,11 @@ def test_a_cancelled_request_interrupts_its_query() -> None:
 
 
 def test_a_client_gone_cancels_its_own_request_and_no_other() -> None:
-    """Each request runs in a context of its own: a disconnect stops its query only."""
+    """Each request runs in a context of its own: a disconnect stops its query only.
+
+    The order is certain, not a race with the clock: the other request's query
+    starts only once the cancelled one has ended, and must still finish.
+    """
     import asyncio
     from typing import Any, cast
 
@@ -493,18 +497,18 @@ def test_a_client_gone_cancels_its_own_request_and_no_other() -> None:
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     endless = "SELECT count(*) FROM range(100000000000) a, range(10) b"
-    finite = "SELECT sum(a.range % 7) FROM range(300000000) a"  # a few seconds
+    finite = "SELECT sum(a.range % 7) FROM range(3000000) a"
     started: dict[str, float] = {}
     ended: dict[str, float] = {}
     contexts: dict[str, RunContext] = {}
+    endless_ended = threading.Event()
 
     class Client:
         def __init__(self, leaves: bool) -> None:
             self.leaves = leaves
 
-        async def is_disconnected(self) -> bool:  # once both queries run
-            both = len(started) == 2 and time.monotonic() - max(started.values()) > 1
-            return self.leaves and both
+        async def is_disconnected(self) -> bool:  # once both requests run
+            return self.leaves and len(started) == 2
 
     def work(query: str) -> Any:
         def run(context: RunContext) -> Any:
@@ -513,10 +517,14 @@ def test_a_client_gone_cancels_its_own_request_and_no_other() -> None:
             try:
                 with context.stops():
                     started[query] = time.monotonic()
+                    if query == finite:  # it waits for the other's end, then runs
+                        assert endless_ended.wait(timeout=60)
                     return cursor.execute(query).fetchall()
             finally:
                 ended[query] = time.monotonic()
                 cursor.close()
+                if query == endless:
+                    endless_ended.set()
 
         return run
 
@@ -535,8 +543,8 @@ def test_a_client_gone_cancels_its_own_request_and_no_other() -> None:
     gone, answered = outcome
     assert time.monotonic() - began < 60  # the endless query stopped
     assert isinstance(gone, ClientGone)
-    assert answered == [(899_999_997,)]
-    assert ended[finite] > ended[endless]  # it ran on while the other was cancelled
+    assert answered == [(8_999_994,)]
+    assert ended[finite] > ended[endless]  # it ran on after the other was cancelled
     assert (contexts[endless].interrupted, contexts[finite].interrupted) == (True, False)
     con.close()
 
@@ -560,13 +568,19 @@ def test_a_request_past_the_time_limit_is_stopped() -> None:
         async def is_disconnected(self) -> bool:
             return False
 
+    ended = threading.Event()
+
     def endless(context: RunContext) -> Any:
         contexts.append(context)
         cursor = context.track(con.cursor())
-        with context.stops():
-            return cursor.execute(
-                "SELECT count(*) FROM range(100000000000) a, range(10) b"
-            ).fetchall()
+        try:
+            with context.stops():
+                return cursor.execute(
+                    "SELECT count(*) FROM range(100000000000) a, range(10) b"
+                ).fetchall()
+        finally:
+            cursor.close()
+            ended.set()  # the answer went at the deadline; the worker ends on its own
 
     outcome: list[BaseException] = []
 
@@ -584,6 +598,7 @@ def test_a_request_past_the_time_limit_is_stopped() -> None:
     assert [type(e) for e in outcome] == [TookTooLong]
     assert "longer than this server allows (1 s)" in str(outcome[0])
     assert [c.interrupted for c in contexts] == [True]
+    assert ended.wait(timeout=60)
     con.close()
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -289,12 +289,14 @@ def bucket_edges(
     tz: tzinfo,
     *,
     max_buckets: int = 100_000,
+    check: Callable[[], None] | None = None,
 ) -> list[datetime]:
     """[start, e1, ..., end]: the bucket boundaries of the range [start, end).
 
     Every edge is aware in tz and the list is strictly increasing; the last
     bucket ends at end and so may be short. The count is checked against
     max_buckets before any edge is made, so a huge range fails fast.
+    ``check`` is called every so often (a cancelled run's raises).
     """
     start_utc, end_utc = _utc(start), _utc(end)
     if end_utc <= start_utc:
@@ -316,6 +318,8 @@ def bucket_edges(
         )
     edges: list[datetime] = []
     for k in range(count):
+        if check is not None and not k % 1024:
+            check()
         edge = step(start, interval, k, tz)
         # A day that a zone skips entirely (Pacific/Apia, 2011-12-30) makes two
         # daily steps land on the same instant; that empty bucket is dropped.

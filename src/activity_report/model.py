@@ -6,13 +6,29 @@ The JSON's shape, order and units are stated in docs/semantics.md, "The JSON".
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring as _string
-from typing import Any
+from typing import Any, TypeVar
 
 NS_PER_US = 1_000
+T = TypeVar("T")
+#: A run's check (:meth:`.resources.RunContext.check`): raises once the run is cancelled.
+Check = Callable[[], None]
+_CHECK_EVERY = 1024  # items between two checks: a cancel is seen within milliseconds
+
+
+def checked(items: Iterable[T], check: Check | None) -> Iterable[T]:
+    """``items``, calling ``check`` every so often: a long loop in Python ends on a cancel."""
+    return items if check is None else _checking(items, check)
+
+
+def _checking(items: Iterable[T], check: Check) -> Iterator[T]:
+    for index, item in enumerate(items):
+        if not index % _CHECK_EVERY:
+            check()
+        yield item
 
 
 @dataclass(frozen=True)
@@ -80,15 +96,18 @@ def build_report(
     cells: Sequence[tuple[int, str, int, int]],
     directory: Mapping[str, UserInfo],
     meta: ReportMeta | None = None,
+    *,
+    check: Check | None = None,
 ) -> Report:
     """Assemble the report from per-(bucket, user) cells ``(bucket, user, count, µs)``.
 
     Orders follow the Activity API: buckets in time order; users in a bucket by
     duration, then count, descending, then id; the users map likewise by totals.
+    ``check`` is called every so often (a cancelled run's raises).
     """
     per_bucket: list[list[UserActivity]] = [[] for _ in edges[:-1]]
     totals: dict[str, list[int]] = {}
-    for bucket, user_id, count, duration_us in cells:
+    for bucket, user_id, count, duration_us in checked(cells, check):
         if count <= 0 and duration_us <= 0:
             continue
         duration = duration_us * NS_PER_US
@@ -102,7 +121,7 @@ def build_report(
             duration=_elapsed_ns(start, end),
             user_activity=tuple(sorted(users, key=lambda u: (-u.duration, -u.count, u.user_id))),
         )
-        for start, end, users in zip(edges, edges[1:], per_bucket, strict=False)
+        for start, end, users in checked(zip(edges, edges[1:], per_bucket, strict=False), check)
     )
     users = tuple(
         sorted(
@@ -140,8 +159,8 @@ def rfc3339(moment: datetime) -> str:
     return f"{base}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def to_api(report: Report) -> dict[str, Any]:
-    """The report as the Activity API's JSON object."""
+def to_api(report: Report, *, check: Check | None = None) -> dict[str, Any]:
+    """The report as the Activity API's JSON object (``check``: as :func:`build_report`'s)."""
     return {
         "activity": [
             {
@@ -152,7 +171,7 @@ def to_api(report: Report) -> dict[str, Any]:
                     for u in bucket.user_activity
                 ],
             }
-            for bucket in report.activity
+            for bucket in checked(report.activity, check)
         ],
         "users": {
             total.user.id: {
@@ -169,12 +188,12 @@ def to_api(report: Report) -> dict[str, Any]:
     }
 
 
-def to_json(report: Report) -> str:
-    """Valid, UTF-8-safe JSON with one trailing newline."""
-    return indented_json(to_api(report)) + "\n"
+def to_json(report: Report, *, check: Check | None = None) -> str:
+    """Valid, UTF-8-safe JSON with one trailing newline (``check``: as :func:`build_report`'s)."""
+    return indented_json(to_api(report, check=check), check=check) + "\n"
 
 
-def indented_json(value: Any) -> str:
+def indented_json(value: Any, *, check: Check | None = None) -> str:
     """``json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)``, faster.
 
     The standard encoder writes indented JSON in pure Python, a small piece at
@@ -184,13 +203,13 @@ def indented_json(value: Any) -> str:
     """
     parts: list[str] = []
     try:
-        _indented(value, "\n", parts)
+        _indented(value, "\n", parts, check)
     except TypeError:
         return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
     return "".join(parts)
 
 
-def _indented(value: Any, newline: str, parts: list[str]) -> None:
+def _indented(value: Any, newline: str, parts: list[str], check: Check | None = None) -> None:
     """Append ``value`` as JSON to ``parts``; ``newline`` ends a line and indents the next."""
     kind = type(value)
     if kind is str:
@@ -213,7 +232,7 @@ def _indented(value: Any, newline: str, parts: list[str]) -> None:
             parts.append(separator)
             parts.append(_string(key))
             parts.append(": ")
-            _indented(item, inner, parts)
+            _indented(item, inner, parts, check)
             separator = "," + inner
         parts.append(newline + "}")
     elif kind is list:
@@ -222,9 +241,9 @@ def _indented(value: Any, newline: str, parts: list[str]) -> None:
             return
         inner = newline + "  "
         separator = "[" + inner
-        for item in value:
+        for item in checked(value, check):
             parts.append(separator)
-            _indented(item, inner, parts)
+            _indented(item, inner, parts, check)
             separator = "," + inner
         parts.append(newline + "]")
     else:

@@ -89,7 +89,9 @@ def run(query: Query, source: EventSource) -> ReportResult:
         if end is None:
             end = ceil_to_unit(from_micros(span[1], tz), query.interval, tz)
     tz = query.zone.info
-    edges = bucket_edges(start, end, query.interval, tz, max_buckets=query.max_buckets)
+    context = getattr(source, "context", None)  # a cancel ends the Python loops too
+    check = None if context is None else context.check
+    edges = bucket_edges(start, end, query.interval, tz, max_buckets=query.max_buckets, check=check)
     if diagnostics.unknown_rows:  # only those of this range: an old one is not news every day
         diagnostics = source.unknown_in_range(diagnostics, to_micros(start), to_micros(end))
     counted = source.cells([to_micros(e) for e in edges], filters, query.heartbeat_us)
@@ -98,6 +100,7 @@ def run(query: Query, source: EventSource) -> ReportResult:
         [(c.bucket, c.user_id, c.count, c.duration_us) for c in counted.cells],
         users,
         _meta(query, edges[0], edges[-1]),
+        check=check,
     )
     if not report.users:
         notes.append("no activity in the range for these filters")

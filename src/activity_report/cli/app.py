@@ -138,15 +138,26 @@ command = typer.main.get_command(app)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: run the app, return its exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
     guard_standard_streams()
-    if hasattr(signal, "SIGPIPE"):
+    if hasattr(signal, "SIGPIPE") and not _faces_the_network(args):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly
     install_signal_handlers()  # Ctrl-C and SIGTERM stop DuckDB's queries too
     try:
-        command.main(args=list(sys.argv[1:] if argv is None else argv), prog_name=PROG)
+        command.main(args=args, prog_name=PROG)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     return 0
+
+
+#: Commands whose peers are network clients: a client that closes its connection
+#: early must get an error on its own socket, never end the process with SIGPIPE.
+NETWORK_COMMANDS = frozenset({"serve"})
+
+
+def _faces_the_network(args: Sequence[str]) -> bool:
+    """The command serves clients (its first word; the group takes no option before it)."""
+    return bool(args) and args[0] in NETWORK_COMMANDS
 
 
 def run_guarded(invoke: Callable[[Run], object]) -> int:

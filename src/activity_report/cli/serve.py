@@ -26,6 +26,41 @@ def serve_command(
             min=0,
         ),
     ] = 120.0,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            help="Connections open at once; more are answered 503 and closed. Lowered to "
+            "what `ulimit -n` allows.",
+            min=1,
+        ),
+    ] = 1000,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a connection may take to send its request (headers and body) "
+            "before it is closed.",
+            min=0.1,
+        ),
+    ] = 5.0,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Reports computed at once. [default: the number of processors]", min=1),
+    ] = None,
+    queue: Annotated[
+        int,
+        typer.Option(
+            help="Reports waiting for a worker; more are answered 503 with Retry-After.",
+            min=0,
+        ),
+    ] = 32,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="The proxy in front of this server (addresses or networks, comma-separated, "
+            "or *): only its X-Forwarded-For and X-Forwarded-Proto headers are believed. "
+            "[default: no one's]",
+        ),
+    ] = None,
     debug: DebugOption = False,
 ) -> None:
     """Serve the Activity API over HTTP, from the store, until SIGTERM or Ctrl-C.
@@ -36,8 +71,20 @@ def serve_command(
     /metrics (Prometheus), /healthz and /openapi.json. Example:
     activity-report serve --db ~/activity.duckdb --port 3000
     """
-    from ..server import ServerConfig, Timing
+    from ..server import Capacity, ServerConfig, Timing
+    from ..server.limits import machine_cpus
     from ..server.run import serve
 
     timing = Timing(busy_timeout=busy_timeout, request=request_timeout or None)
-    serve(ServerConfig(store_path(db), timing=timing), host=host, port=port)
+    capacity = Capacity(
+        max_connections=max_connections,
+        header_timeout=header_timeout,
+        workers=workers or machine_cpus(),
+        queue=queue,
+    )
+    serve(
+        ServerConfig(store_path(db), timing=timing, capacity=capacity),
+        host=host,
+        port=port,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )

@@ -7,6 +7,7 @@ package imports the web framework: the core knows nothing of it.
 from __future__ import annotations
 
 from .app import ServerConfig, create_app
+from .limits import Capacity
 from .reader import Timing
 
-__all__ = ["ServerConfig", "Timing", "create_app"]
+__all__ = ["Capacity", "ServerConfig", "Timing", "create_app"]

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..resources import Limits
 from . import view
-from .errors import HANDLERS
+from .errors import HANDLERS, on_client_gone
+from .limits import Capacity, Lanes, ServerBusy, on_busy
 from .reader import StoreReader, Timing
 from .routes import routes
 
@@ -30,11 +32,13 @@ class ServerConfig:
     timing: Timing = field(default_factory=Timing)
     limits: Limits | None = None
     log_requests: bool = True
+    capacity: Capacity = field(default_factory=Capacity)
 
 
 def create_app(config: ServerConfig, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The server's ASGI app over the store ``config.db``."""
     reader = StoreReader(config.db, timing=config.timing, limits=config.limits)
+    work = Lanes(config.capacity.workers, config.capacity.queue)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -42,14 +46,17 @@ def create_app(config: ServerConfig, *, extra_routes: Sequence[BaseRoute] = ()) 
         try:
             yield
         finally:
+            work.shutdown()
             reader.stop()
 
     app = Starlette(
         routes=[*routes(reader), *extra_routes],
-        exception_handlers=dict(HANDLERS),
+        # A client gone while its body was read (or cut off by the header timeout) is no error.
+        exception_handlers={**HANDLERS, ServerBusy: on_busy, ClientDisconnect: on_client_gone},
         lifespan=lifespan,
     )
     app.state.reader = reader
+    app.state.work = work  # the reports' threads (:func:`.routes.run_cancellable`)
     app.state.config = config
     view.install(app, reader)  # the Metrics view: /, sign-in, the session cookie
     if config.log_requests:

@@ -17,12 +17,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..backends.duckdb import StoreSource
+from ..intervals import bucket_count
 from ..model import to_json
 from ..query import Query, parse_query
 from ..reporting import run
 from ..resources import RunContext
 from . import auth, metrics, openapi, params
 from .errors import ClientGone, TookTooLong
+from .limits import Lanes
 from .reader import Signature, StoreReader
 
 if TYPE_CHECKING:
@@ -105,36 +107,67 @@ def _key(query: Query) -> Any:
 
 
 async def run_cancellable(
-    request: Request, work: Callable[[RunContext], T], timeout: float | None = None
+    request: Request,
+    work: Callable[[RunContext], T],
+    timeout: float | None = None,
+    *,
+    cost: int | None = None,
 ) -> T:
-    """Run ``work`` in a worker thread, in a run of its own; cancel it if the client leaves.
+    """Run ``work`` on a worker, in a run of its own; cancel it if the client leaves.
 
     The request's queries are those of its run only (:meth:`.RunContext.cancel`):
-    the other requests go on. Past ``timeout`` seconds the run is cancelled too,
-    and the request fails with :class:`.TookTooLong`.
+    the other requests go on. Past ``timeout`` seconds (counted from now, the
+    wait for a worker included) the run is cancelled too, and the request fails
+    with :class:`.TookTooLong` at once: the worker's run stops at its next check
+    of its context, and the client does not wait for that. With every worker
+    busy and the queue full, it fails with :class:`.limits.ServerBusy` at once.
+    ``cost`` (the report's buckets, when known) lets a small report take the
+    small reports' own worker (:class:`.limits.Lanes`).
     """
     context = RunContext()
-    task = asyncio.ensure_future(anyio.to_thread.run_sync(_closing, work, context))
+    pool = _pool(request)
+    task: asyncio.Future[T]
+    if pool is None:  # no app (a bare test's request): a thread of anyio's
+        task = asyncio.ensure_future(anyio.to_thread.run_sync(_closing, work, context))
+    else:
+        task = asyncio.wrap_future(pool.submit(cost, _closing, work, context))
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while True:
-            done, _ = await asyncio.wait({task}, timeout=0.05)
+            wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
+            done, _ = await asyncio.wait({task}, timeout=wait)
             if done:
                 return task.result()
             gone = await request.is_disconnected()
-            if gone or (deadline is not None and time.monotonic() > deadline):
+            if gone or (deadline is not None and time.monotonic() >= deadline):
                 context.cancel()
-                try:
-                    await task  # DuckDB was interrupted: it fails, or it had just finished
-                finally:
-                    raise ClientGone() if gone else TookTooLong(timeout or 0)
+                task.add_done_callback(_forget)  # its outcome no longer has a reader
+                raise ClientGone() if gone else TookTooLong(timeout or 0)
     except BaseException:
         context.cancel()
         raise
 
 
+def _pool(request: Request) -> Lanes | None:
+    app = getattr(request, "scope", {}).get("app")
+    return getattr(getattr(app, "state", None), "work", None)
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: asyncio does not log it as never retrieved
+
+
+def _buckets(query: Query) -> int | None:
+    """The report's buckets, when its range is given: what it costs, roughly."""
+    if query.start is None or query.end is None or query.end <= query.start:
+        return None
+    return bucket_count(query.start, query.end, query.interval, query.zone.info)
+
+
 def _closing(work: Callable[[RunContext], T], context: RunContext) -> T:
     with context:
+        context.check()  # cancelled while it waited for a worker: it never starts
         return work(context)
 
 
@@ -170,12 +203,15 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
             body = answers.get(key)
             if body is None:
                 source = StoreSource(reader.store(cursor), context=context)
-                body = to_json(run(query, source).report).encode()
+                body = to_json(run(query, source).report, check=context.check).encode()
                 answers.put(key, body)
             return body
 
         body = await run_cancellable(
-            request, lambda context: authenticated(presented, context, compute), limit
+            request,
+            lambda context: authenticated(presented, context, compute),
+            limit,
+            cost=_buckets(query),
         )
         return Response(body, media_type="application/json")
 
@@ -187,8 +223,8 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
         ) -> str:
             return gauges.text(reader.store(cursor), signature)
 
-        text = await run_cancellable(
-            request, lambda context: authenticated(presented, context, compute), limit
+        text = await run_cancellable(  # a few small sums: a monitor is answered under load too
+            request, lambda context: authenticated(presented, context, compute), limit, cost=1
         )
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -13,9 +13,9 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ...errors import ActivityReportError
-from ...model import Report
 from ...render import Format, renderer
 from ...render import html as page
+from ...resources import RunContext
 from .. import params
 from ..errors import error_response, on_core_error
 from ..routes import run_cancellable
@@ -79,17 +79,19 @@ class _View:
         if await self._token(request) is None:
             return _page(sign_in_page(next_query=request.url.query))
         filters = await run_in_threadpool(self._filters, request)
-        try:
-            values = api_values(filters)
-            report: Report | None = await run_cancellable(
-                request, lambda context: self.backend.report(values, context), self.limit
-            )
-            problem = None
-        except ActivityReportError as exc:
-            report, problem = None, exc
         organizations = await run_in_threadpool(self.backend.organizations)
         number = _page_number(request.query_params.get("page"))
-        return _page(metrics_page(filters, organizations, report, problem, number))
+
+        def render(context: RunContext) -> str:  # on a worker: a big page takes seconds
+            report = self.backend.report(api_values(filters), context)
+            context.check()
+            return metrics_page(filters, organizations, report, None, number)
+
+        try:
+            html = await run_cancellable(request, render, self.limit)
+        except ActivityReportError as exc:
+            html = await run_in_threadpool(metrics_page, filters, organizations, None, exc, number)
+        return _page(html)
 
     def _filters(self, request: Request) -> dict[str, str]:
         """The URL's filters; the defaults for those it lacks."""
@@ -151,15 +153,17 @@ class _View:
             return error_response(401, "sign in on this server's page to download")
         if await self._token(request) is None:
             return error_response(401, "sign in to download")
+
+        def render(context: RunContext) -> tuple[str, str]:  # on a worker, as the page
+            report = self.backend.report(values, context)
+            context.check()
+            return renderer(Format.csv)(report), file_name(report, "csv")
+
         try:
             values = params.from_query_string(request.scope.get("query_string", b""))
-            report = await run_cancellable(
-                request, lambda context: self.backend.report(values, context), self.limit
-            )
+            body, name = await run_cancellable(request, render, self.limit)
         except ActivityReportError as exc:  # a bad parameter (400), a report too long (503)
             return await on_core_error(request, exc)  # as the API answers it
-        body = renderer(Format.csv)(report)
-        name = file_name(report, "csv")
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
