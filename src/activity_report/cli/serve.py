@@ -26,6 +26,23 @@ def serve_command(
             min=0,
         ),
     ] = 120.0,
+    max_cells: Annotated[
+        int,
+        typer.Option(
+            help="Refuse (HTTP 400) a report that could hold more cells than this (buckets "
+            "x active users): its JSON would cost the server about 100 bytes per cell, "
+            "several times that in memory while it is built.",
+            min=1,
+        ),
+    ] = 500_000,
+    answer_cache_mb: Annotated[
+        int,
+        typer.Option(
+            help="Megabytes of answers kept for repeated requests (least recently used "
+            "first out); 0 keeps none.",
+            min=0,
+        ),
+    ] = 64,
     debug: DebugOption = False,
 ) -> None:
     """Serve the Activity API over HTTP, from the store, until SIGTERM or Ctrl-C.
@@ -37,7 +54,10 @@ def serve_command(
     activity-report serve --db ~/activity.duckdb --port 3000
     """
     from ..server import ServerConfig, Timing
+    from ..server.answers import AnswerLimits
     from ..server.run import serve
 
     timing = Timing(busy_timeout=busy_timeout, request=request_timeout or None)
-    serve(ServerConfig(store_path(db), timing=timing), host=host, port=port)
+    answers = AnswerLimits(max_cells=max_cells, cache_bytes=answer_cache_mb * 2**20)
+    config = ServerConfig(store_path(db), timing=timing, answers=answers)
+    serve(config, host=host, port=port)

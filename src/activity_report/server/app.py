@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..resources import Limits
 from . import view
+from .answers import AnswerLimits
 from .errors import HANDLERS
 from .reader import StoreReader, Timing
 from .routes import routes
@@ -30,6 +31,7 @@ class ServerConfig:
     timing: Timing = field(default_factory=Timing)
     limits: Limits | None = None
     log_requests: bool = True
+    answers: AnswerLimits = field(default_factory=AnswerLimits)  # cells, the cache's bytes
 
 
 def create_app(config: ServerConfig, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -45,13 +47,15 @@ def create_app(config: ServerConfig, *, extra_routes: Sequence[BaseRoute] = ()) 
             reader.stop()
 
     app = Starlette(
-        routes=[*routes(reader), *extra_routes],
+        routes=[*routes(reader, config.answers), *extra_routes],
         exception_handlers=dict(HANDLERS),
         lifespan=lifespan,
     )
     app.state.reader = reader
     app.state.config = config
-    view.install(app, reader)  # the Metrics view: /, sign-in, the session cookie
+    view.install(
+        app, reader, config.answers.max_cells
+    )  # the Metrics view: /, sign-in, the session cookie
     if config.log_requests:
         app.add_middleware(RequestLog)
     return app

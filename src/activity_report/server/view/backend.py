@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 
 from ... import tokens
-from ...event_source import DuckDBSource
 from ...model import Report
 from ...query import parse_query
 from ...reporting import run
 from ...resources import RunContext
+from ..answers import DEFAULT_MAX_CELLS, BoundedSource
 from ..reader import StoreReader
 from ..routes import query_values
 from .filters import listed
@@ -42,10 +42,13 @@ class Backend(Protocol):
 class StoreBackend:
     """The view's backend over the server's store reader: what the API itself uses."""
 
-    def __init__(self, reader: StoreReader) -> None:
+    def __init__(self, reader: StoreReader, max_cells: int = DEFAULT_MAX_CELLS) -> None:
         self.reader = reader
+        self.max_cells = max_cells
 
     def token_ok(self, token: str) -> bool:
+        if tokens.parse(token) is None:  # refused without reading the store
+            return False
         with self.reader.cursor() as (cursor, _):
             return tokens.verify(cursor, token) is not None
 
@@ -71,11 +74,12 @@ class StoreBackend:
         with self.reader.cursor() as (cursor, _), context.stops():
             context.track(cursor)
             store = self.reader.store(cursor)
-            source = DuckDBSource(
+            source = BoundedSource(
                 cursor,
                 store.events_view(),
                 store=store,
                 rollup=store.rollup_cells,
                 context=context,
+                max_cells=self.max_cells,
             )
             return run(query, source).report
