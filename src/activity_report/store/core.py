@@ -493,6 +493,9 @@ def _is_lock_error(exc: Exception) -> bool:
 
 
 def _open_error(path: Path, exc: Exception, waited: float = 0.0) -> DataError:
+    full = resources.disk_full(exc)
+    if full is not None:
+        return full
     message = first_line(exc)
     if _is_lock_error(exc):
         holder = re.search(r"\(PID (\d+)\)", message)

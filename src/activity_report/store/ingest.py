@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .. import sources
+from .. import resources, sources
 from ..errors import DataError, first_line
 from . import rollups
 from .results import FileCounts, IngestResult
@@ -219,7 +219,7 @@ class Ingest:
         except duckdb.Error as exc:
             if is_interrupt(exc):
                 raise
-            raise DataError(f"cannot read the event files: {first_line(exc)}") from None
+            raise _read_error(exc) from None
         # Every row must be traced to its file (the counts per file depend on it).
         unplaced = sum(int(row[2]) for row in tally if row[1] is None)
         if unplaced:
@@ -513,7 +513,7 @@ class Ingest:
             if is_interrupt(exc):
                 raise
             self._check_unchanged()
-            raise DataError(f"cannot read the event files: {first_line(exc)}") from None
+            raise _read_error(exc) from None
 
     def _check_unchanged(self) -> None:
         """Fail the run if a file changed since it was first read (the counts would disagree)."""
@@ -633,6 +633,11 @@ def _stamps(files: Sequence[sources.EventFile]) -> list[_Stamp | None]:
             continue
         stamps.append((info.st_size, info.st_mtime_ns))
     return stamps
+
+
+def _read_error(exc: Exception) -> DataError:
+    """A statement that reads the files failed: the disk it wrote to is full, or a file is bad."""
+    return resources.disk_full(exc) or DataError(f"cannot read the event files: {first_line(exc)}")
 
 
 def _files(n: int) -> str:
