@@ -142,3 +142,25 @@ def test_the_disk_full_wording_of_each_failure() -> None:
     assert str(resources.disk_full(python)).startswith(
         "the disk is full: cannot write /d/report.csv"
     )
+
+
+def test_a_token_whose_secret_cannot_be_printed_is_not_made(store: Path, tmp_path: Path) -> None:
+    import sys
+
+    db = Path(shutil.copy(store, tmp_path / "store.duckdb"))
+    with open("/dev/full", "w") as full:  # every write fails: No space left on device
+        made = subprocess.run(
+            [sys.executable, "-m", "activity_report", "tokens", "create", "--name", "lost",
+             "--db", str(db)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+    assert made.returncode == 1
+    assert made.stderr == (
+        "activity-report: error: cannot print the token: No space left on device; "
+        "no token was made\n"
+    )
+    assert json.loads(cli("tokens", "list", "--json", db=db).stdout) == []
+    assert cli("tokens", "create", "--name", "lost", db=db).returncode == 0  # the name is free
