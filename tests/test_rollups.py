@@ -184,8 +184,8 @@ def test_a_refresh_works_within_its_memory_limit_then_puts_the_default_back(
     seen: list[str] = []
     monkeypatch.setattr(
         rollup_module,
-        "_refresh",
-        lambda con, scope: seen.append(con.execute(setting).fetchall()[0][0]),
+        "_prepare",
+        lambda con, scope, events: seen.append(con.execute(setting).fetchall()[0][0]),
     )
     rollup_module.refresh(con, "SELECT 1", given)
     assert seen == [default if given is None else during]
@@ -200,13 +200,13 @@ def test_an_ingest_refreshes_within_1_gib_unless_given_a_memory_limit(
 ) -> None:
     monkeypatch.delenv("ACTIVITY_REPORT_MEMORY_LIMIT", raising=False)
     seen: list[str] = []
-    real = rollup_module._refresh
+    real = rollup_module._prepare
 
-    def spy(con: duckdb.DuckDBPyConnection, scope: str) -> None:
+    def spy(con: duckdb.DuckDBPyConnection, scope: str, events: str) -> None:
         seen.append(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
-        real(con, scope)
+        real(con, scope, events)
 
-    monkeypatch.setattr(rollup_module, "_refresh", spy)
+    monkeypatch.setattr(rollup_module, "_prepare", spy)
     log = write(tmp_path / "a.csv", [("2024-01-01T00:10:00Z", "u1", "ide", "", "")])
     run = run_cli("ingest", "--db", str(tmp_path / "s.duckdb"), *flag, str(log))
     assert run.exit_code == 0, run.stderr
@@ -218,7 +218,9 @@ def test_a_failed_refresh_raises_its_own_error(monkeypatch: pytest.MonkeyPatch) 
     con = duckdb.connect()
     con.execute("BEGIN TRANSACTION")
     monkeypatch.setattr(
-        rollup_module, "_refresh", lambda con, scope: con.execute("SELECT error('boom')")
+        rollup_module,
+        "_prepare",
+        lambda con, scope, events: con.execute("SELECT error('boom')"),
     )
     with pytest.raises(duckdb.InvalidInputException, match="boom"):
         rollup_module.refresh(con, "SELECT 1", "1GiB")

@@ -344,8 +344,9 @@ def test_an_interrupt_mid_ingest_leaves_the_store_unchanged(db: Path, tmp_path: 
         ("checking 3 files", 0, 1000),
         ("reading 3 files", 20, 1000),
         ("finding duplicates", 700, 1000),
-        ("waiting for the store", 780, 1000),
-        ("adding new events", 800, 1000),
+        ("comparing with the store", 760, 1000),
+        ("waiting for the store", 880, 1000),
+        ("adding new events", 900, 1000),
     ]
     assert snapshot(db) == before
     with Store.open(db) as store:
@@ -796,29 +797,27 @@ def test_the_store_module_imports_no_typer_or_rich() -> None:
     assert result.stdout.strip() == ""
 
 
-def test_an_ingest_holds_no_copy_of_its_valid_rows(db: Path, tmp_path: Path) -> None:
-    """The valid rows stream from the files into the store: a run's memory does not
-    grow with its file. When the merge starts, the temporary tables hold only what
-    the run must know (file numbers, invalid rows), never the rows to add."""
+def test_an_ingest_stages_only_the_rows_new_to_the_store(db: Path, tmp_path: Path) -> None:
+    """Before the merge the run copies the rows the store does not hold yet into a
+    temporary table (DuckDB spills it beyond the memory limit), so that the store is held
+    only to copy them in; rows the store holds already are never copied."""
     rows = [(f"e{i}", f"2024-01-01T00:{i:02d}:00Z", f"u{i % 3}", "ide") for i in range(50)]
     a = events_csv(tmp_path / "a.csv", [*rows, ("bad", "lunchtime", "u1", "ide")])
-    held: list[int] = []
+    b = events_csv(tmp_path / "b.csv", [*rows[:40], ("e99", "2024-01-02T00:00:00Z", "u1", "ide")])
+    staged: list[int] = []
 
-    def count_temp_rows(label: str, done: int, total: int) -> None:
+    def count_staged_rows(label: str, done: int, total: int) -> None:
         if label == "adding new events":
-            held.append(
-                int(
-                    store.con.execute(
-                        "SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() "
-                        "WHERE temporary"
-                    ).fetchall()[0][0]
-                )
+            staged.append(
+                int(store.con.execute("SELECT count(*) FROM temp.main.ingest_new").fetchall()[0][0])
             )
 
     with Store.open(db) as store:
-        result = store.ingest([str(a)], progress=count_temp_rows)
-    assert (result.new, result.rejected) == (50, 1)
-    assert held and held[0] < 10  # one row per file, one invalid row: not the 50 valid ones
+        result = store.ingest([str(a)], progress=count_staged_rows)
+        assert (result.new, result.rejected) == (50, 1)
+        result = store.ingest([str(b)], progress=count_staged_rows)
+        assert (result.new, result.duplicates) == (1, 40)
+    assert staged == [50, 1]
 
 
 def test_a_file_that_changes_during_an_ingest_fails_it(db: Path, tmp_path: Path) -> None:
@@ -830,7 +829,7 @@ def test_a_file_that_changes_during_an_ingest_fails_it(db: Path, tmp_path: Path)
     before = snapshot(db)
 
     def append_a_row(label: str, done: int, total: int) -> None:
-        if label == "waiting for the store":
+        if label == "comparing with the store":  # before the last read of the files
             with a.open("a", newline="") as handle:
                 handle.write("e2,2024-01-01T00:01:00Z,u1,ide\r\n")  # as csv.writer ends lines
 

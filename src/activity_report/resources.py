@@ -300,8 +300,15 @@ class RunContext:
 # --------------------------------------------------------------------------- errors
 
 
-def explain(exc: BaseException) -> ActivityReportError | None:
-    """A one-line error, with its fix, for DuckDB running out of memory or disk."""
+def explain(exc: BaseException, committed: str | None = None) -> ActivityReportError | None:
+    """A one-line error, with its fix, for DuckDB running out of memory or disk.
+
+    ``committed``: what the run committed before it failed, if anything (see
+    :meth:`RunContext.committed`); a full disk then says it is kept.
+    """
+    full = disk_full(exc, committed)
+    if full is not None:
+        return full
     kind = type(exc).__name__
     text = first_line(exc)
     if kind == "OutOfMemoryException":
@@ -312,3 +319,45 @@ def explain(exc: BaseException) -> ActivityReportError | None:
     if kind == "IOException" and "temp" in text.lower():
         return DataError(f"DuckDB could not spill to disk ({text}); point --temp-dir elsewhere")
     return None
+
+
+#: How a full disk reads in an error: the C library's words, and its code's name.
+_NO_SPACE = re.compile(r"no space left on device|disk (?:is )?full|ENOSPC", re.IGNORECASE)
+#: The file DuckDB (or Python) failed to write, as its messages name it.
+_WRITTEN = re.compile(r"""(?:Could not write(?: all bytes to)? file|write to) ["']([^"']+)["']""")
+
+
+def disk_full(exc: BaseException, committed: str | None = None) -> DataError | None:
+    """One line for a write that failed because the disk is full, naming the file; else None.
+
+    A store's commit that failed changed nothing. A commit that was written
+    to the store's write-ahead log before the store's own file could not be
+    (``committed`` says what it was) is kept: DuckDB applies the log when the
+    store is next opened.
+    """
+    text = str(exc)
+    if not (_NO_SPACE.search(text) or getattr(exc, "errno", None) == 28):
+        return None
+    found = _WRITTEN.search(text) or re.search(r"""["']([^"']+)["']""", text)
+    path = found[1] if found else getattr(exc, "filename", None)
+    where = f"cannot write {path}" if path else "cannot write"
+    if path and _is_temporary(str(path)):
+        return DataError(
+            f"the disk is full: {where} (a temporary file); point --temp-dir at a disk with "
+            "room, or free some space on its disk, and run it again"
+        )
+    if committed:
+        store = re.sub(r"\.wal$", "", str(path)) if path else "the store"
+        return DataError(
+            f"the disk is full: {where}; {committed}, kept in {store}.wal, which DuckDB "
+            "applies when the store is next opened: free some space on its disk first"
+        )
+    return DataError(
+        f"the disk is full: {where}; nothing was changed: free some space on its disk and "
+        "run it again"
+    )
+
+
+def _is_temporary(path: str) -> bool:
+    """Whether ``path`` is one of DuckDB's spill files (in a run's spill folder)."""
+    return "duckdb_temp" in os.path.basename(path) or "/activity-report-" in path

@@ -162,24 +162,59 @@ def verify(
     con: duckdb.DuckDBPyConnection, presented: str, *, now: datetime | None = None
 ) -> Token | None:
     """The token ``presented`` is, if it is valid, unexpired and unrevoked; else None."""
-    match = _TOKEN.fullmatch(presented)
-    if match is None or not has_table(con):
+    parsed = parse(presented)
+    if parsed is None or not has_table(con):
         return None
+    token_id, secret_sha256 = parsed
     rows = con.execute(
         "SELECT id, name, created_at, expires_at, revoked_at, secret_sha256 "
         "FROM tokens WHERE id = ?",
-        [match[1]],
+        [token_id],
     ).fetchall()
     if not rows:
         return None
     *fields, stored = rows[0]
-    if not hmac.compare_digest(str(stored), _hash(match[2])):
-        return None
     token = Token(*fields)
-    now = now or datetime.now(UTC)
-    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
+    if not in_force(Stored(str(stored), token.expires_at, token.revoked_at), secret_sha256, now):
         return None
     return token
+
+
+def parse(presented: str) -> tuple[str, str] | None:
+    """``(id, SHA-256 of the secret)`` of a token of the right shape; None for any other text.
+
+    Needs no store: a request whose token has the wrong shape is refused
+    before anything is opened.
+    """
+    match = _TOKEN.fullmatch(presented)
+    return None if match is None else (match[1], _hash(match[2]))
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the store keeps of a token to check it: its secret's hash and its dates."""
+
+    secret_sha256: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+def stored(con: duckdb.DuckDBPyConnection) -> dict[str, Stored]:
+    """Every token of the store by id, as :class:`Stored` (a few rows: one per token made)."""
+    if not has_table(con):
+        return {}
+    rows = con.execute("SELECT id, secret_sha256, expires_at, revoked_at FROM tokens").fetchall()
+    return {str(i): Stored(str(h), e, r) for i, h, e, r in rows}
+
+
+def in_force(token: Stored, secret_sha256: str, now: datetime | None = None) -> bool:
+    """Whether the secret is this token's (compared in constant time) and it is in force."""
+    if not hmac.compare_digest(token.secret_sha256, secret_sha256):
+        return False
+    now = now or datetime.now(UTC)
+    if token.revoked_at is not None:
+        return False
+    return token.expires_at is None or now < token.expires_at
 
 
 def _hash(secret: str) -> str:

@@ -192,7 +192,8 @@ def run_guarded(invoke: Callable[[Run], object]) -> int:
                 return _interrupted(context)
             if run.debug:
                 raise
-            known = resources.explain(exc)  # DuckDB out of memory or disk: say what to change
+            # DuckDB out of memory or disk: say what to change, and what was kept
+            known = resources.explain(exc, context.what_was_committed())
             if known is not None:
                 return fail(str(known), known.exit_code)
             return fail(

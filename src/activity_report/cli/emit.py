@@ -45,7 +45,15 @@ def check_destination(output: Path | None) -> None:
         check_target(output)
 
 
-def emit(report: Any, fmt: Format, output: Path | None, *, top: int, color: ColorMode) -> None:
+def emit(
+    report: Any,
+    fmt: Format,
+    output: Path | None,
+    *,
+    top: int,
+    color: ColorMode,
+    csv_raw: bool = False,
+) -> None:
     """Write the report to stdout or to -o FILE (see :mod:`activity_report.output`).
 
     Only the table can carry ANSI codes: on stdout as --color and the terminal
@@ -65,7 +73,7 @@ def emit(report: Any, fmt: Format, output: Path | None, *, top: int, color: Colo
         return
     from ..render import writer
 
-    write = writer(fmt, top=top)
+    write = writer(fmt, top=top, csv_raw=csv_raw)
     if is_stdout(output):
         try:
             write(report, sys.stdout)

@@ -116,6 +116,15 @@ def report_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    csv_raw: Annotated[
+        bool,
+        typer.Option(
+            "--csv-raw",
+            help="With csv: write names as they are. By default a text cell that starts "
+            "with = + - @, a tab or a carriage return gets a ' before it, so that a "
+            "spreadsheet shows it instead of running it as a formula.",
+        ),
+    ] = False,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -189,6 +198,8 @@ def report_command(
     from ..query import parse_query
 
     chosen = choose_format(fmt, as_json, output)
+    if csv_raw and chosen is not Format.csv:
+        raise UsageError(f"--csv-raw is for the csv format, not {chosen.value}; drop it")
     check_destination(output)
     if (hint := capital_m_hint(interval)) is not None:
         note(f"note: {hint}")
@@ -210,7 +221,7 @@ def report_command(
     limits = resource_limits(memory_limit, temp_dir)
     with _open_source(events, db, users, limits, engine, spark_remote, query) as source:
         result = core.run(query, source)
-    emit(result.report, chosen, output, top=top, color=color)
+    emit(result.report, chosen, output, top=top, color=color, csv_raw=csv_raw)
     tell_diagnostics(result)
     if verbose:
         where = "the files" if events else "the store"

@@ -61,6 +61,23 @@ def serve_command(
             "[default: no one's]",
         ),
     ] = None,
+    max_cells: Annotated[
+        int,
+        typer.Option(
+            help="Refuse (HTTP 400) a report that could hold more cells than this (buckets "
+            "x active users): its JSON would cost the server about 100 bytes per cell, "
+            "several times that in memory while it is built.",
+            min=1,
+        ),
+    ] = 500_000,
+    answer_cache_mb: Annotated[
+        int,
+        typer.Option(
+            help="Megabytes of answers kept for repeated requests (least recently used "
+            "first out); 0 keeps none.",
+            min=0,
+        ),
+    ] = 64,
     debug: DebugOption = False,
 ) -> None:
     """Serve the Activity API over HTTP, from the store, until SIGTERM or Ctrl-C.

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..errors import DataError
 from .options import DbOption, DebugOption, store_path
 from .runs import current
 
@@ -44,10 +45,18 @@ def tokens_create_command(
     from .. import tokens
 
     span = tokens.parse_lifetime(lifetime)
-    with _writable(db) as store, store.writing(), store.atomic():
-        secret, token = tokens.create(store.con, name, span)
-    sys.stdout.write(secret + "\n")
-    sys.stdout.flush()
+    with _writable(db) as store, store.writing():
+        with store.atomic(done="the token is made (its secret is the line printed)"):
+            secret, token = tokens.create(store.con, name, span)
+            # Shown before it is committed: a token whose secret could not be
+            # printed is rolled back, so none exists that nobody can use.
+            try:
+                sys.stdout.write(secret + "\n")
+                sys.stdout.flush()
+            except OSError as exc:
+                raise DataError(
+                    f"cannot print the token: {exc.strerror or exc}; no token was made"
+                ) from None
     expiry = (
         f"expires {token.expires_at.isoformat(timespec='seconds')}"
         if token.expires_at

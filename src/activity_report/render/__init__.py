@@ -64,8 +64,11 @@ BY_FORMAT = {info.fmt: info for info in FORMATS}
 BY_EXTENSION = {ext: info.fmt for info in FORMATS for ext in info.extensions}
 
 
-def writer(fmt: Format, *, top: int = DEFAULT_TOP) -> Writer:
+def writer(fmt: Format, *, top: int = DEFAULT_TOP, csv_raw: bool = False) -> Writer:
     """The writer of a text format: ``write(report, stream)``.
+
+    ``csv_raw``: CSV cells as they are, without the quote that keeps a
+    spreadsheet from running a name as a formula (see :mod:`.csv`).
 
     The table is written through a rich console instead: see
     :func:`.table.render` and :func:`.table.make_console`.
@@ -77,12 +80,16 @@ def writer(fmt: Format, *, top: int = DEFAULT_TOP) -> Writer:
     write: Callable[..., None] = module.write
     if info.takes_top:
         return lambda report, out: write(report, out, top=top)
+    if fmt is Format.csv:
+        return lambda report, out: write(report, out, raw=csv_raw)
     return write
 
 
-def renderer(fmt: Format, *, top: int = DEFAULT_TOP) -> Callable[[Report], str]:
+def renderer(
+    fmt: Format, *, top: int = DEFAULT_TOP, csv_raw: bool = False
+) -> Callable[[Report], str]:
     """The same as :func:`writer`, returning the text."""
-    write = writer(fmt, top=top)
+    write = writer(fmt, top=top, csv_raw=csv_raw)
 
     def render(report: Report) -> str:
         buffer = io.StringIO(newline="")

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..resources import Limits
 from . import view
+from .answers import AnswerLimits
 from .errors import HANDLERS, on_client_gone
 from .limits import Capacity, Lanes, ServerBusy, on_busy
 from .reader import StoreReader, Timing
@@ -33,6 +34,7 @@ class ServerConfig:
     limits: Limits | None = None
     log_requests: bool = True
     capacity: Capacity = field(default_factory=Capacity)
+    answers: AnswerLimits = field(default_factory=AnswerLimits)  # cells, the cache's bytes
 
 
 def create_app(config: ServerConfig, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -58,7 +60,9 @@ def create_app(config: ServerConfig, *, extra_routes: Sequence[BaseRoute] = ()) 
     app.state.reader = reader
     app.state.work = work  # the reports' threads (:func:`.routes.run_cancellable`)
     app.state.config = config
-    view.install(app, reader)  # the Metrics view: /, sign-in, the session cookie
+    view.install(
+        app, reader, config.answers.max_cells
+    )  # the Metrics view: /, sign-in, the session cookie
     if config.log_requests:
         app.add_middleware(RequestLog)
     return app

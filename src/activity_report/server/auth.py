@@ -2,21 +2,16 @@
 
 Accepted: ``Session-Token``, ``Coder-Session-Token`` (as Coder's API takes
 them) and ``Authorization: Bearer``. Never from the query string, which ends
-up in logs and browser histories. The check reads the store's tokens table
-at every request, so a token revoked from the shell fails at the next one.
+up in logs and browser histories. The check is :class:`.keyring.Keyring`'s: a
+copy of the store's tokens table, read again after every commit, so a token
+revoked from the shell fails at the next request.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.requests import Request
 
-from .. import tokens
 from .errors import Unauthorized
-
-if TYPE_CHECKING:
-    import duckdb
 
 HEADERS = ("session-token", "coder-session-token")
 
@@ -36,8 +31,6 @@ def presented_token(request: Request) -> str:
     )
 
 
-def check(con: duckdb.DuckDBPyConnection, presented: str) -> tokens.Token:
-    token = tokens.verify(con, presented)
-    if token is None:
-        raise Unauthorized("the token is unknown, expired or revoked")
-    return token
+def refused() -> Unauthorized:
+    """The one answer to a token that is not valid, whatever is wrong with it."""
+    return Unauthorized("the token is unknown, expired or revoked")

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import ActivityReportError, InvalidValue, Kind, plain_name
+from .public import redact
 
 STATUS = {
     Kind.usage: 400,
@@ -72,7 +73,7 @@ def error_response(
 async def on_core_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ActivityReportError)
     status = STATUS[exc.kind]
-    detail = exc.render(plain_name)
+    detail = redact(exc.render(plain_name))  # no path, no process id for a client
     if isinstance(exc, InvalidValue):
         return error_response(status, f"Invalid query parameter {exc.param!r}.", detail)
     if isinstance(exc, TookTooLong):  # the same request would take as long again

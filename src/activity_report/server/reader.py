@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from ..errors import ActivityReportError, Kind
 from ..resources import Limits
 from ..store import CATALOG, Store
+from . import public
 
 if TYPE_CHECKING:
     import duckdb
@@ -156,7 +157,10 @@ class StoreReader:
         return time.monotonic() - self._opened_at >= self.timing.hold
 
     def _open(self) -> None:
-        self._store = Store.open(self.path, read_only=True, limits=self.limits)
+        try:
+            self._store = Store.open(self.path, read_only=True, limits=self.limits)
+        except ActivityReportError as exc:  # said to clients: no path, no process id
+            raise public.store_error(exc, self.path) from None
         self._opened_at = time.monotonic()
         self._signature = _signature(self.path)
 

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
@@ -16,14 +12,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..backends.duckdb import StoreSource
 from ..intervals import bucket_count
 from ..model import to_json
 from ..query import Query, parse_query
 from ..reporting import run
 from ..resources import RunContext
 from . import auth, metrics, openapi, params
+from .answers import AnswerLimits, Answers, BoundedSource
 from .errors import ClientGone, TookTooLong
+from .keyring import Keyring, Verdict
 from .limits import Lanes
 from .reader import Signature, StoreReader
 
@@ -32,59 +29,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 ACTIVITY_PATH = "/api/private/metrics/activity"
-_CACHE_SIZE = 256
-
-
-class Answers:
-    """Report bodies by query, valid while the store's signature is unchanged."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._bodies: OrderedDict[tuple[Signature, Any], bytes] = OrderedDict()
-
-    def get(self, key: tuple[Signature, Any]) -> bytes | None:
-        with self._lock:
-            body = self._bodies.get(key)
-            if body is not None:
-                self._bodies.move_to_end(key)
-            return body
-
-    def put(self, key: tuple[Signature, Any], body: bytes) -> None:
-        with self._lock:
-            self._bodies[key] = body
-            while len(self._bodies) > _CACHE_SIZE:
-                self._bodies.popitem(last=False)
-
-
-class Verified:
-    """Tokens checked under a store signature: (signature, hash of the token) -> expiry.
-
-    A token's row changes only when a writer commits, which changes the
-    signature; so a token verified under the current signature is still
-    valid until it expires. Only hashes of tokens are kept.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._known: OrderedDict[tuple[Signature, str], datetime | None] = OrderedDict()
-
-    def valid(self, signature: Signature, presented: str) -> bool:
-        with self._lock:
-            key = (signature, _digest(presented))
-            if key not in self._known:
-                return False
-            expires = self._known[key]
-        return expires is None or datetime.now(UTC) < expires
-
-    def add(self, signature: Signature, presented: str, expires: datetime | None) -> None:
-        with self._lock:
-            self._known[(signature, _digest(presented))] = expires
-            while len(self._known) > _CACHE_SIZE:
-                self._known.popitem(last=False)
-
-
-def _digest(presented: str) -> str:
-    return hashlib.sha256(presented.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def query_values(request: Request) -> dict[str, str | list[str]]:
@@ -171,30 +115,51 @@ def _closing(work: Callable[[RunContext], T], context: RunContext) -> T:
         return work(context)
 
 
-def routes(reader: StoreReader) -> list[BaseRoute]:
-    """The server's routes over the store that ``reader`` opens."""
+def routes(reader: StoreReader, limits: AnswerLimits | None = None) -> list[BaseRoute]:
+    """The server's routes over the store that ``reader`` opens, within ``limits``."""
     limit = reader.timing.request
-    answers = Answers()
-    verified = Verified()
+    limits = limits or AnswerLimits()
+    answers = Answers(limits.cache_bytes)
+    keyring = Keyring()
     gauges = metrics.Gauges()
+
+    def checked(cursor: duckdb.DuckDBPyConnection, signature: Signature, presented: str) -> None:
+        keyring.refresh(cursor, signature)
+        if keyring.judge(presented, signature) is not Verdict.valid:
+            raise auth.refused()
 
     def authenticated(presented: str, context: RunContext, compute: Callable[..., T]) -> T:
         with reader.cursor() as (cursor, signature):
             context.track(cursor)
-            if not verified.valid(signature, presented):
-                token = auth.check(cursor, presented)
-                verified.add(signature, presented, token.expires_at)
+            checked(cursor, signature, presented)
             with context.stops():
                 return compute(cursor, signature, context)
 
-    async def activity(request: Request) -> Response:
+    def refreshed(presented: str, context: RunContext) -> None:
+        with reader.cursor() as (cursor, signature):
+            context.track(cursor)
+            checked(cursor, signature, presented)
+
+    async def token_of(request: Request) -> tuple[str, Signature]:
+        """The request's token, checked first: a bad one is refused before anything is read.
+
+        Returns it with the signature it was found valid under.
+        """
         presented = auth.presented_token(request)
-        query = parse_query(query_values(request))
         now = reader.signature()
-        if verified.valid(now, presented):  # nothing committed since: no need to open the store
-            body = answers.get((now, _key(query)))
-            if body is not None:
-                return Response(body, media_type="application/json")
+        verdict = keyring.judge(presented, now)
+        if verdict is Verdict.invalid:
+            raise auth.refused()
+        if verdict is Verdict.unknown:  # tokens were made or revoked since the copy
+            await run_cancellable(request, lambda context: refreshed(presented, context), limit)
+        return presented, now
+
+    async def activity(request: Request) -> Response:
+        presented, now = await token_of(request)
+        query = parse_query(query_values(request))
+        body = answers.get((now, _key(query)))  # nothing committed since: no need to read
+        if body is not None:
+            return Response(body, media_type="application/json")
 
         def compute(
             cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext
@@ -202,7 +167,9 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
             key = (signature, _key(query))
             body = answers.get(key)
             if body is None:
-                source = StoreSource(reader.store(cursor), context=context)
+                source = BoundedSource(
+                    reader.store(cursor), context=context, max_cells=limits.max_cells
+                )
                 body = to_json(run(query, source).report, check=context.check).encode()
                 answers.put(key, body)
             return body
@@ -216,7 +183,7 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
         return Response(body, media_type="application/json")
 
     async def prometheus(request: Request) -> Response:
-        presented = auth.presented_token(request)
+        presented, _ = await token_of(request)
 
         def compute(
             cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext

@@ -38,8 +38,9 @@ class Store:
     The connection (``con``) is an in-memory DuckDB with the store's file
     attached as :data:`CATALOG` and made the default catalog. A reader holds
     the file from :meth:`open` to :meth:`close`. A writer takes it only while
-    it writes: an ingest reads and checks its files first, then attaches the
-    store for the merge (which streams the new rows from the files once more)
+    it writes: an ingest reads and checks its files, compares them with the
+    store and prepares its rollups with the store attached read-only
+    (:meth:`peeking`), then holds it for writing only to copy the result in
     and commit, so readers are locked out for as short a time as possible.
     While another process holds the file, opening (or a write) retries for up
     to ``wait`` seconds.
@@ -186,6 +187,27 @@ class Store:
         self._attach()
         try:
             self._migrate()
+            yield
+        finally:
+            self._detach()
+
+    @contextmanager
+    def peeking(self) -> Iterator[None]:
+        """Attach the store read-only while the block runs, even a store open for writing.
+
+        An ingest compares its rows with the store and prepares its rollups
+        so, then holds the store for writing only for its merge: readers go on
+        meanwhile.
+        """
+        if self.attached:
+            yield
+            return
+        writer, self.read_only = self.read_only, True
+        try:
+            self._attach()
+        finally:
+            self.read_only = writer
+        try:
             yield
         finally:
             self._detach()
@@ -482,6 +504,9 @@ def _is_lock_error(exc: Exception) -> bool:
 
 
 def _open_error(path: Path, exc: Exception, waited: float = 0.0) -> DataError:
+    full = resources.disk_full(exc)
+    if full is not None:
+        return full
     message = first_line(exc)
     if _is_lock_error(exc):
         holder = re.search(r"\(PID (\d+)\)", message)

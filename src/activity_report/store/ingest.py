@@ -1,15 +1,19 @@
-"""Ingest: event files into the store, read and checked before the store is held.
+"""Ingest: event files into the store, read, checked and compared before the store is held.
 
-A run never holds its whole batch in memory. Before the store is attached it
-scans the files for what it must know first: the rows per file, the invalid
-rows (kept in a small temporary table, with the CSV lines DuckDB could not
-parse), and the identities that occur more than once (one sort of 64-bit
-hashes; the rows behind them, usually none, are kept and numbered). Then it
-attaches the store's file for the merge, in one transaction: the new events
-stream from the files into the store (a last scan), then the rejects, the
-``ingests`` rows and the rollups. The files are stat'ed before the first scan
-and after the last: a file that changed in between fails the run, and
-nothing is ingested.
+Readers (a server, reports) go on answering from the store until the short
+merge at the end. First the run scans the files for what it must know: the
+rows per file, the invalid rows (kept in a small temporary table, with the
+CSV lines DuckDB could not parse), and the identities that occur more than
+once (one sort of 64-bit hashes; the rows behind them, usually none, are kept
+and numbered). Then it attaches the store read-only, as readers do, and
+copies the rows the store does not hold yet into a temporary table (a last
+scan of the files; beyond the memory limit DuckDB spills it to the temporary
+folder), and computes the rollup rows they change. Only then does it hold the
+store for writing, for the merge, in one transaction: the new events, the
+rollups, the rejects and the ``ingests`` rows are copied in. Had another
+ingest committed in between, the comparison is made again first. The files
+are stat'ed before the first scan and after the last: a file that changed in
+between fails the run, and nothing is ingested.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .. import sources
+from .. import resources, sources
 from ..errors import DataError, first_line
 from . import rollups
 from .results import FileCounts, IngestResult
@@ -103,21 +107,24 @@ class Ingest:
                 "the store's rejects table"
             )
         self._number_copies()
-        phases.start("waiting for the store", 780)
+        phases.start("comparing with the store", 760)
+        with self.store.peeking():  # readers go on: the store is only read
+            offset = self._last_file()
+            self._stage()
+        phases.start("waiting for the store", 880)
         with self.store.writing(), self.store.atomic(done="the ingest is committed"):
-            phases.start("adding new events", 800)
-            # File numbers of this run follow the store's last one.
-            offset = int(con.execute("SELECT coalesce(max(id), 0) FROM ingests").fetchall()[0][0])
+            phases.start("adding new events", 900)
             now = datetime.now(UTC)
-            self._insert_new(offset)
-            self._check_unchanged()
-            phases.start("updating rollups", 900)
-            rollups.refresh(
-                con,
-                scope(f"SELECT * FROM events WHERE ingest_file > {int(offset)}"),
-                # Without --memory-limit, the refresh spills rather than growing past this.
-                None if self.store.memory_limit else rollups.MEMORY_LIMIT,
+            if self._last_file() != offset:  # another ingest committed meanwhile
+                offset = self._last_file()
+                self._stage()
+            # File numbers of this run follow the store's last one.
+            con.execute(
+                "INSERT INTO events SELECT ts, end_us, user_id, category, org, event_id, "
+                "file_no + $offset FROM ingest_new",
+                {"offset": offset},
             )
+            rollups.apply(con)
             kept = self._insert_rejects(now, offset)
             new_unknown = self._new_unknown(offset)
             counts = self._file_counts(offset)
@@ -212,7 +219,7 @@ class Ingest:
         except duckdb.Error as exc:
             if is_interrupt(exc):
                 raise
-            raise DataError(f"cannot read the event files: {first_line(exc)}") from None
+            raise _read_error(exc) from None
         # Every row must be traced to its file (the counts per file depend on it).
         unplaced = sum(int(row[2]) for row in tally if row[1] is None)
         if unplaced:
@@ -399,8 +406,31 @@ class Ingest:
             SELECT {columns}, file_no, copy FROM ingest_repeated WHERE {where}"""
         return rows
 
-    def _insert_new(self, offset: int) -> None:
-        """Append the valid rows the store does not hold yet.
+    def _last_file(self) -> int:
+        """The number of the store's last ingested file (0 for none)."""
+        return int(self.con.execute("SELECT coalesce(max(id), 0) FROM ingests").fetchall()[0][0])
+
+    def _stage(self) -> None:
+        """``ingest_new``: the rows to add; and the rollups they change, ready to apply.
+
+        Reads the store (attached read-only, or for writing) and the files a
+        last time, and writes to temporary tables only: the merge then copies
+        them into the store. A file that changed since the first read fails
+        the run here.
+        """
+        self._stage_new()
+        self._check_unchanged()
+        columns = "ts, end_us, user_id, category, org"
+        rollups.prepare(
+            self.con,
+            scope("SELECT * FROM ingest_new"),
+            # Without --memory-limit, the work spills rather than growing past this.
+            None if self.store.memory_limit else rollups.MEMORY_LIMIT,
+            events=f"(SELECT {columns} FROM events UNION ALL SELECT {columns} FROM ingest_new)",
+        )
+
+    def _stage_new(self) -> None:
+        """``ingest_new``: the valid rows the store does not hold yet, with their file number.
 
         An id is new when no stored event has it. An id-less row numbered
         ``copy`` is new when the store holds fewer than ``copy`` events with
@@ -413,7 +443,7 @@ class Ingest:
         same_content = """e.ts = b.ts AND e.user_id = b.user_id AND e.category = b.category
                        AND e.org IS NOT DISTINCT FROM b.org
                        AND e.end_us IS NOT DISTINCT FROM b.end_us"""
-        merged = "ts, end_us, user_id, category, org, event_id, file_no + $offset"
+        merged = "ts, end_us, user_id, category, org, event_id, file_no"
         parts = []
         # When the store holds none of the run's rows (a new store, most
         # nights), no row need be looked up.
@@ -434,8 +464,14 @@ class Ingest:
                         WHERE event_id IS NULL AND copy > 1 AND copy > (
                             SELECT count(*) FROM ingest_known_rows e WHERE {same_content})"""
                 )
-        if parts:
-            self._guarded("INSERT INTO events " + " UNION ALL ".join(parts), {"offset": offset})
+        if not parts:  # no valid row
+            self.con.execute(
+                """CREATE OR REPLACE TEMP TABLE ingest_new (ts BIGINT, end_us BIGINT,
+                       user_id VARCHAR, category VARCHAR, org VARCHAR, event_id VARCHAR,
+                       file_no BIGINT)"""
+            )
+            return
+        self._guarded("CREATE OR REPLACE TEMP TABLE ingest_new AS " + " UNION ALL ".join(parts))
 
     def _known_ids(self) -> int:
         """``ingest_known_ids``: the stored ids that rows of the run carry; returns how many.
@@ -477,7 +513,7 @@ class Ingest:
             if is_interrupt(exc):
                 raise
             self._check_unchanged()
-            raise DataError(f"cannot read the event files: {first_line(exc)}") from None
+            raise _read_error(exc) from None
 
     def _check_unchanged(self) -> None:
         """Fail the run if a file changed since it was first read (the counts would disagree)."""
@@ -578,6 +614,8 @@ _TABLES = (
     "ingest_repeated",
     "ingest_known_ids",
     "ingest_known_rows",
+    "ingest_new",
+    *rollups.PREPARED,
 )
 
 #: A file's size and modification time, to notice a file that changes during a run.
@@ -595,6 +633,11 @@ def _stamps(files: Sequence[sources.EventFile]) -> list[_Stamp | None]:
             continue
         stamps.append((info.st_size, info.st_mtime_ns))
     return stamps
+
+
+def _read_error(exc: Exception) -> DataError:
+    """A statement that reads the files failed: the disk it wrote to is full, or a file is bad."""
+    return resources.disk_full(exc) or DataError(f"cannot read the event files: {first_line(exc)}")
 
 
 def _files(n: int) -> str:

@@ -110,7 +110,25 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str, memory_limit: str | None
     ``scope`` is a relation with columns ``user_id``, ``lo`` and ``hi``
     (microseconds): every slot of the user that meets ``[lo, hi)`` is
     replaced, then every day of those slots. Runs inside the caller's
-    transaction. An empty scope changes nothing.
+    transaction. An empty scope changes nothing. The same as :func:`prepare`
+    then :func:`apply`.
+    """
+    prepare(con, scope, memory_limit)
+    apply(con)
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    scope: str,
+    memory_limit: str | None = None,
+    events: str = "events",
+) -> None:
+    """Compute the rollup rows that :func:`apply` writes, into temporary tables only.
+
+    It reads the store and writes nothing to it, so it may run while the
+    store is attached read-only: an ingest prepares its rollups before it
+    holds the store, over ``events`` (a relation: the stored events and
+    the new ones), and applies them in its short merge.
 
     The events that meet the scope are copied once into a narrow temporary
     table keyed by integers (user, category and organization numbers).
@@ -120,18 +138,18 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str, memory_limit: str | None
     table. A user whose events there all share one organization has the
     same union for that organization as for all of them, and likewise for
     one category: those rows are copies, not computed again. The daily sums
-    and the labelled slot rows are written from it at the end.
+    and the labelled slot rows are made from it at the end.
 
-    ``memory_limit``: DuckDB's memory for the refresh, on a connection with
+    ``memory_limit``: DuckDB's memory for the work, on a connection with
     DuckDB's default limit, which is put back after it (beyond it, DuckDB
     spills to the connection's temporary folder).
     """
     if memory_limit is None:
-        _refresh(con, scope)
+        _prepare(con, scope, events)
         return
     con.execute("SET memory_limit = $limit", {"limit": memory_limit})
     try:
-        _refresh(con, scope)
+        _prepare(con, scope, events)
     except BaseException:
         # The error, not this: in a failed transaction DuckDB refuses every statement.
         with contextlib.suppress(Exception):
@@ -140,8 +158,14 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str, memory_limit: str | None
     con.execute("RESET memory_limit")
 
 
-def _refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
-    """:func:`refresh` within the connection's memory limit."""
+#: The temporary tables :func:`prepare` leaves for :func:`apply`.
+PREPARED = ("rollup_scope", "rollup_new_users", "rollup_days_ready", "rollup_slots_ready")
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, scope: str, events: str) -> None:
+    """:func:`prepare` within the connection's memory limit."""
+    for table in PREPARED:
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_ranges AS
             SELECT user_id, {_floor("min(lo)")} AS lo, {_floor("max(hi) - 1")} + {SLOT_US} AS hi
@@ -153,9 +177,9 @@ def _refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
         return
     # Users new to the rollups take the next numbers.
     con.execute(
-        """INSERT INTO rollup_users
+        """CREATE OR REPLACE TEMP TABLE rollup_new_users AS
            SELECT (SELECT coalesce(max(uid), 0) FROM rollup_users)
-                  + CAST(row_number() OVER (ORDER BY user_id) AS INTEGER), user_id
+                  + CAST(row_number() OVER (ORDER BY user_id) AS INTEGER) AS uid, user_id
            FROM rollup_ranges ANTI JOIN rollup_users USING (user_id)"""
     )
     con.execute(
@@ -163,20 +187,14 @@ def _refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
             SELECT k.uid, s.user_id, s.lo, s.hi,
                    {_floor("s.lo", DAY_US)} AS day_lo, {_floor("s.hi - 1", DAY_US)} + {DAY_US}
                        AS day_hi
-            FROM rollup_ranges s JOIN rollup_users k USING (user_id)"""
+            FROM rollup_ranges s
+            JOIN (SELECT uid, user_id FROM rollup_users
+                  UNION ALL SELECT uid, user_id FROM rollup_new_users) k USING (user_id)"""
     )
     con.execute("DROP TABLE rollup_ranges")
-    con.execute(
-        """DELETE FROM rollups r USING rollup_scope s
-           WHERE r.uid = s.uid AND r.slot >= s.lo AND r.slot < s.hi"""
-    )
-    _compute(con, int(span[1]))
+    _compute(con, int(span[1]), events)
     # The days of the slots replaced: the new slots, and the day's other slots as stored.
     day_lo = int(con.execute("SELECT min(day_lo) FROM rollup_scope").fetchall()[0][0])
-    con.execute(
-        """DELETE FROM rollups_daily d USING rollup_scope s
-           WHERE d.uid = s.uid AND d.day >= s.day_lo AND d.day < s.day_hi"""
-    )
     names = {
         "known": list(sources.CATEGORIES),
         "orgs": [
@@ -189,14 +207,15 @@ def _refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
                FROM ({slots}) GROUP BY ALL"""
     # Inlined, the lower bound lets the scan skip row groups of earlier slots.
     con.execute(
-        f"""INSERT INTO rollups_daily
-            SELECT day, category, org, uid, sum(n), sum(duration)
+        f"""CREATE OR REPLACE TEMP TABLE rollup_days_ready AS
+            SELECT day, category, org, uid, sum(n) AS count, sum(duration) AS duration
             FROM (
                 SELECT slot AS day, {_NAMES}, uid, n, duration FROM ({_labelled(days)})
                 UNION ALL
                 SELECT {_floor("r.slot", DAY_US)}, r.category, r.org, r.uid, r.count, r.duration
                 FROM rollups r JOIN rollup_scope s USING (uid)
                 WHERE r.slot >= {day_lo} AND r.slot >= s.day_lo AND r.slot < s.day_hi
+                  AND (r.slot < s.lo OR r.slot >= s.hi)
             )
             GROUP BY ALL
             ORDER BY {_ORDER}, day, uid""",
@@ -204,12 +223,41 @@ def _refresh(con: duckdb.DuckDBPyConnection, scope: str) -> None:
     )
     # Sorted by the numbers, the names looked up after: the sort moves no text.
     con.execute(
-        f"""INSERT INTO rollups
-            SELECT slot, {_NAMES}, uid, n, duration
+        f"""CREATE OR REPLACE TEMP TABLE rollup_slots_ready AS
+            SELECT slot, {_NAMES}, uid, n AS count, duration
             FROM (SELECT * FROM ({_labelled(slots)}) ORDER BY cid, oid, slot)""",
         names,
     )
-    for table in ("rollup_computed", "rollup_plans", "rollup_orgs", "rollup_scope"):
+    for table in ("rollup_computed", "rollup_plans", "rollup_orgs"):
+        con.execute(f"DROP TABLE {table}")
+
+
+def apply(con: duckdb.DuckDBPyConnection) -> None:
+    """Write what :func:`prepare` computed: replace the slots and days of its scope.
+
+    Runs inside the caller's transaction, on the store open for writing; the
+    store must not have changed since :func:`prepare` read it.
+    """
+    prepared = {
+        str(name)
+        for (name,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'temp'"
+        ).fetchall()
+    }
+    if "rollup_scope" not in prepared:
+        return  # an empty scope
+    con.execute("INSERT INTO rollup_users SELECT uid, user_id FROM rollup_new_users")
+    con.execute(
+        """DELETE FROM rollups r USING rollup_scope s
+           WHERE r.uid = s.uid AND r.slot >= s.lo AND r.slot < s.hi"""
+    )
+    con.execute(
+        """DELETE FROM rollups_daily d USING rollup_scope s
+           WHERE d.uid = s.uid AND d.day >= s.day_lo AND d.day < s.day_hi"""
+    )
+    con.execute("INSERT INTO rollups_daily SELECT * FROM rollup_days_ready")
+    con.execute("INSERT INTO rollups SELECT * FROM rollup_slots_ready")
+    for table in PREPARED:
         con.execute(f"DROP TABLE {table}")
 
 
@@ -240,24 +288,25 @@ def _labelled(computed: str) -> str:
         FROM by_category"""
 
 
-def _compute(con: duckdb.DuckDBPyConnection, before: int) -> None:
+def _compute(con: duckdb.DuckDBPyConnection, before: int, relation: str = "events") -> None:
     """Insert the slots of ``rollup_scope`` computed from the events that meet it.
 
     ``before``: no slot of the scope reaches it (an upper bound of event times to read).
+    ``relation``: the events (the store's, or those and an ingest's new ones).
     """
     params = {"known": list(sources.CATEGORIES), "heartbeat": HEARTBEAT_US}
     # Inlined, the upper bound lets the scan skip row groups that lie past every scope.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_orgs AS
             SELECT org, CAST(row_number() OVER () AS INTEGER) AS oid
-            FROM (SELECT DISTINCT e.org FROM events e SEMI JOIN rollup_scope s USING (user_id)
+            FROM (SELECT DISTINCT e.org FROM {relation} e SEMI JOIN rollup_scope s USING (user_id)
                   WHERE e.org IS NOT NULL AND e.ts < {before})"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_hits AS
             SELECT s.uid, CAST(list_position($known, e.category) AS TINYINT) AS cid,
                    o.oid, e.ts, e.end_us
-            FROM events e JOIN rollup_scope s USING (user_id)
+            FROM {relation} e JOIN rollup_scope s USING (user_id)
             LEFT JOIN rollup_orgs o ON o.org = e.org
             WHERE list_contains($known, e.category) AND e.ts < {before}
               AND e.ts < s.hi AND (coalesce(e.end_us, e.ts + $heartbeat) > s.lo OR e.ts >= s.lo)""",

@@ -67,6 +67,22 @@ class StoreSource:
         cells = engine.compute(self.store.con, self.view, edges_us, filters, heartbeat_us)
         return Counted(cells, "events")
 
+    def active_users(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> int:
+        """How many users have an event that touches ``[edges_us[0], edges_us[-1])``.
+
+        Counted as the report counts: an event covers its span, or the heartbeat.
+        """
+        self._check()
+        where, params = engine.filter_sql(filters)
+        params.update(start=edges_us[0], end=edges_us[-1], heartbeat=heartbeat_us)
+        row = self.store.con.execute(
+            f"""SELECT count(DISTINCT user_id) FROM {self.view}
+                WHERE {where} AND ts < $end
+                  AND (coalesce(end_us, ts + $heartbeat) > $start OR ts >= $start)""",
+            params,
+        ).fetchall()[0]
+        return int(row[0])
+
     def directory(self) -> dict[str, UserInfo]:
         self._check()
         if self.users_file:

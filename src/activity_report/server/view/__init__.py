@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
+from ..answers import DEFAULT_MAX_CELLS
 from ..reader import StoreReader
 from .backend import Backend, StoreBackend
 from .filters import CONTROLS, api_values, default_range
@@ -46,8 +47,12 @@ __all__ = [
 ]
 
 
-def install(app: Starlette, reader: StoreReader) -> None:
-    """Add the view to the server's app: its routes, and the cookie for the API."""
+def install(app: Starlette, reader: StoreReader, max_cells: int = DEFAULT_MAX_CELLS) -> None:
+    """Add the view to the server's app: its routes, and the cookie for the API.
+
+    Its reports are bounded as the API's are: ``max_cells`` cells at most.
+    """
     sessions = Sessions()
-    app.router.routes.extend(routes(StoreBackend(reader), sessions, reader.timing.request))
+    backend = StoreBackend(reader, max_cells)
+    app.router.routes.extend(routes(backend, sessions, reader.timing.request))
     app.add_middleware(SessionTokenMiddleware, sessions=sessions)

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from ... import tokens
-from ...backends.duckdb import StoreSource
 from ...model import Report
 from ...query import parse_query
 from ...reporting import run
 from ...resources import RunContext
 from .. import params
+from ..answers import DEFAULT_MAX_CELLS, BoundedSource
 from ..reader import StoreReader
 
 
@@ -38,10 +38,13 @@ class Backend(Protocol):
 class StoreBackend:
     """The view's backend over the server's store reader: what the API itself uses."""
 
-    def __init__(self, reader: StoreReader) -> None:
+    def __init__(self, reader: StoreReader, max_cells: int = DEFAULT_MAX_CELLS) -> None:
         self.reader = reader
+        self.max_cells = max_cells
 
     def token_ok(self, token: str) -> bool:
+        if tokens.parse(token) is None:  # refused without reading the store
+            return False
         with self.reader.cursor() as (cursor, _):
             return tokens.verify(cursor, token) is not None
 
@@ -62,5 +65,7 @@ class StoreBackend:
         query = parse_query(params.checked(params.pairs_of(dict(values))))
         with self.reader.cursor() as (cursor, _), context.stops():
             context.track(cursor)
-            source = StoreSource(self.reader.store(cursor), context=context)
+            source = BoundedSource(
+                self.reader.store(cursor), context=context, max_cells=self.max_cells
+            )
             return run(query, source).report
