@@ -78,3 +78,37 @@ def test_requests_during_an_ingest_are_answered_from_the_last_commit(tmp_path: P
     assert len(statuses) >= 20, statuses
     failed = [s for s in statuses if s != 200]
     assert len(failed) <= len(statuses) // 10, statuses
+
+
+def test_an_ingest_compares_again_when_another_commits_before_its_merge(tmp_path: Path) -> None:
+    """The comparison with the store and the rollups are made before the store is held;
+    an ingest that committed in between is seen: the rows it added are duplicates now."""
+    from activity_report.store import Store
+
+    from .test_rollups import rollups
+    from .test_store import events_csv, snapshot
+
+    a = events_csv(
+        tmp_path / "a.csv",
+        [("e1", "2024-01-01T00:00:00Z", "u1", "ide"), ("e2", "2024-01-01T00:05:00Z", "u1", "ide")],
+    )
+    b = events_csv(
+        tmp_path / "b.csv",
+        [("e2", "2024-01-01T00:05:00Z", "u1", "ide"), ("e3", "2024-01-01T00:20:00Z", "u2", "app")],
+    )
+    raced, calm = tmp_path / "raced.duckdb", tmp_path / "calm.duckdb"
+
+    def another_commits(label: str, done: int, total: int) -> None:
+        if label == "waiting for the store":
+            with Store.open(raced) as other:
+                assert other.ingest([str(b)]).new == 2
+
+    with Store.open(raced) as store:
+        result = store.ingest([str(a)], progress=another_commits)
+    assert (result.new, result.duplicates) == (1, 1)
+    with Store.open(calm) as store:
+        store.ingest([str(b)])
+        store.ingest([str(a)])
+    assert rollups(raced) == rollups(calm)
+    assert rollups(raced, "rollups_daily") == rollups(calm, "rollups_daily")
+    assert snapshot(raced)["events"] == snapshot(calm)["events"]
