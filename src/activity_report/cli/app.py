@@ -183,7 +183,7 @@ def run_guarded(invoke: Callable[[Run], object]) -> int:
                 raise
             known = resources.explain(exc)  # DuckDB out of memory or disk: say what to change
             if known is not None:
-                return fail(str(known), known.exit_code)
+                return fail(known.render(flag_name), known.exit_code)
             return fail(
                 f"unexpected {type(exc).__name__}: {one_line(str(exc))} (rerun with "
                 "--debug for a traceback)",

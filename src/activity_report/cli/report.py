@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import resources
-from ..errors import UsageError
+from ..errors import UsageError, flag_name
 from ..render import DEFAULT_TOP, ColorMode, Format
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
@@ -191,7 +191,7 @@ def report_command(
     chosen = choose_format(fmt, as_json, output)
     check_destination(output)
     if (hint := capital_m_hint(interval)) is not None:
-        note(f"note: {hint}")
+        note(f"note: {hint.render(flag_name)}")
     query = parse_query(
         {
             "tz": tz,
