@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -12,12 +12,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ...errors import ActivityReportError
+from ...errors import ActivityReportError, Kind
 from ...model import Report
 from ...render import Format, renderer
 from ...render import html as page
 from .. import params
-from ..errors import error_response, on_core_error
+from ..errors import error_response, on_core_error, respond
 from ..routes import run_cancellable
 from .assets import FAVICON, SCRIPT, VIEW_STYLE
 from .backend import Backend
@@ -78,21 +78,31 @@ class _View:
     async def home(self, request: Request) -> Response:
         if await self._token(request) is None:
             return _page(sign_in_page(next_query=request.url.query))
-        filters = await run_in_threadpool(self._filters, request)
+        number = _page_number(request.query_params.get("page"))
+        filters = self._filters(request, None)
+        organizations: Sequence[tuple[str, str | None]] = ()
         try:
+            latest = await run_in_threadpool(self.backend.latest_event)
+            filters = self._filters(request, latest)
             values = api_values(filters)
-            report: Report | None = await run_cancellable(
+            report: Report = await run_cancellable(
                 request, lambda context: self.backend.report(values, context), self.limit
             )
-            problem = None
-        except ActivityReportError as exc:
-            report, problem = None, exc
-        organizations = await run_in_threadpool(self.backend.organizations)
-        number = _page_number(request.query_params.get("page"))
-        return _page(metrics_page(filters, organizations, report, problem, number))
+            organizations = await run_in_threadpool(self.backend.organizations)
+        except ActivityReportError as exc:  # the server's one responder, as this page shows it
+            if exc.kind is Kind.usage:  # a bad filter: the organizations still fill the form
+                organizations = await run_in_threadpool(self.backend.organizations)
+            shown = organizations
+            return await respond(
+                request,
+                exc,
+                html=lambda problem: metrics_page(filters, shown, None, problem, number),
+                page_headers=SECURITY_HEADERS,
+            )
+        return _page(metrics_page(filters, organizations, report, None, number))
 
-    def _filters(self, request: Request) -> dict[str, str]:
-        """The URL's filters; the defaults for those it lacks."""
+    def _filters(self, request: Request, latest: datetime | None) -> dict[str, str]:
+        """The URL's filters; the defaults for those it lacks (the range: by ``latest``)."""
         given = {name: request.query_params.get(name) for name in CONTROLS}
         filters = {name: value for name, value in given.items() if value is not None}
         filters.setdefault("category", "any")
@@ -100,7 +110,7 @@ class _View:
         filters.setdefault("tz", "UTC")
         filters.setdefault("org", "")
         if "start" not in filters or "end" not in filters:
-            first, last = default_range(self.backend.latest_event(), date.today())
+            first, last = default_range(latest, date.today())
             filters.setdefault("start", first.isoformat())
             filters.setdefault("end", last.isoformat())
         return filters
