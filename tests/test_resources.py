@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from activity_report import resources
-from activity_report.errors import DataError, Interrupted, Kind, UsageError
+from activity_report.errors import DataError, Interrupted, Kind, UsageError, flag_name
 from activity_report.reporting import connect
 
 
@@ -156,8 +156,11 @@ def test_out_of_memory_is_explained_with_the_fix() -> None:
     explained = resources.explain(caught.value)
     assert isinstance(explained, DataError)
     assert str(explained).startswith("DuckDB ran out of memory (Out of Memory Error: ")
-    assert str(explained).endswith(
+    assert explained.render(flag_name).endswith(  # as the command line words it
         "); raise --memory-limit, or point --temp-dir at a disk with room to spill to"
+    )
+    assert str(explained).endswith(
+        "); raise memory_limit, or point temp_dir at a disk with room to spill to"
     )
     assert resources.explain(ValueError("other")) is None
     con.close()
@@ -167,7 +170,7 @@ def test_a_full_spill_disk_is_explained_with_the_fix() -> None:
     full = duckdb.IOException("IO Error: Could not write to the temp directory: No space left")
     explained = resources.explain(full)
     assert isinstance(explained, DataError)
-    assert str(explained) == (
+    assert explained.render(flag_name) == (
         "DuckDB could not spill to disk (IO Error: Could not write to the temp directory: "
         "No space left); point --temp-dir elsewhere"
     )

@@ -428,3 +428,49 @@ def test_the_download_refuses_what_the_api_refuses_in_its_words(
     assert download.json() == api.json()
     if "start=" in query:
         assert download.json()["detail"].endswith("(give it once)")
+
+
+@pytest.mark.parametrize("where", ["report", "latest_event", "organizations"])
+def test_a_busy_store_answers_the_page_with_the_apis_status_and_retry_after(where: str) -> None:
+    """One responder: the page shows the problem as HTML, with the API's 503 and Retry-After."""
+    from collections.abc import Mapping
+
+    from starlette.applications import Starlette
+
+    from activity_report.errors import DataError, Kind
+    from activity_report.model import ReportMeta, build_report
+    from activity_report.resources import RunContext
+    from activity_report.server.errors import HANDLERS, RETRY_AFTER_SECONDS
+    from activity_report.server.view import routes
+
+    def busy() -> Any:
+        raise DataError("the store is in use; try again", kind=Kind.unavailable)
+
+    class Busy(SignedInBackend):
+        def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Any:
+            if where == "report":
+                busy()
+            edges = [datetime(2022, 8, 1, tzinfo=UTC), datetime(2022, 9, 1, tzinfo=UTC)]
+            return build_report(edges, [], {}, ReportMeta(edges[0], edges[1], "1 week", "ide"))
+
+        def latest_event(self) -> datetime | None:
+            return busy() if where == "latest_event" else None
+
+        def organizations(self) -> list[tuple[str, str | None]]:
+            return busy() if where == "organizations" else []
+
+    sessions = Sessions()
+    app = Starlette(routes=routes(Busy(), sessions), exception_handlers=dict(HANDLERS))
+    with TestClient(app, base_url=ORIGIN) as client:
+        client.cookies.set(SESSION_COOKIE, sessions.start("token"))
+        page = client.get("/?category=ide&start=2022-08-01&end=2022-08-31")
+        download = client.get("/metrics/activity.csv?category=ide", headers=SAME_ORIGIN)
+    assert page.status_code == 503
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+    assert "the store is in use; try again" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    if where == "report":
+        assert download.status_code == 503
+        assert download.headers["retry-after"] == page.headers["retry-after"]
+        assert download.json()["message"] == "The store is busy; try again shortly."

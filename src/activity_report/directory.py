@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import DataError, UsageError
+from .errors import DataError, Notice, UsageError
 from .model import UserInfo
 from .sources import glob_escape
 
@@ -148,15 +148,15 @@ def resolve_user_filters(values: Iterable[str], directory: Mapping[str, UserInfo
 
 
 def unmatched_filters(
-    option: str,
+    param: str,
     values: Iterable[str],
     found: Iterable[str],
     directory: Mapping[str, UserInfo] | None = None,
-) -> list[str]:
-    """A message for each ``--org`` or ``--user`` value that matches no event.
+) -> list[Notice]:
+    """A message for each ``org`` or ``user`` value that matches no event.
 
     ``found`` holds the data's values that equal a given one ignoring case.
-    For ``--user``, a username maps to its id through ``directory`` first;
+    For ``user``, a username maps to its id through ``directory`` first;
     a value that is no id and no username may be a username with no
     directory to look it up in, and the message says so.
     """
@@ -165,26 +165,35 @@ def unmatched_filters(
     for value in sorted(found):
         by_lower.setdefault(value.lower(), []).append(value)
     by_username = {u.username: u.id for u in (directory or {}).values() if u.username}
-    what = "organization id" if option == "--org" else "user id"
+    what = "organization id" if param == "org" else "user id"
     messages = []
     for value in dict.fromkeys(values):
-        target = by_username.get(value, value) if option == "--user" else value
+        target = by_username.get(value, value) if param == "user" else value
         if target in found:
             continue
         if target != value:  # a username from the directory
-            messages.append(f"{option} {value!r} (user id {target}) has no events in the data")
+            messages.append(
+                Notice(
+                    "{" + param + "} {value!r} (user id {target}) has no events in the data",
+                    (param,),
+                    {"value": value, "target": target},
+                )
+            )
             continue
         near = [v for v in by_lower.get(value.lower(), []) if v != value]
-        message = f"{option} {value!r} matches no {what} in the data"
+        message = "{" + param + "} {value!r} matches no {what} in the data"
+        params: tuple[str, ...] = (param,)
+        values_: dict[str, object] = {"value": value, "what": what}
         if near:
-            listed = ", ".join(repr(v) for v in near)
-            message += f" ({what}s are case-sensitive; the data has {listed})"
-        elif option == "--user" and not by_username:
+            message += " ({what}s are case-sensitive; the data has {listed})"
+            values_["listed"] = ", ".join(repr(v) for v in near)
+        elif param == "user" and not by_username:
             message += (
-                "; to give a username, pass the user directory with --users FILE (or "
+                "; to give a username, pass the user directory with {users} FILE (or "
                 "import it into the store with `activity-report users import FILE`)"
             )
-        elif option == "--user":
+            params = (param, "users")
+        elif param == "user":
             message += " and no username in the user directory"
-        messages.append(message)
+        messages.append(Notice(message, params, values_))
     return messages

@@ -10,7 +10,8 @@ query string). :func:`render` does that.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -60,6 +61,26 @@ class ActivityReportError(Exception):
         if not self.params and not self.values:
             return self.template
         return self.template.format(**{p: name(p) for p in self.params}, **self.values)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning or a hint that names parameters: each front end words them (:meth:`render`).
+
+    Like an error's message, ``template`` names parameters as ``{name}`` and
+    takes ``values`` for its other fields; ``str()`` spells parameters plainly.
+    """
+
+    template: str
+    params: tuple[str, ...] = ()
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    def render(self, name: Callable[[str], str]) -> str:
+        """The text, with parameter names spelled by ``name``."""
+        return self.template.format(**{p: name(p) for p in self.params}, **self.values)
+
+    def __str__(self) -> str:
+        return self.render(plain_name)
 
 
 class UsageError(ActivityReportError):

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from dateutil.relativedelta import relativedelta
 
-from activity_report.errors import InvalidValue, UsageError
+from activity_report.errors import InvalidValue, Notice, UsageError
 
 
 class Unit(enum.Enum):
@@ -133,13 +133,15 @@ _Parts = Sequence[tuple[int, Unit]]
 _MINUTE_M = re.compile(r"\s*[0-9]*\s*M\s*", re.ASCII)
 
 
-def capital_m_hint(text: str) -> str | None:
+def capital_m_hint(text: str) -> Notice | None:
     """A hint for ``1M``: case is ignored, so it is one minute, not the month it may mean."""
     if _MINUTE_M.fullmatch(text) is None:
         return None
-    return (
-        f"--interval {text.strip()!r} is minutes (m and M are minutes); for months write "
-        "'1 mon', monthly or P1M"
+    return Notice(
+        "{interval} {text!r} is minutes (m and M are minutes); for months write "
+        "'1 mon', monthly or P1M",
+        ("interval",),
+        {"text": text.strip()},
     )
 
 

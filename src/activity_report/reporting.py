@@ -14,7 +14,7 @@ from . import directory as directory_mod
 from . import sources
 from .backends.duckdb import connect as connect
 from .backends.protocol import EventSource, Filters
-from .errors import DataError
+from .errors import DataError, Notice
 from .intervals import bucket_edges, ceil_to_unit, floor_to_unit
 from .model import Report, ReportMeta, UserInfo, build_report, to_api
 from .query import Query
@@ -27,7 +27,7 @@ class ReportResult:
     report: Report
     diagnostics: sources.Diagnostics
     notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # given filters that match nothing
+    warnings: list[Notice] = field(default_factory=list)  # given filters that match nothing
     answered_by: str = "events"  # or "rollups": the store's precomputed slots
 
     def to_api(self) -> dict[str, Any]:
@@ -109,15 +109,15 @@ def run(query: Query, source: EventSource) -> ReportResult:
 
 def _unmatched_filters(
     source: EventSource, query: Query, filters: Filters, directory: dict[str, UserInfo]
-) -> list[str]:
-    """What to tell about given --org and --user values that match no event at all."""
+) -> list[Notice]:
+    """What to tell about given org and user values that match no event at all."""
     messages = []
     if query.orgs:
         found = source.values_like("org", query.orgs)
-        messages += directory_mod.unmatched_filters("--org", query.orgs, found)
+        messages += directory_mod.unmatched_filters("org", query.orgs, found)
     if query.users and filters.users is not None:
         found = source.values_like("user_id", filters.users)
-        messages += directory_mod.unmatched_filters("--user", query.users, found, directory)
+        messages += directory_mod.unmatched_filters("user", query.users, found, directory)
     return messages
 
 

@@ -313,11 +313,17 @@ def explain(exc: BaseException, committed: str | None = None) -> ActivityReportE
     text = first_line(exc)
     if kind == "OutOfMemoryException":
         return DataError(
-            f"DuckDB ran out of memory ({text}); raise --memory-limit, or point "
-            "--temp-dir at a disk with room to spill to"
+            "DuckDB ran out of memory ({text}); raise {memory_limit}, or point "
+            "{temp_dir} at a disk with room to spill to",
+            params=("memory_limit", "temp_dir"),
+            text=text,
         )
     if kind == "IOException" and "temp" in text.lower():
-        return DataError(f"DuckDB could not spill to disk ({text}); point --temp-dir elsewhere")
+        return DataError(
+            "DuckDB could not spill to disk ({text}); point {temp_dir} elsewhere",
+            params=("temp_dir",),
+            text=text,
+        )
     return None
 
 

@@ -195,7 +195,7 @@ def run_guarded(invoke: Callable[[Run], object]) -> int:
             # DuckDB out of memory or disk: say what to change, and what was kept
             known = resources.explain(exc, context.what_was_committed())
             if known is not None:
-                return fail(str(known), known.exit_code)
+                return fail(known.render(flag_name), known.exit_code)
             return fail(
                 f"unexpected {type(exc).__name__}: {one_line(str(exc))} (rerun with "
                 "--debug for a traceback)",

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import DataError
+from ..errors import DataError, flag_name
 
 PROG = "activity-report"
 
@@ -59,7 +59,7 @@ def tell_diagnostics(result: Any) -> None:
         )
     _warn_unknown(diagnostics)
     for warning in result.warnings:
-        note(f"warning: {warning}")
+        note(f"warning: {warning.render(flag_name)}")
     for told in result.notes:
         note(f"note: {told}")
 

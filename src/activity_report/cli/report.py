@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import resources
-from ..errors import UsageError
+from ..errors import UsageError, flag_name
 from ..render import DEFAULT_TOP, ColorMode, Format
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
@@ -202,7 +202,7 @@ def report_command(
         raise UsageError(f"--csv-raw is for the csv format, not {chosen.value}; drop it")
     check_destination(output)
     if (hint := capital_m_hint(interval)) is not None:
-        note(f"note: {hint}")
+        note(f"note: {hint.render(flag_name)}")
     query = parse_query(
         {
             "tz": tz,

@@ -1,7 +1,9 @@
-"""Every error of the server as JSON, in the Activity API's style: message and detail.
+"""Every error of the server, answered in one place: the status, the words, Retry-After.
 
-One place maps a failure to an answer: the core's error kinds to statuses,
-Starlette's 404 and 405 to the same JSON shape, and anything unexpected to a
+:func:`respond` maps a core error to its answer: the Activity API's JSON
+(message and detail), or for a page of the view the page itself showing the
+problem (:func:`respond`'s ``html``), with the same status and headers.
+Starlette's 404 and 405 take the same JSON shape, and anything unexpected a
 500 whose body says nothing of the code (the traceback goes to stderr).
 """
 
@@ -9,11 +11,11 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from ..errors import ActivityReportError, InvalidValue, Kind, plain_name
 from .public import redact
@@ -70,22 +72,45 @@ def error_response(
     return JSONResponse({"message": message, "detail": detail}, status, headers=headers)
 
 
-async def on_core_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ActivityReportError)
+def _answer(exc: ActivityReportError) -> tuple[int, str, dict[str, str]]:
+    """The status, the message and the headers of ``exc``'s answer, wherever it is shown."""
     status = STATUS[exc.kind]
     detail = redact(exc.render(plain_name))  # no path, no process id for a client
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if isinstance(exc, InvalidValue):
-        return error_response(status, f"Invalid query parameter {exc.param!r}.", detail)
-    if isinstance(exc, TookTooLong):  # the same request would take as long again
-        return error_response(status, "The request took too long.", detail)
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+        return status, f"Invalid query parameter {exc.param!r}.", {}
+    if isinstance(exc, TookTooLong):  # the same request would take as long again: no Retry-After
+        return status, "The request took too long.", {}
     if exc.kind is Kind.interrupted:
-        return error_response(status, "The request was cancelled; try again.", detail, headers)
+        return status, "The request was cancelled; try again.", retry
     if status == 503:
-        return error_response(status, "The store is busy; try again shortly.", detail, headers)
-    if status >= 500:
+        return status, "The store is busy; try again shortly.", retry
+    return status, detail.split(";")[0] + ".", {}
+
+
+async def respond(
+    request: Request,
+    exc: ActivityReportError,
+    html: Callable[[ActivityReportError], str] | None = None,
+    page_headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The answer to ``exc``: JSON, or with ``html`` the page that shows it.
+
+    A page shows a bad value next to its control and answers 200, as a form
+    does; every other failure keeps its status and headers on a page too.
+    """
+    status, message, headers = _answer(exc)
+    if status >= 500 and status != 503:
         return await on_unexpected(request, exc)
-    return error_response(status, detail.split(";")[0] + ".", detail)
+    if html is not None:
+        shown = 200 if exc.kind is Kind.usage else status
+        return HTMLResponse(html(exc), shown, headers={**(page_headers or {}), **headers})
+    return error_response(status, message, redact(exc.render(plain_name)), headers or None)
+
+
+async def on_core_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ActivityReportError)
+    return await respond(request, exc)
 
 
 async def on_unauthorized(request: Request, exc: Exception) -> Response:

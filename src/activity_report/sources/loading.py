@@ -224,7 +224,9 @@ def load_events(
     where DuckDB records the malformed CSV lines.
     """
     if not files:
-        raise DataError("no event files given; pass --events PATH or --db PATH")
+        raise DataError(
+            "no event files given; pass {events} PATH or {db} PATH", params=("events", "db")
+        )
     rejects = f"{view}_rejects"
     for table in (rejects, f"{rejects}_scans"):
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")

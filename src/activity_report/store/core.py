@@ -96,15 +96,21 @@ class Store:
         check_store_path(path)
         where = Path(path).expanduser()
         if where.is_dir():
-            raise DataError(f"{where}: is a directory; --db takes the store's file name")
+            raise DataError(
+                "{where}: is a directory; {db} takes the store's file name",
+                params=("db",),
+                where=where,
+            )
         if where.exists() and not _is_duckdb_file(where):
             # DuckDB itself would open a CSV or Parquet file as an empty
             # in-memory database and let an ingest "succeed" into nothing.
             raise _not_a_database(where)
         if read_only and not where.exists():
             raise DataError(
-                f"{where}: no store here yet; fill it with `activity-report ingest FILE "
-                f"--db {where}`, or read files with --events"
+                "{where}: no store here yet; fill it with `activity-report ingest FILE "
+                "--db {where}`, or read files with {events}",
+                params=("events",),
+                where=where,
             )
         if not read_only:
             try:
@@ -279,9 +285,11 @@ class Store:
             return
         if "meta" not in tables:
             raise DataError(
-                f"{self.path}: a DuckDB database, but not an activity-report store (it has "
-                "no meta table); give --db a new file name or a store made by "
-                "`activity-report ingest`"
+                "{path}: a DuckDB database, but not an activity-report store (it has "
+                "no meta table); give {db} a new file name or a store made by "
+                "`activity-report ingest`",
+                params=("db",),
+                path=self.path,
             )
         rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         found = str(rows[0][0]) if rows else "none"
@@ -513,10 +521,14 @@ def _open_error(path: Path, exc: Exception, waited: float = 0.0) -> DataError:
         who = f"process {holder.group(1)}" if holder else "another connection"
         if waited > 0:
             return DataError(
-                f"{path}: the store is in use by {who}; waited {waited:g} s for it (one "
+                "{path}: the store is in use by {who}; waited {waited:g} s for it (one "
                 "process can write a store, or several read it); try again later, or wait "
-                "longer with --wait",
+                "longer with {wait}",
                 kind=Kind.unavailable,
+                params=("wait",),
+                path=path,
+                who=who,
+                waited=waited,
             )
         return DataError(
             f"{path}: the store is in use by {who}; try again when it has finished "
@@ -542,8 +554,10 @@ def _is_duckdb_file(path: Path) -> bool:
 
 def _not_a_database(path: Path) -> DataError:
     return DataError(
-        f"{path}: not a DuckDB database; give --db a store made by `activity-report "
-        "ingest`, or a new file name"
+        "{path}: not a DuckDB database; give {db} a store made by `activity-report "
+        "ingest`, or a new file name",
+        params=("db",),
+        path=path,
     )
 
 
@@ -561,9 +575,11 @@ def check_store_path(path: str | os.PathLike[str]) -> None:
     text = os.fspath(path)
     if _NOT_A_FILE.match(text):
         raise UsageError(
-            f"invalid value for --db: {text!r}; a store is a local DuckDB file "
+            "invalid value for {db}: {text!r}; a store is a local DuckDB file "
             "(in-memory databases and URLs are not stores; a file whose name has a colon "
-            "needs its full path)"
+            "needs its full path)",
+            params=("db",),
+            text=text,
         )
     try:
         with open(text, "rb") as handle:
@@ -572,5 +588,7 @@ def check_store_path(path: str | os.PathLike[str]) -> None:
         return
     if head == b"SQLite format 3\x00":
         raise DataError(
-            f"{text}: is a SQLite database, not a store (a DuckDB file); give another --db"
+            "{text}: is a SQLite database, not a store (a DuckDB file); give another {db}",
+            params=("db",),
+            text=text,
         )

@@ -101,10 +101,12 @@ class Ingest:
         diagnostics = self._diagnose(unknown)
         if strict and diagnostics.invalid_rows:
             raise DataError(
-                f"{diagnostics.invalid_rows} invalid row{'s' * (diagnostics.invalid_rows != 1)} "
-                f"({diagnostics.describe()}); "
-                "nothing was ingested: fix them, or ingest without --strict to keep them in "
-                "the store's rejects table"
+                "{invalid} invalid row{s} ({what}); nothing was ingested: fix them, or ingest "
+                "without {strict} to keep them in the store's rejects table",
+                params=("strict",),
+                invalid=diagnostics.invalid_rows,
+                s="s" * (diagnostics.invalid_rows != 1),
+                what=diagnostics.describe(),
             )
         self._number_copies()
         phases.start("comparing with the store", 760)

@@ -486,8 +486,9 @@ def span(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[int, int] | 
     ).fetchall()[0][0]
     if earliest is None or latest is None:
         raise DataError(
-            "the store's rollups disagree with its events; read the files with --events, "
+            "the store's rollups disagree with its events; read the files with {events}, "
             "and report this bug",
             kind=Kind.internal,
+            params=("events",),
         )
     return int(earliest), int(latest)

@@ -6,7 +6,6 @@ To change the schema, append a :class:`Migration` to :data:`MIGRATIONS`
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,7 @@ from . import rollups
 if TYPE_CHECKING:
     import duckdb
 
+#: 0001: the tables of the first release (0.1.0).
 _SCHEMA = (
     "CREATE TABLE meta (key VARCHAR NOT NULL, value VARCHAR NOT NULL)",
     """CREATE TABLE events (
@@ -62,30 +62,32 @@ _SCHEMA = (
 
 @dataclass(frozen=True)
 class Migration:
-    """One named step of the schema; :data:`MIGRATIONS` lists them in order."""
+    """One named step of the schema, as it shipped: its SQL, run in order.
+
+    ``refills_rollups``: the step made the rollup tables anew, so the stored
+    events' rollups are computed (by this release: they are derived data,
+    defined by what they count, not by the step) in the step's transaction.
+    """
 
     name: str
-    apply: Callable[[duckdb.DuckDBPyConnection], None]
+    statements: tuple[str, ...]
+    refills_rollups: bool = False
+
+    def apply(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Run the step's SQL on ``con``, inside the caller's transaction."""
+        for statement in self.statements:
+            if "$by" in statement:
+                con.execute(statement, {"by": f"activity-report {__version__}"})
+            else:
+                con.execute(statement)
+        if self.refills_rollups:
+            rollups.refresh(con, scope("SELECT * FROM events"))
 
 
-def _initial(con: duckdb.DuckDBPyConnection) -> None:
-    """The tables of the first release (0.1.0)."""
-    for statement in _SCHEMA:
-        con.execute(statement)
-    con.execute(
-        "INSERT INTO meta VALUES ('schema_version', '1'), ('created_by', $by)",
-        {"by": f"activity-report {__version__}"},
-    )
-
-
-def _add_rollups(con: duckdb.DuckDBPyConnection) -> None:
-    """Rollups per 15-minute slot, keyed by user id: their first shape, left empty.
-
-    Step 0004 replaces this table and fills its successors, so a store is
-    not made to compute the rollups twice on its way up.
-    """
-    con.execute(
-        """CREATE TABLE rollups (
+#: 0002: rollups per 15-minute slot, keyed by user id: their first shape, left
+#: empty (step 0004 replaces the table and fills its successors, so a store is
+#: not made to compute the rollups twice on its way up).
+_ROLLUPS_0002 = """CREATE TABLE rollups (
             slot BIGINT NOT NULL,
             category VARCHAR,
             org VARCHAR,
@@ -93,40 +95,59 @@ def _add_rollups(con: duckdb.DuckDBPyConnection) -> None:
             count BIGINT NOT NULL,
             duration BIGINT NOT NULL
         )"""
-    )
 
+#: 0003: API tokens for ``serve``: names, hashes of secrets, expiry, revocation.
+_TOKENS_0003 = """
+CREATE TABLE IF NOT EXISTS tokens (
+    id VARCHAR PRIMARY KEY,          -- public: the part of the token before the secret
+    name VARCHAR NOT NULL UNIQUE,
+    secret_sha256 VARCHAR NOT NULL,  -- hex SHA-256 of the secret; the secret is never kept
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ,          -- NULL: never
+    revoked_at TIMESTAMPTZ           -- NULL: in force
+)
+"""
 
-def _add_tokens(con: duckdb.DuckDBPyConnection) -> None:
-    """API tokens for ``serve`` (:mod:`..tokens`): names, hashes, expiry, revocation."""
-    from .. import tokens
-
-    tokens.ensure_table(con)
-
-
-def _rollup_levels(con: duckdb.DuckDBPyConnection) -> None:
-    """Rollups with numbered users, in filter order, and a daily level (:mod:`.rollups`).
-
-    Computed again from the stored events (the slots' definition is unchanged).
-    """
-    con.execute("DROP TABLE rollups")
-    rollups.create(con)
-    rollups.refresh(con, scope("SELECT * FROM events"))
+#: 0004: rollups with numbered users, in filter order, and a daily level.
+_ROLLUP_LEVELS_0004 = (
+    "DROP TABLE rollups",
+    "CREATE TABLE rollup_users (uid INTEGER NOT NULL, user_id VARCHAR NOT NULL)",
+    """CREATE TABLE rollups (
+        slot BIGINT NOT NULL,
+        category VARCHAR,
+        org VARCHAR,
+        uid INTEGER NOT NULL,
+        count BIGINT NOT NULL,
+        duration BIGINT NOT NULL
+    )""",
+    """CREATE TABLE rollups_daily (
+        day BIGINT NOT NULL,
+        category VARCHAR,
+        org VARCHAR,
+        uid INTEGER NOT NULL,
+        count BIGINT NOT NULL,
+        duration BIGINT NOT NULL
+    )""",
+)
 
 
 #: The schema, step by step. To change it, append a step (never edit or
-#: reorder one that has shipped): a name that sorts after the last one and a
-#: function that takes the connection, inside the step's transaction, and
-#: brings the tables from the previous step's shape to the new one, data
+#: reorder one that has shipped): a name that sorts after the last one and the
+#: SQL, written out in the step and calling no code that may change later,
+#: that brings the tables from the previous step's shape to the new one, data
 #: included. :attr:`Store.open` applies the missing steps, oldest first, each
 #: in its own transaction, when a writer opens the store; readers read a
 #: store whose steps are pending as it is. A new step must therefore leave
 #: every table a reader of an older shape queries (``events``, ``users``)
 #: readable, or reads must check :attr:`Store.applied`.
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration("0001_initial", _initial),
-    Migration("0002_rollups", _add_rollups),
-    Migration("0003_tokens", _add_tokens),
-    Migration("0004_rollup_levels", _rollup_levels),
+    Migration(
+        "0001_initial",
+        (*_SCHEMA, "INSERT INTO meta VALUES ('schema_version', '1'), ('created_by', $by)"),
+    ),
+    Migration("0002_rollups", (_ROLLUPS_0002,)),
+    Migration("0003_tokens", (_TOKENS_0003,)),
+    Migration("0004_rollup_levels", _ROLLUP_LEVELS_0004, refills_rollups=True),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

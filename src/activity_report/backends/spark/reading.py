@@ -116,7 +116,7 @@ def open_events(
     messages. With a remote server plain paths are the server's to resolve.
     """
     if not specs:
-        raise DataError("no event files given; pass --events PATH")
+        raise DataError("no event files given; pass {events} PATH", params=("events",))
     parts = [_part(spark, read, window) for read in _plan(spark, specs, local, context)]
     return SparkEvents(spark, parts)
 
@@ -312,7 +312,7 @@ class SparkEvents:
 
     def __init__(self, spark: SparkSession, parts: Sequence[_Part]) -> None:
         if not parts:
-            raise DataError("no event files given; pass --events PATH")
+            raise DataError("no event files given; pass {events} PATH", params=("events",))
         self.spark = spark
         self.parts = list(parts)
         frame = parts[0].frame

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from ... import errors
-from ...errors import DataError, UsageError
+from ...errors import DataError, InvalidValue, UsageError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 INSTALL_HINT = (
-    "--engine spark needs pyspark; install it with: pip install 'activity-report[spark]' "
+    "{engine} spark needs pyspark; install it with: pip install 'activity-report[spark]' "
     "(Spark also needs Java 17 or newer)"
 )
 
@@ -51,11 +51,10 @@ def connect(remote: str | None = None) -> SparkSession:
             from pyspark.errors import PySparkException
             from pyspark.sql.connect.session import SparkSession as ConnectSession
         except ImportError:
-            raise UsageError(INSTALL_HINT) from None
+            raise UsageError(INSTALL_HINT, params=("engine",)) from None
     if remote is not None and not remote.startswith("sc://"):
-        raise UsageError(
-            f"invalid value for --spark-remote: {remote!r} (give a Spark Connect URL such "
-            "as sc://spark-host:15002)"
+        raise InvalidValue(
+            "spark_remote", remote, "give a Spark Connect URL such as sc://spark-host:15002"
         )
     from py4j.protocol import Py4JError
 

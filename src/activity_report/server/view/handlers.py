@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -12,12 +12,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ...errors import ActivityReportError
+from ...errors import ActivityReportError, Kind
 from ...render import Format, renderer
 from ...render import html as page
 from ...resources import RunContext
 from .. import params
-from ..errors import error_response, on_core_error
+from ..errors import error_response, on_core_error, respond
 from ..routes import run_cancellable
 from .assets import FAVICON, SCRIPT, VIEW_STYLE
 from .backend import Backend
@@ -78,23 +78,36 @@ class _View:
     async def home(self, request: Request) -> Response:
         if await self._token(request) is None:
             return _page(sign_in_page(next_query=request.url.query))
-        filters = await run_in_threadpool(self._filters, request)
-        organizations = await run_in_threadpool(self.backend.organizations)
         number = _page_number(request.query_params.get("page"))
-
-        def render(context: RunContext) -> str:  # on a worker: a big page takes seconds
-            report = self.backend.report(api_values(filters), context)
-            context.check()
-            return metrics_page(filters, organizations, report, None, number)
-
+        filters = self._filters(request, None)
+        organizations: Sequence[tuple[str, str | None]] = ()
         try:
+            latest = await run_in_threadpool(self.backend.latest_event)
+            filters = self._filters(request, latest)
+            values = api_values(filters)
+            organizations = await run_in_threadpool(self.backend.organizations)
+            listed = organizations
+
+            def render(context: RunContext) -> str:  # on a worker: a big page takes seconds
+                report = self.backend.report(values, context)
+                context.check()
+                return metrics_page(filters, listed, report, None, number)
+
             html = await run_cancellable(request, render, self.limit)
-        except ActivityReportError as exc:
-            html = await run_in_threadpool(metrics_page, filters, organizations, None, exc, number)
+        except ActivityReportError as exc:  # the server's one responder, as this page shows it
+            if exc.kind is Kind.usage and not organizations:  # the form still lists them
+                organizations = await run_in_threadpool(self.backend.organizations)
+            shown = organizations
+            return await respond(
+                request,
+                exc,
+                html=lambda problem: metrics_page(filters, shown, None, problem, number),
+                page_headers=SECURITY_HEADERS,
+            )
         return _page(html)
 
-    def _filters(self, request: Request) -> dict[str, str]:
-        """The URL's filters; the defaults for those it lacks."""
+    def _filters(self, request: Request, latest: datetime | None) -> dict[str, str]:
+        """The URL's filters; the defaults for those it lacks (the range: by ``latest``)."""
         given = {name: request.query_params.get(name) for name in CONTROLS}
         filters = {name: value for name, value in given.items() if value is not None}
         filters.setdefault("category", "any")
@@ -102,7 +115,7 @@ class _View:
         filters.setdefault("tz", "UTC")
         filters.setdefault("org", "")
         if "start" not in filters or "end" not in filters:
-            first, last = default_range(self.backend.latest_event(), date.today())
+            first, last = default_range(latest, date.today())
             filters.setdefault("start", first.isoformat())
             filters.setdefault("end", last.isoformat())
         return filters
