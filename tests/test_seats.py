@@ -328,3 +328,28 @@ def test_default_range_formats_and_output_file(tmp_path: Path) -> None:
     # Without a range: the first event's day to the day after the last covered moment.
     whole = seats_json("--events", str(events))
     assert whole["days"][0]["day"] == "2021-10-01" and whole["days"][-1]["day"] == "2022-10-31"
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--tz", "Europe/Berlin", "--start", "2022-03-20", "--end", "2022-04-10"),
+        ("--tz", "UTC", "--start", "2022-10-01", "--end", "2022-11-02", "--growth"),
+        ("--tz", "Europe/Berlin", "--org", "o2", "--start", "2022-03-01", "--end", "2022-04-10"),
+        ("--tz", "Asia/Kathmandu", "--category", "ide", "--interval", "monthly", "--growth"),
+        ("--dormant-after", "120d", "--user", "span", "--user", "ghost"),
+    ],
+    ids=["berlin", "utc-growth", "org", "kathmandu-category", "user"],
+)
+def test_the_store_answers_from_its_rollups_what_the_files_do(
+    tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    events, users = write_log(tmp_path)
+    db = str(tmp_path / "store.duckdb")
+    assert run_cli("ingest", "--db", db, str(events)).exit_code == 0
+    assert run_cli("users", "import", "--db", db, str(users)).exit_code == 0
+    from_files = run_cli("seats", "--events", str(events), "--users", str(users), "--json", *flags)
+    from_store = run_cli("seats", "--db", db, "--json", "--verbose", *flags)
+    assert from_files.exit_code == from_store.exit_code == 0, from_store.stderr
+    assert from_store.stdout == from_files.stdout
+    assert "answered from the rollups of the store" in from_store.stderr
