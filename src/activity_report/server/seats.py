@@ -1,0 +1,123 @@
+"""``GET /api/private/metrics/seats``: the seats JSON of ``activity-report seats --json``.
+
+It takes the activity endpoint's parameters (the same names, values and
+checks), plus ``dormant_after`` (``60d``) and ``growth`` (``true``), and the
+same tokens. The body is byte for byte what the command line prints for the
+same request over the same store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote_plus
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ..errors import InvalidValue
+from ..query import parse_query
+from ..resources import RunContext
+from ..seats import DEFAULT_DORMANT_DAYS, SeatsQuery, parse_dormant_after, run_seats, to_json
+from .reader import Signature, StoreReader
+from .routes import Answers, ServerSource, query_values, run_cancellable
+
+if TYPE_CHECKING:
+    import duckdb
+
+T = TypeVar("T")
+SEATS_PATH = "/api/private/metrics/seats"
+#: The parameters of seats only; the others are the activity endpoint's.
+OWN_PARAMS = ("dormant_after", "growth")
+_TRUE, _FALSE = ("true", "1", "yes", ""), ("false", "0", "no")
+
+Authenticated = Callable[[str, RunContext, Callable[..., Any]], Any]
+
+
+def seats_query(query_string: bytes) -> SeatsQuery:
+    """The request's seats query: its own parameters, then the activity endpoint's checks."""
+    own: dict[str, str] = {}
+    rest = []
+    for piece in query_string.split(b"&"):
+        name, _, value = piece.partition(b"=")
+        key = name.decode("ascii", "replace")
+        if key in OWN_PARAMS:
+            text = unquote_plus(value.decode("ascii", "replace"))
+            if key in own:
+                raise InvalidValue(key, text, "give it once")
+            own[key] = text
+        elif piece:
+            rest.append(piece)
+    values = query_values(Request({"type": "http", "query_string": b"&".join(rest)}))
+    growth = own.get("growth", "false").strip().lower()
+    if growth not in _TRUE + _FALSE:
+        raise InvalidValue("growth", own["growth"], "use true or false")
+    dormant = own.get("dormant_after")
+    return SeatsQuery(
+        parse_query(values),
+        DEFAULT_DORMANT_DAYS if dormant is None else parse_dormant_after(dormant),
+        growth in _TRUE,
+    )
+
+
+def seats_body(
+    reader: StoreReader,
+    cursor: duckdb.DuckDBPyConnection,
+    request: SeatsQuery,
+    context: RunContext,
+) -> bytes:
+    """The seats JSON over the store ``reader`` opened, read through ``cursor``."""
+    store = reader.store(cursor)
+    source = ServerSource(
+        cursor, store.events_view(), store=store, rollup=store.rollup_cells, context=context
+    )
+    return to_json(run_seats(request, source).seats).encode()
+
+
+def _key(wanted: SeatsQuery) -> Any:
+    query = wanted.query
+    return (
+        "seats",
+        str(query.interval),
+        query.zone.name,
+        query.start,
+        query.end,
+        query.category,
+        tuple(query.orgs or ()),
+        tuple(query.users or ()),
+        query.heartbeat_us,
+        query.max_buckets,
+        wanted.dormant_days,
+        wanted.growth,
+    )
+
+
+def routes(reader: StoreReader, authenticated: Authenticated) -> list[BaseRoute]:
+    """The seats endpoint; ``authenticated(token, context, compute)`` checks the token."""
+    answers = Answers()
+
+    async def seats(request: Request) -> Response:
+        from .auth import presented_token
+
+        presented = presented_token(request)
+        wanted = seats_query(request.scope.get("query_string", b""))
+
+        def compute(
+            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext
+        ) -> bytes:
+            key = (signature, _key(wanted))
+            body = answers.get(key)
+            if body is None:
+                body = seats_body(reader, cursor, wanted, context)
+                answers.put(key, body)
+            return body
+
+        body: bytes = await run_cancellable(
+            request,
+            lambda context: authenticated(presented, context, compute),
+            reader.timing.request,
+        )
+        return Response(body, media_type="application/json")
+
+    return [Route(SEATS_PATH, seats, methods=["GET"])]
