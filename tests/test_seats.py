@@ -353,3 +353,28 @@ def test_the_store_answers_from_its_rollups_what_the_files_do(
     assert from_files.exit_code == from_store.exit_code == 0, from_store.stderr
     assert from_store.stdout == from_files.stdout
     assert "answered from the rollups of the store" in from_store.stderr
+
+
+def test_html_page_draws_the_four_lines_from_the_json(tmp_path: Path) -> None:
+    import re
+
+    events, users = write_log(tmp_path)
+    common = ("--events", str(events), "--users", str(users), "--tz", "Europe/Berlin",
+              "--start", "2022-03-20", "--end", "2022-04-10")  # fmt: skip
+    body = seats_json(*common)
+    page = tmp_path / "seats.html"
+    run = run_cli("seats", *common, "-o", str(page))
+    assert run.exit_code == 0, run.stderr
+    html = page.read_text()
+    assert "<script" not in html and f'id="stickiness">{body["stickiness"]:.2f}<' in html
+    assert html.count('<td class="last-active">never</td>') == 1  # ghost
+    for field in ("active_1d", "active_7d", "active_30d", "active_90d"):
+        found = re.search(f'class="line {field}" points="([^"]+)"', html)
+        assert found is not None, field
+        ys = [float(point.split(",")[1]) for point in found.group(1).split()]
+        values = [d[field] for d in body["days"]]
+        assert len(ys) == len(values) == 21
+        zero = 256.0  # the plot's bottom: the zero line
+        scale = {round((zero - y) / v, 3) for y, v in zip(ys, values, strict=True) if v}
+        assert len(scale) == 1, (field, scale)  # heights proportional to the figures
+        assert all(y == zero for y, v in zip(ys, values, strict=True) if v == 0)

@@ -12,7 +12,6 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import UsageError
 from ..output import is_stdout, open_output
 from ..render import ColorMode, Format
 from ..seats import DEFAULT_DORMANT_DAYS, Seats
@@ -114,7 +113,8 @@ def seats_command(
         typer.Option(
             "--format",
             help="Output format: table (for people), json (days, stickiness, dormant), "
-            "ndjson or csv (a row per day), markdown. Default: table, or from -o's extension.",
+            "ndjson or csv (a row per day), markdown, html (a page with a line chart). "
+            "Default: table, or from -o's extension.",
             case_sensitive=False,
             show_default=False,
         ),
@@ -155,8 +155,6 @@ def seats_command(
     from ..seats import SeatsQuery, parse_dormant_after, run_seats
 
     chosen = choose_format(fmt, as_json, output)
-    if chosen is Format.html:
-        raise UsageError("seats has no html format; use table, json, ndjson, csv or markdown")
     check_destination(output)
     query = parse_query(
         {

@@ -2,7 +2,8 @@
 
 ``json`` is the API's object; ``ndjson`` and ``csv`` a row per day (the
 dormant list and growth are in the JSON); ``markdown`` the summary, the days,
-the growth and the dormant seats as tables. The terminal table is drawn by
+the growth and the dormant seats as tables; ``html`` a page with a line chart
+(:mod:`.html.seats`). The terminal table is drawn by
 the command line (it needs rich); :func:`sparkline` is shared with it.
 """
 
@@ -78,6 +79,12 @@ def write_markdown(seats: Seats, out: TextIO) -> None:
     out.write("\n".join(lines) + "\n")
 
 
+def write_html(seats: Seats, out: TextIO) -> None:
+    from .html.seats import write
+
+    write(seats, out)
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     def cell(value: object) -> str:
         return str(value).replace("|", "\\|")
@@ -92,4 +99,5 @@ WRITERS: dict[Format, SeatsWriter] = {
     Format.ndjson: write_ndjson,
     Format.csv: write_csv,
     Format.markdown: write_markdown,
+    Format.html: write_html,
 }
