@@ -19,7 +19,14 @@ from starlette.routing import BaseRoute, Route
 from ..errors import InvalidValue
 from ..query import parse_query
 from ..resources import RunContext
-from ..seats import DEFAULT_DORMANT_DAYS, SeatsQuery, parse_dormant_after, run_seats, to_json
+from ..seats import (
+    DEFAULT_DORMANT_DAYS,
+    Seats,
+    SeatsQuery,
+    parse_dormant_after,
+    run_seats,
+    to_json,
+)
 from .reader import Signature, StoreReader
 from .routes import Answers, ServerSource, query_values, run_cancellable
 
@@ -61,18 +68,18 @@ def seats_query(query_string: bytes) -> SeatsQuery:
     )
 
 
-def seats_body(
+def seats_answer(
     reader: StoreReader,
     cursor: duckdb.DuckDBPyConnection,
     request: SeatsQuery,
     context: RunContext,
-) -> bytes:
-    """The seats JSON over the store ``reader`` opened, read through ``cursor``."""
+) -> Seats:
+    """The seats over the store ``reader`` opened, read through ``cursor``."""
     store = reader.store(cursor)
     source = ServerSource(
         cursor, store.events_view(), store=store, rollup=store.rollup_cells, context=context
     )
-    return to_json(run_seats(request, source).seats).encode()
+    return run_seats(request, source).seats
 
 
 def _key(wanted: SeatsQuery) -> Any:
@@ -109,7 +116,7 @@ def routes(reader: StoreReader, authenticated: Authenticated) -> list[BaseRoute]
             key = (signature, _key(wanted))
             body = answers.get(key)
             if body is None:
-                body = seats_body(reader, cursor, wanted, context)
+                body = to_json(seats_answer(reader, cursor, wanted, context)).encode()
                 answers.put(key, body)
             return body
 
