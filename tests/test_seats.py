@@ -378,3 +378,29 @@ def test_html_page_draws_the_four_lines_from_the_json(tmp_path: Path) -> None:
         scale = {round((zero - y) / v, 3) for y, v in zip(ys, values, strict=True) if v}
         assert len(scale) == 1, (field, scale)  # heights proportional to the figures
         assert all(y == zero for y, v in zip(ys, values, strict=True) if v == 0)
+
+
+def test_the_docs_show_the_real_output_of_their_commands() -> None:
+    """Each ``$ activity-report seats`` example of docs/seats.md (no pipe) prints what it shows."""
+    import re
+    import shlex
+
+    from .conftest import ROOT
+
+    text = (ROOT / "docs" / "seats.md").read_text(encoding="utf-8")
+    checked = 0
+    for block in re.findall(r"```console\n(.*?)```", text, re.DOTALL):
+        command, _, shown = block.partition("\n")
+        while command.endswith("\\"):
+            more, _, shown = shown.partition("\n")
+            command = command[:-1] + more
+        if not command.startswith("$ activity-report seats") or "|" in command:
+            continue
+        args = shlex.split(command[2:])[1:]
+        args = [str(ROOT / a) if a.startswith("sample_data/") else a for a in args]
+        run = run_cli(*args, env={"COLUMNS": "80", "NO_COLOR": "1"})
+        assert run.exit_code == 0, run.stderr
+        printed = "\n".join(line.rstrip() for line in run.stdout.splitlines())
+        assert printed.rstrip("\n") == shown.rstrip("\n"), command
+        checked += 1
+    assert checked == 3

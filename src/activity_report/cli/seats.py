@@ -256,7 +256,7 @@ def draw(seats: Seats, console: Console) -> None:
             growth.add_column(name, justify="left" if name == "bucket" else "right", no_wrap=True)
         for g in seats.growth:
             growth.add_row(
-                g.time.isoformat(),
+                g.time.date().isoformat(),
                 *(str(n) for n in (g.active, g.new, g.retained, g.resurrected, g.churned)),
             )
         console.print(growth)
