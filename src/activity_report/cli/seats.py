@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,6 +141,24 @@ def seats_command(
     ] = ColorMode.auto,
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            case_sensitive=False,
+            help="What computes the daily activity: duckdb or spark (for event logs in a "
+            "data lake). Same output.",
+        ),
+    ] = Engine.duckdb,
+    spark_remote: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-remote",
+            help="With --engine spark: the Spark Connect server to run on. Default: a local Spark.",
+            envvar="SPARK_REMOTE",
+            show_default=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     verbose: Annotated[
         bool,
@@ -172,7 +191,9 @@ def seats_command(
     )
     request = SeatsQuery(query, parse_dormant_after(dormant_after), growth)
     limits = resource_limits(memory_limit, temp_dir)
-    with _open_source(events, db, users, limits, Engine.duckdb, None, query) as source:
+    # The windows and "first activity ever" reach before --start: no pruning from it.
+    unbounded = dataclasses.replace(query, start=None)
+    with _open_source(events, db, users, limits, engine, spark_remote, unbounded) as source:
         result = run_seats(request, source)
     _emit(result.seats, chosen, output, color)
     tell_diagnostics(result)
