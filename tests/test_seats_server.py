@@ -63,3 +63,13 @@ def test_no_token_is_401(server: Server) -> None:
 def test_a_bad_parameter_is_400(server: Server, query: str, names: str) -> None:
     body = assert_json_error(server.get(f"{SEATS}?{query}"), 400)
     assert names in body["message"] + body["detail"]
+
+
+def test_the_openapi_document_lists_the_seats_endpoint(server: Server) -> None:
+    document = httpx.get(server.url + "/openapi.json", timeout=10).json()
+    operation = document["paths"][SEATS]["get"]
+    names = [p["name"] for p in operation["parameters"]]
+    assert names == [
+        "start", "end", "interval", "tz", "category", "org", "user", "heartbeat",
+        "dormant_after", "growth",
+    ]  # fmt: skip
