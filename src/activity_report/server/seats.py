@@ -9,7 +9,7 @@ same request over the same store.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from starlette.requests import Request
@@ -27,13 +27,14 @@ from ..seats import (
     run_seats,
     to_json,
 )
+from .auth import presented_token
+from .errors import Unauthorized
 from .reader import Signature, StoreReader
-from .routes import Answers, ServerSource, query_values, run_cancellable
+from .routes import ServerSource, query_values, run_cancellable
 
 if TYPE_CHECKING:
     import duckdb
 
-T = TypeVar("T")
 SEATS_PATH = "/api/private/metrics/seats"
 #: The parameters of seats only; the others are the activity endpoint's.
 OWN_PARAMS = ("dormant_after", "growth")
@@ -82,43 +83,36 @@ def seats_answer(
     return run_seats(request, source).seats
 
 
-def _key(wanted: SeatsQuery) -> Any:
-    query = wanted.query
-    return (
-        "seats",
-        str(query.interval),
-        query.zone.name,
-        query.start,
-        query.end,
-        query.category,
-        tuple(query.orgs or ()),
-        tuple(query.users or ()),
-        query.heartbeat_us,
-        query.max_buckets,
-        wanted.dormant_days,
-        wanted.growth,
-    )
+#: The only token scope that may see the seats: the dormant list names users.
+FULL_SCOPE = "full"
+
+
+def refuse_partial_scope(scope: str) -> None:
+    """A token whose answers must name no one (a pseudonymous one) gets no seats."""
+    if scope != FULL_SCOPE:
+        raise Unauthorized(
+            f"this token's scope is {scope}: the seats name users; use a token of full scope"
+        )
 
 
 def routes(reader: StoreReader, authenticated: Authenticated) -> list[BaseRoute]:
-    """The seats endpoint; ``authenticated(token, context, compute)`` checks the token."""
-    answers = Answers()
+    """The seats endpoint; ``authenticated(token, context, compute)`` checks the token.
+
+    ``compute`` takes the token's scope too, where tokens have one.
+    """
 
     async def seats(request: Request) -> Response:
-        from .auth import presented_token
-
         presented = presented_token(request)
         wanted = seats_query(request.scope.get("query_string", b""))
 
         def compute(
-            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext
+            cursor: duckdb.DuckDBPyConnection,
+            signature: Signature,
+            context: RunContext,
+            scope: str = FULL_SCOPE,
         ) -> bytes:
-            key = (signature, _key(wanted))
-            body = answers.get(key)
-            if body is None:
-                body = to_json(seats_answer(reader, cursor, wanted, context)).encode()
-                answers.put(key, body)
-            return body
+            refuse_partial_scope(scope)
+            return to_json(seats_answer(reader, cursor, wanted, context)).encode()
 
         body: bytes = await run_cancellable(
             request,

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ... import tokens
 from ...errors import ActivityReportError
 from ...render.html import seats as seats_html
 from ...render.html import text
@@ -24,7 +25,7 @@ from ...resources import RunContext
 from ...seats import Seats
 from ..reader import StoreReader
 from ..routes import run_cancellable
-from ..seats import SEATS_PATH, seats_answer, seats_query
+from ..seats import FULL_SCOPE, SEATS_PATH, seats_answer, seats_query
 from .backend import StoreBackend
 from .filters import CONTROLS, api_values, default_range, listed
 from .handlers import SECURITY_HEADERS
@@ -45,14 +46,26 @@ def routes(reader: StoreReader, sessions: Sessions, limit: float | None = None) 
             context.track(cursor)
             return seats_answer(reader, cursor, wanted, context)
 
+    def scope_of(token: str) -> str | None:
+        """The token's scope (``full`` where tokens have none); None if it is not valid."""
+        with reader.cursor() as (cursor, _):
+            found = tokens.verify(cursor, token)
+        return None if found is None else str(getattr(found, "scope", FULL_SCOPE))
+
     async def page(request: Request) -> Response:
         token = sessions.token(request.cookies.get(SESSION_COOKIE))
-        if token is None or not await run_in_threadpool(backend.token_ok, token):
+        scope = None if token is None else await run_in_threadpool(scope_of, token)
+        if scope is None:
             return _html(sign_in_page(next_query=request.url.query))
         filters = await run_in_threadpool(_filters, backend, request)
         seats: Seats | None = None
         problem: ActivityReportError | None = None
         try:
+            if scope != FULL_SCOPE:  # its answers must name no one; the dormant list does
+                raise ActivityReportError(
+                    f"this session's token is of scope {scope}: the seats name users; "
+                    "sign in with a token of full scope"
+                )
             values = api_values(filters)
             seats = await run_cancellable(request, lambda c: answer(values, c), limit)
         except ActivityReportError as exc:
