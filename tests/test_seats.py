@@ -404,3 +404,31 @@ def test_the_docs_show_the_real_output_of_their_commands() -> None:
         assert printed.rstrip("\n") == shown.rstrip("\n"), command
         checked += 1
     assert checked == 3
+
+
+def test_a_range_before_the_first_event_and_a_filter_matching_nothing(tmp_path: Path) -> None:
+    events, users = write_log(tmp_path)
+    common = ("--events", str(events), "--users", str(users), "--tz", "Europe/Berlin")
+    early = seats_json(*common, "--start", "2021-09-01", "--end", "2021-10-03")
+    assert early == expected(date(2021, 9, 1), date(2021, 10, 3), BERLIN, lambda e: True, KNOWN)
+    assert early["days"][-2]["active_1d"] == 1  # gone, on 1 October
+
+    ranged = run_cli("seats", *common, "--org", "nope", "--start", "2022-03-20",
+                     "--end", "2022-03-23", "--json")  # fmt: skip
+    assert ranged.exit_code == 0
+    want = expected(date(2022, 3, 20), date(2022, 3, 23), BERLIN, lambda e: False, KNOWN)
+    assert json.loads(ranged.stdout) == want
+    assert [u["last_active"] for u in want["dormant"]] == [None] * 4
+    assert ranged.stderr == (
+        "activity-report: warning: --org 'nope' matches no organization id in the data\n"
+        "activity-report: note: no activity in the range\n"
+    )
+
+    unranged = run_cli("seats", *common, "--org", "nope", "--json")
+    assert unranged.exit_code == 0
+    assert json.loads(unranged.stdout) == {
+        "days": [],
+        "stickiness": None,
+        "dormant": want["dormant"],
+    }
+    assert "no events match the filters; the seats are empty" in unranged.stderr

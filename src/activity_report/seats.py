@@ -37,16 +37,18 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import directory as directory_mod
-from . import engine, sources
+from . import sources
 from .errors import InvalidValue, UsageError
-from .event_source import EventSource
 from .intervals import Interval, bucket_edges, ceil_to_unit, floor_to_unit, parse_interval, step
 from .model import UserInfo, indented_json, rfc3339
 from .query import Query
-from .reporting import from_micros, run
+from .reporting import run
+
+if TYPE_CHECKING:
+    from .event_source import EventSource  # the protocol of the report's sources
 
 WINDOWS = (1, 7, 30, 90)
 DEFAULT_DORMANT_DAYS = 90
@@ -226,74 +228,61 @@ def _growth(
 
 
 def run_seats(request: SeatsQuery, source: EventSource) -> SeatsResult:
-    """The seats of ``request`` over ``source`` (open; the caller owns it)."""
+    """The seats of ``request`` over ``source`` (open; the caller owns it).
+
+    One daily report from the first matching event's day to the end: the
+    windows, the dormancy and "first activity ever" all look back from the
+    range, so nothing before it is left out.
+    """
     query = request.query
     tz = query.zone.info
-    directory = source.directory()
-    filters = engine.Filters(
-        categories=list(query.categories),
-        orgs=list(query.orgs) if query.orgs is not None else None,
-        users=directory_mod.resolve_user_filters(query.users, directory)
-        if query.users is not None
-        else None,
-    )
-    span = source.span(filters, query.heartbeat_us)
-    start, end = query.start, query.end
-    if span is None and (start is None or end is None):
-        diagnostics = source.diagnostics()
-        empty = Seats((), None, _never_seen(directory, filters), () if request.growth else None)
-        return SeatsResult(empty, diagnostics, ["no events match the filters; the seats are empty"])
-    if start is None:
-        assert span is not None
-        start = from_micros(span[0], tz)
-    if end is None:
-        assert span is not None
-        end = from_micros(span[1], tz)
-    start = _midnight(start, tz)
-    end = ceil_to_unit(end, DAY, tz)
-    if end <= start:
-        bucket_edges(start, end, DAY, tz)  # raises its usage error
-    # The history reaches back far enough for the first day's windows and the dormancy.
-    back = max(WINDOWS) - 1
-    history_start = min(step(start, DAY, -back, tz), step(end, DAY, -request.dormant_days, tz))
-    previous = None
     if request.growth:
         _check_growth_interval(query.interval)
-        previous = step(start, query.interval, -1, tz)
-        history_start = min(history_start, previous)
-    if span is not None:
-        history_start = min(history_start, _midnight(from_micros(span[0], tz), tz))
-    daily = dataclasses.replace(
-        query, interval=DAY, start=history_start, end=end, max_buckets=_MAX_DAYS
+    start = None if query.start is None else _midnight(query.start, tz)
+    end = None if query.end is None else ceil_to_unit(query.end, DAY, tz)
+    if start is not None and end is not None and end <= start:
+        bucket_edges(start, end, DAY, tz)  # raises its usage error
+    everything = dataclasses.replace(
+        query, interval=DAY, start=None, end=end, max_buckets=_MAX_DAYS
     )
-    result = run(daily, source)
+    result = run(everything, source)
+    directory = source.directory()
+    known: Mapping[str, UserInfo] = directory
+    if query.users is not None:
+        wanted = set(directory_mod.resolve_user_filters(query.users, directory))
+        known = {uid: info for uid, info in directory.items() if uid in wanted}
     buckets = result.report.activity
-    history = [b.time.date() for b in buckets]
-    active = [{u.user_id for u in b.user_activity} for b in buckets]
-    index = {b.time: i for i, b in enumerate(buckets)}
-    first = index[start]
-    growth_edges = None
-    if previous is not None:
-        edges = bucket_edges(start, end, query.interval, tz, max_buckets=query.max_buckets)
-        growth_edges = [index[previous], *(index[e] for e in edges[:-1]), len(history)]
-    known = directory
-    if filters.users is not None:
-        known = {uid: info for uid, info in directory.items() if uid in set(filters.users)}
-    times = [buckets[i].time for i in growth_edges[1:-1]] if growth_edges else []
-    seats = compute(history, active, first, known, request.dormant_days, growth_edges, times)
+    meta = result.report.meta
+    if not buckets and (start is None or end is None) or meta is None:
+        never = tuple(
+            DormantUser(uid, u.username, u.name, None) for uid, u in sorted(known.items())
+        )
+        empty = Seats((), None, never, () if request.growth else None)
+        notes = ["no events match the filters; the seats are empty"]
+        return SeatsResult(empty, result.diagnostics, notes, result.warnings)
+    start = start or meta.start
+    end = end or meta.end
+    # Far enough back for the first day's windows, the dormancy and the previous bucket.
+    back = min(step(start, DAY, 1 - max(WINDOWS), tz), step(end, DAY, -request.dormant_days, tz))
+    previous = step(start, query.interval, -1, tz) if request.growth else back
+    if buckets:
+        back = min(back, previous, buckets[0].time)
+    edges = bucket_edges(min(back, previous), end, DAY, tz, max_buckets=_MAX_DAYS)
+    history = [e.date() for e in edges[:-1]]
+    by_day = {b.time.date(): {u.user_id for u in b.user_activity} for b in buckets}
+    active = [by_day.get(day, set()) for day in history]
+    index = {day: i for i, day in enumerate(history)}
+    growth_edges, times = None, []
+    if request.growth:
+        bounds = bucket_edges(start, end, query.interval, tz, max_buckets=query.max_buckets)
+        growth_edges = [index[previous.date()], *(index[e.date()] for e in bounds[:-1])]
+        growth_edges.append(len(history))
+        times = bounds[:-1]
+    seats = compute(
+        history, active, index[start.date()], known, request.dormant_days, growth_edges, times
+    )
     notes = [] if any(d.active_90d for d in seats.days) else ["no activity in the range"]
     return SeatsResult(seats, result.diagnostics, notes, result.warnings, result.answered_by)
-
-
-def _never_seen(
-    directory: Mapping[str, UserInfo], filters: engine.Filters
-) -> tuple[DormantUser, ...]:
-    wanted = None if filters.users is None else set(filters.users)
-    return tuple(
-        DormantUser(uid, info.username, info.name, None)
-        for uid, info in sorted(directory.items())
-        if wanted is None or uid in wanted
-    )
 
 
 def _midnight(moment: datetime, tz: tzinfo) -> datetime:
