@@ -230,9 +230,9 @@ def _growth(
 def run_seats(request: SeatsQuery, source: EventSource) -> SeatsResult:
     """The seats of ``request`` over ``source`` (open; the caller owns it).
 
-    One daily report from the first matching event's day to the end: the
-    windows, the dormancy and "first activity ever" all look back from the
-    range, so nothing before it is left out.
+    One daily report over all the matching events (the days from the end on
+    are then left out): the windows, the dormancy and "first activity ever"
+    all look back from the range, so nothing before it is left out.
     """
     query = request.query
     tz = query.zone.info
@@ -242,8 +242,9 @@ def run_seats(request: SeatsQuery, source: EventSource) -> SeatsResult:
     end = None if query.end is None else ceil_to_unit(query.end, DAY, tz)
     if start is not None and end is not None and end <= start:
         bucket_edges(start, end, DAY, tz)  # raises its usage error
+    # No bounds: a store then finds the span in its rollups, not by a scan of its events.
     everything = dataclasses.replace(
-        query, interval=DAY, start=None, end=end, max_buckets=_MAX_DAYS
+        query, interval=DAY, start=None, end=None, max_buckets=_MAX_DAYS
     )
     result = run(everything, source)
     directory = source.directory()
@@ -251,7 +252,7 @@ def run_seats(request: SeatsQuery, source: EventSource) -> SeatsResult:
     if query.users is not None:
         wanted = set(directory_mod.resolve_user_filters(query.users, directory))
         known = {uid: info for uid, info in directory.items() if uid in wanted}
-    buckets = result.report.activity
+    buckets = [b for b in result.report.activity if end is None or b.time < end]
     meta = result.report.meta
     if not buckets and (start is None or end is None) or meta is None:
         never = tuple(
