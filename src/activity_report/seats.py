@@ -8,8 +8,8 @@ is computed here from those per-day sets, in plain Python:
 
 * ``active_1d``, ``active_7d``, ``active_30d``, ``active_90d`` of a day D: the
   users active on at least one of the N calendar days ending with D. The
-  windows reach before the range's start (the daily report runs from the
-  first event ever, or from 89 days before the start, whichever is earlier).
+  windows reach before the range's start: the daily report runs over every
+  matching event, and the days before the first one are empty.
 * ``stickiness``: sum of ``active_1d`` over the days of the range divided by
   the sum of ``active_30d`` (the mean daily users over the mean 30-day users),
   rounded to 4 decimals; null when nobody was active in any 30-day window.
