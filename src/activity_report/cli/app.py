@@ -24,6 +24,7 @@ from .click_errors import click_message
 from .messages import PROG, fail, note, one_line
 from .report import report_command
 from .runs import Run, install_signal_handlers, running
+from .seats import seats_command
 from .serve import serve_command
 from .store import info_command, ingest_command, users_app
 from .streams import guard_standard_streams
@@ -130,6 +131,7 @@ def _root(
 app.command("report")(report_command)
 app.command("ingest")(ingest_command)
 app.command("info")(info_command)
+app.command("seats")(seats_command)
 app.add_typer(users_app)
 app.command("serve")(serve_command)
 app.add_typer(tokens_app)

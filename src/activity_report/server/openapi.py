@@ -21,6 +21,23 @@ _SECURITY: list[dict[str, list[str]]] = [
     {"Bearer": []},
 ]
 
+_SEATS_PARAMS: list[dict[str, Any]] = [
+    {
+        "name": "dormant_after",
+        "in": "query",
+        "required": False,
+        "description": "A seat is dormant after this many days (or weeks) without activity.",
+        "schema": {"type": "string", "default": "90d"},
+    },
+    {
+        "name": "growth",
+        "in": "query",
+        "required": False,
+        "description": "true: also new, retained, resurrected and churned users per interval.",
+        "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+    },
+]
+
 
 def _error(description: str) -> dict[str, Any]:
     return {
@@ -67,6 +84,20 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "The report, as `activity-report --format json`",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **errors,
+                    },
+                }
+            },
+            "/api/private/metrics/seats": {
+                "get": {
+                    "summary": "Daily, 7-, 30- and 90-day active users, dormant seats, growth",
+                    "parameters": parameters + _SEATS_PARAMS,
+                    "security": _SECURITY,
+                    "responses": {
+                        "200": {
+                            "description": "The seats, as `activity-report seats --format json`",
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
                         **errors,

@@ -201,8 +201,11 @@ def routes(reader: StoreReader, limits: AnswerLimits | None = None) -> list[Base
     async def schema(request: Request) -> Response:
         return JSONResponse(openapi.document())
 
+    from . import seats  # its module imports this one
+
     return [
         Route(ACTIVITY_PATH, activity, methods=["GET"]),
+        *seats.routes(reader, authenticated),
         Route("/metrics", prometheus, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", schema, methods=["GET"]),

@@ -14,7 +14,8 @@ once.
 The pieces: :mod:`.sessions` (the session cookie, and who may use it),
 :mod:`.backend` (what the view asks of the store), :mod:`.filters` (the
 URL's filters as the API's query), :mod:`.pages` (the HTML), :mod:`.assets`
-(its CSS, script and icon) and :mod:`.handlers` (the routes).
+(its CSS, script and icon), :mod:`.handlers` (the routes) and :mod:`.seats`
+(the Seats page: daily active users, stickiness and dormant seats).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.applications import Starlette
 
 from ..answers import DEFAULT_MAX_CELLS
 from ..reader import StoreReader
+from . import seats
 from .backend import Backend, StoreBackend
 from .filters import CONTROLS, api_values, default_range
 from .handlers import routes
@@ -55,4 +57,5 @@ def install(app: Starlette, reader: StoreReader, max_cells: int = DEFAULT_MAX_CE
     sessions = Sessions()
     backend = StoreBackend(reader, max_cells)
     app.router.routes.extend(routes(backend, sessions, reader.timing.request))
+    app.router.routes.extend(seats.routes(reader, sessions, reader.timing.request))
     app.add_middleware(SessionTokenMiddleware, sessions=sessions)

@@ -25,6 +25,9 @@ border-radius:6px;background:var(--bg);color:var(--fg);min-width:0;width:100%}
 .signin form{display:flex;flex-direction:column;gap:8px}
 .signin input{font:inherit;padding:8px;border:1px solid var(--line);border-radius:6px}
 code{font-size:.9em}
+.views{display:flex;gap:14px;margin-right:auto;margin-left:24px}
+.views a{color:var(--time);text-decoration:none;padding:2px 0}
+.views a[aria-current=page]{color:var(--fg);font-weight:600;border-bottom:2px solid var(--time)}
 """
 
 FAVICON = (
@@ -47,7 +50,7 @@ SCRIPT = """\
   if (!form) return;
   if (zone && !new URLSearchParams(location.search).has("tz")) {
     form.elements.namedItem("tz").value = zone;
-    location.replace("/?" + new URLSearchParams(new FormData(form)).toString());
+    location.replace(location.pathname + "?" + new URLSearchParams(new FormData(form)));
     return;
   }
   form.addEventListener("change", function (event) {

@@ -66,9 +66,7 @@ def metrics_page(
     """The filters, then the report (or the error next to the control at fault)."""
     errors = _errors_by_control(problem)
     parts = [
-        '<header class="topbar"><h1>Metrics</h1>'
-        '<form method="post" action="/signout"><button type="submit" class="link">'
-        "Sign out</button></form></header>\n",
+        topbar(filters, "/"),
         '<main class="report">\n',
         _controls(filters, organizations, errors),
     ]
@@ -92,6 +90,25 @@ def metrics_page(
     return _document("Metrics", "".join(parts))
 
 
+#: The view's pages, linked from each one's top bar with the same filters.
+PAGES = (("/", "Activity"), ("/seats", "Seats"))
+
+
+def topbar(filters: Mapping[str, str], current: str) -> str:
+    """The title, links to the pages for the same filters, and the sign-out button."""
+    query = urlencode([(k, filters[k]) for k in CONTROLS if k in filters])
+    here = ' aria-current="page"'
+    links = "".join(
+        f'<a href="{path}?{page.text(query)}"{here if path == current else ""}>{label}</a>'
+        for path, label in PAGES
+    )
+    return (
+        f'<header class="topbar"><h1>Metrics</h1><nav class="views" aria-label="Pages">{links}'
+        '</nav><form method="post" action="/signout"><button type="submit" class="link">'
+        "Sign out</button></form></header>\n"
+    )
+
+
 def _errors_by_control(problem: ActivityReportError | None) -> dict[str, str]:
     """The error's message, under the control it concerns ('' for none in particular)."""
     if problem is None:
@@ -110,6 +127,7 @@ def _controls(
     filters: Mapping[str, str],
     organizations: Sequence[tuple[str, str | None]],
     errors: Mapping[str, str],
+    action: str = "/",
 ) -> str:
     def field_(name: str, label: str, control: str) -> str:
         error = errors.get(name)
@@ -135,7 +153,7 @@ def _controls(
         orgs.append((filters["org"], filters["org"]))
     intervals = "".join(f'<option value="{i}"></option>' for i in INTERVALS)
     return (
-        '<form id="filters" class="filters" method="get" action="/">\n'
+        f'<form id="filters" class="filters" method="get" action="{action}">\n'
         + field_(
             "org",
             "Organization",
