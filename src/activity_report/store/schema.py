@@ -113,6 +113,20 @@ def _rollup_levels(con: duckdb.DuckDBPyConnection) -> None:
     rollups.refresh(con, scope("SELECT * FROM events"))
 
 
+def _add_pseudonym_key(con: duckdb.DuckDBPyConnection) -> None:
+    """The pseudonym key's table (:mod:`.keys`), empty: the key is made when first needed."""
+    from . import keys
+
+    keys.ensure_table(con)
+
+
+def _add_token_scope(con: duckdb.DuckDBPyConnection) -> None:
+    """Each token's scope: ``full``, or ``pseudonymous`` (answers name no one)."""
+    from .. import tokens
+
+    tokens.add_scope_column(con)
+
+
 #: The schema, step by step. To change it, append a step (never edit or
 #: reorder one that has shipped): a name that sorts after the last one and a
 #: function that takes the connection, inside the step's transaction, and
@@ -127,6 +141,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0002_rollups", _add_rollups),
     Migration("0003_tokens", _add_tokens),
     Migration("0004_rollup_levels", _rollup_levels),
+    Migration("0005_pseudonym_key", _add_pseudonym_key),
+    Migration("0006_token_scope", _add_token_scope),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
