@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
+import html
 import io
 import json
 from datetime import datetime
@@ -50,8 +51,10 @@ def identifying(people: list[dict[str, str]]) -> set[str]:
 
 
 def assert_names_no_one(body: bytes, people: list[dict[str, str]]) -> None:
+    """No name, username, email, avatar hash or id, as text, escaped for HTML, or in JSON."""
     for value in identifying(people):
-        assert value.encode() not in body, value
+        for form in {value, html.escape(value), json.dumps(value)[1:-1]}:
+            assert form.encode() not in body, value
     for person in people:  # nor the ids themselves
         assert person["id"].encode() not in body, person["id"]
 

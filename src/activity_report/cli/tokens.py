@@ -34,6 +34,13 @@ def tokens_create_command(
     lifetime: Annotated[
         str, typer.Option(help="How long it works: '30d', '12 hours', or never.")
     ] = "30d",
+    scope: Annotated[
+        str,
+        typer.Option(
+            help="What its answers show: full (names), or pseudonymous (pseudonyms only, "
+            "whatever it asks for). Example: --scope pseudonymous",
+        ),
+    ] = "full",
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -44,8 +51,9 @@ def tokens_create_command(
     from .. import tokens
 
     span = tokens.parse_lifetime(lifetime)
+    chosen = tokens.parse_scope(scope)
     with _writable(db) as store, store.writing(), store.atomic():
-        secret, token = tokens.create(store.con, name, span)
+        secret, token = tokens.create(store.con, name, span, scope=chosen)
     sys.stdout.write(secret + "\n")
     sys.stdout.flush()
     expiry = (
@@ -53,7 +61,11 @@ def tokens_create_command(
         if token.expires_at
         else "never expires"
     )
-    print(f"activity-report: made token {token.name} (id {token.id}); it {expiry}", file=sys.stderr)
+    print(
+        f"activity-report: made token {token.name} (id {token.id}, scope {token.scope}); "
+        f"it {expiry}",
+        file=sys.stderr,
+    )
 
 
 @tokens_app.command("list")
@@ -62,7 +74,7 @@ def tokens_list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
     debug: DebugOption = False,
 ) -> None:
-    """List the tokens: id, name, dates. Secrets are never shown again."""
+    """List the tokens: id, name, scope, state, dates. Secrets are never shown again."""
     from .. import tokens
     from ..store import Store
 
@@ -74,7 +86,7 @@ def tokens_list_command(
     for token in found:
         row = token.to_dict()
         state = "revoked" if token.revoked_at else "active"
-        print(f"{row['id']}  {row['name']}  {state}  created {row['created_at']}  "
+        print(f"{row['id']}  {row['name']}  {token.scope}  {state}  created {row['created_at']}  "
               f"expires {row['expires_at'] or 'never'}")  # fmt: skip
 
 

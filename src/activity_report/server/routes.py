@@ -23,11 +23,11 @@ from ..errors import InvalidValue
 from ..event_source import DuckDBSource
 from ..model import to_json
 from ..query import Query, parse_query
-from ..reporting import run
 from ..resources import RunContext
 from . import auth, metrics, openapi
 from .errors import ClientGone, TookTooLong
 from .reader import Signature, StoreReader
+from .scopes import check_query, scoped_report
 
 if TYPE_CHECKING:
     import duckdb
@@ -62,7 +62,7 @@ class Answers:
 
 
 class Verified:
-    """Tokens checked under a store signature: (signature, hash of the token) -> expiry.
+    """Tokens checked under a store signature: (signature, hash of the token) -> expiry, scope.
 
     A token's row changes only when a writer commits, which changes the
     signature; so a token verified under the current signature is still
@@ -71,19 +71,25 @@ class Verified:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._known: OrderedDict[tuple[Signature, str], datetime | None] = OrderedDict()
+        self._known: OrderedDict[tuple[Signature, str], tuple[datetime | None, str]] = OrderedDict()
 
     def valid(self, signature: Signature, presented: str) -> bool:
+        return self.scope(signature, presented) is not None
+
+    def scope(self, signature: Signature, presented: str) -> str | None:
+        """The scope of a token verified under ``signature`` and unexpired; else None."""
         with self._lock:
             key = (signature, _digest(presented))
             if key not in self._known:
-                return False
-            expires = self._known[key]
-        return expires is None or datetime.now(UTC) < expires
+                return None
+            expires, scope = self._known[key]
+        return scope if expires is None or datetime.now(UTC) < expires else None
 
-    def add(self, signature: Signature, presented: str, expires: datetime | None) -> None:
+    def add(
+        self, signature: Signature, presented: str, expires: datetime | None, scope: str = "full"
+    ) -> None:
         with self._lock:
-            self._known[(signature, _digest(presented))] = expires
+            self._known[(signature, _digest(presented))] = (expires, scope)
             while len(self._known) > _CACHE_SIZE:
                 self._known.popitem(last=False)
 
@@ -198,27 +204,32 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
     gauges = metrics.Gauges()
 
     def authenticated(presented: str, context: RunContext, compute: Callable[..., T]) -> T:
+        """``compute(cursor, signature, context, scope)`` for a valid token of that scope."""
         with reader.cursor() as (cursor, signature):
             context.track(cursor)
-            if not verified.valid(signature, presented):
+            scope = verified.scope(signature, presented)
+            if scope is None:
                 token = auth.check(cursor, presented)
-                verified.add(signature, presented, token.expires_at)
+                verified.add(signature, presented, token.expires_at, token.scope)
+                scope = token.scope
             with context.stops():
-                return compute(cursor, signature, context)
+                return compute(cursor, signature, context, scope)
 
     async def activity(request: Request) -> Response:
         presented = auth.presented_token(request)
         query = parse_query(query_values(request))
         now = reader.signature()
-        if verified.valid(now, presented):  # nothing committed since: no need to open the store
-            body = answers.get((now, _key(query)))
+        known = verified.scope(now, presented)
+        if known is not None:  # nothing committed since: no need to open the store
+            check_query(query, known)
+            body = answers.get((now, (known, _key(query))))
             if body is not None:
                 return Response(body, media_type="application/json")
 
         def compute(
-            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext
+            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext, scope: str
         ) -> bytes:
-            key = (signature, _key(query))
+            key = (signature, (scope, _key(query)))  # a full answer is never a pseudonymous one
             body = answers.get(key)
             if body is None:
                 store = reader.store(cursor)  # this request's view
@@ -229,7 +240,7 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
                     rollup=store.rollup_cells,
                     context=context,
                 )
-                body = to_json(run(query, source).report).encode()
+                body = to_json(scoped_report(query, source, cursor, scope)).encode()
                 answers.put(key, body)
             return body
 
@@ -242,9 +253,9 @@ def routes(reader: StoreReader) -> list[BaseRoute]:
         presented = auth.presented_token(request)
 
         def compute(
-            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext
+            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext, scope: str
         ) -> str:
-            return gauges.text(reader.store(cursor), signature)
+            return gauges.text(reader.store(cursor), signature)  # counts only: no one named
 
         text = await run_cancellable(
             request, lambda context: authenticated(presented, context, compute), limit

@@ -13,10 +13,10 @@ from ... import tokens
 from ...event_source import DuckDBSource
 from ...model import Report
 from ...query import parse_query
-from ...reporting import run
 from ...resources import RunContext
 from ..reader import StoreReader
 from ..routes import query_values
+from ..scopes import scoped_report
 from .filters import listed
 
 
@@ -26,16 +26,22 @@ class Backend(Protocol):
     def token_ok(self, token: str) -> bool:
         """A known, unexpired, unrevoked token."""
 
+    def token_scope(self, token: str) -> str | None:
+        """The scope of a valid token (``full`` or ``pseudonymous``); None for an invalid one."""
+
     def organizations(self) -> Sequence[tuple[str, str | None]]:
         """``(id, name or None)`` of every organization in the store."""
 
     def latest_event(self) -> datetime | None:
         """The store's latest event, for the default range; None when it is empty."""
 
-    def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Report:
+    def report(
+        self, values: Mapping[str, str | list[str]], context: RunContext, scope: str = "full"
+    ) -> Report:
         """The API's report for its query parameters, in ``context``; raises its errors.
 
         A cancel of ``context`` (its client left) stops the report's queries.
+        ``scope`` is the signed-in token's: a pseudonymous one names no one.
         """
 
 
@@ -48,6 +54,11 @@ class StoreBackend:
     def token_ok(self, token: str) -> bool:
         with self.reader.cursor() as (cursor, _):
             return tokens.verify(cursor, token) is not None
+
+    def token_scope(self, token: str) -> str | None:
+        with self.reader.cursor() as (cursor, _):
+            found = tokens.verify(cursor, token)
+        return None if found is None else found.scope
 
     def organizations(self) -> Sequence[tuple[str, str | None]]:
         with self.reader.cursor() as (cursor, _):
@@ -63,8 +74,10 @@ class StoreBackend:
             return None
         return datetime.fromtimestamp(row[0] / 1_000_000, UTC)
 
-    def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Report:
-        """The API's checks and the API's report, for the same query string."""
+    def report(
+        self, values: Mapping[str, str | list[str]], context: RunContext, scope: str = "full"
+    ) -> Report:
+        """The API's checks and the API's report, for the same query string and scope."""
         pairs = [(k, v) for k, vs in values.items() for v in listed(vs)]
         checked = query_values(Request({"type": "http", "query_string": urlencode(pairs).encode()}))
         query = parse_query(checked)
@@ -78,4 +91,4 @@ class StoreBackend:
                 rollup=store.rollup_cells,
                 context=context,
             )
-            return run(query, source).report
+            return scoped_report(query, source, cursor, scope)

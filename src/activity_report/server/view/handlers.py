@@ -79,10 +79,11 @@ class _View:
         if await self._token(request) is None:
             return _page(sign_in_page(next_query=request.url.query))
         filters = await run_in_threadpool(self._filters, request)
+        scope = self.sessions.scope(request.cookies.get(SESSION_COOKIE))
         try:
             values = api_values(filters)
             report: Report | None = await run_cancellable(
-                request, lambda context: self.backend.report(values, context), self.limit
+                request, lambda context: self.backend.report(values, context, scope), self.limit
             )
             problem = None
         except ActivityReportError as exc:
@@ -116,7 +117,8 @@ class _View:
         form = dict(parse_qsl(body.decode("utf-8", "replace")))
         token = form.get("token", "").strip()
         next_query = form.get("next", "")
-        if not token or not await run_in_threadpool(self.backend.token_ok, token):
+        scope = await run_in_threadpool(self.backend.token_scope, token) if token else None
+        if scope is None:
             return _page(
                 sign_in_page(
                     next_query=next_query,
@@ -129,7 +131,7 @@ class _View:
         response = RedirectResponse(_home(next_query), status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
-            self.sessions.start(token),
+            self.sessions.start(token, scope),
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
@@ -159,9 +161,10 @@ class _View:
                 listed.append(value)
             else:
                 values[name] = value
+        scope = self.sessions.scope(request.cookies.get(SESSION_COOKIE))
         try:
             report = await run_cancellable(
-                request, lambda context: self.backend.report(values, context), self.limit
+                request, lambda context: self.backend.report(values, context, scope), self.limit
             )
         except ActivityReportError as exc:  # a bad parameter (400), a report too long (503)
             return _json_error(STATUS[exc.kind], str(exc))
