@@ -10,6 +10,7 @@ import io
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -28,6 +29,9 @@ from activity_report.pseudonyms import (
 )
 
 from .conftest import SAMPLE, run_cli
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 KEY = b"a key of more than sixteen bytes"
 ENV_KEY = "0123456789abcdef-test-key"
@@ -405,3 +409,17 @@ def test_min_users_with_pseudonyms_on_the_sample() -> None:
         assert user["total_count"] == sum(
             u["count"] for b in api["activity"] for u in b["user_activity"] if u["user_id"] == uid
         )
+
+
+def test_spark_gives_the_same_pseudonymous_report(spark: SparkSession) -> None:
+    args = ("--events", str(SAMPLE / "events.parquet"), *RANGE, "--json", "--pseudonymize")
+    joe = pseudonym(ENV_KEY.encode(), "6004ad77-a7a69a24d779dd9f44357014")
+    users = {}
+    for extra in ((), ("--user", joe), ("--min-users", "14")):
+        duck = run_cli(*args, *extra, env={KEY_ENV: ENV_KEY})
+        on_spark = run_cli(*args, *extra, "--engine", "spark", env={KEY_ENV: ENV_KEY})
+        assert duck.exit_code == on_spark.exit_code == 0, duck.stderr + on_spark.stderr
+        assert on_spark.stdout == duck.stdout
+        users[extra] = list(json.loads(on_spark.stdout)["users"])
+    assert len(users[()]) == 15
+    assert users[("--user", joe)] == [joe]  # no directory: Spark lists the events' ids

@@ -123,6 +123,10 @@ def known_user_ids(source: EventSource) -> set[str]:
     """The user ids a pseudonym may stand for: the directory's and the events'."""
     known = set(source.directory())
     known.update(source.diagnostics().user_ids or ())
+    listed = getattr(source, "user_ids", None)
+    if callable(listed):  # Spark: every id of the events
+        known.update(listed())
+        return known
     con, view = getattr(source, "con", None), getattr(source, "view", None)
     if con is not None and isinstance(view, str):  # DuckDB: every id of the events
         rows = con.execute(f"SELECT DISTINCT user_id FROM {view} WHERE user_id IS NOT NULL")
