@@ -41,6 +41,7 @@ def scoped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
     anon = cli("tokens", "create", "--name", "anon", "--scope", "pseudonymous", db=db)
     assert full.returncode == anon.returncode == 0, full.stderr + anon.stderr
     assert "scope pseudonymous" in anon.stderr
+    assert "scope" not in full.stderr  # a full token is told of as before
     url, process = start_server(db, "--busy-timeout", "60")
     yield Server(url, db, process, full.stdout.strip()), anon.stdout.strip()
     code, stderr = stop(process)

@@ -423,3 +423,17 @@ def test_spark_gives_the_same_pseudonymous_report(spark: SparkSession) -> None:
         users[extra] = list(json.loads(on_spark.stdout)["users"])
     assert len(users[()]) == 15
     assert users[("--user", joe)] == [joe]  # no directory: Spark lists the events' ids
+
+
+def test_a_pseudonym_for_user_without_a_key_is_refused(tmp_path: Path) -> None:
+    alias = pseudonym(KEY, "6004ad77-a7a69a24d779dd9f44357014")
+    result = run_cli(
+        "--events", str(SAMPLE / "events.parquet"), "--user", alias,
+        env={KEY_ENV: "", "XDG_DATA_HOME": str(tmp_path), "HOME": str(tmp_path),
+             "ACTIVITY_REPORT_DB": ""},
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"activity-report: error: --user {alias} (a pseudonym) needs a key: set {KEY_ENV} to a "
+        "long random secret (e.g. `openssl rand -hex 32`), or give --db a store, which keeps one\n"
+    )

@@ -48,8 +48,13 @@ def pseudonyms_rotate_command(db: DbOption = None, debug: DebugOption = False) -
     )
 
 
-def report_key(events: list[str] | None, db: str | None) -> bytes:
-    """The key for a report on ``events`` (files) or, without them, on the store ``db``."""
+def report_key(
+    events: list[str] | None, db: str | None, needed_by: str = "--pseudonymize"
+) -> bytes:
+    """The key for a report on ``events`` (files) or, without them, on the store ``db``.
+
+    ``needed_by`` says, in the refusal, what needs it.
+    """
     from ..pseudonyms import KEY_ENV, key_from_text
 
     path = store_path(db)
@@ -59,7 +64,7 @@ def report_key(events: list[str] | None, db: str | None) -> bytes:
             return key_from_text(given)
         if not path.exists():
             raise UsageError(
-                f"--pseudonymize needs a key: set {KEY_ENV} to a long random secret "
+                f"{needed_by} needs a key: set {KEY_ENV} to a long random secret "
                 "(e.g. `openssl rand -hex 32`), or give --db a store, which keeps one"
             )
     return store_key(path)

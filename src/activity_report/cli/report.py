@@ -248,8 +248,11 @@ def _pseudonym_key(
     from ..pseudonyms import is_pseudonym
     from .pseudonyms import report_key
 
-    if pseudonymize or any(is_pseudonym(u) for u in users or ()):
+    if pseudonymize:
         return report_key(events, db)
+    named = [u for u in users or () if is_pseudonym(u)]
+    if named:
+        return report_key(events, db, f"--user {named[0]} (a pseudonym)")
     return None
 
 

@@ -62,7 +62,8 @@ def tokens_create_command(
         else "never expires"
     )
     print(
-        f"activity-report: made token {token.name} (id {token.id}, scope {token.scope}); "
+        f"activity-report: made token {token.name} (id {token.id}"
+        f"{', scope pseudonymous' if token.scope == 'pseudonymous' else ''}); "
         f"it {expiry}",
         file=sys.stderr,
     )
