@@ -80,12 +80,7 @@ def add_scope_column(con: duckdb.DuckDBPyConnection) -> None:
 
 def _has_scope(con: duckdb.DuckDBPyConnection) -> bool:
     """A store whose schema steps are pending has tokens without a scope: all full."""
-    rows = con.execute(
-        "SELECT count(*) FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND schema_name = 'main' "
-        "AND table_name = 'tokens' AND column_name = 'scope'"
-    ).fetchall()
-    return bool(rows[0][0])
+    return _exists(con, "duckdb_columns() WHERE table_name = 'tokens' AND column_name = 'scope'")
 
 
 def _columns(con: duckdb.DuckDBPyConnection) -> str:
@@ -101,10 +96,14 @@ def parse_scope(text: str, *, param: str = "scope") -> str:
 
 
 def has_table(con: duckdb.DuckDBPyConnection) -> bool:
+    return _exists(con, "duckdb_tables() WHERE table_name = 'tokens'")
+
+
+def _exists(con: duckdb.DuckDBPyConnection, catalog: str) -> bool:
+    """Whether the store's own catalog ``catalog`` (a fixed text, no input) has a row."""
     rows = con.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE database_name = current_database() AND schema_name = 'main' "
-        "AND table_name = 'tokens'"
+        f"SELECT count(*) FROM {catalog} "
+        "AND database_name = current_database() AND schema_name = 'main'"
     ).fetchall()
     return bool(rows[0][0])
 
