@@ -437,3 +437,21 @@ def test_a_pseudonym_for_user_without_a_key_is_refused(tmp_path: Path) -> None:
         f"activity-report: error: --user {alias} (a pseudonym) needs a key: set {KEY_ENV} to a "
         "long random secret (e.g. `openssl rand -hex 32`), or give --db a store, which keeps one\n"
     )
+
+
+def test_a_pseudonym_of_a_user_without_events_is_not_turned_back_into_a_name(
+    tmp_path: Path,
+) -> None:
+    events = write_events(tmp_path / "one.csv", [("2022-08-01T10:00:00Z", "u1")])
+    users = tmp_path / "users.csv"
+    users.write_text("id,name,username\nu1,Ann,ann\nghost,Gus,gus\n", encoding="utf-8")
+    alias = pseudonym(ENV_KEY.encode(), "ghost")
+    result = run_cli(
+        "--events", str(events), "--users", str(users), "--user", alias, "--pseudonymize",
+        "--json", env={KEY_ENV: ENV_KEY},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["users"] == {}
+    assert f"--user '{alias}' matches no user id in the data" in result.stderr
+    for name in ("ghost", "Gus", "gus"):
+        assert name not in result.stdout + result.stderr

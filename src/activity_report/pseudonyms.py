@@ -120,9 +120,12 @@ def resolve(values: Iterable[str], key: bytes | None, known_ids: Iterable[str]) 
 
 
 def known_user_ids(source: EventSource) -> set[str]:
-    """The user ids a pseudonym may stand for: the directory's and the events'."""
-    known = set(source.directory())
-    known.update(source.diagnostics().user_ids or ())
+    """The user ids a pseudonym may stand for: those of the events.
+
+    Not the directory's: a user with no events is in no report, and a message
+    that their id matches no event would name them.
+    """
+    known = set(source.diagnostics().user_ids or ())
     listed = getattr(source, "user_ids", None)
     if callable(listed):  # Spark: every id of the events
         known.update(listed())
