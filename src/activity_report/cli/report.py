@@ -88,7 +88,9 @@ def report_command(
     user: Annotated[
         list[str] | None,
         typer.Option(
-            "--user", help="Only this user id or username. Repeatable.", show_default=False
+            "--user",
+            help="Only this user id, username or pseudonym (anon-...). Repeatable.",
+            show_default=False,
         ),
     ] = None,
     heartbeat: Annotated[
