@@ -8,6 +8,7 @@ import hmac
 import html
 import io
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -186,8 +187,6 @@ def report_on_files(*args: str, key: str | None = ENV_KEY, home: Path | None = N
 
 
 def pseudonyms_in(text: str) -> set[str]:
-    import re
-
     return set(re.findall(r"anon-[0-9a-f]{16}", text))
 
 
@@ -385,6 +384,17 @@ def test_min_users_over_berlin_days_with_a_dst_day_and_a_partial_last_day(
     assert "| 2022-03-27 00:00 +01:00 | 23h 0m | \\< 2 | withheld | withheld |" in markdown
     lines = run_cli(*args, "--min-users", "2", "--format", "csv").stdout.splitlines()
     assert "2022-03-27T00:00:00+01:00,82800000000000,,,,," in lines
+    ndjson = run_cli(*args, "--min-users", "2", "--format", "ndjson").stdout.splitlines()
+    assert json.loads(ndjson[3]) == {
+        "time": "2022-03-27T00:00:00+01:00",
+        "bucket_duration": 23 * hour,
+        "user_id": None,
+        "name": None,
+        "username": None,
+        "count": None,
+        "duration": None,
+    }
+    assert len(ndjson) == 3 + 1 + 2
     html = run_cli(*args, "--min-users", "2", "--format", "html").stdout
     assert '<td class="num withheld">&lt; 2</td>' in html
     # K = 3: the partial last day (two users) is withheld too; K = 1 withholds nothing.
@@ -455,3 +465,19 @@ def test_a_pseudonym_of_a_user_without_events_is_not_turned_back_into_a_name(
     assert f"--user '{alias}' matches no user id in the data" in result.stderr
     for name in ("ghost", "Gus", "gus"):
         assert name not in result.stdout + result.stderr
+
+
+def test_a_pseudonymous_token_makes_the_key_and_never_shows_it(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    assert run_cli("ingest", "--db", str(db), str(SAMPLE / "events.csv")).exit_code == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM pseudonym_key").fetchall() == [(0,)]
+    full = run_cli("tokens", "create", "--db", str(db))
+    assert full.exit_code == 0, full.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM pseudonym_key").fetchall() == [(0,)]
+    made = run_cli("tokens", "create", "--scope", "pseudonymous", "--db", str(db))
+    assert made.exit_code == 0, made.stderr
+    key = stored_key(db)
+    assert key not in made.stdout + made.stderr
+    assert re.fullmatch(r"ar_[0-9a-f]{10}_[A-Za-z0-9_-]{43}\n", made.stdout)
