@@ -144,7 +144,8 @@ def test_a_store_with_the_first_rollups_is_read_then_upgraded(tmp_path: Path) ->
     shutil.copyfile(SCHEMA3_STORE, store)
     before = tables(store)
     with Store.open(store, read_only=True) as reader:
-        assert reader.pending == ("0004_rollup_levels",)
+        assert reader.pending == tuple(m.name for m in MIGRATIONS[3:])
+        assert reader.pending[:1] == ("0004_rollup_levels",)
     # Before the upgrade its rollups are not the ones this release reads: the events answer.
     assert_old_reports(store, "events", SCHEMA3_REPORTS)
     with Store.open(store) as writer:
@@ -214,6 +215,8 @@ SHIPPED = {
     "0002_rollups": "39cb2580f59c",
     "0003_tokens": "f7a53ca7e977",
     "0004_rollup_levels": "42ceb9e21ba3",
+    "0005_pseudonym_key": "e22db859458a",
+    "0006_token_scope": "f05b3840089e",
 }
 
 
@@ -232,3 +235,26 @@ def test_a_shipped_step_keeps_its_sql_and_calls_no_code_that_may_change() -> Non
     source = inspect.getsource(schema)
     for call in ("rollups.create", "tokens.ensure_table", "TOKENS_DDL", "rollups.TABLES"):
         assert call not in source
+
+
+def test_tokens_of_a_schema3_store_become_full_and_the_key_s_table_appears(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "v3.duckdb"
+    shutil.copyfile(SCHEMA3_STORE, store)
+    con = duckdb.connect(str(store))
+    try:  # a token as the release of schema 3 made it: no scope column
+        con.execute("CREATE TABLE IF NOT EXISTS tokens (id VARCHAR PRIMARY KEY, "
+                    "name VARCHAR NOT NULL UNIQUE, secret_sha256 VARCHAR NOT NULL, "
+                    "created_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ, "
+                    "revoked_at TIMESTAMPTZ)")  # fmt: skip
+        con.execute("INSERT INTO tokens VALUES ('0123456789', 'old', 'x', now(), NULL, NULL)")
+    finally:
+        con.close()
+    listed = run_cli("tokens", "list", "--db", str(store), "--json")  # a reader: nothing applied
+    assert listed.exit_code == 0, listed.stderr
+    assert [t["scope"] for t in json.loads(listed.stdout)] == ["full"]
+    with Store.open(store) as writer:
+        assert writer.pending == ()
+    assert rows(store, "SELECT name, scope FROM tokens") == [("old", "full")]
+    assert rows(store, "SELECT count(*) FROM pseudonym_key") == [(0,)]  # made when needed

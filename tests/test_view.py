@@ -322,6 +322,9 @@ class SignedInBackend:
     def token_ok(self, token: str) -> bool:
         return True
 
+    def token_scope(self, token: str) -> str | None:
+        return "full"
+
     def organizations(self) -> list[tuple[str, str | None]]:
         return []
 
@@ -346,7 +349,9 @@ def test_a_client_that_leaves_cancels_the_views_report(path: str) -> None:
     seen: list[RunContext] = []
 
     class Slow(SignedInBackend):
-        def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Any:
+        def report(
+            self, values: Mapping[str, str | list[str]], context: RunContext, scope: str = "full"
+        ) -> Any:
             seen.append(context)
             deadline = time.monotonic() + 30
             while not context.interrupted and time.monotonic() < deadline:
@@ -393,7 +398,9 @@ def test_the_download_of_a_report_past_the_time_limit_is_a_503() -> None:
     from activity_report.server.view import routes
 
     class TooSlow(SignedInBackend):
-        def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Any:
+        def report(
+            self, values: Mapping[str, str | list[str]], context: RunContext, scope: str = "full"
+        ) -> Any:
             raise TookTooLong(120)
 
     sessions = Sessions()
@@ -447,7 +454,9 @@ def test_a_busy_store_answers_the_page_with_the_apis_status_and_retry_after(wher
         raise DataError("the store is in use; try again", kind=Kind.unavailable)
 
     class Busy(SignedInBackend):
-        def report(self, values: Mapping[str, str | list[str]], context: RunContext) -> Any:
+        def report(
+            self, values: Mapping[str, str | list[str]], context: RunContext, scope: str = "full"
+        ) -> Any:
             if where == "report":
                 busy()
             edges = [datetime(2022, 8, 1, tzinfo=UTC), datetime(2022, 9, 1, tzinfo=UTC)]

@@ -54,6 +54,8 @@ class Bucket:
     time: datetime  # aware, in the report's zone
     duration: int  # nanoseconds
     user_activity: tuple[UserActivity, ...]
+    #: Fewer active users than ``--min-users``: its users and counts are not shown.
+    withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class Report:
     users: tuple[UserTotal, ...]
     meta: ReportMeta | None = None
     notes: tuple[str, ...] = field(default=())
+    #: ``--min-users``: buckets with fewer active users are withheld (:mod:`.pseudonyms`).
+    min_users: int | None = None
 
     @property
     def total_duration(self) -> int:
@@ -170,6 +174,7 @@ def to_api(report: Report, *, check: Check | None = None) -> dict[str, Any]:
                     {"user_id": u.user_id, "duration": u.duration, "count": u.count}
                     for u in bucket.user_activity
                 ],
+                **(_bucket_counts(bucket) if report.min_users is not None else {}),
             }
             for bucket in checked(report.activity, check)
         ],
@@ -185,6 +190,18 @@ def to_api(report: Report, *, check: Check | None = None) -> dict[str, Any]:
             }
             for total in report.users
         },
+    }
+
+
+def _bucket_counts(bucket: Bucket) -> dict[str, Any]:
+    """A bucket's own counts, in a report with ``--min-users``: null when withheld."""
+    if bucket.withheld:
+        return {"withheld": True, "active_users": None, "count": None, "active_duration": None}
+    return {
+        "withheld": False,
+        "active_users": len(bucket.user_activity),
+        "count": sum(u.count for u in bucket.user_activity),
+        "active_duration": sum(u.duration for u in bucket.user_activity),
     }
 
 

@@ -54,7 +54,12 @@ PARAMS: tuple[Param, ...] = (
     Param("tz", "UTC", "Time zone: IANA name, +05:30, UTC or local."),
     Param("category", "any", "any, ide, login, app, tunnel or web_terminal."),
     Param("org", None, "Only this organization id. Repeatable.", repeatable=True),
-    Param("user", None, "Only this user id or username. Repeatable.", repeatable=True),
+    Param(
+        "user",
+        None,
+        "Only this user id, username or pseudonym (anon-...). Repeatable.",
+        repeatable=True,
+    ),
     Param("heartbeat", "1 minute", "Coverage of an event without an end or duration."),
     Param("max_buckets", str(DEFAULT_MAX_BUCKETS), "Refuse ranges with more buckets than this."),
 )

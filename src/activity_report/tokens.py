@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_at TIMESTAMPTZ           -- NULL: in force
 )
 """
+SCOPES = ("full", "pseudonymous")
+"""What a token's answers may show: ``full`` names users; ``pseudonymous`` names no one."""
 DEFAULT_LIFETIME = "30 days"
 _TOKEN = re.compile(r"ar_([0-9a-f]{10})_([A-Za-z0-9_-]{43})")
 _LIFETIME = re.compile(r"(\d+)\s*(minutes?|mins?|m|hours?|h|days?|d|weeks?|w)")
@@ -48,6 +50,7 @@ class Token:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    scope: str = "full"  # one of SCOPES
 
     def to_dict(self) -> dict[str, Any]:
         def iso(moment: datetime | None) -> str | None:
@@ -59,6 +62,7 @@ class Token:
             "created_at": iso(self.created_at),
             "expires_at": iso(self.expires_at),
             "revoked_at": iso(self.revoked_at),
+            "scope": self.scope,
         }
 
 
@@ -67,11 +71,39 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(TOKENS_DDL)
 
 
+def add_scope_column(con: duckdb.DuckDBPyConnection) -> None:
+    """The scope column (a step of the store's schema): existing tokens stay ``full``."""
+    ensure_table(con)
+    if not _has_scope(con):
+        con.execute("ALTER TABLE tokens ADD COLUMN scope VARCHAR NOT NULL DEFAULT 'full'")
+
+
+def _has_scope(con: duckdb.DuckDBPyConnection) -> bool:
+    """A store whose schema steps are pending has tokens without a scope: all full."""
+    return _exists(con, "duckdb_columns() WHERE table_name = 'tokens' AND column_name = 'scope'")
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> str:
+    scope = "scope" if _has_scope(con) else "'full'"
+    return f"id, name, created_at, expires_at, revoked_at, {scope}"
+
+
+def parse_scope(text: str, *, param: str = "scope") -> str:
+    scope = text.strip().lower()
+    if scope not in SCOPES:
+        raise InvalidValue(param, text, f"use one of {', '.join(SCOPES)}")
+    return scope
+
+
 def has_table(con: duckdb.DuckDBPyConnection) -> bool:
+    return _exists(con, "duckdb_tables() WHERE table_name = 'tokens'")
+
+
+def _exists(con: duckdb.DuckDBPyConnection, catalog: str) -> bool:
+    """Whether the store's own catalog ``catalog`` (a fixed text, no input) has a row."""
     rows = con.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE database_name = current_database() AND schema_name = 'main' "
-        "AND table_name = 'tokens'"
+        f"SELECT count(*) FROM {catalog} "
+        "AND database_name = current_database() AND schema_name = 'main'"
     ).fetchall()
     return bool(rows[0][0])
 
@@ -97,9 +129,15 @@ def create(
     lifetime: timedelta | None,
     *,
     now: datetime | None = None,
+    scope: str = "full",
 ) -> tuple[str, Token]:
-    """A new token: its secret (shown once) and its row."""
+    """A new token: its secret (shown once) and its row.
+
+    A ``pseudonymous`` token needs the store's pseudonym key: it is made now
+    if the store has none, so a server that only reads finds it.
+    """
     ensure_table(con)
+    scope = parse_scope(scope)
     now = now or datetime.now(UTC)
     token_id = secrets.token_hex(5)
     name = name if name is not None else f"token-{token_id}"
@@ -115,20 +153,24 @@ def create(
             kind=Kind.conflict,
         )
     secret = secrets.token_urlsafe(32)
-    token = Token(token_id, name, now, None if lifetime is None else now + lifetime, None)
+    token = Token(token_id, name, now, None if lifetime is None else now + lifetime, None, scope)
+    add_scope_column(con)
     con.execute(
-        "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, NULL)",
-        [token.id, token.name, _hash(secret), token.created_at, token.expires_at],
+        "INSERT INTO tokens (id, name, secret_sha256, created_at, expires_at, revoked_at, scope) "
+        "VALUES (?, ?, ?, ?, ?, NULL, ?)",
+        [token.id, token.name, _hash(secret), token.created_at, token.expires_at, scope],
     )
+    if scope == "pseudonymous":
+        from .store import keys
+
+        keys.ensure(con)
     return f"ar_{token_id}_{secret}", token
 
 
 def list_tokens(con: duckdb.DuckDBPyConnection) -> list[Token]:
     if not has_table(con):
         return []
-    rows = con.execute(
-        "SELECT id, name, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at, id"
-    ).fetchall()
+    rows = con.execute(f"SELECT {_columns(con)} FROM tokens ORDER BY created_at, id").fetchall()
     return [Token(*row) for row in rows]
 
 
@@ -151,10 +193,7 @@ def revoke(
 
 
 def list_tokens_by_id(con: duckdb.DuckDBPyConnection, token_id: str) -> Token:
-    row = con.execute(
-        "SELECT id, name, created_at, expires_at, revoked_at FROM tokens WHERE id = ?",
-        [token_id],
-    ).fetchall()[0]
+    row = con.execute(f"SELECT {_columns(con)} FROM tokens WHERE id = ?", [token_id]).fetchall()[0]
     return Token(*row)
 
 
@@ -167,9 +206,7 @@ def verify(
         return None
     token_id, secret_sha256 = parsed
     rows = con.execute(
-        "SELECT id, name, created_at, expires_at, revoked_at, secret_sha256 "
-        "FROM tokens WHERE id = ?",
-        [token_id],
+        f"SELECT {_columns(con)}, secret_sha256 FROM tokens WHERE id = ?", [token_id]
     ).fetchall()
     if not rows:
         return None
@@ -197,14 +234,18 @@ class Stored:
     secret_sha256: str
     expires_at: datetime | None
     revoked_at: datetime | None
+    scope: str = "full"  # one of SCOPES
 
 
 def stored(con: duckdb.DuckDBPyConnection) -> dict[str, Stored]:
     """Every token of the store by id, as :class:`Stored` (a few rows: one per token made)."""
     if not has_table(con):
         return {}
-    rows = con.execute("SELECT id, secret_sha256, expires_at, revoked_at FROM tokens").fetchall()
-    return {str(i): Stored(str(h), e, r) for i, h, e, r in rows}
+    scope = "scope" if _has_scope(con) else "'full'"
+    rows = con.execute(
+        f"SELECT id, secret_sha256, expires_at, revoked_at, {scope} FROM tokens"
+    ).fetchall()
+    return {str(i): Stored(str(h), e, r, str(s)) for i, h, e, r, s in rows}
 
 
 def in_force(token: Stored, secret_sha256: str, now: datetime | None = None) -> bool:

@@ -22,6 +22,7 @@ from ..errors import ActivityReportError, flag_name
 from ..resources import RunContext
 from .click_errors import click_message
 from .messages import PROG, fail, note, one_line
+from .pseudonyms import pseudonyms_app
 from .report import report_command
 from .runs import Run, install_signal_handlers, running
 from .seats import seats_command
@@ -135,6 +136,7 @@ app.command("seats")(seats_command)
 app.add_typer(users_app)
 app.command("serve")(serve_command)
 app.add_typer(tokens_app)
+app.add_typer(pseudonyms_app)
 command = typer.main.get_command(app)
 
 

@@ -12,6 +12,7 @@ import typer
 
 from .. import resources
 from ..errors import UsageError, flag_name
+from ..pseudonyms import shareable
 from ..render import DEFAULT_TOP, ColorMode, Format
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
@@ -94,7 +95,9 @@ def report_command(
     user: Annotated[
         list[str] | None,
         typer.Option(
-            "--user", help="Only this user id or username. Repeatable.", show_default=False
+            "--user",
+            help="Only this user id, username or pseudonym (anon-...). Repeatable.",
+            show_default=False,
         ),
     ] = None,
     heartbeat: Annotated[
@@ -182,6 +185,26 @@ def report_command(
             show_default=False,
         ),
     ] = None,
+    pseudonymize: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymize",
+            help="Name no one: each user id becomes a stable pseudonym (anon- and 16 hex "
+            "digits, keyed by the store's secret key or ACTIVITY_REPORT_PSEUDONYM_KEY); "
+            "names, usernames and avatars are left out.",
+        ),
+    ] = False,
+    min_users: Annotated[
+        int | None,
+        typer.Option(
+            "--min-users",
+            min=1,
+            help="Withhold every interval with fewer than K active users: no user list, "
+            "counts shown as '< K' (null in JSON). Example: --min-users 5",
+            metavar="K",
+            show_default=False,
+        ),
+    ] = None,
     debug: DebugOption = False,
     verbose: Annotated[
         bool,
@@ -219,14 +242,48 @@ def report_command(
         strict=strict,
     )
     limits = resource_limits(memory_limit, temp_dir)
+    key = _pseudonym_key(events, db, pseudonymize, user)
     with _open_source(events, db, users, limits, engine, spark_remote, query) as source:
+        if key is not None and query.users:
+            query = _resolve_pseudonyms(query, key, source)
         result = core.run(query, source)
-    emit(result.report, chosen, output, top=top, color=color, csv_raw=csv_raw)
+    emit(
+        shareable(result.report, key if pseudonymize else None, min_users),
+        chosen,
+        output,
+        top=top,
+        color=color,
+        csv_raw=csv_raw,
+    )
     tell_diagnostics(result)
     if verbose:
         where = "the files" if events else "the store"
         what = "15-minute rollups" if result.answered_by == "rollups" else "events"
         note(f"answered from the {what} of {where}")
+
+
+def _pseudonym_key(
+    events: list[str] | None, db: str | None, pseudonymize: bool, users: list[str] | None
+) -> bytes | None:
+    """The key, when --pseudonymize or a pseudonym given to --user needs one."""
+    from ..pseudonyms import is_pseudonym
+    from .pseudonyms import report_key
+
+    if pseudonymize:
+        return report_key(events, db)
+    named = [u for u in users or () if is_pseudonym(u)]
+    if named:
+        return report_key(events, db, f"--user {named[0]} (a pseudonym)")
+    return None
+
+
+def _resolve_pseudonyms(query: Any, key: bytes, source: Any) -> Any:
+    """--user's pseudonyms as the user ids they stand for."""
+    from dataclasses import replace
+
+    from ..pseudonyms import known_user_ids, resolve
+
+    return replace(query, users=resolve(query.users, key, known_user_ids(source)))
 
 
 def _open_source(

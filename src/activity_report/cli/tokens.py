@@ -35,6 +35,13 @@ def tokens_create_command(
     lifetime: Annotated[
         str, typer.Option(help="How long it works: '30d', '12 hours', or never.")
     ] = "30d",
+    scope: Annotated[
+        str,
+        typer.Option(
+            help="What its answers show: full (names), or pseudonymous (pseudonyms only, "
+            "whatever it asks for). Example: --scope pseudonymous",
+        ),
+    ] = "full",
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -45,9 +52,10 @@ def tokens_create_command(
     from .. import tokens
 
     span = tokens.parse_lifetime(lifetime)
+    chosen = tokens.parse_scope(scope)
     with _writable(db) as store, store.writing():
         with store.atomic(done="the token is made (its secret is the line printed)"):
-            secret, token = tokens.create(store.con, name, span)
+            secret, token = tokens.create(store.con, name, span, scope=chosen)
             # Shown before it is committed: a token whose secret could not be
             # printed is rolled back, so none exists that nobody can use.
             try:
@@ -62,7 +70,12 @@ def tokens_create_command(
         if token.expires_at
         else "never expires"
     )
-    print(f"activity-report: made token {token.name} (id {token.id}); it {expiry}", file=sys.stderr)
+    print(
+        f"activity-report: made token {token.name} (id {token.id}"
+        f"{', scope pseudonymous' if token.scope == 'pseudonymous' else ''}); "
+        f"it {expiry}",
+        file=sys.stderr,
+    )
 
 
 @tokens_app.command("list")
@@ -71,7 +84,7 @@ def tokens_list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
     debug: DebugOption = False,
 ) -> None:
-    """List the tokens: id, name, dates. Secrets are never shown again."""
+    """List the tokens: id, name, scope, state, dates. Secrets are never shown again."""
     from .. import tokens
     from ..store import Store
 
@@ -83,7 +96,7 @@ def tokens_list_command(
     for token in found:
         row = token.to_dict()
         state = "revoked" if token.revoked_at else "active"
-        print(f"{row['id']}  {row['name']}  {state}  created {row['created_at']}  "
+        print(f"{row['id']}  {row['name']}  {token.scope}  {state}  created {row['created_at']}  "
               f"expires {row['expires_at'] or 'never'}")  # fmt: skip
 
 

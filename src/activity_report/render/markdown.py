@@ -39,9 +39,15 @@ def write(report: Report, out: TextIO, *, top: int = 10) -> None:
             (
                 moment(bucket.time),
                 human(bucket.duration),
-                str(len(bucket.user_activity)),
-                summary.number(sum(u.count for u in bucket.user_activity)),
-                human(sum(u.duration for u in bucket.user_activity)),
+                *(
+                    tuple(escape(cell) for cell in summary.withheld(report))
+                    if bucket.withheld
+                    else (
+                        str(len(bucket.user_activity)),
+                        summary.number(sum(u.count for u in bucket.user_activity)),
+                        human(sum(u.duration for u in bucket.user_activity)),
+                    )
+                ),
             )
             for bucket in report.activity
         ],

@@ -14,11 +14,14 @@ FIELDS = ("time", "bucket_duration", "user_id", "name", "username", "count", "du
 def records(report: Report) -> Iterator[dict[str, Any]]:
     """Buckets in time order; users in a bucket in the JSON's order.
 
-    Empty buckets have no records, so a report with no activity has none.
+    Empty buckets have no records, so a report with no activity has none. A
+    bucket withheld by ``--min-users`` has one record, its user and counts null.
     """
     people = {total.user.id: total.user for total in report.users}
     for bucket in report.activity:
         time = rfc3339(bucket.time)
+        if bucket.withheld:
+            yield dict.fromkeys(FIELDS) | {"time": time, "bucket_duration": bucket.duration}
         for activity in bucket.user_activity:
             user = people.get(activity.user_id)
             yield {

@@ -100,6 +100,11 @@ def totals(report: Report) -> str:
     )
 
 
+def withheld(report: Report) -> tuple[str, str, str]:
+    """A withheld bucket's users, events and active time (``--min-users K``): ``< K``, withheld."""
+    return (f"< {report.min_users}", "withheld", "withheld")
+
+
 def number(value: int) -> str:
     """Thousands separated by commas: ``23,110``."""
     return f"{value:,}"

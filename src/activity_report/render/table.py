@@ -199,6 +199,18 @@ def _bucket_columns(report: Report, width: int) -> list[_Column]:
         ),
         _Column("active", tuple(human(ns) for ns in active), right=True),
     ]
+    if any(b.withheld for b in report.activity):  # --min-users: "< K", not a count
+        hidden = summary.withheld(report)
+        columns[2:] = [
+            replace(
+                column,
+                cells=tuple(
+                    hidden if b.withheld else cell
+                    for b, cell in zip(report.activity, column.cells, strict=True)
+                ),
+            )
+            for column, hidden in zip(columns[2:], hidden, strict=True)
+        ]
     room = min(BAR_MAX, width - _width(columns) - GAP)
     peak = max(active)
     if room >= BAR_MIN and peak > 0:

@@ -52,6 +52,16 @@ class Keyring:
             return Verdict.unknown  # made or revoked since the copy, perhaps
         return Verdict.valid if token is not None else Verdict.invalid
 
+    def scope(self, presented: str, signature: Signature) -> str | None:
+        """The scope of ``presented`` if the copy finds it valid under ``signature``; else None."""
+        if self.judge(presented, signature) is not Verdict.valid:
+            return None
+        parsed = tokens.parse(presented)
+        assert parsed is not None  # judged valid
+        with self._lock:
+            token = self._tokens.get(parsed[0])
+        return None if token is None else token.scope
+
     def refresh(self, con: duckdb.DuckDBPyConnection, signature: Signature) -> None:
         """Copy the tokens of the store read through ``con`` under ``signature``, if need be."""
         with self._lock:

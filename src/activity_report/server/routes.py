@@ -15,7 +15,6 @@ from starlette.routing import BaseRoute, Route
 from ..intervals import bucket_count
 from ..model import to_json
 from ..query import Query, parse_query
-from ..reporting import run
 from ..resources import RunContext
 from . import auth, metrics, openapi, params
 from .answers import AnswerLimits, Answers, BoundedSource
@@ -23,6 +22,7 @@ from .errors import ClientGone, TookTooLong
 from .keyring import Keyring, Verdict
 from .limits import Lanes
 from .reader import Signature, StoreReader
+from .scopes import check_query, scoped_report
 
 if TYPE_CHECKING:
     import duckdb
@@ -129,11 +129,15 @@ def routes(reader: StoreReader, limits: AnswerLimits | None = None) -> list[Base
             raise auth.refused()
 
     def authenticated(presented: str, context: RunContext, compute: Callable[..., T]) -> T:
+        """``compute(cursor, signature, context, scope)`` for a valid token of that scope."""
         with reader.cursor() as (cursor, signature):
             context.track(cursor)
             checked(cursor, signature, presented)
+            scope = keyring.scope(presented, signature)
+            if scope is None:  # revoked or expired in the instant between
+                raise auth.refused()
             with context.stops():
-                return compute(cursor, signature, context)
+                return compute(cursor, signature, context, scope)
 
     def refreshed(presented: str, context: RunContext) -> None:
         with reader.cursor() as (cursor, signature):
@@ -157,20 +161,25 @@ def routes(reader: StoreReader, limits: AnswerLimits | None = None) -> list[Base
     async def activity(request: Request) -> Response:
         presented, now = await token_of(request)
         query = parse_query(query_values(request))
-        body = answers.get((now, _key(query)))  # nothing committed since: no need to read
-        if body is not None:
-            return Response(body, media_type="application/json")
+        known = keyring.scope(presented, now)
+        if known is not None:  # nothing committed since: no need to read
+            check_query(query, known)
+            body = answers.get((now, (known, _key(query))))
+            if body is not None:
+                return Response(body, media_type="application/json")
 
         def compute(
-            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext
+            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext, scope: str
         ) -> bytes:
-            key = (signature, _key(query))
+            key = (signature, (scope, _key(query)))  # a full answer is never a pseudonymous one
             body = answers.get(key)
             if body is None:
                 source = BoundedSource(
                     reader.store(cursor), context=context, max_cells=limits.max_cells
                 )
-                body = to_json(run(query, source).report, check=context.check).encode()
+                body = to_json(
+                    scoped_report(query, source, cursor, scope), check=context.check
+                ).encode()
                 answers.put(key, body)
             return body
 
@@ -186,9 +195,9 @@ def routes(reader: StoreReader, limits: AnswerLimits | None = None) -> list[Base
         presented, _ = await token_of(request)
 
         def compute(
-            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext
+            cursor: duckdb.DuckDBPyConnection, signature: Signature, context: RunContext, scope: str
         ) -> str:
-            return gauges.text(reader.store(cursor), signature)
+            return gauges.text(reader.store(cursor), signature)  # counts only: no one named
 
         text = await run_cancellable(  # a few small sums: a monitor is answered under load too
             request, lambda context: authenticated(presented, context, compute), limit, cost=1

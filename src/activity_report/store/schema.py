@@ -131,6 +131,18 @@ _ROLLUP_LEVELS_0004 = (
 )
 
 
+#: 0005: the pseudonym key's table, empty: the key is made when first needed.
+_PSEUDONYM_KEY_0005 = """
+CREATE TABLE IF NOT EXISTS pseudonym_key (
+    key_hex VARCHAR NOT NULL,          -- the HMAC key of the pseudonyms; never printed
+    created_at TIMESTAMPTZ NOT NULL
+)
+"""
+
+#: 0006: each token's scope: ``full``, or ``pseudonymous`` (answers name no one).
+_TOKEN_SCOPE_0006 = "ALTER TABLE tokens ADD COLUMN IF NOT EXISTS scope VARCHAR DEFAULT 'full'"
+
+
 #: The schema, step by step. To change it, append a step (never edit or
 #: reorder one that has shipped): a name that sorts after the last one and the
 #: SQL, written out in the step and calling no code that may change later,
@@ -148,6 +160,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0002_rollups", (_ROLLUPS_0002,)),
     Migration("0003_tokens", (_TOKENS_0003,)),
     Migration("0004_rollup_levels", _ROLLUP_LEVELS_0004, refills_rollups=True),
+    Migration("0005_pseudonym_key", (_PSEUDONYM_KEY_0005,)),
+    Migration("0006_token_scope", (_TOKEN_SCOPE_0006,)),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -141,6 +141,19 @@ class SparkSource:
         )
         return {str(r[column]) for r in rows}
 
+    def user_ids(self) -> set[str]:
+        """Every user id of the valid events: what a ``--user`` pseudonym may stand for."""
+        from pyspark.sql import functions as F
+
+        rows = (
+            self.counted()
+            .where(F.col("problem").isNull() & F.col("user_id").isNotNull())
+            .select("user_id")
+            .distinct()
+            .collect()
+        )
+        return {str(r["user_id"]) for r in rows}
+
     def counted(self) -> DataFrame:
         """The rows a report counts, by the rule the store keeps for repeated rows.
 

@@ -81,6 +81,9 @@ def chart(report: Report) -> str:
             f"{'user' if count == 1 else 'users'}, "
             f"{summary.number(sum(u.count for u in bucket.user_activity))} events, "
             f"{human(ns)} active time = {exact_duration(ns)}"
+            if not bucket.withheld
+            else f"{rfc3339(bucket.time)}, {human(bucket.duration)}: "
+            f"{summary.withheld(report)[0]} active users, withheld"
         )
         out.append(
             f'<g class="slot"><title>{text(tip)}</title>'

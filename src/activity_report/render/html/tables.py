@@ -25,9 +25,17 @@ def buckets_table(report: Report) -> str:
             f"{text(moment(bucket.time))}</td>"
             f'<td class="num"{tooltip(exact_duration(bucket.duration))}>'
             f"{text(human(bucket.duration))}</td>"
-            f'<td class="num">{summary.number(len(bucket.user_activity))}</td>'
-            f'<td class="num">{summary.number(events)}</td>'
-            f'<td class="num"{tooltip(exact_duration(active))}>{text(human(active))}</td></tr>\n'
+            + (
+                "".join(
+                    f'<td class="num withheld">{text(c)}</td>' for c in summary.withheld(report)
+                )
+                + "</tr>\n"
+                if bucket.withheld
+                else f'<td class="num">{summary.number(len(bucket.user_activity))}</td>'
+                f'<td class="num">{summary.number(events)}</td>'
+                f'<td class="num"{tooltip(exact_duration(active))}>{text(human(active))}</td>'
+                "</tr>\n"
+            )
         )
     return (
         '<div class="scroll"><table class="buckets">\n<thead><tr><th scope="col">Start</th>'

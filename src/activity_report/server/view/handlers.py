@@ -79,6 +79,7 @@ class _View:
         if await self._token(request) is None:
             return _page(sign_in_page(next_query=request.url.query))
         number = _page_number(request.query_params.get("page"))
+        scope = self.sessions.scope(request.cookies.get(SESSION_COOKIE))
         filters = self._filters(request, None)
         organizations: Sequence[tuple[str, str | None]] = ()
         try:
@@ -89,7 +90,7 @@ class _View:
             listed = organizations
 
             def render(context: RunContext) -> str:  # on a worker: a big page takes seconds
-                report = self.backend.report(values, context)
+                report = self.backend.report(values, context, scope)
                 context.check()
                 return metrics_page(filters, listed, report, None, number)
 
@@ -131,7 +132,8 @@ class _View:
         form = dict(parse_qsl(body.decode("utf-8", "replace")))
         token = form.get("token", "").strip()
         next_query = form.get("next", "")
-        if not token or not await run_in_threadpool(self.backend.token_ok, token):
+        scope = await run_in_threadpool(self.backend.token_scope, token) if token else None
+        if scope is None:
             return _page(
                 sign_in_page(
                     next_query=next_query,
@@ -144,7 +146,7 @@ class _View:
         response = RedirectResponse(_home(next_query), status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
-            self.sessions.start(token),
+            self.sessions.start(token, scope),
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
@@ -166,9 +168,10 @@ class _View:
             return error_response(401, "sign in on this server's page to download")
         if await self._token(request) is None:
             return error_response(401, "sign in to download")
+        scope = self.sessions.scope(request.cookies.get(SESSION_COOKIE))
 
         def render(context: RunContext) -> tuple[str, str]:  # on a worker, as the page
-            report = self.backend.report(values, context)
+            report = self.backend.report(values, context, scope)
             context.check()
             return renderer(Format.csv)(report), file_name(report, "csv")
 

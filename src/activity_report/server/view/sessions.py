@@ -24,22 +24,30 @@ SESSION_HOURS = 12
 
 @dataclass
 class Sessions:
-    """Signed-in browsers: a random id -> the token it signed in with, in memory."""
+    """Signed-in browsers: a random id -> the token it signed in with and its scope, in memory.
+
+    The scope (``full`` or ``pseudonymous``) is the token's: a session of a
+    pseudonymous token sees pseudonyms only.
+    """
 
     hours: float = SESSION_HOURS
     most: int = 10_000  # sessions kept at once
     _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _scopes: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self, token: str) -> str:
+    def start(self, token: str, scope: str = "full") -> str:
         session = secrets.token_urlsafe(32)
         now = time.monotonic()
         with self._lock:
             for old in [k for k, (_, until) in self._tokens.items() if until < now]:
                 del self._tokens[old]
+                self._scopes.pop(old, None)
             while len(self._tokens) >= self.most:  # the oldest session goes first
-                del self._tokens[next(iter(self._tokens))]
+                self._scopes.pop(oldest := next(iter(self._tokens)), None)
+                del self._tokens[oldest]
             self._tokens[session] = (token, now + self.hours * 3600)
+            self._scopes[session] = scope
         return session
 
     def token(self, session: str | None) -> str | None:
@@ -54,10 +62,16 @@ class Sessions:
                 return None
             return found[0]
 
+    def scope(self, session: str | None) -> str:
+        """The session's scope; ``pseudonymous`` for a session it does not know (the safe one)."""
+        with self._lock:
+            return self._scopes.get(session or "", "pseudonymous")
+
     def end(self, session: str | None) -> None:
         if session:
             with self._lock:
                 self._tokens.pop(session, None)
+                self._scopes.pop(session, None)
 
 
 def from_the_page(headers: Headers, origin: str) -> bool:
