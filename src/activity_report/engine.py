@@ -136,6 +136,12 @@ def filter_sql(
 FILTER_COLUMNS = ("org", "user_id")
 
 
+def user_ids(con: duckdb.DuckDBPyConnection, view: str) -> set[str]:
+    """Every user id of the events of ``view``."""
+    rows = con.execute(f"SELECT DISTINCT user_id FROM {view} WHERE user_id IS NOT NULL")
+    return {str(user_id) for (user_id,) in rows.fetchall()}
+
+
 def values_like(
     con: duckdb.DuckDBPyConnection, view: str, column: str, values: Sequence[str]
 ) -> set[str]:

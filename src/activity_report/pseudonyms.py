@@ -125,16 +125,7 @@ def known_user_ids(source: EventSource) -> set[str]:
     Not the directory's: a user with no events is in no report, and a message
     that their id matches no event would name them.
     """
-    known = set(source.diagnostics().user_ids or ())
-    listed = getattr(source, "user_ids", None)
-    if callable(listed):  # Spark: every id of the events
-        known.update(listed())
-        return known
-    con, view = getattr(source, "con", None), getattr(source, "view", None)
-    if con is not None and isinstance(view, str):  # DuckDB: every id of the events
-        rows = con.execute(f"SELECT DISTINCT user_id FROM {view} WHERE user_id IS NOT NULL")
-        known.update(str(user_id) for (user_id,) in rows.fetchall())
-    return known
+    return set(source.diagnostics().user_ids or ()) | source.user_ids()
 
 
 def shareable(report: Report, key: bytes | None, min_users: int | None) -> Report:

@@ -111,3 +111,7 @@ class EventSource(Protocol):
     def values_like(self, column: str, values: Sequence[str]) -> set[str]:
         """The values of ``column`` (org, user_id) equal to one of ``values``, ignoring case."""
         ...
+
+    def user_ids(self) -> set[str]:
+        """Every user id of the events: what a pseudonym given as a user filter may stand for."""
+        ...

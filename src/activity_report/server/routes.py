@@ -155,7 +155,9 @@ def routes(reader: StoreReader, limits: AnswerLimits | None = None) -> list[Base
         if verdict is Verdict.invalid:
             raise auth.refused()
         if verdict is Verdict.unknown:  # tokens were made or revoked since the copy
-            await run_cancellable(request, lambda context: refreshed(presented, context), limit)
+            await run_cancellable(
+                request, lambda context: refreshed(presented, context), limit, cost=1
+            )
         return presented, now
 
     async def activity(request: Request) -> Response:

@@ -105,6 +105,10 @@ class FileSource:
         self._check()
         return engine.values_like(self.con, self._counted(), column, values)
 
+    def user_ids(self) -> set[str]:
+        self._check()
+        return engine.user_ids(self.con, self.view)
+
     def interrupt(self) -> None:
         """Stop the running query, from another thread; it fails with an error."""
         self.con.interrupt()

@@ -101,6 +101,10 @@ class StoreSource:
         self._check()
         return engine.values_like(self.store.con, self.view, column, values)
 
+    def user_ids(self) -> set[str]:
+        self._check()
+        return engine.user_ids(self.store.con, self.view)
+
     def interrupt(self) -> None:
         """Stop the running query, from another thread; it fails with an error."""
         self.store.con.interrupt()
