@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from .. import resources
-from ..errors import UsageError, flag_name
+from ..errors import flag_name
 from ..render import DEFAULT_TOP, ColorMode, Format
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
@@ -185,6 +183,7 @@ def report_command(
     --end 2022-08-31 --category ide --interval "1 week" --json
     """
     from .. import reporting as core
+    from ..backends import open_source
     from ..intervals import capital_m_hint
     from ..query import parse_query
 
@@ -208,7 +207,17 @@ def report_command(
         strict=strict,
     )
     limits = resource_limits(memory_limit, temp_dir)
-    with _open_source(events, db, users, limits, engine, spark_remote, query) as source:
+    opened = open_source(
+        events,
+        None if events else store_path(db),
+        users_file=users,
+        limits=limits,
+        context=current(),
+        engine=engine.value,
+        spark_remote=spark_remote,
+        window=core.window(query),
+    )
+    with opened as source:
         result = core.run(query, source)
     emit(result.report, chosen, output, top=top, color=color)
     tell_diagnostics(result)
@@ -216,37 +225,3 @@ def report_command(
         where = "the files" if events else "the store"
         what = "15-minute rollups" if result.answered_by == "rollups" else "events"
         note(f"answered from the {what} of {where}")
-
-
-def _open_source(
-    events: list[str] | None,
-    db: str | None,
-    users: str | None,
-    limits: resources.Limits,
-    engine: Engine,
-    spark_remote: str | None,
-    query: Any,
-) -> contextlib.AbstractContextManager[Any]:
-    """--events' files (read by DuckDB or by Spark), else the store of --db."""
-    from ..backends.duckdb import open_files, open_store
-    from ..reporting import to_micros
-
-    if engine is Engine.spark:
-        if not events:
-            raise UsageError("--engine spark reads --events (files, folders or URLs), not a store")
-        from ..backends import spark
-
-        return contextlib.nullcontext(
-            spark.open_source(
-                events,
-                users_file=users,
-                remote=spark_remote,
-                start_us=None if query.start is None else to_micros(query.start),
-                end_us=None if query.end is None else to_micros(query.end),
-                heartbeat_us=query.heartbeat_us,
-                context=current(),
-            )
-        )
-    if events:
-        return open_files(events, users_file=users, limits=limits, context=current())
-    return open_store(store_path(db), users_file=users, limits=limits, context=current())
