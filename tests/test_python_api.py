@@ -89,3 +89,22 @@ def test_a_report_as_a_dataframe_has_a_row_per_bucket_and_user_with_names() -> N
     assert row["name"] == api["users"][first["user_id"]]["name"]
     assert row["time"] == pd.Timestamp(api["activity"][0]["time"])
     assert result.to_arrow().schema.field("time").type == pa.timestamp("us", tz="UTC")
+
+
+def test_the_readmes_python_example_runs_and_plots(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## From Python") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    monkeypatch.chdir(root)
+    names: dict[str, Any] = {}
+    exec(code.group(1), names)
+    frame = names["df"]
+    assert list(frame.columns)[:3] == ["time", "bucket_duration", "user_id"]
+    assert frame["name"].notna().all()  # the directory names every user of the sample
