@@ -9,6 +9,7 @@ import click
 
 import activity_report as ar
 from activity_report.cli.app import command
+from activity_report.intervals import parse_interval
 from activity_report.query import PARAMS
 from activity_report.server import openapi
 
@@ -60,3 +61,16 @@ def test_every_http_parameter_is_a_table_parameter_with_its_default() -> None:
     for parameter in parameters:
         default = parameter["schema"].get("default")
         assert default == TABLE[parameter["name"]].default, parameter["name"]
+
+
+def test_the_default_heartbeat_is_one_constant() -> None:
+    from activity_report.backends.protocol import HEARTBEAT_US
+    from activity_report.intervals import parse_heartbeat
+    from activity_report.query import Query
+    from activity_report.store import rollups
+
+    table = TABLE["heartbeat"].default
+    assert table is not None
+    assert parse_heartbeat(table).micros == HEARTBEAT_US
+    assert Query(interval=parse_interval("1 day")).heartbeat_us == HEARTBEAT_US
+    assert rollups.HEARTBEAT_US is HEARTBEAT_US

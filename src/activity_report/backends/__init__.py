@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import UsageError
+from .protocol import HEARTBEAT_US
 
 if TYPE_CHECKING:
     from ..resources import Limits, RunContext
@@ -35,7 +36,7 @@ def open_source(
     context: RunContext | None = None,
     engine: Engine = "duckdb",
     spark_remote: str | None = None,
-    window: tuple[int | None, int | None, int] = (None, None, 60_000_000),
+    window: tuple[int | None, int | None, int] = (None, None, HEARTBEAT_US),
 ) -> Iterator[EventSource]:
     """The events a report reads: ``events`` (files, globs, folders), else the store ``db``.
 
