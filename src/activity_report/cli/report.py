@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .. import resources
 from ..errors import flag_name
 from ..render import DEFAULT_TOP, ColorMode, Format
 from .emit import check_destination, choose_format, emit
@@ -22,6 +24,10 @@ from .options import (
     store_path,
 )
 from .runs import current
+
+if TYPE_CHECKING:
+    from ..backends.protocol import EventSource
+    from ..query import Query
 
 
 class Engine(enum.StrEnum):
@@ -183,7 +189,6 @@ def report_command(
     --end 2022-08-31 --category ide --interval "1 week" --json
     """
     from .. import reporting as core
-    from ..backends import open_source
     from ..intervals import capital_m_hint
     from ..query import parse_query
 
@@ -207,17 +212,7 @@ def report_command(
         strict=strict,
     )
     limits = resource_limits(memory_limit, temp_dir)
-    opened = open_source(
-        events,
-        None if events else store_path(db),
-        users_file=users,
-        limits=limits,
-        context=current(),
-        engine=engine.value,
-        spark_remote=spark_remote,
-        window=core.window(query),
-    )
-    with opened as source:
+    with _open_source(events, db, users, limits, engine, spark_remote, query) as source:
         result = core.run(query, source)
     emit(result.report, chosen, output, top=top, color=color)
     tell_diagnostics(result)
@@ -225,3 +220,28 @@ def report_command(
         where = "the files" if events else "the store"
         what = "15-minute rollups" if result.answered_by == "rollups" else "events"
         note(f"answered from the {what} of {where}")
+
+
+def _open_source(
+    events: list[str] | None,
+    db: str | None,
+    users: str | None,
+    limits: resources.Limits,
+    engine: Engine,
+    spark_remote: str | None,
+    query: Query,
+) -> contextlib.AbstractContextManager[EventSource]:
+    """--events' files (read by DuckDB or by Spark), else the store of --db, in this run."""
+    from ..backends import open_source
+    from ..reporting import window
+
+    return open_source(
+        events,
+        None if events else store_path(db),
+        users_file=users,
+        limits=limits,
+        context=current(),
+        engine=engine.value,
+        spark_remote=spark_remote,
+        window=window(query),
+    )
