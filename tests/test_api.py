@@ -50,7 +50,7 @@ def test_a_report_from_the_store_with_filters_equals_the_cli(tmp_path: Path) -> 
     with Store.open(db) as store:
         store.ingest([str(SAMPLE / "events.csv")])
         store.import_users(str(SAMPLE / "users.csv"))
-    r = ar.report(db=db, interval="1 day", orgs=["org-1"], users_filter="joe2")
+    r = ar.report(db=db, interval="1 day", org=["org-1"], user="joe2")
     expected = cli_json("--db", str(db), "--interval", "1 day", "--org", "org-1", "--user", "joe2")
     assert r.to_api() == expected
 

@@ -60,7 +60,7 @@ def test_a_python_caller_reads_parameters_and_the_command_line_flags(tmp_path: P
 def test_a_warning_names_the_parameter_as_its_reader_spells_it(tmp_path: Path) -> None:
     events = tmp_path / "e.csv"
     events.write_text("time,user_id,category\n2024-01-01T00:00:00Z,ann,ide\n", encoding="utf-8")
-    result = ar.report(events=str(events), orgs=["nope"])
+    result = ar.report(events=str(events), org=["nope"])
     assert [str(w) for w in result.warnings] == [
         "org 'nope' matches no organization id in the data"
     ]

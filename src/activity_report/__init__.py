@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__
 
 if TYPE_CHECKING:
     from .api import report as report
     from .resources import RunContext as RunContext
 else:
 
-    def report(**kwargs: Any) -> Any:
-        """Lazy: ``import activity_report`` stays cheap for the command line."""
-        from .api import report as make
-
-        return make(**kwargs)
-
     def __getattr__(name: str) -> Any:
-        if name == "RunContext":  # lazy too
+        """Lazy: ``import activity_report`` stays cheap for the command line.
+
+        ``activity_report.report`` is :func:`.api.report` itself, so its
+        signature and docstring are what ``help()`` and completion show.
+        """
+        if name == "report":
+            from .api import report
+
+            return report
+        if name == "RunContext":
             from .resources import RunContext
 
             return RunContext

@@ -2,12 +2,14 @@
 
     import activity_report as ar
 
-    r = ar.report(events=["sample_data/events.parquet"], users="sample_data/users.csv",
+    r = ar.report("sample_data/events.parquet", users="sample_data/users.csv",
                   start="2022-08-01", end="2022-08-31", category="ide", interval="1 week")
-    r.to_api()  # the dict `activity-report --format json` prints
+    r.to_pandas()  # one row per bucket and user, with the user's name
+    r.to_api()     # the dict `activity-report --format json` prints
 
-Values are the command line's, as text (or, for ``max_buckets``, a number);
-bad ones raise :class:`.errors.UsageError` whose message names the keyword.
+The keywords are the report parameters of the command line, the HTTP API and
+the parameter table (:data:`.query.PARAMS`), with the same names and defaults;
+bad values raise :class:`.errors.UsageError` whose message names the keyword.
 
 Reports may run side by side in threads. To stop one, give it a
 :class:`.resources.RunContext` and call its ``cancel()`` from another thread:
@@ -17,61 +19,82 @@ the report raises :class:`.errors.Interrupted`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from datetime import datetime
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from . import reporting as core
-from .backends.duckdb import open_files, open_store
+from .backends import Engine, open_source
 from .query import DEFAULT_MAX_BUCKETS, parse_query
 from .resources import Limits, RunContext, check_temp_dir, parse_memory_limit
 from .store import default_path
 
+Instant = str | datetime | date  # a pandas.Timestamp is a datetime
+Events = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Any  # or Arrow/DataFrame
+
 
 def report(
+    events: Events | None = None,
     *,
-    events: str | Sequence[str] | None = None,
     db: str | os.PathLike[str] | None = None,
-    users: str | None = None,
-    start: str | None = None,
-    end: str | None = None,
-    interval: str = "1 week",
+    users: str | os.PathLike[str] | None = None,
+    start: Instant | None = None,
+    end: Instant | None = None,
+    interval: str | timedelta = "1 week",
     tz: str = "UTC",
     category: str = "any",
-    orgs: str | Sequence[str] | None = None,
-    users_filter: str | Sequence[str] | None = None,
-    heartbeat: str = "1 minute",
+    org: str | Sequence[str] | None = None,
+    user: str | Sequence[str] | None = None,
+    heartbeat: str | timedelta = "1 minute",
     max_buckets: int = DEFAULT_MAX_BUCKETS,
     strict: bool = False,
+    engine: Engine = "duckdb",
+    spark_remote: str | None = None,
     now: datetime | None = None,
     memory_limit: str | None = None,
     temp_dir: str | None = None,
     context: RunContext | None = None,
 ) -> core.ReportResult:
-    """The report of ``events`` (files, globs, directories), else of the store ``db``.
+    """The usage report of ``events``, else of the store ``db``.
 
-    ``users`` is a user directory file (else the store's names users);
-    ``orgs`` and ``users_filter`` keep only those organizations and users
-    (ids or usernames). The result's :meth:`~.reporting.ReportResult.to_api` is
-    the Activity API's JSON object; ``.report`` the report itself,
-    ``.diagnostics`` the invalid rows skipped and ``.notes`` what the command
-    line would add on stderr.
+    ``events``: files, globs or folders of CSV, Parquet or JSON; or the
+    events themselves as a pyarrow Table or a pandas or polars DataFrame
+    (columns named as in a file: time, user_id, category, ...). Without
+    them, the store ``db`` (default: the command line's store).
 
-    ``context`` lets the caller cancel the report from another thread
-    (``context.cancel()``; the report then raises :class:`.errors.Interrupted`);
-    its temporary files (the copy of a FIFO's events) are removed when the
-    caller closes it. Without one, the report has its own, closed before it
-    returns.
+    ``users``: a user directory file (CSV, Parquet or JSON), else the store's.
+    ``start``/``end``: ``datetime``, ``date``, ``pandas.Timestamp``, or text
+    (ISO 8601, now, today, yesterday, 'N UNIT ago'); naive ones are in ``tz``.
+    ``interval``/``heartbeat``: text ('1 week', daily, PT30M) or a
+    ``timedelta`` (whole days and weeks count calendar days in ``tz``).
+    ``category``: any, ide, login, app, tunnel or web_terminal.
+    ``org``/``user``: keep only these organization ids, user ids or usernames.
+    ``max_buckets``: refuse ranges with more buckets than this.
+    ``strict``: fail on invalid rows instead of skipping them.
+    ``engine``: ``"duckdb"`` (this machine) or ``"spark"`` (Apache Spark over
+    ``events``; ``spark_remote`` names a Spark Connect server).
+    ``now`` anchors 'now', 'today' and 'N UNIT ago'.
+    ``memory_limit``/``temp_dir``: DuckDB's memory, and where it spills.
+    ``context``: cancel the report from another thread (``context.cancel()``
+    raises :class:`.errors.Interrupted`); its temporary files are removed when
+    the caller closes it. Without one, the report has its own.
+
+    Returns a :class:`~.reporting.ReportResult`: ``.to_pandas()``,
+    ``.to_arrow()``, ``.to_api()``, and ``.diagnostics``, ``.notes`` and
+    ``.warnings`` (what the command line adds on stderr).
     """
     query = parse_query(
         {
             "tz": tz,
             "category": category,
-            "interval": interval,
-            "start": start,
-            "end": end,
-            "org": orgs,
-            "user": users_filter,
-            "heartbeat": heartbeat,
+            "interval": _span(interval),
+            "start": _instant(start),
+            "end": _instant(end),
+            "org": org,
+            "user": user,
+            "heartbeat": _span(heartbeat),
             "max_buckets": max_buckets,
         },
         now=now,
@@ -81,10 +104,66 @@ def report(
         parse_memory_limit(memory_limit) if memory_limit is not None else None,
         check_temp_dir(temp_dir) if temp_dir is not None else None,
     )
-    if events:
-        files = [events] if isinstance(events, str) else list(events)
-        with open_files(files, users_file=users, limits=limits, context=context) as source:
+    users_file = None if users is None else os.fspath(users)
+    with _files(events, temp_dir) as files:
+        opened = open_source(
+            files,
+            None if files else (db or default_path()),
+            users_file=users_file,
+            limits=limits,
+            context=context,
+            engine=engine,
+            spark_remote=spark_remote,
+            window=core.window(query),
+        )
+        with opened as source:
             return core.run(query, source)
-    path = db or default_path()
-    with open_store(path, users_file=users, limits=limits, context=context) as source:
-        return core.run(query, source)
+
+
+def _instant(value: Instant | None) -> str | None:
+    """A start or end as the text the parameter takes: an ISO 8601 time or date."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):  # and pandas.Timestamp, to the microsecond
+        moment = datetime(*value.timetuple()[:6], value.microsecond, tzinfo=value.tzinfo)
+        return moment.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value  # the parser names the keyword and the value
+
+
+_UNITS = (("week", 7 * 86_400), ("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1))
+
+
+def _span(value: str | timedelta) -> str:
+    """An interval or heartbeat as text: a ``timedelta`` in its largest whole unit."""
+    if not isinstance(value, timedelta):
+        return value
+    if value.microseconds or value <= timedelta(0):
+        return f"{value.total_seconds()} seconds"  # the parser refuses it in its words
+    seconds = int(value.total_seconds())
+    name, size = next((n, s) for n, s in _UNITS if seconds % s == 0)
+    count = seconds // size
+    return f"{count} {name}{'s' * (count != 1)}"
+
+
+@contextmanager
+def _files(events: Events | None, temp_dir: str | None) -> Iterator[list[str] | None]:
+    """``events`` as the file forms the sources read; a table or DataFrame as a Parquet file."""
+    if events is None:
+        yield None
+        return
+    if isinstance(events, str | os.PathLike):
+        yield [os.fspath(events)]
+        return
+    if isinstance(events, Sequence) and all(isinstance(e, str | os.PathLike) for e in events):
+        yield [os.fspath(e) for e in events] or None
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = events if isinstance(events, pa.Table) else pa.table(events)
+    with tempfile.TemporaryDirectory(prefix="activity-report-", dir=temp_dir) as folder:
+        path = os.path.join(folder, "events.parquet")
+        pq.write_table(table, path)
+        yield [path]

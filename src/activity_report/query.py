@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from .backends.protocol import HEARTBEAT_US
 from .errors import InvalidValue
 from .intervals import Interval, parse_heartbeat, parse_interval
 from .sources import CATEGORIES, normalise_category
@@ -85,7 +86,7 @@ class Query:
     category: str = "any"  # one of CATEGORY_CHOICES
     orgs: Sequence[str] | None = None
     users: Sequence[str] | None = None  # ids or usernames
-    heartbeat_us: int = 60_000_000
+    heartbeat_us: int = HEARTBEAT_US
     max_buckets: int = DEFAULT_MAX_BUCKETS
     strict: bool = False  # fail on invalid rows instead of skipping them
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import available_timezones as available_zones
 
 from . import directory as directory_mod
 from . import sources
@@ -18,6 +19,10 @@ from .errors import DataError, Notice
 from .intervals import bucket_edges, ceil_to_unit, floor_to_unit
 from .model import Report, ReportMeta, UserInfo, build_report, to_api
 from .query import Query
+from .render.records import records
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -34,6 +39,37 @@ class ReportResult:
         """The Activity API's JSON object: what ``--format json`` prints."""
         return to_api(self.report)
 
+    def to_arrow(self) -> pa.Table:
+        """One row per bucket and user, as ``--format csv`` has them, typed.
+
+        Columns: ``time`` (the bucket's start, in the report's zone),
+        ``bucket_duration``, ``user_id``, ``name``, ``username``, ``count``
+        and ``duration`` (the user's active time in the bucket).
+        """
+        import pyarrow as pa
+
+        rows = list(records(self.report))
+        zone = self.report.meta.tz if self.report.meta is not None else "UTC"
+        offset = zone if zone in available_zones() else "UTC"
+        times = [bucket.time for bucket in self.report.activity for _ in bucket.user_activity]
+        return pa.table(
+            {
+                "time": pa.array(times, pa.timestamp("us", tz=offset)),
+                "bucket_duration": pa.array(
+                    [r["bucket_duration"] for r in rows], pa.duration("ns")
+                ),
+                "user_id": pa.array([r["user_id"] for r in rows], pa.string()),
+                "name": pa.array([r["name"] for r in rows], pa.string()),
+                "username": pa.array([r["username"] for r in rows], pa.string()),
+                "count": pa.array([r["count"] for r in rows], pa.int64()),
+                "duration": pa.array([r["duration"] for r in rows], pa.duration("ns")),
+            }
+        )
+
+    def to_pandas(self) -> Any:  # a pandas.DataFrame
+        """:meth:`to_arrow` as a pandas DataFrame (needs pandas)."""
+        return self.to_arrow().to_pandas()
+
 
 def to_micros(moment: datetime) -> int:
     delta = moment - EPOCH
@@ -42,6 +78,13 @@ def to_micros(moment: datetime) -> int:
 
 def from_micros(micros: int, tz: tzinfo) -> datetime:
     return (EPOCH + timedelta(microseconds=micros)).astimezone(tz)
+
+
+def window(query: Query) -> tuple[int | None, int | None, int]:
+    """``(start_us, end_us, heartbeat_us)`` of ``query``: what a source may prune by."""
+    start = None if query.start is None else to_micros(query.start)
+    end = None if query.end is None else to_micros(query.end)
+    return start, end, query.heartbeat_us
 
 
 def run(query: Query, source: EventSource) -> ReportResult:

@@ -1,7 +1,75 @@
-"""Engines other than the built-in DuckDB one, each in its own package.
+"""The engines behind a report, each in its own package, and the one place that picks one.
 
-A backend turns ``--events`` into the same three answers the DuckDB engine
-gives (:class:`~activity_report.sources.Diagnostics`, the data span and the
-:class:`~activity_report.engine.Cell` list), so the same model and renderers
-make the output. A backend's own dependencies are imported only when it runs.
+A backend turns the events into the answers :mod:`.protocol` names
+(diagnostics, the data span, the cells), so the same model and renderers
+make the output: :mod:`.duckdb` over event files or the store, :mod:`.spark`
+over files, folders or URLs with Apache Spark. A backend's own dependencies
+are imported only when it runs. :func:`open_source` chooses, for every front
+end: Spark when asked, else DuckDB over the files, else over the store.
 """
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Literal
+
+from ..errors import UsageError
+from .protocol import HEARTBEAT_US
+
+if TYPE_CHECKING:
+    from ..resources import Limits, RunContext
+    from .protocol import EventSource
+
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
+
+
+@contextlib.contextmanager
+def open_source(
+    events: Sequence[str] | None,
+    db: str | os.PathLike[str] | None,
+    *,
+    users_file: str | None = None,
+    limits: Limits | None = None,
+    context: RunContext | None = None,
+    engine: Engine = "duckdb",
+    spark_remote: str | None = None,
+    window: tuple[int | None, int | None, int] = (None, None, HEARTBEAT_US),
+) -> Iterator[EventSource]:
+    """The events a report reads: ``events`` (files, globs, folders), else the store ``db``.
+
+    ``engine`` ``"spark"`` reads ``events`` with Apache Spark (``spark_remote``:
+    a Spark Connect URL, else a local Spark); ``window`` is the report's
+    ``(start_us, end_us, heartbeat_us)``, which lets Spark skip partitions.
+    """
+    if engine == "spark":
+        if not events:
+            raise UsageError(
+                "{engine} spark reads {events} (files, folders or URLs), not a store",
+                params=("engine", "events"),
+            )
+        from . import spark
+
+        start_us, end_us, heartbeat_us = window
+        yield spark.open_source(
+            events,
+            users_file=users_file,
+            remote=spark_remote,
+            start_us=start_us,
+            end_us=end_us,
+            heartbeat_us=heartbeat_us,
+            context=context,
+        )
+        return
+    from .duckdb import open_files, open_store
+
+    if events:
+        with open_files(events, users_file=users_file, limits=limits, context=context) as files:
+            yield files
+        return
+    if db is None:
+        raise ValueError("no events and no store to read")
+    with open_store(db, users_file=users_file, limits=limits, context=context) as store:
+        yield store

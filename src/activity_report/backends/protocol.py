@@ -17,6 +17,10 @@ from typing import Literal, Protocol
 
 from ..model import UserInfo
 
+#: How long an event without an end or a duration covers by default: one minute.
+#: The parameter table's ``heartbeat`` default, and the one the store's rollups hold.
+HEARTBEAT_US = 60_000_000
+
 
 @dataclass(frozen=True)
 class Filters:

@@ -6,7 +6,7 @@ import contextlib
 import enum
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +25,10 @@ from .options import (
     store_path,
 )
 from .runs import current
+
+if TYPE_CHECKING:
+    from ..backends.protocol import EventSource
+    from ..query import Query
 
 
 class Engine(enum.StrEnum):
@@ -277,13 +281,13 @@ def _pseudonym_key(
     return None
 
 
-def _resolve_pseudonyms(query: Any, key: bytes, source: Any) -> Any:
+def _resolve_pseudonyms(query: Query, key: bytes, source: EventSource) -> Query:
     """--user's pseudonyms as the user ids they stand for."""
     from dataclasses import replace
 
     from ..pseudonyms import known_user_ids, resolve
 
-    return replace(query, users=resolve(query.users, key, known_user_ids(source)))
+    return replace(query, users=resolve(query.users or (), key, known_user_ids(source)))
 
 
 def _open_source(
@@ -293,28 +297,19 @@ def _open_source(
     limits: resources.Limits,
     engine: Engine,
     spark_remote: str | None,
-    query: Any,
-) -> contextlib.AbstractContextManager[Any]:
-    """--events' files (read by DuckDB or by Spark), else the store of --db."""
-    from ..backends.duckdb import open_files, open_store
-    from ..reporting import to_micros
+    query: Query,
+) -> contextlib.AbstractContextManager[EventSource]:
+    """--events' files (read by DuckDB or by Spark), else the store of --db, in this run."""
+    from ..backends import open_source
+    from ..reporting import window
 
-    if engine is Engine.spark:
-        if not events:
-            raise UsageError("--engine spark reads --events (files, folders or URLs), not a store")
-        from ..backends import spark
-
-        return contextlib.nullcontext(
-            spark.open_source(
-                events,
-                users_file=users,
-                remote=spark_remote,
-                start_us=None if query.start is None else to_micros(query.start),
-                end_us=None if query.end is None else to_micros(query.end),
-                heartbeat_us=query.heartbeat_us,
-                context=current(),
-            )
-        )
-    if events:
-        return open_files(events, users_file=users, limits=limits, context=current())
-    return open_store(store_path(db), users_file=users, limits=limits, context=current())
+    return open_source(
+        events,
+        None if events else store_path(db),
+        users_file=users,
+        limits=limits,
+        context=current(),
+        engine=engine.value,
+        spark_remote=spark_remote,
+        window=window(query),
+    )

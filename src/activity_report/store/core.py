@@ -12,10 +12,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
-from .. import __version__, resources, sources
+from .. import resources, sources
 from ..backends.protocol import Cell, Filters
 from ..errors import DataError, Kind, UsageError, first_line
 from ..model import UserInfo
+from ..version import __version__
 from . import info as info_mod
 from . import rollups, schema
 from . import users as users_mod

@@ -45,6 +45,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from .. import engine, sources
+from ..backends.protocol import HEARTBEAT_US as HEARTBEAT_US  # the rollups hold this heartbeat
 from ..backends.protocol import Cell, Filters
 from ..errors import DataError, Kind
 
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 
 SLOT_US = 15 * 60 * 1_000_000
 DAY_US = 24 * 60 * 60 * 1_000_000
-HEARTBEAT_US = 60 * 1_000_000
 
 TABLES = (
     "CREATE TABLE rollup_users (uid INTEGER NOT NULL, user_id VARCHAR NOT NULL)",

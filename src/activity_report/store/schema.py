@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .. import __version__
+from ..version import __version__
 from . import rollups
 
 if TYPE_CHECKING:

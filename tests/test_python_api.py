@@ -1,0 +1,110 @@
+"""The Python API as a notebook user meets it: a real signature, Python values, DataFrames."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import activity_report as ar
+from activity_report.errors import UsageError
+from tests.conftest import SAMPLE
+
+EVENTS = str(SAMPLE / "events.parquet")
+USERS = str(SAMPLE / "users.csv")
+AUGUST: dict[str, Any] = {
+    "start": "2022-08-01",
+    "end": "2022-09-01",
+    "category": "ide",
+    "interval": "1 week",
+}
+
+
+def test_help_shows_a_typed_signature_and_a_docstring() -> None:
+    signature = inspect.signature(ar.report)
+    assert "kwargs" not in signature.parameters
+    assert signature.parameters["interval"].default == "1 week"
+    assert signature.parameters["engine"].default == "duckdb"
+    assert ar.report.__doc__ is not None and "to_pandas" in ar.report.__doc__
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime(2022, 8, 1, tzinfo=UTC), datetime(2022, 9, 1, tzinfo=UTC)),
+        (date(2022, 8, 1), date(2022, 9, 1)),
+        (pd.Timestamp("2022-08-01", tz="UTC"), pd.Timestamp("2022-09-01")),
+    ],
+)
+def test_python_times_and_a_timedelta_make_the_same_report_as_text(start: date, end: date) -> None:
+    text = ar.report(EVENTS, **AUGUST).to_api()
+    given = ar.report(
+        EVENTS,
+        start=start,
+        end=end,
+        category="ide",
+        interval=timedelta(weeks=1),
+    ).to_api()
+    assert given == text
+
+
+def test_a_bad_value_names_its_keyword() -> None:
+    with pytest.raises(UsageError, match="invalid value for interval"):
+        ar.report(EVENTS, interval=timedelta(seconds=-1))
+
+
+def test_arrow_and_pandas_events_make_the_files_report(tmp_path: Path) -> None:
+    expected = ar.report(EVENTS, users=USERS, **AUGUST).to_api()
+    table = pq.read_table(EVENTS)
+    assert ar.report(table, users=USERS, **AUGUST).to_api() == expected
+    assert ar.report(table.to_pandas(), users=USERS, **AUGUST).to_api() == expected
+
+
+def test_a_report_as_a_dataframe_has_a_row_per_bucket_and_user_with_names() -> None:
+    result = ar.report(EVENTS, users=USERS, **AUGUST)
+    frame = result.to_pandas()
+    api = result.to_api()
+    rows = [(b["time"], u["user_id"]) for b in api["activity"] for u in b["user_activity"]]
+    assert len(frame) == len(rows) > 0
+    assert list(frame.columns) == [
+        "time",
+        "bucket_duration",
+        "user_id",
+        "name",
+        "username",
+        "count",
+        "duration",
+    ]
+    first = api["activity"][0]["user_activity"][0]
+    row = frame.iloc[0]
+    assert row["user_id"] == first["user_id"]
+    assert row["count"] == first["count"]
+    assert row["duration"] == pd.Timedelta(first["duration"], unit="ns")
+    assert row["name"] == api["users"][first["user_id"]]["name"]
+    assert row["time"] == pd.Timestamp(api["activity"][0]["time"])
+    assert result.to_arrow().schema.field("time").type == pa.timestamp("us", tz="UTC")
+
+
+def test_the_readmes_python_example_runs_and_plots(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## From Python") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    monkeypatch.chdir(root)
+    names: dict[str, Any] = {}
+    exec(code.group(1), names)
+    frame = names["df"]
+    assert list(frame.columns)[:3] == ["time", "bucket_duration", "user_id"]
+    assert frame["name"].notna().all()  # the directory names every user of the sample
