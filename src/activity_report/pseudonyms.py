@@ -130,8 +130,11 @@ def known_user_ids(source: EventSource) -> set[str]:
     if callable(listed):  # Spark: every id of the events
         known.update(listed())
         return known
-    con, view = getattr(source, "con", None), getattr(source, "view", None)
-    if con is not None and isinstance(view, str):  # DuckDB: every id of the events
+    # DuckDB: every id of the events, in the source's view of its connection
+    # (a file source's own, or its store's).
+    con = getattr(source, "con", None) or getattr(getattr(source, "store", None), "con", None)
+    view = getattr(source, "view", None)
+    if con is not None and isinstance(view, str):
         rows = con.execute(f"SELECT DISTINCT user_id FROM {view} WHERE user_id IS NOT NULL")
         known.update(str(user_id) for (user_id,) in rows.fetchall())
     return known
