@@ -178,7 +178,7 @@ def test_some_invalid_rows_still_give_a_report(events_csv: Callable[..., Path]) 
         ),
         (
             ("--formt", "json"),
-            "no such option: --formt (did you mean --format or --org?); see "
+            "no such option: --formt (did you mean --format or --org or --time-format?); see "
             "`activity-report report --help`",
         ),
         (("report", "--events"), "--events needs a value"),
@@ -414,7 +414,7 @@ def test_help_never_cuts_a_word_and_fits_80_columns(args: tuple[str, ...]) -> No
         ("activity-report --category ", ["any", "ide", "login", "app", "tunnel", "web_terminal"]),
         ("activity-report --category w", ["web_terminal"]),
         ("activity-report report --category l", ["login"]),
-        ("activity-report --ca", ["--category"]),
+        ("activity-report --ca", ["--category-map", "--category-map-file", "--category"]),
         ("activity-report --format c", ["csv"]),
     ],
 )

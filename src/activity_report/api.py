@@ -24,6 +24,7 @@ from . import reporting as core
 from .event_source import open_files, open_store
 from .query import DEFAULT_MAX_BUCKETS, parse_query
 from .resources import Limits, RunContext, check_temp_dir, parse_memory_limit
+from .sources import parse_reading
 from .store import default_path
 
 
@@ -46,6 +47,11 @@ def report(
     memory_limit: str | None = None,
     temp_dir: str | None = None,
     context: RunContext | None = None,
+    column: str | Sequence[str] | None = None,
+    time_format: str = "iso",
+    input_tz: str = "UTC",
+    category_map: str | Sequence[str] | None = None,
+    category_map_file: str | None = None,
 ) -> core.ReportResult:
     """The report of ``events`` (files, globs, directories), else of the store ``db``.
 
@@ -61,6 +67,11 @@ def report(
     its temporary files (the copy of a FIFO's events) are removed when the
     caller closes it. Without one, the report has its own, closed before it
     returns.
+
+    ``column`` (``"user=actor.id"``, ...), ``time_format``, ``input_tz``,
+    ``category_map`` (``"ssh=tunnel"``, ...) and ``category_map_file`` say
+    how to read event files whose columns, times or categories are not the
+    canonical ones, as the command line's options of those names do.
     """
     query = parse_query(
         {
@@ -81,9 +92,18 @@ def report(
         parse_memory_limit(memory_limit) if memory_limit is not None else None,
         check_temp_dir(temp_dir) if temp_dir is not None else None,
     )
+    reading = parse_reading(
+        column=[column] if isinstance(column, str) else column,
+        time_format=time_format,
+        input_tz=input_tz,
+        category_map=[category_map] if isinstance(category_map, str) else category_map,
+        category_map_file=category_map_file,
+    )
     if events:
         files = [events] if isinstance(events, str) else list(events)
-        with open_files(files, users_file=users, limits=limits, context=context) as source:
+        with open_files(
+            files, users_file=users, limits=limits, context=context, reading=reading
+        ) as source:
             return core.run(query, source)
     path = db or default_path()
     with open_store(path, users_file=users, limits=limits, context=context) as source:

@@ -235,8 +235,13 @@ def open_files(
     limits: resources.Limits | None = None,
     context: resources.RunContext | None = None,
     stdin: IO[bytes] | None = None,
+    reading: sources.Reading | None = None,
 ) -> Iterator[DuckDBSource]:
     """The events of files, globs, directories or ``-`` (the forms of ``--events``).
+
+    ``reading`` says which columns hold which field, and how times and
+    categories are written (:func:`.sources.parse_reading`); default: the
+    canonical columns and ISO 8601 times.
 
     ``context`` is the run's (see :class:`.resources.RunContext`): its cancel
     stops the source's queries, which then fail with :class:`.errors.Interrupted`,
@@ -248,7 +253,9 @@ def open_files(
         con = connect(limits.memory_limit, limits.temp_dir, context=run)
         try:
             loaded = sources.load_events(
-                con, sources.expand_paths(events, stdin=stdin, context=run)
+                con,
+                sources.expand_paths(events, stdin=stdin, context=run),
+                reading=reading or sources.DEFAULT_READING,
             )
             has_csv = any(file.fmt == "csv" for file in loaded.files)
             yield DuckDBSource(

@@ -21,6 +21,7 @@ from .. import __version__, resources
 from ..errors import ActivityReportError, flag_name
 from ..resources import RunContext
 from .click_errors import click_message
+from .config import config_path, default_map
 from .messages import PROG, fail, note, one_line
 from .report import report_command
 from .runs import install_signal_handlers, running
@@ -47,6 +48,10 @@ class DefaultReportGroup(TyperGroup):
         extra["standalone_mode"] = False
 
         def invoke() -> object:
+            config = config_path(argv)
+            if config is not None:  # its options are the defaults of every command
+                extra["default_map"] = default_map(config, self)
+                extra["obj"] = {"config": str(config)}
             return super(DefaultReportGroup, self).main(argv, prog_name or PROG, **extra)
 
         sys.exit(run_guarded(invoke, argv))

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 
 from .. import resources
@@ -15,7 +16,20 @@ from ..errors import UsageError
 from ..render import DEFAULT_TOP, ColorMode, Format
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
-from .options import DB_DEFAULT, MemoryLimitOption, TempDirOption, resource_limits, store_path
+from .options import (
+    DB_DEFAULT,
+    CategoryMapFileOption,
+    CategoryMapOption,
+    ColumnOption,
+    ConfigOption,
+    InputTzOption,
+    MemoryLimitOption,
+    TempDirOption,
+    TimeFormatOption,
+    reading_from,
+    resource_limits,
+    store_path,
+)
 from .runs import current
 
 
@@ -35,7 +49,8 @@ def report_command(
         list[str] | None,
         typer.Option(
             "--events",
-            help="Event file, glob, directory, or - for CSV on stdin. Repeatable.",
+            help="Event file (Parquet, CSV, JSON Lines), glob, directory, or - for CSV on "
+            "stdin. Repeatable.",
             envvar="ACTIVITY_REPORT_EVENTS",
             show_default=False,
         ),
@@ -53,6 +68,12 @@ def report_command(
         str | None,
         typer.Option("--users", help="User directory: CSV, Parquet or JSON."),
     ] = None,
+    column: ColumnOption = None,
+    time_format: TimeFormatOption = "iso",
+    input_tz: InputTzOption = "UTC",
+    category_map: CategoryMapOption = None,
+    category_map_file: CategoryMapFileOption = None,
+    config: ConfigOption = None,
     start: Annotated[
         str | None,
         typer.Option(
@@ -169,7 +190,11 @@ def report_command(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", help="Say on stderr what answered: the events or rollups."),
+        typer.Option(
+            "--verbose",
+            help="Say on stderr which config file was read and what answered: the events "
+            "or rollups.",
+        ),
     ] = False,
 ) -> None:
     """Report who was active, how often and for how long, per interval.
@@ -200,15 +225,30 @@ def report_command(
         now=datetime.now(UTC),
         strict=strict,
     )
+    reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
-    with _open_source(events, db, users, limits, engine, spark_remote, query) as source:
+    with _open_source(events, db, users, limits, engine, spark_remote, query, reading) as source:
         result = core.run(query, source)
     emit(result.report, chosen, output, top=top, color=color)
     tell_diagnostics(result)
     if verbose:
+        config_file = (click.get_current_context().obj or {}).get("config")
+        if config_file:
+            note(f"read options from {config_file}")
         where = "the files" if events else "the store"
         what = "15-minute rollups" if result.answered_by == "rollups" else "events"
         note(f"answered from the {what} of {where}")
+
+
+_READING_OPTIONS = ("column", "time_format", "input_tz", "category_map", "category_map_file")
+
+
+def _given_on_command_line(names: tuple[str, ...]) -> bool:
+    """Whether one of these options was typed (not taken from a config file or a default)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    return any(ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE for n in names)
 
 
 def _open_source(
@@ -219,14 +259,22 @@ def _open_source(
     engine: Engine,
     spark_remote: str | None,
     query: Any,
+    reading: Any,
 ) -> contextlib.AbstractContextManager[Any]:
     """--events' files (read by DuckDB or by Spark), else the store of --db."""
     from ..event_source import open_files, open_store
     from ..reporting import to_micros
+    from ..sources import DEFAULT_READING
 
     if engine is Engine.spark:
         if not events:
             raise UsageError("--engine spark reads --events (files, folders or URLs), not a store")
+        if reading != DEFAULT_READING:
+            raise UsageError(
+                "--engine spark reads the canonical columns and ISO 8601 times only; "
+                "leave out --column, --time-format, --input-tz and --category-map, "
+                "or use --engine duckdb"
+            )
         from ..backends import spark
 
         return contextlib.nullcontext(
@@ -241,5 +289,12 @@ def _open_source(
             )
         )
     if events:
-        return open_files(events, users_file=users, limits=limits, context=current())
+        return open_files(
+            events, users_file=users, limits=limits, context=current(), reading=reading
+        )
+    if _given_on_command_line(_READING_OPTIONS):
+        raise UsageError(
+            "--column, --time-format, --input-tz and --category-map say how to read event "
+            "files: give them to ingest, or with --events"
+        )
     return open_store(store_path(db), users_file=users, limits=limits, context=current())

@@ -13,12 +13,19 @@ import typer
 
 from .messages import note, plural, print_json, warn_unknown_values
 from .options import (
+    CategoryMapFileOption,
+    CategoryMapOption,
+    ColumnOption,
+    ConfigOption,
     CountsJsonOption,
     DbOption,
     DebugOption,
+    InputTzOption,
     MemoryLimitOption,
     TempDirOption,
+    TimeFormatOption,
     WaitOption,
+    reading_from,
     resource_limits,
     store_path,
 )
@@ -30,7 +37,8 @@ def ingest_command(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help="Event files (Parquet, CSV), globs, directories, or - for CSV on stdin.",
+            help="Event files (Parquet, CSV, JSON Lines), globs, directories, or - for CSV "
+            "on stdin.",
             show_default=False,
         ),
     ],
@@ -39,6 +47,12 @@ def ingest_command(
         bool,
         typer.Option("--strict", help="Refuse the whole run (exit 1) if any row is invalid."),
     ] = False,
+    column: ColumnOption = None,
+    time_format: TimeFormatOption = "iso",
+    input_tz: InputTzOption = "UTC",
+    category_map: CategoryMapOption = None,
+    category_map_file: CategoryMapFileOption = None,
+    config: ConfigOption = None,
     as_json: CountsJsonOption = False,
     wait: WaitOption = 30.0,
     memory_limit: MemoryLimitOption = None,
@@ -55,12 +69,13 @@ def ingest_command(
 
     if as_json:
         require_stdout("the counts")
+    reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
     with (
         Store.open(store_path(db), limits=limits, wait=wait, context=current()) as store,
         _ingest_progress() as progress,
     ):
-        result = store.ingest(paths, strict=strict, progress=progress)
+        result = store.ingest(paths, strict=strict, progress=progress, reading=reading)
     if as_json:
         print_json(result.to_dict(), done="the ingest is committed")
     files = f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}"

@@ -327,6 +327,7 @@ class Store:
         strict: bool = False,
         progress: Progress | None = None,
         stdin: IO[bytes] | None = None,
+        reading: sources.Reading | None = None,
     ) -> IngestResult:
         """Add the events of ``specs`` (the forms of ``--events``) in one transaction.
 
@@ -334,12 +335,15 @@ class Store:
         of each other) are counted; invalid rows go to the rejects table. Any
         failure, or ``strict`` with invalid rows, leaves the store unchanged.
         The files are read and checked before the store is held (see :mod:`.ingest`).
+        ``reading`` says how to read their columns, times and categories.
         """
         self._writable()
         files = sources.expand_paths(specs, stdin=stdin, context=self.context)
         if not files:
             raise DataError("no event files given; name the files to ingest")
-        return Ingest(self).run(files, strict, progress)
+        run = Ingest(self)
+        run.reading = reading or sources.DEFAULT_READING
+        return run.run(files, strict, progress)
 
     def import_users(self, path: str) -> UsersResult:
         """Load a user directory file; users already in the store are updated."""
