@@ -189,7 +189,7 @@ def test_some_invalid_rows_still_give_a_report(events_csv: Callable[..., Path]) 
         (("users", "frob"), "no such command 'frob' for activity-report users: use one of "
          "import, list"),
         (("infoo",), "unexpected argument 'infoo': the commands are report, ingest, info, "
-         "serve, users, tokens"),
+         "serve, users, orgs, tokens"),
     ],
 )  # fmt: skip
 def test_clicks_errors_read_like_the_tools_own(args: tuple[str, ...], message: str) -> None:
@@ -408,7 +408,7 @@ def test_help_never_cuts_a_word_and_fits_80_columns(args: tuple[str, ...]) -> No
 @pytest.mark.parametrize(
     ("words", "expected"),
     [
-        ("activity-report ", ["report", "ingest", "info", "serve", "users", "tokens"]),
+        ("activity-report ", ["report", "ingest", "info", "serve", "users", "orgs", "tokens"]),
         ("activity-report in", ["ingest", "info"]),
         ("activity-report users ", ["import", "list"]),
         ("activity-report --category ", ["any", "ide", "login", "app", "tunnel", "web_terminal"]),

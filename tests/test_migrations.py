@@ -144,7 +144,7 @@ def test_a_store_with_the_first_rollups_is_read_then_upgraded(tmp_path: Path) ->
     shutil.copyfile(SCHEMA3_STORE, store)
     before = tables(store)
     with Store.open(store, read_only=True) as reader:
-        assert reader.pending == ("0004_rollup_levels",)
+        assert reader.pending == ("0004_rollup_levels", "0005_orgs")
     # Before the upgrade its rollups are not the ones this release reads: the events answer.
     assert_old_reports(store, "events", SCHEMA3_REPORTS)
     with Store.open(store) as writer:
@@ -152,6 +152,7 @@ def test_a_store_with_the_first_rollups_is_read_then_upgraded(tmp_path: Path) ->
     after = tables(store)
     assert after.pop("meta") != before.pop("meta")  # the schema version moved on
     assert after == before
+    assert rows(store, "SELECT count(*) FROM orgs") == [(0,)]  # empty until imported
     assert rows(store, "SELECT count(*) FROM rollups")[0][0] > 0
     assert rows(store, "SELECT count(*) FROM rollups_daily")[0][0] > 0
     assert_old_reports(store, "15-minute rollups", SCHEMA3_REPORTS)

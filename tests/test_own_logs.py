@@ -459,7 +459,11 @@ def test_config_names_a_file_and_ingest_reads_it(tmp_path: Path) -> None:
     )
     ingest = run_cli("ingest", "--config", str(config))
     assert ingest.exit_code == 0, ingest.stderr
-    assert report("--db", str(db)) == expected
+    # --db typed here wins over the file's events: the report reads the store.
+    assert report("--config", str(config), "--db", str(db)) == expected
+    # The file's reading options serve the store's report without complaint.
+    store = run_cli(*REPORT, *RANGE, "--config", str(config), "--db", str(db), "--verbose")
+    assert store.stderr.endswith("of the store\n")
 
 
 def test_an_unknown_config_key_is_a_usage_error(

@@ -76,6 +76,7 @@ class DuckDBSource:
     view: str
     every_column: bool = False  # CSV rows may have any column wrong; Parquet and the store not
     users_file: str | None = None  # a directory file, else the store's directory
+    orgs_file: str | None = None  # an organization directory file, else the store's
     store: Store | None = None
     has_coverage: bool = True  # some rows may carry an end time or a duration
     #: The view counted, when it may differ from the one checked: the files' rows
@@ -172,6 +173,15 @@ class DuckDBSource:
             return directory_mod.index(directory_mod.read_directory_file(self.con, self.users_file))
         return self.store.users() if self.store is not None else {}
 
+    def org_names(self) -> dict[str, str]:
+        """The organization directory, id -> name: the file's, else the store's."""
+        self._check()
+        if self.orgs_file:
+            from .orgs import read_orgs_file
+
+            return read_orgs_file(self.con, self.orgs_file)
+        return self.store.orgs() if self.store is not None else {}
+
     def refuse_files_without_valid_rows(self, diagnostics: sources.Diagnostics) -> None:
         sources.refuse_files_without_valid_rows(self.con, self.view, diagnostics)
 
@@ -236,6 +246,7 @@ def open_files(
     context: resources.RunContext | None = None,
     stdin: IO[bytes] | None = None,
     reading: sources.Reading | None = None,
+    orgs_file: str | None = None,
 ) -> Iterator[DuckDBSource]:
     """The events of files, globs, directories or ``-`` (the forms of ``--events``).
 
@@ -263,6 +274,7 @@ def open_files(
                 loaded.view,
                 every_column=has_csv,
                 users_file=users_file,
+                orgs_file=orgs_file,
                 has_coverage=loaded.has_coverage,
                 counted=sources.counted_view_later(con, loaded),
                 summary=loaded.summary,
@@ -279,6 +291,7 @@ def open_store(
     users_file: str | None = None,
     limits: resources.Limits | None = None,
     context: resources.RunContext | None = None,
+    orgs_file: str | None = None,
 ) -> Iterator[DuckDBSource]:
     """The events of the store at ``path``, opened read-only; its directory names users.
 
@@ -295,6 +308,7 @@ def open_store(
             store.con,
             store.events_view(),
             users_file=users_file,
+            orgs_file=orgs_file,
             store=store,
             rollup=store.rollup_cells,
             context=run,

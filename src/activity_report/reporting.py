@@ -12,6 +12,7 @@ from typing import Any
 
 from . import directory as directory_mod
 from . import engine, sources
+from . import orgs as orgs_mod
 from .errors import DataError
 from .event_source import EventSource
 from .event_source import connect as connect
@@ -62,9 +63,10 @@ def run(query: Query, source: EventSource) -> ReportResult:
     if diagnostics.invalid_rows:
         source.refuse_files_without_valid_rows(diagnostics)
     users = source.directory()
+    org_names = _org_names(source)
     filters = engine.Filters(
         categories=list(query.categories),
-        orgs=list(query.orgs) if query.orgs is not None else None,
+        orgs=orgs_mod.resolve(query.orgs, org_names) if query.orgs is not None else None,
         users=directory_mod.resolve_user_filters(query.users, users)
         if query.users is not None
         else None,
@@ -81,7 +83,7 @@ def run(query: Query, source: EventSource) -> ReportResult:
         )
         if span is None:
             notes.append("no events match the filters; the report is empty")
-            meta = _meta(query, start, end)
+            meta = _meta(query, start, end, filters, org_names)
             return ReportResult(Report((), (), meta), diagnostics, notes, warnings)
         tz = query.zone.info
         if start is None:
@@ -97,7 +99,7 @@ def run(query: Query, source: EventSource) -> ReportResult:
         edges,
         [(c.bucket, c.user_id, c.count, c.duration_us) for c in cells],
         users,
-        _meta(query, edges[0], edges[-1]),
+        _meta(query, edges[0], edges[-1], filters, org_names),
     )
     if not report.users:
         notes.append("no activity in the range for these filters")
@@ -110,21 +112,35 @@ def _unmatched_filters(
 ) -> list[str]:
     """What to tell about given --org and --user values that match no event at all."""
     messages = []
-    if query.orgs:
-        found = source.values_like("org", query.orgs)
-        messages += directory_mod.unmatched_filters("--org", query.orgs, found)
+    if filters.orgs:
+        found = source.values_like("org", filters.orgs)
+        messages += directory_mod.unmatched_filters("--org", filters.orgs, found)
     if query.users and filters.users is not None:
         found = source.values_like("user_id", filters.users)
         messages += directory_mod.unmatched_filters("--user", query.users, found, directory)
     return messages
 
 
-def _meta(query: Query, start: datetime | None, end: datetime | None) -> ReportMeta:
+def _org_names(source: EventSource) -> dict[str, str]:
+    """The source's organization directory (id -> name), if it has one."""
+    names = getattr(source, "org_names", None)
+    return names() if callable(names) else {}
+
+
+def _meta(
+    query: Query,
+    start: datetime | None,
+    end: datetime | None,
+    filters: engine.Filters,
+    org_names: dict[str, str],
+) -> ReportMeta:
+    orgs = tuple(filters.orgs or ())
     return ReportMeta(
         start=start or EPOCH,
         end=end or EPOCH,
         interval=str(query.interval),
         category=query.category,
-        orgs=tuple(query.orgs or ()),
+        orgs=orgs,
         tz=query.zone.name,
+        org_labels=orgs_mod.labels(orgs, org_names),
     )

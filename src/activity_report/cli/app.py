@@ -26,7 +26,7 @@ from .messages import PROG, fail, note, one_line
 from .report import report_command
 from .runs import install_signal_handlers, running
 from .serve import serve_command
-from .store import info_command, ingest_command, users_app
+from .store import info_command, ingest_command, orgs_app, users_app
 from .streams import guard_standard_streams
 from .tokens import tokens_app
 
@@ -136,6 +136,7 @@ app.command("report")(report_command)
 app.command("ingest")(ingest_command)
 app.command("info")(info_command)
 app.add_typer(users_app)
+app.add_typer(orgs_app)
 app.command("serve")(serve_command)
 app.add_typer(tokens_app)
 command = typer.main.get_command(app)

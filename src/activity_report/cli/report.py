@@ -68,6 +68,15 @@ def report_command(
         str | None,
         typer.Option("--users", help="User directory: CSV, Parquet or JSON."),
     ] = None,
+    orgs: Annotated[
+        str | None,
+        typer.Option(
+            "--orgs",
+            help="Organization directory (CSV, Parquet or JSON with id and name): reports "
+            "name organizations, and --org takes a name. Default: the store's (orgs import).",
+            show_default=False,
+        ),
+    ] = None,
     column: ColumnOption = None,
     time_format: TimeFormatOption = "iso",
     input_tz: InputTzOption = "UTC",
@@ -103,7 +112,9 @@ def report_command(
     ] = "any",
     org: Annotated[
         list[str] | None,
-        typer.Option("--org", help="Only this organization id. Repeatable.", show_default=False),
+        typer.Option(
+            "--org", help="Only this organization id or name. Repeatable.", show_default=False
+        ),
     ] = None,
     user: Annotated[
         list[str] | None,
@@ -225,9 +236,13 @@ def report_command(
         now=datetime.now(UTC),
         strict=strict,
     )
+    if events and _source_of("events") is _FROM_FILE and _source_of("db") is _TYPED:
+        events = None  # --db typed here wins over the config file's events
     reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
-    with _open_source(events, db, users, limits, engine, spark_remote, query, reading) as source:
+    with _open_source(
+        events, db, users, limits, engine, spark_remote, query, reading, orgs
+    ) as source:
         result = core.run(query, source)
     emit(result.report, chosen, output, top=top, color=color)
     tell_diagnostics(result)
@@ -243,12 +258,19 @@ def report_command(
 _READING_OPTIONS = ("column", "time_format", "input_tz", "category_map", "category_map_file")
 
 
+_TYPED = click.core.ParameterSource.COMMANDLINE
+_FROM_FILE = click.core.ParameterSource.DEFAULT_MAP
+
+
+def _source_of(name: str) -> click.core.ParameterSource | None:
+    """Where an option's value came from: typed, the environment, the config file, a default."""
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.get_parameter_source(name)
+
+
 def _given_on_command_line(names: tuple[str, ...]) -> bool:
     """Whether one of these options was typed (not taken from a config file or a default)."""
-    ctx = click.get_current_context(silent=True)
-    if ctx is None:
-        return False
-    return any(ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE for n in names)
+    return any(_source_of(n) is _TYPED for n in names)
 
 
 def _open_source(
@@ -260,6 +282,7 @@ def _open_source(
     spark_remote: str | None,
     query: Any,
     reading: Any,
+    orgs: str | None = None,
 ) -> contextlib.AbstractContextManager[Any]:
     """--events' files (read by DuckDB or by Spark), else the store of --db."""
     from ..event_source import open_files, open_store
@@ -269,6 +292,8 @@ def _open_source(
     if engine is Engine.spark:
         if not events:
             raise UsageError("--engine spark reads --events (files, folders or URLs), not a store")
+        if orgs:
+            raise UsageError("--engine spark does not read --orgs yet; use --engine duckdb")
         if reading != DEFAULT_READING:
             raise UsageError(
                 "--engine spark reads the canonical columns and ISO 8601 times only; "
@@ -290,11 +315,18 @@ def _open_source(
         )
     if events:
         return open_files(
-            events, users_file=users, limits=limits, context=current(), reading=reading
+            events,
+            users_file=users,
+            limits=limits,
+            context=current(),
+            reading=reading,
+            orgs_file=orgs,
         )
     if _given_on_command_line(_READING_OPTIONS):
         raise UsageError(
             "--column, --time-format, --input-tz and --category-map say how to read event "
             "files: give them to ingest, or with --events"
         )
-    return open_store(store_path(db), users_file=users, limits=limits, context=current())
+    return open_store(
+        store_path(db), users_file=users, limits=limits, context=current(), orgs_file=orgs
+    )

@@ -156,6 +156,77 @@ def users_import_command(
     )
 
 
+orgs_app = typer.Typer(
+    name="orgs",
+    rich_markup_mode=None,
+    help="The store's organization directory: reports name organizations from it.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@orgs_app.command("import")
+def orgs_import_command(
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="Organization directory: CSV, Parquet or JSON with id and name.",
+            show_default=False,
+        ),
+    ],
+    db: DbOption = None,
+    as_json: CountsJsonOption = False,
+    wait: WaitOption = 30.0,
+    debug: DebugOption = False,
+) -> None:
+    """Load an organization directory into the store; organizations already there are renamed.
+
+    Reports from the store then name organizations, and --org takes a name.
+    Example: activity-report orgs import orgs.csv
+    """
+    from ..store import Store
+
+    if as_json:
+        require_stdout("the counts")
+    with Store.open(store_path(db), wait=wait, context=current()) as store:
+        result = store.import_orgs(file)
+    if as_json:
+        print_json(result.to_dict(), done="the import is committed")
+    note(
+        f"imported {plural(result.orgs, 'organization')} into {result.path}: "
+        f"{result.added:,} added, {result.updated:,} updated, {result.unchanged:,} unchanged"
+    )
+
+
+@orgs_app.command("list")
+def orgs_list_command(
+    db: DbOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print them as a JSON object, id -> name.")
+    ] = False,
+    debug: DebugOption = False,
+) -> None:
+    """List the organizations in the store's directory, by id.
+
+    Example: activity-report orgs list --json
+    """
+    from ..store import Store
+
+    with Store.open(store_path(db), read_only=True, context=current()) as store:
+        orgs = store.orgs()
+    if as_json:
+        print_json(orgs)
+        return
+    width = max((len(oid) for oid in orgs), default=0)
+    for oid, name in orgs.items():
+        sys.stdout.write(f"{oid.ljust(width)}  {name}\n")
+    sys.stdout.flush()
+    if not orgs:
+        note(
+            "note: the store has no organizations; load them with "
+            "`activity-report orgs import FILE`"
+        )
+
+
 @users_app.command("list")
 def users_list_command(
     db: DbOption = None,

@@ -16,6 +16,7 @@ from .. import __version__, engine, resources, sources
 from ..errors import DataError, Kind, UsageError, first_line
 from ..model import UserInfo
 from . import info as info_mod
+from . import orgs as orgs_store
 from . import rollups, schema
 from . import users as users_mod
 from .ingest import Ingest, Progress
@@ -349,6 +350,16 @@ class Store:
         """Load a user directory file; users already in the store are updated."""
         self._writable()
         return users_mod.import_users(self, path)
+
+    def import_orgs(self, path: str) -> orgs_store.OrgsResult:
+        """Load an organization directory file; organizations already there are renamed."""
+        self._writable()
+        return orgs_store.import_orgs(self, path)
+
+    def orgs(self) -> dict[str, str]:
+        """The organization directory held by the store: id -> name."""
+        with self._reading():
+            return orgs_store.stored_orgs(self)
 
     # ----------------------------------------------------------------- reading
 

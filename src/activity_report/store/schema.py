@@ -113,6 +113,11 @@ def _rollup_levels(con: duckdb.DuckDBPyConnection) -> None:
     rollups.refresh(con, scope("SELECT * FROM events"))
 
 
+def _add_orgs(con: duckdb.DuckDBPyConnection) -> None:
+    """The organization directory: names for the ids events carry (``orgs import``)."""
+    con.execute("CREATE TABLE orgs (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL)")
+
+
 #: The schema, step by step. To change it, append a step (never edit or
 #: reorder one that has shipped): a name that sorts after the last one and a
 #: function that takes the connection, inside the step's transaction, and
@@ -127,6 +132,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0002_rollups", _add_rollups),
     Migration("0003_tokens", _add_tokens),
     Migration("0004_rollup_levels", _rollup_levels),
+    Migration("0005_orgs", _add_orgs),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

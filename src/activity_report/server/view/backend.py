@@ -54,7 +54,16 @@ class StoreBackend:
             rows = cursor.execute(
                 "SELECT DISTINCT org FROM events WHERE org IS NOT NULL ORDER BY org"
             ).fetchall()
-        return [(str(org), None) for (org,) in rows]
+            # The directory (``orgs import``), in a store that has its table.
+            named = cursor.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'orgs' "
+                "AND schema_name = 'main' AND NOT temporary"
+            ).fetchall()[0][0]
+            names: dict[str, str] = {}
+            if named:
+                rows_named = cursor.execute("SELECT id, name FROM orgs").fetchall()
+                names = {str(i): str(n) for i, n in rows_named}
+        return [(str(org), names.get(str(org))) for (org,) in rows]
 
     def latest_event(self) -> datetime | None:
         with self.reader.cursor() as (cursor, _):
