@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql import SparkSession
 
 import activity_report as ar
 from activity_report.errors import InvalidValue
@@ -404,13 +405,31 @@ def test_a_broken_json_array_is_one_line(tmp_path: Path) -> None:
     assert run.stderr.count("\n") == 1
 
 
-def test_spark_refuses_what_it_cannot_read_yet(tmp_path: Path) -> None:
-    path = str(export_csv(tmp_path / "export.csv"))
+@pytest.mark.parametrize(
+    ("name", "write", "options"),
+    [("export.csv", export_csv, EXPORT_OPTIONS), ("events.parquet", parquet_file, PARQUET_OPTIONS)],
+)
+def test_spark_reads_named_columns_epoch_times_and_category_maps(
+    spark: SparkSession, tmp_path: Path, name: str, write: object, options: Sequence[str]
+) -> None:
+    expected = report("--events", str(canonical_csv(tmp_path / "canonical.csv")))
+    path = str(write(tmp_path / name))  # type: ignore[operator]
+    assert report("--events", path, *options, "--engine", "spark") == expected
+
+
+def test_spark_refuses_what_it_cannot_read_yet(spark: SparkSession, tmp_path: Path) -> None:
+    path = str(local_csv(tmp_path / "local.csv"))
     one_error(
-        run_cli("--events", path, "--engine", "spark", "--time-format", "epoch-ms"),
+        run_cli("--events", path, *LOCAL_OPTIONS, "--engine", "spark"),
         2,
-        "--engine spark reads the canonical columns and ISO 8601 times only; leave out "
-        "--column, --time-format, --input-tz and --category-map, or use --engine duckdb",
+        "--engine spark reads ISO 8601 and epoch times in UTC only; leave out --input-tz and "
+        "strptime patterns of --time-format, or use --engine duckdb",
+    )
+    lines = str(json_lines(tmp_path / "events.jsonl"))
+    one_error(
+        run_cli("--events", lines, *JSON_OPTIONS, "--engine", "spark"),
+        1,
+        f"{lines}: the Spark engine does not read JSON yet; read it with --engine duckdb",
     )
 
 

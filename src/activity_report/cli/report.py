@@ -287,18 +287,17 @@ def _open_source(
     """--events' files (read by DuckDB or by Spark), else the store of --db."""
     from ..event_source import open_files, open_store
     from ..reporting import to_micros
-    from ..sources import DEFAULT_READING
+    from ..sources import TIME_FORMATS as SPARK_TIME_FORMATS
 
     if engine is Engine.spark:
         if not events:
             raise UsageError("--engine spark reads --events (files, folders or URLs), not a store")
         if orgs:
             raise UsageError("--engine spark does not read --orgs yet; use --engine duckdb")
-        if reading != DEFAULT_READING:
+        if reading.time_format not in SPARK_TIME_FORMATS or not reading.utc_input:
             raise UsageError(
-                "--engine spark reads the canonical columns and ISO 8601 times only; "
-                "leave out --column, --time-format, --input-tz and --category-map, "
-                "or use --engine duckdb"
+                "--engine spark reads ISO 8601 and epoch times in UTC only; leave out "
+                "--input-tz and strptime patterns of --time-format, or use --engine duckdb"
             )
         from ..backends import spark
 
@@ -311,6 +310,7 @@ def _open_source(
                 end_us=None if query.end is None else to_micros(query.end),
                 heartbeat_us=query.heartbeat_us,
                 context=current(),
+                reading=reading,
             )
         )
     if events:

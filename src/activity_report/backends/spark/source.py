@@ -16,7 +16,7 @@ from ... import directory as directory_mod
 from ... import sources
 from ...engine import Cell, Filters
 from ...model import UserInfo
-from ...sources import Diagnostics
+from ...sources import DEFAULT_READING, Diagnostics, Reading
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -206,8 +206,12 @@ def open_source(
     end_us: int | None = None,
     heartbeat_us: int,
     context: RunContext | None = None,
+    reading: Reading | None = None,
 ) -> SparkSource:
     """The events of files, folders or URLs, read by Spark (a local one without ``remote``).
+
+    ``reading``: named columns, epoch time formats and a category map, as the
+    DuckDB engine reads them (see :mod:`activity_report.sources.mapping`).
 
     ``start_us``/``end_us`` prune Hive-partitioned folders (``date=...``) to the
     report's range. ``context`` removes the copy of a stream (``-``, a FIFO)
@@ -223,5 +227,6 @@ def open_source(
         local=remote is None,
         window=PruneWindow(start_us, end_us, heartbeat_us),
         context=context,
+        reading=reading or DEFAULT_READING,
     )
     return SparkSource(read, users_file)
