@@ -347,6 +347,16 @@ def test_a_column_the_file_lacks_is_named_with_the_closest(tmp_path: Path) -> No
     )
 
 
+def test_a_json_path_the_file_lacks_is_named_with_the_closest(tmp_path: Path) -> None:
+    path = str(json_lines(tmp_path / "events.jsonl"))
+    one_error(
+        run_cli("--events", path, "--column", "time=ts", "--column", "user=actor.name"),
+        1,
+        f"{path}: no column 'actor.name' for the user field (columns found: actor, event, ts, "
+        "actor.id, actor.org, event.type, event.until); did you mean 'actor.id'?",
+    )
+
+
 def test_a_time_format_that_reads_no_time_is_an_error(tmp_path: Path) -> None:
     path = str(local_csv(tmp_path / "local.csv"))
     options = ("--column", "time=When", "--column", "user=Who", "--column", "category=What")

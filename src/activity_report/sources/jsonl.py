@@ -81,7 +81,8 @@ def json_relation(
 
     Registers the raw values as the temporary view ``name`` (one JSON value
     per row, with its line), and returns the relation of their fields: every
-    top-level key any object has, and each dotted path ``reading`` names.
+    top-level key any object has, every key one level down as a dotted path
+    (``actor.id``), and each deeper dotted path ``reading`` names.
     """
     import duckdb
 
@@ -112,7 +113,8 @@ def json_relation(
         raise KeyboardInterrupt from None
     except duckdb.Error as exc:
         raise DataError(f"{file.display}: cannot read it as JSON: {first_line(exc)}") from exc
-    paths = {key: [key] for key in keys}
+    paths = {".".join(parts): parts for parts in reversed(keys)}  # a top-level key wins
+    paths = dict(reversed(paths.items()))
     for _, given in reading.columns:
         if given not in paths and "." in given:
             parts = given.split(".")
@@ -134,15 +136,24 @@ def json_relation(
     return relation, [Column(key, "VARCHAR") for key in names]
 
 
-def _keys(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
-    """Every top-level key of the file's objects, in the order they first appear."""
+def _keys(con: duckdb.DuckDBPyConnection, name: str) -> list[list[str]]:
+    """Every top-level key of the file's objects, then every key of an object one level
+    down (``actor.id``), by the line each first appears on, then by name: as the keys
+    of its path."""
+    top = f"""SELECT j, line, unnest(json_keys(j)) AS key FROM {quote_ident(name)}
+              WHERE json_type(j) = 'OBJECT'"""
+    path = "'$.\"' || replace(replace(key, '\\', '\\\\'), '\"', '\\\"') || '\"'"
     rows = con.execute(
-        f"""SELECT key FROM (
-                SELECT unnest(json_keys(j)) AS key, line FROM {quote_ident(name)}
-                WHERE json_type(j) = 'OBJECT')
-            GROUP BY key ORDER BY min(line), key"""
+        f"""WITH top AS ({top})
+            SELECT [key], min(line) AS first, 0 AS depth FROM top GROUP BY key
+            UNION ALL
+            SELECT [key, sub], min(line), 1 FROM (
+                SELECT key, line, unnest(json_keys(j, {path})) AS sub FROM top
+                WHERE json_type(j, {path}) = 'OBJECT')
+            GROUP BY key, sub
+            ORDER BY depth, first, 1"""
     ).fetchall()
-    return [str(key) for (key,) in rows]
+    return [[str(part) for part in parts] for parts, _, _ in rows]
 
 
 def _path_exists(con: duckdb.DuckDBPyConnection, name: str, parts: Sequence[str]) -> bool:
