@@ -83,6 +83,23 @@ def test_an_orgs_file_names_organizations_of_event_files(tmp_path: Path, store: 
     assert "<dt>Organizations</dt><dd>Acme</dd>" in html.stdout
 
 
+def test_the_python_api_takes_an_orgs_file(tmp_path: Path, store: Path) -> None:
+    import activity_report as ar
+
+    by_name = ar.report(
+        events=EVENTS,
+        orgs_file=str(orgs_csv(tmp_path / "orgs.csv")),
+        orgs=["Globex Corp"],
+        start="2022-08-01",
+        end="2022-09-01",
+        category="ide",
+    )
+    by_id = ar.report(db=store, orgs=[GLOBEX], start="2022-08-01", end="2022-09-01", category="ide")
+    assert by_name.to_api() == by_id.to_api()
+    assert by_name.report.meta is not None
+    assert by_name.report.meta.org_labels == ("Globex Corp",)
+
+
 def test_the_metrics_view_lists_organizations_by_name(store: Path) -> None:
     token = run_cli("tokens", "create", "--name", "orgs", "--db", str(store)).stdout.strip()
     app = create_app(ServerConfig(db=store, log_requests=False))

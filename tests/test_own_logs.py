@@ -258,6 +258,28 @@ def test_iso_times_without_an_offset_are_read_in_the_input_zone(tmp_path: Path) 
     ]
 
 
+def test_parquet_wall_clock_timestamps_are_read_in_the_input_zone(tmp_path: Path) -> None:
+    expected = report("--events", str(canonical_csv(tmp_path / "canonical.csv")))
+
+    def wall(text: str | None) -> datetime | None:
+        return None if text is None else datetime.strptime(text, "%m/%d/%Y %I:%M %p")
+
+    path = tmp_path / "wall.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "time": pa.array([wall(w) for w, _ in LOCAL], pa.timestamp("us")),
+                "user_id": [u for _, u, *_ in EVENTS],
+                "category": [s for _, _, s, *_ in EVENTS],
+                "org": [o for *_, o, _ in EVENTS],
+                "end_time": pa.array([wall(e) for _, e in LOCAL], pa.timestamp("ms")),
+            }
+        ),
+        path,
+    )
+    assert report("--events", str(path), "--input-tz", "America/New_York", *MAPS) == expected
+
+
 def test_epoch_seconds_as_numbers_and_text(tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "epoch.csv",

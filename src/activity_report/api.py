@@ -52,6 +52,7 @@ def report(
     input_tz: str = "UTC",
     category_map: str | Sequence[str] | None = None,
     category_map_file: str | None = None,
+    orgs_file: str | None = None,
 ) -> core.ReportResult:
     """The report of ``events`` (files, globs, directories), else of the store ``db``.
 
@@ -72,6 +73,8 @@ def report(
     ``category_map`` (``"ssh=tunnel"``, ...) and ``category_map_file`` say
     how to read event files whose columns, times or categories are not the
     canonical ones, as the command line's options of those names do.
+    ``orgs_file`` is an organization directory (else the store's names
+    organizations): ``orgs`` may then name organizations by name.
     """
     query = parse_query(
         {
@@ -102,9 +105,16 @@ def report(
     if events:
         files = [events] if isinstance(events, str) else list(events)
         with open_files(
-            files, users_file=users, limits=limits, context=context, reading=reading
+            files,
+            users_file=users,
+            limits=limits,
+            context=context,
+            reading=reading,
+            orgs_file=orgs_file,
         ) as source:
             return core.run(query, source)
     path = db or default_path()
-    with open_store(path, users_file=users, limits=limits, context=context) as source:
+    with open_store(
+        path, users_file=users, limits=limits, context=context, orgs_file=orgs_file
+    ) as source:
         return core.run(query, source)
