@@ -145,7 +145,7 @@ CORPUS = [
         error(
             "missing_time.csv: no time column (accepted names: time, timestamp, ts, "
             "created_at, started_at, start_time); columns found: timestamp_utc, user_id, "
-            "category"
+            "category; name the one to use with --column time=NAME"
         ),
     ),
     Case(
@@ -154,7 +154,8 @@ CORPUS = [
         "",
         error(
             "missing_user_id.csv: no user_id column (accepted names: user_id, user, "
-            "user_uuid); columns found: time, username, category"
+            "user_uuid); columns found: time, username, category; name the one to use with "
+            "--column user=NAME"
         ),
     ),
     Case(
@@ -163,7 +164,8 @@ CORPUS = [
         "",
         error(
             "missing_category.csv: no category column (accepted names: category, action, "
-            "type); columns found: time, user_id, kind"
+            "type); columns found: time, user_id, kind; name the one to use with --column "
+            "category=NAME"
         ),
     ),
     Case(
@@ -393,7 +395,7 @@ GENERATED = [
         "",
         error(
             "empty_dir: is a directory that holds no event files (.parquet, .pq, .csv, .tsv, "
-            ".csv.gz, .tsv.gz); name the files instead"
+            ".csv.gz, .tsv.gz, .jsonl, .ndjson, .jsonl.gz, .ndjson.gz); name the files instead"
         ),
     ),
     Case(
@@ -402,7 +404,7 @@ GENERATED = [
         "",
         error(
             "dir.csv: is a directory that holds no event files (.parquet, .pq, .csv, .tsv, "
-            ".csv.gz, .tsv.gz); name the files instead"
+            ".csv.gz, .tsv.gz, .jsonl, .ndjson, .jsonl.gz, .ndjson.gz); name the files instead"
         ),
     ),
     Case(

@@ -163,7 +163,8 @@ def test_missing_column_names_file_column_and_columns_found(
     assert run.exit_code == 1
     assert run.stderr == (
         f"activity-report: error: {path}: no user_id column (accepted names: user_id, user, "
-        "user_uuid); columns found: time, category\n"
+        "user_uuid); columns found: time, category; name the one to use with --column "
+        "user=NAME\n"
     )
 
 

@@ -178,7 +178,7 @@ def test_some_invalid_rows_still_give_a_report(events_csv: Callable[..., Path]) 
         ),
         (
             ("--formt", "json"),
-            "no such option: --formt (did you mean --format or --org?); see "
+            "no such option: --formt (did you mean --format or --org or --time-format?); see "
             "`activity-report report --help`",
         ),
         (("report", "--events"), "--events needs a value"),
@@ -189,7 +189,7 @@ def test_some_invalid_rows_still_give_a_report(events_csv: Callable[..., Path]) 
         (("users", "frob"), "no such command 'frob' for activity-report users: use one of "
          "import, list"),
         (("infoo",), "unexpected argument 'infoo': the commands are report, ingest, info, "
-         "seats, serve, users, tokens, pseudonyms"),
+         "seats, serve, users, orgs, tokens, pseudonyms"),
     ],
 )  # fmt: skip
 def test_clicks_errors_read_like_the_tools_own(args: tuple[str, ...], message: str) -> None:
@@ -410,14 +410,14 @@ def test_help_never_cuts_a_word_and_fits_80_columns(args: tuple[str, ...]) -> No
     [
         (
             "activity-report ",
-            ["report", "ingest", "info", "seats", "serve", "users", "tokens", "pseudonyms"],
+            ["report", "ingest", "info", "seats", "serve", "users", "orgs", "tokens", "pseudonyms"],
         ),
         ("activity-report in", ["ingest", "info"]),
         ("activity-report users ", ["import", "list"]),
         ("activity-report --category ", ["any", "ide", "login", "app", "tunnel", "web_terminal"]),
         ("activity-report --category w", ["web_terminal"]),
         ("activity-report report --category l", ["login"]),
-        ("activity-report --ca", ["--category"]),
+        ("activity-report --ca", ["--category-map", "--category-map-file", "--category"]),
         ("activity-report --format c", ["csv"]),
     ],
 )

@@ -153,6 +153,7 @@ def test_a_store_with_the_first_rollups_is_read_then_upgraded(tmp_path: Path) ->
     after = tables(store)
     assert after.pop("meta") != before.pop("meta")  # the schema version moved on
     assert after == before
+    assert rows(store, "SELECT count(*) FROM orgs") == [(0,)]  # empty until imported
     assert rows(store, "SELECT count(*) FROM rollups")[0][0] > 0
     assert rows(store, "SELECT count(*) FROM rollups_daily")[0][0] > 0
     assert_old_reports(store, "15-minute rollups", SCHEMA3_REPORTS)

@@ -129,12 +129,12 @@ def test_a_file_without_a_known_suffix_is_told_by_its_magic_bytes(tmp_path: Path
         (
             "empty_dir",
             "empty_dir: is a directory that holds no event files (.parquet, .pq, .csv, .tsv, "
-            ".csv.gz, .tsv.gz); name the files instead",
+            ".csv.gz, .tsv.gz, .jsonl, .ndjson, .jsonl.gz, .ndjson.gz); name the files instead",
         ),
         (
             "folder.csv",
             "folder.csv: is a directory that holds no event files (.parquet, .pq, .csv, .tsv, "
-            ".csv.gz, .tsv.gz); name the files instead",
+            ".csv.gz, .tsv.gz, .jsonl, .ndjson, .jsonl.gz, .ndjson.gz); name the files instead",
         ),
         (
             "empty.csv",
@@ -260,17 +260,18 @@ def test_names_match_ignoring_case_and_blanks_and_the_first_alias_wins() -> None
         (
             ("when", "user_id", "category"),
             "x.csv: no time column (accepted names: time, timestamp, ts, created_at, "
-            "started_at, start_time); columns found: when, user_id, category",
+            "started_at, start_time); columns found: when, user_id, category; name the one to "
+            "use with column time=NAME",
         ),
         (
             ("time", "login", "category"),
             "x.csv: no user_id column (accepted names: user_id, user, user_uuid); "
-            "columns found: time, login, category",
+            "columns found: time, login, category; name the one to use with column user=NAME",
         ),
         (
             ("time", "user_id", "kind", "filename"),
             "x.csv: no category column (accepted names: category, action, type); "
-            "columns found: time, user_id, kind",
+            "columns found: time, user_id, kind; name the one to use with column category=NAME",
         ),
     ],
 )

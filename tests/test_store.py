@@ -314,7 +314,8 @@ def test_a_failing_file_in_the_middle_leaves_the_store_unchanged(db: Path, tmp_p
     assert run.exit_code == 1
     assert run.stderr == (
         f"activity-report: error: {no_user}: no user_id column (accepted names: user_id, user, "
-        "user_uuid); columns found: id, time, category\n"
+        "user_uuid); columns found: id, time, category; name the one to use with --column "
+        "user=NAME\n"
     )
     assert snapshot(db) == before
     missing = ingest(db, a, tmp_path / "nope.csv")

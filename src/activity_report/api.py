@@ -29,6 +29,7 @@ from . import reporting as core
 from .backends import Engine, open_source
 from .query import DEFAULT_MAX_BUCKETS, parse_query
 from .resources import Limits, RunContext, check_temp_dir, parse_memory_limit
+from .sources import parse_reading
 from .store import default_path
 
 Instant = str | datetime | date  # a pandas.Timestamp is a datetime
@@ -56,6 +57,12 @@ def report(
     memory_limit: str | None = None,
     temp_dir: str | None = None,
     context: RunContext | None = None,
+    column: str | Sequence[str] | None = None,
+    time_format: str = "iso",
+    input_tz: str = "UTC",
+    category_map: str | Sequence[str] | None = None,
+    category_map_file: str | None = None,
+    orgs_file: str | None = None,
 ) -> core.ReportResult:
     """The usage report of ``events``, else of the store ``db``.
 
@@ -75,6 +82,12 @@ def report(
     ``strict``: fail on invalid rows instead of skipping them.
     ``engine``: ``"duckdb"`` (this machine) or ``"spark"`` (Apache Spark over
     ``events``; ``spark_remote`` names a Spark Connect server).
+    ``column`` (``"user=actor.id"``, ...), ``time_format``, ``input_tz``,
+    ``category_map`` (``"ssh=tunnel"``, ...) and ``category_map_file`` say
+    how to read event files whose columns, times or categories are not the
+    canonical ones, as the command line's options of those names do.
+    ``orgs_file``: an organization directory (else the store's names
+    organizations); ``org`` may then name organizations by name.
     ``now`` anchors 'now', 'today' and 'N UNIT ago'.
     ``memory_limit``/``temp_dir``: DuckDB's memory, and where it spills.
     ``context``: cancel the report from another thread (``context.cancel()``
@@ -105,6 +118,13 @@ def report(
         check_temp_dir(temp_dir) if temp_dir is not None else None,
     )
     users_file = None if users is None else os.fspath(users)
+    reading = parse_reading(
+        column=[column] if isinstance(column, str) else column,
+        time_format=time_format,
+        input_tz=input_tz,
+        category_map=[category_map] if isinstance(category_map, str) else category_map,
+        category_map_file=category_map_file,
+    )
     with _files(events, temp_dir) as files:
         opened = open_source(
             files,
@@ -115,6 +135,8 @@ def report(
             engine=engine,
             spark_remote=spark_remote,
             window=core.window(query),
+            reading=reading,
+            orgs_file=orgs_file,
         )
         with opened as source:
             return core.run(query, source)

@@ -75,6 +75,12 @@ class ReportMeta:
     category: str
     orgs: tuple[str, ...] = ()
     tz: str = "UTC"
+    #: How to show ``orgs``: each one's name where a directory has it, else its id.
+    org_labels: tuple[str, ...] = ()
+
+    @property
+    def org_shown(self) -> tuple[str, ...]:
+        return self.org_labels or self.orgs
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import available_timezones as available_zones
 
 from . import directory as directory_mod
+from . import orgs as orgs_mod
 from . import sources
 from .backends.duckdb import connect as connect
 from .backends.protocol import EventSource, Filters
@@ -105,9 +106,10 @@ def run(query: Query, source: EventSource) -> ReportResult:
     if diagnostics.invalid_rows:
         source.refuse_files_without_valid_rows(diagnostics)
     users = source.directory()
+    org_names = source.org_names()
     filters = Filters(
         categories=list(query.categories),
-        orgs=list(query.orgs) if query.orgs is not None else None,
+        orgs=orgs_mod.resolve(query.orgs, org_names) if query.orgs is not None else None,
         users=directory_mod.resolve_user_filters(query.users, users)
         if query.users is not None
         else None,
@@ -124,7 +126,7 @@ def run(query: Query, source: EventSource) -> ReportResult:
         )
         if span is None:
             notes.append("no events match the filters; the report is empty")
-            meta = _meta(query, start, end)
+            meta = _meta(query, start, end, filters, org_names)
             return ReportResult(Report((), (), meta), diagnostics, notes, warnings)
         tz = query.zone.info
         if start is None:
@@ -142,7 +144,7 @@ def run(query: Query, source: EventSource) -> ReportResult:
         edges,
         [(c.bucket, c.user_id, c.count, c.duration_us) for c in counted.cells],
         users,
-        _meta(query, edges[0], edges[-1]),
+        _meta(query, edges[0], edges[-1], filters, org_names),
         check=check,
     )
     if not report.users:
@@ -155,21 +157,29 @@ def _unmatched_filters(
 ) -> list[Notice]:
     """What to tell about given org and user values that match no event at all."""
     messages = []
-    if query.orgs:
-        found = source.values_like("org", query.orgs)
-        messages += directory_mod.unmatched_filters("org", query.orgs, found)
+    if filters.orgs:
+        found = source.values_like("org", filters.orgs)
+        messages += directory_mod.unmatched_filters("org", filters.orgs, found)
     if query.users and filters.users is not None:
         found = source.values_like("user_id", filters.users)
         messages += directory_mod.unmatched_filters("user", query.users, found, directory)
     return messages
 
 
-def _meta(query: Query, start: datetime | None, end: datetime | None) -> ReportMeta:
+def _meta(
+    query: Query,
+    start: datetime | None,
+    end: datetime | None,
+    filters: Filters,
+    org_names: dict[str, str],
+) -> ReportMeta:
+    orgs = tuple(filters.orgs or ())
     return ReportMeta(
         start=start or EPOCH,
         end=end or EPOCH,
         interval=str(query.interval),
         category=query.category,
-        orgs=tuple(query.orgs or ()),
+        orgs=orgs,
         tz=query.zone.name,
+        org_labels=orgs_mod.labels(orgs, org_names),
     )

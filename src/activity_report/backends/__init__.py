@@ -20,6 +20,7 @@ from .protocol import HEARTBEAT_US
 
 if TYPE_CHECKING:
     from ..resources import Limits, RunContext
+    from ..sources import Reading
     from .protocol import EventSource
 
 Engine = Literal["duckdb", "spark"]
@@ -37,18 +38,33 @@ def open_source(
     engine: Engine = "duckdb",
     spark_remote: str | None = None,
     window: tuple[int | None, int | None, int] = (None, None, HEARTBEAT_US),
+    reading: Reading | None = None,
+    orgs_file: str | None = None,
 ) -> Iterator[EventSource]:
     """The events a report reads: ``events`` (files, globs, folders), else the store ``db``.
 
     ``engine`` ``"spark"`` reads ``events`` with Apache Spark (``spark_remote``:
     a Spark Connect URL, else a local Spark); ``window`` is the report's
     ``(start_us, end_us, heartbeat_us)``, which lets Spark skip partitions.
+    ``reading`` says how to read the files' columns, times and categories
+    (default: the canonical ones); ``orgs_file`` names organizations.
     """
     if engine == "spark":
         if not events:
             raise UsageError(
                 "{engine} spark reads {events} (files, folders or URLs), not a store",
                 params=("engine", "events"),
+            )
+        if orgs_file:
+            raise UsageError(
+                "{engine} spark does not read {orgs} yet; use {engine} duckdb",
+                params=("engine", "orgs"),
+            )
+        if reading is not None and not reading.spark_can_read:
+            raise UsageError(
+                "{engine} spark reads ISO 8601 and epoch times in UTC only; leave out "
+                "{input_tz} and strptime patterns of {time_format}, or use {engine} duckdb",
+                params=("engine", "input_tz", "time_format"),
             )
         from . import spark
 
@@ -61,15 +77,25 @@ def open_source(
             end_us=end_us,
             heartbeat_us=heartbeat_us,
             context=context,
+            reading=reading,
         )
         return
     from .duckdb import open_files, open_store
 
     if events:
-        with open_files(events, users_file=users_file, limits=limits, context=context) as files:
+        with open_files(
+            events,
+            users_file=users_file,
+            limits=limits,
+            context=context,
+            reading=reading,
+            orgs_file=orgs_file,
+        ) as files:
             yield files
         return
     if db is None:
         raise ValueError("no events and no store to read")
-    with open_store(db, users_file=users_file, limits=limits, context=context) as store:
+    with open_store(
+        db, users_file=users_file, limits=limits, context=context, orgs_file=orgs_file
+    ) as store:
         yield store

@@ -116,6 +116,10 @@ class EventSource(Protocol):
         """The values of ``column`` (org, user_id) equal to one of ``values``, ignoring case."""
         ...
 
+    def org_names(self) -> dict[str, str]:
+        """The organization directory, id -> name (a file's, else the store's; may be empty)."""
+        ...
+
     def user_ids(self) -> set[str]:
         """Every user id of the events: what a pseudonym given as a user filter may stand for."""
         ...

@@ -21,13 +21,14 @@ from .. import __version__, resources
 from ..errors import ActivityReportError, flag_name
 from ..resources import RunContext
 from .click_errors import click_message
+from .config import config_path, default_map
 from .messages import PROG, fail, note, one_line
 from .pseudonyms import pseudonyms_app
 from .report import report_command
 from .runs import Run, install_signal_handlers, running
 from .seats import seats_command
 from .serve import serve_command
-from .store import info_command, ingest_command, users_app
+from .store import info_command, ingest_command, orgs_app, users_app
 from .streams import guard_standard_streams
 from .tokens import tokens_app
 
@@ -49,6 +50,9 @@ class DefaultReportGroup(TyperGroup):
         extra["standalone_mode"] = False
 
         def invoke(run: Run) -> object:
+            run.config = config_path(argv)
+            if run.config is not None:  # its options are the defaults of every command
+                extra["default_map"] = default_map(run.config, self)
             return super(DefaultReportGroup, self).main(argv, prog_name or PROG, obj=run, **extra)
 
         sys.exit(run_guarded(invoke))
@@ -134,6 +138,7 @@ app.command("ingest")(ingest_command)
 app.command("info")(info_command)
 app.command("seats")(seats_command)
 app.add_typer(users_app)
+app.add_typer(orgs_app)
 app.command("serve")(serve_command)
 app.add_typer(tokens_app)
 app.add_typer(pseudonyms_app)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .. import resources
 from .runs import set_debug
+
+if TYPE_CHECKING:
+    from ..sources import Reading
 
 DB_DEFAULT = (
     "Default: $XDG_DATA_HOME/activity-report/events.duckdb, "
@@ -71,3 +74,87 @@ def store_path(db: str | None) -> Path:
     if db:
         check_store_path(db)  # as given: a Path would make s3://b/x into s3:/b/x
     return Path(db).expanduser() if db else default_path()
+
+
+# --------------------------------------------------------------------------- your own log
+
+ColumnOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--column",
+        metavar="FIELD=NAME",
+        help="Which column holds a field, when the built-in names do not find it. FIELD: "
+        "time, user, category, org, end, duration_s, duration_ms, duration_us, duration_ns "
+        "or id. For JSON, NAME may be a dotted path (user=actor.id). Repeatable. "
+        "Example: --column time=createdAt",
+        show_default=False,
+    ),
+]
+TimeFormatOption = Annotated[
+    str,
+    typer.Option(
+        "--time-format",
+        metavar="FMT",
+        help="How times (and end times) are written: iso, epoch-s, epoch-ms, epoch-us, "
+        "epoch-ns, or a strptime pattern. Example: --time-format '%m/%d/%Y %I:%M %p'",
+    ),
+]
+InputTzOption = Annotated[
+    str,
+    typer.Option(
+        "--input-tz",
+        metavar="ZONE",
+        help="The zone of times written without an offset (an ambiguous time is its first "
+        "occurrence; one the clock skips is an invalid row). Example: --input-tz "
+        "America/New_York",
+    ),
+]
+CategoryMapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--category-map",
+        metavar="VALUE=CATEGORY",
+        help="Count a category value as one of ide, login, app, tunnel, web_terminal. "
+        "Repeatable. Example: --category-map ssh=tunnel",
+        show_default=False,
+    ),
+]
+CategoryMapFileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--category-map-file",
+        metavar="FILE",
+        help="A CSV file of value,category rows, as --category-map.",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help="A TOML file of options by their long names (events, column, time-format...). "
+        "Default: activity-report.toml in the current directory, if there is one. "
+        "Options given here win over it.",
+        show_default=False,
+    ),
+]
+
+
+def reading_from(
+    column: list[str] | None,
+    time_format: str,
+    input_tz: str,
+    category_map: list[str] | None,
+    category_map_file: str | None,
+) -> Reading:
+    """The reading options, checked (usage errors name the option)."""
+    from ..sources import parse_reading
+
+    return parse_reading(
+        column=column,
+        time_format=time_format,
+        input_tz=input_tz,
+        category_map=category_map,
+        category_map_file=category_map_file,
+    )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
 
 from .. import resources
@@ -18,17 +19,25 @@ from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
 from .options import (
     DB_DEFAULT,
+    CategoryMapFileOption,
+    CategoryMapOption,
+    ColumnOption,
+    ConfigOption,
     DebugOption,
+    InputTzOption,
     MemoryLimitOption,
     TempDirOption,
+    TimeFormatOption,
+    reading_from,
     resource_limits,
     store_path,
 )
-from .runs import current
+from .runs import config_file, current
 
 if TYPE_CHECKING:
     from ..backends.protocol import EventSource
     from ..query import Query
+    from ..sources import Reading
 
 
 class Engine(enum.StrEnum):
@@ -47,7 +56,8 @@ def report_command(
         list[str] | None,
         typer.Option(
             "--events",
-            help="Event file, glob, directory, or - for CSV on stdin. Repeatable.",
+            help="Event file (Parquet, CSV, JSON Lines), glob, directory, or - for CSV on "
+            "stdin. Repeatable.",
             envvar="ACTIVITY_REPORT_EVENTS",
             show_default=False,
         ),
@@ -65,6 +75,21 @@ def report_command(
         str | None,
         typer.Option("--users", help="User directory: CSV, Parquet or JSON."),
     ] = None,
+    orgs: Annotated[
+        str | None,
+        typer.Option(
+            "--orgs",
+            help="Organization directory (CSV, Parquet or JSON with id and name): reports "
+            "name organizations, and --org takes a name. Default: the store's (orgs import).",
+            show_default=False,
+        ),
+    ] = None,
+    column: ColumnOption = None,
+    time_format: TimeFormatOption = "iso",
+    input_tz: InputTzOption = "UTC",
+    category_map: CategoryMapOption = None,
+    category_map_file: CategoryMapFileOption = None,
+    config: ConfigOption = None,
     start: Annotated[
         str | None,
         typer.Option(
@@ -94,7 +119,9 @@ def report_command(
     ] = "any",
     org: Annotated[
         list[str] | None,
-        typer.Option("--org", help="Only this organization id. Repeatable.", show_default=False),
+        typer.Option(
+            "--org", help="Only this organization id or name. Repeatable.", show_default=False
+        ),
     ] = None,
     user: Annotated[
         list[str] | None,
@@ -212,7 +239,11 @@ def report_command(
     debug: DebugOption = False,
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", help="Say on stderr what answered: the events or rollups."),
+        typer.Option(
+            "--verbose",
+            help="Say on stderr which config file was read and what answered: the events "
+            "or rollups.",
+        ),
     ] = False,
 ) -> None:
     """Report who was active, how often and for how long, per interval.
@@ -245,9 +276,14 @@ def report_command(
         now=datetime.now(UTC),
         strict=strict,
     )
+    if events and _source_of("events") is _FROM_FILE and _source_of("db") is _TYPED:
+        events = None  # --db typed here wins over the config file's events
+    reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
     key = _pseudonym_key(events, db, pseudonymize, user)
-    with _open_source(events, db, users, limits, engine, spark_remote, query) as source:
+    with _open_source(
+        events, db, users, limits, engine, spark_remote, query, reading, orgs
+    ) as source:
         if key is not None and query.users:
             query = _resolve_pseudonyms(query, key, source)
         result = core.run(query, source)
@@ -261,6 +297,9 @@ def report_command(
     )
     tell_diagnostics(result)
     if verbose:
+        read_from = config_file()
+        if read_from is not None:
+            note(f"read options from {read_from}")
         where = "the files" if events else "the store"
         what = "15-minute rollups" if result.answered_by == "rollups" else "events"
         note(f"answered from the {what} of {where}")
@@ -290,6 +329,24 @@ def _resolve_pseudonyms(query: Query, key: bytes, source: EventSource) -> Query:
     return replace(query, users=resolve(query.users or (), key, known_user_ids(source)))
 
 
+_READING_OPTIONS = ("column", "time_format", "input_tz", "category_map", "category_map_file")
+
+
+_TYPED = click.core.ParameterSource.COMMANDLINE
+_FROM_FILE = click.core.ParameterSource.DEFAULT_MAP
+
+
+def _source_of(name: str) -> click.core.ParameterSource | None:
+    """Where an option's value came from: typed, the environment, the config file, a default."""
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.get_parameter_source(name)
+
+
+def _given_on_command_line(names: tuple[str, ...]) -> bool:
+    """Whether one of these options was typed (not taken from a config file or a default)."""
+    return any(_source_of(n) is _TYPED for n in names)
+
+
 def _open_source(
     events: list[str] | None,
     db: str | None,
@@ -298,11 +355,18 @@ def _open_source(
     engine: Engine,
     spark_remote: str | None,
     query: Query,
+    reading: Reading | None = None,
+    orgs: str | None = None,
 ) -> contextlib.AbstractContextManager[EventSource]:
     """--events' files (read by DuckDB or by Spark), else the store of --db, in this run."""
     from ..backends import open_source
     from ..reporting import window
 
+    if not events and _given_on_command_line(_READING_OPTIONS):
+        raise UsageError(
+            "--column, --time-format, --input-tz and --category-map say how to read event "
+            "files: give them to ingest, or with --events"
+        )
     return open_source(
         events,
         None if events else store_path(db),
@@ -312,4 +376,6 @@ def _open_source(
         engine=engine.value,
         spark_remote=spark_remote,
         window=window(query),
+        reading=reading,
+        orgs_file=orgs,
     )

@@ -18,6 +18,7 @@ import contextlib
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -37,6 +38,7 @@ class Run:
 
     context: RunContext = field(default_factory=RunContext)
     debug: bool = False
+    config: Path | None = None  # the configuration file read, if any
 
 
 class _OnSignal:
@@ -75,6 +77,12 @@ def current() -> RunContext:
     if not isinstance(run, Run):
         raise RuntimeError("no command is running: a command runs inside running()")
     return run.context
+
+
+def config_file() -> Path | None:
+    """The configuration file the command under way read its defaults from, if any."""
+    run = click.get_current_context().find_root().obj
+    return run.config if isinstance(run, Run) else None
 
 
 def set_debug(ctx: click.Context, param: Any, value: bool) -> bool:

@@ -13,12 +13,19 @@ import typer
 
 from .messages import note, plural, print_json, warn_unknown_values
 from .options import (
+    CategoryMapFileOption,
+    CategoryMapOption,
+    ColumnOption,
+    ConfigOption,
     CountsJsonOption,
     DbOption,
     DebugOption,
+    InputTzOption,
     MemoryLimitOption,
     TempDirOption,
+    TimeFormatOption,
     WaitOption,
+    reading_from,
     resource_limits,
     store_path,
 )
@@ -30,7 +37,8 @@ def ingest_command(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help="Event files (Parquet, CSV), globs, directories, or - for CSV on stdin.",
+            help="Event files (Parquet, CSV, JSON Lines), globs, directories, or - for CSV "
+            "on stdin.",
             show_default=False,
         ),
     ],
@@ -39,6 +47,12 @@ def ingest_command(
         bool,
         typer.Option("--strict", help="Refuse the whole run (exit 1) if any row is invalid."),
     ] = False,
+    column: ColumnOption = None,
+    time_format: TimeFormatOption = "iso",
+    input_tz: InputTzOption = "UTC",
+    category_map: CategoryMapOption = None,
+    category_map_file: CategoryMapFileOption = None,
+    config: ConfigOption = None,
     as_json: CountsJsonOption = False,
     wait: WaitOption = 30.0,
     memory_limit: MemoryLimitOption = None,
@@ -55,12 +69,13 @@ def ingest_command(
 
     if as_json:
         require_stdout("the counts")
+    reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
     with (
         Store.open(store_path(db), limits=limits, wait=wait, context=current()) as store,
         _ingest_progress() as progress,
     ):
-        result = store.ingest(paths, strict=strict, progress=progress)
+        result = store.ingest(paths, strict=strict, progress=progress, reading=reading)
     if as_json:
         print_json(result.to_dict(), done="the ingest is committed")
     files = f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}"
@@ -139,6 +154,77 @@ def users_import_command(
         f"imported {plural(result.users, 'user')} into {result.path}: {result.added:,} added, "
         f"{result.updated:,} updated, {result.unchanged:,} unchanged"
     )
+
+
+orgs_app = typer.Typer(
+    name="orgs",
+    rich_markup_mode=None,
+    help="The store's organization directory: reports name organizations from it.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@orgs_app.command("import")
+def orgs_import_command(
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="Organization directory: CSV, Parquet or JSON with id and name.",
+            show_default=False,
+        ),
+    ],
+    db: DbOption = None,
+    as_json: CountsJsonOption = False,
+    wait: WaitOption = 30.0,
+    debug: DebugOption = False,
+) -> None:
+    """Load an organization directory into the store; organizations already there are renamed.
+
+    Reports from the store then name organizations, and --org takes a name.
+    Example: activity-report orgs import orgs.csv
+    """
+    from ..store import Store
+
+    if as_json:
+        require_stdout("the counts")
+    with Store.open(store_path(db), wait=wait, context=current()) as store:
+        result = store.import_orgs(file)
+    if as_json:
+        print_json(result.to_dict(), done="the import is committed")
+    note(
+        f"imported {plural(result.orgs, 'organization')} into {result.path}: "
+        f"{result.added:,} added, {result.updated:,} updated, {result.unchanged:,} unchanged"
+    )
+
+
+@orgs_app.command("list")
+def orgs_list_command(
+    db: DbOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print them as a JSON object, id -> name.")
+    ] = False,
+    debug: DebugOption = False,
+) -> None:
+    """List the organizations in the store's directory, by id.
+
+    Example: activity-report orgs list --json
+    """
+    from ..store import Store
+
+    with Store.open(store_path(db), read_only=True, context=current()) as store:
+        orgs = store.orgs()
+    if as_json:
+        print_json(orgs)
+        return
+    width = max((len(oid) for oid in orgs), default=0)
+    for oid, name in orgs.items():
+        sys.stdout.write(f"{oid.ljust(width)}  {name}\n")
+    sys.stdout.flush()
+    if not orgs:
+        note(
+            "note: the store has no organizations; load them with "
+            "`activity-report orgs import FILE`"
+        )
 
 
 @users_app.command("list")

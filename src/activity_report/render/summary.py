@@ -75,7 +75,7 @@ def scope(report: Report, *, shorter: int = 0) -> str:
             category = meta.category if shorter >= 2 else f"category {meta.category}"
         noun = "organization" if len(meta.orgs) == 1 else "organizations"
         noun = org_word.get(noun, noun)
-        orgs = f"all {noun}" if not meta.orgs else f"{noun} {', '.join(meta.orgs)}"
+        orgs = f"all {noun}" if not meta.orgs else f"{noun} {', '.join(meta.org_shown)}"
         what = f"{category}, {orgs}"
         zone = meta.tz
         every = f", every {meta.interval}"

@@ -26,6 +26,9 @@ The modules, in the order a run uses them:
 
 - :mod:`.paths`: ``--events`` values -> event files (globs, folders, stdin, FIFOs)
 - :mod:`.columns`: the column aliases and the SQL of the canonical columns
+- :mod:`.mapping`: what the user said about their log (named columns, time
+  formats, the input zone, a category map), and its SQL
+- :mod:`.jsonl`: how DuckDB reads a JSON Lines or JSON array file
 - :mod:`.csv`: how DuckDB reads a CSV file, and the malformed lines it sets aside
 - :mod:`.loading`: the files -> the view and its siblings on a connection
 - :mod:`.diagnostics`: what the input held that no report counts
@@ -85,8 +88,11 @@ from .loading import (
     read_hashes,
     repeated_hashes,
 )
+from .mapping import DEFAULT as DEFAULT_READING
+from .mapping import FIELDS, TIME_FORMATS, Reading, parse_reading
 from .paths import (
     EVENT_SUFFIXES,
+    JSON_SUFFIXES,
     STDIN,
     EventFile,
     expand_paths,
@@ -95,6 +101,12 @@ from .paths import (
 
 __all__ = [
     "ALIASES",
+    "DEFAULT_READING",
+    "FIELDS",
+    "JSON_SUFFIXES",
+    "TIME_FORMATS",
+    "Reading",
+    "parse_reading",
     "ARROW_DURATION_MICROS",
     "CATEGORIES",
     "CSV_BUFFER_BYTES",

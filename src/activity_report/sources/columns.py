@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import DataError
+from .mapping import DEFAULT as DEFAULT_READING
+from .mapping import EPOCH_FORMATS, FIELDS, Reading, category_sql, missing_column, time_sql
 from .paths import EventFile
 
 if TYPE_CHECKING:
@@ -90,6 +92,11 @@ class Mapping:
     duration: Column | None
     duration_micros: float  # microseconds per unit of ``duration``; 0 for INTERVAL
     event_id: Column | None
+    #: How the user said to read times and categories (see :mod:`.mapping`).
+    reading: Reading = DEFAULT_READING
+    #: A column saying why a row is invalid before any field is read (a
+    #: malformed JSON line), else None.
+    problem: Column | None = None
 
     @property
     def has_coverage(self) -> bool:
@@ -108,10 +115,14 @@ def quote_literal(text: str) -> str:
 _READER_COLUMNS = {"filename", "file_row_number"}  # added by the reader, not the file's own
 
 
-def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
+def map_columns(
+    file: EventFile, columns: Sequence[Column], reading: Reading = DEFAULT_READING
+) -> Mapping:
     """Apply the column aliases to one file's columns; refuse what cannot be read.
 
-    Names match case-insensitively and ignoring surrounding blanks.
+    Names match case-insensitively and ignoring surrounding blanks. A column
+    the user named in ``reading`` serves its field whatever the aliases say;
+    a name the file lacks is an error listing the file's columns.
     """
     own = [c for c in columns if c.name.lower() not in _READER_COLUMNS]
     by_name: dict[str, Column] = {}
@@ -123,18 +134,44 @@ def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
 
     found = ", ".join(c.name for c in own)
     picked = {field: pick(field) for field in ALIASES}
+    for given, name in reading.columns:
+        if not given.startswith("duration_"):
+            picked[FIELDS[given]] = _named(file, own, by_name, given, name)
     for field in REQUIRED:
         if picked[field] is None:
+            given = next(f for f, canonical in FIELDS.items() if canonical == field)
             raise DataError(
-                f"{file.display}: no {field} column (accepted names: "
-                f"{', '.join(ALIASES[field])}); columns found: {found or 'none'}"
+                "{file}: no {field} column (accepted names: {names}); columns found: "
+                "{found}; name the one to use with {column} {given}=NAME",
+                params=("column",),
+                file=file.display,
+                field=field,
+                names=", ".join(ALIASES[field]),
+                found=found or "none",
+                given=given,
             )
-    duration, micros = _pick_duration(file, by_name)
+    duration: Column | None
+    if reading.duration is not None:
+        unit, name = reading.duration
+        duration, micros = _named(file, own, by_name, unit, name), DURATION_UNITS[unit]
+        _check_numeric(file, duration)
+    else:
+        duration, micros = _pick_duration(file, by_name)
     time, user_id, category = picked["time"], picked["user_id"], picked["category"]
     assert time is not None and user_id is not None and category is not None
     for field in ("time", "end_time"):
         stamp = picked[field]
-        if stamp is not None and stamp.epoch_unit is None and not _is_temporal_or_text(stamp.type):
+        epoch = (
+            stamp is not None
+            and reading.time_format in EPOCH_FORMATS
+            and _is_numeric_or_text(stamp.type)
+        )
+        if (
+            stamp is not None
+            and stamp.epoch_unit is None
+            and not epoch
+            and not _is_temporal_or_text(stamp.type)
+        ):
             raise DataError(
                 f"{file.display}: column {stamp.name!r} ({field}) has type {stamp.type}; "
                 "it must hold timestamps or ISO 8601 text (convert epoch numbers to "
@@ -149,7 +186,27 @@ def map_columns(file: EventFile, columns: Sequence[Column]) -> Mapping:
         duration=duration,
         duration_micros=micros,
         event_id=picked["id"],
+        reading=reading,
     )
+
+
+def _named(
+    file: EventFile, own: Sequence[Column], by_name: dict[str, Column], field: str, name: str
+) -> Column:
+    """The column the user named for ``field``: by its exact name, else ignoring case."""
+    exact = next((c for c in own if c.name == name), None)
+    found = exact or by_name.get(name.strip().lower())
+    if found is None:
+        raise missing_column(file.display, field, name, [c.name for c in own])
+    return found
+
+
+def _check_numeric(file: EventFile, column: Column) -> None:
+    if not _is_numeric_or_text(column.type):
+        raise DataError(
+            f"{file.display}: column {column.name!r} has type {column.type}; "
+            "a duration column must hold numbers"
+        )
 
 
 T = TypeVar("T")
@@ -169,11 +226,7 @@ def _pick_duration(file: EventFile, by_name: dict[str, Column]) -> tuple[Column 
     for name, micros in DURATION_UNITS.items():
         if name in by_name:
             column = by_name[name]
-            if not _is_numeric_or_text(column.type):
-                raise DataError(
-                    f"{file.display}: column {column.name!r} has type {column.type}; "
-                    "a duration column must hold numbers"
-                )
+            _check_numeric(file, column)
             return column, micros
     bare = by_name.get("duration")
     if bare is None:
@@ -430,7 +483,18 @@ def canonical_select(
     (a count of the rows a grouped relation's row stands for).
     """
     extra = "" if carry is None else f", {quote_ident(carry)}"
-    end_time = _timestamp_us(mapping.end_time) if mapping.end_time else "CAST(NULL AS BIGINT)"
+    reading, bounds = mapping.reading, (MIN_TIME_US, MAX_TIME_US)
+    time, time_wall = time_sql(
+        mapping.time.sql, mapping.time.type, reading, _timestamp_us(mapping.time), bounds
+    )
+    end_time, end_wall = "CAST(NULL AS BIGINT)", "false"
+    if mapping.end_time:
+        column = mapping.end_time
+        end_time, end_wall = time_sql(
+            column.sql, column.type, reading, _timestamp_us(column), bounds
+        )
+    row_problem = "CAST(NULL AS VARCHAR)" if mapping.problem is None else mapping.problem.sql
+    category = "regexp_replace(lower(" + _text(mapping.category) + "), '[\\s-]+', '_', 'g')"
     row = "file_row_number + 1"
     if fmt == "csv":
         row = "row_number() OVER ()" if numbered else "NULL"
@@ -444,8 +508,10 @@ def canonical_select(
         FROM (
             SELECT *,
                 CASE
+                    WHEN row_problem IS NOT NULL THEN row_problem
                     WHEN NOT has_time THEN 'missing time'
                     WHEN time_far <> 0 THEN 'time out of range'
+                    WHEN ts IS NULL AND time_wall THEN 'nonexistent local time'
                     WHEN ts IS NULL THEN 'unparseable time'
                     WHEN ts < {MIN_TIME_US} OR ts >= {MAX_TIME_US}
                         THEN 'time out of range'
@@ -453,6 +519,8 @@ def canonical_select(
                     WHEN category IS NULL THEN 'missing category'
                     WHEN end_far < 0 THEN 'end_time before time'
                     WHEN end_far > 0 THEN 'coverage longer than a year'
+                    WHEN has_end AND end_time_us IS NULL AND end_wall
+                        THEN 'nonexistent local end_time'
                     WHEN has_end AND end_time_us IS NULL THEN 'unparseable end_time'
                     WHEN end_time_us < ts THEN 'end_time before time'
                     WHEN end_time_us > ts + {MAX_COVERAGE_US}
@@ -465,17 +533,19 @@ def canonical_select(
                 END AS problem
             FROM (
                 SELECT
-                    {_timestamp_us(mapping.time)} AS ts,
+                    {time} AS ts,
+                    {time_wall} AS time_wall,
+                    {row_problem} AS row_problem,
                     {_present(mapping.time)} AS has_time,
                     {_far_side(mapping.time)} AS time_far,
                     {end_time} AS end_time_us,
+                    {end_wall} AS end_wall,
                     {_present(mapping.end_time)} AS has_end,
                     {_far_side(mapping.end_time)} AS end_far,
                     {_duration_us(mapping)} AS duration_us,
                     {_present(mapping.duration)} AS has_duration,
                     {_text(mapping.user_id)} AS user_id,
-                    regexp_replace(lower({_text(mapping.category)}), '[\\s-]+', '_', 'g')
-                        AS category,
+                    {category_sql(category, reading)} AS category,
                     {_text(mapping.organization_id)} AS org,
                     {id_text(mapping.event_id)} AS event_id,
                     filename AS source_file,

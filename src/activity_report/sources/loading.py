@@ -47,6 +47,9 @@ from .columns import (
     quote_literal,
 )
 from .csv import check_line_lengths, csv_dialect, header_key
+from .jsonl import json_scan
+from .mapping import DEFAULT as DEFAULT_READING
+from .mapping import Reading, check_time_format
 from .paths import EventFile
 
 if TYPE_CHECKING:
@@ -213,7 +216,11 @@ def _far_relation(
 
 
 def load_events(
-    con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], *, view: str = VIEW
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[EventFile],
+    *,
+    view: str = VIEW,
+    reading: Reading = DEFAULT_READING,
 ) -> LoadedEvents:
     """Register ``view`` on ``con``: the canonical rows of every file.
 
@@ -221,7 +228,9 @@ def load_events(
     the files again, in DuckDB. Also registered: ``{view}_located``, the same
     rows with CSV row numbers, which :func:`diagnose` reads to place invalid
     rows, and the rejects tables ``{view}_rejects`` and ``{view}_rejects_scans``
-    where DuckDB records the malformed CSV lines.
+    where DuckDB records the malformed CSV lines. ``reading`` says which
+    columns hold which field and how times and categories are written
+    (:mod:`.mapping`).
     """
     if not files:
         raise DataError(
@@ -230,7 +239,7 @@ def load_events(
     rejects = f"{view}_rejects"
     for table in (rejects, f"{rejects}_scans"):
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
-    scans = _scans(con, files, rejects)
+    scans = _scans(con, files, rejects, reading)
     # Messages name the file as the user gave it (stdin's temp file is "<stdin>").
     names = quote_ident(f"{view}_names")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {names} (path VARCHAR, display VARCHAR)")
@@ -509,7 +518,7 @@ def hash_table(con: duckdb.DuckDBPyConnection, table: str, hashes: np.ndarray) -
 
 
 def _scans(
-    con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], rejects: str
+    con: duckdb.DuckDBPyConnection, files: Sequence[EventFile], rejects: str, reading: Reading
 ) -> list[tuple[Mapping, str, duckdb.DuckDBPyRelation, list[EventFile]]]:
     """One scan per group of files that read alike, with its files.
 
@@ -528,10 +537,13 @@ def _scans(
             far = far_files.get(file.path)
             if far:
                 relation, units = _far_relation(con, file, far, f"{rejects}_far_{len(scans)}")
-                mapping = map_columns(file, _columns(relation, units))
+                mapping = map_columns(file, _columns(relation, units), reading)
                 scans.append((mapping, "parquet", relation, [file]))
             else:
-                parquet.setdefault(map_columns(file, describe(con, file)), []).append(file)
+                mapping = map_columns(file, describe(con, file), reading)
+                parquet.setdefault(mapping, []).append(file)
+        elif file.fmt == "json":
+            scans.append(json_scan(con, file, reading, f"{rejects}_json_{len(scans)}"))
         else:
             check_line_lengths(file)
             by_header.setdefault(header_key(file), []).append(file)
@@ -539,6 +551,14 @@ def _scans(
         scans.append((mapping, "parquet", _open(con, members), members))
     for members in by_header.values():
         relation = _open(con, members, rejects=rejects)
-        mapping = map_columns(members[0], _columns(relation))
+        mapping = map_columns(members[0], _columns(relation), reading)
         scans.append((mapping, "csv", relation, members))
+    if reading.time_format != "iso":
+        for mapping, fmt, relation, members in scans:
+            # The raw time rides along under a name no file column has.
+            relation_sql = (
+                f"(SELECT *, {mapping.time.sql} AS _raw_time FROM ({relation.sql_query()}))"
+            )
+            select = canonical_select(mapping, relation_sql, fmt, carry="_raw_time")
+            check_time_format(con, select, "_raw_time", members[0].display, reading)
     return scans

@@ -22,7 +22,13 @@ from typing import IO
 from ..errors import DataError, UsageError
 from ..resources import RunContext
 
-EVENT_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
+#: What a folder's walk reads: a ``.json`` file only when named, as folders hold other JSON.
+FOLDER_SUFFIXES = (
+    ".parquet", ".pq", ".csv", ".tsv", ".csv.gz", ".tsv.gz",
+    ".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz",
+)  # fmt: skip
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
+EVENT_SUFFIXES = (*FOLDER_SUFFIXES, ".json", ".json.gz")
 STDIN = "-"
 
 
@@ -30,7 +36,7 @@ STDIN = "-"
 class EventFile:
     path: str  # the file itself, taken literally
     display: str  # what messages name
-    fmt: str  # "parquet" or "csv"
+    fmt: str  # "parquet", "csv" or "json"
 
     @property
     def pattern(self) -> str:
@@ -94,7 +100,7 @@ def _expand(spec: str, stdin: IO[bytes] | None, context: RunContext | None) -> l
         if not found:
             raise DataError(
                 f"{spec}: is a directory that holds no event files "
-                f"({', '.join(EVENT_SUFFIXES)}); name the files instead"
+                f"({', '.join(FOLDER_SUFFIXES)}); name the files instead"
             )
         return [_event_file(p, context=context) for p in found]
     if path.exists() and not path.is_file():  # a FIFO, <(...), a device: a stream
@@ -189,7 +195,7 @@ def _component_regex(part: str) -> str:
 
 
 def _is_event_file(path: Path) -> bool:
-    return path.name.lower().endswith(EVENT_SUFFIXES)
+    return path.name.lower().endswith(FOLDER_SUFFIXES)
 
 
 def _event_file(path: Path, display: str | None = None, *, context: RunContext | None) -> EventFile:
@@ -206,6 +212,8 @@ def _event_file(path: Path, display: str | None = None, *, context: RunContext |
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         fmt = "parquet"
+    elif name.endswith(JSON_SUFFIXES):
+        fmt = "json"
     elif name.endswith(EVENT_SUFFIXES):
         fmt = "csv"
     else:  # no known suffix: tell by the magic bytes

@@ -18,6 +18,7 @@ from ..errors import DataError, Kind, UsageError, first_line
 from ..model import UserInfo
 from ..version import __version__
 from . import info as info_mod
+from . import orgs as orgs_store
 from . import rollups, schema
 from . import users as users_mod
 from .ingest import Ingest, Progress
@@ -359,6 +360,7 @@ class Store:
         strict: bool = False,
         progress: Progress | None = None,
         stdin: IO[bytes] | None = None,
+        reading: sources.Reading | None = None,
     ) -> IngestResult:
         """Add the events of ``specs`` (the forms of ``--events``) in one transaction.
 
@@ -366,17 +368,30 @@ class Store:
         of each other) are counted; invalid rows go to the rejects table. Any
         failure, or ``strict`` with invalid rows, leaves the store unchanged.
         The files are read and checked before the store is held (see :mod:`.ingest`).
+        ``reading`` says how to read their columns, times and categories.
         """
         self._writable()
         files = sources.expand_paths(specs, stdin=stdin, context=self.context)
         if not files:
             raise DataError("no event files given; name the files to ingest")
-        return Ingest(self).run(files, strict, progress)
+        run = Ingest(self)
+        run.reading = reading or sources.DEFAULT_READING
+        return run.run(files, strict, progress)
 
     def import_users(self, path: str) -> UsersResult:
         """Load a user directory file; users already in the store are updated."""
         self._writable()
         return users_mod.import_users(self, path)
+
+    def import_orgs(self, path: str) -> orgs_store.OrgsResult:
+        """Load an organization directory file; organizations already there are renamed."""
+        self._writable()
+        return orgs_store.import_orgs(self, path)
+
+    def orgs(self) -> dict[str, str]:
+        """The organization directory held by the store: id -> name."""
+        with self._reading():
+            return orgs_store.stored_orgs(self)
 
     # ----------------------------------------------------------------- reading
 

@@ -51,6 +51,8 @@ class Ingest:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.con = store.con
+        #: How to read the files' columns, times and categories (set by the caller).
+        self.reading = sources.DEFAULT_READING
         #: Valid rows with an id, and without one (from :meth:`_tally`).
         self.with_id = 0
         self.without_id = 0
@@ -93,7 +95,7 @@ class Ingest:
         # column in the last file fails the run at once.
         self.stamped = list(zip(files, _stamps(files), strict=True))
         self.single = len(files) == 1
-        self.loaded = sources.load_events(con, files, view=INPUT_VIEW)
+        self.loaded = sources.load_events(con, files, view=INPUT_VIEW, reading=self.reading)
         self._create_tables(files)
         phases.start(f"reading {_files(len(files))}", 20)
         unknown = self._read(files)

@@ -143,6 +143,10 @@ CREATE TABLE IF NOT EXISTS pseudonym_key (
 _TOKEN_SCOPE_0006 = "ALTER TABLE tokens ADD COLUMN IF NOT EXISTS scope VARCHAR DEFAULT 'full'"
 
 
+#: 0007: the organization directory: names for the ids events carry (``orgs import``).
+_ORGS_0007 = "CREATE TABLE orgs (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL)"
+
+
 #: The schema, step by step. To change it, append a step (never edit or
 #: reorder one that has shipped): a name that sorts after the last one and the
 #: SQL, written out in the step and calling no code that may change later,
@@ -162,6 +166,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0004_rollup_levels", _ROLLUP_LEVELS_0004, refills_rollups=True),
     Migration("0005_pseudonym_key", (_PSEUDONYM_KEY_0005,)),
     Migration("0006_token_scope", (_TOKEN_SCOPE_0006,)),
+    Migration("0007_orgs", (_ORGS_0007,)),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING
 from ... import directory as directory_mod
 from ... import engine, resources, sources
 from ...model import UserInfo
+from ...orgs import read_orgs_file
 from ..protocol import Counted, Diagnostics, Filters
 from .connection import connect, owned
 
@@ -25,6 +26,7 @@ class FileSource:
     view: str
     every_column: bool = False  # CSV rows may have any column wrong; Parquet not
     users_file: str | None = None  # a directory file names the users
+    orgs_file: str | None = None  # an organization directory file names the organizations
     has_coverage: bool = True  # some rows may carry an end time or a duration
     #: The view counted, when it may differ from the one checked: the files' rows
     #: with repeats counted by the rule the store keeps; a call, since the view is
@@ -94,6 +96,11 @@ class FileSource:
             return directory_mod.index(directory_mod.read_directory_file(self.con, self.users_file))
         return {}
 
+    def org_names(self) -> dict[str, str]:
+        """The organization directory file's names, id -> name; none without one."""
+        self._check()
+        return read_orgs_file(self.con, self.orgs_file) if self.orgs_file else {}
+
     def refuse_files_without_valid_rows(self, diagnostics: Diagnostics) -> None:
         sources.refuse_files_without_valid_rows(self.con, self.view, diagnostics)
 
@@ -129,6 +136,8 @@ def open_files(
     limits: resources.Limits | None = None,
     context: resources.RunContext | None = None,
     stdin: IO[bytes] | None = None,
+    reading: sources.Reading | None = None,
+    orgs_file: str | None = None,
 ) -> Iterator[FileSource]:
     """The events of files, globs, directories or ``-`` (the forms of ``--events``).
 
@@ -136,13 +145,18 @@ def open_files(
     stops the source's queries, which then fail with :class:`.errors.Interrupted`,
     and it removes the copy of a stream. Without one, the source has its own,
     closed with it. ``-`` reads ``stdin`` (default: this process's).
+    ``reading`` says which columns hold which field, and how times and
+    categories are written (:func:`.sources.parse_reading`); default: the
+    canonical columns and ISO 8601 times. ``orgs_file`` names organizations.
     """
     limits = limits or resources.Limits()
     with owned(context) as run, run.stops():
         con = connect(limits.memory_limit, limits.temp_dir, context=run)
         try:
             loaded = sources.load_events(
-                con, sources.expand_paths(events, stdin=stdin, context=run)
+                con,
+                sources.expand_paths(events, stdin=stdin, context=run),
+                reading=reading or sources.DEFAULT_READING,
             )
             has_csv = any(file.fmt == "csv" for file in loaded.files)
             yield FileSource(
@@ -150,6 +164,7 @@ def open_files(
                 loaded.view,
                 every_column=has_csv,
                 users_file=users_file,
+                orgs_file=orgs_file,
                 has_coverage=loaded.has_coverage,
                 counted=sources.counted_view_later(con, loaded),
                 summary=loaded.summary,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ... import directory as directory_mod
 from ... import engine, resources, sources
 from ...model import UserInfo
+from ...orgs import read_orgs_file
 from ..protocol import Counted, Diagnostics, Filters
 from .connection import owned
 
@@ -28,6 +29,7 @@ class StoreSource:
 
     store: Store
     users_file: str | None = None  # a directory file, else the store's directory
+    orgs_file: str | None = None  # an organization directory file, else the store's
     #: The run it belongs to: a cancelled run's next query does not start.
     context: resources.RunContext | None = None
     view: str = field(init=False)
@@ -90,6 +92,13 @@ class StoreSource:
             return directory_mod.index(directory_mod.read_directory_file(con, self.users_file))
         return self.store.users()
 
+    def org_names(self) -> dict[str, str]:
+        """The organization directory, id -> name: the file's, else the store's."""
+        self._check()
+        if self.orgs_file:
+            return read_orgs_file(self.store.con, self.orgs_file)
+        return self.store.orgs()
+
     def refuse_files_without_valid_rows(self, diagnostics: Diagnostics) -> None:
         """Nothing to refuse: stored rows are valid."""
 
@@ -121,6 +130,7 @@ def open_store(
     users_file: str | None = None,
     limits: resources.Limits | None = None,
     context: resources.RunContext | None = None,
+    orgs_file: str | None = None,
 ) -> Iterator[StoreSource]:
     """The events of the store at ``path``, opened read-only; its directory names users.
 
@@ -133,4 +143,4 @@ def open_store(
         run.stops(),
         Store.open(path, read_only=True, limits=limits, context=run) as store,
     ):
-        yield StoreSource(store, users_file=users_file, context=run)
+        yield StoreSource(store, users_file=users_file, orgs_file=orgs_file, context=run)

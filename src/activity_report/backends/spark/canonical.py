@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ... import sources
-from ...sources import Column, Mapping
+from ...sources import Column, Mapping, Reading
+from ...sources.mapping import EPOCH_FORMATS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
@@ -73,7 +74,11 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
             return F.nullif(F.trim(col(column)), F.lit("")).isNotNull()
         return col(column).isNotNull()
 
+    reading = mapping.reading
+
     def stamp(column: Column) -> SparkColumn:
+        if reading.time_format in EPOCH_FORMATS and _numeric_or_text(column.type):
+            return _epoch(col(column), reading.time_format)
         if column.epoch_unit is not None:
             limit = sources.epoch_limit(column.epoch_unit)
             per = sources.EPOCH_MICROS[column.epoch_unit]
@@ -140,7 +145,9 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
         duration().alias("duration_us"),
         present(mapping.duration).alias("has_duration"),
         text(mapping.user_id).alias("user_id"),
-        F.regexp_replace(F.lower(text(mapping.category)), r"[\s-]+", "_").alias("category"),
+        _mapped(F.regexp_replace(F.lower(text(mapping.category)), r"[\s-]+", "_"), reading).alias(
+            "category"
+        ),
         text(mapping.organization_id).alias("org"),
         text(mapping.event_id).alias("event_id"),
         corrupt.alias("corrupt"),
@@ -187,6 +194,41 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
         "_order",
         "_bad_text",
     )
+
+
+def _numeric_or_text(kind: str) -> bool:
+    return kind in (
+        "VARCHAR", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE",
+    ) or kind.startswith("DECIMAL")  # fmt: skip
+
+
+def _epoch(value: SparkColumn, fmt: str) -> SparkColumn:
+    """Numbers (or numeric text) of ``fmt``'s unit since the epoch, as microseconds, as the
+    DuckDB engine reads them: floored, and one step outside the valid range when beyond it."""
+    from pyspark.sql import functions as F
+
+    multiply, divide = EPOCH_FORMATS[fmt]
+    scale = multiply / divide
+    text = F.trim(value.cast("string"))
+    number = text.try_cast("double")
+    exact = F.floor(text.try_cast("decimal(38,9)") * F.lit(scale).cast("decimal(38,9)"))
+    finite = ~F.isnan(number) & (F.abs(number) != F.lit(float("inf")))
+    return (
+        F.when(number.isNull() | ~finite, F.lit(None).cast("long"))
+        .when(number * scale < sources.MIN_TIME_US, F.lit(sources.MIN_TIME_US - 1))
+        .when(number * scale >= sources.MAX_TIME_US, F.lit(sources.MAX_TIME_US))
+        .otherwise(F.coalesce(exact.cast("long"), F.floor(number * scale).cast("long")))
+    )
+
+
+def _mapped(category: SparkColumn, reading: Reading) -> SparkColumn:
+    """The normalised category with the user's category map applied."""
+    from pyspark.sql import functions as F
+
+    if not reading.category_map:
+        return category
+    pairs = [F.lit(x) for pair in reading.category_map for x in pair]
+    return F.coalesce(F.create_map(*pairs)[category], category)
 
 
 def _spark_name(raw: DataFrame, name: str) -> str:

@@ -108,8 +108,12 @@ def open_events(
     local: bool = True,
     window: PruneWindow | None = None,
     context: RunContext | None = None,
+    reading: sources.Reading = sources.DEFAULT_READING,
 ) -> SparkEvents:
     """The canonical rows of ``specs``; nothing is read yet but schemas and CSV headers.
+
+    ``reading`` names columns, and says how epoch times and categories are
+    written (Spark reads neither strptime patterns nor an input zone yet).
 
     ``local``: the Spark server shares this machine's files (the local
     session), so plain paths are checked here first, with the DuckDB engine's
@@ -117,7 +121,7 @@ def open_events(
     """
     if not specs:
         raise DataError("no event files given; pass {events} PATH", params=("events",))
-    parts = [_part(spark, read, window) for read in _plan(spark, specs, local, context)]
+    parts = [_part(spark, read, window, reading) for read in _plan(spark, specs, local, context)]
     return SparkEvents(spark, parts)
 
 
@@ -138,6 +142,12 @@ def _plan(
         groups: dict[tuple[str, bytes], _Read] = {}
         far_files = sources.far_timestamps(files)
         for file in files:
+            if file.fmt == "json":
+                raise DataError(
+                    "{file}: the Spark engine does not read JSON yet; read it with {engine} duckdb",
+                    params=("engine",),
+                    file=file.display,
+                )
             far = far_files.get(file.path, {})
             if far:
                 key = ("far", file.path.encode("utf-8", "surrogateescape"))
@@ -181,7 +191,9 @@ def _remote_read(spark: SparkSession, spec: str) -> _Read:
 # --------------------------------------------------------------------------- reading
 
 
-def _part(spark: SparkSession, read: _Read, window: PruneWindow | None) -> _Part:
+def _part(
+    spark: SparkSession, read: _Read, window: PruneWindow | None, reading: sources.Reading
+) -> _Part:
     from pyspark.errors import PySparkException
 
     try:
@@ -191,7 +203,7 @@ def _part(spark: SparkSession, read: _Read, window: PruneWindow | None) -> _Part
             for f in raw.schema.fields
             if f.name != CORRUPT and f.name.lower() != PARTITION
         ]
-        mapping = sources.map_columns(read.shown, columns)
+        mapping = sources.map_columns(read.shown, columns, reading)
         raw = _prune(raw, read, mapping, window)
         frame = canonical_frame(raw, mapping, read.fmt, header)
     except PySparkException as exc:

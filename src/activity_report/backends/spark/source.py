@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ... import directory as directory_mod
 from ... import sources
 from ...model import UserInfo
-from ...sources import Diagnostics
+from ...sources import DEFAULT_READING, Diagnostics, Reading
 from ..protocol import Counted, Filters
 
 if TYPE_CHECKING:
@@ -141,6 +141,10 @@ class SparkSource:
         )
         return {str(r[column]) for r in rows}
 
+    def org_names(self) -> dict[str, str]:
+        """No organization directory: Spark reads none (asked for one, the run is refused)."""
+        return {}
+
     def user_ids(self) -> set[str]:
         """Every user id of the valid events: what a ``--user`` pseudonym may stand for."""
         from pyspark.sql import functions as F
@@ -218,8 +222,12 @@ def open_source(
     end_us: int | None = None,
     heartbeat_us: int,
     context: RunContext | None = None,
+    reading: Reading | None = None,
 ) -> SparkSource:
     """The events of files, folders or URLs, read by Spark (a local one without ``remote``).
+
+    ``reading``: named columns, epoch time formats and a category map, as the
+    DuckDB engine reads them (see :mod:`activity_report.sources.mapping`).
 
     ``start_us``/``end_us`` prune Hive-partitioned folders (``date=...``) to the
     report's range. ``context`` removes the copy of a stream (``-``, a FIFO)
@@ -235,5 +243,6 @@ def open_source(
         local=remote is None,
         window=PruneWindow(start_us, end_us, heartbeat_us),
         context=context,
+        reading=reading or DEFAULT_READING,
     )
     return SparkSource(read, users_file)

@@ -71,7 +71,7 @@ def summary_section(report: Report, *, last_day: bool = False) -> str:
         facts.append(("Range", shown, exact))
     if meta is not None:
         category = "any" if meta.category == "any" else meta.category
-        orgs = ", ".join(meta.orgs) if meta.orgs else "all"
+        orgs = ", ".join(meta.org_shown) if meta.orgs else "all"
         facts += [
             ("Interval", meta.interval, ""),
             ("Category", category, ""),

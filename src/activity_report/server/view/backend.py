@@ -61,8 +61,9 @@ class StoreBackend:
 
     def organizations(self) -> Sequence[tuple[str, str | None]]:
         with self.reader.cursor() as (cursor, _):
-            orgs = self.reader.store(cursor).organizations()
-        return [(org, None) for org in orgs]
+            store = self.reader.store(cursor)
+            orgs, names = store.organizations(), store.orgs()
+        return [(org, names.get(org)) for org in orgs]
 
     def latest_event(self) -> datetime | None:
         with self.reader.cursor() as (cursor, _):
