@@ -218,6 +218,7 @@ SHIPPED = {
     "0004_rollup_levels": "42ceb9e21ba3",
     "0005_pseudonym_key": "e22db859458a",
     "0006_token_scope": "f05b3840089e",
+    "0007_orgs": "68598332fe52",
 }
 
 

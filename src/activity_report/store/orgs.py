@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .core import Store
 
 #: The migration that made the table.
-STEP = "0005_orgs"
+STEP = "0007_orgs"
 
 
 @dataclass(frozen=True)
