@@ -18,6 +18,9 @@ from .messages import note, tell_diagnostics
 from .options import DB_DEFAULT, MemoryLimitOption, TempDirOption, resource_limits, store_path
 from .runs import current
 
+#: The default of --ide-apps (kept equal to the source's by tests/test_coder.py).
+_DEFAULT_IDE_APPS = ("code-server", "vscode-web", "jupyter*", "rstudio*")
+
 
 class Engine(enum.StrEnum):
     duckdb = "duckdb"
@@ -40,6 +43,25 @@ def report_command(
             show_default=False,
         ),
     ] = None,
+    coder: Annotated[
+        str | None,
+        typer.Option(
+            "--coder",
+            help="Read Coder's own PostgreSQL database instead of files: "
+            "postgresql://USER@HOST:PORT/DATABASE (a password from the URL, PGPASSFILE or "
+            "PGPASSWORD). Example: --coder postgresql://reports@db:5432/coder",
+            envvar="ACTIVITY_REPORT_CODER_URL",
+            show_default=False,
+        ),
+    ] = None,
+    ide_apps: Annotated[
+        str,
+        typer.Option(
+            "--ide-apps",
+            help="With --coder: the apps counted as IDE, by slug or display name "
+            "(comma-separated, case-insensitive globs); every other app is App.",
+        ),
+    ] = ",".join(_DEFAULT_IDE_APPS),
     db: Annotated[
         str | None,
         typer.Option(
@@ -201,14 +223,40 @@ def report_command(
         strict=strict,
     )
     limits = resource_limits(memory_limit, temp_dir)
-    with _open_source(events, db, users, limits, engine, spark_remote, query) as source:
+    if coder and events:
+        raise UsageError("--coder and --events name two sources; give one of them")
+    if coder:
+        if engine is Engine.spark:
+            raise UsageError("--engine spark reads --events, not --coder")
+        source_cm = _open_coder(coder, ide_apps, users, limits, query)
+    else:
+        source_cm = _open_source(events, db, users, limits, engine, spark_remote, query)
+    with source_cm as source:
         result = core.run(query, source)
     emit(result.report, chosen, output, top=top, color=color)
     tell_diagnostics(result)
     if verbose:
-        where = "the files" if events else "the store"
+        where = "Coder's database" if coder else "the files" if events else "the store"
         what = "15-minute rollups" if result.answered_by == "rollups" else "events"
         note(f"answered from the {what} of {where}")
+
+
+def _open_coder(
+    url: str, ide_apps: str, users: str | None, limits: resources.Limits, query: Any
+) -> contextlib.AbstractContextManager[Any]:
+    """Coder's database, only the sessions that overlap the range when one is given."""
+    from ..coder import open_coder
+    from ..reporting import to_micros
+
+    return open_coder(
+        url,
+        users_file=users,
+        start_us=None if query.start is None else to_micros(query.start),
+        end_us=None if query.end is None else to_micros(query.end),
+        ide_apps=[p for p in ide_apps.split(",") if p.strip()],
+        limits=limits,
+        context=current(),
+    )
 
 
 def _open_source(

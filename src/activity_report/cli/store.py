@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..errors import UsageError
 from .messages import note, plural, print_json, warn_unknown_values
 from .options import (
     CountsJsonOption,
@@ -28,12 +29,31 @@ from .streams import is_terminal, require_stdout
 
 def ingest_command(
     paths: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             help="Event files (Parquet, CSV), globs, directories, or - for CSV on stdin.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    coder: Annotated[
+        str | None,
+        typer.Option(
+            "--coder",
+            help="Copy what is new in Coder's own PostgreSQL database, and its users, "
+            "instead of files: postgresql://USER@HOST:PORT/DATABASE (a password from the "
+            "URL, PGPASSFILE or PGPASSWORD). Run it nightly.",
+            envvar="ACTIVITY_REPORT_CODER_URL",
+            show_default=False,
+        ),
+    ] = None,
+    ide_apps: Annotated[
+        str,
+        typer.Option(
+            "--ide-apps",
+            help="With --coder: the apps counted as IDE, by slug or display name "
+            "(comma-separated, case-insensitive globs); every other app is App.",
+        ),
+    ] = "code-server,vscode-web,jupyter*,rstudio*",
     db: DbOption = None,
     strict: Annotated[
         bool,
@@ -56,6 +76,13 @@ def ingest_command(
     if as_json:
         require_stdout("the counts")
     limits = resource_limits(memory_limit, temp_dir)
+    if coder:
+        if paths:
+            raise UsageError("ingest takes event files or --coder, not both")
+        _ingest_coder(coder, ide_apps, store_path(db), limits, wait, as_json)
+        return
+    if not paths:
+        raise UsageError("name the event files to ingest, or --coder URL")
     with (
         Store.open(store_path(db), limits=limits, wait=wait, context=current()) as store,
         _ingest_progress() as progress,
@@ -176,6 +203,32 @@ def _show_users(users: Sequence[Any]) -> None:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         sys.stdout.write("  ".join([*cells, row[3]]).rstrip() + "\n")
     sys.stdout.flush()
+
+
+def _ingest_coder(
+    url: str, ide_apps: str, path: Any, limits: Any, wait: float, as_json: bool
+) -> None:
+    """``ingest --coder``: the events through the file ingest, then the users."""
+    from ..coder import ingest_coder
+
+    with _ingest_progress() as progress:
+        result, users = ingest_coder(
+            path,
+            url,
+            ide_apps=[p for p in ide_apps.split(",") if p.strip()],
+            limits=limits,
+            wait=wait,
+            context=current(),
+            progress=progress,
+        )
+    if as_json:
+        print_json({**result.to_dict(), "users": users.to_dict()}, done="the ingest is committed")
+    note(
+        f"ingested Coder's database into {result.path}: {plural(result.rows, 'active minute')} "
+        f"read, {result.new:,} new; {plural(users.users, 'user')}"
+    )
+    if result.new_unknown:
+        warn_unknown_values(sum(n for _, n in result.new_unknown), result.new_unknown[:5])
 
 
 @contextlib.contextmanager
