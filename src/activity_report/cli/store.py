@@ -82,7 +82,9 @@ def ingest_command(
         _ingest_coder(coder, ide_apps, store_path(db), limits, wait, as_json)
         return
     if not paths:
-        raise UsageError("name the event files to ingest, or --coder URL")
+        raise UsageError(
+            "missing argument PATHS (or --coder URL): see `activity-report ingest --help`"
+        )
     with (
         Store.open(store_path(db), limits=limits, wait=wait, context=current()) as store,
         _ingest_progress() as progress,
