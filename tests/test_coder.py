@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -396,7 +397,12 @@ def _bad_urls(db: CoderDB) -> list[tuple[str, int, str]]:
     return [
         ("mysql://coder:" + PASSWORD + f"@{host}/coder", 2, "is not a PostgreSQL URL"),
         (f"postgresql://coder:{PASSWORD}@{host}:x/coder", 2, "is not a valid URL"),
-        (f"postgresql://coder:{PASSWORD}@127.0.0.1:1/coder", 1, "check the host and port"),
+        (
+            f"postgresql://coder:{PASSWORD}@127.0.0.1:1/coder",
+            1,
+            'connection to server at "127.0.0.1", port 1 failed: Connection refused; '
+            "check the host and port",
+        ),
         (f"postgresql://coder:wrong-{PASSWORD}@{host}/coder", 1, "password authentication failed"),
         (
             f"postgresql://coder:{PASSWORD}@{host}/notcoder",
@@ -450,6 +456,18 @@ def test_the_password_may_come_from_the_environment_or_a_passfile(
     )
     assert from_file.exit_code == 0, from_file.stderr
     assert from_file.stdout == expected
+
+
+def test_without_the_driver_the_error_says_what_to_install(
+    coder_db: CoderDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "adbc_driver_postgresql", None)
+    result = run_cli("--coder", coder_db.url)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        "activity-report: error: --coder needs the ADBC PostgreSQL driver: "
+        "pip install 'activity-report[coder]'\n"
+    )
 
 
 def test_coder_and_events_together_are_refused(

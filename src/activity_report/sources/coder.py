@@ -191,6 +191,7 @@ def _driver_error(exc: Exception, url: str) -> DataError:
         ),
         lines[0] if lines else type(exc).__name__,
     )
+    detail = re.sub(r"^\w+: \[libpq\] Failed to connect: ", "", detail)
     lowered = detail.lower()
     where = redact(url)
     if "password authentication failed" in lowered or "no password supplied" in lowered:
@@ -207,7 +208,12 @@ def _driver_error(exc: Exception, url: str) -> DataError:
 
 
 def _connect(url: str) -> Any:
-    from adbc_driver_postgresql import dbapi
+    try:
+        from adbc_driver_postgresql import dbapi
+    except ImportError:
+        raise DataError(
+            "--coder needs the ADBC PostgreSQL driver: pip install 'activity-report[coder]'"
+        ) from None
 
     try:
         return dbapi.connect(url)
