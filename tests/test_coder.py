@@ -458,6 +458,32 @@ def test_the_password_may_come_from_the_environment_or_a_passfile(
     assert from_file.stdout == expected
 
 
+def test_an_option_wins_over_the_other_sources_variable(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    db, act = loaded
+    events, users = write_expected(tmp_path, act, datetime.now(UTC))
+    options = ["--interval", "1 month", "--users", str(users)]
+    from_file = _report("--events", str(events), *options)
+    from_db = _report("--coder", db.url, *options)
+    assert from_file == from_db  # the same events: compare the runs' sources below by stderr
+    variable = run_cli(
+        "--events", str(events), *options, "--json", "--verbose",
+        env={"ACTIVITY_REPORT_CODER_URL": db.url},
+    )  # fmt: skip
+    assert variable.exit_code == 0 and "of the files" in variable.stderr
+    option = run_cli(
+        "--coder", db.url, *options, "--json", "--verbose",
+        env={"ACTIVITY_REPORT_EVENTS": str(events)},
+    )  # fmt: skip
+    assert option.exit_code == 0 and "of Coder's database" in option.stderr
+    store = tmp_path / "store.duckdb"
+    ingested = run_cli(
+        "ingest", str(events), "--db", str(store), env={"ACTIVITY_REPORT_CODER_URL": db.url}
+    )
+    assert ingested.exit_code == 0 and "ingested 1 file" in ingested.stderr
+
+
 def test_without_the_driver_the_error_says_what_to_install(
     coder_db: CoderDB, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -34,6 +34,7 @@ def _complete_category(incomplete: str) -> list[str]:
 
 
 def report_command(
+    ctx: typer.Context,
     events: Annotated[
         list[str] | None,
         typer.Option(
@@ -224,7 +225,13 @@ def report_command(
     )
     limits = resource_limits(memory_limit, temp_dir)
     if coder and events:
-        raise UsageError("--coder and --events name two sources; give one of them")
+        # A variable yields to the other source's option; two options conflict.
+        if from_env(ctx, "coder") and not from_env(ctx, "events"):
+            coder = None
+        elif from_env(ctx, "events") and not from_env(ctx, "coder"):
+            events = None
+        else:
+            raise UsageError("--coder and --events name two sources; give one of them")
     if coder:
         if engine is Engine.spark:
             raise UsageError("--engine spark reads --events, not --coder")
@@ -239,6 +246,13 @@ def report_command(
         where = "Coder's database" if coder else "the files" if events else "the store"
         what = "15-minute rollups" if result.answered_by == "rollups" else "events"
         note(f"answered from the {what} of {where}")
+
+
+def from_env(ctx: typer.Context, name: str) -> bool:
+    """Whether parameter ``name`` got its value from its environment variable."""
+    import click
+
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.ENVIRONMENT
 
 
 def _open_coder(

@@ -23,11 +23,13 @@ from .options import (
     resource_limits,
     store_path,
 )
+from .report import from_env
 from .runs import current
 from .streams import is_terminal, require_stdout
 
 
 def ingest_command(
+    ctx: typer.Context,
     paths: Annotated[
         list[str] | None,
         typer.Argument(
@@ -76,6 +78,8 @@ def ingest_command(
     if as_json:
         require_stdout("the counts")
     limits = resource_limits(memory_limit, temp_dir)
+    if coder and paths and from_env(ctx, "coder"):
+        coder = None  # files named on the command line win over the variable
     if coder:
         if paths:
             raise UsageError("ingest takes event files or --coder, not both")
