@@ -178,6 +178,20 @@ def test_a_range_is_read_from_the_database_only_where_sessions_overlap_it(
     )
 
 
+def test_the_python_api_reads_coder_as_the_command_line_does(
+    loaded: tuple[CoderDB, Activity],
+) -> None:
+    import activity_report as ar
+
+    db, _act = loaded
+    made = ar.report(
+        coder=db.url, ide_apps=["grafana"], category="ide", interval="1 week", tz="Asia/Kolkata"
+    )
+    cli = _report("--coder", db.url, "--ide-apps", "grafana", "--category", "ide",
+                  "--interval", "1 week", "--tz", "Asia/Kolkata")  # fmt: skip
+    assert json.loads(cli) == made.to_api()
+
+
 def test_system_users_and_service_accounts_are_left_out(loaded: tuple[CoderDB, Activity]) -> None:
     db, _act = loaded
     report = json.loads(_report("--coder", db.url, "--interval", "1 year"))

@@ -31,6 +31,8 @@ def report(
     *,
     events: str | Sequence[str] | None = None,
     db: str | os.PathLike[str] | None = None,
+    coder: str | None = None,
+    ide_apps: Sequence[str] | None = None,
     users: str | None = None,
     start: str | None = None,
     end: str | None = None,
@@ -47,7 +49,8 @@ def report(
     temp_dir: str | None = None,
     context: RunContext | None = None,
 ) -> core.ReportResult:
-    """The report of ``events`` (files, globs, directories), else of the store ``db``.
+    """The report of ``events`` (files, globs, directories), else of Coder's database
+    at the URL ``coder`` (its web IDEs: ``ide_apps``), else of the store ``db``.
 
     ``users`` is a user directory file (else the store's names users);
     ``orgs`` and ``users_filter`` keep only those organizations and users
@@ -84,6 +87,20 @@ def report(
     if events:
         files = [events] if isinstance(events, str) else list(events)
         with open_files(files, users_file=users, limits=limits, context=context) as source:
+            return core.run(query, source)
+    if coder:
+        from .coder import open_coder
+        from .sources.coder import DEFAULT_IDE_APPS
+
+        with open_coder(
+            coder,
+            users_file=users,
+            start_us=None if query.start is None else core.to_micros(query.start),
+            end_us=None if query.end is None else core.to_micros(query.end),
+            ide_apps=DEFAULT_IDE_APPS if ide_apps is None else ide_apps,
+            limits=limits,
+            context=context,
+        ) as source:
             return core.run(query, source)
     path = db or default_path()
     with open_store(path, users_file=users, limits=limits, context=context) as source:
