@@ -167,12 +167,17 @@ def test_every_category_interval_and_org_equals_the_same_events_as_a_file(
     assert compared == len(CATEGORIES) * len(INTERVALS) * len(orgs)
 
 
+@pytest.mark.parametrize(
+    "start",
+    # The session left open at 2024-03-31 22:00:30 counts until 10:00:30 the next day.
+    ["2024-03-31T12:00:00Z", "2024-04-01T10:00:00Z", "2024-04-01T10:01:00Z"],
+)
 def test_a_range_is_read_from_the_database_only_where_sessions_overlap_it(
-    loaded: tuple[CoderDB, Activity], tmp_path: Path
+    loaded: tuple[CoderDB, Activity], tmp_path: Path, start: str
 ) -> None:
     db, act = loaded
     events, users = write_expected(tmp_path, act, datetime.now(UTC))
-    options = ["--start", "2024-03-31T12:00:00Z", "--end", "2024-04-08", "--interval", "6 hours"]
+    options = ["--start", start, "--end", "2024-04-08", "--interval", "6 hours"]
     assert _report("--coder", db.url, *options) == _report(
         "--events", str(events), "--users", str(users), *options
     )

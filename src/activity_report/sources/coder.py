@@ -76,7 +76,9 @@ JOIN users u ON u.id = cl.workspace_owner_id
 WHERE NOT u.is_system AND NOT u.is_service_account
   AND cl.type::text <> ALL (ARRAY['reconnecting_pty', 'workspace_app', 'port_forwarding'])
   AND cl.connect_time < $2::timestamptz
-  AND (cl.disconnect_time IS NULL OR cl.disconnect_time >= $1::timestamptz)
+  AND (cl.disconnect_time >= $1::timestamptz
+       OR (cl.disconnect_time IS NULL
+           AND cl.connect_time + interval '12 hours' >= $1::timestamptz))
 """
 
 _APP_STATS_SQL = """
