@@ -355,11 +355,7 @@ def write_events(
     con.register("coder_logins", data.logins)
     con.register("coder_users", data.users)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE coder_events AS {events_sql()} ORDER BY time, id",
-            {"ide": ide_globs(ide_apps)},
-        )
-        con.table("coder_events").write_parquet(events_path)
+        con.sql(events_sql(), params={"ide": ide_globs(ide_apps)}).write_parquet(events_path)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE coder_directory AS "
             "SELECT id, nullif(name, '') AS name, username, nullif(email, '') AS email, roles "
@@ -369,5 +365,4 @@ def write_events(
     finally:
         for name in ("coder_connections", "coder_app_stats", "coder_logins", "coder_users"):
             con.unregister(name)
-        con.execute("DROP TABLE IF EXISTS coder_events")
         con.execute("DROP TABLE IF EXISTS coder_directory")
