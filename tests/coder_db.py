@@ -470,6 +470,14 @@ def generate(seed: int = 7) -> Activity:
             None,
         )
     )
+    # A terminal session in a workspace whose row is gone: counted, without an organization.
+    start = datetime(2024, 3, 10, 14, 0, 10, tzinfo=UTC)
+    act.app_stats.append(
+        _app_stat(
+            "gone", people[2][0], _uuid("ws-gone"), _uuid("agent-gone"), "terminal", "",
+            start, start + timedelta(minutes=7),
+        )
+    )  # fmt: skip
     # A registration, the first day.
     act.audits.append(
         _audit(

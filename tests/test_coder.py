@@ -78,7 +78,7 @@ def expected_events(
         else:
             category = "app"
         for m in _minutes(s["session_started_at"], s["session_ended_at"]):
-            out.add((s["user_id"], category, org_of_ws[s["workspace_id"]], m))
+            out.add((s["user_id"], category, org_of_ws.get(s["workspace_id"]), m))
     orgs_of: dict[str, list[str]] = {}
     for member in act.members:
         orgs_of.setdefault(member["user_id"], []).append(member["organization_id"])

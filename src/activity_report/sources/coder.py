@@ -91,7 +91,7 @@ SELECT s.user_id::text AS user_id,
        s.session_ended_at AS ended
 FROM workspace_app_stats s
 JOIN users u ON u.id = s.user_id
-JOIN workspaces w ON w.id = s.workspace_id
+LEFT JOIN workspaces w ON w.id = s.workspace_id
 LEFT JOIN workspace_apps a ON a.agent_id = s.agent_id AND a.slug = s.slug_or_port
 WHERE NOT u.is_system AND NOT u.is_service_account
   AND s.session_started_at < $2::timestamptz
