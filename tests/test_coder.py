@@ -424,6 +424,11 @@ def _bad_urls(db: CoderDB) -> list[tuple[str, int, str]]:
         ),
         (f"postgresql://coder:wrong-{PASSWORD}@{host}/coder", 1, "password authentication failed"),
         (
+            f"postgresql://{host}/coder?user=coder&password=wrong-{PASSWORD}",
+            1,
+            "password=***: password authentication failed",
+        ),
+        (
             f"postgresql://coder:{PASSWORD}@{host}/notcoder",
             1,
             "is not Coder's: it has no table connection_logs",
@@ -513,6 +518,22 @@ def test_without_the_driver_the_error_says_what_to_install(
         "activity-report: error: --coder needs the ADBC PostgreSQL driver: "
         "pip install 'activity-report[coder]'\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:p%40ss@h:5432/coder", "postgresql://u@h:5432/coder"),
+        ("postgresql://h/coder?user=u&password=pw&sslmode=require",
+         "postgresql://h/coder?user=u&password=***&sslmode=require"),
+        ("postgres://:pw@h/coder", "postgres://h/coder"),
+        ("postgresql://u@h/coder", "postgresql://u@h/coder"),
+    ],
+)  # fmt: skip
+def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    from activity_report.sources.coder import redact
+
+    assert redact(url) == shown
 
 
 def test_coder_and_events_together_are_refused(

@@ -29,9 +29,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 from ..errors import DataError, UsageError
 
@@ -157,17 +157,18 @@ def redact(url: str) -> str:
         netloc = parts.netloc
     except ValueError:
         return re.sub(r"//([^:/@]*):[^@]*@", r"//\1@", url)
-    if "@" not in netloc:
-        return url
-    userinfo, host = netloc.rsplit("@", 1)
-    user = userinfo.split(":", 1)[0]
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}@{host}" if user else host
     query = re.sub(r"(?i)(^|&)password=[^&]*", r"\1password=***", parts.query)
-    return urlunsplit((parts.scheme, f"{user}@{host}" if user else host, parts.path, query, ""))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _password(url: str) -> str | None:
     try:
-        password = urlsplit(url).password
+        parts = urlsplit(url)
+        password = parts.password or parse_qs(parts.query).get("password", [None])[0]
     except ValueError:
         return None
     return unquote(password) if password else None
@@ -257,8 +258,6 @@ def read(
 
 
 def _instant(us: int) -> datetime:
-    from datetime import timedelta
-
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
