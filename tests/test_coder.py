@@ -546,3 +546,13 @@ def test_coder_and_events_together_are_refused(
         result.stderr.strip()
         == "activity-report: error: --coder and --events name two sources; give one of them"
     )
+
+
+def test_without_postgresql_the_fixture_fails_and_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from . import coder_db
+
+    monkeypatch.setattr("glob.glob", lambda pattern: [])
+    with pytest.raises(pytest.fail.Exception, match="apt-get install postgresql"):
+        coder_db._pg_bin()
