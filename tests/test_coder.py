@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from activity_report.cli.report import _DEFAULT_IDE_APPS
+from activity_report.cli.report import DEFAULT_IDE_APPS as CLI_IDE_APPS
 from activity_report.sources.coder import DEFAULT_IDE_APPS
 
 from .coder_db import PASSWORD, SCHEMA, Activity, CoderDB, _connection, _uuid, generate
@@ -254,7 +254,7 @@ def test_ide_apps_decides_which_apps_are_ides(
     loaded: tuple[CoderDB, Activity], tmp_path: Path
 ) -> None:
     db, act = loaded
-    assert _DEFAULT_IDE_APPS == DEFAULT_IDE_APPS
+    assert CLI_IDE_APPS == DEFAULT_IDE_APPS
     ide = ("grafana", "code-server")
     events, users = write_expected(tmp_path, act, datetime.now(UTC))
     custom = tmp_path / "custom"
@@ -398,10 +398,17 @@ def test_ingests_add_up_to_the_database_byte_for_byte(
     assert counted == len(_minutes(opened, closed))
 
 
-def test_ingest_copies_the_users(loaded: tuple[CoderDB, Activity], tmp_path: Path) -> None:
+def test_ingest_copies_the_users_and_takes_the_ide_apps(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
     db, _act = loaded
     store = tmp_path / "store.duckdb"
-    assert run_cli("ingest", "--coder", db.url, "--db", str(store)).exit_code == 0
+    ingested = run_cli("ingest", "--coder", db.url, "--ide-apps", "grafana", "--db", str(store))
+    assert ingested.exit_code == 0, ingested.stderr
+    options = ["--category", "ide", "--interval", "1 month"]
+    assert _store_report(store, *options) == _report(
+        "--coder", db.url, "--ide-apps", "grafana", *options
+    )
     listed = run_cli("users", "list", "--db", str(store), "--json")
     assert listed.exit_code == 0, listed.stderr
     text = listed.stdout

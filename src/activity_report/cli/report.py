@@ -19,7 +19,7 @@ from .options import DB_DEFAULT, MemoryLimitOption, TempDirOption, resource_limi
 from .runs import current
 
 #: The default of --ide-apps (kept equal to the source's by tests/test_coder.py).
-_DEFAULT_IDE_APPS = ("code-server", "vscode-web", "jupyter*", "rstudio*")
+DEFAULT_IDE_APPS = ("code-server", "vscode-web", "jupyter*", "rstudio*")
 
 
 class Engine(enum.StrEnum):
@@ -62,7 +62,7 @@ def report_command(
             help="With --coder: the apps counted as IDE, by slug or display name "
             "(comma-separated, case-insensitive globs); every other app is App.",
         ),
-    ] = ",".join(_DEFAULT_IDE_APPS),
+    ] = ",".join(DEFAULT_IDE_APPS),
     db: Annotated[
         str | None,
         typer.Option(

@@ -23,7 +23,7 @@ from .options import (
     resource_limits,
     store_path,
 )
-from .report import from_env
+from .report import DEFAULT_IDE_APPS, from_env
 from .runs import current
 from .streams import is_terminal, require_stdout
 
@@ -55,7 +55,7 @@ def ingest_command(
             help="With --coder: the apps counted as IDE, by slug or display name "
             "(comma-separated, case-insensitive globs); every other app is App.",
         ),
-    ] = "code-server,vscode-web,jupyter*,rstudio*",
+    ] = ",".join(DEFAULT_IDE_APPS),
     db: DbOption = None,
     strict: Annotated[
         bool,
