@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,29 +143,67 @@ def _report(*args: str) -> str:
 def test_every_category_interval_and_org_equals_the_same_events_as_a_file(
     loaded: tuple[CoderDB, Activity], tmp_path: Path
 ) -> None:
+    """One read of the database, one of the file; every report of each compared.
+
+    (The command line's --coder is compared byte for byte by the tests below.)
+    """
+    from activity_report import reporting
+    from activity_report.coder import open_coder
+    from activity_report.event_source import open_files
+    from activity_report.query import parse_query
+
     db, act = loaded
-    events, users = write_expected(tmp_path, act, datetime.now(UTC))
+    now = datetime.now(UTC)
+    events, users = write_expected(tmp_path, act, now)
     orgs = [None, _uuid("org-a"), _uuid("org-b")]
     compared = 0
-    for category in CATEGORIES:
-        for interval, tz in INTERVALS:
-            for org in orgs:
-                options = ["--category", category, "--interval", interval, "--tz", tz]
-                options += ["--org", org] if org else []
-                from_db = _report("--coder", db.url, *options)
-                from_file = _report("--events", str(events), "--users", str(users), *options)
-                assert from_db == from_file, (category, interval, org)
-                compared += 1
-    # As on Coder's page, a user's count of a category in an organization is their
-    # active minutes in it (a login counts in each organization of the user).
-    for category in CATEGORIES[1:]:
-        for org in orgs[1:]:
-            options = ["--category", category, "--interval", "1 month", "--org", str(org)]
-            report = json.loads(_report("--coder", db.url, *options))
-            rows = [u for b in report["activity"] for u in b["user_activity"]]
-            bad = [u for u in rows if u["count"] * 60 * 10**9 != u["duration"]]
-            assert rows and not bad, (category, org, bad)
+    with (
+        open_coder(db.url, now=now) as from_db,
+        open_files([str(events)], users_file=str(users)) as from_file,
+    ):
+
+        def api(source: Any, **values: Any) -> dict[str, Any]:
+            query = parse_query(values, now=now)
+            result: dict[str, Any] = reporting.run(query, source).to_api()
+            return result
+
+        for category in CATEGORIES:
+            for interval, tz in INTERVALS:
+                for org in orgs:
+                    values = {"category": category, "interval": interval, "tz": tz, "org": org}
+                    assert api(from_db, **values) == api(from_file, **values), values
+                    compared += 1
+        # As on Coder's page, a user's count of a category in an organization is
+        # their active minutes in it (a login counts in each organization of the user).
+        for category in CATEGORIES[1:]:
+            for org in orgs[1:]:
+                report = api(from_db, category=category, interval="1 month", org=org)
+                rows = [u for b in report["activity"] for u in b["user_activity"]]
+                bad = [u for u in rows if u["count"] * 60 * 10**9 != u["duration"]]
+                assert rows and not bad, (category, org, bad)
     assert compared == len(CATEGORIES) * len(INTERVALS) * len(orgs)
+
+
+def test_the_command_line_reads_coder_as_the_file_byte_for_byte(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    db, act = loaded
+    events, users = write_expected(tmp_path, act, datetime.now(UTC))
+    for category, (interval, tz), org in (
+        ("any", INTERVALS[0], None),
+        ("login", INTERVALS[1], _uuid("org-b")),
+        ("web_terminal", INTERVALS[2], _uuid("org-a")),
+    ):
+        options = ["--category", category, "--interval", interval, "--tz", tz]
+        options += ["--org", org] if org else []
+        for fmt in ("json", "csv", "table"):
+            from_db = run_cli("--coder", db.url, *options, "--format", fmt, "--color", "never")
+            from_file = run_cli(
+                "--events", str(events), "--users", str(users), *options, "--format", fmt,
+                "--color", "never",
+            )  # fmt: skip
+            assert from_db.exit_code == from_file.exit_code == 0, from_db.stderr
+            assert from_db.stdout == from_file.stdout, (category, fmt)
 
 
 @pytest.mark.parametrize(
