@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
     from pyspark.sql import SparkSession
 
+    from .coder_db import CoderDB
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
 
@@ -110,3 +112,12 @@ def spark() -> Iterator[SparkSession]:
     session.conf.set("spark.sql.shuffle.partitions", "2")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def coder_db() -> Iterator[CoderDB]:
+    """A throwaway PostgreSQL with Coder's tables (see tests/coder_db.py), for the session."""
+    from .coder_db import running_cluster
+
+    with running_cluster() as db:
+        yield db

@@ -182,7 +182,8 @@ def test_some_invalid_rows_still_give_a_report(events_csv: Callable[..., Path]) 
             "`activity-report report --help`",
         ),
         (("report", "--events"), "--events needs a value"),
-        (("ingest",), "missing argument PATHS: see `activity-report ingest --help`"),
+        (("ingest",), "missing argument PATHS (or --coder URL): see "
+         "`activity-report ingest --help`"),
         (("users", "import"), "missing argument FILE: see `activity-report users import --help`"),
         (("info", "extra"), "unexpected argument 'extra': see `activity-report info --help`"),
         (("users",), "activity-report users needs a command: import, list"),

@@ -40,6 +40,8 @@ def report(
     events: Events | None = None,
     *,
     db: str | os.PathLike[str] | None = None,
+    coder: str | None = None,
+    ide_apps: Sequence[str] | None = None,
     users: str | os.PathLike[str] | None = None,
     start: Instant | None = None,
     end: Instant | None = None,
@@ -64,7 +66,8 @@ def report(
     category_map_file: str | None = None,
     orgs_file: str | None = None,
 ) -> core.ReportResult:
-    """The usage report of ``events``, else of the store ``db``.
+    """The usage report of ``events``, else of Coder's database at the URL ``coder``
+    (its web IDEs: ``ide_apps``), else of the store ``db``.
 
     ``events``: files, globs or folders of CSV, Parquet or JSON; or the
     events themselves as a pyarrow Table or a pandas or polars DataFrame
@@ -128,7 +131,7 @@ def report(
     with _files(events, temp_dir) as files:
         opened = open_source(
             files,
-            None if files else (db or default_path()),
+            None if files or coder else (db or default_path()),
             users_file=users_file,
             limits=limits,
             context=context,
@@ -137,6 +140,8 @@ def report(
             window=core.window(query),
             reading=reading,
             orgs_file=orgs_file,
+            coder=None if files else coder,
+            ide_apps=ide_apps,
         )
         with opened as source:
             return core.run(query, source)

@@ -40,6 +40,8 @@ def open_source(
     window: tuple[int | None, int | None, int] = (None, None, HEARTBEAT_US),
     reading: Reading | None = None,
     orgs_file: str | None = None,
+    coder: str | None = None,
+    ide_apps: Sequence[str] | None = None,
 ) -> Iterator[EventSource]:
     """The events a report reads: ``events`` (files, globs, folders), else the store ``db``.
 
@@ -48,8 +50,14 @@ def open_source(
     ``(start_us, end_us, heartbeat_us)``, which lets Spark skip partitions.
     ``reading`` says how to read the files' columns, times and categories
     (default: the canonical ones); ``orgs_file`` names organizations.
+    ``coder``: without ``events``, the URL of Coder's PostgreSQL database, read
+    as events (its web IDEs: ``ide_apps``), instead of the store.
     """
     if engine == "spark":
+        if coder is not None and not events:
+            raise UsageError(
+                "{engine} spark reads {events}, not {coder}", params=("engine", "events", "coder")
+            )
         if not events:
             raise UsageError(
                 "{engine} spark reads {events} (files, folders or URLs), not a store",
@@ -82,6 +90,22 @@ def open_source(
         return
     from .duckdb import open_files, open_store
 
+    if coder is not None and not events:
+        from ..coder import open_coder
+        from ..sources.coder import DEFAULT_IDE_APPS
+
+        start_us, end_us, _ = window
+        with open_coder(
+            coder,
+            users_file=users_file,
+            start_us=start_us,
+            end_us=end_us,
+            ide_apps=DEFAULT_IDE_APPS if ide_apps is None else ide_apps,
+            limits=limits,
+            context=context,
+        ) as from_coder:
+            yield from_coder
+        return
     if events:
         with open_files(
             events,

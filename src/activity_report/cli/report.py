@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from ..query import Query
     from ..sources import Reading
 
+#: The default of --ide-apps (kept equal to the source's by tests/test_coder.py).
+DEFAULT_IDE_APPS = ("code-server", "vscode-web", "jupyter*", "rstudio*")
+
 
 class Engine(enum.StrEnum):
     duckdb = "duckdb"
@@ -52,6 +55,7 @@ def _complete_category(incomplete: str) -> list[str]:
 
 
 def report_command(
+    ctx: typer.Context,
     events: Annotated[
         list[str] | None,
         typer.Option(
@@ -62,6 +66,25 @@ def report_command(
             show_default=False,
         ),
     ] = None,
+    coder: Annotated[
+        str | None,
+        typer.Option(
+            "--coder",
+            help="Read Coder's own PostgreSQL database instead of files: "
+            "postgresql://USER@HOST:PORT/DATABASE (a password from the URL, PGPASSFILE or "
+            "PGPASSWORD). Example: --coder postgresql://reports@db:5432/coder",
+            envvar="ACTIVITY_REPORT_CODER_URL",
+            show_default=False,
+        ),
+    ] = None,
+    ide_apps: Annotated[
+        str,
+        typer.Option(
+            "--ide-apps",
+            help="With --coder: the apps counted as IDE, by slug or display name "
+            "(comma-separated, case-insensitive globs); every other app is App.",
+        ),
+    ] = ",".join(DEFAULT_IDE_APPS),
     db: Annotated[
         str | None,
         typer.Option(
@@ -280,9 +303,27 @@ def report_command(
         events = None  # --db typed here wins over the config file's events
     reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
+    if coder and events:
+        # A variable yields to the other source's option; two options conflict.
+        if from_env(ctx, "coder") and not from_env(ctx, "events"):
+            coder = None
+        elif from_env(ctx, "events") and not from_env(ctx, "coder"):
+            events = None
+        else:
+            raise UsageError("--coder and --events name two sources; give one of them")
     key = _pseudonym_key(events, db, pseudonymize, user)
     with _open_source(
-        events, db, users, limits, engine, spark_remote, query, reading, orgs
+        events,
+        db,
+        users,
+        limits,
+        engine,
+        spark_remote,
+        query,
+        reading,
+        orgs,
+        coder=coder,
+        ide_apps=ide_apps,
     ) as source:
         if key is not None and query.users:
             query = _resolve_pseudonyms(query, key, source)
@@ -300,7 +341,7 @@ def report_command(
         read_from = config_file()
         if read_from is not None:
             note(f"read options from {read_from}")
-        where = "the files" if events else "the store"
+        where = "Coder's database" if coder else "the files" if events else "the store"
         what = "15-minute rollups" if result.answered_by == "rollups" else "events"
         note(f"answered from the {what} of {where}")
 
@@ -347,6 +388,11 @@ def _given_on_command_line(names: tuple[str, ...]) -> bool:
     return any(_source_of(n) is _TYPED for n in names)
 
 
+def from_env(ctx: typer.Context, name: str) -> bool:
+    """Whether parameter ``name`` got its value from its environment variable."""
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.ENVIRONMENT
+
+
 def _open_source(
     events: list[str] | None,
     db: str | None,
@@ -357,19 +403,22 @@ def _open_source(
     query: Query,
     reading: Reading | None = None,
     orgs: str | None = None,
+    *,
+    coder: str | None = None,
+    ide_apps: str | None = None,
 ) -> contextlib.AbstractContextManager[EventSource]:
     """--events' files (read by DuckDB or by Spark), else the store of --db, in this run."""
     from ..backends import open_source
     from ..reporting import window
 
-    if not events and _given_on_command_line(_READING_OPTIONS):
+    if not events and not coder and _given_on_command_line(_READING_OPTIONS):
         raise UsageError(
             "--column, --time-format, --input-tz and --category-map say how to read event "
             "files: give them to ingest, or with --events"
         )
     return open_source(
         events,
-        None if events else store_path(db),
+        None if events or coder else store_path(db),
         users_file=users,
         limits=limits,
         context=current(),
@@ -378,4 +427,6 @@ def _open_source(
         window=window(query),
         reading=reading,
         orgs_file=orgs,
+        coder=coder,
+        ide_apps=None if ide_apps is None else [p for p in ide_apps.split(",") if p.strip()],
     )

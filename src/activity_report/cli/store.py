@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..errors import UsageError
 from .messages import note, plural, print_json, warn_unknown_values
 from .options import (
     CategoryMapFileOption,
@@ -29,19 +30,40 @@ from .options import (
     resource_limits,
     store_path,
 )
+from .report import DEFAULT_IDE_APPS, from_env
 from .runs import current
 from .streams import is_terminal, require_stdout
 
 
 def ingest_command(
+    ctx: typer.Context,
     paths: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             help="Event files (Parquet, CSV, JSON Lines), globs, directories, or - for CSV "
             "on stdin.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    coder: Annotated[
+        str | None,
+        typer.Option(
+            "--coder",
+            help="Copy what is new in Coder's own PostgreSQL database, and its users, "
+            "instead of files: postgresql://USER@HOST:PORT/DATABASE (a password from the "
+            "URL, PGPASSFILE or PGPASSWORD). Run it nightly.",
+            envvar="ACTIVITY_REPORT_CODER_URL",
+            show_default=False,
+        ),
+    ] = None,
+    ide_apps: Annotated[
+        str,
+        typer.Option(
+            "--ide-apps",
+            help="With --coder: the apps counted as IDE, by slug or display name "
+            "(comma-separated, case-insensitive globs); every other app is App.",
+        ),
+    ] = ",".join(DEFAULT_IDE_APPS),
     db: DbOption = None,
     strict: Annotated[
         bool,
@@ -71,6 +93,17 @@ def ingest_command(
         require_stdout("the counts")
     reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
+    if coder and paths and from_env(ctx, "coder"):
+        coder = None  # files named on the command line win over the variable
+    if coder:
+        if paths:
+            raise UsageError("ingest takes event files or --coder, not both")
+        _ingest_coder(coder, ide_apps, store_path(db), limits, wait, as_json)
+        return
+    if not paths:
+        raise UsageError(
+            "missing argument PATHS (or --coder URL): see `activity-report ingest --help`"
+        )
     with (
         Store.open(store_path(db), limits=limits, wait=wait, context=current()) as store,
         _ingest_progress() as progress,
@@ -262,6 +295,32 @@ def _show_users(users: Sequence[Any]) -> None:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         sys.stdout.write("  ".join([*cells, row[3]]).rstrip() + "\n")
     sys.stdout.flush()
+
+
+def _ingest_coder(
+    url: str, ide_apps: str, path: Any, limits: Any, wait: float, as_json: bool
+) -> None:
+    """``ingest --coder``: the events through the file ingest, then the users."""
+    from ..coder import ingest_coder
+
+    with _ingest_progress() as progress:
+        result, users = ingest_coder(
+            path,
+            url,
+            ide_apps=[p for p in ide_apps.split(",") if p.strip()],
+            limits=limits,
+            wait=wait,
+            context=current(),
+            progress=progress,
+        )
+    if as_json:
+        print_json({**result.to_dict(), "users": users.to_dict()}, done="the ingest is committed")
+    note(
+        f"ingested Coder's database into {result.path}: {plural(result.rows, 'active minute')} "
+        f"read, {result.new:,} new; {plural(users.users, 'user')}"
+    )
+    if result.new_unknown:
+        warn_unknown_values(sum(n for _, n in result.new_unknown), result.new_unknown[:5])
 
 
 @contextlib.contextmanager

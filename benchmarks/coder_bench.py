@@ -1,0 +1,112 @@
+"""``ingest --coder`` against reading the same ``connection_logs`` rows with the driver alone.
+
+Starts a throwaway PostgreSQL (as the tests do: tests/coder_db.py, so the
+postgres binaries and root or the postgres user are needed), fills
+``connection_logs`` with ``--rows`` sessions of ``--users`` users over
+``--days`` days (lengths drawn around ``--minutes``), then times, best of
+``--repeat``:
+
+* ``driver``: the ADBC PostgreSQL driver fetching the columns the source
+  selects, as one Arrow table, and nothing else;
+* ``ingest``: ``ingest --coder`` (through :func:`activity_report.coder.ingest_coder`)
+  into a new store: the read, the per-minute events, the store's ingest.
+
+It prints one JSON line with both times and their ratio. The goal on 1M rows
+is a ratio of at most 3. A run at scale is heavy (the per-minute events of
+1M sessions are tens of millions of rows): smoke-test with ``--rows 10000``.
+
+Run: ``python benchmarks/coder_bench.py --rows 1000000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.coder_db import Activity, generate, running_cluster  # noqa: E402
+
+#: What the source selects from connection_logs (see activity_report.sources.coder).
+DRIVER_SQL = """
+SELECT cl.workspace_owner_id::text, cl.organization_id::text, cl.type::text,
+       cl.connect_time, cl.disconnect_time
+FROM connection_logs cl JOIN users u ON u.id = cl.workspace_owner_id
+WHERE NOT u.is_system AND NOT u.is_service_account
+"""
+
+
+def fill_sql(rows: int, users: int, days: int, minutes: int) -> str:
+    """Sessions generated inside PostgreSQL: no rows cross Python."""
+    return f"""
+INSERT INTO users (id, email, username, hashed_password, created_at, updated_at)
+SELECT md5('bench-user-' || u)::uuid, 'u' || u || '@example.com', 'bench' || u, '\\x00',
+       now(), now()
+FROM generate_series(1, {users}) u;
+INSERT INTO connection_logs (id, connect_time, organization_id, workspace_owner_id,
+    workspace_id, workspace_name, agent_name, type, connection_id, disconnect_time)
+SELECT md5('bench-conn-' || i)::uuid, t, md5('bench-org')::uuid,
+       md5('bench-user-' || (1 + i % {users}))::uuid, md5('bench-ws-' || i % {users})::uuid,
+       'ws', 'main', (ARRAY['ssh', 'vscode', 'jetbrains'])[1 + i % 3]::connection_type,
+       md5('bench-cid-' || i)::uuid,
+       t + make_interval(secs => (random() * {2 * minutes * 60})::int)
+FROM (SELECT i, timestamptz '2024-01-01'
+                   + make_interval(secs => (random() * {days * 86400})::int) AS t
+      FROM generate_series(1, {rows}) i) s
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=2_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--minutes", type=int, default=10, help="mean session length")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from activity_report.coder import ingest_coder
+
+    with running_cluster() as db:
+        base = generate()
+        db.execute(Activity(orgs=base.orgs).sql())
+        db.execute(fill_sql(args.rows, args.users, args.days, args.minutes))
+        db.execute("ANALYZE")
+
+        driver = []
+        for _ in range(args.repeat):
+            began = time.perf_counter()
+            with db.connect() as con, con.cursor() as cur:
+                cur.execute(DRIVER_SQL)
+                table = cur.fetch_arrow_table()
+            driver.append(time.perf_counter() - began)
+            assert table.num_rows == args.rows, table.num_rows
+
+        ingest = []
+        minutes = 0
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory() as folder:
+                began = time.perf_counter()
+                result, _users = ingest_coder(Path(folder) / "store.duckdb", db.url)
+                ingest.append(time.perf_counter() - began)
+                minutes = result.new
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "events": minutes,
+                "driver_s": round(min(driver), 3),
+                "ingest_s": round(min(ingest), 3),
+                "ratio": round(min(ingest) / min(driver), 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,367 @@
+"""Coder's own PostgreSQL database -> canonical events, one per active minute.
+
+Read through the ADBC PostgreSQL driver, which yields Arrow: only the columns
+the mapping needs, the time range bound as parameters of the SQL. The rows
+(sessions and logins) then become events in DuckDB:
+
+- **tunnel**: ``connection_logs`` of type ``ssh``, ``vscode`` or ``jetbrains``;
+  the user is ``workspace_owner_id`` (``user_id`` is empty on those rows).
+- **web_terminal**: ``workspace_app_stats`` with ``access_method = 'terminal'``
+  (``reconnecting_pty`` connections are the same use, and are skipped).
+- **ide** / **app**: the other ``workspace_app_stats`` rows, by their app's slug
+  or display name (:data:`DEFAULT_IDE_APPS`); a port number is an app.
+  ``workspace_app`` and ``port_forwarding`` connections are the same use, and
+  are skipped.
+- **login**: ``audit_logs`` ``login``/``register`` with ``status_code < 400``,
+  once per organization the user belongs to.
+- a connection of any other type keeps its type as its category: the report
+  counts it as unknown and names it.
+
+A session still open counts until 12 hours after it opened or the moment of
+reading, whichever is earlier. System users and service accounts are left out.
+Each UTC minute in which a user has activity of a category, in an
+organization, is one event of that minute, one minute long, whose id names
+the category, user, organization and minute: a minute read twice is one event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
+
+from ..errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+#: Apps counted as IDE (by slug or display name, case-insensitive globs); any other is an app.
+DEFAULT_IDE_APPS = ("code-server", "vscode-web", "jupyter*", "rstudio*")
+#: How long an open session counts at most.
+OPEN_SESSION_US = 12 * 3600 * 1_000_000
+MINUTE_US = 60_000_000
+#: Connection types counted as tunnel, and those counted from workspace_app_stats instead.
+TUNNEL_TYPES = ("ssh", "vscode", "jetbrains")
+SKIPPED_TYPES = ("reconnecting_pty", "workspace_app", "port_forwarding")
+#: The tables read: a database without one of them is not Coder's.
+TABLES = (
+    "connection_logs",
+    "workspace_app_stats",
+    "workspace_apps",
+    "workspaces",
+    "audit_logs",
+    "users",
+    "organization_members",
+)
+#: Prefix of the ids of the events read from Coder.
+ID_PREFIX = "coder:"
+
+_FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
+_FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+
+# Sessions: who, where, which kind, from when to when (the end already capped).
+_CONNECTIONS_SQL = """
+SELECT cl.workspace_owner_id::text AS user_id,
+       cl.organization_id::text AS org,
+       cl.type::text AS kind,
+       cl.connect_time AS started,
+       coalesce(cl.disconnect_time,
+                least(cl.connect_time + interval '12 hours', $3::timestamptz)) AS ended
+FROM connection_logs cl
+JOIN users u ON u.id = cl.workspace_owner_id
+WHERE NOT u.is_system AND NOT u.is_service_account
+  AND cl.type::text <> ALL (ARRAY['reconnecting_pty', 'workspace_app', 'port_forwarding'])
+  AND cl.connect_time < $2::timestamptz
+  AND (cl.disconnect_time >= $1::timestamptz
+       OR (cl.disconnect_time IS NULL
+           AND cl.connect_time + interval '12 hours' >= $1::timestamptz))
+"""
+
+_APP_STATS_SQL = """
+SELECT s.user_id::text AS user_id,
+       w.organization_id::text AS org,
+       s.access_method,
+       s.slug_or_port,
+       a.display_name::text AS display_name,
+       s.session_started_at AS started,
+       s.session_ended_at AS ended
+FROM workspace_app_stats s
+JOIN users u ON u.id = s.user_id
+LEFT JOIN workspaces w ON w.id = s.workspace_id
+LEFT JOIN workspace_apps a ON a.agent_id = s.agent_id AND a.slug = s.slug_or_port
+WHERE NOT u.is_system AND NOT u.is_service_account
+  AND s.session_started_at < $2::timestamptz
+  AND s.session_ended_at >= $1::timestamptz
+"""
+
+_LOGINS_SQL = """
+SELECT al.user_id::text AS user_id,
+       m.organization_id::text AS org,
+       al."time" AS started
+FROM audit_logs al
+JOIN users u ON u.id = al.user_id
+LEFT JOIN organization_members m ON m.user_id = al.user_id
+WHERE NOT u.is_system AND NOT u.is_service_account
+  AND al.action::text IN ('login', 'register')
+  AND al.status_code < 400
+  AND al."time" >= $1::timestamptz AND al."time" < $2::timestamptz
+"""
+
+_USERS_SQL = """
+SELECT u.id::text AS id, u.name, u.username, u.email,
+       array_to_string(u.rbac_roles || coalesce(
+           (SELECT array_agg(DISTINCT r ORDER BY r)
+            FROM organization_members m, unnest(m.roles) r
+            WHERE m.user_id = u.id), '{}'::text[]), ',') AS roles
+FROM users u
+WHERE NOT u.is_system AND NOT u.is_service_account
+"""
+
+
+@dataclass(frozen=True)
+class CoderRead:
+    """What one read of Coder's database returned, as Arrow tables."""
+
+    connections: pa.Table
+    app_stats: pa.Table
+    logins: pa.Table
+    users: pa.Table
+
+
+def check_url(url: str) -> None:
+    """Refuse (a usage error) what is not a PostgreSQL URL; the message hides any password."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        raise UsageError(
+            f"--coder: {redact(url)} is not a valid URL ({exc}); "
+            "use postgresql://USER@HOST:PORT/DATABASE"
+        ) from None
+    if parts.scheme not in ("postgresql", "postgres") or not (parts.hostname or parts.path):
+        raise UsageError(
+            f"--coder: {redact(url)} is not a PostgreSQL URL; "
+            "use postgresql://USER@HOST:PORT/DATABASE (the password from PGPASSFILE or "
+            "PGPASSWORD)"
+        )
+
+
+def redact(url: str) -> str:
+    """``url`` without its password (``postgresql://user@host/db``), for any message."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+    except ValueError:
+        return re.sub(r"//([^:/@]*):[^@]*@", r"//\1@", url)
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}@{host}" if user else host
+    query = re.sub(r"(?i)(^|&)password=[^&]*", r"\1password=***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _password(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        password = parts.password or parse_qs(parts.query).get("password", [None])[0]
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
+def _scrub(text: str, url: str) -> str:
+    """A driver's message without the URL's password (libpq may quote its input)."""
+    text = text.replace(url, redact(url))
+    password = _password(url)
+    if password:
+        text = text.replace(password, "***").replace(quote(password, safe=""), "***")
+    return text
+
+
+def _driver_error(exc: Exception, url: str) -> DataError:
+    """One line for a failure of the connection or of a query."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    detail = next(
+        (
+            line.split("FATAL:", 1)[-1].split("ERROR:", 1)[-1].strip()
+            for line in lines
+            if "FATAL:" in line or "ERROR:" in line
+        ),
+        lines[0] if lines else type(exc).__name__,
+    )
+    detail = re.sub(r"^\w+: \[libpq\] Failed to connect: ", "", detail)
+    lowered = detail.lower()
+    where = redact(url)
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        hint = "check the user and its password (in the URL, PGPASSFILE or PGPASSWORD)"
+    elif "connection refused" in lowered or "could not connect" in lowered:
+        hint = "check the host and port, and that PostgreSQL is running"
+    elif "does not exist" in lowered and "database" in lowered:
+        hint = "check the database name in the URL"
+    else:
+        hint = "check the URL"
+    return DataError(
+        f"--coder: cannot read Coder's database at {where}: {_scrub(detail, url)}; {hint}"
+    )
+
+
+def _connect(url: str) -> Any:
+    try:
+        from adbc_driver_postgresql import dbapi
+    except ImportError:
+        raise DataError(
+            "--coder needs the ADBC PostgreSQL driver: pip install 'activity-report[coder]'"
+        ) from None
+
+    try:
+        return dbapi.connect(url)
+    except Exception as exc:  # the driver's errors: OperationalError, ProgrammingError...
+        raise _driver_error(exc, url) from None
+
+
+def read(
+    url: str,
+    *,
+    start_us: int | None = None,
+    end_us: int | None = None,
+    now: datetime | None = None,
+) -> CoderRead:
+    """The sessions, logins and users of Coder's database at ``url`` that touch the range.
+
+    A session is read when it overlaps ``[start, end)``: whole, so minutes
+    outside the range come with it (the report keeps those in range).
+    """
+    check_url(url)
+    now = now or datetime.now(UTC)
+    start = _FAR_PAST if start_us is None else _instant(start_us)
+    end = _FAR_FUTURE if end_us is None else _instant(end_us)
+    con = _connect(url)
+    try:
+        cur = con.cursor()
+        try:
+            _check_tables(cur, url)
+            params = (start, end, now)
+            connections = _fetch(cur, _CONNECTIONS_SQL, params, url)
+            app_stats = _fetch(cur, _APP_STATS_SQL, params[:2], url)
+            logins = _fetch(cur, _LOGINS_SQL, params[:2], url)
+            users = _fetch(cur, _USERS_SQL, None, url)
+        finally:
+            cur.close()
+    finally:
+        con.close()
+    return CoderRead(connections, app_stats, logins, users)
+
+
+def _instant(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+
+
+def _check_tables(cur: Any, url: str) -> None:
+    cur.execute(
+        "SELECT table_name::text FROM information_schema.tables "
+        "WHERE table_schema = ANY (current_schemas(false))"
+    )
+    present = {row[0] for row in cur.fetchall()}
+    missing = [table for table in TABLES if table not in present]
+    if missing:
+        raise DataError(
+            f"--coder: the database at {redact(url)} is not Coder's: it has no table "
+            f"{', '.join(missing)}; point --coder at the database coderd uses"
+        )
+
+
+def _fetch(cur: Any, sql: str, params: Sequence[Any] | None, url: str) -> pa.Table:
+    try:
+        if params is None:
+            cur.execute(sql)
+        else:
+            cur.execute(sql, params)
+        return cur.fetch_arrow_table()
+    except Exception as exc:
+        raise _driver_error(exc, url) from None
+
+
+def ide_globs(patterns: Sequence[str]) -> list[str]:
+    """The IDE patterns, lower-cased for a case-insensitive GLOB."""
+    return [p.strip().lower() for p in patterns if p.strip()]
+
+
+def events_sql() -> str:
+    """The per-minute events of the registered ``coder_connections``, ``coder_app_stats``
+    and ``coder_logins`` (``$ide``: the IDE globs).
+
+    Columns as in an event file: ``id``, ``time``, ``end_time``, ``user_id``,
+    ``category``, ``organization_id``.
+    """
+    sessions = f"""
+        SELECT user_id, org,
+               CASE WHEN kind IN {tuple(TUNNEL_TYPES)} THEN 'tunnel' ELSE kind END AS category,
+               epoch_us(started) AS s_us, greatest(epoch_us(ended), epoch_us(started)) AS e_us
+        FROM coder_connections
+        UNION ALL
+        SELECT user_id, org,
+               CASE
+                 WHEN access_method = 'terminal' THEN 'web_terminal'
+                 WHEN regexp_full_match(slug_or_port, '[0-9]+') THEN 'app'
+                 WHEN len(list_filter($ide, lambda p: lower(slug_or_port) GLOB p
+                      OR lower(coalesce(display_name, '')) GLOB p)) > 0 THEN 'ide'
+                 ELSE 'app'
+               END,
+               epoch_us(started), greatest(epoch_us(ended), epoch_us(started))
+        FROM coder_app_stats
+        UNION ALL
+        SELECT user_id, org, 'login', epoch_us(started), epoch_us(started)
+        FROM coder_logins
+    """
+    return f"""
+        WITH sessions AS ({sessions}),
+        spans AS (
+            SELECT user_id, org, category,
+                   CAST(floor(s_us / {MINUTE_US}.0) AS BIGINT) AS first_m,
+                   CASE WHEN e_us > s_us THEN CAST(floor((e_us - 1) / {MINUTE_US}.0) AS BIGINT)
+                        ELSE CAST(floor(s_us / {MINUTE_US}.0) AS BIGINT) END AS last_m
+            FROM sessions
+        ),
+        minutes AS (
+            SELECT DISTINCT user_id, org, category,
+                   unnest(range(first_m, last_m + 1)) AS m
+            FROM spans
+        )
+        SELECT '{ID_PREFIX}' || category || ':' || user_id || ':' || coalesce(org, '')
+                   || ':' || CAST(m AS VARCHAR) AS id,
+               make_timestamptz(m * {MINUTE_US}) AS time,
+               make_timestamptz((m + 1) * {MINUTE_US}) AS end_time,
+               user_id, category, org AS organization_id
+        FROM minutes
+    """
+
+
+def write_events(
+    con: duckdb.DuckDBPyConnection,
+    data: CoderRead,
+    events_path: str,
+    users_path: str,
+    ide_apps: Sequence[str] = DEFAULT_IDE_APPS,
+) -> None:
+    """The events of ``data`` as a Parquet event file, its users as a directory file."""
+    con.register("coder_connections", data.connections)
+    con.register("coder_app_stats", data.app_stats)
+    con.register("coder_logins", data.logins)
+    con.register("coder_users", data.users)
+    try:
+        con.sql(events_sql(), params={"ide": ide_globs(ide_apps)}).write_parquet(events_path)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE coder_directory AS "
+            "SELECT id, nullif(name, '') AS name, username, nullif(email, '') AS email, roles "
+            "FROM coder_users ORDER BY id"
+        )
+        con.table("coder_directory").write_parquet(users_path)
+    finally:
+        for name in ("coder_connections", "coder_app_stats", "coder_logins", "coder_users"):
+            con.unregister(name)
+        con.execute("DROP TABLE IF EXISTS coder_directory")

@@ -1,0 +1,604 @@
+"""``--coder`` and ``ingest --coder``: Coder's PostgreSQL (a real one, see coder_db.py) as a source.
+
+The expected events are computed here, in plain Python, from the generated
+rows and the mapping docs/coder.md states; they are written as a CSV event
+file, and every report from the database (and from a store it was ingested
+into) must equal the report from that file, byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from activity_report.cli.report import DEFAULT_IDE_APPS as CLI_IDE_APPS
+from activity_report.sources.coder import DEFAULT_IDE_APPS
+
+from .coder_db import PASSWORD, SCHEMA, Activity, CoderDB, _connection, _uuid, generate
+from .conftest import run_cli
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MINUTE = 60_000_000
+TUNNEL = {"ssh", "vscode", "jetbrains"}
+SKIPPED = {"reconnecting_pty", "workspace_app", "port_forwarding"}
+
+CATEGORIES = ("any", "ide", "login", "app", "tunnel", "web_terminal")
+#: (interval, zone): the zones whose DST changes the generated days cross.
+INTERVALS = (
+    ("1 day", "America/New_York"),
+    ("1 week", "Europe/Berlin"),
+    ("1 month", "Australia/Sydney"),
+)
+
+
+def _us(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def _minutes(start: datetime, end: datetime) -> range:
+    s, e = _us(start), max(_us(end), _us(start))
+    first = s // MINUTE
+    last = (e - 1) // MINUTE if e > s else first
+    return range(first, last + 1)
+
+
+def expected_events(
+    act: Activity, now: datetime, ide: tuple[str, ...] = DEFAULT_IDE_APPS
+) -> set[tuple[str, str, str | None, int]]:
+    """(user, category, org, minute) of every event the mapping makes of ``act``."""
+    counted = {u["id"] for u in act.users if not u["is_system"] and not u["is_service_account"]}
+    org_of_ws = {w["id"]: w["organization_id"] for w in act.workspaces}
+    apps = {(a["agent_id"], a["slug"]): a["display_name"] for a in act.apps}
+    out: set[tuple[str, str, str | None, int]] = set()
+    for c in act.connections:
+        if c["workspace_owner_id"] not in counted or c["type"] in SKIPPED:
+            continue
+        end = c["disconnect_time"] or min(c["connect_time"] + timedelta(hours=12), now)
+        category = "tunnel" if c["type"] in TUNNEL else c["type"]
+        for m in _minutes(c["connect_time"], end):
+            out.add((c["workspace_owner_id"], category, c["organization_id"], m))
+    for s in act.app_stats:
+        if s["user_id"] not in counted:
+            continue
+        slug = s["slug_or_port"]
+        display = apps.get((s["agent_id"], slug), "")
+        if s["access_method"] == "terminal":
+            category = "web_terminal"
+        elif slug.isdigit():
+            category = "app"
+        elif any(fnmatch.fnmatchcase(v.lower(), p) for p in ide for v in (slug, display)):
+            category = "ide"
+        else:
+            category = "app"
+        for m in _minutes(s["session_started_at"], s["session_ended_at"]):
+            out.add((s["user_id"], category, org_of_ws.get(s["workspace_id"]), m))
+    orgs_of: dict[str, list[str]] = {}
+    for member in act.members:
+        orgs_of.setdefault(member["user_id"], []).append(member["organization_id"])
+    for a in act.audits:
+        if (
+            a["user_id"] in counted
+            and a["action"] in ("login", "register")
+            and a["status_code"] < 400
+        ):
+            for org in orgs_of.get(a["user_id"], [None]):
+                out.add((a["user_id"], "login", org, _us(a["time"]) // MINUTE))
+    return out
+
+
+def write_expected(tmp: Path, act: Activity, now: datetime) -> tuple[Path, Path]:
+    """The expected events as a CSV event file, and the users as a directory file."""
+    events = tmp / "expected.csv"
+    with events.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "time", "end_time", "user_id", "category", "organization_id"])
+        for user, category, org, m in sorted(expected_events(act, now), key=lambda e: (e[3], e)):
+            at = EPOCH + timedelta(microseconds=m * MINUTE)
+            writer.writerow(
+                [
+                    f"e{user}{category}{org}{m}",
+                    at.isoformat(),
+                    (at + timedelta(minutes=1)).isoformat(),
+                    user,
+                    category,
+                    org or "",
+                ]
+            )
+    users = tmp / "expected-users.csv"
+    roles_of: dict[str, list[str]] = {}
+    for member in act.members:
+        roles_of.setdefault(member["user_id"], []).extend(member["roles"])
+    with users.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "name", "username", "email", "roles"])
+        for u in act.users:
+            if not u["is_system"] and not u["is_service_account"]:
+                roles = list(u["rbac_roles"]) + sorted(set(roles_of.get(u["id"], [])))
+                writer.writerow([u["id"], u["name"], u["username"], u["email"], ",".join(roles)])
+    return events, users
+
+
+@pytest.fixture
+def loaded(coder_db: CoderDB) -> Iterator[tuple[CoderDB, Activity]]:
+    coder_db.reset()
+    act = generate()
+    coder_db.execute(act.sql())
+    yield coder_db, act
+
+
+def _report(*args: str) -> str:
+    result = run_cli(*args, "--json")
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_every_category_interval_and_org_equals_the_same_events_as_a_file(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    """One read of the database, one of the file; every report of each compared.
+
+    (The command line's --coder is compared byte for byte by the tests below.)
+    """
+    from activity_report import reporting
+    from activity_report.backends.duckdb import open_files
+    from activity_report.coder import open_coder
+    from activity_report.query import parse_query
+
+    db, act = loaded
+    now = datetime.now(UTC)
+    events, users = write_expected(tmp_path, act, now)
+    orgs = [None, _uuid("org-a"), _uuid("org-b")]
+    compared = 0
+    with (
+        open_coder(db.url, now=now) as from_db,
+        open_files([str(events)], users_file=str(users)) as from_file,
+    ):
+
+        def api(source: Any, **values: Any) -> dict[str, Any]:
+            query = parse_query(values, now=now)
+            result: dict[str, Any] = reporting.run(query, source).to_api()
+            return result
+
+        for category in CATEGORIES:
+            for interval, tz in INTERVALS:
+                for org in orgs:
+                    values = {"category": category, "interval": interval, "tz": tz, "org": org}
+                    assert api(from_db, **values) == api(from_file, **values), values
+                    compared += 1
+        # As on Coder's page, a user's count of a category in an organization is
+        # their active minutes in it (a login counts in each organization of the user).
+        for category in CATEGORIES[1:]:
+            for org in orgs[1:]:
+                report = api(from_db, category=category, interval="1 month", org=org)
+                rows = [u for b in report["activity"] for u in b["user_activity"]]
+                bad = [u for u in rows if u["count"] * 60 * 10**9 != u["duration"]]
+                assert rows and not bad, (category, org, bad)
+    assert compared == len(CATEGORIES) * len(INTERVALS) * len(orgs)
+
+
+def test_the_command_line_reads_coder_as_the_file_byte_for_byte(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    db, act = loaded
+    events, users = write_expected(tmp_path, act, datetime.now(UTC))
+    for category, (interval, tz), org in (
+        ("any", INTERVALS[0], None),
+        ("login", INTERVALS[1], _uuid("org-b")),
+        ("web_terminal", INTERVALS[2], _uuid("org-a")),
+    ):
+        options = ["--category", category, "--interval", interval, "--tz", tz]
+        options += ["--org", org] if org else []
+        for fmt in ("json", "csv", "table"):
+            from_db = run_cli("--coder", db.url, *options, "--format", fmt, "--color", "never")
+            from_file = run_cli(
+                "--events", str(events), "--users", str(users), *options, "--format", fmt,
+                "--color", "never",
+            )  # fmt: skip
+            assert from_db.exit_code == from_file.exit_code == 0, from_db.stderr
+            assert from_db.stdout == from_file.stdout, (category, fmt)
+
+
+@pytest.mark.parametrize(
+    "start",
+    # The session left open at 2024-03-31 22:00:30 counts until 10:00:30 the next day.
+    ["2024-03-31T12:00:00Z", "2024-04-01T10:00:00Z", "2024-04-01T10:01:00Z"],
+)
+def test_a_range_is_read_from_the_database_only_where_sessions_overlap_it(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path, start: str
+) -> None:
+    db, act = loaded
+    events, users = write_expected(tmp_path, act, datetime.now(UTC))
+    options = ["--start", start, "--end", "2024-04-08", "--interval", "6 hours"]
+    assert _report("--coder", db.url, *options) == _report(
+        "--events", str(events), "--users", str(users), *options
+    )
+
+
+def test_the_python_api_reads_coder_as_the_command_line_does(
+    loaded: tuple[CoderDB, Activity],
+) -> None:
+    import activity_report as ar
+
+    db, _act = loaded
+    made = ar.report(
+        coder=db.url, ide_apps=["grafana"], category="ide", interval="1 week", tz="Asia/Kolkata"
+    )
+    cli = _report("--coder", db.url, "--ide-apps", "grafana", "--category", "ide",
+                  "--interval", "1 week", "--tz", "Asia/Kolkata")  # fmt: skip
+    assert json.loads(cli) == made.to_api()
+
+
+def test_system_users_and_service_accounts_are_left_out(loaded: tuple[CoderDB, Activity]) -> None:
+    db, _act = loaded
+    report = json.loads(_report("--coder", db.url, "--interval", "1 year"))
+    seen = {u["user_id"] for b in report["activity"] for u in b["user_activity"]}
+    assert _uuid("system") not in seen and _uuid("robot") not in seen
+    assert _uuid("user-5") in seen  # suspended, yet active in the range: kept
+    assert report["users"][_uuid("user-0")]["username"] == "user0"
+
+
+def test_an_open_session_counts_until_now_or_twelve_hours(coder_db: CoderDB) -> None:
+    from activity_report.coder import exported
+
+    coder_db.reset()
+    act = generate()
+    act.connections = []
+    act.app_stats = []
+    act.audits = []
+    start = datetime(2024, 5, 1, 10, 0, 30, tzinfo=UTC)
+    uid, oid = _uuid("user-1"), _uuid("org-b")
+    act.connections.append(_connection("open", uid, oid, _uuid("ws-1"), "jetbrains", start, None))
+    coder_db.execute(act.sql())
+    import duckdb
+
+    for now, minutes in ((start + timedelta(minutes=30), 31), (start + timedelta(hours=20), 721)):
+        with exported(coder_db.url, now=now) as (events, _users):
+            rows = duckdb.execute(
+                f"SELECT category, count(*) FROM read_parquet('{events}') GROUP BY 1"
+            ).fetchall()
+        assert rows == [("tunnel", minutes)]
+
+
+def test_a_connection_type_coder_adds_later_is_an_unknown_category(coder_db: CoderDB) -> None:
+    coder_db.reset()
+    act = generate()
+    coder_db.execute(act.sql())
+    coder_db.execute("ALTER TYPE connection_type ADD VALUE 'sftp'")
+    start = datetime(2024, 3, 10, 15, 0, tzinfo=UTC)
+    row = _connection(
+        "sftp",
+        _uuid("user-2"),
+        _uuid("org-a"),
+        _uuid("ws-2"),
+        "ssh",
+        start,
+        start + timedelta(minutes=3),
+    )
+    row["type"] = "sftp"
+    coder_db.execute(Activity(connections=[row]).sql())
+    result = run_cli("--coder", coder_db.url, "--interval", "1 month", "--json")
+    assert result.exit_code == 0
+    assert "sftp" in result.stderr and "unknown" in result.stderr
+
+
+def test_ide_apps_decides_which_apps_are_ides(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    db, act = loaded
+    assert CLI_IDE_APPS == DEFAULT_IDE_APPS
+    ide = ("grafana", "code-server")
+    events, users = write_expected(tmp_path, act, datetime.now(UTC))
+    custom = tmp_path / "custom"
+    custom.mkdir()
+    events2, users2 = write_expected(custom, act, datetime.now(UTC))
+    # Rewrite the expected file with the other patterns.
+    expected = expected_events(act, datetime.now(UTC), ide)
+    with events2.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "time", "end_time", "user_id", "category", "organization_id"])
+        for user, category, org, m in sorted(expected, key=lambda e: (e[3], e)):
+            at = EPOCH + timedelta(microseconds=m * MINUTE)
+            writer.writerow(
+                [
+                    f"e{user}{category}{org}{m}",
+                    at.isoformat(),
+                    (at + timedelta(minutes=1)).isoformat(),
+                    user,
+                    category,
+                    org or "",
+                ]
+            )
+    options = ["--category", "ide", "--interval", "1 month"]
+    with_default = _report("--coder", db.url, *options)
+    with_custom = _report("--coder", db.url, "--ide-apps", ",".join(ide), *options)
+    assert with_default != with_custom
+    assert with_custom == _report("--events", str(events2), "--users", str(users2), *options)
+    assert with_default == _report("--events", str(events), "--users", str(users), *options)
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def _store_report(db_path: Path, *options: str) -> str:
+    return _report("--db", str(db_path), *options)
+
+
+def test_ingests_add_up_to_the_database_byte_for_byte(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    db, act = loaded
+    store = tmp_path / "store.duckdb"
+    now = datetime.now(UTC).replace(microsecond=0)
+    uid, oid = _uuid("user-3"), _uuid("org-b")
+    opened = now - timedelta(hours=2, seconds=15)
+    db.execute(
+        Activity(
+            connections=[_connection("live", uid, oid, _uuid("ws-3"), "ssh", opened, None)]
+        ).sql()
+    )
+
+    first = run_cli("ingest", "--coder", db.url, "--db", str(store))
+    assert first.exit_code == 0, first.stderr
+    assert PASSWORD not in first.stdout + first.stderr
+    again = run_cli("ingest", "--coder", db.url, "--db", str(store), "--json")
+    assert again.exit_code == 0, again.stderr
+
+    # The live session ends after the first ingest; new activity arrives.
+    closed = datetime.now(UTC) + timedelta(minutes=40)
+    db.execute(
+        f"UPDATE connection_logs SET disconnect_time = '{closed.isoformat()}' "
+        f"WHERE id = '{_uuid('conn-live')}'"
+    )
+    later = Activity()
+    later.connections.append(
+        _connection(
+            "new",
+            _uuid("user-4"),
+            _uuid("org-a"),
+            _uuid("ws-4"),
+            "vscode",
+            now - timedelta(minutes=50),
+            now - timedelta(minutes=5),
+        )
+    )
+    from .coder_db import _app_stat, _audit
+
+    later.app_stats.append(
+        _app_stat(
+            "new",
+            _uuid("user-6"),
+            _uuid("ws-6"),
+            _uuid("agent-6"),
+            "path",
+            "code-server",
+            now - timedelta(hours=1),
+            now - timedelta(minutes=1),
+        )
+    )
+    later.audits.append(
+        _audit("new", _uuid("user-0"), _uuid("org-a"), "login", 200, now - timedelta(minutes=3))
+    )
+    db.execute(later.sql())
+    second = run_cli("ingest", "--coder", db.url, "--db", str(store))
+    assert second.exit_code == 0, second.stderr
+
+    for options in (
+        ["--interval", "1 week", "--tz", "Europe/Berlin"],
+        [
+            "--category",
+            "tunnel",
+            "--interval",
+            "1 day",
+            "--start",
+            "30 days ago",
+            "--tz",
+            "America/New_York",
+        ],
+        ["--category", "login", "--interval", "1 month", "--org", _uuid("org-a")],
+        ["--category", "ide", "--interval", "1 week", "--org", _uuid("org-b")],
+        ["--category", "web_terminal", "--interval", "1 month"],
+        [
+            "--category",
+            "app",
+            "--interval",
+            "1 day",
+            "--start",
+            "2024-10-20",
+            "--end",
+            "2024-11-10",
+        ],
+    ):
+        assert _store_report(store, *options) == _report("--coder", db.url, *options), options
+
+    # The live session counts with its real end: from the minute it opened to the one it closed in.
+    day = json.loads(
+        _report(
+            "--coder",
+            db.url,
+            "--category",
+            "tunnel",
+            "--user",
+            uid,
+            "--start",
+            (opened - timedelta(days=1)).date().isoformat(),
+            "--interval",
+            "1 week",
+        )
+    )
+    counted = sum(u["count"] for b in day["activity"] for u in b["user_activity"])
+    assert counted == len(_minutes(opened, closed))
+
+
+def test_ingest_copies_the_users_and_takes_the_ide_apps(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    db, _act = loaded
+    store = tmp_path / "store.duckdb"
+    ingested = run_cli("ingest", "--coder", db.url, "--ide-apps", "grafana", "--db", str(store))
+    assert ingested.exit_code == 0, ingested.stderr
+    options = ["--category", "ide", "--interval", "1 month"]
+    assert _store_report(store, *options) == _report(
+        "--coder", db.url, "--ide-apps", "grafana", *options
+    )
+    listed = run_cli("users", "list", "--db", str(store), "--json")
+    assert listed.exit_code == 0, listed.stderr
+    text = listed.stdout
+    assert "user0" in text and "owner" in text and "prebuilds" not in text and "ci-bot" not in text
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _bad_urls(db: CoderDB) -> list[tuple[str, int, str]]:
+    host = f"127.0.0.1:{db.port}"
+    return [
+        ("mysql://coder:" + PASSWORD + f"@{host}/coder", 2, "is not a PostgreSQL URL"),
+        (f"postgresql://coder:{PASSWORD}@{host}:x/coder", 2, "is not a valid URL"),
+        (
+            f"postgresql://coder:{PASSWORD}@127.0.0.1:1/coder",
+            1,
+            'connection to server at "127.0.0.1", port 1 failed: Connection refused; '
+            "check the host and port",
+        ),
+        (f"postgresql://coder:wrong-{PASSWORD}@{host}/coder", 1, "password authentication failed"),
+        (
+            f"postgresql://{host}/coder?user=coder&password=wrong-{PASSWORD}",
+            1,
+            "password=***: password authentication failed",
+        ),
+        (
+            f"postgresql://coder:{PASSWORD}@{host}/notcoder",
+            1,
+            "is not Coder's: it has no table connection_logs",
+        ),
+        (f"postgresql://coder:{PASSWORD}@{host}/partial", 1, "it has no table audit_logs;"),
+    ]
+
+
+@pytest.fixture
+def partial(coder_db: CoderDB) -> CoderDB:
+    coder_db.execute("DROP DATABASE IF EXISTS partial", database="postgres")
+    coder_db.execute("CREATE DATABASE partial", database="postgres")
+    coder_db.execute(SCHEMA + ";\nDROP TABLE audit_logs", database="partial")
+    return coder_db
+
+
+def test_bad_urls_fail_in_one_line_without_the_password(partial: CoderDB, tmp_path: Path) -> None:
+    store = tmp_path / "store.duckdb"
+    for url, code, words in _bad_urls(partial):
+        for args in (["--coder", url], ["ingest", "--coder", url, "--db", str(store)]):
+            result = run_cli(*args)
+            assert result.exit_code == code, (args, result.stderr)
+            assert result.stdout == ""
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("activity-report: error: --coder: "), (
+                lines
+            )
+            assert words in lines[0], lines
+            assert PASSWORD not in result.stderr
+        assert not store.exists()
+
+
+def test_the_password_may_come_from_the_environment_or_a_passfile(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    db, _act = loaded
+    bare = db.url_without_password()
+    expected = _report("--coder", db.url, "--interval", "1 month")
+    env = run_cli("--coder", bare, "--interval", "1 month", "--json", env={"PGPASSWORD": PASSWORD})
+    assert env.exit_code == 0 and env.stdout == expected
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:{db.port}:coder:coder:{PASSWORD}\n")
+    passfile.chmod(0o600)
+    from_file = run_cli(
+        "--interval",
+        "1 month",
+        "--json",
+        env={"PGPASSFILE": str(passfile), "ACTIVITY_REPORT_CODER_URL": bare},
+    )
+    assert from_file.exit_code == 0, from_file.stderr
+    assert from_file.stdout == expected
+
+
+def test_an_option_wins_over_the_other_sources_variable(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    db, act = loaded
+    events, users = write_expected(tmp_path, act, datetime.now(UTC))
+    options = ["--interval", "1 month", "--users", str(users)]
+    from_file = _report("--events", str(events), *options)
+    from_db = _report("--coder", db.url, *options)
+    assert from_file == from_db  # the same events: compare the runs' sources below by stderr
+    variable = run_cli(
+        "--events", str(events), *options, "--json", "--verbose",
+        env={"ACTIVITY_REPORT_CODER_URL": db.url},
+    )  # fmt: skip
+    assert variable.exit_code == 0 and "of the files" in variable.stderr
+    option = run_cli(
+        "--coder", db.url, *options, "--json", "--verbose",
+        env={"ACTIVITY_REPORT_EVENTS": str(events)},
+    )  # fmt: skip
+    assert option.exit_code == 0 and "of Coder's database" in option.stderr
+    store = tmp_path / "store.duckdb"
+    ingested = run_cli(
+        "ingest", str(events), "--db", str(store), env={"ACTIVITY_REPORT_CODER_URL": db.url}
+    )
+    assert ingested.exit_code == 0 and "ingested 1 file" in ingested.stderr
+
+
+def test_without_the_driver_the_error_says_what_to_install(
+    coder_db: CoderDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "adbc_driver_postgresql", None)
+    result = run_cli("--coder", coder_db.url)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        "activity-report: error: --coder needs the ADBC PostgreSQL driver: "
+        "pip install 'activity-report[coder]'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:p%40ss@h:5432/coder", "postgresql://u@h:5432/coder"),
+        ("postgresql://h/coder?user=u&password=pw&sslmode=require",
+         "postgresql://h/coder?user=u&password=***&sslmode=require"),
+        ("postgres://:pw@h/coder", "postgres://h/coder"),
+        ("postgresql://u@h/coder", "postgresql://u@h/coder"),
+    ],
+)  # fmt: skip
+def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    from activity_report.sources.coder import redact
+
+    assert redact(url) == shown
+
+
+def test_coder_and_events_together_are_refused(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    db, _act = loaded
+    result = run_cli("--coder", db.url, "--events", str(tmp_path / "x.csv"))
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip()
+        == "activity-report: error: --coder and --events name two sources; give one of them"
+    )
+
+
+def test_without_postgresql_the_fixture_fails_and_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from . import coder_db
+
+    monkeypatch.setattr("glob.glob", lambda pattern: [])
+    with pytest.raises(pytest.fail.Exception, match="apt-get install postgresql"):
+        coder_db._pg_bin()
