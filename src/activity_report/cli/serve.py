@@ -89,6 +89,7 @@ def serve_command(
     activity-report serve --db ~/activity.duckdb --port 3000
     """
     from ..server import Capacity, ServerConfig, Timing
+    from ..server.answers import AnswerLimits
     from ..server.limits import machine_cpus
     from ..server.run import serve
 
@@ -99,8 +100,9 @@ def serve_command(
         workers=workers or machine_cpus(),
         queue=queue,
     )
+    answers = AnswerLimits(max_cells=max_cells, cache_bytes=answer_cache_mb * 2**20)
     serve(
-        ServerConfig(store_path(db), timing=timing, capacity=capacity),
+        ServerConfig(store_path(db), timing=timing, capacity=capacity, answers=answers),
         host=host,
         port=port,
         forwarded_allow_ips=forwarded_allow_ips,

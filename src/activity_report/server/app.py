@@ -52,7 +52,7 @@ def create_app(config: ServerConfig, *, extra_routes: Sequence[BaseRoute] = ()) 
             reader.stop()
 
     app = Starlette(
-        routes=[*routes(reader), *extra_routes],
+        routes=[*routes(reader, config.answers), *extra_routes],
         # A client gone while its body was read (or cut off by the header timeout) is no error.
         exception_handlers={**HANDLERS, ServerBusy: on_busy, ClientDisconnect: on_client_gone},
         lifespan=lifespan,
