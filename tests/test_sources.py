@@ -876,9 +876,8 @@ def test_parquet_nulls_and_bad_values_become_problems(
 def test_load_events_without_files_is_an_error(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(DataError) as caught:
         load_events(con, [])
-    assert caught.value.render(flag_name) == (
-        "no event files given; pass --events PATH or --db PATH"
-    )
+    assert caught.value.render(flag_name) == "no event files given; pass --events PATH or --db PATH"
+    assert str(caught.value) == "no event files given; pass events PATH or db PATH"
 
 
 def test_the_view_keeps_its_columns(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
