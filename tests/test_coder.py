@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from activity_report.cli.report import DEFAULT_IDE_APPS as CLI_IDE_APPS
 from activity_report.sources.coder import DEFAULT_IDE_APPS
 
 from .coder_db import PASSWORD, SCHEMA, Activity, CoderDB, _connection, _uuid, generate
@@ -293,7 +292,6 @@ def test_ide_apps_decides_which_apps_are_ides(
     loaded: tuple[CoderDB, Activity], tmp_path: Path
 ) -> None:
     db, act = loaded
-    assert CLI_IDE_APPS == DEFAULT_IDE_APPS
     ide = ("grafana", "code-server")
     events, users = write_expected(tmp_path, act, datetime.now(UTC))
     custom = tmp_path / "custom"
@@ -562,7 +560,7 @@ def test_without_the_driver_the_error_says_what_to_install(
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
         "activity-report: error: --coder needs the ADBC PostgreSQL driver: "
-        "pip install 'activity-report[coder]'\n"
+        "pip install adbc-driver-postgresql\n"
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from activity_report import resources
+from activity_report.errors import flag_name
 
 from .conftest import SAMPLE
 from .test_server import cli
@@ -136,7 +137,9 @@ def test_the_disk_full_wording_of_each_failure() -> None:
         "space on its disk first"
     )
     spill = IOException('Could not write file "/tmp/x/duckdb_temp_block-1.block": Disk full')
-    assert "point --temp-dir at a disk with room" in str(resources.explain(spill))
+    explained = resources.explain(spill)
+    assert explained is not None
+    assert "point --temp-dir at a disk with room" in explained.render(flag_name)
     assert resources.disk_full(IOException("Could not set lock on file")) is None
     python = OSError(28, "No space left on device", "/d/report.csv")
     assert str(resources.disk_full(python)).startswith(

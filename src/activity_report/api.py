@@ -30,6 +30,7 @@ from .backends import Engine, open_source
 from .query import DEFAULT_MAX_BUCKETS, parse_query
 from .resources import Limits, RunContext, check_temp_dir, parse_memory_limit
 from .sources import parse_reading
+from .sources.coder import IDE_APPS_TEXT, ide_app_patterns
 from .store import default_path
 
 Instant = str | datetime | date  # a pandas.Timestamp is a datetime
@@ -41,7 +42,7 @@ def report(
     *,
     db: str | os.PathLike[str] | None = None,
     coder: str | None = None,
-    ide_apps: Sequence[str] | None = None,
+    ide_apps: str | Sequence[str] = IDE_APPS_TEXT,
     users: str | os.PathLike[str] | None = None,
     start: Instant | None = None,
     end: Instant | None = None,
@@ -141,7 +142,7 @@ def report(
             reading=reading,
             orgs_file=orgs_file,
             coder=None if files else coder,
-            ide_apps=ide_apps,
+            ide_apps=ide_app_patterns(ide_apps),
         )
         with opened as source:
             return core.run(query, source)

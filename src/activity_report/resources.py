@@ -349,8 +349,10 @@ def disk_full(exc: BaseException, committed: str | None = None) -> DataError | N
     where = f"cannot write {path}" if path else "cannot write"
     if path and _is_temporary(str(path)):
         return DataError(
-            f"the disk is full: {where} (a temporary file); point --temp-dir at a disk with "
-            "room, or free some space on its disk, and run it again"
+            "the disk is full: {where} (a temporary file); point {temp_dir} at a disk with "
+            "room, or free some space on its disk, and run it again",
+            params=("temp_dir",),
+            where=where,
         )
     if committed:
         store = re.sub(r"\.wal$", "", str(path)) if path else "the store"

@@ -15,6 +15,7 @@ from .. import resources
 from ..errors import UsageError, flag_name
 from ..pseudonyms import shareable
 from ..render import DEFAULT_TOP, ColorMode, Format
+from ..sources.coder import IDE_APPS_TEXT, ide_app_patterns
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
 from .options import (
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from ..sources import Reading
 
 #: The default of --ide-apps (kept equal to the source's by tests/test_coder.py).
-DEFAULT_IDE_APPS = ("code-server", "vscode-web", "jupyter*", "rstudio*")
 
 
 class Engine(enum.StrEnum):
@@ -84,7 +84,7 @@ def report_command(
             help="With --coder: the apps counted as IDE, by slug or display name "
             "(comma-separated, case-insensitive globs); every other app is App.",
         ),
-    ] = ",".join(DEFAULT_IDE_APPS),
+    ] = IDE_APPS_TEXT,
     db: Annotated[
         str | None,
         typer.Option(
@@ -428,5 +428,5 @@ def _open_source(
         reading=reading,
         orgs_file=orgs,
         coder=coder,
-        ide_apps=None if ide_apps is None else [p for p in ide_apps.split(",") if p.strip()],
+        ide_apps=None if ide_apps is None else ide_app_patterns(ide_apps),
     )

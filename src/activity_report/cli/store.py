@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import UsageError
+from ..sources.coder import IDE_APPS_TEXT, ide_app_patterns
 from .messages import note, plural, print_json, warn_unknown_values
 from .options import (
     CategoryMapFileOption,
@@ -30,7 +31,7 @@ from .options import (
     resource_limits,
     store_path,
 )
-from .report import DEFAULT_IDE_APPS, from_env
+from .report import from_env
 from .runs import current
 from .streams import is_terminal, require_stdout
 
@@ -63,7 +64,7 @@ def ingest_command(
             help="With --coder: the apps counted as IDE, by slug or display name "
             "(comma-separated, case-insensitive globs); every other app is App.",
         ),
-    ] = ",".join(DEFAULT_IDE_APPS),
+    ] = IDE_APPS_TEXT,
     db: DbOption = None,
     strict: Annotated[
         bool,
@@ -307,7 +308,7 @@ def _ingest_coder(
         result, users = ingest_coder(
             path,
             url,
-            ide_apps=[p for p in ide_apps.split(",") if p.strip()],
+            ide_apps=ide_app_patterns(ide_apps),
             limits=limits,
             wait=wait,
             context=current(),

@@ -41,6 +41,16 @@ if TYPE_CHECKING:
 
 #: Apps counted as IDE (by slug or display name, case-insensitive globs); any other is an app.
 DEFAULT_IDE_APPS = ("code-server", "vscode-web", "jupyter*", "rstudio*")
+#: The same, as the command line and the Python API take it: comma-separated.
+IDE_APPS_TEXT = ",".join(DEFAULT_IDE_APPS)
+
+
+def ide_app_patterns(value: str | Sequence[str]) -> list[str]:
+    """``--ide-apps``' value (comma-separated text, or a list) as its patterns."""
+    given = value.split(",") if isinstance(value, str) else value
+    return [p.strip() for p in given if p.strip()]
+
+
 #: How long an open session counts at most.
 OPEN_SESSION_US = 12 * 3600 * 1_000_000
 MINUTE_US = 60_000_000
@@ -139,14 +149,18 @@ def check_url(url: str) -> None:
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number
     except ValueError as exc:
         raise UsageError(
-            f"--coder: {redact(url)} is not a valid URL ({exc}); "
-            "use postgresql://USER@HOST:PORT/DATABASE"
+            "{coder}: {url} is not a valid URL ({why}); use postgresql://USER@HOST:PORT/DATABASE",
+            params=("coder",),
+            url=redact(url),
+            why=exc,
         ) from None
     if parts.scheme not in ("postgresql", "postgres") or not (parts.hostname or parts.path):
         raise UsageError(
-            f"--coder: {redact(url)} is not a PostgreSQL URL; "
+            "{coder}: {url} is not a PostgreSQL URL; "
             "use postgresql://USER@HOST:PORT/DATABASE (the password from PGPASSFILE or "
-            "PGPASSWORD)"
+            "PGPASSWORD)",
+            params=("coder",),
+            url=redact(url),
         )
 
 
@@ -206,7 +220,11 @@ def _driver_error(exc: Exception, url: str) -> DataError:
     else:
         hint = "check the URL"
     return DataError(
-        f"--coder: cannot read Coder's database at {where}: {_scrub(detail, url)}; {hint}"
+        "{coder}: cannot read Coder's database at {where}: {detail}; {hint}",
+        params=("coder",),
+        where=where,
+        detail=_scrub(detail, url),
+        hint=hint,
     )
 
 
@@ -215,7 +233,8 @@ def _connect(url: str) -> Any:
         from adbc_driver_postgresql import dbapi
     except ImportError:
         raise DataError(
-            "--coder needs the ADBC PostgreSQL driver: pip install 'activity-report[coder]'"
+            "{coder} needs the ADBC PostgreSQL driver: pip install adbc-driver-postgresql",
+            params=("coder",),
         ) from None
 
     try:
@@ -270,8 +289,11 @@ def _check_tables(cur: Any, url: str) -> None:
     missing = [table for table in TABLES if table not in present]
     if missing:
         raise DataError(
-            f"--coder: the database at {redact(url)} is not Coder's: it has no table "
-            f"{', '.join(missing)}; point --coder at the database coderd uses"
+            "{coder}: the database at {url} is not Coder's: it has no table {missing}; "
+            "point {coder} at the database coderd uses",
+            params=("coder",),
+            url=redact(url),
+            missing=", ".join(missing),
         )
 
 
