@@ -286,6 +286,25 @@ def test_strict_refuses_the_whole_run(db: Path, tmp_path: Path) -> None:
     assert snapshot(db) == before
 
 
+def test_a_file_without_one_valid_row_fails_the_ingest_as_it_fails_a_report(
+    db: Path, tmp_path: Path
+) -> None:
+    """A nightly job must not store only rejects and exit 0."""
+    good = events_csv(tmp_path / "good.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    bad = events_csv(tmp_path / "bad.csv", [(f"b{i}", "1704067200", "u1", "ide") for i in range(3)])
+    assert ingest(db, good).exit_code == 0
+    before = snapshot(db)
+    run = ingest(db, good, bad)
+    error = (
+        f"activity-report: error: {bad}: none of its 3 rows is valid (3 unparseable time); "
+        "times must be ISO 8601 text such as 2022-08-01T09:00:00Z; fix the file or leave it out\n"
+    )
+    assert (run.exit_code, run.stdout, run.stderr) == (1, "", error)
+    assert snapshot(db) == before
+    report = run_cli("--events", str(bad))
+    assert (report.exit_code, report.stderr) == (1, error)
+
+
 def test_a_failing_file_in_the_middle_leaves_the_store_unchanged(db: Path, tmp_path: Path) -> None:
     first = events_csv(tmp_path / "first.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
     assert ingest(db, first).exit_code == 0
