@@ -168,7 +168,8 @@ def test_without_pyspark_the_error_says_what_to_install(
     assert result.stdout == ""
     assert result.stderr == (
         "activity-report: error: --engine spark needs pyspark; install it with: "
-        "pip install 'activity-report[spark]' (Spark also needs Java 17 or newer)\n"
+        "pip install 'pyspark[connect]>=4,<5' (or pip install -e '.[spark]' in a checkout; "
+        "Spark also needs Java 17 or newer)\n"
     )
 
 

@@ -153,7 +153,7 @@ def report_command(
             case_sensitive=False,
             help="What computes the report: duckdb (on this machine) or spark (Apache "
             "Spark, for event logs in a data lake; needs pip install "
-            "'activity-report[spark]'). Same output. Example: --engine spark",
+            "'pyspark[connect]>=4,<5'). Same output. Example: --engine spark",
         ),
     ] = Engine.duckdb,
     spark_remote: Annotated[

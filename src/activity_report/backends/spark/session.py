@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 INSTALL_HINT = (
-    "--engine spark needs pyspark; install it with: pip install 'activity-report[spark]' "
-    "(Spark also needs Java 17 or newer)"
+    "--engine spark needs pyspark; install it with: pip install 'pyspark[connect]>=4,<5' "
+    "(or pip install -e '.[spark]' in a checkout; Spark also needs Java 17 or newer)"
 )
 
 #: Settings of the local server only; a cluster's administrators choose their own.
