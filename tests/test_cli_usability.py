@@ -188,8 +188,14 @@ def test_some_invalid_rows_still_give_a_report(events_csv: Callable[..., Path]) 
         (("users",), "activity-report users needs a command: import, list"),
         (("users", "frob"), "no such command 'frob' for activity-report users: use one of "
          "import, list"),
-        (("infoo",), "unexpected argument 'infoo': the commands are report, ingest, info, "
+        (("xyzzy",), "unexpected argument 'xyzzy': the commands are report, ingest, info, "
          "serve, users, tokens"),
+        (("infoo",), "no such command 'infoo' (did you mean info?); the commands are report, "
+         "ingest, info, serve, users, tokens"),
+        (("ingets", "foo"), "no such command 'ingets' (did you mean ingest?); the commands are "
+         "report, ingest, info, serve, users, tokens"),
+        (("users", "lst"), "no such command 'lst' for activity-report users (did you mean "
+         "list?): use one of import, list"),
     ],
 )  # fmt: skip
 def test_clicks_errors_read_like_the_tools_own(args: tuple[str, ...], message: str) -> None:
