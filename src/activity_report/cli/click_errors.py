@@ -41,8 +41,8 @@ def click_message(exc: click.ClickException) -> str:
             return f"{path} needs a command: {names}"
         if exc.message.startswith("No such command"):
             given = exc.message.removeprefix("No such command ").split(".")[0]
-            near = _closest(given.strip("'\""), ctx.command.list_commands(ctx))
-            return f"no such command {given} for {path}{near}: use one of {names}"
+            hint = _closest(given.strip("'\""), ctx.command.list_commands(ctx))
+            return f"no such command {given} for {path}{hint}: use one of {names}"
     text = one_line(exc.format_message()).rstrip(".")
     text = re.sub(r"'(-{1,2}[\w-]+)'", r"\1", text)
     return text[:1].lower() + text[1:]
