@@ -271,7 +271,7 @@ def test_the_summary_fits_80_columns_like_the_rows() -> None:
     assert run.exit_code == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[:2] == [
-        "2022-08-01 to 2022-08-08 Europe/Berlin, every 1 day, category login, all orgs",
+        "2022-08-01 through 2022-08-07 Europe/Berlin, every 1 day, login, all orgs",
         "14 active users, 121 events, 2h 1m active time",
     ]
     assert max(len(line) for line in lines) <= 80
@@ -288,7 +288,7 @@ def test_a_summary_too_long_for_any_abbreviation_is_ellipsised() -> None:
     assert run.exit_code == 0, run.stderr
     first = run.stdout.splitlines()[0]
     assert first.startswith(
-        "2022-08-01 to 2022-08-08 Europe/Berlin, every 1 day, web_terminal, orgs "
+        "2022-08-01 through 2022-08-07 Europe/Berlin, every 1 day, web_terminal, orgs "
     )
     assert first.endswith("…")
     assert len(first) == 80

@@ -173,7 +173,10 @@ def test_markdown_has_two_well_formed_tables() -> None:
 def test_table_at_80_columns_has_no_line_wider_than_80() -> None:
     lines = golden("table").splitlines()
     assert max(len(line) for line in lines) <= 80
-    assert lines[0] == "2022-08-01 to 2022-08-31 UTC, every 1 week, category ide, all organizations"
+    assert (
+        lines[0]
+        == "2022-08-01 through 2022-08-30 UTC, every 1 week, category ide, all organizations"
+    )
     assert lines[1] == "15 active users, 24,110 events, 16d 0h active time"
     assert (
         "Joe              joe2        site-member, site-manager     5,050    3d 4h  19.9%" in lines

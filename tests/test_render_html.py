@@ -161,7 +161,7 @@ def test_summary_says_what_was_asked_and_the_totals() -> None:
     page = page_of(sample(orgs=("o1", "o2")))
     assert (
         '<dt>Range</dt><dd title="from 2024-01-01T00:00:00Z up to (not including) '
-        '2024-01-03T00:00:00Z">2024-01-01 to 2024-01-03</dd>'
+        '2024-01-03T00:00:00Z">2024-01-01 through 2024-01-02</dd>'
     ) in page
     assert "<dt>Organizations</dt><dd>o1, o2</dd>" in page
     assert "<dt>Time zone</dt><dd>UTC</dd>" in page

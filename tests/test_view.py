@@ -149,7 +149,10 @@ def test_the_view_shows_the_exact_range_and_downloads_of_the_same_report(
 ) -> None:
     sign_in(client, store.token)
     page = client.get(AUGUST).text
-    assert "From 2022-08-01T00:00:00Z up to 2022-09-01T00:00:00Z" in page
+    assert (
+        '<span id="asked">Counted from the start of Mon 1 Aug 2022 to the end of Wed 31 Aug 2022 '
+        "(UTC).</span>"
+    ) in page
     json_href = re.search(r'id="download-json" href="([^"]+)"', page)
     csv_href = re.search(r'id="download-csv" href="([^"]+)"', page)
     assert json_href and csv_href
@@ -202,8 +205,14 @@ def test_a_bad_filter_shows_the_apis_message_next_to_its_control(
 def test_an_end_before_the_start_is_shown_too(client: TestClient, store: ServedStore) -> None:
     sign_in(client, store.token)
     page = client.get("/?start=2022-08-10&end=2022-08-01").text
-    assert 'class="error"' in page
+    assert (
+        '<span class="error" id="end-error" role="alert">the End date (2022-08-01) is before '
+        "the Start date (2022-08-10): pick an End on or after the Start</span>"
+    ) in page
     assert "<table" not in page
+    one_day = client.get("/?start=2022-08-10&end=2022-08-10").text  # End is the last day shown
+    assert 'class="error"' not in one_day
+    assert "<dt>Range</dt><dd" in one_day and ">2022-08-10</dd>" in one_day
 
 
 def test_a_thousand_users_are_paged(tmp_path: Path) -> None:
@@ -292,8 +301,9 @@ def test_the_view_reads_the_range_as_first_and_last_day(
     page = client.get(AUGUST).text
     assert (
         '<dd title="from 2022-08-01T00:00:00Z up to (not including) 2022-09-01T00:00:00Z">'
-        "2022-08-01 to 2022-08-31, both included</dd>"
+        "2022-08-01 through 2022-08-31</dd>"
     ) in page
+    assert '<p class="scope">' not in page  # the page's own header says it once
 
 
 def test_a_huge_sign_in_form_is_refused(client: TestClient) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from ...model import Report, rfc3339
 from .. import DEFAULT_TOP, summary
 from ..durations import human
@@ -18,8 +16,7 @@ def document(report: Report, *, top: int = DEFAULT_TOP) -> str:
     points = summary.edges(report)
     title = "Activity report"
     if points:
-        moment = summary.moment_format(points)
-        title += f", {moment(points[0])} to {moment(points[-1])}"
+        title += f", {summary.span(points[0], points[-1])}"
     parts = [
         "<!DOCTYPE html>\n",
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n',
@@ -52,23 +49,18 @@ def document(report: Report, *, top: int = DEFAULT_TOP) -> str:
     return "".join(parts)
 
 
-def summary_section(report: Report, *, last_day: bool = False) -> str:
+def summary_section(report: Report) -> str:
     """What was asked (range, interval, category, organizations, zone), then the totals.
 
-    ``last_day``: a range of whole days reads as its first and last day, as
-    a date picker gives them (the exact range stays in the tooltip).
+    The range names its last day included, as a date picker gives it (or
+    its exact end when that is not a midnight); the tooltip gives it exactly.
     """
     meta = report.meta
     points = summary.edges(report)
     facts: list[tuple[str, str, str]] = []
     if points:
-        moment = summary.moment_format(points)
         exact = f"from {rfc3339(points[0])} up to (not including) {rfc3339(points[-1])}"
-        shown = f"{moment(points[0])} to {moment(points[-1])}"
-        if last_day and all(p.hour == p.minute == p.second == p.microsecond == 0 for p in points):
-            end = points[-1].date() - timedelta(days=1)
-            shown = f"{points[0]:%Y-%m-%d} to {end:%Y-%m-%d}, both included"
-        facts.append(("Range", shown, exact))
+        facts.append(("Range", summary.span(points[0], points[-1]), exact))
     if meta is not None:
         category = "any" if meta.category == "any" else meta.category
         orgs = ", ".join(meta.orgs) if meta.orgs else "all"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
 from ...errors import ActivityReportError
-from ...model import Report, rfc3339
+from ...model import Report
 from ...render import html as page
 from .filters import CONTROLS, api_values, file_name, listed
 
@@ -76,7 +77,7 @@ def metrics_page(
         parts.append(f'<p class="error" role="alert" id="error">{page.text(errors[""])}</p>\n')
     if report is not None:
         parts.append(_asked(filters, report))
-        parts.append(page.summary_section(report, last_day=True))
+        parts.append(page.summary_section(report))
         if report.activity:
             parts += [
                 '<section aria-labelledby="by-interval">\n',
@@ -181,12 +182,7 @@ def _asked(filters: Mapping[str, str], report: Report) -> str:
     values = api_values(filters)
     query = urlencode([(k, v) for k, vs in values.items() for v in listed(vs)])
     meta = report.meta
-    exact = ""
-    if meta is not None:
-        exact = (
-            f"From {page.text(rfc3339(meta.start))} up to {page.text(rfc3339(meta.end))} "
-            "(the End date is the last day shown)."
-        )
+    exact = "" if meta is None else _counted(meta.start, meta.end, meta.tz)
     return (
         f'<p class="asked"><span id="asked">{exact}</span> Download: '
         f'<a id="download-json" href="{API_PATH}?{page.text(query)}" '
@@ -194,6 +190,25 @@ def _asked(filters: Mapping[str, str], report: Report) -> str:
         f'<a id="download-csv" href="{CSV_PATH}?{page.text(query)}" '
         f'download="{page.text(file_name(report, "csv"))}">CSV</a></p>\n'
     )
+
+
+def _counted(start: datetime, end: datetime, zone: str) -> str:
+    """``Counted from the start of Mon 1 Aug 2022 to the end of Wed 31 Aug 2022 (UTC).``"""
+
+    def day(moment: date) -> str:
+        return f"{moment:%a} {moment.day} {moment:%b %Y}"
+
+    def instant(moment: datetime) -> str:
+        if moment.second or moment.microsecond:
+            return f"{day(moment)} {moment:%H:%M:%S}"
+        return f"{day(moment)} {moment:%H:%M}"
+
+    if all(m.hour == m.minute == m.second == m.microsecond == 0 for m in (start, end)):
+        last = end.date() - timedelta(days=1)
+        text = f"Counted from the start of {day(start)} to the end of {day(last)}"
+    else:
+        text = f"Counted from {instant(start)} up to, not including, {instant(end)}"
+    return page.text(f"{text} ({zone}).")
 
 
 def _users(filters: Mapping[str, str], report: Report, number: int) -> str:
