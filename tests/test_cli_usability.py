@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -481,3 +482,32 @@ def test_the_events_variable_takes_several_paths() -> None:
     )  # fmt: skip
     assert run.exit_code == 0, run.stderr
     assert run.stdout == both.stdout
+
+
+# --------------------------------------------------------------------------- aligned ranges
+
+
+def test_a_relative_range_says_on_stderr_how_it_was_aligned() -> None:
+    """'30 days ago' to 'now' by week starts on a Monday and ends before this week: say so."""
+    args = ("--events", str(PARQUET), "--start", "30 days ago", "--end", "now", "--interval")
+    run = run_cli(*args, "weekly", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert "aligned" not in run.stdout
+    json.loads(run.stdout)
+    moment = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+    note = re.search(
+        r"activity-report: note: relative times are aligned to the start of a week in UTC, so "
+        rf"that every run has the same buckets: --start '30 days ago' \(({moment})\) became "
+        rf"({moment}); --end 'now' \(({moment})\) became ({moment}), leaving out the week in "
+        r"progress; give dates or date-times to set the range exactly\n",
+        run.stderr,
+    )
+    assert note is not None, run.stderr
+    named_start, start, named_end, end = (datetime.fromisoformat(g) for g in note.groups())
+    assert (start.weekday(), start.time(), end.weekday(), end.time()) == (0, time(), 0, time())
+    assert named_start - timedelta(days=7) < start <= named_start
+    assert named_end - timedelta(days=7) < end <= named_end
+    assert named_end - named_start == timedelta(days=30)
+    dated = run_cli(*args[:2], "--start", "2022-08-03", "--end", "2022-08-20", "--json")
+    assert dated.exit_code == 0
+    assert "aligned" not in dated.stderr

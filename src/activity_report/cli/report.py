@@ -204,11 +204,35 @@ def report_command(
     with _open_source(events, db, users, limits, engine, spark_remote, query) as source:
         result = core.run(query, source)
     emit(result.report, chosen, output, top=top, color=color)
+    if query.aligned:
+        note(_alignment_note(query))
     tell_diagnostics(result)
     if verbose:
         where = "the files" if events else "the store"
         what = "15-minute rollups" if result.answered_by == "rollups" else "events"
         note(f"answered from the {what} of {where}")
+
+
+def _alignment_note(query: Any) -> str:
+    """How 'now' and 'N UNIT ago' were moved to the interval unit's boundary, and why."""
+    from ..render.summary import moment_format
+
+    unit = query.interval.unit.value
+    moves = []
+    for aligned in query.aligned:
+        named = aligned.named.replace(microsecond=0)
+        moment = moment_format([named, aligned.used])
+        moved = (
+            f"--{aligned.param} {aligned.text!r} ({moment(named)}) became {moment(aligned.used)}"
+        )
+        if aligned.param == "end":
+            moved += f", leaving out the {unit} in progress"
+        moves.append(moved)
+    return (
+        f"note: relative times are aligned to the start of a {unit} in {query.zone.name}, so "
+        f"that every run has the same buckets: {'; '.join(moves)}; give dates or date-times "
+        "to set the range exactly"
+    )
 
 
 def _open_source(
