@@ -564,6 +564,22 @@ def test_report_without_events_or_store_says_how_to_make_one(db: Path) -> None:
     assert not db.exists()
 
 
+@pytest.mark.parametrize(
+    "command", [("serve",), ("tokens", "list"), ("info",), ("users", "list")], ids=" ".join
+)
+def test_commands_that_read_only_a_store_do_not_offer_files(
+    db: Path, command: tuple[str, ...]
+) -> None:
+    """Only a report takes --events: the others' message names the store alone."""
+    run = run_cli(*command, "--db", str(db))
+    assert (run.exit_code, run.stdout) == (1, "")
+    assert run.stderr == (
+        f"activity-report: error: {db}: no store here yet; fill it with `activity-report "
+        f"ingest FILE --db {db}`\n"
+    )
+    assert not db.exists()
+
+
 # --------------------------------------------------------------------------- info
 
 

@@ -180,6 +180,7 @@ def report_command(
     from .. import reporting as core
     from ..intervals import capital_m_hint
     from ..query import parse_query
+    from ..store import NoStoreYet
 
     chosen = choose_format(fmt, as_json, output)
     check_destination(output)
@@ -201,8 +202,11 @@ def report_command(
         strict=strict,
     )
     limits = resource_limits(memory_limit, temp_dir)
-    with _open_source(events, db, users, limits, engine, spark_remote, query) as source:
-        result = core.run(query, source)
+    try:
+        with _open_source(events, db, users, limits, engine, spark_remote, query) as source:
+            result = core.run(query, source)
+    except NoStoreYet as exc:  # a report, unlike serve or tokens, can read files instead
+        raise NoStoreYet(f"{exc}, or read files with --events") from None
     emit(result.report, chosen, output, top=top, color=color)
     if query.aligned:
         note(_alignment_note(query))

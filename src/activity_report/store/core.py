@@ -31,6 +31,10 @@ CATALOG = "ar_store"
 EVENTS_VIEW = "store_events"
 
 
+class NoStoreYet(DataError):
+    """A reader named a store that does not exist; a report may add where else to read."""
+
+
 class Store:
     """An open store. Use :meth:`open`; close it (or use ``with``) to release the file.
 
@@ -100,9 +104,9 @@ class Store:
             # in-memory database and let an ingest "succeed" into nothing.
             raise _not_a_database(where)
         if read_only and not where.exists():
-            raise DataError(
-                f"{where}: no store here yet; fill it with `activity-report ingest FILE "
-                f"--db {where}`, or read files with --events"
+            raise NoStoreYet(
+                f"{where}: no store here yet; fill it with "
+                f"`activity-report ingest FILE --db {where}`"
             )
         if not read_only:
             try:
