@@ -1004,3 +1004,24 @@ def test_a_nightly_ingest_builds_no_hash_table_over_the_stored_events(
         (1704067200000000, "user-0")
     ]
     assert query(db, "SELECT count(*) FROM events WHERE event_id IS NULL") == [(stored // 2 + 50,)]
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def test_tokens_list_has_a_header_aligned_columns_and_times_to_the_second(db: Path) -> None:
+    assert run_cli("tokens", "create", "--name", "a", "--db", str(db)).exit_code == 0
+    made = run_cli("tokens", "create", "--name", "grafana-dashboard", "--lifetime", "never",
+                   "--db", str(db))  # fmt: skip
+    assert made.exit_code == 0
+    assert run_cli("tokens", "revoke", "a", "--db", str(db)).exit_code == 0
+    listed = run_cli("tokens", "list", "--db", str(db))
+    assert (listed.exit_code, listed.stderr) == (0, "")
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["id", "name", "state", "created", "expires"]
+    at = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ"
+    assert re.fullmatch(rf"[0-9a-f]+  a {{18}}revoked  {at}  {at}", rows[0]), rows
+    assert re.fullmatch(rf"[0-9a-f]+  grafana-dashboard  active   {at}  never", rows[1]), rows
+    starts = [header.index(c) for c in ("name", "state", "created", "expires")]
+    for row in rows:
+        assert all(row[s - 2 : s] == "  " and row[s] != " " for s in starts), row
