@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from .errors import InvalidValue
+from .errors import InvalidValue, UnknownParameter
 from .intervals import Interval, parse_heartbeat, parse_interval
 from .sources import CATEGORIES, normalise_category
 from .times import parse_instant, parse_tz
@@ -117,7 +117,7 @@ def parse_query(values: Values, *, now: datetime | None = None, strict: bool = F
     """
     unknown = sorted(set(values) - PARAM_NAMES)
     if unknown:
-        raise InvalidValue(unknown[0], str(values[unknown[0]]), "no such parameter")
+        raise UnknownParameter(unknown[0], str(values[unknown[0]]), [p.name for p in PARAMS])
 
     def text(name: str) -> str | None:
         value = values.get(name)

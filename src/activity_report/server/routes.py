@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import sources
-from ..errors import InvalidValue
+from ..errors import InvalidValue, UnknownParameter
 from ..event_source import DuckDBSource
 from ..model import to_json
 from ..query import Query, parse_query
@@ -119,9 +119,7 @@ def query_values(request: Request) -> dict[str, str | list[str]]:
     for name, value in pairs:
         param = params.get(name)
         if param is None:
-            raise InvalidValue(
-                name[:MAX_VALUE], value[:40], f"no such parameter; use {', '.join(params)}"
-            )
+            raise UnknownParameter(name[:MAX_VALUE], value[:40], list(params))
         if len(value) > MAX_VALUE:
             raise InvalidValue(name, value[:40] + "...", f"longer than {MAX_VALUE} characters")
         if param.repeatable:
