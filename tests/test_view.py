@@ -141,7 +141,15 @@ def test_a_revoked_token_ends_its_sessions(tmp_path: Path) -> None:
         assert "joe2" in client.get(AUGUST).text
         revoked = run_cli("tokens", "revoke", "view-tests", "--db", str(own.db))
         assert revoked.exit_code == 0, revoked.stderr
-        assert "Session token" in client.get(AUGUST).text
+        signed_out = client.get(AUGUST).text
+        assert "Session token" in signed_out
+        assert (
+            '<p class="notice" id="signed-out" role="status">You were signed out: the '
+            "session&#x27;s token was revoked or has expired. Sign in with a valid token.</p>"
+        ) in signed_out
+        assert "signed-out" not in client.get(AUGUST).text  # said once; the session is gone
+    with TestClient(app, base_url=ORIGIN) as fresh:
+        assert "signed-out" not in fresh.get("/").text  # never signed in: nothing ended
 
 
 def test_the_view_shows_the_exact_range_and_downloads_of_the_same_report(

@@ -37,16 +37,31 @@ def _document(title: str, body: str) -> str:
     )
 
 
-def sign_in_page(*, next_query: str = "", error: str | None = None) -> str:
-    """A token field and a button; no data at all."""
+SESSION_ENDED = (
+    "You were signed out: the session's token was revoked or has expired. "
+    "Sign in with a valid token."
+)
+
+
+def sign_in_page(
+    *, next_query: str = "", error: str | None = None, notice: str | None = None
+) -> str:
+    """A token field and a button; no data at all. ``notice`` says why one is signed out."""
     message = (
         f'<p class="error" id="token-error" role="alert">{page.text(error)}</p>' if error else ""
     )
+    ended = (
+        f'<p class="notice" id="signed-out" role="status">{page.text(notice)}</p>\n'
+        if notice
+        else ""
+    )
+
     described = ' aria-describedby="token-error" aria-invalid="true"' if error else ""
     return _document(
         "Sign in - Metrics",
         '<main class="report signin">\n<h1>Metrics</h1>\n'
         "<p>Sign in with a session token (<code>activity-report tokens create</code>).</p>\n"
+        f"{ended}"
         '<form method="post" action="/signin">\n'
         '<label for="token">Session token</label>\n'
         f'<input id="token" name="token" type="password" autocomplete="off" required autofocus'
