@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 from ... import errors
 from ...errors import DataError, UsageError
+from .jvm_stderr import without_chatter
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -98,7 +99,8 @@ def _local_server() -> str:
                 ("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG}"),
             ]
         )
-        context = SparkContext.getOrCreate(conf)
+        with without_chatter():
+            context = SparkContext.getOrCreate(conf)
         context.setLogLevel("ERROR")
     port = context.getConf().get("spark.connect.grpc.binding.port")
     return f"sc://localhost:{port}"
