@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from activity_report import __version__
 from activity_report.errors import DataError
 from activity_report.store import SCHEMA_VERSION, Store, default_path
 from activity_report.store import ingest as ingest_module
@@ -604,6 +605,8 @@ def test_info_shows_the_store(db: Path, tmp_path: Path) -> None:
         "db": str(db),
         "size_bytes": db.stat().st_size,
         "schema_version": SCHEMA_VERSION,
+        "created_by": f"activity-report {__version__}",
+        "written_by": f"activity-report {__version__}",
         "events": 3,
         "first_event": "2024-01-01T00:00:00Z",
         "last_event": "2024-01-03T12:00:00Z",
@@ -619,6 +622,7 @@ def test_info_shows_the_store(db: Path, tmp_path: Path) -> None:
     lines = [line.rstrip() for line in text.stdout.splitlines()]
     assert f"store           {db}" in lines
     assert f"last ingest     {last_ingest}" in lines
+    assert f"written by      activity-report {__version__}" in lines
     assert "events          3" in lines
     assert "time span       2024-01-01T00:00:00Z to 2024-01-03T12:00:00Z" in lines
     assert "users           15" in lines
@@ -640,8 +644,8 @@ def test_an_unknown_schema_version_is_a_clear_error(db: Path, tmp_path: Path) ->
     con.close()
     message = (
         f"activity-report: error: {db}: the store has schema version 99, newer than "
-        f"activity-report 0.1.0 knows (version {SCHEMA_VERSION}); use the release that made "
-        "the store, or ingest into a new one\n"
+        f"activity-report {__version__} knows (version {SCHEMA_VERSION}); use the release that "
+        "made the store, or ingest into a new one\n"
     )
     for args in (("ingest", str(a)), ("info",), ("report",), ("users", "import", str(USERS))):
         run = run_cli(*args, "--db", str(db))

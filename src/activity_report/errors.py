@@ -75,6 +75,10 @@ class DataError(ActivityReportError):
     kind = Kind.data
 
 
+class NoStoreYet(DataError):
+    """A reader named a store that does not exist; a report may add where else to read."""
+
+
 class Interrupted(ActivityReportError):
     """The run was cancelled by its caller (:meth:`.resources.RunContext.cancel`)."""
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import resources
-from ..errors import UsageError
+from ..errors import NoStoreYet, UsageError
 from ..render import DEFAULT_TOP, ColorMode, Format
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
@@ -180,7 +180,6 @@ def report_command(
     from .. import reporting as core
     from ..intervals import capital_m_hint
     from ..query import parse_query
-    from ..store import NoStoreYet
 
     chosen = choose_format(fmt, as_json, output)
     check_destination(output)

@@ -60,7 +60,7 @@ Modules: :mod:`.core` (opening, the file lock, transactions, upgrades),
 command returns) and :mod:`.paths` (where the store lives).
 """
 
-from .core import CATALOG, EVENTS_VIEW, NoStoreYet, Store, check_store_path
+from .core import CATALOG, EVENTS_VIEW, Store, check_store_path
 from .ingest import INPUT_VIEW, Progress
 from .paths import APP_DIR, DEFAULT_NAME, ENV_VAR, default_path
 from .results import FileCounts, IngestResult, StoreInfo, UsersResult, iso_utc
@@ -78,7 +78,6 @@ __all__ = [
     "FileCounts",
     "IngestResult",
     "Migration",
-    "NoStoreYet",
     "Progress",
     "Store",
     "StoreInfo",

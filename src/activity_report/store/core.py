@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
 from .. import __version__, engine, resources, sources
-from ..errors import DataError, Kind, UsageError, first_line
+from ..errors import DataError, Kind, NoStoreYet, UsageError, first_line
 from ..model import UserInfo
 from . import info as info_mod
 from . import rollups, schema
@@ -29,10 +29,6 @@ if TYPE_CHECKING:
 CATALOG = "ar_store"
 #: The view reports read (the columns of :data:`sources.VIEW`).
 EVENTS_VIEW = "store_events"
-
-
-class NoStoreYet(DataError):
-    """A reader named a store that does not exist; a report may add where else to read."""
 
 
 class Store:
@@ -315,6 +311,11 @@ class Store:
                 )
             self.applied += (step.name,)
         self.pending = ()
+        by = f"activity-report {__version__}"
+        if con.execute("SELECT value FROM meta WHERE key = 'written_by'").fetchall() != [(by,)]:
+            with self.atomic():  # which release last wrote the store, for `info`
+                con.execute("DELETE FROM meta WHERE key = 'written_by'")
+                con.execute("INSERT INTO meta VALUES ('written_by', $by)", {"by": by})
 
     def _writable(self) -> None:
         if self.read_only:
