@@ -511,3 +511,16 @@ def test_a_relative_range_says_on_stderr_how_it_was_aligned() -> None:
     dated = run_cli(*args[:2], "--start", "2022-08-03", "--end", "2022-08-20", "--json")
     assert dated.exit_code == 0
     assert "aligned" not in dated.stderr
+
+
+def test_a_report_says_when_a_zone_skipped_a_whole_day() -> None:
+    run = run_cli(
+        "--events", str(PARQUET), "--tz", "Pacific/Apia", "--start", "2011-12-28",
+        "--end", "2012-01-02", "--interval", "daily", "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert len(json.loads(run.stdout)["activity"]) == 4
+    assert run.stderr.splitlines()[0] == (
+        "activity-report: note: Pacific/Apia skipped 2011-12-30 entirely (its clocks jumped over "
+        "the day), so the report has no bucket for that day"
+    )

@@ -15,7 +15,7 @@ from . import engine, sources
 from .errors import DataError
 from .event_source import EventSource
 from .event_source import connect as connect
-from .intervals import bucket_edges, ceil_to_unit, floor_to_unit
+from .intervals import bucket_edges, ceil_to_unit, floor_to_unit, skipped_buckets
 from .model import Report, ReportMeta, UserInfo, build_report, to_api
 from .query import Query
 
@@ -90,6 +90,11 @@ def run(query: Query, source: EventSource) -> ReportResult:
             end = ceil_to_unit(from_micros(span[1], tz), query.interval, tz)
     tz = query.zone.info
     edges = bucket_edges(start, end, query.interval, tz, max_buckets=query.max_buckets)
+    for day in skipped_buckets(edges, query.interval, tz):
+        notes.append(
+            f"{query.zone.name} skipped {day:%Y-%m-%d} entirely (its clocks jumped over the "
+            "day), so the report has no bucket for that day"
+        )
     if diagnostics.unknown_rows:  # only those of this range: an old one is not news every day
         diagnostics = source.unknown_in_range(diagnostics, to_micros(start), to_micros(end))
     cells = source.cells([to_micros(e) for e in edges], filters, query.heartbeat_us)
