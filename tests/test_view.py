@@ -421,3 +421,26 @@ def test_the_download_of_a_report_past_the_time_limit_is_a_503() -> None:
         answer = client.get("/metrics/activity.csv?category=ide", headers=SAME_ORIGIN)
     assert answer.status_code == 503
     assert "longer than this server allows (120 s)" in answer.json()["message"]
+
+
+def test_the_time_zone_field_suggests_iana_names(client: TestClient, store: ServedStore) -> None:
+    sign_in(client, store.token)
+    page = client.get(AUGUST).text
+    assert '<input id="f-tz" name="tz" list="zones" autocomplete="off" value="UTC">' in page
+    zones = re.search(r'<datalist id="zones">(.*?)</datalist>', page)
+    assert zones is not None
+    names = re.findall(r'<option value="([^"]+)">', zones.group(1))
+    assert names[0] == "UTC"
+    assert {"Europe/Berlin", "Asia/Kolkata", "America/St_Johns", "Pacific/Apia"} <= set(names)
+    assert len(names) > 300
+
+
+def test_a_table_longer_than_its_box_says_it_scrolls(
+    client: TestClient, store: ServedStore
+) -> None:
+    sign_in(client, store.token)
+    daily = client.get(AUGUST.replace("interval=week", "interval=day")).text
+    assert (
+        '<p class="note" id="more-rows">31 intervals: scroll the table to see them all.</p>'
+    ) in daily
+    assert 'id="more-rows"' not in client.get(AUGUST).text  # five weeks fit

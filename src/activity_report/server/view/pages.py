@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
@@ -98,6 +100,7 @@ def metrics_page(
                 '<section aria-labelledby="by-interval">\n',
                 '<h2 id="by-interval">Activity by interval</h2>\n',
                 page.chart(report),
+                _scrolls(len(report.activity)),
                 '<div class="tall">',
                 page.buckets_table(report),
                 "</div>",
@@ -186,10 +189,18 @@ def _controls(
         + field_(
             "tz",
             "Time zone",
-            f'<input id="f-tz" name="tz" value="{page.text(filters["tz"])}"{invalid("tz")}>',
+            f'<input id="f-tz" name="tz" list="zones" autocomplete="off" '
+            f'value="{page.text(filters["tz"])}"{invalid("tz")}>{_zones()}',
         )
         + '<div class="field"><button type="submit">Show</button></div>\n</form>\n'
     )
+
+
+@functools.cache
+def _zones() -> str:
+    """The IANA zone names, as suggestions for the time zone field (any offset works too)."""
+    names = ("UTC", *sorted(zoneinfo.available_timezones() - {"UTC"}))
+    return '<datalist id="zones">' + "".join(f'<option value="{n}">' for n in names) + "</datalist>"
 
 
 def _asked(filters: Mapping[str, str], report: Report) -> str:
@@ -204,6 +215,19 @@ def _asked(filters: Mapping[str, str], report: Report) -> str:
         f'download="{page.text(file_name(report, "json"))}">JSON</a> · '
         f'<a id="download-csv" href="{CSV_PATH}?{page.text(query)}" '
         f'download="{page.text(file_name(report, "csv"))}">CSV</a></p>\n'
+    )
+
+
+#: About as many rows of the interval table as its box shows before it scrolls.
+ROWS_SHOWN = 12
+
+
+def _scrolls(rows: int) -> str:
+    """A word that the table scrolls, above a table longer than its box."""
+    if rows <= ROWS_SHOWN:
+        return ""
+    return (
+        f'<p class="note" id="more-rows">{rows:,} intervals: scroll the table to see them all.</p>'
     )
 
 
