@@ -541,7 +541,9 @@ def test_help_has_an_example(args: tuple[str, ...]) -> None:
 
 def test_readme_shows_the_real_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index('$ activity-report "${main[@]}"\n') + len(
-        '$ activity-report "${main[@]}"\n'
-    )
+    command = "$ activity-report " + " ".join(
+        f'"{arg}"' if " " in arg else arg for arg in MAIN_JOB
+    ).replace(str(SAMPLE), "sample_data")
+    start = readme.index(command + "\n") + len(command) + 1
     assert readme[start : readme.index("```", start)] == golden("table")
+    assert readme.count("5 more users not shown") == 1  # the table is shown once
