@@ -444,3 +444,15 @@ def test_a_table_longer_than_its_box_says_it_scrolls(
         '<p class="note" id="more-rows">31 intervals: scroll the table to see them all.</p>'
     ) in daily
     assert 'id="more-rows"' not in client.get(AUGUST).text  # five weeks fit
+
+
+def test_end_08_30_gives_the_quick_starts_numbers(client: TestClient, store: ServedStore) -> None:
+    """As the README says: the CLI's --end 2022-08-31 is the view's End 2022-08-30."""
+    sign_in(client, store.token)
+    page = client.get(AUGUST.replace("end=2022-08-31", "end=2022-08-30")).text
+    assert "<dt>Events</dt><dd>24,110</dd>" in page
+    assert "2022-08-01 through 2022-08-30</dd>" in page
+    cli = run_cli("--db", str(store.db), "--start", "2022-08-01", "--end", "2022-08-31",
+                  "--category", "ide", "--format", "markdown")  # fmt: skip
+    assert "2022-08-01 through 2022-08-30 UTC" in cli.stdout
+    assert "24,110 events" in cli.stdout
