@@ -6,6 +6,7 @@ fixture): the CLI's ``getOrCreate`` finds it running.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -274,9 +275,11 @@ def test_the_jvms_start_up_chatter_is_kept_off_stderr(capfd: pytest.CaptureFixtu
 
 def test_a_local_spark_run_says_nothing_on_stderr(tmp_path: Path) -> None:
     """In its own process, as a user runs it: the JVM starts, and stderr stays empty."""
+    # A fresh user's environment: not the Spark Connect settings of this test process's Spark.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPARK_CONNECT")}
     run = subprocess.run(
         [sys.executable, "-m", "activity_report", *MAIN_JOB, "--engine", "spark", "--json"],
-        capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path,
+        capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path, env=environ,
     )  # fmt: skip
     assert (run.returncode, run.stderr) == (0, "")
     assert run.stdout == run_cli(*MAIN_JOB, "--json").stdout
