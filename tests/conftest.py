@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from activity_report.cli import app
+
+#: HTML pages say when they were made; the tests' pages (and their subprocesses')
+#: are made at this fixed moment, so that they compare byte for byte.
+os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

@@ -91,7 +91,8 @@ def test_a_range_too_long_names_both_parameters_on_the_command_line() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"nope": "1"}, "invalid value for nope: '1' (no such parameter)"),
+        ({"nope": "1"}, "unknown parameter nope: the parameters are start, end, interval, tz, "),
+        ({"categry": "ide"}, "unknown parameter categry (did you mean category?): the "),
         ({"tz": ["UTC", "UTC"]}, "invalid value for tz: \"['UTC', 'UTC']\" (give it once)"),
         ({"category": "desk"}, "invalid value for category: 'desk' (use one of any, ide, "),
         ({"max_buckets": "-3"}, "invalid value for max_buckets: '-3' (give a whole number"),

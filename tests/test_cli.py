@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -216,9 +218,16 @@ def test_empty_result_exits_0_with_a_note(events_csv: Callable[..., Path]) -> No
 
 
 def test_version() -> None:
+    """One version: the package's, the command's, and the changelog's newest entry."""
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     run = run_cli("--version")
     assert run.exit_code == 0
-    assert run.stdout.startswith("activity-report ")
+    assert run.stdout == f"activity-report {project['version']}\n"
+    assert project["version"] == "0.2.0"
+    changelog = (root / "CHANGELOG.md").read_text(encoding="utf-8")
+    releases = re.findall(r"^## ([0-9.]+)", changelog, re.MULTILINE)
+    assert releases[:2] == ["0.2.0", "0.1.0"]
 
 
 def test_short_help_option() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -189,8 +190,14 @@ def test_some_invalid_rows_still_give_a_report(events_csv: Callable[..., Path]) 
         (("users",), "activity-report users needs a command: import, list"),
         (("users", "frob"), "no such command 'frob' for activity-report users: use one of "
          "import, list"),
-        (("infoo",), "unexpected argument 'infoo': the commands are report, ingest, info, "
+        (("xyzzy",), "unexpected argument 'xyzzy': the commands are report, ingest, info, "
          "seats, serve, users, orgs, tokens, pseudonyms"),
+        (("infoo",), "no such command 'infoo' (did you mean info?); the commands are report, "
+         "ingest, info, seats, serve, users, orgs, tokens, pseudonyms"),
+        (("ingets", "foo"), "no such command 'ingets' (did you mean ingest?); the commands are "
+         "report, ingest, info, seats, serve, users, orgs, tokens, pseudonyms"),
+        (("users", "lst"), "no such command 'lst' for activity-report users (did you mean "
+         "list?): use one of import, list"),
     ],
 )  # fmt: skip
 def test_clicks_errors_read_like_the_tools_own(args: tuple[str, ...], message: str) -> None:
@@ -266,7 +273,7 @@ def test_the_summary_fits_80_columns_like_the_rows() -> None:
     assert run.exit_code == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[:2] == [
-        "2022-08-01 to 2022-08-08 Europe/Berlin, every 1 day, category login, all orgs",
+        "2022-08-01 through 2022-08-07 Europe/Berlin, every 1 day, login, all orgs",
         "14 active users, 121 events, 2h 1m active time",
     ]
     assert max(len(line) for line in lines) <= 80
@@ -283,7 +290,7 @@ def test_a_summary_too_long_for_any_abbreviation_is_ellipsised() -> None:
     assert run.exit_code == 0, run.stderr
     first = run.stdout.splitlines()[0]
     assert first.startswith(
-        "2022-08-01 to 2022-08-08 Europe/Berlin, every 1 day, web_terminal, orgs "
+        "2022-08-01 through 2022-08-07 Europe/Berlin, every 1 day, web_terminal, orgs "
     )
     assert first.endswith("…")
     assert len(first) == 80
@@ -479,3 +486,45 @@ def test_the_events_variable_takes_several_paths() -> None:
     )  # fmt: skip
     assert run.exit_code == 0, run.stderr
     assert run.stdout == both.stdout
+
+
+# --------------------------------------------------------------------------- aligned ranges
+
+
+def test_a_relative_range_says_on_stderr_how_it_was_aligned() -> None:
+    """'30 days ago' to 'now' by week starts on a Monday and ends before this week: say so."""
+    args = ("--events", str(PARQUET), "--start", "30 days ago", "--end", "now", "--interval")
+    run = run_cli(*args, "weekly", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert "aligned" not in run.stdout
+    json.loads(run.stdout)
+    moment = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+    note = re.search(
+        r"activity-report: note: relative times are aligned to the start of a week in UTC, so "
+        rf"that every run has the same buckets: --start '30 days ago' \(({moment})\) became "
+        rf"({moment}); --end 'now' \(({moment})\) became ({moment}), leaving out the week in "
+        r"progress; give dates or date-times to set the range exactly\n",
+        run.stderr,
+    )
+    assert note is not None, run.stderr
+    named_start, start, named_end, end = (datetime.fromisoformat(g) for g in note.groups())
+    assert (start.weekday(), start.time(), end.weekday(), end.time()) == (0, time(), 0, time())
+    assert named_start - timedelta(days=7) < start <= named_start
+    assert named_end - timedelta(days=7) < end <= named_end
+    assert named_end - named_start == timedelta(days=30)
+    dated = run_cli(*args[:2], "--start", "2022-08-03", "--end", "2022-08-20", "--json")
+    assert dated.exit_code == 0
+    assert "aligned" not in dated.stderr
+
+
+def test_a_report_says_when_a_zone_skipped_a_whole_day() -> None:
+    run = run_cli(
+        "--events", str(PARQUET), "--tz", "Pacific/Apia", "--start", "2011-12-28",
+        "--end", "2012-01-02", "--interval", "daily", "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert len(json.loads(run.stdout)["activity"]) == 4
+    assert run.stderr.splitlines()[0] == (
+        "activity-report: note: Pacific/Apia skipped 2011-12-30 entirely (its clocks jumped over "
+        "the day), so the report has no bucket for that day"
+    )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import tomllib
 from pathlib import Path
 
 from activity_report.model import UserInfo
 from activity_report.render import Format, renderer
 
+from .conftest import run_cli
 from .test_render import ANN, sample
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,3 +97,26 @@ def test_docs_and_code_cite_nothing_a_user_does_not_have() -> None:
     for path in files:
         found = CITATION.search(path.read_text(encoding="utf-8"))
         assert found is None, (str(path.relative_to(ROOT)), found)
+
+
+INSTALL = re.compile(r"pip install ((?:-e )?(?:'[^']+'|[^\s`'\")]+))")
+
+
+def test_every_install_hint_works_from_a_checkout() -> None:
+    """The tool is installed from its checkout, so a hint names the checkout or a real package."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    requirements = {r for reqs in extras.values() for r in reqs} | set(project["dependencies"])
+    texts = [p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *ROOT.glob("docs/*.md")]]
+    texts += [p.read_text(encoding="utf-8") for p in (ROOT / "src").rglob("*.py")]
+    texts.append(run_cli("report", "--help").stdout)
+    hints = [shlex.split(h)[-1] for text in texts for h in INSTALL.findall(" ".join(text.split()))]
+    assert "pyspark[connect]>=4,<5" in hints
+    assert ".[spark]" in hints
+    assert hints.count("pyspark[connect]>=4,<5") >= 3  # the error, --help and the docs
+    for hint in hints:
+        checkout = re.fullmatch(r"\.(?:\[([\w,]+)\])?", hint)
+        if checkout:
+            assert set(filter(None, (checkout.group(1) or "").split(","))) <= set(extras), hint
+        else:
+            assert hint in requirements, hint

@@ -27,6 +27,7 @@ from activity_report.intervals import (
     parse_count_unit,
     parse_heartbeat,
     parse_interval,
+    skipped_buckets,
     step,
 )
 
@@ -40,6 +41,7 @@ NEWFOUNDLAND_FIXED = timezone(-timedelta(hours=3, minutes=30))
 SECOND_US = 1_000_000
 HOUR_US = 3600 * SECOND_US
 DAY = timedelta(days=1)
+P1D = parse_interval("P1D")
 
 FORMS = (
     "use N UNIT such as '1 week', '90 day', '2h'; a keyword: hourly, daily, weekly, "
@@ -1081,3 +1083,27 @@ def test_floor_and_ceil_bracket_the_instant(instant: datetime, tz: tzinfo, inter
     assert ceil_to_unit(ceil, parsed, tz).isoformat() == ceil.isoformat()
     if floor.astimezone(UTC) == instant:
         assert ceil.isoformat() == floor.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "skipped"),
+    [
+        ("Pacific/Apia", date(2011, 12, 27), date(2011, 12, 30)),
+        ("Pacific/Kiritimati", date(1994, 12, 28), date(1994, 12, 31)),
+        ("Pacific/Kwajalein", date(1993, 8, 18), date(1993, 8, 21)),
+    ],
+)
+def test_a_day_a_zone_skips_has_no_bucket_and_is_named(
+    zone: str, start: date, skipped: date
+) -> None:
+    tz = ZoneInfo(zone)
+    first = localise(datetime.combine(start, time()), tz)
+    end = localise(datetime.combine(start + 7 * DAY, time()), tz)
+    edges = bucket_edges(first, end, parse_interval("1 day"), tz)
+    assert len(edges) - 1 == 6  # seven calendar days, one of which never was
+    assert skipped not in {e.date() for e in edges}
+    assert skipped_buckets(edges, parse_interval("1 day"), tz) == [
+        datetime.combine(skipped, time())
+    ]
+    berlin = bucket_edges(first.replace(tzinfo=BERLIN), end.replace(tzinfo=BERLIN), P1D, BERLIN)
+    assert skipped_buckets(berlin, P1D, BERLIN) == []

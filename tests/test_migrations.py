@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from activity_report import __version__
 from activity_report.errors import DataError
 from activity_report.store import MIGRATIONS, Migration, Store
 from activity_report.store import schema as store_mod
@@ -98,6 +99,7 @@ def test_a_writer_upgrades_an_old_store_in_place_with_nothing_lost(old_store: Pa
     meta = dict(after.pop("meta"))
     assert meta["schema_version"] == str(len(MIGRATIONS))
     assert meta["created_by"] == "activity-report 0.1.0"
+    assert meta["written_by"] == f"activity-report {__version__}"  # `info` shows both
     assert after == {t: v for t, v in before.items() if t != "meta"}
     assert_old_reports(old_store, "15-minute rollups")  # made by the upgrade
 

@@ -173,7 +173,10 @@ def test_markdown_has_two_well_formed_tables() -> None:
 def test_table_at_80_columns_has_no_line_wider_than_80() -> None:
     lines = golden("table").splitlines()
     assert max(len(line) for line in lines) <= 80
-    assert lines[0] == "2022-08-01 to 2022-08-31 UTC, every 1 week, category ide, all organizations"
+    assert (
+        lines[0]
+        == "2022-08-01 through 2022-08-30 UTC, every 1 week, category ide, all organizations"
+    )
     assert lines[1] == "15 active users, 24,110 events, 16d 0h active time"
     assert (
         "Joe              joe2        site-member, site-manager     5,050    3d 4h  19.9%" in lines
@@ -428,8 +431,15 @@ def test_an_unknown_color_mode_is_a_usage_error() -> None:
 
 def run_in_terminal(*args: str, env: dict[str, str]) -> str:
     """Run the tool with stdout on a real 80x50 pseudo-terminal; return what it drew."""
+    drawn, stderr = drawn_and_said(*args, env=env)
+    assert stderr == ""
+    return drawn
+
+
+def drawn_and_said(*args: str, env: dict[str, str], rows: int = 50) -> tuple[str, str]:
+    """What the tool drew on an 80-column pseudo-terminal of ``rows``, and its stderr."""
     leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 80, 0, 0))
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, 80, 0, 0))
     environ = {k: v for k, v in os.environ.items() if k not in {"NO_COLOR", "COLUMNS"}}
     environ.update({"TERM": "xterm-256color", **env})
     process = subprocess.Popen(
@@ -453,8 +463,24 @@ def run_in_terminal(*args: str, env: dict[str, str]) -> str:
     os.close(leader)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
-    assert stderr == b""
-    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n"), stderr.decode("utf-8")
+
+
+def test_a_table_many_screens_long_on_a_terminal_says_what_reads_better() -> None:
+    hourly = (*MAIN_JOB[:4], "--start", "2022-08-01", "--end", "2022-08-08", "--interval", "1h")
+    drawn, said = drawn_and_said(*hourly, env={"NO_COLOR": "1"}, rows=12)
+    assert drawn.count("\n2022-08-0") == 7 * 24  # every bucket is still drawn
+    assert said == (
+        "activity-report: warning: the table above is about 188 lines, 15 screens of this "
+        "terminal; a coarser --interval (such as daily or weekly) or -o FILE (report.html, "
+        "report.csv) reads better\n"
+    )
+    assert drawn_and_said(*hourly, env={"NO_COLOR": "1"}, rows=50)[1] == ""  # 4 screens
+    piped = subprocess.run(
+        [sys.executable, "-m", "activity_report", *hourly],
+        capture_output=True, text=True, check=True, cwd=ROOT, env={**os.environ, "LINES": "12"},
+    )  # fmt: skip
+    assert piped.stderr == ""
 
 
 def test_a_terminal_gets_colour_and_rows_that_fit_80_columns() -> None:
@@ -515,7 +541,9 @@ def test_help_has_an_example(args: tuple[str, ...]) -> None:
 
 def test_readme_shows_the_real_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index('$ activity-report "${main[@]}"\n') + len(
-        '$ activity-report "${main[@]}"\n'
-    )
+    command = "$ activity-report " + " ".join(
+        f'"{arg}"' if " " in arg else arg for arg in MAIN_JOB
+    ).replace(str(SAMPLE), "sample_data")
+    start = readme.index(command + "\n") + len(command) + 1
     assert readme[start : readme.index("```", start)] == golden("table")
+    assert readme.count("5 more users not shown") == 1  # the table is shown once

@@ -129,10 +129,29 @@ def test_the_table_has_no_text_writer() -> None:
 # --- summaries ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (datetime(2022, 8, 1), datetime(2022, 8, 31), "2022-08-01 through 2022-08-30"),
+        (datetime(2022, 8, 1), datetime(2022, 8, 2), "2022-08-01"),
+        (datetime(2022, 8, 1, 9), datetime(2022, 8, 2, 9),
+         "2022-08-01 09:00 until 2022-08-02 09:00"),
+        (datetime(2022, 8, 1), datetime(2022, 8, 1, 12), "2022-08-01 00:00 until 2022-08-01 12:00"),
+        (datetime(2022, 8, 1), datetime(2022, 8, 1, 0, 0, 30),
+         "2022-08-01 00:00:00 until 2022-08-01 00:00:30"),
+    ],
+)  # fmt: skip
+def test_a_range_names_its_last_day_or_its_exact_end(
+    start: datetime, end: datetime, expected: str
+) -> None:
+    """The same printed range means the same events in every front end."""
+    assert summary.span(start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)) == expected
+
+
 def test_scope_and_totals() -> None:
     report = sample()
     assert summary.scope(report) == (
-        "2024-01-01 to 2024-01-03 UTC, every 1 day, category ide, all organizations"
+        "2024-01-01 through 2024-01-02 UTC, every 1 day, category ide, all organizations"
     )
     assert summary.totals(report) == "2 active users, 9 events, 6h 0m active time"
     assert summary.scope(sample(orgs=("o1",), category="any")).endswith(
@@ -216,7 +235,7 @@ def test_markdown_whole_text_of_a_small_report() -> None:
     assert renderer(Format.markdown, top=1)(sample({"ann": ANN})) == (
         "## Activity report\n"
         "\n"
-        "2024-01-01 to 2024-01-03 UTC, every 1 day, category ide, all organizations: "
+        "2024-01-01 through 2024-01-02 UTC, every 1 day, category ide, all organizations: "
         "2 active users, 9 events, 6h 0m active time.\n"
         "\n"
         "### Activity by interval\n"
@@ -299,7 +318,7 @@ def many_users(n: int) -> Report:
 
 def test_table_whole_text_of_a_small_report() -> None:
     assert draw(sample({"ann": ANN}), 80) == (
-        "2024-01-01 to 2024-01-03 UTC, every 1 day, category ide, all organizations\n"
+        "2024-01-01 through 2024-01-02 UTC, every 1 day, category ide, all organizations\n"
         "2 active users, 9 events, 6h 0m active time\n"
         "\n"
         "Activity by interval\n"
@@ -322,7 +341,7 @@ def test_table_rows_never_exceed_the_width(width: int) -> None:
     rows = [
         line
         for line in text.splitlines()
-        if "Person" in line or (line.startswith("2024-") and " to " not in line)
+        if "Person" in line or (line.startswith("2024-") and " through " not in line)
     ]
     assert len(rows) == 10 + 2  # one line per user and per bucket: nothing wrapped
     assert max(cell_len(line) for line in rows) <= width

@@ -272,6 +272,14 @@ def test_every_bad_parameter_is_400_with_the_cli_message(
     assert "--" not in body["detail"]  # no command-line flag names
 
 
+def test_an_unknown_parameter_is_named_unknown_with_the_closest_one(server: Server) -> None:
+    body = assert_json_error(server.get(f"{ACTIVITY}?categry=ide"), 400)
+    assert body["detail"] == (
+        "unknown parameter categry (did you mean category?): the parameters are start, end, "
+        "interval, tz, category, org, user, heartbeat"
+    )
+
+
 def test_the_message_is_the_cli_s_without_flags(server: Server) -> None:
     body = assert_json_error(server.get(f"{ACTIVITY}?interval=fortnight"), 400)
     cli_error = run_cli("--db", str(server.db), "--interval", "fortnight")

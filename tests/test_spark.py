@@ -6,7 +6,9 @@ fixture): the CLI's ``getOrCreate`` finds it running.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -168,7 +170,8 @@ def test_without_pyspark_the_error_says_what_to_install(
     assert result.stdout == ""
     assert result.stderr == (
         "activity-report: error: --engine spark needs pyspark; install it with: "
-        "pip install 'activity-report[spark]' (Spark also needs Java 17 or newer)\n"
+        "pip install 'pyspark[connect]>=4,<5' (or pip install -e '.[spark]' in a checkout; "
+        "Spark also needs Java 17 or newer)\n"
     )
 
 
@@ -247,3 +250,36 @@ def test_random_logs_are_byte_identical(
     duck, spark_run = both("--events", str(path), *options, "--json")
     assert duck.exit_code == 0, duck.stderr
     assert_same(duck, spark_run)
+
+
+def test_the_jvms_start_up_chatter_is_kept_off_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    """What the JVM says before logging is set up is dropped; anything else gets through."""
+    from activity_report.backends.spark.jvm_stderr import without_chatter
+
+    said = (
+        "WARNING: Using incubator modules: jdk.incubator.vector\n"
+        'Setting default log level to "WARN".\n'
+        "To adjust logging level use sc.setLogLevel(newLevel). For SparkR, use "
+        "setLogLevel(newLevel).\n"
+        "spark: ERROR SparkContext: something real\n"
+    )
+    with without_chatter() as relay:
+        child = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=2)
+    print("the tool's own line", file=sys.stderr)
+    child.communicate(said.encode())
+    relay.join(timeout=30)
+    assert capfd.readouterr().err == (
+        "the tool's own line\nspark: ERROR SparkContext: something real\n"
+    )
+
+
+def test_a_local_spark_run_says_nothing_on_stderr(tmp_path: Path) -> None:
+    """In its own process, as a user runs it: the JVM starts, and stderr stays empty."""
+    # A fresh user's environment: not the Spark Connect settings of this test process's Spark.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPARK_CONNECT")}
+    run = subprocess.run(
+        [sys.executable, "-m", "activity_report", *MAIN_JOB, "--engine", "spark", "--json"],
+        capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path, env=environ,
+    )  # fmt: skip
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout == run_cli(*MAIN_JOB, "--json").stdout

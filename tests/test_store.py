@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from activity_report import __version__
 from activity_report.errors import DataError
 from activity_report.store import SCHEMA_VERSION, Store, default_path
 from activity_report.store import ingest as ingest_module
@@ -286,6 +287,25 @@ def test_strict_refuses_the_whole_run(db: Path, tmp_path: Path) -> None:
     assert snapshot(db) == before
 
 
+def test_a_file_without_one_valid_row_fails_the_ingest_as_it_fails_a_report(
+    db: Path, tmp_path: Path
+) -> None:
+    """A nightly job must not store only rejects and exit 0."""
+    good = events_csv(tmp_path / "good.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
+    bad = events_csv(tmp_path / "bad.csv", [(f"b{i}", "1704067200", "u1", "ide") for i in range(3)])
+    assert ingest(db, good).exit_code == 0
+    before = snapshot(db)
+    run = ingest(db, good, bad)
+    error = (
+        f"activity-report: error: {bad}: none of its 3 rows is valid (3 unparseable time); "
+        "times must be ISO 8601 text such as 2022-08-01T09:00:00Z; fix the file or leave it out\n"
+    )
+    assert (run.exit_code, run.stdout, run.stderr) == (1, "", error)
+    assert snapshot(db) == before
+    report = run_cli("--events", str(bad))
+    assert (report.exit_code, report.stderr) == (1, error)
+
+
 def test_a_failing_file_in_the_middle_leaves_the_store_unchanged(db: Path, tmp_path: Path) -> None:
     first = events_csv(tmp_path / "first.csv", [("e1", "2024-01-01T00:00:00Z", "u1", "ide")])
     assert ingest(db, first).exit_code == 0
@@ -547,6 +567,22 @@ def test_report_without_events_or_store_says_how_to_make_one(db: Path) -> None:
     assert not db.exists()
 
 
+@pytest.mark.parametrize(
+    "command", [("serve",), ("tokens", "list"), ("info",), ("users", "list")], ids=" ".join
+)
+def test_commands_that_read_only_a_store_do_not_offer_files(
+    db: Path, command: tuple[str, ...]
+) -> None:
+    """Only a report takes --events: the others' message names the store alone."""
+    run = run_cli(*command, "--db", str(db))
+    assert (run.exit_code, run.stdout) == (1, "")
+    assert run.stderr == (
+        f"activity-report: error: {db}: no store here yet; fill it with `activity-report "
+        f"ingest FILE --db {db}`\n"
+    )
+    assert not db.exists()
+
+
 # --------------------------------------------------------------------------- info
 
 
@@ -571,6 +607,8 @@ def test_info_shows_the_store(db: Path, tmp_path: Path) -> None:
         "db": str(db),
         "size_bytes": db.stat().st_size,
         "schema_version": SCHEMA_VERSION,
+        "created_by": f"activity-report {__version__}",
+        "written_by": f"activity-report {__version__}",
         "events": 3,
         "first_event": "2024-01-01T00:00:00Z",
         "last_event": "2024-01-03T12:00:00Z",
@@ -586,6 +624,7 @@ def test_info_shows_the_store(db: Path, tmp_path: Path) -> None:
     lines = [line.rstrip() for line in text.stdout.splitlines()]
     assert f"store           {db}" in lines
     assert f"last ingest     {last_ingest}" in lines
+    assert f"written by      activity-report {__version__}" in lines
     assert "events          3" in lines
     assert "time span       2024-01-01T00:00:00Z to 2024-01-03T12:00:00Z" in lines
     assert "users           15" in lines
@@ -607,8 +646,8 @@ def test_an_unknown_schema_version_is_a_clear_error(db: Path, tmp_path: Path) ->
     con.close()
     message = (
         f"activity-report: error: {db}: the store has schema version 99, newer than "
-        f"activity-report 0.1.0 knows (version {SCHEMA_VERSION}); use the release that made "
-        "the store, or ingest into a new one\n"
+        f"activity-report {__version__} knows (version {SCHEMA_VERSION}); use the release that "
+        "made the store, or ingest into a new one\n"
     )
     for args in (("ingest", str(a)), ("info",), ("report",), ("users", "import", str(USERS))):
         run = run_cli(*args, "--db", str(db))
@@ -969,3 +1008,24 @@ def test_a_nightly_ingest_builds_no_hash_table_over_the_stored_events(
         (1704067200000000, "user-0")
     ]
     assert query(db, "SELECT count(*) FROM events WHERE event_id IS NULL") == [(stored // 2 + 50,)]
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def test_tokens_list_has_a_header_aligned_columns_and_times_to_the_second(db: Path) -> None:
+    assert run_cli("tokens", "create", "--name", "a", "--db", str(db)).exit_code == 0
+    made = run_cli("tokens", "create", "--name", "grafana-dashboard", "--lifetime", "never",
+                   "--db", str(db))  # fmt: skip
+    assert made.exit_code == 0
+    assert run_cli("tokens", "revoke", "a", "--db", str(db)).exit_code == 0
+    listed = run_cli("tokens", "list", "--db", str(db))
+    assert (listed.exit_code, listed.stderr) == (0, "")
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["id", "name", "state", "created", "expires"]
+    at = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ"
+    assert re.fullmatch(rf"[0-9a-f]+  a {{18}}revoked  {at}  {at}", rows[0]), rows
+    assert re.fullmatch(rf"[0-9a-f]+  grafana-dashboard  active   {at}  never", rows[1]), rows
+    starts = [header.index(c) for c in ("name", "state", "created", "expires")]
+    for row in rows:
+        assert all(row[s - 2 : s] == "  " and row[s] != " " for s in starts), row

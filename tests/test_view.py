@@ -141,7 +141,15 @@ def test_a_revoked_token_ends_its_sessions(tmp_path: Path) -> None:
         assert "joe2" in client.get(AUGUST).text
         revoked = run_cli("tokens", "revoke", "view-tests", "--db", str(own.db))
         assert revoked.exit_code == 0, revoked.stderr
-        assert "Session token" in client.get(AUGUST).text
+        signed_out = client.get(AUGUST).text
+        assert "Session token" in signed_out
+        assert (
+            '<p class="notice" id="signed-out" role="status">You were signed out: the '
+            "session&#x27;s token was revoked or has expired. Sign in with a valid token.</p>"
+        ) in signed_out
+        assert "signed-out" not in client.get(AUGUST).text  # said once; the session is gone
+    with TestClient(app, base_url=ORIGIN) as fresh:
+        assert "signed-out" not in fresh.get("/").text  # never signed in: nothing ended
 
 
 def test_the_view_shows_the_exact_range_and_downloads_of_the_same_report(
@@ -149,7 +157,10 @@ def test_the_view_shows_the_exact_range_and_downloads_of_the_same_report(
 ) -> None:
     sign_in(client, store.token)
     page = client.get(AUGUST).text
-    assert "From 2022-08-01T00:00:00Z up to 2022-09-01T00:00:00Z" in page
+    assert (
+        '<span id="asked">Counted from the start of Mon 1 Aug 2022 to the end of Wed 31 Aug 2022 '
+        "(UTC).</span>"
+    ) in page
     json_href = re.search(r'id="download-json" href="([^"]+)"', page)
     csv_href = re.search(r'id="download-csv" href="([^"]+)"', page)
     assert json_href and csv_href
@@ -202,8 +213,14 @@ def test_a_bad_filter_shows_the_apis_message_next_to_its_control(
 def test_an_end_before_the_start_is_shown_too(client: TestClient, store: ServedStore) -> None:
     sign_in(client, store.token)
     page = client.get("/?start=2022-08-10&end=2022-08-01").text
-    assert 'class="error"' in page
+    assert (
+        '<span class="error" id="end-error" role="alert">the End date (2022-08-01) is before '
+        "the Start date (2022-08-10): pick an End on or after the Start</span>"
+    ) in page
     assert "<table" not in page
+    one_day = client.get("/?start=2022-08-10&end=2022-08-10").text  # End is the last day shown
+    assert 'class="error"' not in one_day
+    assert "<dt>Range</dt><dd" in one_day and ">2022-08-10</dd>" in one_day
 
 
 def test_a_thousand_users_are_paged(tmp_path: Path) -> None:
@@ -292,8 +309,9 @@ def test_the_view_reads_the_range_as_first_and_last_day(
     page = client.get(AUGUST).text
     assert (
         '<dd title="from 2022-08-01T00:00:00Z up to (not including) 2022-09-01T00:00:00Z">'
-        "2022-08-01 to 2022-08-31, both included</dd>"
+        "2022-08-01 through 2022-08-31</dd>"
     ) in page
+    assert '<p class="scope">' not in page  # the page's own header says it once
 
 
 def test_a_huge_sign_in_form_is_refused(client: TestClient) -> None:
@@ -483,3 +501,38 @@ def test_a_busy_store_answers_the_page_with_the_apis_status_and_retry_after(wher
         assert download.status_code == 503
         assert download.headers["retry-after"] == page.headers["retry-after"]
         assert download.json()["message"] == "The store is busy; try again shortly."
+
+
+def test_the_time_zone_field_suggests_iana_names(client: TestClient, store: ServedStore) -> None:
+    sign_in(client, store.token)
+    page = client.get(AUGUST).text
+    assert '<input id="f-tz" name="tz" list="zones" autocomplete="off" value="UTC">' in page
+    zones = re.search(r'<datalist id="zones">(.*?)</datalist>', page)
+    assert zones is not None
+    names = re.findall(r'<option value="([^"]+)">', zones.group(1))
+    assert names[0] == "UTC"
+    assert {"Europe/Berlin", "Asia/Kolkata", "America/St_Johns", "Pacific/Apia"} <= set(names)
+    assert len(names) > 300
+
+
+def test_a_table_longer_than_its_box_says_it_scrolls(
+    client: TestClient, store: ServedStore
+) -> None:
+    sign_in(client, store.token)
+    daily = client.get(AUGUST.replace("interval=week", "interval=day")).text
+    assert (
+        '<p class="note" id="more-rows">31 intervals: scroll the table to see them all.</p>'
+    ) in daily
+    assert 'id="more-rows"' not in client.get(AUGUST).text  # five weeks fit
+
+
+def test_end_08_30_gives_the_quick_starts_numbers(client: TestClient, store: ServedStore) -> None:
+    """As the README says: the CLI's --end 2022-08-31 is the view's End 2022-08-30."""
+    sign_in(client, store.token)
+    page = client.get(AUGUST.replace("end=2022-08-31", "end=2022-08-30")).text
+    assert "<dt>Events</dt><dd>24,110</dd>" in page
+    assert "2022-08-01 through 2022-08-30</dd>" in page
+    cli = run_cli("--db", str(store.db), "--start", "2022-08-01", "--end", "2022-08-31",
+                  "--category", "ide", "--format", "markdown")  # fmt: skip
+    assert "2022-08-01 through 2022-08-30 UTC" in cli.stdout
+    assert "24,110 events" in cli.stdout

@@ -288,3 +288,25 @@ def test_the_view_fits_a_phone(browser: Browser, server: Server) -> None:
     screenshot(page, "view-phone")
     context.close()
     assert seen.refused == [] and seen.errors == []
+
+
+def test_date_text_has_room_before_the_picker_icon(browser: Browser, server: Server) -> None:
+    """On a phone and on a desktop: the date, a gap, then the calendar icon."""
+    for width, height in ((390, 844), (1100, 900)):
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
+        page = context.new_page()
+        tab = Tab(context, page, watch(page, allowed=server.base + "/"))
+        sign_in(tab, server, AUGUST)
+        room: float = page.locator("#f-start").evaluate(
+            """(input) => {
+                const style = getComputedStyle(input);
+                const pen = document.createElement("canvas").getContext("2d");
+                pen.font = style.font;
+                const text = pen.measureText("08/01/2022").width;
+                const inner = input.clientWidth - parseFloat(style.paddingLeft)
+                    - parseFloat(style.paddingRight);
+                return inner - text;
+            }"""
+        )
+        assert room >= 36, (width, room)  # a 16-20 px icon, and a clear gap before it
+        context.close()

@@ -10,7 +10,8 @@ query string). :func:`render` does that.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import difflib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -95,6 +96,10 @@ class DataError(ActivityReportError):
     kind = Kind.data
 
 
+class NoStoreYet(DataError):
+    """A reader named a store that does not exist; a report may add where else to read."""
+
+
 class Interrupted(ActivityReportError):
     """The run was cancelled by its caller (:meth:`.resources.RunContext.cancel`)."""
 
@@ -113,6 +118,20 @@ class InvalidValue(UsageError):
 
     def render(self, name: Callable[[str], str]) -> str:
         return f"invalid value for {name(self.param)}: {self.value!r} ({self.reason})"
+
+
+class UnknownParameter(InvalidValue):
+    """``param`` is no parameter at all; the message suggests the closest of ``known``."""
+
+    def __init__(self, param: str, value: str, known: Sequence[str]) -> None:
+        self.known = tuple(known)
+        super().__init__(param, value, "no such parameter")
+
+    def render(self, name: Callable[[str], str]) -> str:
+        near = difflib.get_close_matches(self.param, self.known, n=1)
+        hint = f" (did you mean {name(near[0])}?)" if near else ""
+        known = ", ".join(name(k) for k in self.known)
+        return f"unknown parameter {name(self.param)}{hint}: the parameters are {known}"
 
 
 def plain_name(param: str) -> str:

@@ -331,6 +331,31 @@ def bucket_edges(
     return edges
 
 
+def skipped_buckets(edges: list[datetime], interval: Interval, tz: tzinfo) -> list[datetime]:
+    """The wall-clock starts (naive) of the buckets that :func:`bucket_edges` dropped.
+
+    ``edges`` are what it returned. A zone that skips a whole calendar day
+    (Pacific/Apia on 2011-12-30) leaves that day's bucket no time at all: its
+    start is the next day's. Empty when none was dropped, which the count
+    tells cheaply.
+    """
+    start = edges[0]
+    count = bucket_count(start, edges[-1], interval, tz)
+    if count == len(edges) - 1:
+        return []
+    wall = start.astimezone(tz).replace(tzinfo=None)
+    skipped = []
+    previous = start
+    for k in range(1, count):
+        edge = step(start, interval, k, tz)
+        if _utc(edge) <= _utc(previous):  # step k - 1 named a wall time that never was
+            j = k - 1
+            skipped.append(wall + relativedelta(months=j * interval.months, days=j * interval.days))
+        else:
+            previous = edge
+    return skipped
+
+
 def bucket_count(start: datetime, end: datetime, interval: Interval, tz: tzinfo) -> int:
     """The number of buckets in [start, end), start < end: the least n with step(n) >= end.
 

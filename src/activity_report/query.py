@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from .backends.protocol import HEARTBEAT_US
-from .errors import InvalidValue
+from .errors import InvalidValue, UnknownParameter
 from .intervals import Interval, parse_heartbeat, parse_interval
 from .sources import CATEGORIES, normalise_category
 from .times import parse_instant, parse_tz
@@ -76,6 +76,20 @@ class Zone:
 
 
 @dataclass(frozen=True)
+class Aligned:
+    """A relative start or end ('30 days ago', 'now') moved back to its unit's boundary.
+
+    So that every run of a cron job has the same buckets; a front end says
+    so, since the report then starts or ends elsewhere than the words say.
+    """
+
+    param: str  # start or end
+    text: str  # as given
+    named: datetime  # the moment the text names
+    used: datetime  # the boundary the report uses
+
+
+@dataclass(frozen=True)
 class Query:
     """What to compute: the range, its buckets and the filters."""
 
@@ -89,6 +103,7 @@ class Query:
     heartbeat_us: int = HEARTBEAT_US
     max_buckets: int = DEFAULT_MAX_BUCKETS
     strict: bool = False  # fail on invalid rows instead of skipping them
+    aligned: tuple[Aligned, ...] = ()  # relative --start/--end moved to a unit's boundary
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -108,7 +123,7 @@ def parse_query(values: Values, *, now: datetime | None = None, strict: bool = F
     """
     unknown = sorted(set(values) - PARAM_NAMES)
     if unknown:
-        raise InvalidValue(unknown[0], str(values[unknown[0]]), "no such parameter")
+        raise UnknownParameter(unknown[0], str(values[unknown[0]]), [p.name for p in PARAMS])
 
     def text(name: str) -> str | None:
         value = values.get(name)
@@ -138,15 +153,23 @@ def parse_query(values: Values, *, now: datetime | None = None, strict: bool = F
     interval = parse_interval(given("interval"), param="interval")
     now = now or datetime.now(UTC)
     start, end = text("start"), text("end")
+    aligned: list[Aligned] = []
+
+    def instant(name: str, value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        used = parse_instant(value, tz=zone.info, now=now, param=name, interval=interval)
+        named = parse_instant(value, tz=zone.info, now=now, param=name)
+        if named != used:
+            aligned.append(Aligned(name, value, named, used))
+        return used
+
     return Query(
         interval=interval,
         zone=zone,
-        start=None
-        if start is None
-        else parse_instant(start, tz=zone.info, now=now, param="start", interval=interval),
-        end=None
-        if end is None
-        else parse_instant(end, tz=zone.info, now=now, param="end", interval=interval),
+        start=instant("start", start),
+        end=instant("end", end),
+        aligned=tuple(aligned),
         category=category,
         orgs=many("org"),
         users=many("user"),

@@ -17,7 +17,7 @@ from . import sources
 from .backends.duckdb import connect as connect
 from .backends.protocol import EventSource, Filters
 from .errors import DataError, Notice
-from .intervals import bucket_edges, ceil_to_unit, floor_to_unit
+from .intervals import bucket_edges, ceil_to_unit, floor_to_unit, skipped_buckets
 from .model import Report, ReportMeta, UserInfo, build_report, to_api
 from .query import Query
 from .render.records import records
@@ -137,6 +137,11 @@ def run(query: Query, source: EventSource) -> ReportResult:
     context = getattr(source, "context", None)  # a cancel ends the Python loops too
     check = None if context is None else context.check
     edges = bucket_edges(start, end, query.interval, tz, max_buckets=query.max_buckets, check=check)
+    for day in skipped_buckets(edges, query.interval, tz):
+        notes.append(
+            f"{query.zone.name} skipped {day:%Y-%m-%d} entirely (its clocks jumped over the "
+            "day), so the report has no bucket for that day"
+        )
     if diagnostics.unknown_rows:  # only those of this range: an old one is not news every day
         diagnostics = source.unknown_in_range(diagnostics, to_micros(start), to_micros(end))
     counted = source.cells([to_micros(e) for e in edges], filters, query.heartbeat_us)

@@ -1,3 +1,3 @@
 """The release: one module of its own, so that what records it imports nothing else."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
@@ -39,8 +40,9 @@ def click_message(exc: click.ClickException) -> str:
         if exc.message.startswith("Missing command"):
             return f"{path} needs a command: {names}"
         if exc.message.startswith("No such command"):
-            given = exc.message.removeprefix("No such command ").rstrip(".")
-            return f"no such command {given} for {path}: use one of {names}"
+            given = exc.message.removeprefix("No such command ").split(".")[0]
+            hint = _closest(given.strip("'\""), ctx.command.list_commands(ctx))
+            return f"no such command {given} for {path}{hint}: use one of {names}"
     text = one_line(exc.format_message()).rstrip(".")
     text = re.sub(r"'(-{1,2}[\w-]+)'", r"\1", text)
     return text[:1].lower() + text[1:]
@@ -77,6 +79,11 @@ def _extra_arguments(extra: list[str], ctx: click.Context | None) -> str:
         path = ctx.command_path if ctx is not None else PROG
         return f"unexpected argument {shown}: see `{path} --help`"
     first = Path(extra[0])
+    root = ctx.find_root()
+    names = root.command.list_commands(root) if isinstance(root.command, click.Group) else []
+    near = "" if first.exists() else _closest(extra[0], names)
+    if near:
+        return f"no such command {extra[0]!r}{near}; the commands are {', '.join(names)}"
     if first.exists() or len(extra) > 1:
         suffix = "".join(first.suffixes) if first.suffix else ""
         glob = str(first.parent / f"*{suffix}") if first.parent != Path() else f"*{suffix}"
@@ -84,6 +91,10 @@ def _extra_arguments(extra: list[str], ctx: click.Context | None) -> str:
             f"unexpected argument {shown}: quote a glob (--events '{glob}') "
             "or repeat --events for each file"
         )
-    root = ctx.find_root()
-    names = root.command.list_commands(root) if isinstance(root.command, click.Group) else []
     return f"unexpected argument {shown}: the commands are {', '.join(names)}"
+
+
+def _closest(word: str, names: list[str]) -> str:
+    """`` (did you mean ingest?)`` for a command name mistyped, else nothing."""
+    near = difflib.get_close_matches(word.lower(), names, n=1, cutoff=0.6)
+    return f" (did you mean {near[0]}?)" if near else ""

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import DataError, UsageError
 from ..output import check_target, is_stdout, open_output
 from ..render import BY_EXTENSION, ColorMode, Format
+from .messages import note
 from .streams import is_terminal, require_stdout
 
 
@@ -64,8 +65,11 @@ def emit(
         from ..render.table import render as render_table
 
         if is_stdout(output):
-            console = make_console(sys.stdout, color=color, is_terminal=is_terminal(sys.stdout))
+            terminal = is_terminal(sys.stdout)
+            console = make_console(sys.stdout, color=color, is_terminal=terminal)
             render_table(report, console, top=top)
+            if terminal:
+                _warn_of_a_flood(report, top, console.size.height)
             return
         assert output is not None
         with open_output(output) as handle:
@@ -84,3 +88,20 @@ def emit(
     assert output is not None
     with open_output(output) as handle:
         write(report, handle)
+
+
+#: A table longer than this many screens is no longer read, only scrolled.
+SCREENS = 10
+
+
+def _warn_of_a_flood(report: Any, top: int, height: int) -> None:
+    """Say so when a table on a terminal ran many screens long, and what reads better."""
+    users = len(report.users) if top == 0 else min(top, len(report.users))
+    lines = len(report.activity) + users + 10  # the summary, headings and rules
+    if lines <= SCREENS * max(height, 1):
+        return
+    note(
+        f"warning: the table above is about {lines:,} lines, {lines // max(height, 1):,} "
+        "screens of this terminal; a coarser --interval (such as daily or weekly) or -o FILE "
+        "(report.html, report.csv) reads better"
+    )

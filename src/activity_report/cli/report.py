@@ -12,7 +12,7 @@ import click
 import typer
 
 from .. import resources
-from ..errors import UsageError, flag_name
+from ..errors import NoStoreYet, UsageError, flag_name
 from ..pseudonyms import shareable
 from ..render import DEFAULT_TOP, ColorMode, Format
 from ..sources.coder import IDE_APPS_TEXT, ide_app_patterns
@@ -226,7 +226,7 @@ def report_command(
             case_sensitive=False,
             help="What computes the report: duckdb (on this machine) or spark (Apache "
             "Spark, for event logs in a data lake; needs pip install "
-            "'activity-report[spark]'). Same output. Example: --engine spark",
+            "'pyspark[connect]>=4,<5'). Same output. Example: --engine spark",
         ),
     ] = Engine.duckdb,
     spark_remote: Annotated[
@@ -312,22 +312,26 @@ def report_command(
         else:
             raise UsageError("--coder and --events name two sources; give one of them")
     key = _pseudonym_key(events, db, pseudonymize, user)
-    with _open_source(
-        events,
-        db,
-        users,
-        limits,
-        engine,
-        spark_remote,
-        query,
-        reading,
-        orgs,
-        coder=coder,
-        ide_apps=ide_apps,
-    ) as source:
-        if key is not None and query.users:
-            query = _resolve_pseudonyms(query, key, source)
-        result = core.run(query, source)
+    try:
+        opened = _open_source(
+            events,
+            db,
+            users,
+            limits,
+            engine,
+            spark_remote,
+            query,
+            reading,
+            orgs,
+            coder=coder,
+            ide_apps=ide_apps,
+        )
+        with opened as source:
+            if key is not None and query.users:
+                query = _resolve_pseudonyms(query, key, source)
+            result = core.run(query, source)
+    except NoStoreYet as exc:  # a report, unlike serve or tokens, can read files instead
+        raise NoStoreYet(f"{exc.render(flag_name)}, or read files with --events") from None
     emit(
         shareable(result.report, key if pseudonymize else None, min_users),
         chosen,
@@ -336,6 +340,8 @@ def report_command(
         color=color,
         csv_raw=csv_raw,
     )
+    if query.aligned:
+        note(_alignment_note(query))
     tell_diagnostics(result)
     if verbose:
         read_from = config_file()
@@ -391,6 +397,28 @@ def _given_on_command_line(names: tuple[str, ...]) -> bool:
 def from_env(ctx: typer.Context, name: str) -> bool:
     """Whether parameter ``name`` got its value from its environment variable."""
     return ctx.get_parameter_source(name) is click.core.ParameterSource.ENVIRONMENT
+
+
+def _alignment_note(query: Query) -> str:
+    """How 'now' and 'N UNIT ago' were moved to the interval unit's boundary, and why."""
+    from ..render.summary import moment_format
+
+    unit = query.interval.unit.value
+    moves = []
+    for aligned in query.aligned:
+        named = aligned.named.replace(microsecond=0)
+        moment = moment_format([named, aligned.used])
+        moved = (
+            f"--{aligned.param} {aligned.text!r} ({moment(named)}) became {moment(aligned.used)}"
+        )
+        if aligned.param == "end":
+            moved += f", leaving out the {unit} in progress"
+        moves.append(moved)
+    return (
+        f"note: relative times are aligned to the start of a {unit} in {query.zone.name}, so "
+        f"that every run has the same buckets: {'; '.join(moves)}; give dates or date-times "
+        "to set the range exactly"
+    )
 
 
 def _open_source(

@@ -365,6 +365,8 @@ def _show_info(info: Any) -> None:
         ("store", str(info.path)),
         ("size", f"{info.size_bytes / 1_048_576:.1f} MiB"),
         ("schema version", str(info.schema_version)),
+        ("made by", info.created_by or "unknown"),
+        ("written by", info.written_by or "a release before 0.2.0"),
         ("events", count(info.events)),
         ("time span", span),
         ("users", count(info.users)),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -93,11 +95,37 @@ def tokens_list_command(
     if as_json:
         sys.stdout.write(json.dumps([t.to_dict() for t in found], indent=2) + "\n")
         return
+    _show_tokens(found)
+
+
+def _show_tokens(found: Sequence[Any]) -> None:
+    """``tokens list`` for people: a header, aligned columns, times to the second in UTC."""
+    from ..render.summary import printable
+
+    def moment(value: datetime | None) -> str:
+        return "never" if value is None else f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z"
+
+    if not found:
+        return
+    rows = [("id", "name", "scope", "state", "created", "expires")]
     for token in found:
-        row = token.to_dict()
         state = "revoked" if token.revoked_at else "active"
-        print(f"{row['id']}  {row['name']}  {token.scope}  {state}  created {row['created_at']}  "
-              f"expires {row['expires_at'] or 'never'}")  # fmt: skip
+        expires = moment(token.expires_at)
+        rows.append(
+            (
+                token.id,
+                printable(token.name),
+                token.scope,
+                state,
+                moment(token.created_at),
+                expires,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        sys.stdout.write("  ".join([*cells, row[5]]).rstrip() + "\n")
+    sys.stdout.flush()
 
 
 @tokens_app.command("revoke")

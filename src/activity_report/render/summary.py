@@ -1,4 +1,9 @@
-"""What the formats for people (table, markdown) say about a report.
+"""What the formats for people (table, markdown, HTML) say about a report.
+
+A range reads as people read dates: a range of whole days names its first
+and last day, both included (``2022-08-01 through 2022-08-30`` for the
+range ``[2022-08-01, 2022-08-31)``); any other range names its exact start
+and end instants (``2022-08-01 09:00 until 2022-08-02 09:00``).
 
 Moments are wall-clock time in the report's zone, only as precise as the
 report's edges need: ``2022-08-01`` when every edge is a midnight,
@@ -49,6 +54,17 @@ def moment_format(moments: Sequence[datetime]) -> Moment:
     return format_moment
 
 
+def span(start: datetime, end: datetime) -> str:
+    """The range ``[start, end)`` for people (see the module's docstring)."""
+    if all(m.hour == m.minute == m.second == m.microsecond == 0 for m in (start, end)):
+        last = end.date() - timedelta(days=1)
+        if last <= start.date():
+            return f"{start:%Y-%m-%d}"
+        return f"{start:%Y-%m-%d} through {last:%Y-%m-%d}"
+    moment = moment_format([start, end])
+    return f"{moment(start)} until {moment(end)}"
+
+
 def _offset(moment: datetime) -> str:
     offset = moment.utcoffset() or timedelta(0)
     sign = "-" if offset < timedelta(0) else "+"
@@ -57,7 +73,7 @@ def _offset(moment: datetime) -> str:
 
 
 def scope(report: Report, *, shorter: int = 0) -> str:
-    """``2022-08-01 to 2022-08-31 UTC, every 1 week, category ide, all organizations``
+    """``2022-08-01 through 2022-08-30 UTC, every 1 week, category ide, all organizations``
 
     ``shorter`` abbreviates, for a line that must fit a width: 1 writes
     "orgs" for "organizations", 2 also drops the word "category".
@@ -82,8 +98,7 @@ def scope(report: Report, *, shorter: int = 0) -> str:
     points = edges(report)
     if not points:
         return printable(f"No events match ({what}, time zone {zone})")
-    moment = moment_format(points)
-    return printable(f"{moment(points[0])} to {moment(points[-1])} {zone}{every}, {what}")
+    return printable(f"{span(points[0], points[-1])} {zone}{every}, {what}")
 
 
 SHORTEST_SCOPE = 2

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
-from ..errors import InvalidValue
+from ..errors import InvalidValue, UnknownParameter
 from .openapi import HTTP_PARAMS
 
 MAX_FIELDS = 64  # parameters in one query string
@@ -45,9 +45,7 @@ def checked(pairs: Iterable[tuple[str, str]]) -> Values:
     for name, value in pairs:
         param = params.get(name)
         if param is None:
-            raise InvalidValue(
-                name[:MAX_VALUE], value[:40], f"no such parameter; use {', '.join(params)}"
-            )
+            raise UnknownParameter(name[:MAX_VALUE], value[:40], list(params))
         if len(value) > MAX_VALUE:
             raise InvalidValue(name, value[:40] + "...", f"longer than {MAX_VALUE} characters")
         if param.repeatable:

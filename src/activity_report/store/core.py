@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING
 
 from .. import resources, sources
 from ..backends.protocol import Cell, Filters
-from ..errors import DataError, Kind, UsageError, first_line
+from ..errors import DataError, Kind, NoStoreYet, UsageError, first_line
 from ..model import UserInfo
 from ..version import __version__
 from . import info as info_mod
@@ -108,10 +108,9 @@ class Store:
             # in-memory database and let an ingest "succeed" into nothing.
             raise _not_a_database(where)
         if read_only and not where.exists():
-            raise DataError(
+            raise NoStoreYet(
                 "{where}: no store here yet; fill it with `activity-report ingest FILE "
-                "--db {where}`, or read files with {events}",
-                params=("events",),
+                "--db {where}`",
                 where=where,
             )
         if not read_only:
@@ -344,6 +343,11 @@ class Store:
                 )
             self.applied += (step.name,)
         self.pending = ()
+        by = f"activity-report {__version__}"
+        if con.execute("SELECT value FROM meta WHERE key = 'written_by'").fetchall() != [(by,)]:
+            with self.atomic():  # which release last wrote the store, for `info`
+                con.execute("DELETE FROM meta WHERE key = 'written_by'")
+                con.execute("INSERT INTO meta VALUES ('written_by', $by)", {"by": by})
 
     def _writable(self) -> None:
         if self.read_only:

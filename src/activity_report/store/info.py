@@ -44,7 +44,11 @@ def info(store: Store) -> StoreInfo:
     files, last_ingest = con.execute(
         "SELECT count(DISTINCT file), epoch_us(date_trunc('second', max(ingested_at))) FROM ingests"
     ).fetchall()[0]
-    created = con.execute("SELECT value FROM meta WHERE key = 'created_by'").fetchall()
+    meta = dict(
+        con.execute(
+            "SELECT key, value FROM meta WHERE key IN ('created_by', 'written_by')"
+        ).fetchall()
+    )
     size = sum(p.stat().st_size for p in (store.path, Path(f"{store.path}.wal")) if p.exists())
     return StoreInfo(
         path=store.path,
@@ -60,5 +64,6 @@ def info(store: Store) -> StoreInfo:
         rejected_reasons=reasons,
         ingested_files=int(files),
         last_ingest=_from_micros(last_ingest),
-        created_by=str(created[0][0]) if created else None,
+        created_by=meta.get("created_by"),
+        written_by=meta.get("written_by"),
     )

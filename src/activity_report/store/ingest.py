@@ -110,6 +110,7 @@ class Ingest:
                 s="s" * (diagnostics.invalid_rows != 1),
                 what=diagnostics.describe(),
             )
+        self._refuse_files_without_valid_rows(diagnostics)
         self._number_copies()
         phases.start("comparing with the store", 760)
         with self.store.peeking():  # readers go on: the store is only read
@@ -291,6 +292,26 @@ class Ingest:
                      AND m.source_row - m.rank < ingest_problems.source_row)
                WHERE file_no IN (SELECT file_no FROM ingest_malformed)"""
         )
+
+    def _refuse_files_without_valid_rows(self, diagnostics: sources.Diagnostics) -> None:
+        """A file none of whose rows is valid fails the run, as it fails a report.
+
+        A nightly job must not store only rejects and report success.
+        """
+        rows = self.con.execute(
+            """WITH problems AS (
+                   SELECT file_no, problem FROM ingest_problems
+                   UNION ALL SELECT file_no, problem FROM ingest_malformed),
+               bad AS (
+                   SELECT f.file_no FROM ingest_files f JOIN problems p USING (file_no)
+                   GROUP BY f.file_no, f.rows HAVING f.rows > 0 AND count(*) >= f.rows
+                   ORDER BY f.file_no LIMIT 1)
+               SELECT f.display, p.problem, count(*) FROM problems p
+               JOIN ingest_files f USING (file_no) WHERE file_no IN (SELECT file_no FROM bad)
+               GROUP BY ALL ORDER BY count(*) DESC, p.problem"""
+        ).fetchall()
+        first_bad = (str(rows[0][0]), [(str(p), int(n)) for _, p, n in rows]) if rows else None
+        sources.refuse_no_valid_rows(first_bad, diagnostics)
 
     def _diagnose(self, unknown_rows: int) -> sources.Diagnostics:
         """Invalid rows and unknown categories of the files, as :func:`sources.diagnose` says."""

@@ -107,13 +107,16 @@ class StoreInfo:
     rejected_reasons: list[tuple[str, int]]
     ingested_files: int
     last_ingest: datetime | None
-    created_by: str | None = None
+    created_by: str | None = None  # the release that made the store
+    written_by: str | None = None  # the release that last wrote to it (None: before 0.2.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "db": str(self.path),
             "size_bytes": self.size_bytes,
             "schema_version": self.schema_version,
+            "created_by": self.created_by,
+            "written_by": self.written_by,
             "events": self.events,
             "first_event": iso_utc(self.first_event),
             "last_event": iso_utc(self.last_event),

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, cast
 
 from ... import errors
 from ...errors import DataError, InvalidValue, UsageError
+from .jvm_stderr import without_chatter
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 INSTALL_HINT = (
-    "{engine} spark needs pyspark; install it with: pip install 'activity-report[spark]' "
-    "(Spark also needs Java 17 or newer)"
+    "{engine} spark needs pyspark; install it with: pip install 'pyspark[connect]>=4,<5' "
+    "(or pip install -e '.[spark]' in a checkout; Spark also needs Java 17 or newer)"
 )
 
 #: Settings of the local server only; a cluster's administrators choose their own.
@@ -97,7 +98,8 @@ def _local_server() -> str:
                 ("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG}"),
             ]
         )
-        context = SparkContext.getOrCreate(conf)
+        with without_chatter():
+            context = SparkContext.getOrCreate(conf)
         context.setLogLevel("ERROR")
     port = context.getConf().get("spark.connect.grpc.binding.port")
     return f"sc://localhost:{port}"

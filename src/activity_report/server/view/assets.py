@@ -9,17 +9,24 @@ margin:0 auto;padding:12px 20px;background:var(--bg);border-bottom:1px solid var
 button{font:inherit;padding:6px 14px;border-radius:6px;border:1px solid var(--time);\
 background:var(--time);color:#fff;cursor:pointer}
 button.link{background:none;color:var(--time);border-color:var(--line)}
-.filters{display:grid;grid-template-columns:repeat(auto-fill,minmax(118px,1fr));gap:10px;\
+.filters{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:10px;\
 align-items:start;margin:0 0 8px}
 .field{display:flex;flex-direction:column;gap:4px;min-width:0}
 .field label{font-size:.85rem;color:var(--muted)}
 .field input,.field select{font:inherit;padding:5px 6px;border:1px solid var(--line);\
 border-radius:6px;background:var(--bg);color:var(--fg);min-width:0;width:100%}
 .field button{margin-top:22px}
+.field input[type=date]{padding-right:4px}
+.field input[type=date]::-webkit-calendar-picker-indicator{margin-left:10px}
 [aria-invalid=true]{border-color:#b3261e!important;outline:1px solid #b3261e}
 .error{color:#b3261e;font-size:.85rem;overflow-wrap:anywhere}
 .asked{color:var(--muted);font-size:.9rem}
-.tall{max-height:28rem;overflow:auto}
+.tall{max-height:28rem;overflow:auto;border-bottom:1px solid var(--line);\
+background:linear-gradient(var(--bg) 30%,transparent) top/100% 28px no-repeat local,\
+linear-gradient(transparent,var(--bg) 70%) bottom/100% 28px no-repeat local,\
+linear-gradient(rgba(0,0,0,.14),transparent) top/100% 10px no-repeat scroll,\
+linear-gradient(transparent,rgba(0,0,0,.14)) bottom/100% 10px no-repeat scroll}
+.notice{background:var(--line);padding:8px 10px;border-radius:6px}
 .pages{display:flex;gap:16px;align-items:center;margin:8px 0;font-size:.9rem}
 .signin{max-width:420px;margin-top:10vh;border-radius:8px}
 .signin form{display:flex;flex-direction:column;gap:8px}

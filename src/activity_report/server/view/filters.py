@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
+from ...errors import UsageError
 from ...model import Report
 
 CONTROLS = ("org", "category", "start", "end", "interval", "tz")
@@ -27,8 +28,9 @@ def api_values(filters: Mapping[str, str]) -> dict[str, str | list[str]]:
 
     End is the last day shown, as a date picker reads: the API's end is the
     next midnight. A value that is not a date is passed on as it is, for
-    the API to judge.
+    the API to judge. An End before the Start is named as entered.
     """
+    _check_order(filters["start"], filters["end"])
     values: dict[str, str | list[str]] = {
         "category": filters["category"],
         "interval": filters["interval"],
@@ -39,6 +41,21 @@ def api_values(filters: Mapping[str, str]) -> dict[str, str | list[str]]:
     if filters.get("org"):
         values["org"] = [filters["org"]]
     return values
+
+
+def _check_order(start: str, end: str) -> None:
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        return
+    if last < first:
+        raise UsageError(
+            "the End date ({last}) is before the Start date ({first}): "
+            "pick an End on or after the Start",
+            params=("end",),
+            last=end,
+            first=start,
+        )
 
 
 def _day_after(text: str) -> str:

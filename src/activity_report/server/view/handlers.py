@@ -22,7 +22,7 @@ from ..routes import run_cancellable
 from .assets import FAVICON, SCRIPT, VIEW_STYLE
 from .backend import Backend
 from .filters import CONTROLS, api_values, default_range, file_name
-from .pages import CSV_PATH, metrics_page, sign_in_page
+from .pages import CSV_PATH, SESSION_ENDED, metrics_page, sign_in_page
 from .sessions import SESSION_COOKIE, Sessions, from_the_page, origin_of
 
 SIGN_IN_BYTES = 8_192  # a token, the filters and a zone fit in far less
@@ -77,7 +77,12 @@ class _View:
 
     async def home(self, request: Request) -> Response:
         if await self._token(request) is None:
-            return _page(sign_in_page(next_query=request.url.query))
+            # A session whose token was revoked, or has expired, ends with a word why.
+            ended = self.sessions.token(request.cookies.get(SESSION_COOKIE)) is not None
+            if ended:
+                self.sessions.end(request.cookies.get(SESSION_COOKIE))
+            notice = SESSION_ENDED if ended else None
+            return _page(sign_in_page(next_query=request.url.query, notice=notice))
         number = _page_number(request.query_params.get("page"))
         scope = self.sessions.scope(request.cookies.get(SESSION_COOKIE))
         filters = self._filters(request, None)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
 from ...errors import ActivityReportError
-from ...model import Report, rfc3339
+from ...model import Report
 from ...render import html as page
 from .filters import CONTROLS, api_values, file_name, listed
 
@@ -36,16 +39,31 @@ def _document(title: str, body: str) -> str:
     )
 
 
-def sign_in_page(*, next_query: str = "", error: str | None = None) -> str:
-    """A token field and a button; no data at all."""
+SESSION_ENDED = (
+    "You were signed out: the session's token was revoked or has expired. "
+    "Sign in with a valid token."
+)
+
+
+def sign_in_page(
+    *, next_query: str = "", error: str | None = None, notice: str | None = None
+) -> str:
+    """A token field and a button; no data at all. ``notice`` says why one is signed out."""
     message = (
         f'<p class="error" id="token-error" role="alert">{page.text(error)}</p>' if error else ""
     )
+    ended = (
+        f'<p class="notice" id="signed-out" role="status">{page.text(notice)}</p>\n'
+        if notice
+        else ""
+    )
+
     described = ' aria-describedby="token-error" aria-invalid="true"' if error else ""
     return _document(
         "Sign in - Metrics",
         '<main class="report signin">\n<h1>Metrics</h1>\n'
         "<p>Sign in with a session token (<code>activity-report tokens create</code>).</p>\n"
+        f"{ended}"
         '<form method="post" action="/signin">\n'
         '<label for="token">Session token</label>\n'
         f'<input id="token" name="token" type="password" autocomplete="off" required autofocus'
@@ -74,12 +92,13 @@ def metrics_page(
         parts.append(f'<p class="error" role="alert" id="error">{page.text(errors[""])}</p>\n')
     if report is not None:
         parts.append(_asked(filters, report))
-        parts.append(page.summary_section(report, last_day=True))
+        parts.append(page.summary_section(report))
         if report.activity:
             parts += [
                 '<section aria-labelledby="by-interval">\n',
                 '<h2 id="by-interval">Activity by interval</h2>\n',
                 page.chart(report),
+                _scrolls(len(report.activity)),
                 '<div class="tall">',
                 page.buckets_table(report),
                 "</div>",
@@ -188,10 +207,18 @@ def _controls(
         + field_(
             "tz",
             "Time zone",
-            f'<input id="f-tz" name="tz" value="{page.text(filters["tz"])}"{invalid("tz")}>',
+            f'<input id="f-tz" name="tz" list="zones" autocomplete="off" '
+            f'value="{page.text(filters["tz"])}"{invalid("tz")}>{_zones()}',
         )
         + '<div class="field"><button type="submit">Show</button></div>\n</form>\n'
     )
+
+
+@functools.cache
+def _zones() -> str:
+    """The IANA zone names, as suggestions for the time zone field (any offset works too)."""
+    names = ("UTC", *sorted(zoneinfo.available_timezones() - {"UTC"}))
+    return '<datalist id="zones">' + "".join(f'<option value="{n}">' for n in names) + "</datalist>"
 
 
 def _asked(filters: Mapping[str, str], report: Report) -> str:
@@ -199,12 +226,7 @@ def _asked(filters: Mapping[str, str], report: Report) -> str:
     values = api_values(filters)
     query = urlencode([(k, v) for k, vs in values.items() for v in listed(vs)])
     meta = report.meta
-    exact = ""
-    if meta is not None:
-        exact = (
-            f"From {page.text(rfc3339(meta.start))} up to {page.text(rfc3339(meta.end))} "
-            "(the End date is the last day shown)."
-        )
+    exact = "" if meta is None else _counted(meta.start, meta.end, meta.tz)
     return (
         f'<p class="asked"><span id="asked">{exact}</span> Download: '
         f'<a id="download-json" href="{API_PATH}?{page.text(query)}" '
@@ -212,6 +234,38 @@ def _asked(filters: Mapping[str, str], report: Report) -> str:
         f'<a id="download-csv" href="{CSV_PATH}?{page.text(query)}" '
         f'download="{page.text(file_name(report, "csv"))}">CSV</a></p>\n'
     )
+
+
+#: About as many rows of the interval table as its box shows before it scrolls.
+ROWS_SHOWN = 12
+
+
+def _scrolls(rows: int) -> str:
+    """A word that the table scrolls, above a table longer than its box."""
+    if rows <= ROWS_SHOWN:
+        return ""
+    return (
+        f'<p class="note" id="more-rows">{rows:,} intervals: scroll the table to see them all.</p>'
+    )
+
+
+def _counted(start: datetime, end: datetime, zone: str) -> str:
+    """``Counted from the start of Mon 1 Aug 2022 to the end of Wed 31 Aug 2022 (UTC).``"""
+
+    def day(moment: date) -> str:
+        return f"{moment:%a} {moment.day} {moment:%b %Y}"
+
+    def instant(moment: datetime) -> str:
+        if moment.second or moment.microsecond:
+            return f"{day(moment)} {moment:%H:%M:%S}"
+        return f"{day(moment)} {moment:%H:%M}"
+
+    if all(m.hour == m.minute == m.second == m.microsecond == 0 for m in (start, end)):
+        last = end.date() - timedelta(days=1)
+        text = f"Counted from the start of {day(start)} to the end of {day(last)}"
+    else:
+        text = f"Counted from {instant(start)} up to, not including, {instant(end)}"
+    return page.text(f"{text} ({zone}).")
 
 
 def _users(filters: Mapping[str, str], report: Report, number: int) -> str:

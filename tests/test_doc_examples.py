@@ -1,0 +1,103 @@
+"""The examples of the README and of docs/ run, and print what the page shows, byte for byte.
+
+Every ``console`` block is read as a transcript: ``$ COMMAND`` lines, each
+followed by its output (stdout and stderr as a terminal shows them, one after
+the other). A block runs when all its commands are local and repeatable
+(the tool on the sample data, ``printf``, ``cat``, ``jq``); one that installs,
+serves, benchmarks or needs Spark is left to the tests of its own subject.
+A line ``...`` (or ``| …``) in an output stands for any number of lines.
+The documents share one temporary folder and store, README first, so that a
+page may report from the store the README filled.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"^( *)```console\n(.*?)^\1```$", re.MULTILINE | re.DOTALL)
+#: How a runnable command may begin; a block with any other command is not run.
+RUNNABLE = re.compile(
+    r"activity-report(?! (serve|tokens))|main=\(|export ACTIVITY_REPORT_DB=|printf "
+    r"|cat sample_data/"
+)
+NOT_HERE = re.compile(r"--engine spark|\bserve\b|\bcurl\b|\bpython|\bpip\b|\bsudo\b")
+ELLIPSIS = {"...", "| …", "…"}
+SHOWN_STORE = "/tmp/activity.duckdb"
+
+
+@dataclass
+class Example:
+    document: str
+    command: str
+    output: list[str]
+
+
+def examples(document: Path) -> tuple[list[Example], int]:
+    """The runnable examples of a document, and how many blocks were left out."""
+    found: list[Example] = []
+    skipped = 0
+    for indent, body in BLOCK.findall(document.read_text(encoding="utf-8")):
+        lines = [line.removeprefix(indent) for line in body.splitlines()]
+        block: list[Example] = []
+        for line in lines:
+            if line.startswith("$ "):
+                block.append(Example(document.name, line[2:], []))
+            elif line.startswith("# "):
+                continue  # a comment between commands
+            elif block:
+                block[-1].output.append(line)
+        if block and all(
+            RUNNABLE.match(e.command) and not NOT_HERE.search(e.command) for e in block
+        ):
+            found += block
+        else:
+            skipped += 1
+    return found, skipped
+
+
+def matches(expected: list[str], actual: str) -> bool:
+    pattern = "".join(
+        r"(?:[^\n]*\n)*?" if line.strip() in ELLIPSIS else re.escape(line) + r"\n"
+        for line in expected
+    )
+    return re.fullmatch(pattern, actual) is not None
+
+
+def test_every_runnable_example_prints_what_its_page_shows(tmp_path: Path) -> None:
+    (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
+    store = str(tmp_path / "activity.duckdb")
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ACTIVITY_REPORT_") and k not in {"COLUMNS", "LINES"}
+    }
+    environ |= {"ACTIVITY_REPORT_DB": store, "XDG_DATA_HOME": str(tmp_path / "data")}
+    ran, skipped, wrong = 0, 0, []
+    for document in DOCUMENTS:
+        found, left_out = examples(document)
+        skipped += left_out
+        preamble: list[str] = []
+        for example in found:
+            command = example.command.replace(SHOWN_STORE, store)
+            if command.startswith(("main=(", "export ")):
+                preamble.append(command)
+                continue
+            script = "\n".join([*preamble, f"{{ {command} ; }} 2>&1"])
+            run = subprocess.run(
+                ["bash", "-c", script],
+                capture_output=True, text=True, cwd=tmp_path, env=environ, timeout=300,
+                check=False,
+            )  # fmt: skip
+            expected = [line.replace(SHOWN_STORE, store) for line in example.output]
+            ran += 1
+            if not matches(expected, run.stdout):
+                wrong.append((example.document, example.command, run.stdout, run.stderr))
+    assert not wrong, "\n\n".join(f"{doc}: $ {cmd}\n{out}{err}" for doc, cmd, out, err in wrong)
+    assert ran >= 20, ran  # the pages' examples really ran
+    assert skipped <= 12, skipped  # installing, serving, Spark and benchmarks only
