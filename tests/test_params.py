@@ -12,18 +12,29 @@ from activity_report.cli.app import command
 from activity_report.intervals import parse_interval
 from activity_report.query import PARAMS
 from activity_report.server import openapi
+from activity_report.sources.coder import DEFAULT_IDE_APPS
 
 from .test_server import ACTIVITY
 
 TABLE = {p.name: p for p in PARAMS}
 #: What the API and the CLI take beyond the report's parameters, and the server sets itself.
-BEYOND = {"events", "db", "users", "strict", "engine", "spark_remote", "memory_limit", "temp_dir"}
+BEYOND = {
+    "events", "db", "users", "strict", "engine", "spark_remote", "memory_limit", "temp_dir",
+    "coder", "column", "time_format", "input_tz", "category_map", "category_map_file",
+}  # fmt: skip
+#: Keywords whose CLI option has another name or writes its default out: (option, default).
+SPELLED = {
+    "orgs_file": ("orgs", None),
+    "ide_apps": ("ide_apps", ",".join(DEFAULT_IDE_APPS)),  # None: the core's list
+}
 
 
 def text(value: Any) -> str | None:
     """A default as the table writes it: text, or None."""
     if value is None:
         return None
+    if isinstance(value, bool):  # a flag: the table writes it as the query string does
+        return "true" if value else "false"
     return str(getattr(value, "value", value))
 
 
@@ -49,6 +60,9 @@ def test_every_python_keyword_is_a_table_parameter_or_a_cli_option_with_its_defa
             assert text(keyword.default) == TABLE[name].default, name
         elif name in BEYOND:
             assert text(keyword.default) == text(options[name].default), name
+        elif name in SPELLED:
+            option, default = SPELLED[name]
+            assert text(options[option].default) == default, name
         else:
             assert name in ("now", "context"), f"{name}: in no table and no CLI option"
     assert set(TABLE) <= set(keywords)

@@ -295,6 +295,8 @@ def report_command(
             "user": user,
             "heartbeat": heartbeat,
             "max_buckets": max_buckets,
+            "min_users": min_users,
+            "pseudonymize": pseudonymize,
         },
         now=datetime.now(UTC),
         strict=strict,
@@ -329,7 +331,7 @@ def report_command(
             query = _resolve_pseudonyms(query, key, source)
         result = core.run(query, source)
     emit(
-        shareable(result.report, key if pseudonymize else None, min_users),
+        shareable(result.report, key if query.pseudonymize else None, query.min_users),
         chosen,
         output,
         top=top,

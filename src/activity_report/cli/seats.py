@@ -159,6 +159,14 @@ def seats_command(
             show_default=False,
         ),
     ] = None,
+    pseudonymize: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymize",
+            help="Name no one: each dormant user id becomes its stable pseudonym (the same "
+            "as the report's --pseudonymize); names and usernames are left out.",
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     verbose: Annotated[
         bool,
@@ -172,6 +180,8 @@ def seats_command(
     """
     from ..query import parse_query
     from ..seats import SeatsQuery, parse_dormant_after, run_seats
+    from ..seats import pseudonymize as pseudonymize_seats
+    from .pseudonyms import report_key
 
     chosen = choose_format(fmt, as_json, output)
     check_destination(output)
@@ -185,17 +195,20 @@ def seats_command(
             "org": org,
             "user": user,
             "heartbeat": heartbeat,
+            "pseudonymize": pseudonymize,
         },
         now=datetime.now(UTC),
         strict=strict,
     )
     request = SeatsQuery(query, parse_dormant_after(dormant_after), growth)
+    key = report_key(events, db) if query.pseudonymize else None
     limits = resource_limits(memory_limit, temp_dir)
     # The windows and "first activity ever" reach before --start: no pruning from it.
     unbounded = dataclasses.replace(query, start=None)
     with _open_source(events, db, users, limits, engine, spark_remote, unbounded) as source:
         result = run_seats(request, source)
-    _emit(result.seats, chosen, output, color)
+    seats = result.seats if key is None else pseudonymize_seats(result.seats, key)
+    _emit(seats, chosen, output, color)
     tell_diagnostics(result)
     if verbose:
         where = "the files" if events else "the store"
