@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from activity_report.pseudonyms import KEY_ENV, pseudonym
 
 from .conftest import SAMPLE, run_cli
-from .test_pseudonymous_server import ANON, store_key
+from .test_pseudonymous_server import ANON, SAME_ORIGIN, VIEW_QUERY, sign_in, store_key
 from .test_pseudonyms import ENV_KEY, assert_names_no_one, sample_people, write_events
 from .test_server import ACTIVITY, CLI_QUERY, ISSUE_QUERY, Server, cli, start_server, stop
 
@@ -171,6 +172,40 @@ def test_min_users_over_the_api_on_a_dst_day_withholds_exactly_the_days_under_k(
     assert answer.text == run_cli("--db", str(server.db), *flags).stdout
 
 
+def test_the_view_takes_min_users_and_its_downloads_keep_it(sample: tuple[Server, str]) -> None:
+    server, anon = sample
+    with sign_in(server, server.token) as client:
+        plain = client.get(f"/?{VIEW_QUERY}")
+        assert plain.status_code == 200
+        assert 'id="f-min_users"' in plain.text and 'class="num withheld"' not in plain.text
+        page = client.get(f"/?{VIEW_QUERY}&min_users=14")
+        assert page.status_code == 200, page.text
+        assert page.text.count('<td class="num withheld">&lt; 14</td>') == 1  # one row
+        assert page.text.count('<td class="num withheld">withheld</td>') == 2
+        assert 'name="min_users" type="number" min="1" step="1"' in page.text
+        assert 'value="14"' in page.text
+        download = f"{ACTIVITY}?category=ide&amp;interval=week&amp;tz=UTC&amp;start=2022-08-01"
+        assert f'{download}&amp;end=2022-08-31&amp;min_users=14"' in page.text
+        by_cli = run_cli("--db", str(server.db), *CLI_QUERY[:-2], "--interval", "week",
+                         "--json", "--min-users", "14")  # fmt: skip
+        query = "category=ide&interval=week&tz=UTC&start=2022-08-01&end=2022-08-31&min_users=14"
+        assert client.get(f"{ACTIVITY}?{query}", headers=SAME_ORIGIN).text == by_cli.stdout
+        csv = client.get(f"/metrics/activity.csv?{query}", headers=SAME_ORIGIN)
+        assert csv.status_code == 200
+        assert "2022-08-01T00:00:00Z,604800000000000,,,,," in csv.text.splitlines()
+        bad = client.get(f"/?{VIEW_QUERY}&min_users=0")
+        assert 'id="min_users-error"' in bad.text
+        message = "invalid value for min_users: '0' (give a whole number of at least 1)"
+        assert html.escape(message) in bad.text
+        seats = client.get(f"/seats?{VIEW_QUERY}&min_users=14")  # counts: nothing to withhold
+        assert seats.status_code == 200 and "min_users" not in seats.text
+    with sign_in(server, anon) as client:
+        page = client.get(f"/?{VIEW_QUERY}&min_users=14")
+        assert page.text.count('<td class="num withheld">&lt; 14</td>') == 1
+        assert_names_no_one(page.content, sample_people())
+        assert ANON.search(page.content)
+
+
 # --------------------------------------------------------------------------- seats
 
 
@@ -218,6 +253,10 @@ def test_the_seats_refuse_min_users(sample: tuple[Server, str]) -> None:
     answer = server.get(f"{SEATS}?{SEATS_QUERY}&min_users=3")
     assert answer.status_code == 400
     assert answer.json()["message"] == "Invalid query parameter 'min_users'."
+    assert answer.json()["detail"] == (
+        "invalid value for min_users: '3' (the seats are counts, with no interval to "
+        "withhold; drop min_users)"
+    )
 
 
 def test_seats_pseudonymize_on_files_uses_the_key_and_names_no_one(tmp_path: Path) -> None:

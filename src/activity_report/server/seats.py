@@ -69,8 +69,7 @@ def seats_query(query_string: bytes) -> SeatsQuery:
         raise InvalidValue(
             "min_users",
             str(values["min_users"]),
-            "the seats are counts of users, not per-user rows; drop min_users "
-            "(pseudonymize=true names no one in the dormant list)",
+            "the seats are counts, with no interval to withhold; drop min_users",
         )
     growth = own.get("growth", "false").strip().lower()
     if growth not in _TRUE + _FALSE:

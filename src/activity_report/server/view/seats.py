@@ -73,8 +73,11 @@ def routes(reader: StoreReader, sessions: Sessions, limit: float | None = None) 
 
 
 def _filters(backend: StoreBackend, request: Request) -> dict[str, str]:
-    """The URL's filters, with the activity page's defaults for those it lacks."""
-    given = {name: request.query_params.get(name) for name in CONTROLS}
+    """The URL's filters, with the activity page's defaults for those it lacks.
+
+    Not ``min_users``: the seats are counts, with nothing to withhold.
+    """
+    given = {name: request.query_params.get(name) for name in CONTROLS if name != "min_users"}
     filters = {name: value for name, value in given.items() if value is not None}
     for name, default in (("category", "any"), ("interval", "week"), ("tz", "UTC"), ("org", "")):
         filters.setdefault(name, default)
