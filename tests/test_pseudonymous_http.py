@@ -246,6 +246,11 @@ def test_a_pseudonymous_token_s_seats_take_pseudonyms_only(sample: tuple[Server,
     followed = server.get(f"{SEATS}?{SEATS_QUERY}&user={alias}", token=anon)
     assert followed.status_code == 200, followed.text
     assert [u["user_id"] for u in followed.json()["dormant"]] == [alias]
+    by_cli = run_cli(
+        "seats", "--db", str(server.db), "--json", "--pseudonymize", "--user", alias, *SEATS_FLAGS
+    )
+    assert by_cli.exit_code == 0, by_cli.stderr
+    assert followed.text == by_cli.stdout
 
 
 def test_the_seats_refuse_min_users(sample: tuple[Server, str]) -> None:

@@ -19,7 +19,7 @@ from ..seats import DEFAULT_DORMANT_DAYS, Seats
 from .emit import check_destination, choose_format
 from .messages import note, tell_diagnostics
 from .options import DB_DEFAULT, MemoryLimitOption, TempDirOption, resource_limits
-from .report import Engine, _complete_category, _open_source
+from .report import Engine, _complete_category, _open_source, _pseudonym_key, _resolve_pseudonyms
 from .streams import is_terminal
 
 if TYPE_CHECKING:
@@ -181,7 +181,6 @@ def seats_command(
     from ..query import parse_query
     from ..seats import SeatsQuery, parse_dormant_after, run_seats
     from ..seats import pseudonymize as pseudonymize_seats
-    from .pseudonyms import report_key
 
     chosen = choose_format(fmt, as_json, output)
     check_destination(output)
@@ -201,13 +200,19 @@ def seats_command(
         strict=strict,
     )
     request = SeatsQuery(query, parse_dormant_after(dormant_after), growth)
-    key = report_key(events, db) if query.pseudonymize else None
+    key = _pseudonym_key(events, db, query.pseudonymize, user)
     limits = resource_limits(memory_limit, temp_dir)
     # The windows and "first activity ever" reach before --start: no pruning from it.
     unbounded = dataclasses.replace(query, start=None)
     with _open_source(events, db, users, limits, engine, spark_remote, unbounded) as source:
+        if key is not None and query.users:  # --user anon-...: the id it stands for
+            request = dataclasses.replace(request, query=_resolve_pseudonyms(query, key, source))
         result = run_seats(request, source)
-    seats = result.seats if key is None else pseudonymize_seats(result.seats, key)
+    seats = (
+        result.seats
+        if key is None or not query.pseudonymize
+        else pseudonymize_seats(result.seats, key)
+    )
     _emit(seats, chosen, output, color)
     tell_diagnostics(result)
     if verbose:
