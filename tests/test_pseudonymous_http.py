@@ -253,6 +253,26 @@ def test_a_pseudonymous_token_s_seats_take_pseudonyms_only(sample: tuple[Server,
     assert followed.text == by_cli.stdout
 
 
+def test_the_seats_page_of_a_pseudonymous_session_names_no_one(
+    sample: tuple[Server, str],
+) -> None:
+    server, anon = sample
+    december = "org=&category=any&start=2022-12-01&end=2022-12-31&interval=week&tz=UTC"
+    with sign_in(server, server.token) as client:  # 90 days after the last event: all dormant
+        named = client.get(f"/seats?{december}")
+        assert named.status_code == 200
+        assert "joe2" in named.text
+    with sign_in(server, anon) as client:
+        page = client.get(f"/seats?{december}")
+        assert page.status_code == 200
+        assert_names_no_one(page.content, sample_people())
+        key = store_key(server.db)
+        people = sample_people()
+        assert {m.decode() for m in ANON.findall(page.content)} == {
+            pseudonym(key, person["id"]) for person in people
+        }
+
+
 def test_the_seats_refuse_min_users(sample: tuple[Server, str]) -> None:
     server, _ = sample
     answer = server.get(f"{SEATS}?{SEATS_QUERY}&min_users=3")
