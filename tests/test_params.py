@@ -30,6 +30,8 @@ def text(value: Any) -> str | None:
     """A default as the table writes it: text, or None."""
     if value is None:
         return None
+    if isinstance(value, bool):  # a flag: the table writes it as the query string does
+        return "true" if value else "false"
     return str(getattr(value, "value", value))
 
 

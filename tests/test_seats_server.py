@@ -71,15 +71,5 @@ def test_the_openapi_document_lists_the_seats_endpoint(server: Server) -> None:
     names = [p["name"] for p in operation["parameters"]]
     assert names == [
         "start", "end", "interval", "tz", "category", "org", "user", "heartbeat",
-        "dormant_after", "growth",
+        "pseudonymize", "dormant_after", "growth",
     ]  # fmt: skip
-
-
-def test_only_a_token_of_full_scope_sees_the_seats() -> None:
-    """The dormant list names users: a token whose answers must name no one gets none."""
-    from activity_report.server.errors import Unauthorized
-    from activity_report.server.seats import refuse_partial_scope
-
-    refuse_partial_scope("full")
-    with pytest.raises(Unauthorized, match="scope is pseudonymous: the seats name users"):
-        refuse_partial_scope("pseudonymous")

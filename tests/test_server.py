@@ -211,7 +211,10 @@ def test_healthz_and_the_openapi_document(server: Server) -> None:
     document = httpx.get(server.url + "/openapi.json", timeout=10).json()
     operation = document["paths"][ACTIVITY]["get"]
     names = [p["name"] for p in operation["parameters"]]
-    assert names == ["start", "end", "interval", "tz", "category", "org", "user", "heartbeat"]
+    assert names == [
+        "start", "end", "interval", "tz", "category", "org", "user", "heartbeat",
+        "min_users", "pseudonymize",
+    ]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- errors

@@ -22,16 +22,19 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from . import reporting as core
 from .backends import Engine, open_source
+from .errors import UsageError
+from .pseudonyms import KEY_ENV, key_from_text, shareable
 from .query import DEFAULT_MAX_BUCKETS, parse_query
 from .resources import Limits, RunContext, check_temp_dir, parse_memory_limit
 from .sources import parse_reading
 from .sources.coder import IDE_APPS_TEXT, ide_app_patterns
-from .store import default_path
+from .store import Store, default_path, keys
 
 Instant = str | datetime | date  # a pandas.Timestamp is a datetime
 Events = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Any  # or Arrow/DataFrame
@@ -53,6 +56,8 @@ def report(
     user: str | Sequence[str] | None = None,
     heartbeat: str | timedelta = "1 minute",
     max_buckets: int = DEFAULT_MAX_BUCKETS,
+    min_users: int | None = None,
+    pseudonymize: bool = False,
     strict: bool = False,
     engine: Engine = "duckdb",
     spark_remote: str | None = None,
@@ -83,6 +88,9 @@ def report(
     ``category``: any, ide, login, app, tunnel or web_terminal.
     ``org``/``user``: keep only these organization ids, user ids or usernames.
     ``max_buckets``: refuse ranges with more buckets than this.
+    ``min_users``: withhold every bucket with fewer active users (no user
+    list, counts None). ``pseudonymize``: name users by pseudonym only, keyed
+    by ``ACTIVITY_REPORT_PSEUDONYM_KEY`` (events) or the store's key.
     ``strict``: fail on invalid rows instead of skipping them.
     ``engine``: ``"duckdb"`` (this machine) or ``"spark"`` (Apache Spark over
     ``events``; ``spark_remote`` names a Spark Connect server).
@@ -113,6 +121,8 @@ def report(
             "user": user,
             "heartbeat": _span(heartbeat),
             "max_buckets": max_buckets,
+            "min_users": min_users,
+            "pseudonymize": pseudonymize,
         },
         now=now,
         strict=strict,
@@ -145,7 +155,30 @@ def report(
             ide_apps=ide_app_patterns(ide_apps),
         )
         with opened as source:
-            return core.run(query, source)
+            result = core.run(query, source)
+        key = _pseudonym_key(bool(files), db) if query.pseudonymize else None
+        if key is None and query.min_users is None:
+            return result
+        return replace(result, report=shareable(result.report, key, query.min_users))
+
+
+def _pseudonym_key(files: bool, db: str | os.PathLike[str] | None) -> bytes:
+    """The key of ``pseudonymize``: the variable's (for events), else the store's."""
+    given = os.environ.get(KEY_ENV)
+    if files and given:
+        return key_from_text(given)
+    path = db or default_path()
+    key = None
+    if os.path.exists(path):
+        with Store.open(path, read_only=True) as store:
+            key = keys.read(store.con)
+    if key is None:
+        raise UsageError(
+            f"pseudonymize needs a key: set {KEY_ENV} to a long random secret "
+            "(e.g. `openssl rand -hex 32`), or give db a store that has one "
+            "(`activity-report pseudonyms rotate` makes it)"
+        )
+    return key
 
 
 def _instant(value: Instant | None) -> str | None:

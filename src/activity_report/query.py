@@ -63,6 +63,18 @@ PARAMS: tuple[Param, ...] = (
     ),
     Param("heartbeat", "1 minute", "Coverage of an event without an end or duration."),
     Param("max_buckets", str(DEFAULT_MAX_BUCKETS), "Refuse ranges with more buckets than this."),
+    Param(
+        "min_users",
+        None,
+        "Withhold every interval with fewer than K active users: no user list, "
+        "counts null in JSON ('< K' in tables).",
+    ),
+    Param(
+        "pseudonymize",
+        "false",
+        "true: each user id becomes a stable pseudonym (anon- and 16 hex digits); "
+        "names, usernames and avatars are left out.",
+    ),
 )
 PARAM_NAMES = frozenset(p.name for p in PARAMS)
 
@@ -104,6 +116,8 @@ class Query:
     max_buckets: int = DEFAULT_MAX_BUCKETS
     strict: bool = False  # fail on invalid rows instead of skipping them
     aligned: tuple[Aligned, ...] = ()  # relative --start/--end moved to a unit's boundary
+    min_users: int | None = None  # withhold the buckets of fewer active users
+    pseudonymize: bool = False  # name users by pseudonym only
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -129,6 +143,8 @@ def parse_query(values: Values, *, now: datetime | None = None, strict: bool = F
         value = values.get(name)
         if value is None:
             return next(p.default for p in PARAMS if p.name == name)
+        if isinstance(value, bool):  # a keyword's or an option's flag
+            return "true" if value else "false"
         if not isinstance(value, str | int):
             raise InvalidValue(name, repr(value), "give it once")
         return str(value)
@@ -164,6 +180,7 @@ def parse_query(values: Values, *, now: datetime | None = None, strict: bool = F
             aligned.append(Aligned(name, value, named, used))
         return used
 
+    min_users = text("min_users")
     return Query(
         interval=interval,
         zone=zone,
@@ -176,6 +193,8 @@ def parse_query(values: Values, *, now: datetime | None = None, strict: bool = F
         heartbeat_us=parse_heartbeat(given("heartbeat"), param="heartbeat").micros,
         max_buckets=parse_count(given("max_buckets"), param="max_buckets"),
         strict=strict,
+        min_users=None if min_users is None else parse_count(min_users, param="min_users"),
+        pseudonymize=parse_flag(given("pseudonymize"), param="pseudonymize"),
     )
 
 
@@ -185,6 +204,16 @@ def parse_category(text: str, *, param: str = "category") -> str:
     if label not in CATEGORY_CHOICES:
         raise InvalidValue(param, text, f"use one of {', '.join(CATEGORY_CHOICES)}")
     return label
+
+
+def parse_flag(text: str, *, param: str) -> bool:
+    """``true`` or ``false`` (also 1/0, yes/no; any case)."""
+    word = text.strip().lower()
+    if word in ("true", "1", "yes"):
+        return True
+    if word in ("false", "0", "no"):
+        return False
+    raise InvalidValue(param, text, "use true or false")
 
 
 def parse_count(text: str, *, param: str) -> int:

@@ -44,6 +44,7 @@ from . import sources
 from .errors import InvalidValue, Notice, UsageError
 from .intervals import Interval, bucket_edges, ceil_to_unit, floor_to_unit, parse_interval, step
 from .model import UserInfo, indented_json, rfc3339
+from .pseudonyms import pseudonym
 from .query import Query
 from .reporting import run
 
@@ -301,6 +302,19 @@ def _check_growth_interval(interval: Interval) -> None:
     )
 
 
+def pseudonymize(seats: Seats, key: bytes) -> Seats:
+    """``seats`` naming no one: each dormant user id a pseudonym, names and usernames None.
+
+    The dormant seats keep their order (never seen first, then oldest); those
+    of one day are ordered by pseudonym, so the order tells nothing of the ids.
+    """
+    dormant = sorted(
+        (DormantUser(pseudonym(key, u.user_id), None, None, u.last_active) for u in seats.dormant),
+        key=lambda u: (u.last_active is not None, u.last_active or date.min, u.user_id),
+    )
+    return dataclasses.replace(seats, dormant=tuple(dormant))
+
+
 # ---------------------------------------------------------------- the JSON
 
 
@@ -359,6 +373,7 @@ __all__ = [
     "SeatsResult",
     "compute",
     "parse_dormant_after",
+    "pseudonymize",
     "run_seats",
     "stickiness",
     "to_api",

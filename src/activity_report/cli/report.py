@@ -295,6 +295,8 @@ def report_command(
             "user": user,
             "heartbeat": heartbeat,
             "max_buckets": max_buckets,
+            "min_users": min_users,
+            "pseudonymize": pseudonymize,
         },
         now=datetime.now(UTC),
         strict=strict,
@@ -333,7 +335,7 @@ def report_command(
     except NoStoreYet as exc:  # a report, unlike serve or tokens, can read files instead
         raise NoStoreYet(f"{exc.render(flag_name)}, or read files with --events") from None
     emit(
-        shareable(result.report, key if pseudonymize else None, min_users),
+        shareable(result.report, key if query.pseudonymize else None, query.min_users),
         chosen,
         output,
         top=top,

@@ -19,7 +19,7 @@ from ..seats import DEFAULT_DORMANT_DAYS, Seats
 from .emit import check_destination, choose_format
 from .messages import note, tell_diagnostics
 from .options import DB_DEFAULT, MemoryLimitOption, TempDirOption, resource_limits
-from .report import Engine, _complete_category, _open_source
+from .report import Engine, _complete_category, _open_source, _pseudonym_key, _resolve_pseudonyms
 from .streams import is_terminal
 
 if TYPE_CHECKING:
@@ -159,6 +159,14 @@ def seats_command(
             show_default=False,
         ),
     ] = None,
+    pseudonymize: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymize",
+            help="Name no one: each dormant user id becomes its stable pseudonym (the same "
+            "as the report's --pseudonymize); names and usernames are left out.",
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     verbose: Annotated[
         bool,
@@ -172,6 +180,7 @@ def seats_command(
     """
     from ..query import parse_query
     from ..seats import SeatsQuery, parse_dormant_after, run_seats
+    from ..seats import pseudonymize as pseudonymize_seats
 
     chosen = choose_format(fmt, as_json, output)
     check_destination(output)
@@ -185,17 +194,26 @@ def seats_command(
             "org": org,
             "user": user,
             "heartbeat": heartbeat,
+            "pseudonymize": pseudonymize,
         },
         now=datetime.now(UTC),
         strict=strict,
     )
     request = SeatsQuery(query, parse_dormant_after(dormant_after), growth)
+    key = _pseudonym_key(events, db, query.pseudonymize, user)
     limits = resource_limits(memory_limit, temp_dir)
     # The windows and "first activity ever" reach before --start: no pruning from it.
     unbounded = dataclasses.replace(query, start=None)
     with _open_source(events, db, users, limits, engine, spark_remote, unbounded) as source:
+        if key is not None and query.users:  # --user anon-...: the id it stands for
+            request = dataclasses.replace(request, query=_resolve_pseudonyms(query, key, source))
         result = run_seats(request, source)
-    _emit(result.seats, chosen, output, color)
+    seats = (
+        result.seats
+        if key is None or not query.pseudonymize
+        else pseudonymize_seats(result.seats, key)
+    )
+    _emit(seats, chosen, output, color)
     tell_diagnostics(result)
     if verbose:
         where = "the files" if events else "the store"

@@ -93,7 +93,8 @@ def document() -> dict[str, Any]:
             "/api/private/metrics/seats": {
                 "get": {
                     "summary": "Daily, 7-, 30- and 90-day active users, dormant seats, growth",
-                    "parameters": parameters + _SEATS_PARAMS,
+                    "parameters": [p for p in parameters if p["name"] != "min_users"]
+                    + _SEATS_PARAMS,
                     "security": _SECURITY,
                     "responses": {
                         "200": {

@@ -47,6 +47,8 @@ def _key(query: Query) -> Any:
         tuple(query.users or ()),
         query.heartbeat_us,
         query.max_buckets,
+        query.min_users,
+        query.pseudonymize,
     )
 
 

@@ -2,7 +2,8 @@
 
 Every answer with users in it (the API, the view's page and its CSV) goes
 through :func:`scoped_report`: for a pseudonymous token the report is
-pseudonymized with the store's key, whatever the request asks; its ``user``
+pseudonymized with the store's key, whatever the request asks (a full one
+gets pseudonyms when it asks ``pseudonymize=true``); its ``user``
 filter takes pseudonyms only (an id or username would let it test a guess).
 A full token may filter by pseudonym too. The scope is part of every cache
 key, so a full answer is never served to a pseudonymous token.
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DataError, InvalidValue
 from ..model import Report
-from ..pseudonyms import is_pseudonym, known_user_ids, pseudonymize, resolve
+from ..pseudonyms import is_pseudonym, known_user_ids, resolve, shareable
 from ..query import Query
 from ..reporting import run
 from ..store import keys
@@ -54,16 +55,21 @@ def scoped_report(
 ) -> Report:
     """The report of ``query`` over ``source`` as a token of ``scope`` may see it."""
     check_query(query, scope)
-    wants_key = scope != FULL or any(is_pseudonym(u) for u in query.users or ())
-    key = keys.read(con) if wants_key else None
-    if key is None and scope != FULL:
-        raise DataError(
-            "the store has no pseudonym key; make one with `activity-report pseudonyms rotate`"
-        )
+    key = scope_key(query, con, scope)
     if key is not None and query.users:
         query = replace(query, users=resolve(query.users, key, known_user_ids(source)))
     report = run(query, source).report
-    if scope == FULL:
-        return report
-    assert key is not None
-    return pseudonymize(report, key)
+    named = scope == FULL and not query.pseudonymize
+    return shareable(report, None if named else key, query.min_users)
+
+
+def scope_key(query: Query, con: duckdb.DuckDBPyConnection, scope: str) -> bytes | None:
+    """The store's pseudonym key, when ``query`` or the token's ``scope`` needs it."""
+    pseudonymous = scope != FULL or query.pseudonymize
+    wants_key = pseudonymous or any(is_pseudonym(u) for u in query.users or ())
+    key = keys.read(con) if wants_key else None
+    if key is None and pseudonymous:
+        raise DataError(
+            "the store has no pseudonym key; make one with `activity-report pseudonyms rotate`"
+        )
+    return key

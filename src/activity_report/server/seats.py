@@ -1,14 +1,17 @@
 """``GET /api/private/metrics/seats``: the seats JSON of ``activity-report seats --json``.
 
 It takes the activity endpoint's parameters (the same names, values and
-checks), plus ``dormant_after`` (``60d``) and ``growth`` (``true``), and the
-same tokens. The body is byte for byte what the command line prints for the
-same request over the same store.
+checks) but ``min_users``, plus ``dormant_after`` (``60d``) and ``growth``
+(``true``), and the same tokens. A pseudonymous token (or ``pseudonymize=true``)
+gets the dormant seats by pseudonym, without names or usernames. The body
+is byte for byte what the command line prints for the same request over the
+same store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
@@ -18,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..backends.duckdb import StoreSource
 from ..errors import InvalidValue
+from ..pseudonyms import known_user_ids, resolve
 from ..query import parse_query
 from ..resources import RunContext
 from ..seats import (
@@ -25,14 +29,15 @@ from ..seats import (
     Seats,
     SeatsQuery,
     parse_dormant_after,
+    pseudonymize,
     run_seats,
     to_json,
 )
 from . import params
 from .auth import presented_token
-from .errors import Unauthorized
 from .reader import Signature, StoreReader
 from .routes import run_cancellable
+from .scopes import FULL, check_query, scope_key
 
 if TYPE_CHECKING:
     import duckdb
@@ -60,6 +65,12 @@ def seats_query(query_string: bytes) -> SeatsQuery:
         elif piece:
             rest.append(piece)
     values = params.from_query_string(b"&".join(rest))
+    if "min_users" in values:
+        raise InvalidValue(
+            "min_users",
+            str(values["min_users"]),
+            "the seats are counts, with no interval to withhold; drop min_users",
+        )
     growth = own.get("growth", "false").strip().lower()
     if growth not in _TRUE + _FALSE:
         raise InvalidValue("growth", own["growth"], "use true or false")
@@ -82,16 +93,28 @@ def seats_answer(
     return run_seats(request, source).seats
 
 
-#: The only token scope that may see the seats: the dormant list names users.
-FULL_SCOPE = "full"
+def scoped_seats(
+    reader: StoreReader,
+    cursor: duckdb.DuckDBPyConnection,
+    request: SeatsQuery,
+    context: RunContext,
+    scope: str,
+) -> Seats:
+    """The seats as a token of ``scope`` may see them: a pseudonymous one's name no one.
 
-
-def refuse_partial_scope(scope: str) -> None:
-    """A token whose answers must name no one (a pseudonymous one) gets no seats."""
-    if scope != FULL_SCOPE:
-        raise Unauthorized(
-            f"this token's scope is {scope}: the seats name users; use a token of full scope"
-        )
+    A full token gets pseudonyms too when it asks ``pseudonymize=true``; a
+    pseudonymous token's ``user`` filter takes pseudonyms only.
+    """
+    query = request.query
+    check_query(query, scope)
+    key = scope_key(query, cursor, scope)
+    if key is not None and query.users:
+        source = StoreSource(reader.store(cursor), context=context)
+        query = replace(query, users=resolve(query.users, key, known_user_ids(source)))
+        request = replace(request, query=query)
+    seats = seats_answer(reader, cursor, request, context)
+    named = scope == FULL and not query.pseudonymize
+    return seats if named or key is None else pseudonymize(seats, key)
 
 
 def routes(reader: StoreReader, authenticated: Authenticated) -> list[BaseRoute]:
@@ -108,10 +131,9 @@ def routes(reader: StoreReader, authenticated: Authenticated) -> list[BaseRoute]
             cursor: duckdb.DuckDBPyConnection,
             signature: Signature,
             context: RunContext,
-            scope: str = FULL_SCOPE,
+            scope: str = FULL,
         ) -> bytes:
-            refuse_partial_scope(scope)
-            return to_json(seats_answer(reader, cursor, wanted, context)).encode()
+            return to_json(scoped_seats(reader, cursor, wanted, context, scope)).encode()
 
         body: bytes = await run_cancellable(
             request,

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from ...errors import UsageError
 from ...model import Report
 
-CONTROLS = ("org", "category", "start", "end", "interval", "tz")
+CONTROLS = ("org", "category", "start", "end", "interval", "tz", "min_users")
 """The filters the URL holds, in the form's order; each has its own error slot."""
 
 
@@ -40,6 +40,8 @@ def api_values(filters: Mapping[str, str]) -> dict[str, str | list[str]]:
     }
     if filters.get("org"):
         values["org"] = [filters["org"]]
+    if filters.get("min_users"):  # empty: every interval shown
+        values["min_users"] = filters["min_users"]
     return values
 
 

@@ -210,6 +210,17 @@ def _controls(
             f'<input id="f-tz" name="tz" list="zones" autocomplete="off" '
             f'value="{page.text(filters["tz"])}"{invalid("tz")}>{_zones()}',
         )
+        + (
+            field_(
+                "min_users",
+                "Min. users",
+                '<input id="f-min_users" name="min_users" type="number" min="1" step="1" '
+                'placeholder="any" title="Withhold every interval with fewer active users" '
+                f'value="{page.text(filters.get("min_users", ""))}"{invalid("min_users")}>',
+            )
+            if action == "/"  # the seats are counts: nothing to withhold
+            else ""
+        )
         + '<div class="field"><button type="submit">Show</button></div>\n</form>\n'
     )
 

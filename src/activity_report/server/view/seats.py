@@ -25,7 +25,8 @@ from ...resources import RunContext
 from ...seats import Seats
 from ..reader import StoreReader
 from ..routes import run_cancellable
-from ..seats import FULL_SCOPE, SEATS_PATH, seats_answer, seats_query
+from ..scopes import FULL
+from ..seats import SEATS_PATH, scoped_seats, seats_query
 from .backend import StoreBackend
 from .filters import CONTROLS, api_values, default_range, listed
 from .handlers import SECURITY_HEADERS
@@ -39,18 +40,18 @@ def routes(reader: StoreReader, sessions: Sessions, limit: float | None = None) 
     """``/seats``: the page, for a signed-in session (else the sign-in form)."""
     backend = StoreBackend(reader)
 
-    def answer(values: Mapping[str, str | list[str]], context: RunContext) -> Seats:
+    def answer(values: Mapping[str, str | list[str]], context: RunContext, scope: str) -> Seats:
         pairs = [(k, v) for k, vs in values.items() for v in listed(vs)]
         wanted = seats_query(urlencode(pairs).encode())
         with reader.cursor() as (cursor, _), context.stops():
             context.track(cursor)
-            return seats_answer(reader, cursor, wanted, context)
+            return scoped_seats(reader, cursor, wanted, context, scope)
 
     def scope_of(token: str) -> str | None:
         """The token's scope (``full`` where tokens have none); None if it is not valid."""
         with reader.cursor() as (cursor, _):
             found = tokens.verify(cursor, token)
-        return None if found is None else str(getattr(found, "scope", FULL_SCOPE))
+        return None if found is None else str(getattr(found, "scope", FULL))
 
     async def page(request: Request) -> Response:
         token = sessions.token(request.cookies.get(SESSION_COOKIE))
@@ -61,13 +62,8 @@ def routes(reader: StoreReader, sessions: Sessions, limit: float | None = None) 
         seats: Seats | None = None
         problem: ActivityReportError | None = None
         try:
-            if scope != FULL_SCOPE:  # its answers must name no one; the dormant list does
-                raise ActivityReportError(
-                    f"this session's token is of scope {scope}: the seats name users; "
-                    "sign in with a token of full scope"
-                )
             values = api_values(filters)
-            seats = await run_cancellable(request, lambda c: answer(values, c), limit)
+            seats = await run_cancellable(request, lambda c: answer(values, c, scope), limit)
         except ActivityReportError as exc:
             problem = exc
         organizations = await run_in_threadpool(backend.organizations)
@@ -77,8 +73,11 @@ def routes(reader: StoreReader, sessions: Sessions, limit: float | None = None) 
 
 
 def _filters(backend: StoreBackend, request: Request) -> dict[str, str]:
-    """The URL's filters, with the activity page's defaults for those it lacks."""
-    given = {name: request.query_params.get(name) for name in CONTROLS}
+    """The URL's filters, with the activity page's defaults for those it lacks.
+
+    Not ``min_users``: the seats are counts, with nothing to withhold.
+    """
+    given = {name: request.query_params.get(name) for name in CONTROLS if name != "min_users"}
     filters = {name: value for name, value in given.items() if value is not None}
     for name, default in (("category", "any"), ("interval", "week"), ("tz", "UTC"), ("org", "")):
         filters.setdefault(name, default)
