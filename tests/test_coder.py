@@ -560,7 +560,7 @@ def test_without_the_driver_the_error_says_what_to_install(
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
         "activity-report: error: --coder needs the ADBC PostgreSQL driver: "
-        "pip install adbc-driver-postgresql\n"
+        "pip install 'adbc-driver-postgresql>=1.0' (or pip install -e '.[coder]' in a checkout)\n"
     )
 
 

@@ -66,7 +66,7 @@ def test_org_takes_a_name_and_the_report_shows_it(store: Path) -> None:
     assert json.loads(by_name.stdout)["users"] != json.loads(everyone.stdout)["users"]
     table = run_cli("--db", str(store), *AUGUST, "--org", "Acme", "--color", "never")
     assert table.stdout.splitlines()[0] == (
-        "2022-08-01 to 2022-09-01 UTC, every 1 week, category ide, organization Acme"
+        "2022-08-01 through 2022-08-31 UTC, every 1 week, category ide, organization Acme"
     )
 
 

@@ -61,7 +61,11 @@ def test_tokens_list_shows_the_scope(scoped: tuple[Server, str]) -> None:
     listed = json.loads(cli("tokens", "list", "--json", db=server.db).stdout)
     assert {t["name"]: t["scope"] for t in listed} == {"full": "full", "anon": "pseudonymous"}
     lines = cli("tokens", "list", db=server.db).stdout.splitlines()
-    assert [line.split()[1:3] for line in lines] == [["full", "full"], ["anon", "pseudonymous"]]
+    assert [line.split()[1:3] for line in lines] == [
+        ["name", "scope"],
+        ["full", "full"],
+        ["anon", "pseudonymous"],
+    ]
     bad = cli("tokens", "create", "--scope", "names", db=server.db)
     assert bad.returncode == 2
     assert bad.stderr.strip().endswith(

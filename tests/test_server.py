@@ -279,7 +279,7 @@ def test_an_unknown_parameter_is_named_unknown_with_the_closest_one(server: Serv
     body = assert_json_error(server.get(f"{ACTIVITY}?categry=ide"), 400)
     assert body["detail"] == (
         "unknown parameter categry (did you mean category?): the parameters are start, end, "
-        "interval, tz, category, org, user, heartbeat"
+        "interval, tz, category, org, user, heartbeat, min_users, pseudonymize"
     )
 
 

@@ -1022,10 +1022,12 @@ def test_tokens_list_has_a_header_aligned_columns_and_times_to_the_second(db: Pa
     listed = run_cli("tokens", "list", "--db", str(db))
     assert (listed.exit_code, listed.stderr) == (0, "")
     header, *rows = listed.stdout.splitlines()
-    assert header.split() == ["id", "name", "state", "created", "expires"]
+    assert header.split() == ["id", "name", "scope", "state", "created", "expires"]
     at = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ"
-    assert re.fullmatch(rf"[0-9a-f]+  a {{18}}revoked  {at}  {at}", rows[0]), rows
-    assert re.fullmatch(rf"[0-9a-f]+  grafana-dashboard  active   {at}  never", rows[1]), rows
-    starts = [header.index(c) for c in ("name", "state", "created", "expires")]
+    assert re.fullmatch(rf"[0-9a-f]+  a {{18}}full   revoked  {at}  {at}", rows[0]), rows
+    assert re.fullmatch(rf"[0-9a-f]+  grafana-dashboard  full   active   {at}  never", rows[1]), (
+        rows
+    )
+    starts = [header.index(c) for c in ("name", "scope", "state", "created", "expires")]
     for row in rows:
         assert all(row[s - 2 : s] == "  " and row[s] != " " for s in starts), row

@@ -34,7 +34,7 @@ def click_message(exc: click.ClickException) -> str:
         return f"{exc.option_name} needs a value" + (f"; see `{path} --help`" if ctx else "")
     extra = _EXTRA_ARGS.fullmatch(exc.message.strip())
     if extra is not None:
-        return _extra_arguments(extra[1].split(), ctx)
+        return _extra_arguments(extra[1].split() or [extra[1]], ctx)
     if ctx is not None and isinstance(ctx.command, click.Group):
         names = ", ".join(sorted(ctx.command.list_commands(ctx)))
         if exc.message.startswith("Missing command"):

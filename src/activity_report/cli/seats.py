@@ -255,6 +255,17 @@ def _write_stdout(seats: Seats, write: SeatsWriter) -> None:
 
 
 def draw(seats: Seats, console: Console) -> None:
+    """The terminal table, its lines without the blanks rich pads them with (as the report's)."""
+    with console.capture() as captured:
+        _draw(seats, console)
+    lines = captured.get().splitlines()
+    while lines and not lines[-1].strip():  # the last table's closing blank line
+        lines.pop()
+    console.file.write("".join(line.rstrip(" ") + "\n" for line in lines))
+    console.file.flush()
+
+
+def _draw(seats: Seats, console: Console) -> None:
     """The terminal table: sparklines of the four figures, the days, growth, dormant seats."""
     from ..render.seats import sparkline, stickiness_text
 

@@ -233,7 +233,8 @@ def _connect(url: str) -> Any:
         from adbc_driver_postgresql import dbapi
     except ImportError:
         raise DataError(
-            "{coder} needs the ADBC PostgreSQL driver: pip install adbc-driver-postgresql",
+            "{coder} needs the ADBC PostgreSQL driver: pip install 'adbc-driver-postgresql>=1.0' "
+            "(or pip install -e '.[coder]' in a checkout)",
             params=("coder",),
         ) from None
 
