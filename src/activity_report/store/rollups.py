@@ -361,13 +361,12 @@ def _compute(con: duckdb.DuckDBPyConnection, before: int, relation: str = "event
 
 def _store_computed(con: duckdb.DuckDBPyConnection, computed: pa.Table) -> None:
     """Add the rows of :meth:`.coverage.Users.slots` to ``rollup_computed``, summed per slot."""
-    # A relation, not a registered view: inside a transaction, a dropped view
-    # keeps its Python object until the commit.
-    con.from_arrow(computed).query(
-        "piece",
-        """INSERT INTO rollup_computed
-           SELECT uid, cid, oid, slot, sum(n), sum(duration) FROM piece GROUP BY ALL""",
-    )
+    # A relation, not a registered view: inside a transaction, a dropped view keeps
+    # its Python object until the commit. Nor a view of the relation: the default
+    # catalog is the store attached read-only while an ingest prepares.
+    con.from_arrow(computed).aggregate(
+        "uid, cid, oid, slot, sum(n), sum(duration)", "uid, cid, oid, slot"
+    ).insert_into("rollup_computed")
 
 
 def answerable(edges: Sequence[int], filters: Filters, heartbeat_us: int) -> bool:
