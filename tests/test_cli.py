@@ -324,3 +324,18 @@ def test_only_a_parsed_debug_option_shows_a_traceback(
     assert ("Traceback" in result.stderr) is traceback, result.stderr
     if not traceback:
         assert result.stderr == f"activity-report: error: {missing}: no such file or directory\n"
+
+
+@pytest.mark.parametrize(("args", "traceback"), [(["--debug"], True), ([], False)])
+def test_seats_debug_shows_a_traceback_as_the_report_s_does(
+    tmp_path: Path, args: list[str], traceback: bool
+) -> None:
+    missing = str(tmp_path / "nonexistent.csv")
+    result = subprocess.run(
+        [sys.executable, "-m", "activity_report", "seats", "--events", missing, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert ("Traceback" in result.stderr) is traceback, result.stderr

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .. import resources
+from ..render import ColorMode
 from .runs import set_debug
 
 if TYPE_CHECKING:
@@ -55,6 +57,92 @@ TempDirOption = Annotated[
         "folder in the system's temporary directory. Example: --temp-dir /var/tmp",
         envvar="ACTIVITY_REPORT_TEMP_DIR",
         show_default=False,
+    ),
+]
+
+
+# --------------------------------------------------------------------------- reports
+# The options the report and the seats share, written once.
+
+
+class Engine(enum.StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+def complete_category(incomplete: str) -> list[str]:
+    from ..query import CATEGORY_CHOICES
+
+    return [name for name in CATEGORY_CHOICES if name.startswith(incomplete.lower())]
+
+
+EventsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--events",
+        help="Event file (Parquet, CSV, JSON Lines), glob, directory, or - for CSV on "
+        "stdin. Repeatable.",
+        envvar="ACTIVITY_REPORT_EVENTS",
+        show_default=False,
+    ),
+]
+ReportDbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="The store to read when no --events is given. " + DB_DEFAULT,
+        envvar="ACTIVITY_REPORT_DB",
+        show_default=False,
+    ),
+]
+CategoryOption = Annotated[
+    str,
+    typer.Option(
+        help="any, ide, login, app, tunnel or web_terminal.",
+        autocompletion=complete_category,
+    ),
+]
+HeartbeatOption = Annotated[
+    str, typer.Option(help="Coverage of an event without an end or duration.")
+]
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Fail (exit 1) if any row is invalid.")
+]
+ColorOption = Annotated[
+    ColorMode,
+    typer.Option(
+        "--color",
+        case_sensitive=False,
+        help="Colour in the table: auto (a terminal, unless NO_COLOR is set), always, "
+        "never. Other formats never have any. Example: --color never",
+    ),
+]
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        case_sensitive=False,
+        help="What computes the report: duckdb (on this machine) or spark (Apache "
+        "Spark, for event logs in a data lake; needs pip install "
+        "'pyspark[connect]>=4,<5'). Same output. Example: --engine spark",
+    ),
+]
+SparkRemoteOption = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-remote",
+        help="With --engine spark: the Spark Connect server to run on. Default: a "
+        "local Spark. Example: --spark-remote sc://spark-host:15002",
+        envvar="SPARK_REMOTE",
+        show_default=False,
+    ),
+]
+IdeAppsOption = Annotated[
+    str,
+    typer.Option(
+        "--ide-apps",
+        help="With --coder: the apps counted as IDE, by slug or display name "
+        "(comma-separated, case-insensitive globs); every other app is App.",
     ),
 ]
 

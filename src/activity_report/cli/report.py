@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import enum
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,14 +18,23 @@ from ..sources.coder import IDE_APPS_TEXT, ide_app_patterns
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
 from .options import (
-    DB_DEFAULT,
     CategoryMapFileOption,
     CategoryMapOption,
+    CategoryOption,
+    ColorOption,
     ColumnOption,
     ConfigOption,
     DebugOption,
+    Engine,
+    EngineOption,
+    EventsOption,
+    HeartbeatOption,
+    IdeAppsOption,
     InputTzOption,
     MemoryLimitOption,
+    ReportDbOption,
+    SparkRemoteOption,
+    StrictOption,
     TempDirOption,
     TimeFormatOption,
     reading_from,
@@ -40,32 +48,10 @@ if TYPE_CHECKING:
     from ..query import Query
     from ..sources import Reading
 
-#: The default of --ide-apps (kept equal to the source's by tests/test_coder.py).
-
-
-class Engine(enum.StrEnum):
-    duckdb = "duckdb"
-    spark = "spark"
-
-
-def _complete_category(incomplete: str) -> list[str]:
-    from ..query import CATEGORY_CHOICES
-
-    return [name for name in CATEGORY_CHOICES if name.startswith(incomplete.lower())]
-
 
 def report_command(
     ctx: typer.Context,
-    events: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--events",
-            help="Event file (Parquet, CSV, JSON Lines), glob, directory, or - for CSV on "
-            "stdin. Repeatable.",
-            envvar="ACTIVITY_REPORT_EVENTS",
-            show_default=False,
-        ),
-    ] = None,
+    events: EventsOption = None,
     coder: Annotated[
         str | None,
         typer.Option(
@@ -77,23 +63,8 @@ def report_command(
             show_default=False,
         ),
     ] = None,
-    ide_apps: Annotated[
-        str,
-        typer.Option(
-            "--ide-apps",
-            help="With --coder: the apps counted as IDE, by slug or display name "
-            "(comma-separated, case-insensitive globs); every other app is App.",
-        ),
-    ] = IDE_APPS_TEXT,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            help="The store to read when no --events is given. " + DB_DEFAULT,
-            envvar="ACTIVITY_REPORT_DB",
-            show_default=False,
-        ),
-    ] = None,
+    ide_apps: IdeAppsOption = IDE_APPS_TEXT,
+    db: ReportDbOption = None,
     users: Annotated[
         str | None,
         typer.Option("--users", help="User directory: CSV, Parquet or JSON."),
@@ -133,13 +104,7 @@ def report_command(
     tz: Annotated[
         str, typer.Option("--tz", help="Time zone: IANA name, +05:30, UTC or local.")
     ] = "UTC",
-    category: Annotated[
-        str,
-        typer.Option(
-            help="any, ide, login, app, tunnel or web_terminal.",
-            autocompletion=_complete_category,
-        ),
-    ] = "any",
+    category: CategoryOption = "any",
     org: Annotated[
         list[str] | None,
         typer.Option(
@@ -154,12 +119,8 @@ def report_command(
             show_default=False,
         ),
     ] = None,
-    heartbeat: Annotated[
-        str, typer.Option(help="Coverage of an event without an end or duration.")
-    ] = "1 minute",
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Fail (exit 1) if any row is invalid.")
-    ] = False,
+    heartbeat: HeartbeatOption = "1 minute",
+    strict: StrictOption = False,
     fmt: Annotated[
         Format | None,
         typer.Option(
@@ -205,40 +166,14 @@ def report_command(
             "Example: --top 25",
         ),
     ] = DEFAULT_TOP,
-    color: Annotated[
-        ColorMode,
-        typer.Option(
-            "--color",
-            case_sensitive=False,
-            help="Colour in the table: auto (a terminal, unless NO_COLOR is set), always, "
-            "never. Other formats never have any. Example: --color never",
-        ),
-    ] = ColorMode.auto,
+    color: ColorOption = ColorMode.auto,
     max_buckets: Annotated[
         int, typer.Option(help="Refuse ranges with more buckets than this.", min=1)
     ] = 100_000,
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
-    engine: Annotated[
-        Engine,
-        typer.Option(
-            "--engine",
-            case_sensitive=False,
-            help="What computes the report: duckdb (on this machine) or spark (Apache "
-            "Spark, for event logs in a data lake; needs pip install "
-            "'pyspark[connect]>=4,<5'). Same output. Example: --engine spark",
-        ),
-    ] = Engine.duckdb,
-    spark_remote: Annotated[
-        str | None,
-        typer.Option(
-            "--spark-remote",
-            help="With --engine spark: the Spark Connect server to run on. Default: a "
-            "local Spark. Example: --spark-remote sc://spark-host:15002",
-            envvar="SPARK_REMOTE",
-            show_default=False,
-        ),
-    ] = None,
+    engine: EngineOption = Engine.duckdb,
+    spark_remote: SparkRemoteOption = None,
     pseudonymize: Annotated[
         bool,
         typer.Option(

@@ -18,8 +18,22 @@ from ..render import ColorMode, Format
 from ..seats import DEFAULT_DORMANT_DAYS, Seats
 from .emit import check_destination, choose_format
 from .messages import note, tell_diagnostics
-from .options import DB_DEFAULT, MemoryLimitOption, TempDirOption, resource_limits
-from .report import Engine, _complete_category, _open_source, _pseudonym_key, _resolve_pseudonyms
+from .options import (
+    CategoryOption,
+    ColorOption,
+    DebugOption,
+    Engine,
+    EngineOption,
+    EventsOption,
+    HeartbeatOption,
+    MemoryLimitOption,
+    ReportDbOption,
+    SparkRemoteOption,
+    StrictOption,
+    TempDirOption,
+    resource_limits,
+)
+from .report import _open_source, _pseudonym_key, _resolve_pseudonyms
 from .streams import is_terminal
 
 if TYPE_CHECKING:
@@ -27,24 +41,8 @@ if TYPE_CHECKING:
 
 
 def seats_command(
-    events: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--events",
-            help="Event file, glob, directory, or - for CSV on stdin. Repeatable.",
-            envvar="ACTIVITY_REPORT_EVENTS",
-            show_default=False,
-        ),
-    ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            help="The store to read when no --events is given. " + DB_DEFAULT,
-            envvar="ACTIVITY_REPORT_DB",
-            show_default=False,
-        ),
-    ] = None,
+    events: EventsOption = None,
+    db: ReportDbOption = None,
     users: Annotated[
         str | None,
         typer.Option(
@@ -71,13 +69,7 @@ def seats_command(
     tz: Annotated[
         str, typer.Option("--tz", help="Time zone of the days: IANA name, +05:30, UTC or local.")
     ] = "UTC",
-    category: Annotated[
-        str,
-        typer.Option(
-            help="any, ide, login, app, tunnel or web_terminal.",
-            autocompletion=_complete_category,
-        ),
-    ] = "any",
+    category: CategoryOption = "any",
     org: Annotated[
         list[str] | None,
         typer.Option("--org", help="Only this organization id. Repeatable.", show_default=False),
@@ -88,12 +80,8 @@ def seats_command(
             "--user", help="Only this user id or username. Repeatable.", show_default=False
         ),
     ] = None,
-    heartbeat: Annotated[
-        str, typer.Option(help="Coverage of an event without an end or duration.")
-    ] = "1 minute",
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Fail (exit 1) if any row is invalid.")
-    ] = False,
+    heartbeat: HeartbeatOption = "1 minute",
+    strict: StrictOption = False,
     dormant_after: Annotated[
         str,
         typer.Option(
@@ -131,34 +119,11 @@ def seats_command(
             show_default=False,
         ),
     ] = None,
-    color: Annotated[
-        ColorMode,
-        typer.Option(
-            "--color",
-            case_sensitive=False,
-            help="Colour in the table: auto, always, never.",
-        ),
-    ] = ColorMode.auto,
+    color: ColorOption = ColorMode.auto,
     memory_limit: MemoryLimitOption = None,
     temp_dir: TempDirOption = None,
-    engine: Annotated[
-        Engine,
-        typer.Option(
-            "--engine",
-            case_sensitive=False,
-            help="What computes the daily activity: duckdb or spark (for event logs in a "
-            "data lake). Same output.",
-        ),
-    ] = Engine.duckdb,
-    spark_remote: Annotated[
-        str | None,
-        typer.Option(
-            "--spark-remote",
-            help="With --engine spark: the Spark Connect server to run on. Default: a local Spark.",
-            envvar="SPARK_REMOTE",
-            show_default=False,
-        ),
-    ] = None,
+    engine: EngineOption = Engine.duckdb,
+    spark_remote: SparkRemoteOption = None,
     pseudonymize: Annotated[
         bool,
         typer.Option(
@@ -167,7 +132,7 @@ def seats_command(
             "as the report's --pseudonymize); names and usernames are left out.",
         ),
     ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    debug: DebugOption = False,
     verbose: Annotated[
         bool,
         typer.Option("--verbose", help="Say on stderr what answered: the events or rollups."),

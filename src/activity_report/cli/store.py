@@ -22,6 +22,7 @@ from .options import (
     CountsJsonOption,
     DbOption,
     DebugOption,
+    IdeAppsOption,
     InputTzOption,
     MemoryLimitOption,
     TempDirOption,
@@ -57,14 +58,7 @@ def ingest_command(
             show_default=False,
         ),
     ] = None,
-    ide_apps: Annotated[
-        str,
-        typer.Option(
-            "--ide-apps",
-            help="With --coder: the apps counted as IDE, by slug or display name "
-            "(comma-separated, case-insensitive globs); every other app is App.",
-        ),
-    ] = IDE_APPS_TEXT,
+    ide_apps: IdeAppsOption = IDE_APPS_TEXT,
     db: DbOption = None,
     strict: Annotated[
         bool,
