@@ -93,13 +93,17 @@ def expected_events(
     return out
 
 
-def write_expected(tmp: Path, act: Activity, now: datetime) -> tuple[Path, Path]:
-    """The expected events as a CSV event file, and the users as a directory file."""
+def write_expected(
+    tmp: Path, act: Activity, now: datetime, ide: tuple[str, ...] = DEFAULT_IDE_APPS
+) -> tuple[Path, Path]:
+    """The expected events (web IDEs: ``ide``) as a CSV event file, and the users' file."""
     events = tmp / "expected.csv"
     with events.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "time", "end_time", "user_id", "category", "organization_id"])
-        for user, category, org, m in sorted(expected_events(act, now), key=lambda e: (e[3], e)):
+        for user, category, org, m in sorted(
+            expected_events(act, now, ide), key=lambda e: (e[3], e)
+        ):
             at = EPOCH + timedelta(microseconds=m * MINUTE)
             writer.writerow(
                 [
@@ -296,24 +300,7 @@ def test_ide_apps_decides_which_apps_are_ides(
     events, users = write_expected(tmp_path, act, datetime.now(UTC))
     custom = tmp_path / "custom"
     custom.mkdir()
-    events2, users2 = write_expected(custom, act, datetime.now(UTC))
-    # Rewrite the expected file with the other patterns.
-    expected = expected_events(act, datetime.now(UTC), ide)
-    with events2.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "time", "end_time", "user_id", "category", "organization_id"])
-        for user, category, org, m in sorted(expected, key=lambda e: (e[3], e)):
-            at = EPOCH + timedelta(microseconds=m * MINUTE)
-            writer.writerow(
-                [
-                    f"e{user}{category}{org}{m}",
-                    at.isoformat(),
-                    (at + timedelta(minutes=1)).isoformat(),
-                    user,
-                    category,
-                    org or "",
-                ]
-            )
+    events2, users2 = write_expected(custom, act, datetime.now(UTC), ide)
     options = ["--category", "ide", "--interval", "1 month"]
     with_default = _report("--coder", db.url, *options)
     with_custom = _report("--coder", db.url, "--ide-apps", ",".join(ide), *options)
