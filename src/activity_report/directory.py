@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import DataError, Notice, UsageError
+from .errors import DataError, Notice, UsageError, first_line
 from .model import UserInfo
 from .sources import glob_escape
 
@@ -73,6 +73,17 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def relation_of_file(con: duckdb.DuckDBPyConnection, file: Path) -> duckdb.DuckDBPyRelation:
+    """A directory file (users or organizations) as a relation: Parquet, JSON, else CSV text."""
+    lower = file.name.lower()
+    literal = glob_escape(str(file))  # DuckDB would expand [ ] * ? in the name
+    if lower.endswith((".parquet", ".pq")):
+        return con.read_parquet(literal)
+    if lower.endswith((".json", ".jsonl", ".ndjson")):
+        return con.read_json(literal)
+    return con.read_csv(literal, header=True, all_varchar=True)
+
+
 def read_directory_file(con: duckdb.DuckDBPyConnection, path: str) -> list[UserInfo]:
     """Read a CSV, Parquet or JSON directory file with DuckDB."""
     import duckdb
@@ -80,15 +91,8 @@ def read_directory_file(con: duckdb.DuckDBPyConnection, path: str) -> list[UserI
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{path}: no such users file")
-    suffix = file.name.lower()
-    literal = glob_escape(str(file))  # DuckDB would expand [ ] * ? in the name
     try:
-        if suffix.endswith((".parquet", ".pq")):
-            rel = con.read_parquet(literal)
-        elif suffix.endswith((".json", ".jsonl", ".ndjson")):
-            rel = con.read_json(literal)
-        else:
-            rel = con.read_csv(literal, header=True, all_varchar=True)
+        rel = relation_of_file(con, file)
         columns = [c.lower() for c in rel.columns]
         mixed = [str(kind) == "JSON" for kind in rel.types]
         rows = [
@@ -96,8 +100,7 @@ def read_directory_file(con: duckdb.DuckDBPyConnection, path: str) -> list[UserI
             for row in rel.fetchall()
         ]
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot read the users file: {first}") from exc
+        raise DataError(f"{path}: cannot read the users file: {first_line(exc)}") from exc
     if not any(name in columns for name in ID_NAMES):
         raise DataError(
             f"{path}: the users file has no id column (accepted names: id, user_id); "

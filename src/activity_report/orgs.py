@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import DataError
-from .sources import glob_escape
+from .directory import relation_of_file
+from .errors import DataError, first_line
 
 if TYPE_CHECKING:
     import duckdb
@@ -28,15 +28,8 @@ def read_orgs_file(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, str]:
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"{path}: no such organizations file")
-    lower = file.name.lower()
-    literal = glob_escape(str(file))
     try:
-        if lower.endswith((".parquet", ".pq")):
-            rel = con.read_parquet(literal)
-        elif lower.endswith((".json", ".jsonl", ".ndjson")):
-            rel = con.read_json(literal)
-        else:
-            rel = con.read_csv(literal, header=True, all_varchar=True)
+        rel = relation_of_file(con, file)
         columns = {c.strip().lower(): c for c in rel.columns}
         key = next((columns[n] for n in ID_NAMES if n in columns), None)
         if key is None or "name" not in columns:
@@ -50,8 +43,7 @@ def read_orgs_file(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, str]:
             duckdb.ColumnExpression(columns["name"]).cast("VARCHAR"),
         ).fetchall()
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot read the organizations file: {first}") from exc
+        raise DataError(f"{path}: cannot read the organizations file: {first_line(exc)}") from exc
     found: dict[str, str] = {}
     for oid, name in rows:
         oid, name = (oid or "").strip(), (name or "").strip()
