@@ -25,18 +25,21 @@ source_row     BIGINT   the row's 1-based position among its file's data rows;
 The modules, in the order a run uses them:
 
 - :mod:`.paths`: ``--events`` values -> event files (globs, folders, stdin, FIFOs)
-- :mod:`.columns`: the column aliases and the SQL of the canonical columns
+- :mod:`.columns`: the column aliases: which column serves each canonical field
+- :mod:`.canonical`: the SQL of the canonical columns, and each row's problem
 - :mod:`.mapping`: what the user said about their log (named columns, time
   formats, the input zone, a category map), and its SQL
 - :mod:`.jsonl`: how DuckDB reads a JSON Lines or JSON array file
 - :mod:`.csv`: how DuckDB reads a CSV file, and the malformed lines it sets aside
-- :mod:`.loading`: the files -> the view and its siblings on a connection
+- :mod:`.scans`: the files -> DuckDB scans, one per group of files that read alike
+- :mod:`.loading`: the scans -> the view and its siblings on a connection
 - :mod:`.diagnostics`: what the input held that no report counts
 
 Every name other modules use is importable from here.
 """
 
 from ..backends.protocol import Diagnostics
+from .canonical import canonical_select, normalise_category
 from .columns import (
     ALIASES,
     ARROW_DURATION_MICROS,
@@ -49,11 +52,9 @@ from .columns import (
     REQUIRED,
     Column,
     Mapping,
-    canonical_select,
     epoch_limit,
     far_timestamps,
     map_columns,
-    normalise_category,
     quote_ident,
 )
 from .csv import (
@@ -82,7 +83,6 @@ from .loading import (
     Summary,
     counted_view,
     counted_view_later,
-    describe,
     hash_table,
     load_events,
     read_hashes,
@@ -98,6 +98,7 @@ from .paths import (
     expand_paths,
     glob_escape,
 )
+from .scans import describe
 
 __all__ = [
     "ALIASES",
