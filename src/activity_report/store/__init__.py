@@ -55,8 +55,10 @@ waited for, up to ``wait`` seconds, then a :class:`~.errors.DataError`
 naming that process, never a traceback.
 
 Modules: :mod:`.core` (opening, the file lock, transactions, upgrades),
-:mod:`.schema` (the tables and their migration steps), :mod:`.ingest`,
-:mod:`.users`, :mod:`.info`, :mod:`.rollups`, :mod:`.results` (what each
+:mod:`.opening` (the paths refused, the errors of attaching the file),
+:mod:`.reading` (the store's reading helpers), :mod:`.schema` (the tables
+and their migration steps), :mod:`.ingest` (with :mod:`.scanning` and
+:mod:`.staging`), :mod:`.users`, :mod:`.info`, :mod:`.rollups`, :mod:`.results` (what each
 command returns) and :mod:`.paths` (where the store lives).
 """
 

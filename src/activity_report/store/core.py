@@ -1,9 +1,12 @@
-"""Opening a store: the file lock, transactions and upgrades; reading it."""
+"""Opening a store: the file lock, transactions and upgrades; reading it.
+
+Modules: :mod:`.opening` (the paths refused, and the errors of attaching the
+file) and :mod:`.reading` (the reading helpers, a mixin of :class:`Store`).
+"""
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,28 +16,33 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
 from .. import resources, sources
-from ..backends.protocol import Cell, Filters
-from ..errors import DataError, Kind, NoStoreYet, UsageError, first_line
-from ..model import UserInfo
+from ..errors import DataError, NoStoreYet
 from ..version import __version__
 from . import info as info_mod
 from . import orgs as orgs_store
-from . import rollups, schema
+from . import schema
 from . import users as users_mod
 from .ingest import Ingest, Progress
+from .opening import CATALOG as CATALOG
+from .opening import (
+    _is_duckdb_file,
+    _is_lock_error,
+    _literal,
+    _not_a_database,
+    _open_error,
+    _rollback,
+)
+from .opening import check_store_path as check_store_path
+from .reading import EVENTS_VIEW as EVENTS_VIEW
+from .reading import Reading
 from .results import IngestResult, StoreInfo, UsersResult
 from .schema import is_interrupt
 
 if TYPE_CHECKING:
     import duckdb
 
-#: The catalog name the store is attached under, in the store's connection.
-CATALOG = "ar_store"
-#: The view reports read (the columns of :data:`sources.VIEW`).
-EVENTS_VIEW = "store_events"
 
-
-class Store:
+class Store(Reading):
     """An open store. Use :meth:`open`; close it (or use ``with``) to release the file.
 
     The connection (``con``) is an in-memory DuckDB with the store's file
@@ -399,44 +407,6 @@ class Store:
 
     # ----------------------------------------------------------------- reading
 
-    def users(self) -> dict[str, UserInfo]:
-        """The user directory held by the store, by id."""
-        with self._reading():
-            rows = self.con.execute(
-                "SELECT id, name, username, roles, avatar_hash FROM users ORDER BY id"
-            ).fetchall()
-        return {
-            str(uid): UserInfo(
-                id=str(uid),
-                name=name,
-                username=username,
-                roles=tuple(str(r) for r in roles or ()),
-                avatar_hash=avatar,
-            )
-            for uid, name, username, roles, avatar in rows
-        }
-
-    # ----------------------------------------------------------------- reading
-
-    def events_view(self, name: str = EVENTS_VIEW) -> str:
-        """Register the temporary view ``name`` with the columns of :data:`sources.VIEW`.
-
-        Stored events are all valid (invalid ones are in ``rejects``), so
-        ``problem``, ``source_file`` and ``source_row`` are NULL. The view reads
-        the attached store, so a writer's store stays held until it is closed.
-        """
-        if not self.attached:
-            self._attach()
-        self.con.execute(
-            f"""CREATE OR REPLACE TEMP VIEW {sources.quote_ident(name)} AS
-                SELECT ts, end_us, user_id, category, org, event_id,
-                       CAST(NULL AS VARCHAR) AS problem,
-                       CAST(NULL AS VARCHAR) AS source_file,
-                       CAST(NULL AS BIGINT) AS source_row
-                FROM {CATALOG}.main.events"""
-        )
-        return name
-
     def through(self, con: duckdb.DuckDBPyConnection) -> Store:
         """This open store, read through ``con``: a cursor of its connection.
 
@@ -449,166 +419,7 @@ class Store:
         other.context, other._owns_context = self.context, False
         return other
 
-    def rollup_cells(
-        self, edges: Sequence[int], filters: Filters, heartbeat_us: int
-    ) -> list[Cell] | None:
-        """The report's cells from the rollups, or None when they cannot answer it exactly."""
-        if rollups.STEP not in self.applied:
-            return None  # an older store, read before its upgrade
-        if not rollups.answerable(edges, filters, heartbeat_us):
-            return None
-        with self._reading():
-            return rollups.cells(self.con, edges, filters)
-
-    def rollup_span(
-        self, filters: Filters, heartbeat_us: int
-    ) -> tuple[bool, tuple[int, int] | None]:
-        """``(True, span)`` from the rollups (as :func:`.engine.data_span`), else ``(False, None)``.
-
-        Only for a range taken from the data (no bound given).
-        """
-        if rollups.STEP not in self.applied:
-            return False, None
-        if not rollups.answerable((), filters, heartbeat_us):
-            return False, None
-        with self._reading():
-            return True, rollups.span(self.con, filters)
-
-    def diagnostics(self) -> sources.Diagnostics:
-        """What a report tells about the stored events: the unknown categories.
-
-        Stored events are all valid (invalid rows are kept in ``rejects``).
-        """
-        known = ", ".join(_literal(c) for c in sources.CATEGORIES)
-        with self._reading():
-            total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-            if rollups.STEP in self.applied and rollups.counted(self.con) == total:
-                return sources.Diagnostics(total, 0, [], [], 0, [])
-            # Literals, not a bound list: DuckDB then skips row groups by their statistics.
-            unknown = sources.tally(self.con, "events", "category", f"category NOT IN ({known})")
-        return sources.Diagnostics(total, 0, [], [], sum(n for _, n in unknown), unknown[:5])
-
-    def extent(self) -> tuple[int, int | None]:
-        """How many events the store holds, and the latest one's time (µs), if any."""
-        with self._reading():
-            return info_mod.extent(self.con)
-
-    def organizations(self) -> list[str]:
-        """The organization ids of the stored events, sorted."""
-        with self._reading():
-            return info_mod.organizations(self.con)
-
     def info(self) -> StoreInfo:
         """Counts and spans of the store, for ``activity-report info``."""
         with self._reading():
             return info_mod.info(self)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    import duckdb
-
-    try:
-        con.execute("ROLLBACK")
-    except duckdb.Error:
-        pass  # no transaction left to roll back: DuckDB already ended it
-
-
-def _literal(text: str) -> str:
-    """``text`` as a SQL string literal (DuckDB's: quotes doubled, nothing else escaped)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _is_lock_error(exc: Exception) -> bool:
-    message = first_line(exc)
-    return (
-        "Could not set lock" in message
-        or "different configuration" in message
-        # the file is attached by another database of this same process (a server's tests)
-        or "Unique file handle conflict" in message
-    )
-
-
-def _open_error(path: Path, exc: Exception, waited: float = 0.0) -> DataError:
-    full = resources.disk_full(exc)
-    if full is not None:
-        return full
-    message = first_line(exc)
-    if _is_lock_error(exc):
-        holder = re.search(r"\(PID (\d+)\)", message)
-        who = f"process {holder.group(1)}" if holder else "another connection"
-        if waited > 0:
-            return DataError(
-                "{path}: the store is in use by {who}; waited {waited:g} s for it (one "
-                "process can write a store, or several read it); try again later, or wait "
-                "longer with {wait}",
-                kind=Kind.unavailable,
-                params=("wait",),
-                path=path,
-                who=who,
-                waited=waited,
-            )
-        return DataError(
-            f"{path}: the store is in use by {who}; try again when it has finished "
-            "(one process can write a store, or several read it)",
-            kind=Kind.unavailable,
-        )
-    if "not a valid DuckDB database" in message:
-        return _not_a_database(path)
-    return DataError(f"{path}: cannot open the store: {message}")
-
-
-def _is_duckdb_file(path: Path) -> bool:
-    """Whether ``path`` starts as a DuckDB database does (``DUCK`` at byte 8).
-
-    An unreadable file passes: opening it then gives the precise error.
-    """
-    try:
-        with path.open("rb") as handle:
-            return handle.read(12)[8:12] == b"DUCK"
-    except OSError:
-        return True
-
-
-def _not_a_database(path: Path) -> DataError:
-    return DataError(
-        "{path}: not a DuckDB database; give {db} a store made by `activity-report "
-        "ingest`, or a new file name",
-        params=("db",),
-        path=path,
-    )
-
-
-#: What DuckDB would take for a URL or a special database rather than a file:
-#: ``:memory:``, ``md:``, ``s3://bucket/x`` (which becomes ``s3:/bucket/x``).
-_NOT_A_FILE = re.compile(r"^(?::|[A-Za-z][A-Za-z0-9+.-]+:)")
-
-
-def check_store_path(path: str | os.PathLike[str]) -> None:
-    """Refuse a --db that DuckDB would not read as a local DuckDB file.
-
-    DuckDB takes ``:memory:`` (nothing kept), ``md:`` and URLs (the network),
-    and opens a SQLite file through an extension: none of them is a store.
-    """
-    text = os.fspath(path)
-    if _NOT_A_FILE.match(text):
-        raise UsageError(
-            "invalid value for {db}: {text!r}; a store is a local DuckDB file "
-            "(in-memory databases and URLs are not stores; a file whose name has a colon "
-            "needs its full path)",
-            params=("db",),
-            text=text,
-        )
-    try:
-        with open(text, "rb") as handle:
-            head = handle.read(16)
-    except OSError:  # missing (a new store) or unreadable: opening it will say
-        return
-    if head == b"SQLite format 3\x00":
-        raise DataError(
-            "{text}: is a SQLite database, not a store (a DuckDB file); give another {db}",
-            params=("db",),
-            text=text,
-        )

@@ -1,0 +1,124 @@
+"""Reading a store: the helpers of :class:`.core.Store` that answer from it.
+
+Each attaches the store for as long as it reads (see :meth:`.core.Store.open`),
+unless it is attached already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
+
+from .. import sources
+from ..backends.protocol import Cell, Filters
+from ..model import UserInfo
+from . import info as info_mod
+from . import rollups
+from .opening import CATALOG, _literal
+
+if TYPE_CHECKING:
+    import duckdb
+
+#: The view reports read (the columns of :data:`sources.VIEW`).
+EVENTS_VIEW = "store_events"
+
+
+class Reading:
+    """The reading helpers of :class:`.core.Store` (a mixin: the store opens and attaches)."""
+
+    if TYPE_CHECKING:
+        con: duckdb.DuckDBPyConnection
+        attached: bool
+        applied: tuple[str, ...]
+
+        def _attach(self) -> None: ...
+
+        def _reading(self) -> AbstractContextManager[None]: ...
+
+    def users(self) -> dict[str, UserInfo]:
+        """The user directory held by the store, by id."""
+        with self._reading():
+            rows = self.con.execute(
+                "SELECT id, name, username, roles, avatar_hash FROM users ORDER BY id"
+            ).fetchall()
+        return {
+            str(uid): UserInfo(
+                id=str(uid),
+                name=name,
+                username=username,
+                roles=tuple(str(r) for r in roles or ()),
+                avatar_hash=avatar,
+            )
+            for uid, name, username, roles, avatar in rows
+        }
+
+    # ----------------------------------------------------------------- reading
+
+    def events_view(self, name: str = EVENTS_VIEW) -> str:
+        """Register the temporary view ``name`` with the columns of :data:`sources.VIEW`.
+
+        Stored events are all valid (invalid ones are in ``rejects``), so
+        ``problem``, ``source_file`` and ``source_row`` are NULL. The view reads
+        the attached store, so a writer's store stays held until it is closed.
+        """
+        if not self.attached:
+            self._attach()
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {sources.quote_ident(name)} AS
+                SELECT ts, end_us, user_id, category, org, event_id,
+                       CAST(NULL AS VARCHAR) AS problem,
+                       CAST(NULL AS VARCHAR) AS source_file,
+                       CAST(NULL AS BIGINT) AS source_row
+                FROM {CATALOG}.main.events"""
+        )
+        return name
+
+    def rollup_cells(
+        self, edges: Sequence[int], filters: Filters, heartbeat_us: int
+    ) -> list[Cell] | None:
+        """The report's cells from the rollups, or None when they cannot answer it exactly."""
+        if rollups.STEP not in self.applied:
+            return None  # an older store, read before its upgrade
+        if not rollups.answerable(edges, filters, heartbeat_us):
+            return None
+        with self._reading():
+            return rollups.cells(self.con, edges, filters)
+
+    def rollup_span(
+        self, filters: Filters, heartbeat_us: int
+    ) -> tuple[bool, tuple[int, int] | None]:
+        """``(True, span)`` from the rollups (as :func:`.engine.data_span`), else ``(False, None)``.
+
+        Only for a range taken from the data (no bound given).
+        """
+        if rollups.STEP not in self.applied:
+            return False, None
+        if not rollups.answerable((), filters, heartbeat_us):
+            return False, None
+        with self._reading():
+            return True, rollups.span(self.con, filters)
+
+    def diagnostics(self) -> sources.Diagnostics:
+        """What a report tells about the stored events: the unknown categories.
+
+        Stored events are all valid (invalid rows are kept in ``rejects``).
+        """
+        known = ", ".join(_literal(c) for c in sources.CATEGORIES)
+        with self._reading():
+            total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+            if rollups.STEP in self.applied and rollups.counted(self.con) == total:
+                return sources.Diagnostics(total, 0, [], [], 0, [])
+            # Literals, not a bound list: DuckDB then skips row groups by their statistics.
+            unknown = sources.tally(self.con, "events", "category", f"category NOT IN ({known})")
+        return sources.Diagnostics(total, 0, [], [], sum(n for _, n in unknown), unknown[:5])
+
+    def extent(self) -> tuple[int, int | None]:
+        """How many events the store holds, and the latest one's time (µs), if any."""
+        with self._reading():
+            return info_mod.extent(self.con)
+
+    def organizations(self) -> list[str]:
+        """The organization ids of the stored events, sorted."""
+        with self._reading():
+            return info_mod.organizations(self.con)

@@ -1,0 +1,154 @@
+"""Ingest, second part: the files compared with the store, and the rollups they change.
+
+With the store attached (read-only, or for writing), :class:`Staging`
+writes to temporary tables only: the merge (:mod:`.ingest`) then copies
+them into the store.
+"""
+
+from __future__ import annotations
+
+from .. import sources
+from ..errors import DataError
+from . import rollups
+from .scanning import _KEY, INPUT_VIEW, Scan, _read_error, _stamps
+from .schema import is_interrupt, scope
+
+
+class Staging(Scan):
+    """The comparison of a run's rows with the store (the scan is :class:`.scanning.Scan`)."""
+
+    def _rows(self, where: str) -> str:
+        """SQL: the valid rows to merge that match ``where``, with ``file_no`` and ``copy``.
+
+        They stream from the files, but for those of a repeated identity,
+        which come numbered from ``ingest_repeated``.
+        """
+        columns = "ts, end_us, user_id, category, org, event_id"
+        source = sources.quote_ident(INPUT_VIEW)
+        if self.single:  # the common case: no join per row to number the file
+            rows = f"SELECT {columns}, 1 AS file_no, 1 AS copy FROM {source} v"
+        else:
+            rows = f"""SELECT {", ".join("v." + c for c in columns.split(", "))}, f.file_no,
+                       1 AS copy
+                FROM {source} v JOIN ingest_files f ON f.display = v.source_file"""
+        # Without invalid rows, no row's problem is computed (the view's checks).
+        rows += f" WHERE ({where})" if self.clean else f" WHERE v.problem IS NULL AND ({where})"
+        if self.repeated:
+            rows += f""" AND {_KEY} NOT IN (SELECT h FROM ingest_dup_keys)
+            UNION ALL
+            SELECT {columns}, file_no, copy FROM ingest_repeated WHERE {where}"""
+        return rows
+
+    def _stage(self) -> None:
+        """``ingest_new``: the rows to add; and the rollups they change, ready to apply.
+
+        Reads the store (attached read-only, or for writing) and the files a
+        last time, and writes to temporary tables only: the merge then copies
+        them into the store. A file that changed since the first read fails
+        the run here.
+        """
+        self._stage_new()
+        self._check_unchanged()
+        columns = "ts, end_us, user_id, category, org"
+        rollups.prepare(
+            self.con,
+            scope("SELECT * FROM ingest_new"),
+            # Without --memory-limit, the work spills rather than growing past this.
+            None if self.store.memory_limit else rollups.MEMORY_LIMIT,
+            events=f"(SELECT {columns} FROM events UNION ALL SELECT {columns} FROM ingest_new)",
+        )
+
+    def _stage_new(self) -> None:
+        """``ingest_new``: the valid rows the store does not hold yet, with their file number.
+
+        An id is new when no stored event has it. An id-less row numbered
+        ``copy`` is new when the store holds fewer than ``copy`` events with
+        its content. The run's rows are compared only with the stored events
+        that can equal one of them (:meth:`_known_ids`, :meth:`_known_rows`),
+        never with the whole store: a hash table over every stored id would
+        grow with the store (gigabytes at a hundred million events), while
+        the matches of a nightly file are usually none.
+        """
+        same_content = """e.ts = b.ts AND e.user_id = b.user_id AND e.category = b.category
+                       AND e.org IS NOT DISTINCT FROM b.org
+                       AND e.end_us IS NOT DISTINCT FROM b.end_us"""
+        merged = "ts, end_us, user_id, category, org, event_id, file_no"
+        parts = []
+        # When the store holds none of the run's rows (a new store, most
+        # nights), no row need be looked up.
+        if self.with_id:
+            new = f"SELECT {merged} FROM ({self._rows('event_id IS NOT NULL')}) b"
+            if self._known_ids():
+                new += """ WHERE NOT EXISTS (
+                    SELECT 1 FROM ingest_known_ids e WHERE e.event_id = b.event_id)"""
+            parts.append(new)
+        if self.without_id:
+            new = f"SELECT {merged} FROM ({self._rows('event_id IS NULL AND copy = 1')}) b"
+            if self._known_rows():
+                new += f" WHERE NOT EXISTS (SELECT 1 FROM ingest_known_rows e WHERE {same_content})"
+            parts.append(new)
+            if self.repeated:
+                parts.append(
+                    f"""SELECT {merged} FROM ingest_repeated b
+                        WHERE event_id IS NULL AND copy > 1 AND copy > (
+                            SELECT count(*) FROM ingest_known_rows e WHERE {same_content})"""
+                )
+        if not parts:  # no valid row
+            self.con.execute(
+                """CREATE OR REPLACE TEMP TABLE ingest_new (ts BIGINT, end_us BIGINT,
+                       user_id VARCHAR, category VARCHAR, org VARCHAR, event_id VARCHAR,
+                       file_no BIGINT)"""
+            )
+            return
+        self._guarded("CREATE OR REPLACE TEMP TABLE ingest_new AS " + " UNION ALL ".join(parts))
+
+    def _known_ids(self) -> int:
+        """``ingest_known_ids``: the stored ids that rows of the run carry; returns how many.
+
+        A semi join whose hash table holds the run's ids while the stored
+        ids stream past it, so its memory follows the run, not the store. An
+        id that comes back months later is found like any other: every stored
+        id is looked at (one column of the store).
+        """
+        self._guarded(
+            f"""CREATE OR REPLACE TEMP TABLE ingest_known_ids AS
+                SELECT e.event_id FROM events e
+                WHERE e.event_id IN (SELECT event_id FROM ({self._rows("event_id IS NOT NULL")}))"""
+        )
+        return int(self.con.execute("SELECT count(*) FROM ingest_known_ids").fetchall()[0][0])
+
+    def _known_rows(self) -> int:
+        """``ingest_known_rows``: the stored id-less events at the time and user of an id-less
+        row of the run, one row per stored event (copies count); returns how many.
+
+        A semi join, built like :meth:`_known_ids` from the run's rows.
+        """
+        self._guarded(
+            f"""CREATE OR REPLACE TEMP TABLE ingest_known_rows AS
+                SELECT e.ts, e.end_us, e.user_id, e.category, e.org FROM events e
+                SEMI JOIN (SELECT DISTINCT ts, user_id FROM ({self._rows("event_id IS NULL")})) b
+                    ON e.ts = b.ts AND e.user_id = b.user_id
+                WHERE e.event_id IS NULL"""
+        )
+        return int(self.con.execute("SELECT count(*) FROM ingest_known_rows").fetchall()[0][0])
+
+    def _guarded(self, sql: str, params: dict[str, object] | None = None) -> None:
+        """Run a statement that reads the files; a failure to read them is a DataError."""
+        import duckdb
+
+        try:
+            self.con.execute(sql, params).fetchall()
+        except duckdb.Error as exc:
+            if is_interrupt(exc):
+                raise
+            self._check_unchanged()
+            raise _read_error(exc) from None
+
+    def _check_unchanged(self) -> None:
+        """Fail the run if a file changed since it was first read (the counts would disagree)."""
+        for file, stamp in self.stamped:
+            if _stamps([file])[0] != stamp:
+                raise DataError(
+                    f"{file.display}: the file changed while it was being ingested; nothing "
+                    "was ingested: ingest it again once whatever writes it has finished"
+                )
