@@ -134,3 +134,13 @@ def test_spark_refuses_an_orgs_file(tmp_path: Path) -> None:
     assert run.stderr == (
         "activity-report: error: --engine spark does not read --orgs yet; use --engine duckdb\n"
     )
+
+
+def test_seats_take_an_organization_name_too(store: Path) -> None:
+    window = ("--start", "2022-08-01", "--end", "2022-09-01")
+    by_id = run_cli("seats", "--db", str(store), *window, "--org", ACME, "--json")
+    by_name = run_cli("seats", "--db", str(store), *window, "--org", "ACME", "--json")
+    everyone = run_cli("seats", "--db", str(store), *window, "--json")
+    assert by_id.exit_code == by_name.exit_code == 0, by_name.stderr
+    assert by_name.stdout == by_id.stdout != everyone.stdout
+    assert "organization id or name" in run_cli("seats", "--help").stdout

@@ -102,6 +102,12 @@ CategoryOption = Annotated[
         autocompletion=complete_category,
     ),
 ]
+OrgOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--org", help="Only this organization id or name. Repeatable.", show_default=False
+    ),
+]
 HeartbeatOption = Annotated[
     str, typer.Option(help="Coverage of an event without an end or duration.")
 ]

@@ -32,6 +32,7 @@ from .options import (
     IdeAppsOption,
     InputTzOption,
     MemoryLimitOption,
+    OrgOption,
     ReportDbOption,
     SparkRemoteOption,
     StrictOption,
@@ -105,12 +106,7 @@ def report_command(
         str, typer.Option("--tz", help="Time zone: IANA name, +05:30, UTC or local.")
     ] = "UTC",
     category: CategoryOption = "any",
-    org: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--org", help="Only this organization id or name. Repeatable.", show_default=False
-        ),
-    ] = None,
+    org: OrgOption = None,
     user: Annotated[
         list[str] | None,
         typer.Option(

@@ -27,6 +27,7 @@ from .options import (
     EventsOption,
     HeartbeatOption,
     MemoryLimitOption,
+    OrgOption,
     ReportDbOption,
     SparkRemoteOption,
     StrictOption,
@@ -70,10 +71,7 @@ def seats_command(
         str, typer.Option("--tz", help="Time zone of the days: IANA name, +05:30, UTC or local.")
     ] = "UTC",
     category: CategoryOption = "any",
-    org: Annotated[
-        list[str] | None,
-        typer.Option("--org", help="Only this organization id. Repeatable.", show_default=False),
-    ] = None,
+    org: OrgOption = None,
     user: Annotated[
         list[str] | None,
         typer.Option(
