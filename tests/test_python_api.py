@@ -14,7 +14,7 @@ import pytest
 
 import activity_report as ar
 from activity_report.errors import UsageError
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, run_cli
 
 EVENTS = str(SAMPLE / "events.parquet")
 USERS = str(SAMPLE / "users.csv")
@@ -108,3 +108,12 @@ def test_the_readmes_python_example_runs_and_plots(monkeypatch: pytest.MonkeyPat
     frame = names["df"]
     assert list(frame.columns)[:3] == ["time", "bucket_duration", "user_id"]
     assert frame["name"].notna().all()  # the directory names every user of the sample
+
+
+def test_reading_keywords_over_a_store_are_refused_not_ignored(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    assert run_cli("ingest", str(SAMPLE / "events.parquet"), "--db", str(db)).exit_code == 0
+    with pytest.raises(UsageError, match="say how to read event files") as caught:
+        ar.report(db=db, time_format="epoch-ms")
+    assert "give them to ingest, or with events" in str(caught.value)
+    assert ar.report(db=db).report.activity  # the defaults are not "given"

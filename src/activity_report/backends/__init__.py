@@ -88,8 +88,15 @@ def open_source(
             reading=reading,
         )
         return
+    from ..sources import Reading
     from .duckdb import open_files, open_store
 
+    if not events and reading is not None and reading != Reading():
+        raise UsageError(
+            "{column}, {time_format}, {input_tz} and {category_map} say how to read event "
+            "files: give them to ingest, or with {events}",
+            params=("column", "time_format", "input_tz", "category_map", "events"),
+        )
     if coder is not None and not events:
         from ..coder import open_coder
         from ..sources.coder import DEFAULT_IDE_APPS

@@ -372,11 +372,10 @@ def _open_source(
     from ..backends import open_source
     from ..reporting import window
 
-    if not events and not coder and _given_on_command_line(_READING_OPTIONS):
-        raise UsageError(
-            "--column, --time-format, --input-tz and --category-map say how to read event "
-            "files: give them to ingest, or with --events"
-        )
+    # A config file's reading options are for its event files; on the command line they
+    # must go with --events, which open_source checks.
+    if not events and not _given_on_command_line(_READING_OPTIONS):
+        reading = None
     return open_source(
         events,
         None if events or coder else store_path(db),
