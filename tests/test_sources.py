@@ -664,18 +664,18 @@ def test_the_ids_sort_runs_beside_other_queries_and_hands_back_its_failure(
     """The view is made when asked for, once; a failure of the sort's thread is raised there."""
     import threading
 
-    from activity_report.sources import loading
+    from activity_report.sources import repeats
 
     text = "id,time,user_id,category\nx,2022-08-01T10:00:00Z,a,ide\nx,2022-08-01T11:00:00Z,b,ide\n"
     path = str(write(tmp_path / "r.csv", text))
     sorted_in: list[str] = []
-    repeats = loading.repeated_hashes
+    real_sort = repeats.repeated_hashes
 
     def spy(hashes: Any) -> Any:
         sorted_in.append(threading.current_thread().name)
-        return repeats(hashes)
+        return real_sort(hashes)
 
-    monkeypatch.setattr(loading, "repeated_hashes", spy)
+    monkeypatch.setattr(repeats, "repeated_hashes", spy)
     con = connect()
     try:
         loaded = load_events(con, expand_paths([path]))
@@ -690,7 +690,7 @@ def test_the_ids_sort_runs_beside_other_queries_and_hands_back_its_failure(
         def broken(hashes: Any) -> Any:
             raise MemoryError("no room for the sort")
 
-        monkeypatch.setattr(loading, "repeated_hashes", broken)
+        monkeypatch.setattr(repeats, "repeated_hashes", broken)
         failing = sources.counted_view_later(con, loaded)
         with pytest.raises(MemoryError, match="no room for the sort"):
             failing()

@@ -124,3 +124,39 @@ def test_repeated_rows_count_by_one_rule(backend: Opener, tmp_path: Path) -> Non
         "bob": (2, 60.0),
         "cy": (1, 60.0),
     }
+
+
+def test_a_repeated_id_is_its_first_files_first_row(backend: Opener, tmp_path: Path) -> None:
+    """The row an id keeps decides whose event it is, even when the copies disagree."""
+    first = write_csv(
+        tmp_path / "a.csv",
+        HEADER,
+        [
+            ("e1", "2024-01-01T10:00:00Z", "ann", "ide", ""),
+            ("e1", "2024-01-01T11:00:00Z", "bob", "ide", ""),  # later in the file: dropped
+            ("e2", "2024-01-01T12:00:00Z", "cy", "ide", ""),
+        ],
+    )
+    second = write_csv(
+        tmp_path / "b.csv",
+        HEADER,
+        [
+            ("e2", "2024-01-01T13:00:00Z", "dan", "ide", ""),  # a later file: dropped
+            ("e3", "2024-01-01T14:00:00Z", "dan", "ide", ""),
+        ],
+    )
+    assert totals(backend, [first, second]) == {
+        "ann": (1, 60.0),
+        "cy": (1, 60.0),
+        "dan": (1, 60.0),
+    }
+
+
+def test_copies_count_as_often_as_the_file_that_holds_most(backend: Opener, tmp_path: Path) -> None:
+    """Id-less copies: two in one file and three in another are three events."""
+    row = ("", "2024-01-01T10:00:00Z", "ann", "ide", "")
+    other = ("", "2024-01-01T10:00:00Z", "ann", "ide", "2024-01-01T10:10:00Z")  # not a copy
+    first = write_csv(tmp_path / "a.csv", HEADER, [row, row, other])
+    second = write_csv(tmp_path / "b.csv", HEADER, [row, row, row])
+    third = write_csv(tmp_path / "c.csv", HEADER, [row])
+    assert totals(backend, [first, second, third]) == {"ann": (4, 600.0)}

@@ -83,10 +83,7 @@ from .loading import (
     Summary,
     counted_view,
     counted_view_later,
-    hash_table,
     load_events,
-    read_hashes,
-    repeated_hashes,
 )
 from .mapping import DEFAULT as DEFAULT_READING
 from .mapping import FIELDS, TIME_FORMATS, Reading, parse_reading
@@ -97,6 +94,15 @@ from .paths import (
     EventFile,
     expand_paths,
     glob_escape,
+)
+from .repeats import (
+    IDENTITY,
+    KEPT_COLUMNS,
+    find_repeated,
+    hash_table,
+    kept_rows,
+    read_hashes,
+    repeated_hashes,
 )
 from .scans import describe
 
@@ -114,6 +120,8 @@ __all__ = [
     "DURATION_UNITS",
     "EPOCH_MICROS",
     "EVENT_SUFFIXES",
+    "IDENTITY",
+    "KEPT_COLUMNS",
     "MAX_COVERAGE_US",
     "MAX_LINE_BYTES",
     "MAX_TIME_US",
@@ -141,6 +149,8 @@ __all__ = [
     "epoch_limit",
     "expand_paths",
     "far_timestamps",
+    "find_repeated",
+    "kept_rows",
     "glob_escape",
     "has_rejects",
     "load_events",

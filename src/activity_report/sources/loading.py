@@ -21,16 +21,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import DataError
-from .canonical import canonical_select, id_text
-from .columns import MAX_TIME_US, MIN_TIME_US, Column, Mapping, quote_ident, quote_literal
+from . import repeats
+from .canonical import canonical_select
+from .columns import MAX_TIME_US, MIN_TIME_US, Mapping, quote_ident, quote_literal
 from .mapping import DEFAULT as DEFAULT_READING
 from .mapping import Reading
 from .paths import EventFile
+from .repeats import CONTENT, hash_table, id_hash, kept_rows, read_hashes
 from .scans import file_scans
 
 if TYPE_CHECKING:
     import duckdb
-    import numpy as np
 
 VIEW = "events_input"
 
@@ -71,7 +72,7 @@ class LoadedEvents:
     has_coverage: bool
     summary: Summary | None = None
     #: A query of one column ``h``: the 64-bit hash of every row's id, of the
-    #: rows that have one (:func:`_hash_ids`); None when no file has ids.
+    #: rows that have one (:func:`.repeats.id_hash`); None when no file has ids.
     id_hashes: str | None = None
 
     @property
@@ -124,7 +125,7 @@ def load_events(
         )
         summaries.append(_grouped(con, mapping, fmt, name, f"{view}_groups_{index}"))
         if mapping.event_id is not None:
-            hashes.append(f"SELECT {_hash_ids(mapping.event_id)} AS h FROM {name}")
+            hashes.append(f"SELECT {id_hash(mapping.event_id)} AS h FROM {name}")
     for target, selects in ((view, plain), (f"{view}_located", located)):
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {quote_ident(target)} AS " + "\nUNION ALL\n".join(selects)
@@ -143,27 +144,6 @@ def load_events(
         has_coverage=any(mapping.has_coverage for mapping, _, _, _ in scans),
         summary=summary,
         id_hashes="\nUNION ALL\n".join(hashes) or None,
-    )
-
-
-def _hash_ids(column: Column) -> str:
-    """SQL over a raw scan: the hash of the view's ``event_id``, NULL where that is NULL.
-
-    The same values as ``hash(event_id)`` over the view, at less cost: a raw id
-    whose first byte lies between ``!`` and DEL (one comparison of the string's
-    inlined prefix), that ends with no space and is all ASCII is its own
-    canonical id; any other is made canonical first (see
-    :func:`~.canonical.id_text`), and NULL there (none, or blank) hashes to NULL.
-    """
-    text = f"CAST({column.sql} AS VARCHAR)"
-    plain = (
-        f"{text} >= '!' AND {text} < chr(128) AND NOT ends_with({text}, ' ') "
-        f"AND strlen({text}) = length({text})"
-    )
-    canonical = id_text(column)
-    return (
-        f"CASE WHEN {plain} THEN hash({text}) "
-        f"WHEN {canonical} IS NOT NULL THEN hash({canonical}) END"
     )
 
 
@@ -227,11 +207,9 @@ def _grouped(
 def counted_view(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> str:
     """Register ``{view}_counted``: the rows of ``loaded`` that a report counts.
 
-    The rule the store keeps too: rows sharing an id are one event (the first
-    file's, its first row); id-less rows with equal content are copies, and
-    each content counts as many times as the file that holds it most often.
-    One file without ids is counted as it is, at no cost. Invalid rows pass
-    through unchanged.
+    The repeated-row rule, as the store keeps it (:mod:`.repeats`). One file
+    without ids is counted as it is, at no cost. Invalid rows pass through
+    unchanged.
     """
     return counted_view_later(con, loaded)()
 
@@ -257,126 +235,65 @@ def counted_view_later(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents) -> 
     try:
         pool.submit(importlib.import_module, "numpy")
         hashes = read_hashes(con, loaded.id_hashes)
-        sorting = pool.submit(repeated_hashes, hashes)
+        sorting = pool.submit(repeats.repeated_hashes, hashes)
     finally:
         pool.shutdown(wait=False)  # its tasks run on; the pool takes no other
 
     @functools.cache
     def finish() -> str:
-        repeats = sorting.result()  # raises here what the sort raised
+        repeated = sorting.result()  # raises here what the sort raised
         table = None
-        if repeats is not None:
+        if repeated is not None:
             table = quote_ident(f"{loaded.view}_repeated_ids")
-            hash_table(con, table, repeats)
+            hash_table(con, table, repeated)
         return _counted(con, loaded, table)
 
     return finish
 
 
 def _counted(con: duckdb.DuckDBPyConnection, loaded: LoadedEvents, repeated: str | None) -> str:
-    """The counted view over ``loaded``, given the table of repeated id hashes (or None)."""
+    """The counted view over ``loaded``, given the table of repeated id hashes (or None).
+
+    The rows the rule may merge (:func:`.repeats.kept_rows`) are those of an
+    id whose hash repeats and, when there are several files, the id-less
+    rows; the others pass as they are.
+    """
     view = loaded.view
     several = len(loaded.files) > 1
     source = quote_ident(view)
     if repeated is None and not several:
         return view
+    columns = "ts, end_us, user_id, category, org, event_id, problem, source_file, source_row"
+    valid = f"SELECT {columns} FROM {source} WHERE problem IS NULL"
+    parts = [f"SELECT {columns} FROM {source} WHERE problem IS NOT NULL"]
+    merged = []
+    if loaded.has_ids:
+        if repeated is None:
+            parts.append(f"{valid} AND event_id IS NOT NULL")
+        else:
+            candidates = f"hash(event_id) IN (SELECT h FROM {repeated})"
+            parts.append(f"{valid} AND event_id IS NOT NULL AND NOT {candidates}")
+            merged.append(f"event_id IS NOT NULL AND {candidates}")
+    if several:
+        merged.append("event_id IS NULL")
+    else:
+        parts.append(f"{valid} AND event_id IS NULL")
     order = quote_ident(f"{view}_file_order")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {order} (display VARCHAR, idx BIGINT)")
     con.executemany(
         f"INSERT INTO {order} VALUES (?, ?)", [[f.display, i] for i, f in enumerate(loaded.files)]
     )
-    columns = "ts, end_us, user_id, category, org, event_id, problem, source_file, source_row"
-    parts = [f"SELECT {columns} FROM {source} WHERE problem IS NOT NULL"]
-    if loaded.has_ids:
-        with_id = f"SELECT {columns} FROM {source} WHERE problem IS NULL AND event_id IS NOT NULL"
-        if repeated is None:
-            parts.append(with_id)
-        else:
-            # Only ids whose hash repeats can repeat: the others pass as they are,
-            # and the first-row search runs on the few rows of the candidates
-            # (grouped by the id itself, so a hash collision merges nothing).
-            candidates = f"hash(event_id) IN (SELECT h FROM {repeated})"
-            parts.append(f"{with_id} AND NOT {candidates}")
-            parts.append(
-                f"""SELECT unnest(arg_min(
-                           struct_pack({columns}),
-                           o.idx * 4294967296 + coalesce(v.source_row, 0)))
-                    FROM {source} v LEFT JOIN {order} o ON o.display = v.source_file
-                    WHERE problem IS NULL AND event_id IS NOT NULL AND {candidates}
-                    GROUP BY event_id"""
-            )
-    if several:
-        parts.append(
-            f"""SELECT ts, end_us, user_id, category, org, event_id, problem,
-                       NULL AS source_file, CAST(NULL AS BIGINT) AS source_row
-                FROM (SELECT ts, end_us, user_id, category, org, event_id, problem,
-                             unnest(range(copies)) AS copy
-                      FROM (SELECT ts, end_us, user_id, category, org, event_id, problem,
-                                   max(n) AS copies
-                            FROM (SELECT ts, end_us, user_id, category, org, event_id, problem,
-                                         count(*) AS n
-                                  FROM {source}
-                                  WHERE problem IS NULL AND event_id IS NULL
-                                  GROUP BY ts, end_us, user_id, category, org, event_id,
-                                           problem, source_file)
-                            GROUP BY ALL))"""
-        )
-    else:
-        parts.append(f"SELECT {columns} FROM {source} WHERE problem IS NULL AND event_id IS NULL")
+    rows = f"""(SELECT v.*, o.idx AS file_no
+               FROM {source} v LEFT JOIN {order} o ON o.display = v.source_file
+               WHERE v.problem IS NULL AND ({" OR ".join(f"({m})" for m in merged)}))"""
+    parts.append(
+        f"""SELECT {CONTENT}, event_id, CAST(NULL AS VARCHAR) AS problem,
+                   CAST(NULL AS VARCHAR) AS source_file, CAST(NULL AS BIGINT) AS source_row
+            FROM ({kept_rows(rows)})"""
+    )
     counted = f"{view}_counted"
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {quote_ident(counted)} AS "
         + "\nUNION ALL\n".join(f"({part})" for part in parts)
     )
     return counted
-
-
-def read_hashes(con: duckdb.DuckDBPyConnection, query: str) -> np.ndarray:
-    """The 64-bit hashes of ``query``'s one column ``h``, its NULLs left out.
-
-    For the ids (:attr:`LoadedEvents.id_hashes`), invalid rows count too: a
-    hash they repeat only sends its valid rows through the exact grouping by
-    id, which finds nothing to merge.
-    """
-    # NULLs, not a WHERE: the filter would compute every id a second time.
-    # The rows are read before anything asks for NumPy: its import, under way
-    # in another thread, then runs beside DuckDB (``fetchnumpy`` on a streamed
-    # result imports it first, and would wait for it). DuckDB 1.4 calls this
-    # step ``execute``.
-    relation = con.sql(query)
-    materialize = getattr(relation, "materialize", None) or getattr(relation, "execute", None)
-    rows = relation if materialize is None else materialize()
-    import numpy as np
-
-    column = rows.fetchnumpy()["h"]
-    # Masked where an id is missing; not asked as np.ma.isMaskedArray, which
-    # would import numpy.ma for nothing.
-    return column if type(column) is np.ndarray else column.compressed()
-
-
-def repeated_hashes(hashes: np.ndarray) -> np.ndarray | None:
-    """The values of ``hashes`` that occur more than once, or None (usually none do).
-
-    Sorted in place and neighbours compared: NumPy sorts 20 million in a
-    fraction of a second, while a DuckDB aggregate over as many groups takes
-    ten times as long and a gigabyte, and a window ordered over the whole
-    column runs on one thread.
-    """
-    import numpy as np
-
-    hashes.sort()
-    same = hashes[1:] == hashes[:-1]
-    if not same.any():
-        return None
-    return np.unique(hashes[1:][same])
-
-
-def hash_table(con: duckdb.DuckDBPyConnection, table: str, hashes: np.ndarray) -> None:
-    """Create the temporary table ``table`` (a quoted name) of ``hashes``, column ``h``."""
-    import pyarrow as pa
-
-    # A relation, not a registered view: inside a transaction, a dropped view
-    # keeps its Python object until the commit.
-    con.from_arrow(pa.table({"h": hashes})).query(
-        "hashes", f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT h FROM hashes"
-    )

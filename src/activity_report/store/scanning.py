@@ -23,10 +23,7 @@ if TYPE_CHECKING:
 INPUT_VIEW = "ingest_input"
 
 #: A row's identity for the in-batch duplicate search (a hash; compared on the real columns).
-_KEY = (
-    "CASE WHEN event_id IS NOT NULL THEN hash(event_id) "
-    "ELSE hash(ts, user_id, category, org, end_us) END"
-)
+_KEY = sources.IDENTITY
 
 
 class Scan:
@@ -258,19 +255,13 @@ class Scan:
         )
 
     def _number_copies(self) -> None:
-        """Apply the duplicate rule among the files, before the store is looked at.
+        """Apply the repeated-row rule among the files, before the store is looked at.
 
-        Of the rows sharing an id only the first is kept (the first file's,
-        its first row). Of the id-less rows with the same content, each
-        file's copies are numbered 1, 2, ... (``copy``), and the run keeps one
-        row per content and copy number: as many copies as the file that held
-        the most. Only identities whose hash occurs more than once are looked
-        at, and there the real columns decide. Finding them is one NumPy sort
-        of 64-bit hashes (faster than a hash aggregate over every row, and than
-        DuckDB's window over them, which runs on one thread); usually there
-        are none, and the rows stay in the files. Else ``ingest_repeated``
-        keeps the rows behind them, numbered, and the other rows still stream
-        from the files.
+        The rule and how its rows are found are :mod:`..sources.repeats`'.
+        Usually no identity repeats, and the rows stay in the files. Else
+        ``ingest_repeated`` keeps the rows the rule keeps of those behind a
+        repeated hash, with ``copy`` numbering an id-less content's copies,
+        and the other rows still stream from the files.
         """
         con = self.con
         self.repeated = False
@@ -282,37 +273,17 @@ class Scan:
             # Every valid row has an id: the key is its hash, read from the raw
             # ids without the view's other columns. Invalid rows' ids come too;
             # a hash they repeat only sends rows through the exact grouping below.
-            keys = sources.read_hashes(con, self.loaded.id_hashes)
+            keys = self.loaded.id_hashes
         else:
-            keys = sources.read_hashes(
-                con, f"SELECT {_KEY} AS h FROM {source} WHERE problem IS NULL"
-            )
-        repeats = sources.repeated_hashes(keys)
-        if repeats is None:
+            keys = f"SELECT {_KEY} AS h FROM {source} WHERE problem IS NULL"
+        if not sources.find_repeated(con, keys, "ingest_dup_keys"):
             return
-        sources.hash_table(con, "ingest_dup_keys", repeats)
-        same = """event_id,
-            CASE WHEN event_id IS NULL THEN ts END,
-            CASE WHEN event_id IS NULL THEN user_id END,
-            CASE WHEN event_id IS NULL THEN category END,
-            CASE WHEN event_id IS NULL THEN org END,
-            CASE WHEN event_id IS NULL THEN end_us END"""
+        behind = f"""(SELECT v.*, f.file_no
+                     FROM {located} v JOIN ingest_files f ON f.display = v.source_file
+                     WHERE v.problem IS NULL AND {_KEY} IN (SELECT h FROM ingest_dup_keys))"""
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ingest_repeated AS
-                SELECT ts, end_us, user_id, category, org, event_id, file_no, copy FROM (
-                    SELECT *, row_number() OVER (
-                        PARTITION BY {same}, copy ORDER BY file_no, source_row) AS seen
-                    FROM (
-                        SELECT *, row_number() OVER (
-                            PARTITION BY {same}, CASE WHEN event_id IS NULL THEN file_no END
-                            ORDER BY file_no, source_row) AS copy
-                        FROM (
-                            SELECT v.ts, v.end_us, v.user_id, v.category, v.org, v.event_id,
-                                   v.source_row, f.file_no
-                            FROM {located} v JOIN ingest_files f ON f.display = v.source_file
-                            WHERE v.problem IS NULL
-                              AND {_KEY} IN (SELECT h FROM ingest_dup_keys))))
-                WHERE seen = 1 AND (event_id IS NULL OR copy = 1)"""
+            "CREATE OR REPLACE TEMP TABLE ingest_repeated AS "
+            f"SELECT {sources.KEPT_COLUMNS} FROM ({sources.kept_rows(behind)})"
         )
         self.repeated = True
 
