@@ -380,7 +380,7 @@ def answerable(edges: Sequence[int], filters: Filters, heartbeat_us: int) -> boo
     )
 
 
-def _filter_sql(filters: Filters, params: dict[str, object]) -> str:
+def filter_sql(filters: Filters, params: dict[str, object]) -> str:
     """SQL: the rollup rows of ``filters`` (one that :func:`answerable` accepts)."""
     clauses = []
     if set(filters.categories) == set(sources.CATEGORIES):
@@ -411,7 +411,7 @@ def cells(con: duckdb.DuckDBPyConnection, edges: Sequence[int], filters: Filters
         ("rollups_daily", "day", DAY_US) if daily else ("rollups", "slot", SLOT_US)
     )
     params: dict[str, object] = {"start": edges[0], "end": edges[-1]}
-    where = _filter_sql(filters, params)
+    where = filter_sql(filters, params)
     widths = {hi - lo for lo, hi in zip(edges, edges[1:], strict=False)}
     if len(widths) == 1:
         source = f"""SELECT ({column} - $start) // {widths.pop()} AS bucket, uid, count, duration
@@ -458,7 +458,7 @@ def span(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[int, int] | 
     bounds let the scans skip every other row group).
     """
     params: dict[str, object] = {}
-    where = _filter_sql(filters, params)
+    where = filter_sql(filters, params)
     first, last = con.execute(
         f"SELECT min(slot) FILTER (count > 0), max(slot) FROM rollups WHERE {where}", params
     ).fetchall()[0]

@@ -73,8 +73,14 @@ class StoreSource:
         """How many users have an event that touches ``[edges_us[0], edges_us[-1])``.
 
         Counted as the report counts: an event covers its span, or the heartbeat.
+        The rollups tell it without reading the events, exactly for a range on
+        slot edges, else with the users active only in the parts of its edge
+        slots outside it (a bound: :func:`.store.edges.active_users`).
         """
         self._check()
+        rolled = self.store.rollup_active_users(edges_us[0], edges_us[-1], filters, heartbeat_us)
+        if rolled is not None:
+            return rolled
         where, params = engine.filter_sql(filters)
         params.update(start=edges_us[0], end=edges_us[-1], heartbeat=heartbeat_us)
         row = self.store.con.execute(
@@ -108,6 +114,10 @@ class StoreSource:
 
     def values_like(self, column: str, values: Sequence[str]) -> set[str]:
         self._check()
+        if column == "org":
+            found = self.store.rollup_orgs_like(values)
+            if found is not None:
+                return found
         return engine.values_like(self.store.con, self.view, column, values)
 
     def user_ids(self) -> set[str]:
