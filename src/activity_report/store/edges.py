@@ -30,7 +30,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .. import engine
 from ..backends.protocol import Cell, Filters
@@ -151,60 +153,67 @@ def _rolled(
 def _from_events(
     con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters
 ) -> list[tuple[int, str, int, int]]:
-    """Per bucket and user, the counts and union of the cut pieces, from the events."""
+    """Per bucket and user, the counts and union of the cut pieces, from the events.
+
+    Per cut slot, two scans whose time bounds skip the other row groups: the
+    events starting in the slot or a heartbeat before it, and the sessions
+    starting earlier that end past its start. The few rows that meet a piece
+    come back sorted by piece, user and start; NumPy adds up what each adds
+    past the furthest end before it, inside the piece.
+    """
     if not pieces.cut:
         return []
     where, params = engine.filter_sql(filters, valid_only=False)
-    slots = pieces.cut_slots
-    first, last = slots[0], slots[-1] + SLOT_US
-    # The times an event must start in to meet a cut slot as a heartbeat
-    # (or as a session starting there), merged into disjoint windows.
-    windows: list[list[int]] = []
-    for slot in slots:
-        if windows and slot - HEARTBEAT_US <= windows[-1][1]:
-            windows[-1][1] = slot + SLOT_US
-        else:
-            windows.append([slot - HEARTBEAT_US, slot + SLOT_US])
-    near = " OR ".join(f"(ts >= {lo} AND ts < {hi})" for lo, hi in windows)
-    values = ", ".join(f"({i}, {a}, {b}, {bucket})" for i, (a, b, bucket) in enumerate(pieces.cut))
-    rows = con.execute(
-        f"""WITH near AS (
-                SELECT user_id, ts, greatest(coalesce(end_us, ts + $heartbeat), ts) AS te
-                FROM events WHERE {where} AND ({near})
+    scans = []
+    for slot in pieces.cut_slots:
+        near, end = slot - HEARTBEAT_US, slot + SLOT_US
+        scans.append(
+            f"""SELECT {slot} AS slot, user_id, ts, greatest(coalesce(end_us, ts + $heartbeat), ts)
+                FROM events WHERE {where} AND ts >= {near} AND ts < {end}
                 UNION ALL
-                -- Sessions that reach into a cut slot from before its window.
-                SELECT user_id, ts, end_us AS te
-                FROM events
-                WHERE {where} AND end_us > {first} AND ts < {last} AND NOT ({near})
-            ),
-            met AS (
-                SELECT user_id, ts, te,
-                       unnest(range(greatest(ts - ((ts % {SLOT_US}) + {SLOT_US}) % {SLOT_US},
-                                             {first}),
-                                    least(greatest(te, ts + 1), {last}), {SLOT_US})) AS slot
-                FROM near
-            ),
-            pieces AS (
-                SELECT piece, a, b, bucket, a - ((a % {SLOT_US}) + {SLOT_US}) % {SLOT_US} AS slot
-                FROM (VALUES {values}) v(piece, a, b, bucket)
-            ),
-            meeting AS (
-                SELECT p.piece, p.bucket, p.a, p.b, m.user_id, m.ts, m.te
-                FROM met m JOIN pieces p USING (slot)
-                WHERE m.ts < p.b AND (m.te > p.a OR m.ts >= p.a)
-            ),
-            added AS (
-                SELECT bucket, user_id, ts >= a AS counted,
-                       greatest(least(te, b) - greatest(ts, a, coalesce(max(te) OVER (
-                           PARTITION BY piece, user_id ORDER BY ts, te
-                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), a)), 0) AS duration
-                FROM meeting
-            )
-            SELECT bucket, user_id, count(*) FILTER (counted), sum(duration)
-            FROM added GROUP BY ALL""",
+                SELECT {slot}, user_id, ts, end_us
+                FROM events WHERE {where} AND ts < {near} AND end_us > {slot}"""
+        )
+    values = ", ".join(f"({i}, {a}, {b})" for i, (a, b, _) in enumerate(pieces.cut))
+    found = con.execute(
+        f"""SELECT p.piece, m.user_id, m.ts, m.te, p.a, p.b
+            FROM ({" UNION ALL ".join(scans)}) m(slot, user_id, ts, te)
+            JOIN (SELECT piece, a, b, a - ((a % {SLOT_US}) + {SLOT_US}) % {SLOT_US} AS slot
+                  FROM (VALUES {values}) v(piece, a, b)) p USING (slot)
+            WHERE m.ts < p.b AND (m.te > p.a OR m.ts >= p.a)
+            ORDER BY p.piece, m.user_id, m.ts, m.te""",
         params | {"heartbeat": HEARTBEAT_US},
-    ).fetchall()
-    return [(int(b), str(u), int(n), int(d)) for b, u, n, d in rows]
+    ).fetchnumpy()
+    return _swept(found, [bucket for _, _, bucket in pieces.cut])
+
+
+def _swept(found: dict[str, Any], buckets: list[int]) -> list[tuple[int, str, int, int]]:
+    """The counts and unions per piece and user of ``found`` (sorted by piece, user, start)."""
+    piece = np.asarray(found["piece"], dtype=np.int64)
+    if not len(piece):
+        return []
+    users = np.asarray(found["user_id"], dtype=object)
+    ts, te = (np.asarray(found[c], dtype=np.int64) for c in ("ts", "te"))
+    a, b = (np.asarray(found[c], dtype=np.int64) for c in ("a", "b"))
+    first = np.ones(len(piece), dtype=bool)
+    first[1:] = (piece[1:] != piece[:-1]) | (users[1:] != users[:-1])
+    group = np.cumsum(first) - 1
+    # Inside the piece, as offsets from its start (at most a slot): a running
+    # maximum of ends over the whole array stays in each group when each
+    # group's values are raised above every earlier group's.
+    lo = np.clip(ts, a, b) - a
+    hi = np.maximum(np.clip(te, a, b) - a, lo)
+    raised = group * (SLOT_US + 1) + hi
+    reach = np.maximum.accumulate(raised) - group * (SLOT_US + 1)
+    before = np.where(first, 0, np.roll(reach, 1))
+    added = np.maximum(hi - np.maximum(lo, before), 0)
+    starts = np.flatnonzero(first)
+    counts = np.add.reduceat((ts >= a).astype(np.int64), starts)
+    durations = np.add.reduceat(added, starts)
+    return [
+        (buckets[int(piece[i])], str(users[i]), int(n), int(d))
+        for i, n, d in zip(starts, counts, durations, strict=True)
+    ]
 
 
 def active_users(con: duckdb.DuckDBPyConnection, start: int, end: int, filters: Filters) -> int:
