@@ -70,12 +70,12 @@ def workloads(first: datetime, last: datetime, orgs: Sequence[str]) -> dict[str,
     """The workloads over a store whose events lie from ``first`` to ``last``: the ``i``th
     query of each, all distinct (for ``i`` below some thousands)."""
     day0 = first.replace(hour=0, minute=0, second=0, microsecond=0)
-    days = max(1, (last - day0).days - 1)
+    days = max(1, (last - day0).days)
 
     def day_range(i: int) -> tuple[datetime, datetime]:
-        # Every start day with every length (1-28 days) before any pair repeats.
-        length = 1 + (i // days) % 28
-        start = day0 + timedelta(days=i % days)
+        # Lengths of 1 to 28 days in turn, each 28 queries a day later: no pair repeats.
+        length = 1 + i % 28
+        start = day0 + timedelta(days=(i // 28 + 5 * (i % 28)) % max(1, days - 28))
         return start, start + timedelta(days=length)
 
     def aligned(i: int) -> dict[str, str]:

@@ -100,12 +100,10 @@ def plan(edges: Sequence[int]) -> Plan | None:
 def cells(con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters) -> list[Cell]:
     """Counts and durations per bucket and user: whole slots and days from the rollups,
     cut slots from the events (see the module's docstring)."""
-    sums: dict[tuple[int, str], list[int]] = {}
-    for rows in (_rolled(con, pieces, filters), _from_events(con, pieces, filters)):
-        for bucket, user, n, duration in rows:
-            total = sums.setdefault((int(bucket), str(user)), [0, 0])
-            total[0] += int(n)
-            total[1] += int(duration)
+    sums = {(b, u): (n, d) for b, u, n, d in _rolled(con, pieces, filters)}
+    for bucket, user, n, duration in _from_events(con, pieces, filters):
+        before = sums.get((bucket, user), (0, 0))
+        sums[bucket, user] = (before[0] + n, before[1] + duration)
     return [Cell(b, u, n, d) for (b, u), (n, d) in sorted(sums.items()) if n or d]
 
 
@@ -138,16 +136,14 @@ def _rolled(
     if not parts:
         return []
     union = " UNION ALL ".join(parts)
-    return [
-        (int(b), str(u), int(n), int(d))
-        for b, u, n, d in con.execute(
-            f"""SELECT g.bucket, k.user_id, g.n, g.duration
-                FROM (SELECT bucket, uid, sum(count) AS n, sum(duration) AS duration
-                      FROM ({union}) GROUP BY ALL) g
-                JOIN rollup_users k USING (uid)""",
-            params,
-        ).fetchall()
-    ]
+    rows: list[tuple[int, str, int, int]] = con.execute(
+        f"""SELECT g.bucket, k.user_id, CAST(g.n AS BIGINT), CAST(g.duration AS BIGINT)
+            FROM (SELECT bucket, uid, sum(count) AS n, sum(duration) AS duration
+                  FROM ({union}) GROUP BY ALL) g
+            JOIN rollup_users k USING (uid)""",
+        params,
+    ).fetchall()
+    return rows
 
 
 def _from_events(

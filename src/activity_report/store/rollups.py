@@ -426,8 +426,9 @@ def cells(con: duckdb.DuckDBPyConnection, edges: Sequence[int], filters: Filters
                          FROM range(1, len($edges)) t(i)
                      ) k USING ({column})
                      WHERE {where} AND r.{column} >= $start AND r.{column} < $end"""
+    # BIGINT, not the sums' HUGEINT: Python takes those several times faster.
     rows = con.execute(
-        f"""SELECT g.bucket, k.user_id, g.n, g.duration
+        f"""SELECT g.bucket, k.user_id, CAST(g.n AS BIGINT), CAST(g.duration AS BIGINT)
             FROM (SELECT bucket, uid, sum(count) AS n, sum(duration) AS duration
                   FROM ({source}) GROUP BY ALL) g
             JOIN rollup_users k USING (uid)
@@ -435,7 +436,7 @@ def cells(con: duckdb.DuckDBPyConnection, edges: Sequence[int], filters: Filters
             ORDER BY 1, 2""",
         params,
     ).fetchall()
-    return [Cell(int(b), str(u), int(n), int(d)) for b, u, n, d in rows]
+    return [Cell(*row) for row in rows]
 
 
 def counted(con: duckdb.DuckDBPyConnection) -> int:
