@@ -56,6 +56,11 @@ class Reading:
 
     # ----------------------------------------------------------------- reading
 
+    def hold(self) -> None:
+        """Attach the store until it is closed, unless it is attached already."""
+        if not self.attached:
+            self._attach()
+
     def events_view(self, name: str = EVENTS_VIEW) -> str:
         """Register the temporary view ``name`` with the columns of :data:`sources.VIEW`.
 
@@ -63,8 +68,7 @@ class Reading:
         ``problem``, ``source_file`` and ``source_row`` are NULL. The view reads
         the attached store, so a writer's store stays held until it is closed.
         """
-        if not self.attached:
-            self._attach()
+        self.hold()
         self.con.execute(
             f"""CREATE OR REPLACE TEMP VIEW {sources.quote_ident(name)} AS
                 SELECT ts, end_us, user_id, category, org, event_id,

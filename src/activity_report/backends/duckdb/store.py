@@ -32,11 +32,19 @@ class StoreSource:
     orgs_file: str | None = None  # an organization directory file, else the store's
     #: The run it belongs to: a cancelled run's next query does not start.
     context: resources.RunContext | None = None
-    view: str = field(init=False)
     _checked: Diagnostics | None = field(default=None, init=False, repr=False)
+    _view: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.view = self.store.events_view()
+        self.store.hold()  # for the source's life, as its view would hold it
+
+    @property
+    def view(self) -> str:
+        """The events as :data:`sources.VIEW`, registered on first use: a report the
+        rollups answer needs none (a server's every request would make it anew)."""
+        if self._view is None:
+            self._view = self.store.events_view()
+        return self._view
 
     def diagnostics(self) -> Diagnostics:
         """The store's counts: its unknown categories, cheap when the rollups hold every event."""
