@@ -278,8 +278,8 @@ def write_results(
         checked,
         "",
         "Server CPU per request (user + system time of the server process, all threads, "
-        "over the requests answered) does not depend on what else the machine runs: "
-        "1000 / it is the requests a second one core would answer.",
+        "over the requests answered) depends far less than latency on what else the "
+        "machine runs: 1000 / it is about the requests a second one idle core would answer.",
         "",
     ]
     if args.note:
