@@ -122,10 +122,13 @@ def edge_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         ["--start", "2024-03-29T23:31:00Z", "--end", "2024-03-29T23:34:00Z", "--interval", "1m"],
     ],
 )
+@pytest.mark.parametrize("scans", ["a scan per cut slot", "one scan of every cut slot"])
 def test_ranges_off_the_slot_edges_report_as_the_files_do(
-    args: list[str], edge_store: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    args: list[str], scans: str, edge_store: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
+    if scans.startswith("one"):
+        monkeypatch.setattr(edges_mod, "SCANS", 0)
     log, db = edge_store
     stderr = same_report(log, db, args)
     assert "answered from the 15-minute rollups" in stderr, args

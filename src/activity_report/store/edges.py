@@ -151,29 +151,18 @@ def _from_events(
 ) -> list[tuple[int, str, int, int]]:
     """Per bucket and user, the counts and union of the cut pieces, from the events.
 
-    Per cut slot, two scans whose time bounds skip the other row groups: the
-    events starting in the slot or a heartbeat before it, and the sessions
-    starting earlier that end past its start. The few rows that meet a piece
-    come back sorted by piece, user and start; NumPy adds up what each adds
-    past the furthest end before it, inside the piece.
+    The events that meet a cut slot (:func:`_near`) are joined to its
+    pieces; the few rows that meet a piece come back sorted by piece, user
+    and start, and NumPy adds up what each adds past the furthest end before
+    it, inside the piece.
     """
     if not pieces.cut:
         return []
     where, params = engine.filter_sql(filters, valid_only=False)
-    scans = []
-    for slot in pieces.cut_slots:
-        near, end = slot - HEARTBEAT_US, slot + SLOT_US
-        scans.append(
-            f"""SELECT {slot} AS slot, user_id, ts, greatest(coalesce(end_us, ts + $heartbeat), ts)
-                FROM events WHERE {where} AND ts >= {near} AND ts < {end}
-                UNION ALL
-                SELECT {slot}, user_id, ts, end_us
-                FROM events WHERE {where} AND ts < {near} AND end_us > {slot}"""
-        )
     values = ", ".join(f"({i}, {a}, {b})" for i, (a, b, _) in enumerate(pieces.cut))
     found = con.execute(
         f"""SELECT p.piece, m.user_id, m.ts, m.te, p.a, p.b
-            FROM ({" UNION ALL ".join(scans)}) m(slot, user_id, ts, te)
+            FROM ({_near(pieces.cut_slots, where)}) m
             JOIN (SELECT piece, a, b, a - ((a % {SLOT_US}) + {SLOT_US}) % {SLOT_US} AS slot
                   FROM (VALUES {values}) v(piece, a, b)) p USING (slot)
             WHERE m.ts < p.b AND (m.te > p.a OR m.ts >= p.a)
@@ -181,6 +170,53 @@ def _from_events(
         params | {"heartbeat": HEARTBEAT_US},
     ).fetchnumpy()
     return _swept(found, [bucket for _, _, bucket in pieces.cut])
+
+
+#: Up to this many cut slots are read by two scans each; more by two scans in all.
+SCANS = 16
+
+
+def _near(slots: list[int], where: str) -> str:
+    """SQL: ``(slot, user_id, ts, te)`` for every event matching ``where`` and cut slot it meets.
+
+    An event meets a slot as a heartbeat starting in it or a heartbeat
+    before it (the slot's window), or as a session starting earlier that
+    ends past its start. A few slots are read by two scans each, whose time
+    bounds skip all but a row group or two of the events (stored in about
+    the order they happened). More slots are read by one scan of all their
+    windows and one of the sessions across them, each event spread over the
+    slots it meets: a few hundred scans would cost more to plan than to run.
+    """
+    if len(slots) <= SCANS:
+        return " UNION ALL ".join(
+            f"""SELECT {slot} AS slot, user_id, ts,
+                       greatest(coalesce(end_us, ts + $heartbeat), ts) AS te
+                FROM events WHERE {where} AND ts >= {slot - HEARTBEAT_US} AND ts < {slot + SLOT_US}
+                UNION ALL
+                SELECT {slot}, user_id, ts, end_us
+                FROM events WHERE {where} AND ts < {slot - HEARTBEAT_US} AND end_us > {slot}"""
+            for slot in slots
+        )
+    # In a slot's window: in the slot, or a heartbeat before it (a heartbeat is
+    # shorter than a slot). A list of constants is a hash look-up.
+    cut = ", ".join(map(str, slots))
+    floor = f"ts - ((ts % {SLOT_US}) + {SLOT_US}) % {SLOT_US}"
+    ahead = f"ts + {HEARTBEAT_US} - ((ts + {HEARTBEAT_US}) % {SLOT_US} + {SLOT_US}) % {SLOT_US}"
+    near = f"({floor} IN ({cut}) OR {ahead} IN ({cut}))"
+    first, last = slots[0], slots[-1] + SLOT_US
+    return f"""
+        SELECT unnest(range(greatest({floor}, {first}), least(greatest(te, ts + 1), {last}),
+                            {SLOT_US})) AS slot,
+               user_id, ts, te
+        FROM (
+            SELECT user_id, ts, greatest(coalesce(end_us, ts + $heartbeat), ts) AS te
+            FROM events
+            WHERE {where} AND ts >= {first - HEARTBEAT_US} AND ts < {last} AND {near}
+            UNION ALL
+            SELECT user_id, ts, end_us
+            FROM events
+            WHERE {where} AND end_us > {first} AND ts < {last} AND NOT {near}
+        )"""
 
 
 def _swept(found: dict[str, Any], buckets: list[int]) -> list[tuple[int, str, int, int]]:
