@@ -270,6 +270,16 @@ def test_to_json_writes_utf8_names_unescaped() -> None:
     text.encode("utf-8")  # no lone surrogates
 
 
+@given(name=st.text(), user=st.text(min_size=1))
+def test_to_json_writes_what_json_dumps_writes_of_any_names(name: str, user: str) -> None:
+    # orjson writes reports; json.dumps is the reference, lone surrogates included.
+    directory = {**DIRECTORY, user: UserInfo(user, name, name[:3] or None, (name,))}
+    cells = [(0, user, 2, HOUR_US), (1, "u-1", 1, 5), (1, user, 0, 7)]
+    report = build_report(utc_edges(0, 1, 2), cells, directory)
+    expected = json.dumps(to_api(report), indent=2, ensure_ascii=False, allow_nan=False)
+    assert to_json(report) == expected + "\n"
+
+
 def test_to_json_refuses_nan() -> None:
     # Durations are ints by construction; should a float ever slip in, to_json fails
     # loudly instead of writing NaN, which is not JSON.

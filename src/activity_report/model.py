@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring as _string
 from typing import Any, TypeVar
 
+import orjson
+
 NS_PER_US = 1_000
 T = TypeVar("T")
 #: A run's check (:meth:`.resources.RunContext.check`): raises once the run is cancelled.
@@ -212,8 +214,31 @@ def _bucket_counts(bucket: Bucket) -> dict[str, Any]:
 
 
 def to_json(report: Report, *, check: Check | None = None) -> str:
-    """Valid, UTF-8-safe JSON with one trailing newline (``check``: as :func:`build_report`'s)."""
-    return indented_json(to_api(report, check=check), check=check) + "\n"
+    """Valid, UTF-8-safe JSON with one trailing newline (``check``: as :func:`build_report`'s).
+
+    Written by orjson, in C: the text :func:`indented_json` writes (that of
+    ``json.dumps``), tens of times faster; a server answering many reports
+    spent most of its time writing them. Numbers that are not all integers
+    (never, by construction) and what orjson refuses (a lone surrogate) are
+    left to :func:`indented_json`, which refuses NaN.
+    """
+    value = to_api(report, check=check)
+    if _integers_only(report):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n"
+        except TypeError:  # orjson.JSONEncodeError is one
+            pass
+    return indented_json(value, check=check) + "\n"
+
+
+def _integers_only(report: Report) -> bool:
+    """Whether every count and duration of ``report`` is an int (a float would be written
+    as orjson writes it, not as ``json.dumps`` does, and NaN as null)."""
+    return all(
+        type(b.duration) is int
+        and all(type(u.duration) is int and type(u.count) is int for u in b.user_activity)
+        for b in report.activity
+    ) and all(type(t.total_count) is int and type(t.total_duration) is int for t in report.users)
 
 
 def indented_json(value: Any, *, check: Check | None = None) -> str:

@@ -1,7 +1,8 @@
 """What one answer may cost the server: its cells, before they are computed; the cache's bytes.
 
 A report's JSON holds a cell per bucket and active user. Before any cell is
-computed, :class:`BoundedSource` counts the users active in the range (one
+computed, :class:`BoundedSource` counts the users active in the range (from
+the store's rollups, a few rows per user, where they can tell; else one
 aggregate over the events it would read) and refuses, with a 400 that says
 the size and how to narrow the request, a report that could hold more than
 ``max_cells`` cells (buckets x users; the real answer holds at most that

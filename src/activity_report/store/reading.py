@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from .. import sources
 from ..backends.protocol import Cell, Filters
 from ..model import UserInfo
+from . import edges as edges_mod
 from . import info as info_mod
 from . import rollups
 from .opening import CATALOG, _literal
@@ -55,6 +56,11 @@ class Reading:
 
     # ----------------------------------------------------------------- reading
 
+    def hold(self) -> None:
+        """Attach the store until it is closed, unless it is attached already."""
+        if not self.attached:
+            self._attach()
+
     def events_view(self, name: str = EVENTS_VIEW) -> str:
         """Register the temporary view ``name`` with the columns of :data:`sources.VIEW`.
 
@@ -62,8 +68,7 @@ class Reading:
         ``problem``, ``source_file`` and ``source_row`` are NULL. The view reads
         the attached store, so a writer's store stays held until it is closed.
         """
-        if not self.attached:
-            self._attach()
+        self.hold()
         self.con.execute(
             f"""CREATE OR REPLACE TEMP VIEW {sources.quote_ident(name)} AS
                 SELECT ts, end_us, user_id, category, org, event_id,
@@ -77,13 +82,51 @@ class Reading:
     def rollup_cells(
         self, edges: Sequence[int], filters: Filters, heartbeat_us: int
     ) -> list[Cell] | None:
-        """The report's cells from the rollups, or None when they cannot answer it exactly."""
+        """The report's cells from the rollups, or None when they cannot answer it exactly.
+
+        Buckets off the slot edges take their whole slots from the rollups and
+        the slots an edge cuts from the events (:mod:`.edges`).
+        """
         if rollups.STEP not in self.applied:
             return None  # an older store, read before its upgrade
-        if not rollups.answerable(edges, filters, heartbeat_us):
+        if not rollups.answerable((), filters, heartbeat_us):
+            return None
+        if rollups.answerable(edges, filters, heartbeat_us):
+            with self._reading():
+                return rollups.cells(self.con, edges, filters)
+        pieces = edges_mod.plan(edges)
+        if pieces is None:
             return None
         with self._reading():
-            return rollups.cells(self.con, edges, filters)
+            return edges_mod.cells(self.con, pieces, filters)
+
+    def rollup_active_users(
+        self, start: int, end: int, filters: Filters, heartbeat_us: int
+    ) -> int | None:
+        """The users active in ``[start, end)`` from the rollups (a bound off slot edges:
+        :func:`.edges.active_users`), or None when they cannot tell."""
+        if rollups.STEP not in self.applied:
+            return None
+        if not rollups.answerable((), filters, heartbeat_us):
+            return None
+        with self._reading():
+            return edges_mod.active_users(self.con, start, end, filters)
+
+    def rollup_orgs_like(self, values: Sequence[str]) -> set[str] | None:
+        """The organizations equal to one of ``values`` but for case, from the rollups,
+        or None unless they count every stored event (so know every organization)."""
+        if rollups.STEP not in self.applied:
+            return None
+        with self._reading():
+            total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+            if rollups.counted(self.con) != total:
+                return None
+            rows = self.con.execute(
+                "SELECT DISTINCT org FROM rollups_daily "
+                "WHERE org IS NOT NULL AND list_contains($values, lower(org))",
+                {"values": sorted({v.lower() for v in values})},
+            ).fetchall()
+        return {str(org) for (org,) in rows}
 
     def rollup_span(
         self, filters: Filters, heartbeat_us: int

@@ -380,7 +380,7 @@ def answerable(edges: Sequence[int], filters: Filters, heartbeat_us: int) -> boo
     )
 
 
-def _filter_sql(filters: Filters, params: dict[str, object]) -> str:
+def filter_sql(filters: Filters, params: dict[str, object]) -> str:
     """SQL: the rollup rows of ``filters`` (one that :func:`answerable` accepts)."""
     clauses = []
     if set(filters.categories) == set(sources.CATEGORIES):
@@ -411,7 +411,7 @@ def cells(con: duckdb.DuckDBPyConnection, edges: Sequence[int], filters: Filters
         ("rollups_daily", "day", DAY_US) if daily else ("rollups", "slot", SLOT_US)
     )
     params: dict[str, object] = {"start": edges[0], "end": edges[-1]}
-    where = _filter_sql(filters, params)
+    where = filter_sql(filters, params)
     widths = {hi - lo for lo, hi in zip(edges, edges[1:], strict=False)}
     if len(widths) == 1:
         source = f"""SELECT ({column} - $start) // {widths.pop()} AS bucket, uid, count, duration
@@ -426,8 +426,9 @@ def cells(con: duckdb.DuckDBPyConnection, edges: Sequence[int], filters: Filters
                          FROM range(1, len($edges)) t(i)
                      ) k USING ({column})
                      WHERE {where} AND r.{column} >= $start AND r.{column} < $end"""
+    # BIGINT, not the sums' HUGEINT: Python takes those several times faster.
     rows = con.execute(
-        f"""SELECT g.bucket, k.user_id, g.n, g.duration
+        f"""SELECT g.bucket, k.user_id, CAST(g.n AS BIGINT), CAST(g.duration AS BIGINT)
             FROM (SELECT bucket, uid, sum(count) AS n, sum(duration) AS duration
                   FROM ({source}) GROUP BY ALL) g
             JOIN rollup_users k USING (uid)
@@ -435,7 +436,7 @@ def cells(con: duckdb.DuckDBPyConnection, edges: Sequence[int], filters: Filters
             ORDER BY 1, 2""",
         params,
     ).fetchall()
-    return [Cell(int(b), str(u), int(n), int(d)) for b, u, n, d in rows]
+    return [Cell(*row) for row in rows]
 
 
 def counted(con: duckdb.DuckDBPyConnection) -> int:
@@ -458,7 +459,7 @@ def span(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[int, int] | 
     bounds let the scans skip every other row group).
     """
     params: dict[str, object] = {}
-    where = _filter_sql(filters, params)
+    where = filter_sql(filters, params)
     first, last = con.execute(
         f"SELECT min(slot) FILTER (count > 0), max(slot) FROM rollups WHERE {where}", params
     ).fetchall()[0]

@@ -32,11 +32,19 @@ class StoreSource:
     orgs_file: str | None = None  # an organization directory file, else the store's
     #: The run it belongs to: a cancelled run's next query does not start.
     context: resources.RunContext | None = None
-    view: str = field(init=False)
     _checked: Diagnostics | None = field(default=None, init=False, repr=False)
+    _view: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.view = self.store.events_view()
+        self.store.hold()  # for the source's life, as its view would hold it
+
+    @property
+    def view(self) -> str:
+        """The events as :data:`sources.VIEW`, registered on first use: a report the
+        rollups answer needs none (a server's every request would make it anew)."""
+        if self._view is None:
+            self._view = self.store.events_view()
+        return self._view
 
     def diagnostics(self) -> Diagnostics:
         """The store's counts: its unknown categories, cheap when the rollups hold every event."""
@@ -73,8 +81,14 @@ class StoreSource:
         """How many users have an event that touches ``[edges_us[0], edges_us[-1])``.
 
         Counted as the report counts: an event covers its span, or the heartbeat.
+        The rollups tell it without reading the events, exactly for a range on
+        slot edges, else with the users active only in the parts of its edge
+        slots outside it (a bound: :func:`.store.edges.active_users`).
         """
         self._check()
+        rolled = self.store.rollup_active_users(edges_us[0], edges_us[-1], filters, heartbeat_us)
+        if rolled is not None:
+            return rolled
         where, params = engine.filter_sql(filters)
         params.update(start=edges_us[0], end=edges_us[-1], heartbeat=heartbeat_us)
         row = self.store.con.execute(
@@ -108,6 +122,10 @@ class StoreSource:
 
     def values_like(self, column: str, values: Sequence[str]) -> set[str]:
         self._check()
+        if column == "org":
+            found = self.store.rollup_orgs_like(values)
+            if found is not None:
+                return found
         return engine.values_like(self.store.con, self.view, column, values)
 
     def user_ids(self) -> set[str]:

@@ -1,0 +1,273 @@
+"""Any range from the rollups: whole slots from them, the slots an edge cuts from the events.
+
+A report's buckets need not start on a slot edge ("the last 7 days" from
+now). Its range is cut at every bucket edge and at both ends of every slot
+an edge falls inside, into pieces of three kinds:
+
+* runs of whole UTC days, summed from ``rollups_daily``;
+* runs of whole slots, summed from ``rollups``;
+* a piece of one slot (an edge cuts the slot), computed from the events.
+
+A piece lies in one bucket, and the pieces of a bucket are disjoint, so a
+user's count and active time in the bucket are the sums over its pieces:
+the union of the user's coverages cut by disjoint pieces adds up, the count
+of events by the piece their time lies in. A whole slot's rollup is the
+union of the user's coverages inside that slot; a cut piece ``[a, b)``
+sorts the events that meet its slot by start and adds, for each, the part of
+``[max(ts, a), min(end, b))`` past the furthest end before it (the union
+without islands, as :mod:`.engine` does). The events read are those near
+the cut slots: a scan whose time bounds skip every other row group (events
+are stored in about the order they happened), and the sessions that reach
+into a cut slot from before it.
+
+Used where :func:`.rollups.answerable` accepts the filter and heartbeat;
+with more cut slots than :data:`MAX_CUT_SLOTS` (buckets shorter than a slot,
+off its edges) the events answer the whole report.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import engine
+from ..backends.protocol import Cell, Filters
+from .rollups import DAY_US, HEARTBEAT_US, SLOT_US, filter_sql
+
+if TYPE_CHECKING:
+    import duckdb
+
+#: More slots cut by an edge than this: the report is left to the events.
+MAX_CUT_SLOTS = 200
+
+
+def _floor(x: int, unit: int) -> int:
+    return x - x % unit  # Python's % floors, also before 1970
+
+
+def _ceil(x: int, unit: int) -> int:
+    return -_floor(-x, unit)
+
+
+@dataclass
+class Plan:
+    """The pieces of a range: each ``(lo, hi, bucket)``."""
+
+    days: list[tuple[int, int, int]] = field(default_factory=list)
+    slots: list[tuple[int, int, int]] = field(default_factory=list)
+    cut: list[tuple[int, int, int]] = field(default_factory=list)  # inside one slot
+
+    @property
+    def cut_slots(self) -> list[int]:
+        """The slots an edge cuts (their starts), in order."""
+        return sorted({_floor(lo, SLOT_US) for lo, _, _ in self.cut})
+
+
+def plan(edges: Sequence[int]) -> Plan | None:
+    """The pieces of the buckets ``edges`` bound, or None past :data:`MAX_CUT_SLOTS`."""
+    lo, hi = edges[0], edges[-1]
+    cuts = set(edges)
+    for edge in edges:
+        if edge % SLOT_US:
+            first = _floor(edge, SLOT_US)
+            cuts.add(max(first, lo))
+            cuts.add(min(first + SLOT_US, hi))
+    ordered = sorted(cuts)
+    result = Plan()
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        bucket = bisect_right(edges, a) - 1
+        if a % SLOT_US or b % SLOT_US:
+            result.cut.append((a, b, bucket))
+            continue
+        first_day, last_day = _ceil(a, DAY_US), _floor(b, DAY_US)
+        if first_day >= last_day:
+            result.slots.append((a, b, bucket))
+            continue
+        if a < first_day:
+            result.slots.append((a, first_day, bucket))
+        result.days.append((first_day, last_day, bucket))
+        if last_day < b:
+            result.slots.append((last_day, b, bucket))
+    if len(result.cut_slots) > MAX_CUT_SLOTS:
+        return None
+    return result
+
+
+def cells(con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters) -> list[Cell]:
+    """Counts and durations per bucket and user: whole slots and days from the rollups,
+    cut slots from the events (see the module's docstring)."""
+    sums = {(b, u): (n, d) for b, u, n, d in _rolled(con, pieces, filters)}
+    for bucket, user, n, duration in _from_events(con, pieces, filters):
+        before = sums.get((bucket, user), (0, 0))
+        sums[bucket, user] = (before[0] + n, before[1] + duration)
+    return [Cell(b, u, n, d) for (b, u), (n, d) in sorted(sums.items()) if n or d]
+
+
+def _keys(runs: list[tuple[int, int, int]], column: str, unit: int) -> str:
+    """SQL: a relation of (``column``, ``bucket``): every slot or day of ``runs``."""
+    values = ", ".join(f"({lo}, {hi}, {bucket})" for lo, hi, bucket in runs)
+    return f"""SELECT bucket, unnest(range(lo, hi, {unit})) AS {column}
+               FROM (VALUES {values}) v(lo, hi, bucket)"""
+
+
+def _rolled(
+    con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters
+) -> list[tuple[int, str, int, int]]:
+    params: dict[str, object] = {}
+    where = filter_sql(filters, params)
+    parts = []
+    for runs, table, column, unit in (
+        (pieces.days, "rollups_daily", "day", DAY_US),
+        (pieces.slots, "rollups", "slot", SLOT_US),
+    ):
+        if not runs:
+            continue
+        # Literal bounds: the scan skips the row groups outside them by their statistics.
+        low, high = min(r[0] for r in runs), max(r[1] for r in runs)
+        parts.append(
+            f"""SELECT k.bucket, r.uid, r.count, r.duration
+                FROM {table} r JOIN ({_keys(runs, column, unit)}) k USING ({column})
+                WHERE {where} AND r.{column} >= {low} AND r.{column} < {high}"""
+        )
+    if not parts:
+        return []
+    union = " UNION ALL ".join(parts)
+    rows: list[tuple[int, str, int, int]] = con.execute(
+        f"""SELECT g.bucket, k.user_id, CAST(g.n AS BIGINT), CAST(g.duration AS BIGINT)
+            FROM (SELECT bucket, uid, sum(count) AS n, sum(duration) AS duration
+                  FROM ({union}) GROUP BY ALL) g
+            JOIN rollup_users k USING (uid)""",
+        params,
+    ).fetchall()
+    return rows
+
+
+def _from_events(
+    con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters
+) -> list[tuple[int, str, int, int]]:
+    """Per bucket and user, the counts and union of the cut pieces, from the events.
+
+    The events that meet a cut slot (:func:`_near`) are joined to its
+    pieces; the few rows that meet a piece come back sorted by piece, user
+    and start, and NumPy adds up what each adds past the furthest end before
+    it, inside the piece.
+    """
+    if not pieces.cut:
+        return []
+    where, params = engine.filter_sql(filters, valid_only=False)
+    values = ", ".join(f"({i}, {a}, {b})" for i, (a, b, _) in enumerate(pieces.cut))
+    found = con.execute(
+        f"""SELECT p.piece, m.user_id, m.ts, m.te, p.a, p.b
+            FROM ({_near(pieces.cut_slots, where)}) m
+            JOIN (SELECT piece, a, b, a - ((a % {SLOT_US}) + {SLOT_US}) % {SLOT_US} AS slot
+                  FROM (VALUES {values}) v(piece, a, b)) p USING (slot)
+            WHERE m.ts < p.b AND (m.te > p.a OR m.ts >= p.a)
+            ORDER BY p.piece, m.user_id, m.ts, m.te""",
+        params | {"heartbeat": HEARTBEAT_US},
+    ).fetchnumpy()
+    return _swept(found, [bucket for _, _, bucket in pieces.cut])
+
+
+#: Up to this many cut slots are read by two scans each; more by two scans in all.
+SCANS = 16
+
+
+def _near(slots: list[int], where: str) -> str:
+    """SQL: ``(slot, user_id, ts, te)`` for every event matching ``where`` and cut slot it meets.
+
+    An event meets a slot as a heartbeat starting in it or a heartbeat
+    before it (the slot's window), or as a session starting earlier that
+    ends past its start. A few slots are read by two scans each, whose time
+    bounds skip all but a row group or two of the events (stored in about
+    the order they happened). More slots are read by one scan of all their
+    windows and one of the sessions across them, each event spread over the
+    slots it meets: a few hundred scans would cost more to plan than to run.
+    """
+    if len(slots) <= SCANS:
+        return " UNION ALL ".join(
+            f"""SELECT {slot} AS slot, user_id, ts,
+                       greatest(coalesce(end_us, ts + $heartbeat), ts) AS te
+                FROM events WHERE {where} AND ts >= {slot - HEARTBEAT_US} AND ts < {slot + SLOT_US}
+                UNION ALL
+                SELECT {slot}, user_id, ts, end_us
+                FROM events WHERE {where} AND ts < {slot - HEARTBEAT_US} AND end_us > {slot}"""
+            for slot in slots
+        )
+    # In a slot's window: in the slot, or a heartbeat before it (a heartbeat is
+    # shorter than a slot). A list of constants is a hash look-up.
+    cut = ", ".join(map(str, slots))
+    floor = f"ts - ((ts % {SLOT_US}) + {SLOT_US}) % {SLOT_US}"
+    ahead = f"ts + {HEARTBEAT_US} - ((ts + {HEARTBEAT_US}) % {SLOT_US} + {SLOT_US}) % {SLOT_US}"
+    near = f"({floor} IN ({cut}) OR {ahead} IN ({cut}))"
+    first, last = slots[0], slots[-1] + SLOT_US
+    return f"""
+        SELECT unnest(range(greatest({floor}, {first}), least(greatest(te, ts + 1), {last}),
+                            {SLOT_US})) AS slot,
+               user_id, ts, te
+        FROM (
+            SELECT user_id, ts, greatest(coalesce(end_us, ts + $heartbeat), ts) AS te
+            FROM events
+            WHERE {where} AND ts >= {first - HEARTBEAT_US} AND ts < {last} AND {near}
+            UNION ALL
+            SELECT user_id, ts, end_us
+            FROM events
+            WHERE {where} AND end_us > {first} AND ts < {last} AND NOT {near}
+        )"""
+
+
+def _swept(found: dict[str, Any], buckets: list[int]) -> list[tuple[int, str, int, int]]:
+    """The counts and unions per piece and user of ``found`` (sorted by piece, user, start)."""
+    piece = np.asarray(found["piece"], dtype=np.int64)
+    if not len(piece):
+        return []
+    users = np.asarray(found["user_id"], dtype=object)
+    ts, te = (np.asarray(found[c], dtype=np.int64) for c in ("ts", "te"))
+    a, b = (np.asarray(found[c], dtype=np.int64) for c in ("a", "b"))
+    first = np.ones(len(piece), dtype=bool)
+    first[1:] = (piece[1:] != piece[:-1]) | (users[1:] != users[:-1])
+    group = np.cumsum(first) - 1
+    # Inside the piece, as offsets from its start (at most a slot): a running
+    # maximum of ends over the whole array stays in each group when each
+    # group's values are raised above every earlier group's.
+    lo = np.clip(ts, a, b) - a
+    hi = np.maximum(np.clip(te, a, b) - a, lo)
+    raised = group * (SLOT_US + 1) + hi
+    reach = np.maximum.accumulate(raised) - group * (SLOT_US + 1)
+    before = np.where(first, 0, np.roll(reach, 1))
+    added = np.maximum(hi - np.maximum(lo, before), 0)
+    starts = np.flatnonzero(first)
+    counts = np.add.reduceat((ts >= a).astype(np.int64), starts)
+    durations = np.add.reduceat(added, starts)
+    return [
+        (buckets[int(piece[i])], str(users[i]), int(n), int(d))
+        for i, n, d in zip(starts, counts, durations, strict=True)
+    ]
+
+
+def active_users(con: duckdb.DuckDBPyConnection, start: int, end: int, filters: Filters) -> int:
+    """How many users the rollups show active in the slots that meet ``[start, end)``.
+
+    Exactly the users with an event or coverage in the range when both ends
+    are slot edges; else also those active only in the cut slots' parts
+    outside it (at most a slot at each end): a bound, read from a day's row
+    per user for whole days and a slot's row for the rest.
+    """
+    lo, hi = _floor(start, SLOT_US), _ceil(end, SLOT_US)
+    params: dict[str, object] = {}
+    where = filter_sql(filters, params)
+    first_day, last_day = _ceil(lo, DAY_US), _floor(hi, DAY_US)
+    if first_day >= last_day:
+        parts = [f"SELECT uid FROM rollups WHERE {where} AND slot >= {lo} AND slot < {hi}"]
+    else:
+        parts = [
+            f"SELECT uid FROM rollups_daily WHERE {where} "
+            f"AND day >= {first_day} AND day < {last_day}",
+            f"SELECT uid FROM rollups WHERE {where} AND slot >= {lo} AND slot < {first_day}",
+            f"SELECT uid FROM rollups WHERE {where} AND slot >= {last_day} AND slot < {hi}",
+        ]
+    union = " UNION ALL ".join(parts)
+    return int(con.execute(f"SELECT count(DISTINCT uid) FROM ({union})", params).fetchall()[0][0])
