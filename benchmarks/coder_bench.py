@@ -92,7 +92,7 @@ def main() -> None:
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as folder:
                 began = time.perf_counter()
-                result, _users = ingest_coder(Path(folder) / "store.duckdb", db.url)
+                result, _users, _orgs = ingest_coder(Path(folder) / "store.duckdb", db.url)
                 ingest.append(time.perf_counter() - began)
                 minutes = result.new
     print(

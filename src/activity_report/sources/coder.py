@@ -17,6 +17,9 @@ the mapping needs, the time range bound as parameters of the SQL. The rows
 - a connection of any other type keeps its type as its category: the report
   counts it as unknown and names it.
 
+Organizations are named as Coder's pages name them: by their display name
+(else their name).
+
 A session still open counts until 12 hours after it opened or the moment of
 reading, whichever is earlier. System users and service accounts are left out.
 Each UTC minute in which a user has activity of a category, in an
@@ -66,6 +69,7 @@ TABLES = (
     "audit_logs",
     "users",
     "organization_members",
+    "organizations",
 )
 #: Prefix of the ids of the events read from Coder.
 ID_PREFIX = "coder:"
@@ -132,6 +136,13 @@ WHERE NOT u.is_system AND NOT u.is_service_account
 """
 
 
+# Organizations by the name Coder's pages show (its display name; else its name).
+_ORGS_SQL = """
+SELECT o.id::text AS id, coalesce(nullif(trim(o.display_name), ''), o.name) AS name
+FROM organizations o
+"""
+
+
 @dataclass(frozen=True)
 class CoderRead:
     """What one read of Coder's database returned, as Arrow tables."""
@@ -140,6 +151,7 @@ class CoderRead:
     app_stats: pa.Table
     logins: pa.Table
     users: pa.Table
+    orgs: pa.Table
 
 
 def check_url(url: str) -> None:
@@ -270,11 +282,12 @@ def read(
             app_stats = _fetch(cur, _APP_STATS_SQL, params[:2], url)
             logins = _fetch(cur, _LOGINS_SQL, params[:2], url)
             users = _fetch(cur, _USERS_SQL, None, url)
+            orgs = _fetch(cur, _ORGS_SQL, None, url)
         finally:
             cur.close()
     finally:
         con.close()
-    return CoderRead(connections, app_stats, logins, users)
+    return CoderRead(connections, app_stats, logins, users, orgs)
 
 
 def _instant(us: int) -> datetime:
@@ -369,13 +382,16 @@ def write_events(
     data: CoderRead,
     events_path: str,
     users_path: str,
+    orgs_path: str,
     ide_apps: Sequence[str] = DEFAULT_IDE_APPS,
 ) -> None:
-    """The events of ``data`` as a Parquet event file, its users as a directory file."""
+    """The events of ``data`` as a Parquet event file, its users and its organizations
+    as directory files."""
     con.register("coder_connections", data.connections)
     con.register("coder_app_stats", data.app_stats)
     con.register("coder_logins", data.logins)
     con.register("coder_users", data.users)
+    con.register("coder_orgs", data.orgs)
     try:
         con.sql(events_sql(), params={"ide": ide_globs(ide_apps)}).write_parquet(events_path)
         con.execute(
@@ -384,7 +400,14 @@ def write_events(
             "FROM coder_users ORDER BY id"
         )
         con.table("coder_directory").write_parquet(users_path)
+        con.sql("SELECT id, name FROM coder_orgs ORDER BY id").write_parquet(orgs_path)
     finally:
-        for name in ("coder_connections", "coder_app_stats", "coder_logins", "coder_users"):
+        for name in (
+            "coder_connections",
+            "coder_app_stats",
+            "coder_logins",
+            "coder_users",
+            "coder_orgs",
+        ):
             con.unregister(name)
         con.execute("DROP TABLE IF EXISTS coder_directory")
