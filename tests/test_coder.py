@@ -429,6 +429,45 @@ def test_ingests_add_up_to_the_database_byte_for_byte(
     assert counted == len(_minutes(opened, closed))
 
 
+def test_minutes_stored_with_ids_are_not_counted_twice_by_the_next_ingest(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    """A store whose Coder minutes carry ids (as an earlier build ingested them) is read
+    again with ids; a store without them, without: either way each minute counts once."""
+    from activity_report.coder import exported
+    from activity_report.store import Store
+
+    db, _act = loaded
+    now = datetime.now(UTC).replace(microsecond=0)
+    uid, oid = _uuid("user-3"), _uuid("org-b")
+    opened = now - timedelta(hours=1)
+    db.execute(
+        Activity(
+            connections=[_connection("live", uid, oid, _uuid("ws-3"), "ssh", opened, None)]
+        ).sql()
+    )
+    with_ids, without = tmp_path / "ids.duckdb", tmp_path / "plain.duckdb"
+    for store_path, ids in ((with_ids, True), (without, False)):
+        # Read half an hour ago: the live session has minutes since.
+        with exported(db.url, now=now - timedelta(minutes=30), with_ids=ids) as (
+            events,
+            _users,
+            _orgs,
+        ):
+            with Store.open(store_path) as store:
+                assert store.ingest([events]).new > 0
+                view = store.events_view()
+                kinds = store.con.execute(
+                    f"SELECT DISTINCT event_id IS NULL FROM {view}"
+                ).fetchall()
+        assert kinds == [(not ids,)]
+        again = run_cli("ingest", "--coder", db.url, "--db", str(store_path), "--json")
+        assert again.exit_code == 0, again.stderr
+        assert json.loads(again.stdout)["new"] > 0  # the live session's minutes since
+        options = ["--category", "tunnel", "--interval", "1 month", "--start", "2024-01-01"]
+        assert _store_report(store_path, *options) == _report("--coder", db.url, *options)
+
+
 def test_ingest_copies_the_users_and_takes_the_ide_apps(
     loaded: tuple[CoderDB, Activity], tmp_path: Path
 ) -> None:

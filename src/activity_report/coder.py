@@ -43,6 +43,7 @@ def exported(
     now: datetime | None = None,
     ide_apps: Sequence[str] = coder_mod.DEFAULT_IDE_APPS,
     temp_dir: str | None = None,
+    with_ids: bool = False,
 ) -> Iterator[tuple[str, str, str]]:
     """The events, the users and the organizations (Parquet files) of Coder's database,
     in a temporary folder (under ``temp_dir``, if given)."""
@@ -56,7 +57,7 @@ def exported(
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
-            coder_mod.write_events(con, data, events, users, orgs, ide_apps)
+            coder_mod.write_events(con, data, events, users, orgs, ide_apps, with_ids)
         finally:
             con.close()
         yield events, users, orgs
@@ -125,10 +126,11 @@ def ingest_coder(
     """
     from .store import Store
 
-    since = None
+    since, with_ids = None, False
     if Path(path).expanduser().exists():
         with Store.open(path, read_only=True, limits=limits, wait=wait, context=context) as old:
             since = last_ingest_us(old)
+            with_ids = since is not None and holds_minute_ids(old, since - REREAD_US)
     start_us = None if since is None else since - REREAD_US
     with exported(
         url,
@@ -136,12 +138,27 @@ def ingest_coder(
         now=now or datetime.now(UTC),
         ide_apps=ide_apps,
         temp_dir=None if limits is None else limits.temp_dir,
+        with_ids=with_ids,
     ) as (events, users, orgs):
         with Store.open(path, limits=limits, wait=wait, context=context) as store:
             result = store.ingest([events], progress=progress)
             users_result = store.import_users(users)
             orgs_result = store.import_orgs(orgs)
     return result, users_result, orgs_result
+
+
+def holds_minute_ids(store: Store, since_us: int) -> bool:
+    """Whether ``store`` holds minutes from ``since_us`` on that an earlier release ingested
+    with ids (``coder:...``): those are read again with their ids, and are not counted twice."""
+    from .store.core import CATALOG
+
+    store.events_view()  # attaches the store's file
+    row = store.con.execute(
+        f"SELECT 1 FROM {CATALOG}.main.events "
+        "WHERE ts >= $since AND starts_with(event_id, $prefix) LIMIT 1",
+        {"since": since_us, "prefix": coder_mod.ID_PREFIX},
+    ).fetchall()
+    return bool(row)
 
 
 def last_ingest_us(store: Store) -> int | None:

@@ -23,8 +23,9 @@ Organizations are named as Coder's pages name them: by their display name
 A session still open counts until 12 hours after it opened or the moment of
 reading, whichever is earlier. System users and service accounts are left out.
 Each UTC minute in which a user has activity of a category, in an
-organization, is one event of that minute, one minute long, whose id names
-the category, user, organization and minute: a minute read twice is one event.
+organization, is one event of that minute, one minute long, without an id:
+its time, user, category and organization name it, so a minute read twice is
+one event (and a store holds less than with an id per minute).
 """
 
 from __future__ import annotations
@@ -327,12 +328,14 @@ def ide_globs(patterns: Sequence[str]) -> list[str]:
     return [p.strip().lower() for p in patterns if p.strip()]
 
 
-def events_sql() -> str:
+def events_sql(with_ids: bool = False) -> str:
     """The per-minute events of the registered ``coder_connections``, ``coder_app_stats``
     and ``coder_logins`` (``$ide``: the IDE globs).
 
-    Columns as in an event file: ``id``, ``time``, ``end_time``, ``user_id``,
-    ``category``, ``organization_id``.
+    Columns as in an event file: ``time``, ``end_time``, ``user_id``, ``category``,
+    ``organization_id``. No ``id``: a minute is known by those columns, so a minute
+    read twice is one event. ``with_ids``: an ``id`` too (``coder:category:user:org:minute``),
+    as a store that holds minutes ingested with ids needs to know them again.
     """
     sessions = f"""
         SELECT user_id, org,
@@ -354,6 +357,12 @@ def events_sql() -> str:
         SELECT user_id, org, 'login', epoch_us(started), epoch_us(started)
         FROM coder_logins
     """
+    ident = (
+        f"""'{ID_PREFIX}' || category || ':' || user_id || ':' || coalesce(org, '')
+                   || ':' || CAST(m AS VARCHAR) AS id, """
+        if with_ids
+        else ""
+    )
     return f"""
         WITH sessions AS ({sessions}),
         spans AS (
@@ -368,9 +377,7 @@ def events_sql() -> str:
                    unnest(range(first_m, last_m + 1)) AS m
             FROM spans
         )
-        SELECT '{ID_PREFIX}' || category || ':' || user_id || ':' || coalesce(org, '')
-                   || ':' || CAST(m AS VARCHAR) AS id,
-               make_timestamptz(m * {MINUTE_US}) AS time,
+        SELECT {ident}make_timestamptz(m * {MINUTE_US}) AS time,
                make_timestamptz((m + 1) * {MINUTE_US}) AS end_time,
                user_id, category, org AS organization_id
         FROM minutes
@@ -384,6 +391,7 @@ def write_events(
     users_path: str,
     orgs_path: str,
     ide_apps: Sequence[str] = DEFAULT_IDE_APPS,
+    with_ids: bool = False,
 ) -> None:
     """The events of ``data`` as a Parquet event file, its users and its organizations
     as directory files."""
@@ -393,7 +401,8 @@ def write_events(
     con.register("coder_users", data.users)
     con.register("coder_orgs", data.orgs)
     try:
-        con.sql(events_sql(), params={"ide": ide_globs(ide_apps)}).write_parquet(events_path)
+        events = con.sql(events_sql(with_ids), params={"ide": ide_globs(ide_apps)})
+        events.write_parquet(events_path)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE coder_directory AS "
             "SELECT id, nullif(name, '') AS name, username, nullif(email, '') AS email, roles "
