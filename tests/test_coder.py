@@ -515,6 +515,13 @@ def test_organization_names_come_from_coder_to_the_reports_and_the_store(
                 assert again.exit_code == 0, again.stderr
                 assert again.stdout == shown.stdout, (source[0], org, fmt)
 
+    # An organizations file names them instead, for one report.
+    custom = tmp_path / "orgs.csv"
+    custom.write_text(f"id,name\n{_uuid('org-b')},Bravo\n")
+    named = run_cli("--coder", db.url, *options, "--orgs", str(custom), "--org", "bravo")
+    assert named.exit_code == 0, named.stderr
+    assert "Bravo" in named.stdout and "Org B" not in named.stdout
+
     # The Metrics view of the store lists the organizations by name.
     token = run_cli("tokens", "create", "--name", "coder", "--db", str(store)).stdout.strip()
     origin = "http://127.0.0.1:8000"
