@@ -316,6 +316,65 @@ def test_ide_apps_decides_which_apps_are_ides(
     assert with_default == _report("--events", str(events), "--users", str(users), *options)
 
 
+def test_overlapping_nested_equal_and_touching_sessions_give_each_minute_once() -> None:
+    """The source merges a user's sessions into runs before listing their minutes."""
+    import duckdb
+    import pyarrow as pa
+
+    from activity_report.sources import coder as source
+
+    at = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    spans = [  # (user, kind, start, end) in seconds from ``at``
+        ("u1", "ssh", 0, 600),
+        ("u1", "vscode", 300, 420),  # inside the first (the same category)
+        ("u1", "ssh", 0, 600),  # equal to the first
+        ("u1", "ssh", 600, 660),  # touches the first's end
+        ("u1", "jetbrains", 590, 1300),  # overlaps the two before
+        ("u1", "ssh", 3600, 3600),  # zero length
+        ("u1", "ssh", 3630, 3631),  # the same minute
+        ("u2", "ssh", 30, 90),  # another user
+        ("u1", "sftp", 0, 120),  # another category
+    ]
+    connections = pa.table(
+        {
+            "user_id": [u for u, *_ in spans],
+            "org": ["o1"] * len(spans),
+            "kind": [k for _, k, *_ in spans],
+            "started": [at + timedelta(seconds=s) for *_, s, _ in spans],
+            "ended": [at + timedelta(seconds=e) for *_, e in spans],
+        }
+    )
+    empty_apps = pa.table(
+        {
+            name: pa.array([], type=kind)
+            for name, kind in (
+                ("user_id", pa.string()),
+                ("org", pa.string()),
+                ("access_method", pa.string()),
+                ("slug_or_port", pa.string()),
+                ("display_name", pa.string()),
+                ("started", pa.timestamp("us", tz="UTC")),
+                ("ended", pa.timestamp("us", tz="UTC")),
+            )
+        }
+    )
+    empty_logins = empty_apps.select(["user_id", "org", "started"])
+    expected: set[tuple[str, str, int]] = set()
+    for user, kind, s, e in spans:
+        category = "tunnel" if kind in TUNNEL else kind
+        for m in _minutes(at + timedelta(seconds=s), at + timedelta(seconds=e)):
+            expected.add((user, category, m))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("coder_connections", connections)
+    con.register("coder_app_stats", empty_apps)
+    con.register("coder_logins", empty_logins)
+    rows = con.sql(source.events_sql(), params={"ide": []}).fetchall()
+    got = [(u, c, _us(t) // MINUTE) for t, _end, u, c, _org in rows]
+    assert len(got) == len(set(got))  # no minute twice
+    assert set(got) == expected
+
+
 # --------------------------------------------------------------------------- ingest
 
 
