@@ -95,8 +95,9 @@ def expected_events(
 
 def write_expected(
     tmp: Path, act: Activity, now: datetime, ide: tuple[str, ...] = DEFAULT_IDE_APPS
-) -> tuple[Path, Path]:
-    """The expected events (web IDEs: ``ide``) as a CSV event file, and the users' file."""
+) -> tuple[Path, Path, Path]:
+    """The expected events (web IDEs: ``ide``) as a CSV event file, the users' file and the
+    organizations' file (named by their display names)."""
     events = tmp / "expected.csv"
     with events.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -126,7 +127,13 @@ def write_expected(
             if not u["is_system"] and not u["is_service_account"]:
                 roles = list(u["rbac_roles"]) + sorted(set(roles_of.get(u["id"], [])))
                 writer.writerow([u["id"], u["name"], u["username"], u["email"], ",".join(roles)])
-    return events, users
+    orgs = tmp / "expected-orgs.csv"
+    with orgs.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "name"])
+        for o in act.orgs:
+            writer.writerow([o["id"], o["display_name"] or o["name"]])
+    return events, users, orgs
 
 
 @pytest.fixture
@@ -157,12 +164,12 @@ def test_every_category_interval_and_org_equals_the_same_events_as_a_file(
 
     db, act = loaded
     now = datetime.now(UTC)
-    events, users = write_expected(tmp_path, act, now)
+    events, users, org_names = write_expected(tmp_path, act, now)
     orgs = [None, _uuid("org-a"), _uuid("org-b")]
     compared = 0
     with (
         open_coder(db.url, now=now) as from_db,
-        open_files([str(events)], users_file=str(users)) as from_file,
+        open_files([str(events)], users_file=str(users), orgs_file=str(org_names)) as from_file,
     ):
 
         def api(source: Any, **values: Any) -> dict[str, Any]:
@@ -191,7 +198,7 @@ def test_the_command_line_reads_coder_as_the_file_byte_for_byte(
     loaded: tuple[CoderDB, Activity], tmp_path: Path
 ) -> None:
     db, act = loaded
-    events, users = write_expected(tmp_path, act, datetime.now(UTC))
+    events, users, orgs = write_expected(tmp_path, act, datetime.now(UTC))
     for category, (interval, tz), org in (
         ("any", INTERVALS[0], None),
         ("login", INTERVALS[1], _uuid("org-b")),
@@ -202,8 +209,8 @@ def test_the_command_line_reads_coder_as_the_file_byte_for_byte(
         for fmt in ("json", "csv", "table"):
             from_db = run_cli("--coder", db.url, *options, "--format", fmt, "--color", "never")
             from_file = run_cli(
-                "--events", str(events), "--users", str(users), *options, "--format", fmt,
-                "--color", "never",
+                "--events", str(events), "--users", str(users), "--orgs", str(orgs), *options,
+                "--format", fmt, "--color", "never",
             )  # fmt: skip
             assert from_db.exit_code == from_file.exit_code == 0, from_db.stderr
             assert from_db.stdout == from_file.stdout, (category, fmt)
@@ -218,10 +225,10 @@ def test_a_range_is_read_from_the_database_only_where_sessions_overlap_it(
     loaded: tuple[CoderDB, Activity], tmp_path: Path, start: str
 ) -> None:
     db, act = loaded
-    events, users = write_expected(tmp_path, act, datetime.now(UTC))
+    events, users, orgs = write_expected(tmp_path, act, datetime.now(UTC))
     options = ["--start", start, "--end", "2024-04-08", "--interval", "6 hours"]
     assert _report("--coder", db.url, *options) == _report(
-        "--events", str(events), "--users", str(users), *options
+        "--events", str(events), "--users", str(users), "--orgs", str(orgs), *options
     )
 
 
@@ -263,7 +270,7 @@ def test_an_open_session_counts_until_now_or_twelve_hours(coder_db: CoderDB) -> 
     import duckdb
 
     for now, minutes in ((start + timedelta(minutes=30), 31), (start + timedelta(hours=20), 721)):
-        with exported(coder_db.url, now=now) as (events, _users):
+        with exported(coder_db.url, now=now) as (events, _users, _orgs):
             rows = duckdb.execute(
                 f"SELECT category, count(*) FROM read_parquet('{events}') GROUP BY 1"
             ).fetchall()
@@ -297,16 +304,75 @@ def test_ide_apps_decides_which_apps_are_ides(
 ) -> None:
     db, act = loaded
     ide = ("grafana", "code-server")
-    events, users = write_expected(tmp_path, act, datetime.now(UTC))
+    events, users, _orgs = write_expected(tmp_path, act, datetime.now(UTC))
     custom = tmp_path / "custom"
     custom.mkdir()
-    events2, users2 = write_expected(custom, act, datetime.now(UTC), ide)
+    events2, users2, _orgs2 = write_expected(custom, act, datetime.now(UTC), ide)
     options = ["--category", "ide", "--interval", "1 month"]
     with_default = _report("--coder", db.url, *options)
     with_custom = _report("--coder", db.url, "--ide-apps", ",".join(ide), *options)
     assert with_default != with_custom
     assert with_custom == _report("--events", str(events2), "--users", str(users2), *options)
     assert with_default == _report("--events", str(events), "--users", str(users), *options)
+
+
+def test_overlapping_nested_equal_and_touching_sessions_give_each_minute_once() -> None:
+    """The source merges a user's sessions into runs before listing their minutes."""
+    import duckdb
+    import pyarrow as pa
+
+    from activity_report.sources import coder as source
+
+    at = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    spans = [  # (user, kind, start, end) in seconds from ``at``
+        ("u1", "ssh", 0, 600),
+        ("u1", "vscode", 300, 420),  # inside the first (the same category)
+        ("u1", "ssh", 0, 600),  # equal to the first
+        ("u1", "ssh", 600, 660),  # touches the first's end
+        ("u1", "jetbrains", 590, 1300),  # overlaps the two before
+        ("u1", "ssh", 3600, 3600),  # zero length
+        ("u1", "ssh", 3630, 3631),  # the same minute
+        ("u2", "ssh", 30, 90),  # another user
+        ("u1", "sftp", 0, 120),  # another category
+    ]
+    connections = pa.table(
+        {
+            "user_id": [u for u, *_ in spans],
+            "org": ["o1"] * len(spans),
+            "kind": [k for _, k, *_ in spans],
+            "started": [at + timedelta(seconds=s) for *_, s, _ in spans],
+            "ended": [at + timedelta(seconds=e) for *_, e in spans],
+        }
+    )
+    empty_apps = pa.table(
+        {
+            name: pa.array([], type=kind)
+            for name, kind in (
+                ("user_id", pa.string()),
+                ("org", pa.string()),
+                ("access_method", pa.string()),
+                ("slug_or_port", pa.string()),
+                ("display_name", pa.string()),
+                ("started", pa.timestamp("us", tz="UTC")),
+                ("ended", pa.timestamp("us", tz="UTC")),
+            )
+        }
+    )
+    empty_logins = empty_apps.select(["user_id", "org", "started"])
+    expected: set[tuple[str, str, int]] = set()
+    for user, kind, s, e in spans:
+        category = "tunnel" if kind in TUNNEL else kind
+        for m in _minutes(at + timedelta(seconds=s), at + timedelta(seconds=e)):
+            expected.add((user, category, m))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("coder_connections", connections)
+    con.register("coder_app_stats", empty_apps)
+    con.register("coder_logins", empty_logins)
+    rows = con.sql(source.events_sql(), params={"ide": []}).fetchall()
+    got = [(u, c, _us(t) // MINUTE) for t, _end, u, c, _org in rows]
+    assert len(got) == len(set(got))  # no minute twice
+    assert set(got) == expected
 
 
 # --------------------------------------------------------------------------- ingest
@@ -422,6 +488,45 @@ def test_ingests_add_up_to_the_database_byte_for_byte(
     assert counted == len(_minutes(opened, closed))
 
 
+def test_minutes_stored_with_ids_are_not_counted_twice_by_the_next_ingest(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    """A store whose Coder minutes carry ids (as an earlier build ingested them) is read
+    again with ids; a store without them, without: either way each minute counts once."""
+    from activity_report.coder import exported
+    from activity_report.store import Store
+
+    db, _act = loaded
+    now = datetime.now(UTC).replace(microsecond=0)
+    uid, oid = _uuid("user-3"), _uuid("org-b")
+    opened = now - timedelta(hours=1)
+    db.execute(
+        Activity(
+            connections=[_connection("live", uid, oid, _uuid("ws-3"), "ssh", opened, None)]
+        ).sql()
+    )
+    with_ids, without = tmp_path / "ids.duckdb", tmp_path / "plain.duckdb"
+    for store_path, ids in ((with_ids, True), (without, False)):
+        # Read half an hour ago: the live session has minutes since.
+        with exported(db.url, now=now - timedelta(minutes=30), with_ids=ids) as (
+            events,
+            _users,
+            _orgs,
+        ):
+            with Store.open(store_path) as store:
+                assert store.ingest([events]).new > 0
+                view = store.events_view()
+                kinds = store.con.execute(
+                    f"SELECT DISTINCT event_id IS NULL FROM {view}"
+                ).fetchall()
+        assert kinds == [(not ids,)]
+        again = run_cli("ingest", "--coder", db.url, "--db", str(store_path), "--json")
+        assert again.exit_code == 0, again.stderr
+        assert json.loads(again.stdout)["new"] > 0  # the live session's minutes since
+        options = ["--category", "tunnel", "--interval", "1 month", "--start", "2024-01-01"]
+        assert _store_report(store_path, *options) == _report("--coder", db.url, *options)
+
+
 def test_ingest_copies_the_users_and_takes_the_ide_apps(
     loaded: tuple[CoderDB, Activity], tmp_path: Path
 ) -> None:
@@ -437,6 +542,68 @@ def test_ingest_copies_the_users_and_takes_the_ide_apps(
     assert listed.exit_code == 0, listed.stderr
     text = listed.stdout
     assert "user0" in text and "owner" in text and "prebuilds" not in text and "ci-bot" not in text
+
+
+def test_organization_names_come_from_coder_to_the_reports_and_the_store(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    """Reports from Coder and from the store it was ingested into name organizations alike,
+    and ``--org`` takes a name (any case) or an id on both."""
+    from starlette.testclient import TestClient
+
+    from activity_report.server import ServerConfig, create_app
+
+    db, _act = loaded
+    store = tmp_path / "store.duckdb"
+    ingested = run_cli("ingest", "--coder", db.url, "--db", str(store), "--json")
+    assert ingested.exit_code == 0, ingested.stderr
+    assert json.loads(ingested.stdout)["organizations"]["added"] == 2
+    listed = run_cli("orgs", "list", "--db", str(store), "--json")
+    assert json.loads(listed.stdout) == {_uuid("org-a"): "Org A", _uuid("org-b"): "Org B"}
+
+    options = ["--category", "ide", "--interval", "1 month", "--color", "never"]
+    by_id = ["--org", _uuid("org-b")]
+    for fmt in ("json", "table", "html"):
+        shown = run_cli("--coder", db.url, *options, *by_id, "--format", fmt)
+        assert shown.exit_code == 0, shown.stderr
+        if fmt != "json":  # Coder's JSON shape names no organization
+            assert "Org B" in shown.stdout and "Org A" not in shown.stdout, fmt
+        for source in (["--coder", db.url], ["--db", str(store)]):
+            for org in (["--org", "Org B"], ["--org", "org b"], by_id):
+                again = run_cli(*source, *options, *org, "--format", fmt)
+                assert again.exit_code == 0, again.stderr
+                assert again.stdout == shown.stdout, (source[0], org, fmt)
+
+    # An organizations file names them instead, for one report.
+    custom = tmp_path / "orgs.csv"
+    custom.write_text(f"id,name\n{_uuid('org-b')},Bravo\n")
+    named = run_cli("--coder", db.url, *options, "--orgs", str(custom), "--org", "bravo")
+    assert named.exit_code == 0, named.stderr
+    assert "Bravo" in named.stdout and "Org B" not in named.stdout
+
+    # The Metrics view of the store lists the organizations by name.
+    token = run_cli("tokens", "create", "--name", "coder", "--db", str(store)).stdout.strip()
+    origin = "http://127.0.0.1:8000"
+    with TestClient(create_app(ServerConfig(db=store, log_requests=False)), base_url=origin) as web:
+        signed = web.post(
+            "/signin",
+            data={"token": token, "next": ""},
+            headers={"Origin": origin},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303
+        page = web.get("/?category=ide&start=2024-03-01&end=2024-11-30").text
+    for key, name in (("org-a", "Org A"), ("org-b", "Org B")):
+        assert f'<option value="{_uuid(key)}">{name}</option>' in page
+
+    # An organization renamed in Coder is renamed in the store by the next ingest.
+    db.execute(f"UPDATE organizations SET display_name = 'Org Bee' WHERE id = '{_uuid('org-b')}'")
+    assert run_cli("ingest", "--coder", db.url, "--db", str(store)).exit_code == 0
+    renamed = run_cli("--db", str(store), *options, "--org", "org bee", "--format", "table")
+    assert renamed.exit_code == 0, renamed.stderr
+    direct = run_cli("--coder", db.url, *options, *by_id, "--format", "table")
+    assert renamed.stdout == direct.stdout
+    assert "Org Bee" in renamed.stdout
 
 
 # --------------------------------------------------------------------------- bad input
@@ -517,7 +684,7 @@ def test_an_option_wins_over_the_other_sources_variable(
     loaded: tuple[CoderDB, Activity], tmp_path: Path
 ) -> None:
     db, act = loaded
-    events, users = write_expected(tmp_path, act, datetime.now(UTC))
+    events, users, _orgs = write_expected(tmp_path, act, datetime.now(UTC))
     options = ["--interval", "1 month", "--users", str(users)]
     from_file = _report("--events", str(events), *options)
     from_db = _report("--coder", db.url, *options)

@@ -98,8 +98,8 @@ def report(
     ``category_map`` (``"ssh=tunnel"``, ...) and ``category_map_file`` say
     how to read event files whose columns, times or categories are not the
     canonical ones, as the command line's options of those names do.
-    ``orgs_file``: an organization directory (else the store's names
-    organizations); ``org`` may then name organizations by name.
+    ``orgs_file``: an organization directory (else the store's, or Coder's,
+    names organizations); ``org`` may then name organizations by name.
     ``now`` anchors 'now', 'today' and 'N UNIT ago'.
     ``memory_limit``/``temp_dir``: DuckDB's memory, and where it spills.
     ``context``: cancel the report from another thread (``context.cancel()``

@@ -1,9 +1,10 @@
 """Coder's database as a source: ``--coder URL`` and ``ingest --coder URL``.
 
 The rows are read as Arrow (:mod:`.sources.coder`), turned into per-minute
-events in DuckDB and written as a Parquet event file and a user directory in
-the run's temporary folder; from there the file path is the one every report
-and ingest already takes, so each option works, and counts, as on files.
+events in DuckDB and written as a Parquet event file, a user directory and an
+organization directory in the run's temporary folder; from there the file
+path is the one every report and ingest already takes, so each option works,
+and counts, as on files.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .backends.duckdb import FileSource
     from .store import Store
     from .store.ingest import Progress
+    from .store.orgs import OrgsResult
     from .store.results import IngestResult, UsersResult
 
 #: The temporary folder and event file an export is written to (ingests name the file).
@@ -41,22 +43,24 @@ def exported(
     now: datetime | None = None,
     ide_apps: Sequence[str] = coder_mod.DEFAULT_IDE_APPS,
     temp_dir: str | None = None,
-) -> Iterator[tuple[str, str]]:
-    """The events (Parquet) and the users (Parquet) of Coder's database, in a temporary
-    folder (under ``temp_dir``, if given)."""
+    with_ids: bool = False,
+) -> Iterator[tuple[str, str, str]]:
+    """The events, the users and the organizations (Parquet files) of Coder's database,
+    in a temporary folder (under ``temp_dir``, if given)."""
     import duckdb
 
     data = coder_mod.read(url, start_us=start_us, end_us=end_us, now=now)
     with tempfile.TemporaryDirectory(prefix=FOLDER_PREFIX, dir=temp_dir) as folder:
         events = str(Path(folder) / EVENTS_NAME)
         users = str(Path(folder) / "coder-users.parquet")
+        orgs = str(Path(folder) / "coder-orgs.parquet")
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
-            coder_mod.write_events(con, data, events, users, ide_apps)
+            coder_mod.write_events(con, data, events, users, orgs, ide_apps, with_ids)
         finally:
             con.close()
-        yield events, users
+        yield events, users, orgs
 
 
 @contextlib.contextmanager
@@ -64,6 +68,7 @@ def open_coder(
     url: str,
     *,
     users_file: str | None = None,
+    orgs_file: str | None = None,
     start_us: int | None = None,
     end_us: int | None = None,
     now: datetime | None = None,
@@ -73,8 +78,9 @@ def open_coder(
 ) -> Iterator[FileSource]:
     """The events of Coder's database at ``url`` (sessions overlapping ``[start, end)``).
 
-    Its users name them unless ``users_file`` is given; ``now`` ends the
-    sessions still open (default: the moment of reading).
+    Its users and organizations name them unless ``users_file`` or
+    ``orgs_file`` is given; ``now`` ends the sessions still open (default: the
+    moment of reading).
     """
     from .backends.duckdb import open_files
 
@@ -86,11 +92,14 @@ def open_coder(
             now=now,
             ide_apps=ide_apps,
             temp_dir=None if limits is None else limits.temp_dir,
-        ) as (
-            events,
-            users,
-        ),
-        open_files([events], users_file=users_file or users, limits=limits, context=context) as src,
+        ) as (events, users, orgs),
+        open_files(
+            [events],
+            users_file=users_file or users,
+            orgs_file=orgs_file or orgs,
+            limits=limits,
+            context=context,
+        ) as src,
     ):
         yield src
 
@@ -105,8 +114,9 @@ def ingest_coder(
     wait: float = 0.0,
     context: resources.RunContext | None = None,
     progress: Progress | None = None,
-) -> tuple[IngestResult, UsersResult]:
-    """Copy what is new in Coder's database into the store at ``path``, and its users.
+) -> tuple[IngestResult, UsersResult, OrgsResult]:
+    """Copy what is new in Coder's database into the store at ``path``, and its users and
+    organizations (an organization renamed in Coder is renamed in the store).
 
     Reads the sessions that ended, or are still open, since a day before the
     last ingest from Coder: a session open then and closed since comes back
@@ -116,10 +126,11 @@ def ingest_coder(
     """
     from .store import Store
 
-    since = None
+    since, with_ids = None, False
     if Path(path).expanduser().exists():
         with Store.open(path, read_only=True, limits=limits, wait=wait, context=context) as old:
             since = last_ingest_us(old)
+            with_ids = since is not None and holds_minute_ids(old, since - REREAD_US)
     start_us = None if since is None else since - REREAD_US
     with exported(
         url,
@@ -127,14 +138,27 @@ def ingest_coder(
         now=now or datetime.now(UTC),
         ide_apps=ide_apps,
         temp_dir=None if limits is None else limits.temp_dir,
-    ) as (
-        events,
-        users,
-    ):
+        with_ids=with_ids,
+    ) as (events, users, orgs):
         with Store.open(path, limits=limits, wait=wait, context=context) as store:
             result = store.ingest([events], progress=progress)
             users_result = store.import_users(users)
-    return result, users_result
+            orgs_result = store.import_orgs(orgs)
+    return result, users_result, orgs_result
+
+
+def holds_minute_ids(store: Store, since_us: int) -> bool:
+    """Whether ``store`` holds minutes from ``since_us`` on that an earlier release ingested
+    with ids (``coder:...``): those are read again with their ids, and are not counted twice."""
+    from .store.core import CATALOG
+
+    store.events_view()  # attaches the store's file
+    row = store.con.execute(
+        f"SELECT 1 FROM {CATALOG}.main.events "
+        "WHERE ts >= $since AND starts_with(event_id, $prefix) LIMIT 1",
+        {"since": since_us, "prefix": coder_mod.ID_PREFIX},
+    ).fetchall()
+    return bool(row)
 
 
 def last_ingest_us(store: Store) -> int | None:

@@ -105,6 +105,7 @@ def open_source(
         with open_coder(
             coder,
             users_file=users_file,
+            orgs_file=orgs_file,
             start_us=start_us,
             end_us=end_us,
             ide_apps=DEFAULT_IDE_APPS if ide_apps is None else ide_apps,

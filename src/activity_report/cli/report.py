@@ -75,7 +75,8 @@ def report_command(
         typer.Option(
             "--orgs",
             help="Organization directory (CSV, Parquet or JSON with id and name): reports "
-            "name organizations, and --org takes a name. Default: the store's (orgs import).",
+            "name organizations, and --org takes a name. Default: the store's (orgs import), "
+            "or Coder's with --coder.",
             show_default=False,
         ),
     ] = None,

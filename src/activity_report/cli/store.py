@@ -295,11 +295,12 @@ def _show_users(users: Sequence[Any]) -> None:
 def _ingest_coder(
     url: str, ide_apps: str, path: Any, limits: Any, wait: float, as_json: bool
 ) -> None:
-    """``ingest --coder``: the events through the file ingest, then the users."""
+    """``ingest --coder``: the events through the file ingest, then the users and
+    organizations."""
     from ..coder import ingest_coder
 
     with _ingest_progress() as progress:
-        result, users = ingest_coder(
+        result, users, orgs = ingest_coder(
             path,
             url,
             ide_apps=ide_app_patterns(ide_apps),
@@ -309,10 +310,14 @@ def _ingest_coder(
             progress=progress,
         )
     if as_json:
-        print_json({**result.to_dict(), "users": users.to_dict()}, done="the ingest is committed")
+        print_json(
+            {**result.to_dict(), "users": users.to_dict(), "organizations": orgs.to_dict()},
+            done="the ingest is committed",
+        )
     note(
         f"ingested Coder's database into {result.path}: {plural(result.rows, 'active minute')} "
-        f"read, {result.new:,} new; {plural(users.users, 'user')}"
+        f"read, {result.new:,} new; {plural(users.users, 'user')}, "
+        f"{plural(orgs.orgs, 'organization')}"
     )
     if result.new_unknown:
         warn_unknown_values(sum(n for _, n in result.new_unknown), result.new_unknown[:5])

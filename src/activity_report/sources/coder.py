@@ -17,11 +17,15 @@ the mapping needs, the time range bound as parameters of the SQL. The rows
 - a connection of any other type keeps its type as its category: the report
   counts it as unknown and names it.
 
+Organizations are named as Coder's pages name them: by their display name
+(else their name).
+
 A session still open counts until 12 hours after it opened or the moment of
 reading, whichever is earlier. System users and service accounts are left out.
 Each UTC minute in which a user has activity of a category, in an
-organization, is one event of that minute, one minute long, whose id names
-the category, user, organization and minute: a minute read twice is one event.
+organization, is one event of that minute, one minute long, without an id:
+its time, user, category and organization name it, so a minute read twice is
+one event (and a store holds less than with an id per minute).
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ TABLES = (
     "audit_logs",
     "users",
     "organization_members",
+    "organizations",
 )
 #: Prefix of the ids of the events read from Coder.
 ID_PREFIX = "coder:"
@@ -132,6 +137,13 @@ WHERE NOT u.is_system AND NOT u.is_service_account
 """
 
 
+# Organizations by the name Coder's pages show (its display name; else its name).
+_ORGS_SQL = """
+SELECT o.id::text AS id, coalesce(nullif(trim(o.display_name), ''), o.name) AS name
+FROM organizations o
+"""
+
+
 @dataclass(frozen=True)
 class CoderRead:
     """What one read of Coder's database returned, as Arrow tables."""
@@ -140,6 +152,7 @@ class CoderRead:
     app_stats: pa.Table
     logins: pa.Table
     users: pa.Table
+    orgs: pa.Table
 
 
 def check_url(url: str) -> None:
@@ -270,11 +283,12 @@ def read(
             app_stats = _fetch(cur, _APP_STATS_SQL, params[:2], url)
             logins = _fetch(cur, _LOGINS_SQL, params[:2], url)
             users = _fetch(cur, _USERS_SQL, None, url)
+            orgs = _fetch(cur, _ORGS_SQL, None, url)
         finally:
             cur.close()
     finally:
         con.close()
-    return CoderRead(connections, app_stats, logins, users)
+    return CoderRead(connections, app_stats, logins, users, orgs)
 
 
 def _instant(us: int) -> datetime:
@@ -314,12 +328,14 @@ def ide_globs(patterns: Sequence[str]) -> list[str]:
     return [p.strip().lower() for p in patterns if p.strip()]
 
 
-def events_sql() -> str:
+def events_sql(with_ids: bool = False) -> str:
     """The per-minute events of the registered ``coder_connections``, ``coder_app_stats``
     and ``coder_logins`` (``$ide``: the IDE globs).
 
-    Columns as in an event file: ``id``, ``time``, ``end_time``, ``user_id``,
-    ``category``, ``organization_id``.
+    Columns as in an event file: ``time``, ``end_time``, ``user_id``, ``category``,
+    ``organization_id``. No ``id``: a minute is known by those columns, so a minute
+    read twice is one event. ``with_ids``: an ``id`` too (``coder:category:user:org:minute``),
+    as a store that holds minutes ingested with ids needs to know them again.
     """
     sessions = f"""
         SELECT user_id, org,
@@ -341,6 +357,12 @@ def events_sql() -> str:
         SELECT user_id, org, 'login', epoch_us(started), epoch_us(started)
         FROM coder_logins
     """
+    ident = (
+        f"""'{ID_PREFIX}' || category || ':' || user_id || ':' || coalesce(org, '')
+                   || ':' || CAST(m AS VARCHAR) AS id, """
+        if with_ids
+        else ""
+    )
     return f"""
         WITH sessions AS ({sessions}),
         spans AS (
@@ -350,14 +372,32 @@ def events_sql() -> str:
                         ELSE CAST(floor(s_us / {MINUTE_US}.0) AS BIGINT) END AS last_m
             FROM sessions
         ),
+        -- Overlapping spans of a user, category and organization merge into
+        -- runs, so each minute comes out once: a window over the sessions
+        -- costs far less than a DISTINCT over their minutes. Equal spans are
+        -- one first, so that the order of the windows is total.
+        distinct_spans AS (SELECT DISTINCT * FROM spans),
+        reaches AS (
+            SELECT *, max(last_m) OVER (
+                PARTITION BY user_id, org, category ORDER BY first_m, last_m
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+            FROM distinct_spans
+        ),
+        numbered AS (
+            SELECT *, sum(CASE WHEN reach IS NULL OR first_m > reach THEN 1 ELSE 0 END) OVER (
+                PARTITION BY user_id, org, category ORDER BY first_m, last_m
+                ROWS UNBOUNDED PRECEDING) AS run
+            FROM reaches
+        ),
+        runs AS (
+            SELECT user_id, org, category, min(first_m) AS first_m, max(last_m) AS last_m
+            FROM numbered GROUP BY user_id, org, category, run
+        ),
         minutes AS (
-            SELECT DISTINCT user_id, org, category,
-                   unnest(range(first_m, last_m + 1)) AS m
-            FROM spans
+            SELECT user_id, org, category, unnest(range(first_m, last_m + 1)) AS m
+            FROM runs
         )
-        SELECT '{ID_PREFIX}' || category || ':' || user_id || ':' || coalesce(org, '')
-                   || ':' || CAST(m AS VARCHAR) AS id,
-               make_timestamptz(m * {MINUTE_US}) AS time,
+        SELECT {ident}make_timestamptz(m * {MINUTE_US}) AS time,
                make_timestamptz((m + 1) * {MINUTE_US}) AS end_time,
                user_id, category, org AS organization_id
         FROM minutes
@@ -369,22 +409,34 @@ def write_events(
     data: CoderRead,
     events_path: str,
     users_path: str,
+    orgs_path: str,
     ide_apps: Sequence[str] = DEFAULT_IDE_APPS,
+    with_ids: bool = False,
 ) -> None:
-    """The events of ``data`` as a Parquet event file, its users as a directory file."""
+    """The events of ``data`` as a Parquet event file, its users and its organizations
+    as directory files."""
     con.register("coder_connections", data.connections)
     con.register("coder_app_stats", data.app_stats)
     con.register("coder_logins", data.logins)
     con.register("coder_users", data.users)
+    con.register("coder_orgs", data.orgs)
     try:
-        con.sql(events_sql(), params={"ide": ide_globs(ide_apps)}).write_parquet(events_path)
+        events = con.sql(events_sql(with_ids), params={"ide": ide_globs(ide_apps)})
+        events.write_parquet(events_path)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE coder_directory AS "
             "SELECT id, nullif(name, '') AS name, username, nullif(email, '') AS email, roles "
             "FROM coder_users ORDER BY id"
         )
         con.table("coder_directory").write_parquet(users_path)
+        con.sql("SELECT id, name FROM coder_orgs ORDER BY id").write_parquet(orgs_path)
     finally:
-        for name in ("coder_connections", "coder_app_stats", "coder_logins", "coder_users"):
+        for name in (
+            "coder_connections",
+            "coder_app_stats",
+            "coder_logins",
+            "coder_users",
+            "coder_orgs",
+        ):
             con.unregister(name)
         con.execute("DROP TABLE IF EXISTS coder_directory")
