@@ -330,6 +330,7 @@ def test_a_nul_in_an_id_is_4xx(server: Server, name: str) -> None:
     assert_json_error(server.get(f"{ACTIVITY}?{name}=a%00b"), 400)
 
 
+@pytest.mark.slow  # a server of its own
 def test_a_user_id_with_spaces_quotes_and_accents_is_the_cli_s(tmp_path: Path) -> None:
     """Any id the command line takes, the API takes, with the same answer."""
     odd = 'O\'Brien "Zoë" 李'
