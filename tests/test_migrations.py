@@ -97,7 +97,7 @@ def test_a_writer_upgrades_an_old_store_in_place_with_nothing_lost(old_store: Pa
     ]
     after = tables(old_store)
     meta = dict(after.pop("meta"))
-    assert meta["schema_version"] == str(len(MIGRATIONS))
+    assert "schema_version" not in meta  # the migrations table is the one record
     assert meta["created_by"] == "activity-report 0.1.0"
     assert meta["written_by"] == f"activity-report {__version__}"  # `info` shows both
     assert after == {t: v for t, v in before.items() if t != "meta"}
@@ -189,9 +189,9 @@ def test_steps_run_in_order_each_in_its_own_transaction(
     monkeypatch.setattr(store_mod, "MIGRATIONS", (*steps[:-1], Migration("9002_half", fixed)))
     with Store.open(old_store) as store:
         assert store.pending == ()
-    assert rows(old_store, "SELECT value FROM meta WHERE key = 'schema_version'") == [
-        (str(len(MIGRATIONS) + 2),)
-    ]
+    assert rows(old_store, "SELECT count(*) FROM migrations") == [(len(MIGRATIONS) + 2,)]
+    with Store.open(old_store, read_only=True) as reader:
+        assert len(reader.applied) == len(MIGRATIONS) + 2
     # This release does not know those steps: the store is newer than it.
     monkeypatch.setattr(store_mod, "MIGRATIONS", MIGRATIONS)
     with pytest.raises(DataError, match="newer than activity-report"):
@@ -221,6 +221,7 @@ SHIPPED = {
     "0005_pseudonym_key": "e22db859458a",
     "0006_token_scope": "f05b3840089e",
     "0007_orgs": "68598332fe52",
+    "0008_one_version_record": "8aa3de3523d6",
 }
 
 
@@ -262,3 +263,21 @@ def test_tokens_of_a_schema3_store_become_full_and_the_key_s_table_appears(
         assert writer.pending == ()
     assert rows(store, "SELECT name, scope FROM tokens") == [("old", "full")]
     assert rows(store, "SELECT count(*) FROM pseudonym_key") == [(0,)]  # made when needed
+
+
+def test_the_migrations_table_is_the_one_version_record(tmp_path: Path) -> None:
+    """A new store has no version in meta; a stray one there is not read."""
+    db = tmp_path / "s.duckdb"
+    with Store.open(db) as store:
+        assert store.pending == ()
+    assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == []
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("INSERT INTO meta VALUES ('schema_version', '999')")
+    finally:
+        con.close()
+    with Store.open(db, read_only=True) as reader:
+        assert reader.applied == tuple(m.name for m in MIGRATIONS)
+    info = run_cli("info", "--db", str(db), "--json")
+    assert info.exit_code == 0, info.stderr
+    assert json.loads(info.stdout)["schema_version"] == len(MIGRATIONS)

@@ -302,13 +302,65 @@ INJECTIONS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "name", ["start", "end", "interval", "tz", "category", "org", "user", "heartbeat"]
-)
+@pytest.mark.parametrize("name", ["start", "end", "interval", "tz", "category", "heartbeat"])
 @pytest.mark.parametrize("value", INJECTIONS)
 def test_injection_attempts_are_4xx(server: Server, name: str, value: str) -> None:
     response = server.get(f"{ACTIVITY}?{name}={quote(value)}")
     assert_json_error(response, 400)
+
+
+@pytest.mark.parametrize("name", ["org", "user"])
+@pytest.mark.parametrize("value", [v for v in INJECTIONS if "\x00" not in v])
+def test_an_injection_as_an_id_is_a_literal_id_that_matches_nobody(
+    server: Server, name: str, value: str
+) -> None:
+    """Ids are bound as values, never written into SQL: the store stays as it was."""
+    whole = server.get(ACTIVITY)
+    assert whole.status_code == 200 and whole.json()["users"]
+    response = server.get(f"{ACTIVITY}?{name}={quote(value)}")
+    assert response.status_code == 200, response.text
+    assert response.json()["users"] == {}
+    assert response.json() == cli_json(server.db, f"--{name}", value)
+    assert server.get(ACTIVITY).json() == whole.json()  # the events are all still there
+
+
+@pytest.mark.parametrize("name", ["org", "user"])
+def test_a_nul_in_an_id_is_4xx(server: Server, name: str) -> None:
+    """No command line can pass a NUL, so no id holds one."""
+    assert_json_error(server.get(f"{ACTIVITY}?{name}=a%00b"), 400)
+
+
+@pytest.mark.slow  # a server of its own
+def test_a_user_id_with_spaces_quotes_and_accents_is_the_cli_s(tmp_path: Path) -> None:
+    """Any id the command line takes, the API takes, with the same answer."""
+    odd = 'O\'Brien "Zoë" 李'
+    events = tmp_path / "odd.csv"
+    events.write_text(
+        "time,user_id,category\n"
+        f'2022-08-01T10:00:00Z,"{odd.replace(chr(34), chr(34) * 2)}",ide\n'
+        "2022-08-01T11:00:00Z,plain,ide\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "odd.duckdb"
+    assert cli("ingest", str(events), db=db).returncode == 0
+    made = cli("tokens", "create", "--name", "tests", db=db)
+    assert made.returncode == 0, made.stderr
+    url, process = start_server(db)
+    try:
+        server = Server(url, db, process, made.stdout.strip())
+        query = "start=2022-08-01T00:00:00Z&end=2022-08-02T00:00:00Z&interval=1%20day"
+        response = server.get(f"{ACTIVITY}?{query}&user={quote(odd)}")
+        assert response.status_code == 200, response.text
+        expected = run_cli(
+            "--db", str(db), "--start", "2022-08-01T00:00:00Z", "--end", "2022-08-02T00:00:00Z",
+            "--interval", "1 day", "--user", odd, "--format", "json",
+        )  # fmt: skip
+        assert expected.exit_code == 0, expected.stderr
+        assert response.text == expected.stdout
+        assert list(response.json()["users"]) == [odd]
+    finally:
+        code, log = stop(process)
+    assert code == 0, log
 
 
 @pytest.mark.parametrize(

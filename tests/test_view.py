@@ -438,7 +438,7 @@ def test_the_download_of_a_report_past_the_time_limit_is_a_503() -> None:
         "category=ide&start=2022-08-01&start=2022-08-08",  # the last one used to win
         "interval=week&interval=day",
         "category=ide&nope=1",
-        "org=a%20b",  # not an id
+        "org=a%00b",  # no id holds a NUL
     ],
 )
 def test_the_download_refuses_what_the_api_refuses_in_its_words(

@@ -70,6 +70,38 @@ class Diagnostics:
     covered_categories: tuple[str, ...] | None = None
     user_ids: tuple[str, ...] | None = None
 
+    @classmethod
+    def of(
+        cls,
+        total_rows: int,
+        *,
+        reasons: Sequence[tuple[str, int]] = (),
+        examples: Sequence[tuple[str, int | None, str]] = (),
+        unknown: Sequence[tuple[str, int]] = (),
+        unknown_rows: int | None = None,
+        covered_categories: tuple[str, ...] | None = None,
+        user_ids: tuple[str, ...] | None = None,
+    ) -> Diagnostics:
+        """The one way every engine builds its diagnostics.
+
+        ``reasons``: every invalid row's reason, counted (most first); the
+        invalid rows are their sum. ``examples``: the first invalid rows, in
+        the order the engine reads its files; three are kept. ``unknown``:
+        the unknown categories, counted (most first); five are kept, and
+        ``unknown_rows`` is their sum unless the engine counted the rows
+        apart (when it tallied only the first five).
+        """
+        return cls(
+            total_rows=total_rows,
+            invalid_rows=sum(n for _, n in reasons),
+            invalid_reasons=list(reasons),
+            invalid_examples=list(examples)[:3],
+            unknown_rows=sum(n for _, n in unknown) if unknown_rows is None else unknown_rows,
+            unknown_values=list(unknown)[:5],
+            covered_categories=covered_categories,
+            user_ids=user_ids,
+        )
+
     def describe(self) -> str:
         """``'3 unparseable time, 1 missing user_id; first in a.csv row 4'``"""
         text = ", ".join(f"{n} {reason}" for reason, n in self.invalid_reasons)

@@ -161,8 +161,14 @@ def _diagnose(
         invalid += rejected_count
     if unknown:
         unknown_values = tally(con, source, "category", UNKNOWN_CATEGORY, known, limit=5)
-    return Diagnostics(
-        total, invalid, reasons, examples, unknown, unknown_values, covered_categories, user_ids
+    return Diagnostics.of(
+        total,
+        reasons=reasons,
+        examples=examples,
+        unknown=unknown_values,
+        unknown_rows=unknown,
+        covered_categories=covered_categories,
+        user_ids=user_ids,
     )
 
 

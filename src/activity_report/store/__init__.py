@@ -7,8 +7,9 @@ holds (the steps of :data:`.schema.MIGRATIONS`):
 ==========  =================================================================
 table       what it holds
 ==========  =================================================================
-meta        ``key``/``value`` pairs: ``schema_version``, ``created_by``
-migrations  the schema steps applied: ``name``, ``applied_at``
+meta        ``key``/``value`` pairs: ``created_by``, ``written_by``
+migrations  the schema steps applied: ``name``, ``applied_at`` (the one
+            record of the schema version: how many steps)
 events      the canonical columns of :mod:`.sources` (``ts``, ``end_us``,
             ``user_id``, ``category``, ``org``, ``event_id``) and
             ``ingest_file``, the :data:`ingests` row of the file it came from

@@ -300,18 +300,18 @@ class Store(Reading):
                 params=("db",),
                 path=self.path,
             )
-        rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
-        found = str(rows[0][0]) if rows else "none"
-        if "migrations" in tables:
+        if "migrations" in tables:  # the one record of the schema's steps
             applied = [
                 str(n) for (n,) in self.con.execute("SELECT name FROM migrations").fetchall()
             ]
-        elif found == "1":
-            applied = ["0001_initial"]  # made by 0.1.0, before steps were recorded
-        else:
-            applied = [found]
-        newer = [name for name in applied if name not in known]
-        if newer or not found.isdigit() or int(found) > len(known):
+            found = str(len(applied))
+        else:  # made by 0.1.0, before steps were recorded: its meta row has the version
+            rows = self.con.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchall()
+            found = str(rows[0][0]) if rows else "none"
+            applied = ["0001_initial"] if found == "1" else [found]
+        if any(name not in known for name in applied):
             raise DataError(
                 f"{self.path}: the store has schema version {found}, newer than activity-report "
                 f"{__version__} knows (version {len(known)}); use the release that made the "
@@ -344,10 +344,6 @@ class Store(Reading):
                 con.execute(
                     "INSERT INTO migrations VALUES ($name, $now)",
                     {"name": step.name, "now": datetime.now(UTC)},
-                )
-                con.execute(
-                    "UPDATE meta SET value = $v WHERE key = 'schema_version'",
-                    {"v": str(steps.index(step) + 1)},
                 )
             self.applied += (step.name,)
         self.pending = ()

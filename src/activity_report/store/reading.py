@@ -151,10 +151,10 @@ class Reading:
         with self._reading():
             total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
             if rollups.STEP in self.applied and rollups.counted(self.con) == total:
-                return sources.Diagnostics(total, 0, [], [], 0, [])
+                return sources.Diagnostics.of(total)
             # Literals, not a bound list: DuckDB then skips row groups by their statistics.
             unknown = sources.tally(self.con, "events", "category", f"category NOT IN ({known})")
-        return sources.Diagnostics(total, 0, [], [], sum(n for _, n in unknown), unknown[:5])
+        return sources.Diagnostics.of(total, unknown=unknown)
 
     def extent(self) -> tuple[int, int | None]:
         """How many events the store holds, and the latest one's time (µs), if any."""

@@ -245,13 +245,8 @@ class Scan:
                 limit=5,
             )
         total = int(con.execute("SELECT sum(rows) FROM ingest_files").fetchall()[0][0] or 0)
-        return sources.Diagnostics(
-            total_rows=total,
-            invalid_rows=sum(n for _, n in reasons),
-            invalid_reasons=reasons,
-            invalid_examples=examples,
-            unknown_rows=unknown_rows,
-            unknown_values=unknown,
+        return sources.Diagnostics.of(
+            total, reasons=reasons, examples=examples, unknown=unknown, unknown_rows=unknown_rows
         )
 
     def _number_copies(self) -> None:

@@ -147,6 +147,11 @@ _TOKEN_SCOPE_0006 = "ALTER TABLE tokens ADD COLUMN IF NOT EXISTS scope VARCHAR D
 _ORGS_0007 = "CREATE TABLE orgs (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL)"
 
 
+#: 0008: one version record: the ``migrations`` table says which steps a store has
+#: had (and so its schema version); ``meta`` keeps who made and last wrote the store.
+_ONE_VERSION_RECORD_0008 = "DELETE FROM meta WHERE key = 'schema_version'"
+
+
 #: The schema, step by step. To change it, append a step (never edit or
 #: reorder one that has shipped): a name that sorts after the last one and the
 #: SQL, written out in the step and calling no code that may change later,
@@ -167,6 +172,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0005_pseudonym_key", (_PSEUDONYM_KEY_0005,)),
     Migration("0006_token_scope", (_TOKEN_SCOPE_0006,)),
     Migration("0007_orgs", (_ORGS_0007,)),
+    Migration("0008_one_version_record", (_ONE_VERSION_RECORD_0008,)),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

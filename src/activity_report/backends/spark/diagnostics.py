@@ -65,7 +65,9 @@ def diagnose(events: SparkEvents) -> Diagnostics:
             .collect()
         )
         unknown_values = [(str(r["category"]), int(r["count"])) for r in top]
-    return Diagnostics(total, invalid, reasons, examples, unknown, unknown_values)
+    return Diagnostics.of(
+        total, reasons=reasons, examples=examples, unknown=unknown_values, unknown_rows=unknown
+    )
 
 
 def located(events: SparkEvents, columns: Sequence[str] = ("problem", "_bad_text")) -> DataFrame:
