@@ -21,7 +21,13 @@ Logs (generated once into benchmarks/data/, cached by size):
 * ``heartbeats``: 200 users, one event a minute with 0-19 s of jitter,
   eight hours a day, no end column; each user in one organization;
 * ``mixed``: the same clock, but a third of the events carry an end time
-  (0-40 minutes later), and users switch categories and organizations.
+  (0-40 minutes later), and users switch categories and organizations;
+* ``jittered``: the heartbeat log of ``bench.py`` at any size: 500 users, each
+  working one stretch a day (starting between 07:00 and 11:00 UTC) of 222
+  heartbeats a minute apart, each 0-19 s late, so about half of them start a
+  new covered stretch; as many days as the size needs (180 at 20M, 900 at
+  100M); ids, user and organization ids of 32-36 characters as real logs
+  have them, rows in time order; no end column.
 """
 
 from __future__ import annotations
@@ -58,6 +64,37 @@ FROM rows
 """
 
 
+#: The ``jittered`` log (see the module's docstring): ``bench.py``'s heartbeat
+#: log, with a fixed number of events per user and day instead of fixed days.
+JITTERED = """
+WITH rows AS (SELECT i, i // $per AS ud, i % $per AS k FROM range($n) t(i)),
+events AS (
+    SELECT i, ud % $users AS u,
+        (1704067200 + (ud // $users) * 86400
+            + (420 + CAST(hash(ud, 1, 1) % 240 AS BIGINT)) * 60 + k * 60) * 1000000
+            + CAST(hash(i, 1, 2) % 20000000 AS BIGINT) AS ts_us,
+        CASE WHEN hash(ud, 1, 3) % 10 < 7 THEN 'ide'
+             WHEN hash(ud, 1, 3) % 10 < 9 THEN 'tunnel' ELSE 'web_terminal' END AS category
+    FROM rows
+),
+users AS (
+    SELECT u, substr(m, 1, 8) || '-' || substr(m, 9, 24) AS user_id
+    FROM (SELECT u, md5('user-1-' || u) AS m FROM range($users) t(u))
+),
+orgs AS (
+    SELECT o, substr(m, 1, 8) || '-' || substr(m, 9, 4) || '-' || substr(m, 13, 4) || '-'
+              || substr(m, 17, 4) || '-' || substr(m, 21, 12) AS org_id
+    FROM (SELECT o, md5('org-1-' || o) AS m FROM range(4) t(o))
+)
+SELECT 'hb-' || e.i AS id, make_timestamptz(e.ts_us) AS time, us.user_id, e.category,
+       o.org_id AS organization_id
+FROM events e JOIN users us ON us.u = e.u JOIN orgs o ON o.o = e.u % 4
+ORDER BY e.ts_us, e.i
+"""
+JITTERED_USERS = 500
+JITTERED_PER_DAY = 222
+
+
 def data_file(n: int, log: str, start: int = 0, users: int = USERS) -> Path:
     """A log of ``n`` events: rows ``start`` to ``start + n`` of the generator's sequence."""
     name = f"ingest-{log}-{n}.parquet"
@@ -73,19 +110,26 @@ def data_file(n: int, log: str, start: int = 0, users: int = USERS) -> Path:
                       THEN make_timestamptz((1704067200 + (ud // $users) * 86400 + 8 * 3600
                                              + k * 60) * 1000000 + CAST(hash(i, 7) % 2400000000
                                              AS BIGINT)) END AS end_time"""
+    sql = GENERATOR.format(end=end)
+    per = PER_DAY
+    if log == "jittered":
+        sql, per, users = JITTERED, JITTERED_PER_DAY, JITTERED_USERS
     code = (
         "import sys, duckdb\n"
-        "con = duckdb.connect()\n"
+        # A good neighbour on a shared machine: the time sort spills past 4 GB.
+        f"spill = {str(DATA / 'tmp')!r}\n"
+        "con = duckdb.connect(config={'memory_limit': '4GB', 'temp_directory': spill})\n"
         "con.execute(\"SET TimeZone = 'UTC'\")\n"
         "con.execute('SET enable_progress_bar = false')\n"
-        f"sql = {GENERATOR.format(end=end)!r}\n"
+        f"sql = {sql!r}\n"
         "params = dict(n=int(sys.argv[2]), per=int(sys.argv[3]), users=int(sys.argv[4]),\n"
         "              mixed=sys.argv[5] == 'mixed', start=int(sys.argv[6]),\n"
         "              categories=['ide', 'app', 'tunnel', 'web_terminal', 'login'])\n"
+        "params = {k: v for k, v in params.items() if '$' + k in sql}\n"
         "con.sql(sql, params=params).write_parquet(sys.argv[1] + '.partial', compression='zstd')\n"
     )
     subprocess.run(
-        [sys.executable, "-c", code, str(path), str(n), str(PER_DAY), str(users), log, str(start)],
+        [sys.executable, "-c", code, str(path), str(n), str(per), str(users), log, str(start)],
         check=True,
     )
     Path(str(path) + ".partial").replace(path)
@@ -160,7 +204,9 @@ def scale(sizes: list[int], env: dict[str, str], tool: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", default="2e6", help="sizes, comma-separated")
-    parser.add_argument("--log", default="heartbeats,mixed", help="heartbeats, mixed")
+    parser.add_argument(
+        "--log", default="heartbeats,mixed", help="heartbeats, mixed, jittered (comma-separated)"
+    )
     parser.add_argument(
         "--scale", help="store sizes for the fleet projection, comma-separated (e.g. 2e7,1e8)"
     )
