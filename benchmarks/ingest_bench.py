@@ -7,6 +7,7 @@ file (every row known), and a weekly report from the store.
 
     python benchmarks/ingest_bench.py --events 2e6,5e6 --log heartbeats,mixed
     python benchmarks/ingest_bench.py --scale 2e7,1e8
+    python benchmarks/ingest_bench.py --nightly 2e7,1e8 --against /path/to/other/src
 
 ``--scale`` measures what a fleet's store costs as it grows, and projects it to
 a year of a 10,000-user fleet (a heartbeat a minute, eight hours a day: 4.8M
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,8 +159,16 @@ CTAS = (
 )
 
 
+def fleet_store(n: int) -> Path:
+    """Where ``--scale`` keeps the fleet's store of ``n`` events (before its night)."""
+    return DATA / f"store-fleet-{n}.duckdb"
+
+
 def scale(sizes: list[int], env: dict[str, str], tool: list[str]) -> None:
-    """The fleet's store at each size, then the straight-line projection to a year."""
+    """The fleet's store at each size, then the straight-line projection to a year.
+
+    Each store is kept, as it was before its nightly ingest, for ``--nightly``.
+    """
     print(
         f"| events in store | first ingest s | its peak RSS | nightly ingest of {NIGHT:,} s "
         "| its peak RSS | weekly report from store s | its peak RSS | store size |"
@@ -171,6 +181,7 @@ def scale(sizes: list[int], env: dict[str, str], tool: list[str]) -> None:
         with tempfile.TemporaryDirectory(dir=DATA) as folder:
             store = str(Path(folder) / "s.duckdb")
             first, first_rss = measure([*tool, "ingest", "--db", store, str(base)], env)
+            shutil.copyfile(store, fleet_store(n))
             nightly, nightly_rss = measure([*tool, "ingest", "--db", store, str(night)], env)
             out = str(Path(folder) / "r.json")
             report, report_rss = measure(
@@ -178,7 +189,7 @@ def scale(sizes: list[int], env: dict[str, str], tool: list[str]) -> None:
                 env,
             )
             size = Path(store).stat().st_size
-        points.append((n + NIGHT, nightly, report))
+        points.append((n + NIGHT, nightly, report, nightly_rss))
         print(
             f"| {n:,} | {first:.1f} | {first_rss / 2**20:,.0f} MiB | {nightly:.1f} "
             f"| {nightly_rss / 2**20:,.0f} MiB | {report:.1f} | {report_rss / 2**20:,.0f} MiB "
@@ -187,7 +198,7 @@ def scale(sizes: list[int], env: dict[str, str], tool: list[str]) -> None:
         )
     if len(points) < 2:
         return
-    (n0, i0, r0), (n1, i1, r1) = points[0], points[-1]
+    (n0, i0, r0, m0), (n1, i1, r1, m1) = points[0], points[-1]
 
     def at_year(y0: float, y1: float) -> float:
         return y0 + (y1 - y0) * (YEAR - n0) / (n1 - n0)
@@ -196,9 +207,41 @@ def scale(sizes: list[int], env: dict[str, str], tool: list[str]) -> None:
         f"\nProjected to {YEAR:,} events (a year of {FLEET:,} users), a straight line "
         f"through {n0:,} and {n1:,}: nightly ingest of {NIGHT:,} events "
         f"{at_year(i0, i1) / 60:.1f} min; weekly report over the year "
-        f"{at_year(r0, r1) / 60:.1f} min",
+        f"{at_year(r0, r1) / 60:.1f} min; the nightly ingest's peak RSS "
+        f"{at_year(m0, m1) / 2**30:.2f} GiB ({m0 / 2**20:,.0f} and {m1 / 2**20:,.0f} MiB measured, "
+        f"{m1 / m0:.2f}x)",
         flush=True,
     )
+
+
+def nightly(
+    sizes: list[int], env: dict[str, str], tool: list[str], against: str, rounds: int
+) -> None:
+    """The same nightly ingest into copies of the kept fleet stores, this code and another.
+
+    ``against``: the ``src`` folder of the other code (put first on PYTHONPATH
+    for its runs). The two alternate, each on a fresh copy of the store, so
+    they see about the same load.
+    """
+    other = {**env, "PYTHONPATH": os.pathsep.join([against, env.get("PYTHONPATH", "")])}
+    print(f"nightly ingest of {NIGHT:,} events; other code: {against}\n")
+    print("| events in store | round | code | wall s | peak RSS |")
+    print("|---:|---:|---|---:|---:|")
+    for n in sizes:
+        kept = fleet_store(n)
+        if not kept.exists():
+            raise SystemExit(f"{kept}: no kept store; run --scale {n:g} first")
+        night = data_file(NIGHT, "heartbeats", start=n, users=FLEET)
+        for round_no in range(1, rounds + 1):
+            for name, code_env in (("this", env), ("other", other)):
+                with tempfile.TemporaryDirectory(dir=DATA) as folder:
+                    store = str(Path(folder) / "s.duckdb")
+                    shutil.copyfile(kept, store)
+                    wall, rss = measure([*tool, "ingest", "--db", store, str(night)], code_env)
+                print(
+                    f"| {n:,} | {round_no} | {name} | {wall:.1f} | {rss / 2**20:,.0f} MiB |",
+                    flush=True,
+                )
 
 
 def main() -> None:
@@ -210,9 +253,21 @@ def main() -> None:
     parser.add_argument(
         "--scale", help="store sizes for the fleet projection, comma-separated (e.g. 2e7,1e8)"
     )
+    parser.add_argument(
+        "--nightly",
+        help="store sizes kept by --scale: their nightly ingest, this code against --against",
+    )
+    parser.add_argument("--against", help="the src folder of the code to compare with")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of --nightly")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVITY_REPORT_")}
     tool = [sys.executable, "-m", "activity_report"]
+    if args.nightly:
+        if not args.against:
+            raise SystemExit("--nightly needs --against SRC")
+        sizes = [int(float(size)) for size in args.nightly.split(",")]
+        nightly(sizes, env, tool, args.against, args.rounds)
+        return
     if args.scale:
         scale([int(float(size)) for size in args.scale.split(",")], env, tool)
         return

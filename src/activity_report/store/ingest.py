@@ -59,6 +59,7 @@ class Ingest(Staging):
                 raise KeyboardInterrupt from None
             raise
         finally:
+            self._drop_new()
             for table in _TABLES:
                 self.con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
             self._detach_stage()
@@ -108,12 +109,15 @@ class Ingest(Staging):
                 offset = self._last_file()
                 # In the merge's transaction, which may write to the store only.
                 self._stage(on_disk=False)
-            # File numbers of this run follow the store's last one.
-            con.execute(
+            # File numbers of this run follow the store's last one. A first
+            # ingest streams them from the files (see Staging._stage).
+            self._guarded(
                 "INSERT INTO events SELECT ts, end_us, user_id, category, org, event_id, "
                 f"file_no + $offset FROM {self.new}",
                 {"offset": offset},
             )
+            if self.streamed:  # the files were read once more
+                self._check_unchanged()
             rollups.apply(con)
             kept = self._insert_rejects(now, offset)
             new_unknown = self._new_unknown(offset)
@@ -223,7 +227,6 @@ _TABLES = (
     "ingest_repeated",
     "ingest_known_ids",
     "ingest_known_rows",
-    "ingest_new",
     *rollups.PREPARED,
 )
 

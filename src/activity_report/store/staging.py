@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 
 from .. import resources, sources
 from ..errors import DataError, first_line
@@ -28,6 +29,8 @@ class Staging(Scan):
     new = "temp.main.ingest_new"
     #: The file of :data:`STAGE` while it is attached.
     stage_file: str | None = None
+    #: Whether :attr:`new` is a view of the files (a first ingest: see :meth:`_stage`).
+    streamed = False
 
     def _rows(self, where: str) -> str:
         """SQL: the valid rows to merge that match ``where``, with ``file_no`` and ``copy``.
@@ -62,11 +65,18 @@ class Staging(Scan):
         ``on_disk``: the rows go to :data:`STAGE`, a DuckDB file of the run's
         own, written compressed as they stream from the files: a bulk load
         of any size is staged in bounded memory (a temporary table would hold
-        it all in memory, or spill it uncompressed). Else (staging again,
-        inside the merge's transaction, which may write to the store only) a
-        temporary table.
+        it all in memory, or spill it uncompressed). Into a store without
+        events (a first ingest) nothing is compared and nothing staged:
+        ``ingest_new`` is a view of the files' valid rows, and the merge
+        streams them into the store (there is nothing for readers to read
+        meanwhile). Else (staging again, inside the merge's transaction,
+        which may write to the store only) a temporary table.
         """
-        if on_disk:
+        self._drop_new()
+        self.streamed = on_disk and self._empty_store()
+        if self.streamed:
+            self.new = "temp.main.ingest_new"
+        elif on_disk:
             self._attach_stage()
             self.new = f"{STAGE}.main.ingest_new"
         else:
@@ -74,12 +84,22 @@ class Staging(Scan):
         self._stage_new()
         self._check_unchanged()
         columns = "ts, end_us, user_id, category, org"
-        rollups.prepare(
-            self.con,
-            scope(f"SELECT * FROM {self.new}"),
-            None,  # the run's memory limit (see Ingest.run)
-            events=f"(SELECT {columns} FROM events UNION ALL SELECT {columns} FROM {self.new})",
-        )
+        with self._reading_files():  # a view of the files, when streamed
+            rollups.prepare(
+                self.con,
+                scope(f"SELECT * FROM {self.new}"),
+                None,  # the run's memory limit (see Ingest.run)
+                events=f"(SELECT {columns} FROM events UNION ALL SELECT {columns} FROM {self.new})",
+            )
+
+    def _drop_new(self) -> None:
+        """Drop ``ingest_new`` of the temporary catalog, a view or a table."""
+        views = self.con.execute(
+            "SELECT count(*) FROM duckdb_views() "
+            "WHERE database_name = 'temp' AND view_name = 'ingest_new'"
+        ).fetchall()[0][0]
+        kind = "VIEW" if views else "TABLE"
+        self.con.execute(f"DROP {kind} IF EXISTS temp.main.ingest_new")
 
     def _attach_stage(self) -> None:
         """Attach :data:`STAGE`: a new file beside the connection's spill folder."""
@@ -159,13 +179,19 @@ class Staging(Scan):
                        file_no BIGINT)"""
             )
             return
-        self._guarded(f"{self._create_new()} AS " + " UNION ALL ".join(parts))
+        self._guarded(f"{self._create_new(self.streamed)} AS " + " UNION ALL ".join(parts))
 
-    def _create_new(self) -> str:
-        """SQL: the start of the statement that creates :attr:`new`."""
+    def _create_new(self, view: bool = False) -> str:
+        """SQL: the start of the statement that creates :attr:`new` (``view``: as a view)."""
+        if view:
+            return "CREATE OR REPLACE TEMP VIEW ingest_new"
         if self.new.startswith("temp."):
             return "CREATE OR REPLACE TEMP TABLE ingest_new"
         return f"CREATE OR REPLACE TABLE {self.new}"
+
+    def _empty_store(self) -> bool:
+        """Whether the store holds no event (then an ingest has nothing to compare with)."""
+        return not self.con.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchall()[0][0]
 
     def _known_ids(self) -> int:
         """``ingest_known_ids``: the stored ids that rows of the run carry; returns how many.
@@ -199,10 +225,16 @@ class Staging(Scan):
 
     def _guarded(self, sql: str, params: dict[str, object] | None = None) -> None:
         """Run a statement that reads the files; a failure to read them is a DataError."""
+        with self._reading_files():
+            self.con.execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def _reading_files(self) -> Iterator[None]:
+        """Statements that read the files: a failure to read them is a DataError."""
         import duckdb
 
         try:
-            self.con.execute(sql, params).fetchall()
+            yield
         except duckdb.Error as exc:
             if is_interrupt(exc):
                 raise
