@@ -841,25 +841,28 @@ def test_the_store_module_imports_no_typer_or_rich() -> None:
 
 def test_an_ingest_stages_only_the_rows_new_to_the_store(db: Path, tmp_path: Path) -> None:
     """Before the merge the run copies the rows the store does not hold yet into a
-    temporary table (DuckDB spills it beyond the memory limit), so that the store is held
-    only to copy them in; rows the store holds already are never copied."""
+    staging file (a DuckDB file of the run's own, written as the rows stream), so that
+    the store is held only to copy them in; rows the store holds already are never
+    copied."""
     rows = [(f"e{i}", f"2024-01-01T00:{i:02d}:00Z", f"u{i % 3}", "ide") for i in range(50)]
     a = events_csv(tmp_path / "a.csv", [*rows, ("bad", "lunchtime", "u1", "ide")])
     b = events_csv(tmp_path / "b.csv", [*rows[:40], ("e99", "2024-01-02T00:00:00Z", "u1", "ide")])
-    staged: list[int] = []
+    staged: list[tuple[str, int]] = []
 
     def count_staged_rows(label: str, done: int, total: int) -> None:
         if label == "adding new events":
-            staged.append(
-                int(store.con.execute("SELECT count(*) FROM temp.main.ingest_new").fetchall()[0][0])
-            )
+            # Into an empty store, a view of the files' rows: nothing to compare with.
+            attached = {str(r[0]) for r in store.con.execute("SHOW DATABASES").fetchall()}
+            where = "ingest_stage" if "ingest_stage" in attached else "temp"
+            staged_rows = f"SELECT count(*) FROM {where}.main.ingest_new"
+            staged.append((where, int(store.con.execute(staged_rows).fetchall()[0][0])))
 
     with Store.open(db) as store:
         result = store.ingest([str(a)], progress=count_staged_rows)
         assert (result.new, result.rejected) == (50, 1)
         result = store.ingest([str(b)], progress=count_staged_rows)
         assert (result.new, result.duplicates) == (1, 40)
-    assert staged == [50, 1]
+    assert staged == [("temp", 50), ("ingest_stage", 1)]
 
 
 def test_a_file_that_changes_during_an_ingest_fails_it(db: Path, tmp_path: Path) -> None:
@@ -1033,3 +1036,47 @@ def test_tokens_list_has_a_header_aligned_columns_and_times_to_the_second(db: Pa
     starts = [header.index(c) for c in ("name", "scope", "state", "created", "expires")]
     for row in rows:
         assert all(row[s - 2 : s] == "  " and row[s] != " " for s in starts), row
+
+
+def test_a_large_run_finds_repeated_rows_in_parts_as_one_sort_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a size, the duplicate search sorts its hashes in parts (split by their top
+    bits, through files) so that a bulk load does not hold them all; the store it makes
+    is the one a single sort makes, ids and id-less copies alike."""
+    import os
+    import tempfile
+
+    from activity_report import sources
+    from activity_report.store import scanning
+
+    with_ids = [
+        (f"e{i % 7}", f"2024-01-01T00:{i % 11:02d}:00Z", f"u{i % 3}", "ide") for i in range(40)
+    ]
+    a = events_csv(tmp_path / "a.csv", with_ids)
+    copies = [(f"2024-01-02T00:{i % 5:02d}:00Z", f"u{i % 2}", "ide") for i in range(30)]
+    b = events_csv(tmp_path / "b.csv", copies, with_id=False)
+    sorts: list[int] = []
+    one_sort = sources.repeated_hashes
+
+    def counted(hashes: Any) -> Any:
+        sorts.append(len(hashes))
+        return one_sort(hashes)
+
+    monkeypatch.setattr(sources, "repeated_hashes", counted)
+    stores = {}
+    for name, limit in (("one", 1 << 24), ("parts", 3)):
+        monkeypatch.setattr(scanning, "_SORT_ROWS", limit)
+        sorts.clear()
+        stores[name] = tmp_path / f"{name}.duckdb"
+        with Store.open(stores[name]) as store:
+            result = store.ingest([str(a), str(b)])
+        # Each file's id-less copies are all kept; a repeated id is kept once.
+        assert (result.new, result.duplicates) == (7 + 30, 33)
+        assert sum(sorts) == 70
+        assert len(sorts) == (1 if name == "one" else 32)
+    one, parts = snapshot(stores["one"]), snapshot(stores["parts"])
+    for table in ("events", "rejects", "users"):
+        assert parts[table] == one[table]
+    leftovers = Path(tempfile.gettempdir()).glob(f"activity-report-{os.getpid()}-*-hashes-*")
+    assert list(leftovers) == []

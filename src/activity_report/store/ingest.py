@@ -45,6 +45,13 @@ class Ingest(Staging):
         self, files: Sequence[sources.EventFile], strict: bool, progress: Progress | None
     ) -> IngestResult:
         """The whole run; an interrupt comes out as :class:`KeyboardInterrupt`."""
+        # Without --memory-limit, DuckDB's share of the run stays within this:
+        # its cache of the store's blocks, the semi joins and the rollups'
+        # sorts are evicted or spill past it (DuckDB's default, 80% of the
+        # RAM, would let a nightly ingest's memory grow with the store).
+        limited = self.store.memory_limit is None
+        if limited:
+            self.con.execute("SET memory_limit = $limit", {"limit": rollups.MEMORY_LIMIT})
         try:
             return self._run(files, strict, progress)
         except BaseException as exc:
@@ -52,8 +59,12 @@ class Ingest(Staging):
                 raise KeyboardInterrupt from None
             raise
         finally:
+            self._drop_new()
             for table in _TABLES:
                 self.con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+            self._detach_stage()
+            if limited:
+                self.con.execute("RESET memory_limit")
 
     def _run(
         self, files: Sequence[sources.EventFile], strict: bool, progress: Progress | None
@@ -89,20 +100,24 @@ class Ingest(Staging):
         phases.start("comparing with the store", 760)
         with self.store.peeking():  # readers go on: the store is only read
             offset = self._last_file()
-            self._stage()
+            self._stage(on_disk=True)
         phases.start("waiting for the store", 880)
         with self.store.writing(), self.store.atomic(done="the ingest is committed"):
             phases.start("adding new events", 900)
             now = datetime.now(UTC)
             if self._last_file() != offset:  # another ingest committed meanwhile
                 offset = self._last_file()
-                self._stage()
-            # File numbers of this run follow the store's last one.
-            con.execute(
+                # In the merge's transaction, which may write to the store only.
+                self._stage(on_disk=False)
+            # File numbers of this run follow the store's last one. A first
+            # ingest streams them from the files (see Staging._stage).
+            self._guarded(
                 "INSERT INTO events SELECT ts, end_us, user_id, category, org, event_id, "
-                "file_no + $offset FROM ingest_new",
+                f"file_no + $offset FROM {self.new}",
                 {"offset": offset},
             )
+            if self.streamed:  # the files were read once more
+                self._check_unchanged()
             rollups.apply(con)
             kept = self._insert_rejects(now, offset)
             new_unknown = self._new_unknown(offset)
@@ -212,7 +227,6 @@ _TABLES = (
     "ingest_repeated",
     "ingest_known_ids",
     "ingest_known_rows",
-    "ingest_new",
     *rollups.PREPARED,
 )
 

@@ -192,9 +192,12 @@ def _prepare(con: duckdb.DuckDBPyConnection, scope: str, events: str) -> None:
                   UNION ALL SELECT uid, user_id FROM rollup_new_users) k USING (user_id)"""
     )
     con.execute("DROP TABLE rollup_ranges")
-    _compute(con, int(span[1]), events)
+    _compute(con, int(span[0]), int(span[1]), events)
     # The days of the slots replaced: the new slots, and the day's other slots as stored.
-    day_lo = int(con.execute("SELECT min(day_lo) FROM rollup_scope").fetchall()[0][0])
+    day_lo, day_hi = (
+        int(x)
+        for x in con.execute("SELECT min(day_lo), max(day_hi) FROM rollup_scope").fetchall()[0]
+    )
     names = {
         "known": list(sources.CATEGORIES),
         "orgs": [
@@ -205,7 +208,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, scope: str, events: str) -> None:
     days = f"""SELECT uid, cid, oid, {_floor("slot", DAY_US)} AS slot, sum(n) AS n,
                       sum(duration) AS duration
                FROM ({slots}) GROUP BY ALL"""
-    # Inlined, the lower bound lets the scan skip row groups of earlier slots.
+    # Inlined, the bounds let the scan skip row groups of other slots.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_days_ready AS
             SELECT day, category, org, uid, sum(n) AS count, sum(duration) AS duration
@@ -214,7 +217,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, scope: str, events: str) -> None:
                 UNION ALL
                 SELECT {_floor("r.slot", DAY_US)}, r.category, r.org, r.uid, r.count, r.duration
                 FROM rollups r JOIN rollup_scope s USING (uid)
-                WHERE r.slot >= {day_lo} AND r.slot >= s.day_lo AND r.slot < s.day_hi
+                WHERE r.slot >= {day_lo} AND r.slot < {day_hi}
+                  AND r.slot >= s.day_lo AND r.slot < s.day_hi
                   AND (r.slot < s.lo OR r.slot >= s.hi)
             )
             GROUP BY ALL
@@ -247,13 +251,19 @@ def apply(con: duckdb.DuckDBPyConnection) -> None:
     if "rollup_scope" not in prepared:
         return  # an empty scope
     con.execute("INSERT INTO rollup_users SELECT uid, user_id FROM rollup_new_users")
+    # Constant bounds too: the scans skip the row groups of other times.
+    lo, hi, day_lo, day_hi = con.execute(
+        "SELECT min(lo), max(hi), min(day_lo), max(day_hi) FROM rollup_scope"
+    ).fetchall()[0]
     con.execute(
-        """DELETE FROM rollups r USING rollup_scope s
-           WHERE r.uid = s.uid AND r.slot >= s.lo AND r.slot < s.hi"""
+        f"""DELETE FROM rollups r USING rollup_scope s
+            WHERE r.uid = s.uid AND r.slot >= s.lo AND r.slot < s.hi
+              AND r.slot >= {int(lo)} AND r.slot < {int(hi)}"""
     )
     con.execute(
-        """DELETE FROM rollups_daily d USING rollup_scope s
-           WHERE d.uid = s.uid AND d.day >= s.day_lo AND d.day < s.day_hi"""
+        f"""DELETE FROM rollups_daily d USING rollup_scope s
+            WHERE d.uid = s.uid AND d.day >= s.day_lo AND d.day < s.day_hi
+              AND d.day >= {int(day_lo)} AND d.day < {int(day_hi)}"""
     )
     con.execute("INSERT INTO rollups_daily SELECT * FROM rollup_days_ready")
     con.execute("INSERT INTO rollups SELECT * FROM rollup_slots_ready")
@@ -288,27 +298,29 @@ def _labelled(computed: str) -> str:
         FROM by_category"""
 
 
-def _compute(con: duckdb.DuckDBPyConnection, before: int, relation: str = "events") -> None:
+def _compute(
+    con: duckdb.DuckDBPyConnection, after: int, before: int, relation: str = "events"
+) -> None:
     """Insert the slots of ``rollup_scope`` computed from the events that meet it.
 
-    ``before``: no slot of the scope reaches it (an upper bound of event times to read).
+    ``after`` and ``before``: every slot of the scope lies between them.
     ``relation``: the events (the store's, or those and an ingest's new ones).
     """
     params = {"known": list(sources.CATEGORIES), "heartbeat": HEARTBEAT_US}
-    # Inlined, the upper bound lets the scan skip row groups that lie past every scope.
+    near = _near(relation, after, before)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_orgs AS
             SELECT org, CAST(row_number() OVER () AS INTEGER) AS oid
-            FROM (SELECT DISTINCT e.org FROM {relation} e SEMI JOIN rollup_scope s USING (user_id)
-                  WHERE e.org IS NOT NULL AND e.ts < {before})"""
+            FROM (SELECT DISTINCT e.org FROM ({near}) e SEMI JOIN rollup_scope s USING (user_id)
+                  WHERE e.org IS NOT NULL)"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_hits AS
             SELECT s.uid, CAST(list_position($known, e.category) AS TINYINT) AS cid,
                    o.oid, e.ts, e.end_us
-            FROM {relation} e JOIN rollup_scope s USING (user_id)
+            FROM ({near}) e JOIN rollup_scope s USING (user_id)
             LEFT JOIN rollup_orgs o ON o.org = e.org
-            WHERE list_contains($known, e.category) AND e.ts < {before}
+            WHERE list_contains($known, e.category)
               AND e.ts < s.hi AND (coalesce(e.end_us, e.ts + $heartbeat) > s.lo OR e.ts >= s.lo)""",
         params,
     )
@@ -357,6 +369,23 @@ def _compute(con: duckdb.DuckDBPyConnection, before: int, relation: str = "event
             for future in running:
                 future.cancel()
     con.execute("DROP TABLE rollup_hits")
+
+
+def _near(relation: str, after: int, before: int) -> str:
+    """SQL: the events of ``relation`` that may meet a slot between ``after`` and ``before``.
+
+    Those that start in it or a heartbeat before, and those that start
+    earlier with an end time past ``after``: two scans with constant bounds,
+    so DuckDB skips every row group of a store whose times (or end times) lie
+    before them. A nightly ingest then reads the stored events of the last
+    days, not of every day the store holds (their blocks would stay in
+    DuckDB's cache: its memory would grow with the store).
+    """
+    columns = "user_id, category, org, ts, end_us"
+    edge = after - HEARTBEAT_US
+    return f"""SELECT {columns} FROM {relation} WHERE ts >= {edge} AND ts < {before}
+               UNION ALL
+               SELECT {columns} FROM {relation} WHERE ts < {edge} AND end_us > {after}"""
 
 
 def _store_computed(con: duckdb.DuckDBPyConnection, computed: pa.Table) -> None:

@@ -8,6 +8,7 @@ files' diagnostics, and the identities that occur more than once numbered
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -17,6 +18,8 @@ from ..errors import DataError, first_line
 from .schema import is_interrupt
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .core import Store
 
 #: The view ``ingest`` reads the files through (see :func:`sources.load_events`).
@@ -271,8 +274,11 @@ class Scan:
             keys = self.loaded.id_hashes
         else:
             keys = f"SELECT {_KEY} AS h FROM {source} WHERE problem IS NULL"
-        if not sources.find_repeated(con, keys, "ingest_dup_keys"):
+        total = int(con.execute("SELECT sum(rows) FROM ingest_files").fetchall()[0][0] or 0)
+        repeats = self._repeated_hashes(keys, total)
+        if repeats is None:
             return
+        sources.hash_table(con, "ingest_dup_keys", repeats)
         behind = f"""(SELECT v.*, f.file_no
                      FROM {located} v JOIN ingest_files f ON f.display = v.source_file
                      WHERE v.problem IS NULL AND {_KEY} IN (SELECT h FROM ingest_dup_keys))"""
@@ -282,6 +288,51 @@ class Scan:
         )
         self.repeated = True
 
+    def _repeated_hashes(self, query: str, rows: int) -> np.ndarray | None:
+        """The hashes that ``query`` (column ``h``, at most ``rows`` rows) gives more than once.
+
+        Up to :data:`_SORT_ROWS` rows, one sort in memory. Past it, a bulk
+        load's hashes would take 8 bytes a row (and as much again while
+        DuckDB hands them over): they stream instead into files, split by
+        their top bits into parts of about :data:`_SORT_ROWS`, and each part
+        is sorted on its own. Equal hashes land in the same part.
+        """
+        import numpy as np
+
+        if rows <= _SORT_ROWS:
+            return sources.repeated_hashes(sources.read_hashes(self.con, query))
+        bits = (-(-rows // _SORT_ROWS) - 1).bit_length()
+        shift = np.uint64(64 - bits)
+        folder = str(self.con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
+        base = os.path.abspath(folder.rstrip("/\\") or ".") + "-hashes"
+        paths = [self.store.context.add_temp(f"{base}-{part}") for part in range(1 << bits)]
+        found = []
+        try:
+            outs = [open(path, "wb") for path in paths]  # noqa: SIM115 (closed below)
+            try:
+                for batch in self.con.sql(query).to_arrow_reader(1 << 20):
+                    hashes = batch.column(0).drop_null().to_numpy()
+                    part = hashes >> shift
+                    for index, out in enumerate(outs):
+                        out.write(hashes[part == index].tobytes())
+            finally:
+                for out in outs:
+                    out.close()
+            for path in paths:
+                repeats = sources.repeated_hashes(np.fromfile(path, np.uint64))
+                os.remove(path)
+                if repeats is not None:
+                    found.append(repeats)
+        finally:
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+        return np.concatenate(found) if found else None
+
+
+#: Past this many rows, the duplicate search sorts its hashes in parts (see
+#: :meth:`Scan._repeated_hashes`): 128 MB of hashes, twice that while sorted.
+_SORT_ROWS = 1 << 24
 
 #: A file's size and modification time, to notice a file that changes during a run.
 _Stamp = tuple[int, int]

@@ -7,15 +7,30 @@ them into the store.
 
 from __future__ import annotations
 
-from .. import sources
-from ..errors import DataError
+import contextlib
+import os
+from collections.abc import Iterator
+
+from .. import resources, sources
+from ..errors import DataError, first_line
 from . import rollups
+from .opening import _literal
 from .scanning import _KEY, INPUT_VIEW, Scan, _read_error, _stamps
 from .schema import is_interrupt, scope
+
+#: The database an ingest stages its new rows in: a file beside the run's spill folder.
+STAGE = "ingest_stage"
 
 
 class Staging(Scan):
     """The comparison of a run's rows with the store (the scan is :class:`.scanning.Scan`)."""
+
+    #: The table of the rows to add (:meth:`_stage`): in :data:`STAGE`, or a temporary table.
+    new = "temp.main.ingest_new"
+    #: The file of :data:`STAGE` while it is attached.
+    stage_file: str | None = None
+    #: Whether :attr:`new` is a view of the files (a first ingest: see :meth:`_stage`).
+    streamed = False
 
     def _rows(self, where: str) -> str:
         """SQL: the valid rows to merge that match ``where``, with ``file_no`` and ``copy``.
@@ -39,24 +54,88 @@ class Staging(Scan):
             SELECT {columns}, file_no, copy FROM ingest_repeated WHERE {where}"""
         return rows
 
-    def _stage(self) -> None:
+    def _stage(self, on_disk: bool = True) -> None:
         """``ingest_new``: the rows to add; and the rollups they change, ready to apply.
 
         Reads the store (attached read-only, or for writing) and the files a
-        last time, and writes to temporary tables only: the merge then copies
-        them into the store. A file that changed since the first read fails
-        the run here.
+        last time, and writes to temporary tables and the stage only: the
+        merge then copies them into the store. A file that changed since the
+        first read fails the run here.
+
+        ``on_disk``: the rows go to :data:`STAGE`, a DuckDB file of the run's
+        own, written compressed as they stream from the files: a bulk load
+        of any size is staged in bounded memory (a temporary table would hold
+        it all in memory, or spill it uncompressed). Into a store without
+        events (a first ingest) nothing is compared and nothing staged:
+        ``ingest_new`` is a view of the files' valid rows, and the merge
+        streams them into the store (there is nothing for readers to read
+        meanwhile). Else (staging again, inside the merge's transaction,
+        which may write to the store only) a temporary table.
         """
+        self._drop_new()
+        self.streamed = on_disk and self._empty_store()
+        if self.streamed:
+            self.new = "temp.main.ingest_new"
+        elif on_disk:
+            self._attach_stage()
+            self.new = f"{STAGE}.main.ingest_new"
+        else:
+            self.new = "temp.main.ingest_new"
         self._stage_new()
         self._check_unchanged()
         columns = "ts, end_us, user_id, category, org"
-        rollups.prepare(
-            self.con,
-            scope("SELECT * FROM ingest_new"),
-            # Without --memory-limit, the work spills rather than growing past this.
-            None if self.store.memory_limit else rollups.MEMORY_LIMIT,
-            events=f"(SELECT {columns} FROM events UNION ALL SELECT {columns} FROM ingest_new)",
-        )
+        with self._reading_files():  # a view of the files, when streamed
+            rollups.prepare(
+                self.con,
+                scope(f"SELECT * FROM {self.new}"),
+                None,  # the run's memory limit (see Ingest.run)
+                events=f"(SELECT {columns} FROM events UNION ALL SELECT {columns} FROM {self.new})",
+            )
+
+    def _drop_new(self) -> None:
+        """Drop ``ingest_new`` of the temporary catalog, a view or a table."""
+        views = self.con.execute(
+            "SELECT count(*) FROM duckdb_views() "
+            "WHERE database_name = 'temp' AND view_name = 'ingest_new'"
+        ).fetchall()[0][0]
+        kind = "VIEW" if views else "TABLE"
+        self.con.execute(f"DROP {kind} IF EXISTS temp.main.ingest_new")
+
+    def _attach_stage(self) -> None:
+        """Attach :data:`STAGE`: a new file beside the connection's spill folder."""
+        if self.stage_file is not None:
+            return
+        folder = str(self.con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
+        path = os.path.abspath(folder.rstrip("/\\") or ".") + "-ingest.duckdb"
+        for leftover in (path, path + ".wal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(leftover)
+        self.store.context.add_temp(path)
+        self.store.context.add_temp(path + ".wal")
+        import duckdb
+
+        try:
+            self.con.execute(f"ATTACH {_literal(path)} AS {STAGE}")
+        except duckdb.Error as exc:
+            raise resources.disk_full(exc) or DataError(
+                "{path}: cannot create the ingest's staging file ({why}); give {temp_dir} "
+                "a folder it may write to",
+                params=("temp_dir",),
+                path=path,
+                why=first_line(exc),
+            ) from None
+        self.stage_file = path
+
+    def _detach_stage(self) -> None:
+        """Detach :data:`STAGE` and remove its file."""
+        if self.stage_file is None:
+            return
+        path, self.stage_file = self.stage_file, None
+        with contextlib.suppress(Exception):
+            self.con.execute(f"DETACH {STAGE}")
+        for leftover in (path, path + ".wal"):
+            with contextlib.suppress(OSError):
+                os.remove(leftover)
 
     def _stage_new(self) -> None:
         """``ingest_new``: the valid rows the store does not hold yet, with their file number.
@@ -95,12 +174,24 @@ class Staging(Scan):
                 )
         if not parts:  # no valid row
             self.con.execute(
-                """CREATE OR REPLACE TEMP TABLE ingest_new (ts BIGINT, end_us BIGINT,
+                f"""{self._create_new()} (ts BIGINT, end_us BIGINT,
                        user_id VARCHAR, category VARCHAR, org VARCHAR, event_id VARCHAR,
                        file_no BIGINT)"""
             )
             return
-        self._guarded("CREATE OR REPLACE TEMP TABLE ingest_new AS " + " UNION ALL ".join(parts))
+        self._guarded(f"{self._create_new(self.streamed)} AS " + " UNION ALL ".join(parts))
+
+    def _create_new(self, view: bool = False) -> str:
+        """SQL: the start of the statement that creates :attr:`new` (``view``: as a view)."""
+        if view:
+            return "CREATE OR REPLACE TEMP VIEW ingest_new"
+        if self.new.startswith("temp."):
+            return "CREATE OR REPLACE TEMP TABLE ingest_new"
+        return f"CREATE OR REPLACE TABLE {self.new}"
+
+    def _empty_store(self) -> bool:
+        """Whether the store holds no event (then an ingest has nothing to compare with)."""
+        return not self.con.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchall()[0][0]
 
     def _known_ids(self) -> int:
         """``ingest_known_ids``: the stored ids that rows of the run carry; returns how many.
@@ -134,10 +225,16 @@ class Staging(Scan):
 
     def _guarded(self, sql: str, params: dict[str, object] | None = None) -> None:
         """Run a statement that reads the files; a failure to read them is a DataError."""
+        with self._reading_files():
+            self.con.execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def _reading_files(self) -> Iterator[None]:
+        """Statements that read the files: a failure to read them is a DataError."""
         import duckdb
 
         try:
-            self.con.execute(sql, params).fetchall()
+            yield
         except duckdb.Error as exc:
             if is_interrupt(exc):
                 raise
