@@ -30,9 +30,12 @@ _CONTENT = ("ts", "end_us", "user_id", "category", "org", "event_id", "problem")
 class SparkSource:
     """Event files read and counted by Spark; ``users_file`` names the users."""
 
-    def __init__(self, events: SparkEvents, users_file: str | None = None) -> None:
+    def __init__(
+        self, events: SparkEvents, users_file: str | None = None, orgs_file: str | None = None
+    ) -> None:
         self.events = events
         self.users_file = users_file
+        self.orgs_file = orgs_file
         self._checked: Diagnostics | None = None
         self._counted: DataFrame | None = None
 
@@ -142,8 +145,17 @@ class SparkSource:
         return {str(r[column]) for r in rows}
 
     def org_names(self) -> dict[str, str]:
-        """No organization directory: Spark reads none (asked for one, the run is refused)."""
-        return {}
+        """The organization directory file's names (a small file, read with DuckDB here)."""
+        if not self.orgs_file:
+            return {}
+        from ...orgs import read_orgs_file
+        from ..duckdb import connect
+
+        con = connect()
+        try:
+            return read_orgs_file(con, self.orgs_file)
+        finally:
+            con.close()
 
     def user_ids(self) -> set[str]:
         """Every user id of the valid events: what a ``--user`` pseudonym may stand for."""
@@ -223,6 +235,7 @@ def open_source(
     heartbeat_us: int,
     context: RunContext | None = None,
     reading: Reading | None = None,
+    orgs_file: str | None = None,
 ) -> SparkSource:
     """The events of files, folders or URLs, read by Spark (a local one without ``remote``).
 
@@ -233,9 +246,11 @@ def open_source(
     report's range. ``context`` removes the copy of a stream (``-``, a FIFO)
     when it closes; a stream needs one.
     """
-    from .reading import PruneWindow, open_events
+    from .reading import PruneWindow, open_events, plan
     from .session import connect
 
+    reading = reading or DEFAULT_READING
+    reads = plan(events, local=remote is None, context=context, reading=reading)
     session = connect(remote)
     read = open_events(
         session,
@@ -243,6 +258,7 @@ def open_source(
         local=remote is None,
         window=PruneWindow(start_us, end_us, heartbeat_us),
         context=context,
-        reading=reading or DEFAULT_READING,
+        reading=reading,
+        reads=reads,
     )
-    return SparkSource(read, users_file)
+    return SparkSource(read, users_file, orgs_file)
