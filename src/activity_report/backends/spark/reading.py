@@ -101,6 +101,9 @@ class _Part:
     fmt: str
     frame: DataFrame  # the canonical columns, plus _file, _block, _order and _bad_text
     displays: dict[str, str]
+    has_ids: bool = True  # a column of event ids was found
+    has_coverage: bool = True  # a column of end times or durations was found
+    files: int | None = None  # how many files it reads, when known without a job
 
 
 def open_events(
@@ -293,7 +296,15 @@ def _part(
         raise DataError(
             f"{_shown(read)}: cannot read it as {read.fmt.upper()}: {first_line(exc)}"
         ) from None
-    return _Part(read.fmt, frame, read.displays)
+    known = all(os.path.isabs(p) and not _URL.match(p) for p in read.paths)
+    return _Part(
+        read.fmt,
+        frame,
+        read.displays,
+        has_ids=mapping.event_id is not None,
+        has_coverage=mapping.has_coverage,
+        files=len(read.paths) if known and read.base_path is None else None,
+    )
 
 
 def _shown(read: _Read) -> str:

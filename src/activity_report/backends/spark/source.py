@@ -62,8 +62,11 @@ class SparkSource:
         from . import counting
 
         rows = self.counted()
+        coverage = any(part.has_coverage for part in self.events.parts)
         cells = self.events.guard(
-            lambda: counting.compute(self.events.spark, rows, edges_us, filters, heartbeat_us)
+            lambda: counting.compute(
+                self.events.spark, rows, edges_us, filters, heartbeat_us, coverage
+            )
         )
         return Counted(cells, "events")
 
@@ -182,34 +185,44 @@ class SparkSource:
         return self._counted
 
     def _count_repeats(self) -> DataFrame:
+        """The valid rows, repeated ones counted by the rule (invalid ones no report counts).
+
+        What the plan knows decides without a Spark job: rows can share an id only
+        if some file has an id column, and copies in several files only if
+        there are several files.
+        """
         from pyspark.sql import Window
         from pyspark.sql import functions as F
 
-        from .diagnostics import located
-
         events = self.events
-        frame = located(events, list(_CONTENT))
-        files = [str(r["_file"]) for r in frame.select("_file").distinct().collect()]
-        order = {d: i for i, d in enumerate(events.displays())}
-        index = {f: order.get(events.display(f), len(order)) for f in files}
-        has_ids = frame.where(F.col("event_id").isNotNull()).limit(1).count() > 0
-        if len(files) <= 1 and not has_ids:
-            return events.rows
-        invalid = frame.where(F.col("problem").isNotNull()).select(*_CONTENT)
-        valid = frame.where(F.col("problem").isNull())
-        parts = [invalid]
+        has_ids = any(part.has_ids for part in events.parts)
+        known = [part.files for part in events.parts]
+        several = None in known or sum(n or 0 for n in known) > 1
+        valid = events.frame.where(F.col("problem").isNull())
+        if not several and not has_ids:
+            return valid.select(*_CONTENT)
+        parts = []
+        plain = valid
         if has_ids:
+            from .diagnostics import located
+
+            frame = located(events, list(_CONTENT)).where(F.col("problem").isNull())
+            files = [str(r["_file"]) for r in frame.select("_file").distinct().collect()]
+            order = {d: i for i, d in enumerate(events.displays())}
+            index = {f: order.get(events.display(f), len(order)) for f in files}
             pairs = [x for f, i in index.items() for x in (F.lit(f), F.lit(i))]
-            rank = F.create_map(*pairs)[F.col("_file")]
+            rank = F.create_map(*pairs)[F.col("_file")] if pairs else F.lit(0)
             first = Window.partitionBy("event_id").orderBy(rank, F.col("row"))
             parts.append(
-                valid.where(F.col("event_id").isNotNull())
+                frame.where(F.col("event_id").isNotNull())
                 .withColumn("_first", F.row_number().over(first))
                 .where(F.col("_first") == 1)
                 .select(*_CONTENT)
             )
-        plain = valid.where(F.col("event_id").isNull())
-        if len(files) > 1:
+            plain = frame
+            several = len(files) > 1
+        plain = plain.where(F.col("event_id").isNull())
+        if several:
             content = list(_CONTENT)
             copies = (
                 plain.groupBy(*content, "_file")
