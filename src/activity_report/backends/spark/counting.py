@@ -91,22 +91,17 @@ def compute(
     start, end = edges[0], edges[-1]
     longs = F.lit(0).cast("long")
 
-    def bucket_of(instant: Column) -> Column:
-        """The bucket of an instant within the range (so at or past ``start``)."""
-        guess = F.floor((instant - F.lit(lookup.origin)) / F.lit(lookup.cell)).cast("long")
-        low = F.lit(lookup.origin) + guess * F.lit(lookup.cell)
-        # a double's rounding may miss by one cell: checked against the cell's edges
-        offset = (
-            F.when(instant < low, guess - 1)
-            .when(instant >= low + F.lit(lookup.cell), guess + 1)
-            .otherwise(guess)
-        )
+    def bucket_of(instant: str) -> Column:
+        """The bucket of the column ``instant``, an instant within the range (so at or
+        past the origin: the integer division is exact)."""
+        offset = F.expr(f"(`{instant}` - {lookup.origin}) div {lookup.cell}")
         if lookup.uniform:
             return offset
         base = F.array(*(F.lit(b) for b in lookup.base))
         split = F.array(*(F.lit(x) for x in lookup.split))
-        cell = (F.least(F.greatest(offset, F.lit(0)), F.lit(len(lookup.base) - 1)) + 1).cast("int")
-        return F.element_at(base, cell) + (instant >= F.element_at(split, cell)).cast("long")
+        cell = (F.least(offset, F.lit(len(lookup.base) - 1)) + 1).cast("int")
+        at = F.element_at(base, cell)
+        return at + (F.col(instant) >= F.element_at(split, cell)).cast("long")
 
     matching = _filtered(rows, filters).where(
         (F.col("ts") < F.lit(end)) & _meets(heartbeat_us, start)
@@ -124,18 +119,33 @@ def compute(
         F.greatest(F.col("ts"), F.coalesce(reach, F.col("ts")), F.lit(start)).alias("a"),
         F.least(F.col("te"), F.lit(end)).alias("b"),
     )
-    first = bucket_of(F.greatest(F.col("ts"), F.lit(start)))
     covers = F.col("b") > F.col("a")
     edge_list = F.array(*(F.lit(e) for e in edges))
-    cut = pieces.select(
+    ends = pieces.select(
         "user_id",
         "ts",
         "a",
         "b",
-        first.alias("first"),
-        F.explode(
-            F.sequence(first, F.when(covers, bucket_of(F.col("b") - 1)).otherwise(first))
-        ).alias("bucket"),
+        F.greatest(F.col("ts"), F.lit(start)).alias("x_first"),
+        F.when(covers, F.col("b") - 1)
+        .otherwise(F.greatest(F.col("ts"), F.lit(start)))
+        .alias("x_last"),
+    )
+    spans = ends.select(
+        "user_id",
+        "ts",
+        "a",
+        "b",
+        bucket_of("x_first").alias("first"),
+        bucket_of("x_last").alias("last"),
+    )
+    cut = spans.select(
+        "user_id",
+        "ts",
+        "a",
+        "b",
+        "first",
+        F.explode(F.sequence(F.col("first"), F.col("last"))).alias("bucket"),
     ).select(
         "user_id",
         "bucket",
