@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 from starlette.testclient import TestClient
 
 from activity_report.server import ServerConfig, create_app
@@ -128,12 +129,17 @@ def test_an_orgs_file_without_names_is_one_line(tmp_path: Path) -> None:
     )
 
 
-def test_spark_refuses_an_orgs_file(tmp_path: Path) -> None:
-    run = run_cli("--events", EVENTS, "--engine", "spark", "--orgs", str(tmp_path / "o.csv"))
-    assert run.exit_code == 2
-    assert run.stderr == (
-        "activity-report: error: --engine spark does not read --orgs yet; use --engine duckdb\n"
-    )
+@pytest.mark.slow
+def test_spark_reads_an_orgs_file_as_duckdb_does(spark: SparkSession, tmp_path: Path) -> None:
+    orgs = str(orgs_csv(tmp_path / "orgs.csv"))
+    args = ("--events", EVENTS, "--orgs", orgs, *AUGUST, "--org", "Globex corp", "--org", INITECH)
+    for shown in (("--json",), ("--format", "html"), ("--color", "never")):
+        duck = run_cli(*args, *shown)
+        spark_run = run_cli(*args, *shown, "--engine", "spark")
+        assert duck.exit_code == spark_run.exit_code == 0, spark_run.stderr
+        assert spark_run.stdout == duck.stdout
+        assert spark_run.stderr == duck.stderr
+    assert "Globex Corp" in duck.stdout
 
 
 def test_seats_take_an_organization_name_too(store: Path) -> None:

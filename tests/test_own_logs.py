@@ -449,20 +449,138 @@ def test_spark_reads_named_columns_epoch_times_and_category_maps(
     assert report("--events", path, *options, "--engine", "spark") == expected
 
 
-def test_spark_refuses_what_it_cannot_read_yet(spark: SparkSession, tmp_path: Path) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "write", "options"),
+    [
+        ("local.csv", local_csv, LOCAL_OPTIONS),
+        ("events.jsonl", json_lines, JSON_OPTIONS),
+        ("events.ndjson.gz", json_lines, JSON_OPTIONS),
+    ],
+)
+def test_spark_reads_local_times_and_json_lines(
+    spark: SparkSession, tmp_path: Path, name: str, write: object, options: Sequence[str]
+) -> None:
+    expected = report("--events", str(canonical_csv(tmp_path / "canonical.csv")))
+    path = str(write(tmp_path / name))  # type: ignore[operator]
+    assert report("--events", path, *options) == expected
+    assert report("--events", path, *options, "--engine", "spark") == expected
+
+
+def test_spark_tells_skipped_local_times_and_bad_json_lines_as_duckdb_does(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    local = write_csv(
+        tmp_path / "spring.csv",
+        ("When", "Who", "What"),
+        [
+            ("03/08/2026 01:59 AM", "u1", "ide"),
+            ("03/08/2026 02:30 AM", "u1", "ide"),  # the clocks skip it: invalid
+            ("03/08/2026 03:00 AM", "u2", "ide"),
+            ("11/01/2026 1:15 AM", "u2", "ide"),  # twice that night: the first one
+            ("11/1/2026 13:15 PM", "u2", "ide"),  # no such hour
+            ("11/01/2026 01:15", "u2", "ide"),  # no AM or PM
+        ],
+    )
+    lines = tmp_path / "events.jsonl"
+    lines.write_text(
+        '{"at": "2026-03-08T06:00:00Z", "who": {"id": "u1"}, "what": "ssh"}\n'
+        "\n"
+        "{not json\n"
+        "[1, 2]\n"
+        '{"at": "2026-03-08 01:30", "who": {"id": "u2"}, "what": "ide"}\n'
+        '{"at": "2026-03-08 02:30", "who": {"id": "u2"}, "what": "ide"}\n'
+    )
+    cases = [
+        (str(local), "--column", "time=When", "--column", "user=Who", "--column", "category=What",
+         "--time-format", "%m/%d/%Y %I:%M %p", "--input-tz", "America/New_York"),
+        (str(lines), "--column", "time=at", "--column", "user=who.id", "--column", "category=what",
+         "--input-tz", "America/Chicago"),
+    ]  # fmt: skip
+    for path, *options in cases:
+        args = ("--events", path, *options, "--format", "json", "--verbose")
+        duck = run_cli(*args, "--start", "2026-03-01", "--end", "2026-11-30")
+        spark_run = run_cli(
+            *args, "--start", "2026-03-01", "--end", "2026-11-30", "--engine", "spark"
+        )
+        assert duck.exit_code == 0, duck.stderr
+        assert "nonexistent local time" in duck.stderr
+        assert (spark_run.exit_code, spark_run.stdout) == (duck.exit_code, duck.stdout)
+        assert spark_run.stderr == duck.stderr
+
+
+#: (text, strptime pattern): what DuckDB parses, refuses or reads oddly.
+STRPTIME_CASES = [
+    ("1/2/2026 1:05 AM", "%m/%d/%Y %I:%M %p"),
+    ("01/02/2026  01:05 am", "%m/%d/%Y %I:%M %p"),
+    ("01/02/2026 01:05 AMX", "%m/%d/%Y %I:%M %p"),
+    ("001/02/2026 01:05 AM", "%m/%d/%Y %I:%M %p"),
+    ("01/02/2026 12:05 AM", "%m/%d/%Y %I:%M %p"),
+    ("01/02/2026 12:05 PM", "%m/%d/%Y %I:%M %p"),
+    ("01/02/2026 00:05 AM", "%m/%d/%Y %I:%M %p"),
+    ("01/02/2026 13:05 PM", "%m/%d/%Y %I:%M %p"),
+    ("01/02/2026 01:05AM", "%m/%d/%Y %I:%M %p"),
+    ("02/30/2026 01:05 AM", "%m/%d/%Y %I:%M %p"),
+    ("02/29/2028 01:05 AM", "%m/%d/%Y %I:%M %p"),
+    ("13/02/2026 01:05 AM", "%m/%d/%Y %I:%M %p"),
+    ("01/02/26 13:05", "%m/%d/%y %H:%M"),
+    ("01/02/68 13:05", "%m/%d/%y %H:%M"),
+    ("01/02/69 13:05", "%m/%d/%y %H:%M"),
+    ("2026-01-02 13:05:06.123456", "%Y-%m-%d %H:%M:%S.%f"),
+    ("2026-01-02 13:05:06.12", "%Y-%m-%d %H:%M:%S.%f"),
+    ("2026-01-02 13:05:06.1234567", "%Y-%m-%d %H:%M:%S.%f"),
+    ("2026-01-02 13:05:06.123456789", "%Y-%m-%d %H:%M:%S.%n"),
+    ("2026-01-02 24:00", "%Y-%m-%d %H:%M"),
+    ("2026-01-02 23:60", "%Y-%m-%d %H:%M"),
+    ("2026-01-02 23:59:60", "%Y-%m-%d %H:%M:%S"),
+    ("2026-1-02 9:5:7", "%Y-%m-%d %H:%M:%S"),
+    ("2026-01-02 13", "%Y-%m-%d %H:%M"),
+    ("2026/01/02", "%Y-%m-%d"),
+    ("20260102", "%Y%m%d"),
+    ("2026112", "%Y%m%d"),
+    ("12026-1-2", "%Y-%m-%d"),
+    ("jAN 2 2026 1:05", "%b %d %Y %H:%M"),
+    ("January 02 2026", "%B %d %Y"),
+    ("January 02 2026", "%b %d %Y"),
+    ("2026-01-02T13:05:06+0200", "%Y-%m-%dT%H:%M:%S%z"),
+    ("2026-01-02T13:05:06-02:30", "%Y-%m-%dT%H:%M:%S%z"),
+    ("2026-01-02T13:05:06+02", "%Y-%m-%dT%H:%M:%S%z"),
+    ("2026-01-02T13:05:06Z", "%Y-%m-%dT%H:%M:%S%z"),
+    ("2026-01-02\t13:05", "%Y-%m-%d %H:%M"),
+    ("2026-01-02x", "%Y-%m-%dX"),
+    ("100% 2026-01-02", "100%% %Y-%m-%d"),
+]
+
+
+def test_spark_parses_strptime_patterns_as_duckdb_does(spark: SparkSession) -> None:
+    import duckdb
+    from pyspark.sql import functions as F
+
+    from activity_report.backends.spark.times import strptime
+
+    con = duckdb.connect()
+    expected = [
+        con.execute("SELECT epoch_us(try_strptime($t, $f))", {"t": t, "f": f}).fetchone()[0]  # type: ignore[index]
+        for t, f in STRPTIME_CASES
+    ]
+    frame = spark.createDataFrame([(t,) for t, _ in STRPTIME_CASES], "t string")
+    columns = [strptime(F.col("t"), f)[0].alias(f"c{i}") for i, (_, f) in enumerate(STRPTIME_CASES)]
+    rows = frame.select(*columns).collect()
+    got = [rows[i][f"c{i}"] for i in range(len(STRPTIME_CASES))]
+    assert dict(zip(STRPTIME_CASES, got, strict=True)) == dict(
+        zip(STRPTIME_CASES, expected, strict=True)
+    )
+
+
+def test_spark_refuses_a_directive_it_cannot_read(tmp_path: Path) -> None:
     path = str(local_csv(tmp_path / "local.csv"))
     one_error(
-        run_cli("--events", path, *LOCAL_OPTIONS, "--engine", "spark"),
+        run_cli("--events", path, *LOCAL_OPTIONS[:10], "--time-format", "%a %m/%d/%Y",
+                "--engine", "spark"),
         2,
-        "--engine spark reads ISO 8601 and epoch times in UTC only; leave out --input-tz and "
-        "strptime patterns of --time-format, or use --engine duckdb",
-    )
-    lines = str(json_lines(tmp_path / "events.jsonl"))
-    one_error(
-        run_cli("--events", lines, *JSON_OPTIONS, "--engine", "spark"),
-        1,
-        f"{lines}: the Spark engine does not read JSON yet; read it with --engine duckdb",
-    )
+        "--engine spark reads the --time-format directives %Y %y %m %d %H %I %M %S %f %n %p "
+        "%b %B %z, not %a; use --engine duckdb",
+    )  # fmt: skip
 
 
 def test_errors_name_the_parameter_not_the_flag() -> None:

@@ -200,6 +200,44 @@ def test_a_missing_file_is_named_as_duckdb_names_it(spark: SparkSession, tmp_pat
     assert_same(*both("--events", str(tmp_path / "nope.parquet")))
 
 
+def test_a_missing_file_is_told_before_spark_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from activity_report.backends.spark import session
+
+    def no_spark(remote: str | None = None) -> None:
+        raise AssertionError("Spark was started for a file that does not exist")
+
+    monkeypatch.setattr(session, "connect", no_spark)
+    run = run_cli("--events", str(tmp_path / "nope.parquet"), "--engine", "spark")
+    duck = run_cli("--events", str(tmp_path / "nope.parquet"))
+    assert (run.exit_code, run.stderr) == (duck.exit_code, duck.stderr)
+    assert duck.exit_code != 0
+
+
+def test_a_relative_path_is_made_absolute_for_a_remote_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from activity_report.backends.spark.reading import plan
+
+    monkeypatch.chdir(tmp_path)
+    (read,) = plan(["logs/events.parquet"], local=False)
+    assert read.paths == [str(tmp_path / "logs" / "events.parquet")]
+    assert read.displays == {str(tmp_path / "logs" / "events.parquet"): "logs/events.parquet"}
+    (url,) = plan(["s3a://bucket/events/"], local=False)
+    assert url.paths == ["s3a://bucket/events/"]
+
+
+def test_the_local_driver_memory_is_a_share_of_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from activity_report.backends.spark.session import driver_memory
+
+    monkeypatch.delenv("ACTIVITY_REPORT_SPARK_MEMORY", raising=False)
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert driver_memory() == f"{max(1, min(4, total // 4 // 2**30))}g"
+    monkeypatch.setenv("ACTIVITY_REPORT_SPARK_MEMORY", "6g")
+    assert driver_memory() == "6g"
+
+
 # --------------------------------------------------------------------------- random logs
 
 DST_DAYS = ("2024-03-31", "2024-10-27", "2024-03-10", "2024-11-03", "2024-04-07")

@@ -63,17 +63,6 @@ def open_source(
                 "{engine} spark reads {events} (files, folders or URLs), not a store",
                 params=("engine", "events"),
             )
-        if orgs_file:
-            raise UsageError(
-                "{engine} spark does not read {orgs} yet; use {engine} duckdb",
-                params=("engine", "orgs"),
-            )
-        if reading is not None and not reading.spark_can_read:
-            raise UsageError(
-                "{engine} spark reads ISO 8601 and epoch times in UTC only; leave out "
-                "{input_tz} and strptime patterns of {time_format}, or use {engine} duckdb",
-                params=("engine", "input_tz", "time_format"),
-            )
         from . import spark
 
         start_us, end_us, heartbeat_us = window
@@ -86,6 +75,7 @@ def open_source(
             heartbeat_us=heartbeat_us,
             context=context,
             reading=reading,
+            orgs_file=orgs_file,
         )
         return
     from ..sources import Reading

@@ -74,11 +74,6 @@ class Reading:
         return self.zone_key is None and self.input_offset_us == 0
 
     @property
-    def spark_can_read(self) -> bool:
-        """The Spark engine reads these times: ISO 8601 or epoch numbers, in UTC."""
-        return self.time_format in TIME_FORMATS and self.utc_input
-
-    @property
     def plain_times(self) -> bool:
         """Times are read by today's rule: ISO 8601, UTC when no offset is written."""
         return self.time_format == "iso" and self.utc_input

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ... import sources
 from ...sources import Column, Mapping, Reading
 from ...sources.mapping import EPOCH_FORMATS
+from . import times
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
@@ -21,10 +22,17 @@ if TYPE_CHECKING:
 
 #: ISO 8601 as DuckDB reads it: Spark alone would also take '2024' or '2024-01'.
 _ISO_PREFIX = r"^\d{4}-\d{1,2}-\d{1,2}([T ]|$)"
+#: Text whose time carries its own offset or zone, and text that starts with a date:
+#: as ``sources.mapping`` tells them.
+_ZONED = "(?:[0-9]:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)? ?[+-][0-9:]+|[A-Za-z])$"
+_DATE_FIRST = "^-?[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}"
 #: The fields Spark fills for a CSV line it cannot split into the header's fields.
 CORRUPT = "_corrupt_record"
 #: What Spark puts in place of bytes that are not UTF-8.
 REPLACEMENT = "\ufffd"
+
+#: The line number of a JSON row, in its Parquet copy (see ``reading._json_read``).
+JSON_LINE = "_json_line"
 
 CANONICAL = ("ts", "end_us", "user_id", "category", "org", "event_id", "problem")
 
@@ -76,9 +84,7 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
 
     reading = mapping.reading
 
-    def stamp(column: Column) -> SparkColumn:
-        if reading.time_format in EPOCH_FORMATS and _numeric_or_text(column.type):
-            return _epoch(col(column), reading.time_format)
+    def plain_stamp(column: Column) -> SparkColumn:
         if column.epoch_unit is not None:
             limit = sources.epoch_limit(column.epoch_unit)
             per = sources.EPOCH_MICROS[column.epoch_unit]
@@ -90,6 +96,34 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
         if column.type.startswith("DATE") or column.type == "TIMESTAMP":
             return F.unix_micros(col(column).cast("timestamp"))
         return F.unix_micros(col(column))
+
+    def stamp(column: Column) -> tuple[SparkColumn, SparkColumn]:
+        """The twin of ``sources.mapping.time_sql``: the time, and whether it was a wall time."""
+        plain, no = plain_stamp(column), F.lit(False)
+        fmt = reading.time_format
+        if reading.plain_times:
+            return plain, no
+        if fmt in EPOCH_FORMATS and _numeric_or_text(column.type):
+            return _epoch(col(column), fmt), no
+        if fmt in EPOCH_FORMATS or column.type != "VARCHAR":
+            zoneless = column.type == "DATE" or column.type == "TIMESTAMP"
+            if reading.utc_input or not zoneless:
+                return plain, no
+            return times.local(plain, reading), plain.isNotNull()
+        text = F.trim(col(column).cast("string"))
+        if fmt == "iso":
+            zoned = text.rlike(_ZONED)
+            wall = F.when(
+                text.rlike(_DATE_FIRST) & ~zoned, F.unix_micros(text.try_cast("timestamp"))
+            )
+            return (
+                F.when(zoned, plain).otherwise(times.local(wall, reading)),
+                F.coalesce(~zoned & wall.isNotNull(), no),
+            )
+        wall, zoned_format = times.strptime(text, fmt)
+        if zoned_format:
+            return wall, no
+        return times.local(wall, reading), wall.isNotNull()
 
     def far_side(column: Column | None) -> SparkColumn:
         if column is None or column.epoch_unit is None:
@@ -113,7 +147,10 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
             value = F.nullif(F.trim(col(column)), F.lit("")).try_cast("double")
         return value * F.lit(mapping.duration_micros)
 
-    end_time = stamp(mapping.end_time) if mapping.end_time else F.lit(None).cast("long")
+    time, time_wall = stamp(mapping.time)
+    end_time, end_wall = F.lit(None).cast("long"), F.lit(False)
+    if mapping.end_time:
+        end_time, end_wall = stamp(mapping.end_time)
     bad_text = F.lit(False)
     corrupt = F.lit(None).cast("string")
     if fmt == "csv":
@@ -136,10 +173,12 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
         )
         corrupt = _corrupt_reason(len(header))
     staged = raw.select(
-        stamp(mapping.time).alias("ts"),
+        time.alias("ts"),
+        time_wall.alias("time_wall"),
         present(mapping.time).alias("has_time"),
         far_side(mapping.time).alias("time_far"),
         end_time.alias("end_time_us"),
+        end_wall.alias("end_wall"),
         present(mapping.end_time).alias("has_end"),
         far_side(mapping.end_time).alias("end_far"),
         duration().alias("duration_us"),
@@ -154,22 +193,26 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
         bad_text.alias("_bad_text"),
         F.col("_metadata.file_path").alias("_file"),
         F.col("_metadata.file_block_start").alias("_block"),
-        (F.col("_metadata.row_index") + 1 if fmt == "parquet" else F.lit(None).cast("long")).alias(
-            "_order"
+        _order(fmt).alias("_order"),
+        (col(mapping.problem) if mapping.problem else F.lit(None).cast("string")).alias(
+            "row_problem"
         ),
     )
     ts, end, dur = F.col("ts"), F.col("end_time_us"), F.col("duration_us")
     finite = ~F.isnan(dur) & (F.abs(dur) != F.lit(float("inf")))
     problem = (
-        F.when(F.col("corrupt").isNotNull(), F.col("corrupt"))
+        F.when(F.col("row_problem").isNotNull(), F.col("row_problem"))
+        .when(F.col("corrupt").isNotNull(), F.col("corrupt"))
         .when(~F.col("has_time"), "missing time")
         .when(F.col("time_far") != 0, "time out of range")
+        .when(ts.isNull() & F.col("time_wall"), "nonexistent local time")
         .when(ts.isNull(), "unparseable time")
         .when((ts < sources.MIN_TIME_US) | (ts >= sources.MAX_TIME_US), "time out of range")
         .when(F.col("user_id").isNull(), "missing user_id")
         .when(F.col("category").isNull(), "missing category")
         .when(F.col("end_far") < 0, "end_time before time")
         .when(F.col("end_far") > 0, "coverage longer than a year")
+        .when(F.col("has_end") & end.isNull() & F.col("end_wall"), "nonexistent local end_time")
         .when(F.col("has_end") & end.isNull(), "unparseable end_time")
         .when(end < ts, "end_time before time")
         .when(end > ts + sources.MAX_COVERAGE_US, "coverage longer than a year")
@@ -194,6 +237,17 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
         "_order",
         "_bad_text",
     )
+
+
+def _order(fmt: str) -> SparkColumn:
+    """A row's 1-based number in its file, where the reader gives it (not for CSV)."""
+    from pyspark.sql import functions as F
+
+    if fmt == "parquet":
+        return F.col("_metadata.row_index") + 1
+    if fmt == "json":
+        return F.col(JSON_LINE)
+    return F.lit(None).cast("long")
 
 
 def _numeric_or_text(kind: str) -> bool:

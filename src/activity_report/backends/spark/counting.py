@@ -1,14 +1,19 @@
 """The counting rules of ``engine.compute``, as Spark DataFrame operations.
 
-Everything runs in the cluster: the windows partition the matching events by
-user, and an instant's bucket is found by an equi-join with a broadcast of
-``engine.BucketLookup``'s cells (the bucket edges come from the core's
-calendar code). Only the cells (bucket, user, count, duration) come back.
+Everything runs in the cluster, in one pass over the matching events: one
+window partitions them by user and sorts them by time (the report's one
+sort), each event's piece of coverage is cut at the bucket edges it crosses,
+and one aggregate sums the pieces and counts the events per (bucket, user).
+An instant's bucket is arithmetic on ``engine.BucketLookup``'s cells (the
+bucket edges come from the core's calendar code), given to Spark as literal
+arrays, so no join is needed. Only the cells come back.
 
 The union of a user's coverages is computed as the DuckDB engine does: with
 the events sorted by start, event *i* adds ``[max(ts_i, reach), end_i)``,
 where ``reach`` is the furthest end among the events before it. These pieces
-are disjoint, so their clipped lengths add up.
+are disjoint, so their clipped lengths add up. In a log without end times or
+durations every event covers one heartbeat, so ``reach`` is the end of the
+event just before (``lag``), not a running maximum.
 """
 
 from __future__ import annotations
@@ -72,86 +77,97 @@ def compute(
     edges: Sequence[int],
     filters: Filters,
     heartbeat_us: int,
+    coverage: bool = True,
 ) -> list[Cell]:
-    """The twin of ``engine.compute``: cells in (bucket, user) order, none empty."""
+    """The twin of ``engine.compute``: cells in (bucket, user) order, none empty.
+
+    ``coverage``: some events may have an end time or a duration (else each
+    covers one heartbeat, and the event before reaches furthest).
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
-    from pyspark.sql.types import LongType, StructField, StructType
 
     lookup = BucketLookup.from_edges(edges)
     start, end = edges[0], edges[-1]
-    longs = ["cell", "base", "split"]
-    cells = F.broadcast(
-        spark.createDataFrame(
-            [(c, b, s) for c, (b, s) in enumerate(zip(lookup.base, lookup.split, strict=True))],
-            StructType([StructField(n, LongType(), False) for n in longs]),
-        )
-    )
-    bounds = F.broadcast(
-        spark.createDataFrame(
-            [(k, a, b) for k, (a, b) in enumerate(zip(edges, edges[1:], strict=False))],
-            StructType([StructField(n, LongType(), False) for n in ("bucket", "lo", "hi")]),
-        )
-    )
+    longs = F.lit(0).cast("long")
 
-    def bucket_of(frame: DataFrame, instant: str, name: str) -> DataFrame:
-        """``frame`` with the bucket of its column ``instant`` (within the range)."""
-        cell = F.expr(f"({instant} - {lookup.origin}) div {lookup.cell}")
-        joined = frame.withColumn("cell", cell).join(cells, "cell")
-        bucket = F.col("base") + (F.col(instant) >= F.col("split")).cast("long")
-        return joined.withColumn(name, bucket).drop("cell", "base", "split")
+    def bucket_of(instant: str) -> Column:
+        """The bucket of the column ``instant``, an instant within the range (so at or
+        past the origin: the integer division is exact)."""
+        offset = F.expr(f"(`{instant}` - {lookup.origin}) div {lookup.cell}")
+        if lookup.uniform:
+            return offset
+        base = F.array(*(F.lit(b) for b in lookup.base))
+        split = F.array(*(F.lit(x) for x in lookup.split))
+        cell = (F.least(offset, F.lit(len(lookup.base) - 1)) + 1).cast("int")
+        at = F.element_at(base, cell)
+        return at + (F.col(instant) >= F.element_at(split, cell)).cast("long")
 
     matching = _filtered(rows, filters).where(
         (F.col("ts") < F.lit(end)) & _meets(heartbeat_us, start)
     )
-    coverages = matching.select(
-        "user_id",
-        "ts",
-        F.coalesce(F.col("end_us"), F.col("ts") + F.lit(heartbeat_us)).alias("te"),
-    )
-    before = (
-        Window.partitionBy("user_id").orderBy("ts", "te").rowsBetween(Window.unboundedPreceding, -1)
-    )
+    te = F.coalesce(F.col("end_us"), F.col("ts") + F.lit(heartbeat_us))
+    coverages = matching.select("user_id", "ts", te.alias("te"))
+    order = Window.partitionBy("user_id").orderBy("ts", "te")
+    if coverage:
+        reach = F.max("te").over(order.rowsBetween(Window.unboundedPreceding, -1))
+    else:
+        reach = F.lag("te").over(order)
     pieces = coverages.select(
         "user_id",
-        F.greatest(
-            F.col("ts"), F.coalesce(F.max("te").over(before), F.col("ts")), F.lit(start)
-        ).alias("a"),
+        "ts",
+        F.greatest(F.col("ts"), F.coalesce(reach, F.col("ts")), F.lit(start)).alias("a"),
         F.least(F.col("te"), F.lit(end)).alias("b"),
-    ).where(F.col("b") > F.col("a"))
-    spans = bucket_of(
-        bucket_of(pieces.withColumn("last", F.col("b") - 1), "a", "first_bucket"),
-        "last",
-        "last_bucket",
     )
-    within = (
-        spans.where(F.col("first_bucket") == F.col("last_bucket"))
-        .groupBy(F.col("first_bucket").alias("bucket"), "user_id")
-        .agg(F.sum(F.col("b") - F.col("a")).alias("duration"))
-    )
-    crossing = spans.where(F.col("first_bucket") < F.col("last_bucket")).select(
+    covers = F.col("b") > F.col("a")
+    edge_list = F.array(*(F.lit(e) for e in edges))
+    ends = pieces.select(
         "user_id",
+        "ts",
         "a",
         "b",
-        F.explode(F.sequence(F.col("first_bucket"), F.col("last_bucket"))).alias("bucket"),
+        F.greatest(F.col("ts"), F.lit(start)).alias("x_first"),
+        F.when(covers, F.col("b") - 1)
+        .otherwise(F.greatest(F.col("ts"), F.lit(start)))
+        .alias("x_last"),
     )
-    across = (
-        crossing.join(bounds, "bucket")
-        .groupBy("bucket", "user_id")
-        .agg(F.sum(F.least("b", "hi") - F.greatest("a", "lo")).alias("duration"))
+    spans = ends.select(
+        "user_id",
+        "ts",
+        "a",
+        "b",
+        bucket_of("x_first").alias("first"),
+        bucket_of("x_last").alias("last"),
     )
-    counts = (
-        bucket_of(matching.where(F.col("ts") >= F.lit(start)), "ts", "bucket")
-        .groupBy("bucket", "user_id")
-        .agg(F.count(F.lit(1)).alias("n"))
+    cut = spans.select(
+        "user_id",
+        "ts",
+        "a",
+        "b",
+        "first",
+        F.explode(F.sequence(F.col("first"), F.col("last"))).alias("bucket"),
+    ).select(
+        "user_id",
+        "bucket",
+        ((F.col("bucket") == F.col("first")) & (F.col("ts") >= F.lit(start)))
+        .cast("long")
+        .alias("n"),
+        F.when(
+            covers,
+            F.greatest(
+                longs,
+                F.least(F.col("b"), F.element_at(edge_list, (F.col("bucket") + 2).cast("int")))
+                - F.greatest(
+                    F.col("a"), F.element_at(edge_list, (F.col("bucket") + 1).cast("int"))
+                ),
+            ),
+        )
+        .otherwise(longs)
+        .alias("d"),
     )
-    zero = F.lit(0).cast("long")
     merged = (
-        counts.select("bucket", "user_id", "n", zero.alias("duration"))
-        .unionByName(within.select("bucket", "user_id", zero.alias("n"), "duration"))
-        .unionByName(across.select("bucket", "user_id", zero.alias("n"), "duration"))
-        .groupBy("bucket", "user_id")
-        .agg(F.sum("n").alias("n"), F.sum("duration").alias("duration"))
+        cut.groupBy("bucket", "user_id")
+        .agg(F.sum("n").alias("n"), F.sum("d").alias("duration"))
         .where((F.col("n") > 0) | (F.col("duration") > 0))
     )
     result = [

@@ -26,7 +26,7 @@ import gzip
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, TypeVar
 from ... import sources
 from ...errors import DataError
 from ...sources import Column, Diagnostics, EventFile, Mapping
-from .canonical import CANONICAL, CORRUPT, canonical_frame, duck_type
+from ...sources.jsonl import PROBLEM
+from .canonical import CANONICAL, CORRUPT, JSON_LINE, canonical_frame, duck_type
 from .session import first_line
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(//|/)")
 #: The Hive partition folder the tool prunes by.
 PARTITION = "date"
+
 _PARTITION_DIR = re.compile(r"(^|/)date=\d{4}-\d{2}-\d{2}(/|$)")
 
 T = TypeVar("T")
@@ -99,6 +101,9 @@ class _Part:
     fmt: str
     frame: DataFrame  # the canonical columns, plus _file, _block, _order and _bad_text
     displays: dict[str, str]
+    has_ids: bool = True  # a column of event ids was found
+    has_coverage: bool = True  # a column of end times or durations was found
+    files: int | None = None  # how many files it reads, when known without a job
 
 
 def open_events(
@@ -109,33 +114,57 @@ def open_events(
     window: PruneWindow | None = None,
     context: RunContext | None = None,
     reading: sources.Reading = sources.DEFAULT_READING,
+    reads: Sequence[_Read] | None = None,
 ) -> SparkEvents:
     """The canonical rows of ``specs``; nothing is read yet but schemas and CSV headers.
 
-    ``reading`` names columns, and says how epoch times and categories are
-    written (Spark reads neither strptime patterns nor an input zone yet).
+    ``reading`` names columns, and says how times and categories are written.
+    ``reads``: the plan of ``specs`` (:func:`plan`), when it was made before the
+    session started.
+    """
+    if reads is None:
+        reads = plan(specs, local=local, context=context, reading=reading)
+    return SparkEvents(spark, [_part(spark, read, window, reading) for read in reads])
+
+
+def plan(
+    specs: Sequence[str],
+    *,
+    local: bool = True,
+    context: RunContext | None = None,
+    reading: sources.Reading = sources.DEFAULT_READING,
+) -> list[_Read]:
+    """What Spark is to read, grouped into reads; done before Spark starts.
 
     ``local``: the Spark server shares this machine's files (the local
     session), so plain paths are checked here first, with the DuckDB engine's
-    messages. With a remote server plain paths are the server's to resolve.
+    messages, and a missing file costs no JVM start-up. With a remote server,
+    plain paths are the server's to resolve; a relative one is made absolute
+    here, so it means what it means in this shell.
     """
     if not specs:
         raise DataError("no event files given; pass {events} PATH", params=("events",))
-    parts = [_part(spark, read, window, reading) for read in _plan(spark, specs, local, context)]
-    return SparkEvents(spark, parts)
+    if reading.time_format not in sources.TIME_FORMATS:
+        from .times import compile_pattern
+
+        compile_pattern(reading.time_format)  # a directive Spark cannot read is refused now
+    return _plan(specs, local, context, reading)
 
 
 # --------------------------------------------------------------------------- planning
 
 
 def _plan(
-    spark: SparkSession, specs: Sequence[str], local: bool, context: RunContext | None
+    specs: Sequence[str],
+    local: bool,
+    context: RunContext | None,
+    reading: sources.Reading,
 ) -> list[_Read]:
     reads: list[_Read] = []
     seen: set[str] = set()
     for spec in specs:
         if _URL.match(spec) or not local:
-            reads.append(_remote_read(spark, spec))
+            reads.append(_remote_read(spec))
             continue
         files = [f for f in sources.expand_paths([spec], context=context) if _first_time(f, seen)]
         base = spec if Path(spec).expanduser().is_dir() else None
@@ -143,11 +172,8 @@ def _plan(
         far_files = sources.far_timestamps(files)
         for file in files:
             if file.fmt == "json":
-                raise DataError(
-                    "{file}: the Spark engine does not read JSON yet; read it with {engine} duckdb",
-                    params=("engine",),
-                    file=file.display,
-                )
+                reads.append(_json_read(file, reading, context))
+                continue
             far = far_files.get(file.path, {})
             if far:
                 key = ("far", file.path.encode("utf-8", "surrogateescape"))
@@ -158,6 +184,52 @@ def _plan(
             read.displays[os.path.abspath(file.path)] = file.display
         reads.extend(groups.values())
     return reads
+
+
+def _json_read(file: EventFile, reading: sources.Reading, context: RunContext | None) -> _Read:
+    """A local JSON file, read by the DuckDB engine's own JSON reader into a temporary
+    Parquet file of its text columns, its lines and its problems, which Spark reads.
+
+    So a JSON file gives Spark exactly the rows, fields (dotted paths too), line
+    numbers and problems it gives DuckDB.
+    """
+    import tempfile
+
+    from ...sources.jsonl import json_relation
+    from ...sources.mapping import quote_literal
+    from ..duckdb import connect
+
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - removed with the run
+        prefix="activity-report-json-", suffix=".parquet", delete=False
+    )
+    handle.close()
+    if context is not None:
+        context.add_temp(handle.name)
+    else:
+        import atexit
+        import contextlib
+
+        def remove(path: str = handle.name) -> None:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+        atexit.register(remove)
+    con = connect()
+    try:
+        relation, columns = json_relation(con, file, reading, "_json_events")
+        names = ", ".join(sources.quote_ident(c.name) for c in columns)
+        con.execute(
+            f"""COPY (SELECT {names + ", " if names else ""}
+                             CAST(file_row_number + 1 AS BIGINT) AS {JSON_LINE},
+                             {PROBLEM}
+                      FROM ({relation.sql_query()}))
+                TO {quote_literal(handle.name)} (FORMAT parquet)"""
+        )
+    finally:
+        con.close()
+    path = os.path.abspath(handle.name)
+    shown = EventFile(path=file.path, display=file.display, fmt="json")
+    return _Read("json", [path], shown, displays={path: file.display})
 
 
 def _first_time(file: EventFile, seen: set[str]) -> bool:
@@ -182,10 +254,21 @@ def _header_line(path: str) -> bytes | None:
     return line.rstrip(b"\r\n")
 
 
-def _remote_read(spark: SparkSession, spec: str) -> _Read:
+def _remote_read(spec: str) -> _Read:
+    """A path for the Spark server to resolve: a relative one is made absolute here."""
+    shown = spec
+    if not _URL.match(spec):
+        spec = os.path.abspath(os.path.expanduser(spec))
     name = spec.lower().rstrip("/")
+    if name.endswith((".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")):
+        raise DataError(
+            "{file}: a Spark server reads no JSON files; convert it to Parquet, "
+            "or leave out {spark_remote}",
+            params=("spark_remote",),
+            file=shown,
+        )
     fmt = "csv" if name.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")) else "parquet"
-    return _Read(fmt, [spec], EventFile(path=spec, display=spec, fmt=fmt))
+    return _Read(fmt, [spec], EventFile(path=spec, display=shown, fmt=fmt), displays={spec: shown})
 
 
 # --------------------------------------------------------------------------- reading
@@ -198,19 +281,30 @@ def _part(
 
     try:
         raw, header = _load(spark, read)
+        own = (CORRUPT, JSON_LINE, PROBLEM)
         columns = [
             Column(f.name.lstrip("\ufeff"), duck_type(f.dataType), read.epoch_units.get(f.name))
             for f in raw.schema.fields
-            if f.name != CORRUPT and f.name.lower() != PARTITION
+            if f.name not in own and f.name.lower() != PARTITION
         ]
         mapping = sources.map_columns(read.shown, columns, reading)
+        if read.fmt == "json":
+            mapping = replace(mapping, problem=Column(PROBLEM, "VARCHAR"))
         raw = _prune(raw, read, mapping, window)
         frame = canonical_frame(raw, mapping, read.fmt, header)
     except PySparkException as exc:
         raise DataError(
             f"{_shown(read)}: cannot read it as {read.fmt.upper()}: {first_line(exc)}"
         ) from None
-    return _Part(read.fmt, frame, read.displays)
+    known = all(os.path.isabs(p) and not _URL.match(p) for p in read.paths)
+    return _Part(
+        read.fmt,
+        frame,
+        read.displays,
+        has_ids=mapping.event_id is not None,
+        has_coverage=mapping.has_coverage,
+        files=len(read.paths) if known and read.base_path is None else None,
+    )
 
 
 def _shown(read: _Read) -> str:
@@ -223,6 +317,8 @@ def _load(spark: SparkSession, read: _Read) -> tuple[DataFrame, list[str]]:
     reader = spark.read
     if read.base_path is not None:
         reader = reader.option("basePath", os.path.abspath(read.base_path))
+    if read.fmt == "json":
+        return reader.parquet(*read.paths), []
     if read.fmt == "parquet":
         reader = reader.option("mergeSchema", "true")
         if read.epoch_units:

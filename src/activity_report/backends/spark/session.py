@@ -98,11 +98,30 @@ def _local_server() -> str:
                 ("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG}"),
             ]
         )
+        if "--driver-memory" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+            conf.set("spark.driver.memory", driver_memory())
         with without_chatter():
             context = SparkContext.getOrCreate(conf)
         context.setLogLevel("ERROR")
     port = context.getConf().get("spark.connect.grpc.binding.port")
     return f"sc://localhost:{port}"
+
+
+def driver_memory() -> str:
+    """The local driver's heap (it also runs the executors): a quarter of this machine's
+    memory, from 1 to 4 GiB, or ``ACTIVITY_REPORT_SPARK_MEMORY`` (such as ``6g``).
+
+    Spark's default of 1 GiB spills to disk from a few million events.
+    """
+    given = os.environ.get("ACTIVITY_REPORT_SPARK_MEMORY")
+    if given:
+        return given
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "2g"
+    gib = max(1, min(4, total // 4 // 2**30))
+    return f"{gib}g"
 
 
 def _free_port() -> int:

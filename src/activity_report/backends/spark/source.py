@@ -30,9 +30,12 @@ _CONTENT = ("ts", "end_us", "user_id", "category", "org", "event_id", "problem")
 class SparkSource:
     """Event files read and counted by Spark; ``users_file`` names the users."""
 
-    def __init__(self, events: SparkEvents, users_file: str | None = None) -> None:
+    def __init__(
+        self, events: SparkEvents, users_file: str | None = None, orgs_file: str | None = None
+    ) -> None:
         self.events = events
         self.users_file = users_file
+        self.orgs_file = orgs_file
         self._checked: Diagnostics | None = None
         self._counted: DataFrame | None = None
 
@@ -59,8 +62,11 @@ class SparkSource:
         from . import counting
 
         rows = self.counted()
+        coverage = any(part.has_coverage for part in self.events.parts)
         cells = self.events.guard(
-            lambda: counting.compute(self.events.spark, rows, edges_us, filters, heartbeat_us)
+            lambda: counting.compute(
+                self.events.spark, rows, edges_us, filters, heartbeat_us, coverage
+            )
         )
         return Counted(cells, "events")
 
@@ -142,8 +148,17 @@ class SparkSource:
         return {str(r[column]) for r in rows}
 
     def org_names(self) -> dict[str, str]:
-        """No organization directory: Spark reads none (asked for one, the run is refused)."""
-        return {}
+        """The organization directory file's names (a small file, read with DuckDB here)."""
+        if not self.orgs_file:
+            return {}
+        from ...orgs import read_orgs_file
+        from ..duckdb import connect
+
+        con = connect()
+        try:
+            return read_orgs_file(con, self.orgs_file)
+        finally:
+            con.close()
 
     def user_ids(self) -> set[str]:
         """Every user id of the valid events: what a ``--user`` pseudonym may stand for."""
@@ -170,34 +185,44 @@ class SparkSource:
         return self._counted
 
     def _count_repeats(self) -> DataFrame:
+        """The valid rows, repeated ones counted by the rule (invalid ones no report counts).
+
+        What the plan knows decides without a Spark job: rows can share an id only
+        if some file has an id column, and copies in several files only if
+        there are several files.
+        """
         from pyspark.sql import Window
         from pyspark.sql import functions as F
 
-        from .diagnostics import located
-
         events = self.events
-        frame = located(events, list(_CONTENT))
-        files = [str(r["_file"]) for r in frame.select("_file").distinct().collect()]
-        order = {d: i for i, d in enumerate(events.displays())}
-        index = {f: order.get(events.display(f), len(order)) for f in files}
-        has_ids = frame.where(F.col("event_id").isNotNull()).limit(1).count() > 0
-        if len(files) <= 1 and not has_ids:
-            return events.rows
-        invalid = frame.where(F.col("problem").isNotNull()).select(*_CONTENT)
-        valid = frame.where(F.col("problem").isNull())
-        parts = [invalid]
+        has_ids = any(part.has_ids for part in events.parts)
+        known = [part.files for part in events.parts]
+        several = None in known or sum(n or 0 for n in known) > 1
+        valid = events.frame.where(F.col("problem").isNull())
+        if not several and not has_ids:
+            return valid.select(*_CONTENT)
+        parts = []
+        plain = valid
         if has_ids:
+            from .diagnostics import located
+
+            frame = located(events, list(_CONTENT)).where(F.col("problem").isNull())
+            files = [str(r["_file"]) for r in frame.select("_file").distinct().collect()]
+            order = {d: i for i, d in enumerate(events.displays())}
+            index = {f: order.get(events.display(f), len(order)) for f in files}
             pairs = [x for f, i in index.items() for x in (F.lit(f), F.lit(i))]
-            rank = F.create_map(*pairs)[F.col("_file")]
+            rank = F.create_map(*pairs)[F.col("_file")] if pairs else F.lit(0)
             first = Window.partitionBy("event_id").orderBy(rank, F.col("row"))
             parts.append(
-                valid.where(F.col("event_id").isNotNull())
+                frame.where(F.col("event_id").isNotNull())
                 .withColumn("_first", F.row_number().over(first))
                 .where(F.col("_first") == 1)
                 .select(*_CONTENT)
             )
-        plain = valid.where(F.col("event_id").isNull())
-        if len(files) > 1:
+            plain = frame
+            several = len(files) > 1
+        plain = plain.where(F.col("event_id").isNull())
+        if several:
             content = list(_CONTENT)
             copies = (
                 plain.groupBy(*content, "_file")
@@ -223,6 +248,7 @@ def open_source(
     heartbeat_us: int,
     context: RunContext | None = None,
     reading: Reading | None = None,
+    orgs_file: str | None = None,
 ) -> SparkSource:
     """The events of files, folders or URLs, read by Spark (a local one without ``remote``).
 
@@ -233,9 +259,11 @@ def open_source(
     report's range. ``context`` removes the copy of a stream (``-``, a FIFO)
     when it closes; a stream needs one.
     """
-    from .reading import PruneWindow, open_events
+    from .reading import PruneWindow, open_events, plan
     from .session import connect
 
+    reading = reading or DEFAULT_READING
+    reads = plan(events, local=remote is None, context=context, reading=reading)
     session = connect(remote)
     read = open_events(
         session,
@@ -243,6 +271,7 @@ def open_source(
         local=remote is None,
         window=PruneWindow(start_us, end_us, heartbeat_us),
         context=context,
-        reading=reading or DEFAULT_READING,
+        reading=reading,
+        reads=reads,
     )
-    return SparkSource(read, users_file)
+    return SparkSource(read, users_file, orgs_file)
