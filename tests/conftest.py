@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,41 @@ def write_far_times(path: Path) -> Path:
         ),
         path,
     )
+    return path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist's ``--dist loadscope`` (pyproject.toml): the scopes of conftest's.
+
+    Each module's tests run on one worker, so a module-scoped fixture (a server,
+    a filled store, the PostgreSQL cluster) is made once; and the tests of
+    Spark, wherever they are, run on one worker too, which starts the one local
+    Spark they share (a JVM per worker would cost more than it saves).
+    """
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    scheduler = LoadScopeScheduling(config, log)
+    scheduler._split_scope = scope_of  # how the scheduler names a test's scope
+    return scheduler
+
+
+def scope_of(nodeid: str) -> str:
+    """``spark`` for a test of the Spark engine (by its module, name or parameter), else its module.
+
+    Read from the test's id alone, as the scheduler sees it: a test of Spark is
+    one in a module named ``..._spark...``, one named ``test_spark_...`` or
+    ``..._spark_...``, or one whose parameters include ``spark``.
+    """
+    path, _, rest = nodeid.partition("::")
+    name, _, params = rest.partition("[")
+    if (
+        "spark" in Path(path).stem.split("_")
+        or "spark" in name.split("_")
+        or "spark" in re.split(r"[-\]]", params)
+    ):
+        return "spark"
     return path
 
 
