@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,34 @@ def write_far_times(path: Path) -> Path:
     return path
 
 
+#: Fixtures that take seconds to start (a JVM, a PostgreSQL cluster, Chromium): a test that
+#: uses one is slow, and ``-m "not slow"`` leaves it out of the edit loop.
+SLOW_FIXTURES = {"spark", "coder_db", "browser"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Iterator[None]:
+    """Mark the tests of slow fixtures slow; on a pytest-xdist worker, order them for it.
+
+    The marks come before ``-m`` deselects. The scheduler hands out scopes in
+    the order the workers collected them: Spark's first, as it takes longest,
+    then the other modules, most tests first.
+    """
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:  # a parameter that asks for Spark through getfixturevalue
+            names.update(v for v in callspec.params.values() if isinstance(v, str))
+        if names & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+    yield
+    if hasattr(config, "workerinput"):
+        sizes = Counter(scope_of(item.nodeid) for item in items)
+        items.sort(key=lambda i: (scope_of(i.nodeid) != "spark", -sizes[scope_of(i.nodeid)]))
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under pytest-xdist's ``--dist loadscope`` (pyproject.toml): the scopes of conftest's.
 
@@ -94,6 +123,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadScopeScheduling
 
+    config.option.loadscopereorder = False  # the workers' order (above) is the one
     scheduler = LoadScopeScheduling(config, log)
     scheduler._split_scope = scope_of  # how the scheduler names a test's scope
     return scheduler
