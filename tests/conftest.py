@@ -19,6 +19,11 @@ from activity_report.cli import app
 #: HTML pages say when they were made; the tests' pages (and their subprocesses')
 #: are made at this fixed moment, so that they compare byte for byte.
 os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # A pytest-xdist worker imports readline, which exports a terminal's size (LINES,
+    # COLUMNS) that the tests' own children would take for theirs: a worker has no terminal.
+    for name in ("LINES", "COLUMNS"):
+        os.environ.pop(name, None)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
