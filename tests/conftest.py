@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,11 @@ from activity_report.cli import app
 #: HTML pages say when they were made; the tests' pages (and their subprocesses')
 #: are made at this fixed moment, so that they compare byte for byte.
 os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # A pytest-xdist worker imports readline, which exports a terminal's size (LINES,
+    # COLUMNS) that the tests' own children would take for theirs: a worker has no terminal.
+    for name in ("LINES", "COLUMNS"):
+        os.environ.pop(name, None)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -78,6 +85,70 @@ def write_far_times(path: Path) -> Path:
         ),
         path,
     )
+    return path
+
+
+#: Fixtures that take seconds to start (a JVM, a PostgreSQL cluster, Chromium): a test that
+#: uses one is slow, and ``-m "not slow"`` leaves it out of the edit loop.
+SLOW_FIXTURES = {"spark", "coder_db", "browser"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Iterator[None]:
+    """Mark the tests of slow fixtures slow; on a pytest-xdist worker, order them for it.
+
+    The marks come before ``-m`` deselects. The scheduler hands out scopes in
+    the order the workers collected them: Spark's first, as it takes longest,
+    then the other modules, most tests first.
+    """
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:  # a parameter that asks for Spark through getfixturevalue
+            names.update(v for v in callspec.params.values() if isinstance(v, str))
+        if names & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+    yield
+    if hasattr(config, "workerinput"):
+        sizes = Counter(scope_of(item.nodeid) for item in items)
+        items.sort(key=lambda i: (scope_of(i.nodeid) != "spark", -sizes[scope_of(i.nodeid)]))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist's ``--dist loadscope`` (pyproject.toml): the scopes of conftest's.
+
+    Each module's tests run on one worker, so a module-scoped fixture (a server,
+    a filled store, the PostgreSQL cluster) is made once; and the tests of
+    Spark, wherever they are, run on one worker too, which starts the one local
+    Spark they share (a JVM per worker would cost more than it saves).
+    """
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # the workers' order (above) is the one
+    scheduler = LoadScopeScheduling(config, log)
+    scheduler._split_scope = scope_of  # how the scheduler names a test's scope
+    return scheduler
+
+
+def scope_of(nodeid: str) -> str:
+    """``spark`` for a test of the Spark engine (by its module, name or parameter), else its module.
+
+    Read from the test's id alone, as the scheduler sees it: a test of Spark is
+    one in a module named ``..._spark...``, one named ``test_spark_...`` or
+    ``..._spark_...``, or one whose parameters include ``spark``.
+    """
+    path, _, rest = nodeid.partition("::")
+    name, _, params = rest.partition("[")
+    if (
+        "spark" in Path(path).stem.split("_")
+        or "spark" in name.split("_")
+        or "spark" in re.split(r"[-\]]", params)
+    ):
+        return "spark"
     return path
 
 

@@ -574,6 +574,7 @@ def test_bad_option_values_are_usage_errors_naming_option_and_value(
         assert part in result.stderr
 
 
+@pytest.mark.slow  # every case of the corpus again, and every bad option
 def test_nothing_ends_in_a_traceback(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole corpus and every bad option value: one line per error, never a traceback."""
     for name in sorted(os.listdir(BAD)):
@@ -809,6 +810,7 @@ def child_peak_rss_mb(command: Sequence[str], cwd: Path) -> tuple[int, float, st
     return int(code), int(peak_kib) / 1024, result.stderr
 
 
+@pytest.mark.slow  # two million events, in a child
 def test_memory_stays_within_the_limit_duckdb_is_given(big_parquet: Path, tmp_path: Path) -> None:
     """With --memory-limit 64MB, two million events take under 250 MiB in all.
 
@@ -825,6 +827,7 @@ def test_memory_stays_within_the_limit_duckdb_is_given(big_parquet: Path, tmp_pa
     assert not (tmp_path / "spill").exists()
 
 
+@pytest.mark.slow  # two million events, traced
 def test_events_never_come_into_python(big_parquet: Path, tmp_path: Path) -> None:
     """Python's own allocations do not grow with the number of events (DuckDB's do not count)."""
     small = tmp_path / "small.parquet"

@@ -100,6 +100,7 @@ def report(*args: str) -> str:
     return run.stdout
 
 
+@pytest.mark.slow  # a log ingested in pieces per example
 @settings(
     max_examples=20,
     deadline=None,

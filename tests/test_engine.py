@@ -600,8 +600,10 @@ def scenarios(
     return edges, events, RefFilters(categories, orgs, users), heartbeat
 
 
+#: Each example runs two plans through DuckDB: 40 of them (a new 40 each run, as Hypothesis
+#: draws afresh) keep the suite's edit loop short.
 PROPERTY_SETTINGS = settings(
-    max_examples=100,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

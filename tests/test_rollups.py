@@ -88,6 +88,7 @@ def ingest(db: Path, *files: Path) -> None:
     assert run.exit_code == 0, run.stderr
 
 
+@pytest.mark.slow  # stores ingested and compared per example
 @settings(
     max_examples=10,
     deadline=None,

@@ -311,6 +311,7 @@ def test_the_jvms_start_up_chatter_is_kept_off_stderr(capfd: pytest.CaptureFixtu
     )
 
 
+@pytest.mark.slow  # its own JVM
 def test_a_local_spark_run_says_nothing_on_stderr(tmp_path: Path) -> None:
     """In its own process, as a user runs it: the JVM starts, and stderr stays empty."""
     # A fresh user's environment: not the Spark Connect settings of this test process's Spark.
