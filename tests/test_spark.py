@@ -322,3 +322,22 @@ def test_a_local_spark_run_says_nothing_on_stderr(tmp_path: Path) -> None:
     )  # fmt: skip
     assert (run.returncode, run.stderr) == (0, "")
     assert run.stdout == run_cli(*MAIN_JOB, "--json").stdout
+
+
+@pytest.mark.parametrize(
+    ("submit_args", "sets"),
+    [
+        ("", False),
+        ("--driver-memory 6g pyspark-shell", True),
+        ("--driver-memory=6g pyspark-shell", True),
+        ("--conf spark.ui.enabled=false --executor-memory 2g pyspark-shell", False),
+        ("--name 'driver-memory' pyspark-shell", False),
+    ],
+)
+def test_driver_memory_given_to_spark_submit_is_left_alone(
+    monkeypatch: pytest.MonkeyPatch, submit_args: str, sets: bool
+) -> None:
+    from activity_report.backends.spark.session import _submit_sets
+
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", submit_args)
+    assert _submit_sets("driver-memory") is sets

@@ -98,7 +98,7 @@ def _local_server() -> str:
                 ("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG}"),
             ]
         )
-        if "--driver-memory" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+        if not _submit_sets("driver-memory"):
             conf.set("spark.driver.memory", driver_memory())
         with without_chatter():
             context = SparkContext.getOrCreate(conf)
@@ -134,3 +134,14 @@ def _free_port() -> int:
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message: Spark's carry a JVM stack trace."""
     return errors.first_line(exc).strip()
+
+
+def _submit_sets(option: str) -> bool:
+    """Whether ``PYSPARK_SUBMIT_ARGS`` gives spark-submit's ``option`` (``--option V``, ``=V``)."""
+    import shlex
+
+    try:
+        words = shlex.split(os.environ.get("PYSPARK_SUBMIT_ARGS", ""))
+    except ValueError:  # unbalanced quotes: spark-submit will say so itself
+        return False
+    return any(word.lstrip("-").split("=", 1)[0] == option for word in words if word[:2] == "--")
