@@ -310,7 +310,10 @@ class Scan:
         try:
             outs = [open(path, "wb") for path in paths]  # noqa: SIM115 (closed below)
             try:
-                for batch in self.con.sql(query).to_arrow_reader(1 << 20):
+                relation = self.con.sql(query)
+                # DuckDB 1.4 calls it fetch_arrow_reader; later releases deprecate that name.
+                reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+                for batch in reader(1 << 20):
                     hashes = batch.column(0).drop_null().to_numpy()
                     part = hashes >> shift
                     for index, out in enumerate(outs):
