@@ -20,7 +20,8 @@ from activity_report.engine import data_span
 from activity_report.sources import CATEGORIES, diagnose
 from activity_report.store import Store
 from activity_report.store import rollups as rollup_module
-from activity_report.store.rollups import DAY_US, HEARTBEAT_US, SLOT_US, answerable
+from activity_report.store.rollup_answers import answerable
+from activity_report.store.rollups import DAY_US, HEARTBEAT_US, SLOT_US
 
 from .conftest import run_cli
 

@@ -20,7 +20,7 @@ the cut slots: a scan whose time bounds skip every other row group (events
 are stored in about the order they happened), and the sessions that reach
 into a cut slot from before it.
 
-Used where :func:`.rollups.answerable` accepts the filter and heartbeat;
+Used where :func:`.rollup_answers.answerable` accepts the filter and heartbeat;
 with more cut slots than :data:`MAX_CUT_SLOTS` (buckets shorter than a slot,
 off its edges) the events answer the whole report.
 """
@@ -36,7 +36,8 @@ import numpy as np
 
 from .. import engine
 from ..backends.protocol import Cell, Filters
-from .rollups import DAY_US, HEARTBEAT_US, SLOT_US, filter_sql
+from .rollup_answers import filter_sql
+from .rollups import DAY_US, HEARTBEAT_US, SLOT_US
 
 if TYPE_CHECKING:
     import duckdb

@@ -15,7 +15,7 @@ from ..backends.protocol import Cell, Filters
 from ..model import UserInfo
 from . import edges as edges_mod
 from . import info as info_mod
-from . import rollups
+from . import rollup_answers, rollups
 from .opening import CATALOG, _literal
 
 if TYPE_CHECKING:
@@ -89,11 +89,11 @@ class Reading:
         """
         if rollups.STEP not in self.applied:
             return None  # an older store, read before its upgrade
-        if not rollups.answerable((), filters, heartbeat_us):
+        if not rollup_answers.answerable((), filters, heartbeat_us):
             return None
-        if rollups.answerable(edges, filters, heartbeat_us):
+        if rollup_answers.answerable(edges, filters, heartbeat_us):
             with self._reading():
-                return rollups.cells(self.con, edges, filters)
+                return rollup_answers.cells(self.con, edges, filters)
         pieces = edges_mod.plan(edges)
         if pieces is None:
             return None
@@ -107,7 +107,7 @@ class Reading:
         :func:`.edges.active_users`), or None when they cannot tell."""
         if rollups.STEP not in self.applied:
             return None
-        if not rollups.answerable((), filters, heartbeat_us):
+        if not rollup_answers.answerable((), filters, heartbeat_us):
             return None
         with self._reading():
             return edges_mod.active_users(self.con, start, end, filters)
@@ -119,7 +119,7 @@ class Reading:
             return None
         with self._reading():
             total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-            if rollups.counted(self.con) != total:
+            if rollup_answers.counted(self.con) != total:
                 return None
             rows = self.con.execute(
                 "SELECT DISTINCT org FROM rollups_daily "
@@ -137,10 +137,10 @@ class Reading:
         """
         if rollups.STEP not in self.applied:
             return False, None
-        if not rollups.answerable((), filters, heartbeat_us):
+        if not rollup_answers.answerable((), filters, heartbeat_us):
             return False, None
         with self._reading():
-            return True, rollups.span(self.con, filters)
+            return True, rollup_answers.span(self.con, filters)
 
     def diagnostics(self) -> sources.Diagnostics:
         """What a report tells about the stored events: the unknown categories.
@@ -150,7 +150,7 @@ class Reading:
         known = ", ".join(_literal(c) for c in sources.CATEGORIES)
         with self._reading():
             total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-            if rollups.STEP in self.applied and rollups.counted(self.con) == total:
+            if rollups.STEP in self.applied and rollup_answers.counted(self.con) == total:
                 return sources.Diagnostics.of(total)
             # Literals, not a bound list: DuckDB then skips row groups by their statistics.
             unknown = sources.tally(self.con, "events", "category", f"category NOT IN ({known})")

@@ -40,14 +40,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from .. import engine, sources
+from .. import sources
 from ..backends.protocol import HEARTBEAT_US as HEARTBEAT_US  # the rollups hold this heartbeat
-from ..backends.protocol import Cell, Filters
-from ..errors import DataError, Kind
 
 if TYPE_CHECKING:
     import duckdb
@@ -396,128 +393,3 @@ def _store_computed(con: duckdb.DuckDBPyConnection, computed: pa.Table) -> None:
     con.from_arrow(computed).aggregate(
         "uid, cid, oid, slot, sum(n), sum(duration)", "uid, cid, oid, slot"
     ).insert_into("rollup_computed")
-
-
-def answerable(edges: Sequence[int], filters: Filters, heartbeat_us: int) -> bool:
-    """Whether the rollups give exactly what the events would."""
-    categories = set(filters.categories)
-    return (
-        heartbeat_us == HEARTBEAT_US
-        and all(edge % SLOT_US == 0 for edge in edges)
-        and (categories == set(sources.CATEGORIES) or len(categories) == 1)
-        and (filters.orgs is None or len(filters.orgs) == 1)
-    )
-
-
-def filter_sql(filters: Filters, params: dict[str, object]) -> str:
-    """SQL: the rollup rows of ``filters`` (one that :func:`answerable` accepts)."""
-    clauses = []
-    if set(filters.categories) == set(sources.CATEGORIES):
-        clauses.append("category IS NULL")
-    else:
-        clauses.append("category = $category")
-        params["category"] = filters.categories[0]
-    if filters.orgs is None:
-        clauses.append("org IS NULL")
-    else:
-        clauses.append("org = $org")
-        params["org"] = filters.orgs[0]
-    if filters.users is not None:
-        clauses.append("uid IN (SELECT uid FROM rollup_users WHERE list_contains($users, user_id))")
-        params["users"] = list(filters.users)
-    return " AND ".join(clauses)
-
-
-def cells(con: duckdb.DuckDBPyConnection, edges: Sequence[int], filters: Filters) -> list[Cell]:
-    """Counts and durations per bucket and user, from the rollups (see :func:`answerable`).
-
-    Days when every edge is a UTC midnight, else slots. Equal buckets find
-    their index by division; others join a table of the range's days or
-    slots and their buckets (a hash join on equal keys: no range join).
-    """
-    daily = all(edge % DAY_US == 0 for edge in edges)
-    table, column, unit = (
-        ("rollups_daily", "day", DAY_US) if daily else ("rollups", "slot", SLOT_US)
-    )
-    params: dict[str, object] = {"start": edges[0], "end": edges[-1]}
-    where = filter_sql(filters, params)
-    widths = {hi - lo for lo, hi in zip(edges, edges[1:], strict=False)}
-    if len(widths) == 1:
-        source = f"""SELECT ({column} - $start) // {widths.pop()} AS bucket, uid, count, duration
-                     FROM {table}
-                     WHERE {where} AND {column} >= $start AND {column} < $end"""
-    else:
-        params["edges"] = list(edges)
-        source = f"""SELECT k.bucket, r.uid, r.count, r.duration
-                     FROM {table} r JOIN (
-                         SELECT i - 1 AS bucket,
-                                unnest(range($edges[i], $edges[i + 1], {unit})) AS {column}
-                         FROM range(1, len($edges)) t(i)
-                     ) k USING ({column})
-                     WHERE {where} AND r.{column} >= $start AND r.{column} < $end"""
-    # BIGINT, not the sums' HUGEINT: Python takes those several times faster.
-    rows = con.execute(
-        f"""SELECT g.bucket, k.user_id, CAST(g.n AS BIGINT), CAST(g.duration AS BIGINT)
-            FROM (SELECT bucket, uid, sum(count) AS n, sum(duration) AS duration
-                  FROM ({source}) GROUP BY ALL) g
-            JOIN rollup_users k USING (uid)
-            WHERE g.n > 0 OR g.duration > 0
-            ORDER BY 1, 2""",
-        params,
-    ).fetchall()
-    return [Cell(*row) for row in rows]
-
-
-def counted(con: duckdb.DuckDBPyConnection) -> int:
-    """How many stored events the rollups count: those of the known categories."""
-    return int(
-        con.execute(
-            "SELECT coalesce(sum(count), 0) FROM rollups_daily "
-            "WHERE category IS NULL AND org IS NULL"
-        ).fetchall()[0][0]
-    )
-
-
-def span(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[int, int] | None:
-    """The earliest event and the latest covered moment of the events ``filters`` match.
-
-    What :func:`.engine.data_span` gives without bounds, at the default
-    heartbeat, for a filter :func:`answerable` accepts. The rollups give the
-    first slot with an event and the last slot with an event or coverage; the
-    exact moments are read from the few events in those two slots (their time
-    bounds let the scans skip every other row group).
-    """
-    params: dict[str, object] = {}
-    where = filter_sql(filters, params)
-    first, last = con.execute(
-        f"SELECT min(slot) FILTER (count > 0), max(slot) FROM rollups WHERE {where}", params
-    ).fetchall()[0]
-    if first is None:
-        return None
-    events, params = engine.filter_sql(filters, valid_only=False)
-    # Every matching event before the first slot would have counted there.
-    earliest = con.execute(
-        f"SELECT min(ts) FROM events WHERE ts >= $first AND ts < $first + $slot AND {events}",
-        {**params, "first": int(first), "slot": SLOT_US},
-    ).fetchall()[0][0]
-    # An event that reaches into the last slot is a heartbeat that starts at
-    # most one heartbeat before it, or carries an end time past its start.
-    reach = "max(greatest(coalesce(end_us, ts + $heartbeat), ts + 1))"
-    latest = con.execute(
-        f"""SELECT max(m) FROM (
-                SELECT {reach} AS m FROM events
-                WHERE ts > $last - $heartbeat AND ts < $last + $slot AND {events}
-                UNION ALL
-                SELECT {reach} FROM events
-                WHERE end_us > $last AND ts < $last + $slot AND {events}
-            )""",
-        {**params, "last": int(last), "slot": SLOT_US, "heartbeat": HEARTBEAT_US},
-    ).fetchall()[0][0]
-    if earliest is None or latest is None:
-        raise DataError(
-            "the store's rollups disagree with its events; read the files with {events}, "
-            "and report this bug",
-            kind=Kind.internal,
-            params=("events",),
-        )
-    return int(earliest), int(latest)
