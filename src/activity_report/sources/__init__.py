@@ -98,7 +98,6 @@ from .paths import (
 from .repeats import (
     IDENTITY,
     KEPT_COLUMNS,
-    find_repeated,
     hash_table,
     kept_rows,
     read_hashes,
@@ -149,7 +148,6 @@ __all__ = [
     "epoch_limit",
     "expand_paths",
     "far_timestamps",
-    "find_repeated",
     "kept_rows",
     "glob_escape",
     "has_rejects",

@@ -89,19 +89,6 @@ def id_hash(column: Column) -> str:
     )
 
 
-def find_repeated(con: duckdb.DuckDBPyConnection, hashes: str, table: str) -> bool:
-    """Create the temporary table ``table`` (quoted) of the hashes of ``hashes`` that repeat.
-
-    ``hashes`` is a query of one column ``h`` (NULLs are left out). Returns
-    whether any repeats; when none does (the usual case) no table is made.
-    """
-    repeats = repeated_hashes(read_hashes(con, hashes))
-    if repeats is None:
-        return False
-    hash_table(con, table, repeats)
-    return True
-
-
 def read_hashes(con: duckdb.DuckDBPyConnection, query: str) -> np.ndarray:
     """The 64-bit hashes of ``query``'s one column ``h``, its NULLs left out.
 
