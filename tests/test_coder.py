@@ -23,6 +23,7 @@ from activity_report.sources.coder import DEFAULT_IDE_APPS
 
 from .coder_db import PASSWORD, SCHEMA, Activity, CoderDB, _connection, _uuid, generate
 from .conftest import run_cli
+from .view_store import signed_in_page
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE = 60_000_000
@@ -549,10 +550,6 @@ def test_organization_names_come_from_coder_to_the_reports_and_the_store(
 ) -> None:
     """Reports from Coder and from the store it was ingested into name organizations alike,
     and ``--org`` takes a name (any case) or an id on both."""
-    from starlette.testclient import TestClient
-
-    from activity_report.server import ServerConfig, create_app
-
     db, _act = loaded
     store = tmp_path / "store.duckdb"
     ingested = run_cli("ingest", "--coder", db.url, "--db", str(store), "--json")
@@ -582,17 +579,7 @@ def test_organization_names_come_from_coder_to_the_reports_and_the_store(
     assert "Bravo" in named.stdout and "Org B" not in named.stdout
 
     # The Metrics view of the store lists the organizations by name.
-    token = run_cli("tokens", "create", "--name", "coder", "--db", str(store)).stdout.strip()
-    origin = "http://127.0.0.1:8000"
-    with TestClient(create_app(ServerConfig(db=store, log_requests=False)), base_url=origin) as web:
-        signed = web.post(
-            "/signin",
-            data={"token": token, "next": ""},
-            headers={"Origin": origin},
-            follow_redirects=False,
-        )
-        assert signed.status_code == 303
-        page = web.get("/?category=ide&start=2024-03-01&end=2024-11-30").text
+    page = signed_in_page(store, "/?category=ide&start=2024-03-01&end=2024-11-30", "coder")
     for key, name in (("org-a", "Org A"), ("org-b", "Org B")):
         assert f'<option value="{_uuid(key)}">{name}</option>' in page
 

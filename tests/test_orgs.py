@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
-from starlette.testclient import TestClient
-
-from activity_report.server import ServerConfig, create_app
 
 from .conftest import SAMPLE, run_cli, write_csv
+from .view_store import signed_in_page
 
 ACME, GLOBEX, INITECH = (
     "8fcf83e2-07c5-4831-9aca-7d6616b738ef",
@@ -102,18 +100,7 @@ def test_the_python_api_takes_an_orgs_file(tmp_path: Path, store: Path) -> None:
 
 
 def test_the_metrics_view_lists_organizations_by_name(store: Path) -> None:
-    token = run_cli("tokens", "create", "--name", "orgs", "--db", str(store)).stdout.strip()
-    app = create_app(ServerConfig(db=store, log_requests=False))
-    origin = "http://127.0.0.1:8000"
-    with TestClient(app, base_url=origin) as client:
-        answer = client.post(
-            "/signin",
-            data={"token": token, "next": ""},
-            headers={"Origin": origin},
-            follow_redirects=False,
-        )
-        assert answer.status_code == 303
-        page = client.get("/?category=ide&start=2022-08-01&end=2022-08-31").text
+    page = signed_in_page(store, "/?category=ide&start=2022-08-01&end=2022-08-31", "orgs")
     assert f'<option value="{ACME}">Acme</option>' in page
     assert f'<option value="{GLOBEX}">Globex Corp</option>' in page
     assert f'<option value="{INITECH}">{INITECH}</option>' in page

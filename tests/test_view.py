@@ -22,9 +22,8 @@ from activity_report.server.view import (
 )
 
 from .conftest import run_cli
-from .view_store import ServedStore, crowded_store, sample_store
+from .view_store import ORIGIN, ServedStore, crowded_store, sample_store, sign_in
 
-ORIGIN = "http://testserver"
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 AUGUST = "/?category=ide&start=2022-08-01&end=2022-08-31&interval=week&tz=UTC"
 
@@ -39,16 +38,6 @@ def client(store: ServedStore) -> Iterator[TestClient]:
     app = create_app(ServerConfig(db=store.db, log_requests=False))
     with TestClient(app, base_url=ORIGIN) as test_client:
         yield test_client
-
-
-def sign_in(client: TestClient, token: str, next_query: str = "") -> None:
-    answer = client.post(
-        "/signin",
-        data={"token": token, "next": next_query},
-        headers={"Origin": ORIGIN},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
 
 
 def test_signed_out_home_is_a_200_sign_in_page_without_data(client: TestClient) -> None:

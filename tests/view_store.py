@@ -6,7 +6,13 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.testclient import TestClient
+
+from activity_report.server import ServerConfig, create_app
+
 from .conftest import SAMPLE, run_cli
+
+ORIGIN = "http://testserver"
 
 
 @dataclass(frozen=True)
@@ -51,3 +57,22 @@ def crowded_store(folder: Path, users: int = 1_000) -> ServedStore:
     _cli("ingest", str(events), "--db", str(db))
     token = _cli("tokens", "create", "--name", "crowd", "--db", str(db)).strip()
     return ServedStore(db, token)
+
+
+def sign_in(client: TestClient, token: str, next_query: str = "") -> None:
+    answer = client.post(
+        "/signin",
+        data={"token": token, "next": next_query},
+        headers={"Origin": ORIGIN},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+
+
+def signed_in_page(db: Path, path: str, token_name: str) -> str:
+    """The Metrics view's page at ``path`` over the store ``db``, signed in with a new token."""
+    token = _cli("tokens", "create", "--name", token_name, "--db", str(db)).strip()
+    with TestClient(create_app(ServerConfig(db=db, log_requests=False)), base_url=ORIGIN) as web:
+        sign_in(web, token)
+        page: str = web.get(path).text
+    return page
