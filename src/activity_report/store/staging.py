@@ -155,9 +155,16 @@ class Staging(Scan):
         parts = []
         # When the store holds none of the run's rows (a new store, most
         # nights), no row need be looked up.
-        if self.with_id:
+        known_ids = self._known_ids() if self.with_id else 0
+        # A re-ingest: the store holds every id of the run, and nothing is
+        # compared (the comparison's hash table would hold every one of them).
+        # The store holds an id once, so as many stored matches as the run's
+        # distinct ids are all of them; the run's ids are distinct without
+        # repeated rows.
+        all_known = not self.repeated and known_ids == self.with_id
+        if self.with_id and not all_known:
             new = f"SELECT {merged} FROM ({self._rows('event_id IS NOT NULL')}) b"
-            if self._known_ids():
+            if known_ids:
                 new += """ WHERE NOT EXISTS (
                     SELECT 1 FROM ingest_known_ids e WHERE e.event_id = b.event_id)"""
             parts.append(new)
@@ -172,7 +179,7 @@ class Staging(Scan):
                         WHERE event_id IS NULL AND copy > 1 AND copy > (
                             SELECT count(*) FROM ingest_known_rows e WHERE {same_content})"""
                 )
-        if not parts:  # no valid row
+        if not parts:  # no valid row, or none new
             self.con.execute(
                 f"""{self._create_new()} (ts BIGINT, end_us BIGINT,
                        user_id VARCHAR, category VARCHAR, org VARCHAR, event_id VARCHAR,
