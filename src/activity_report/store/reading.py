@@ -11,8 +11,8 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from .. import sources
-from ..backends.protocol import Cell, Filters
-from ..model import UserInfo
+from ..backends.protocol import Filters
+from ..model import CellColumns, UserInfo
 from . import edges as edges_mod
 from . import info as info_mod
 from . import rollup_answers, rollups
@@ -81,7 +81,7 @@ class Reading:
 
     def rollup_cells(
         self, edges: Sequence[int], filters: Filters, heartbeat_us: int
-    ) -> list[Cell] | None:
+    ) -> CellColumns | None:
         """The report's cells from the rollups, or None when they cannot answer it exactly.
 
         Buckets off the slot edges take their whole slots from the rollups and
