@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import engine
+from .. import engine, sources
 from ..backends.protocol import Filters
 from ..model import CellColumns
 from .rollup_answers import columns, filter_sql
@@ -99,10 +99,18 @@ def plan(edges: Sequence[int]) -> Plan | None:
     return result
 
 
-def cells(con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters) -> CellColumns:
+def cells(
+    con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters, *, known: bool = False
+) -> CellColumns:
     """Counts and durations per bucket and user: whole slots and days from the rollups,
-    cut slots from the events (see the module's docstring), added up as arrays."""
-    rolled, cut = _rolled(con, pieces, filters), _from_events(con, pieces, filters)
+    cut slots from the events (see the module's docstring), added up as arrays.
+
+    ``known``: every stored event is of a known category, so a report of every
+    category tests no event's category.
+    """
+    any_category = known and set(filters.categories) == set(sources.CATEGORIES)
+    rolled = _rolled(con, pieces, filters)
+    cut = _from_events(con, pieces, filters, any_category=any_category)
     if not len(cut):
         return rolled
     users = [*rolled.user_id, *cut.user_id]
@@ -162,7 +170,9 @@ def _rolled(con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters) -> C
     return columns(found)
 
 
-def _from_events(con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters) -> CellColumns:
+def _from_events(
+    con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters, *, any_category: bool = False
+) -> CellColumns:
     """Per bucket and user, the counts and union of the cut pieces, from the events.
 
     The events that meet a cut slot (:func:`_near`) are joined to its
@@ -172,7 +182,7 @@ def _from_events(con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters)
     """
     if not pieces.cut:
         return CellColumns.of(())
-    where, params = engine.filter_sql(filters, valid_only=False)
+    where, params = engine.filter_sql(filters, valid_only=False, any_category=any_category)
     values = ", ".join(f"({i}, {a}, {b})" for i, (a, b, _) in enumerate(pieces.cut))
     found = con.execute(
         f"""SELECT p.piece, m.user_id, m.ts, m.te, p.a, p.b

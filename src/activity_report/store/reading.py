@@ -116,8 +116,9 @@ class Reading:
         pieces = edges_mod.plan(edges)
         if pieces is None:
             return None
+        known = self._rollups_count_every_event()  # so every stored category is known
         with self._reading():
-            return edges_mod.cells(self.con, pieces, filters)
+            return edges_mod.cells(self.con, pieces, filters, known=known)
 
     def rollup_active_users(
         self, start: int, end: int, filters: Filters, heartbeat_us: int
