@@ -37,6 +37,7 @@ from activity_report.model import (
     rfc3339,
     to_api,
     to_json,
+    to_json_bytes,
 )
 from activity_report.sources import CATEGORIES
 from activity_report.store import Store
@@ -146,6 +147,13 @@ def test_reports_from_columns_are_written_as_from_one_object_per_cell(
     report = build_report(edges, cells, directory)
     assert isinstance(report.activity, Buckets)
     assert to_json(report) == expected
+    try:  # what a server sends: the same text in UTF-8, which a lone surrogate has not
+        encoded = expected.encode()
+    except UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            to_json_bytes(report)
+    else:
+        assert to_json_bytes(report) == encoded
     # The same cells as columns, and the buckets read as objects, say the same.
     columns = CellColumns.of(cells)
     assert to_json(build_report(edges, columns, directory)) == expected

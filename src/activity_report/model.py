@@ -342,10 +342,23 @@ def to_json(report: Report, *, check: Check | None = None) -> str:
     (never, by construction) and what orjson refuses (a lone surrogate) are
     left to :func:`indented_json`, which refuses NaN.
     """
+    written = _written(report, check)
+    return written if isinstance(written, str) else written.decode()
+
+
+def to_json_bytes(report: Report, *, check: Check | None = None) -> bytes:
+    """:func:`to_json`'s text in UTF-8: what a server sends, made without a copy as a str
+    (a megabyte's decoding and encoding again cost as much as writing it)."""
+    written = _written(report, check)
+    return written.encode() if isinstance(written, str) else written
+
+
+def _written(report: Report, check: Check | None) -> bytes | str:
+    """The report's JSON: orjson's bytes, or where orjson cannot write it, the standard text."""
     value = to_api(report, check=check)
     if _integers_only(report):
         try:
-            return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n"
+            return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
         except TypeError:  # orjson.JSONEncodeError is one
             pass
     return indented_json(value, check=check) + "\n"
