@@ -124,6 +124,8 @@ def cells(
     micros = np.zeros(len(cell_keys), dtype=np.int64)
     np.add.at(count, cell_of, np.concatenate([rolled.count, cut.count]))
     np.add.at(micros, cell_of, np.concatenate([rolled.duration_us, cut.duration_us]))
+    shown = (count > 0) | (micros > 0)  # a cell with neither events nor time is none
+    cell_keys, count, micros = cell_keys[shown], count[shown], micros[shown]
     return CellColumns(
         bucket=cell_keys // len(names),
         user_id=[names[i] for i in (cell_keys % len(names)).tolist()],
