@@ -147,7 +147,7 @@ def run(query: Query, source: EventSource) -> ReportResult:
     counted = source.cells([to_micros(e) for e in edges], filters, query.heartbeat_us)
     report = build_report(
         edges,
-        [(c.bucket, c.user_id, c.count, c.duration_us) for c in counted.cells],
+        counted.columns(),
         users,
         _meta(query, edges[0], edges[-1], filters, org_names),
         check=check,

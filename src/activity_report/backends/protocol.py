@@ -2,7 +2,8 @@
 
 :func:`~activity_report.reporting.run` asks an :class:`EventSource` what is
 wrong with the rows (:class:`Diagnostics`), the span of the matching events,
-the counts per bucket and user (:class:`Cell`) and the user directory. Each
+the counts per bucket and user (:class:`Cell`; held as columns by a
+:class:`CellTable`) and the user directory. Each
 backend (DuckDB over files or the store, Spark) answers in these types, so
 the same model and renderers make the output whatever computed it.
 
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, overload
 
-from ..model import UserInfo
+from ..model import CellColumns, UserInfo
 
 #: How long an event without an end or a duration covers by default: one minute.
 #: The parameter table's ``heartbeat`` default, and the one the store's rollups hold.
@@ -41,12 +42,46 @@ class Cell:
     duration_us: int
 
 
+class CellTable(Sequence[Cell]):
+    """Cells held as columns: a backend that counts in bulk answers with these.
+
+    A report is built and written from the columns, so no :class:`Cell` (nor
+    any other object per cell) is made unless one is read from the sequence.
+    """
+
+    def __init__(self, columns: CellColumns) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @overload
+    def __getitem__(self, index: int) -> Cell: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Cell]: ...
+
+    def __getitem__(self, index: int | slice) -> Cell | list[Cell]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        c = self.columns
+        return Cell(
+            int(c.bucket[index]), c.user_id[index], int(c.count[index]), int(c.duration_us[index])
+        )
+
+
 @dataclass(frozen=True)
 class Counted:
     """A report's cells, and what answered them: the events, or the store's rollups."""
 
-    cells: Sequence[Cell]
+    cells: Sequence[Cell]  # a CellTable from a backend that counts in bulk
     answered_by: Literal["events", "rollups"] = "events"
+
+    def columns(self) -> CellColumns:
+        """The cells as columns, whichever way the backend gave them."""
+        if isinstance(self.cells, CellTable):
+            return self.cells.columns
+        return CellColumns.of((c.bucket, c.user_id, c.count, c.duration_us) for c in self.cells)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..intervals import bucket_count
-from ..model import to_json
+from ..model import to_json_bytes
 from ..query import Query, parse_query
 from ..resources import RunContext
 from . import auth, metrics, openapi, params
@@ -181,9 +181,9 @@ def routes(reader: StoreReader, limits: AnswerLimits | None = None) -> list[Base
                 source = BoundedSource(
                     reader.store(cursor), context=context, max_cells=limits.max_cells
                 )
-                body = to_json(
+                body = to_json_bytes(
                     scoped_report(query, source, cursor, scope), check=context.check
-                ).encode()
+                )
                 answers.put(key, body)
             return body
 

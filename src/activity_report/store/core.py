@@ -72,6 +72,9 @@ class Store(Reading):
         self._owns_context = True
         #: The connection's ``--memory-limit``, if one was given (else DuckDB's default).
         self.memory_limit: str | None = None
+        #: What a read-only store's reports read again and again, read once while it is
+        #: held (:meth:`.reading.Reading.held`); shared with its :meth:`through` copies.
+        self.memo: dict[str, object] = {}
 
     # ----------------------------------------------------------------- opening
 
@@ -398,8 +401,12 @@ class Store(Reading):
 
     def orgs(self) -> dict[str, str]:
         """The organization directory held by the store: id -> name."""
-        with self._reading():
-            return orgs_store.stored_orgs(self)
+
+        def read() -> dict[str, str]:
+            with self._reading():
+                return orgs_store.stored_orgs(self)
+
+        return dict(self.held("orgs", read))
 
     # ----------------------------------------------------------------- reading
 
@@ -413,6 +420,7 @@ class Store(Reading):
         other = Store(self.path, con, self.read_only, self.wait)
         other.attached, other.applied, other.pending = self.attached, self.applied, self.pending
         other.context, other._owns_context = self.context, False
+        other.memo = self.memo
         return other
 
     def info(self) -> StoreInfo:

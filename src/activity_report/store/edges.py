@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import engine
-from ..backends.protocol import Cell, Filters
-from .rollup_answers import filter_sql
+from .. import engine, sources
+from ..backends.protocol import Filters
+from ..model import CellColumns
+from .rollup_answers import columns, filter_sql
 from .rollups import DAY_US, HEARTBEAT_US, SLOT_US
 
 if TYPE_CHECKING:
@@ -98,14 +99,39 @@ def plan(edges: Sequence[int]) -> Plan | None:
     return result
 
 
-def cells(con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters) -> list[Cell]:
+def cells(
+    con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters, *, known: bool = False
+) -> CellColumns:
     """Counts and durations per bucket and user: whole slots and days from the rollups,
-    cut slots from the events (see the module's docstring)."""
-    sums = {(b, u): (n, d) for b, u, n, d in _rolled(con, pieces, filters)}
-    for bucket, user, n, duration in _from_events(con, pieces, filters):
-        before = sums.get((bucket, user), (0, 0))
-        sums[bucket, user] = (before[0] + n, before[1] + duration)
-    return [Cell(b, u, n, d) for (b, u), (n, d) in sorted(sums.items()) if n or d]
+    cut slots from the events (see the module's docstring), added up as arrays.
+
+    ``known``: every stored event is of a known category, so a report of every
+    category tests no event's category.
+    """
+    any_category = known and set(filters.categories) == set(sources.CATEGORIES)
+    rolled = _rolled(con, pieces, filters)
+    cut = _from_events(con, pieces, filters, any_category=any_category)
+    if not len(cut):
+        return rolled
+    users = [*rolled.user_id, *cut.user_id]
+    names = sorted(set(users))
+    rank = {name: i for i, name in enumerate(names)}
+    codes = np.fromiter(map(rank.__getitem__, users), dtype=np.int64, count=len(users))
+    keys = np.concatenate([rolled.bucket, cut.bucket]) * len(names) + codes
+    # One cell per (bucket, user): the sums of its pieces.
+    cell_keys, cell_of = np.unique(keys, return_inverse=True)
+    count = np.zeros(len(cell_keys), dtype=np.int64)
+    micros = np.zeros(len(cell_keys), dtype=np.int64)
+    np.add.at(count, cell_of, np.concatenate([rolled.count, cut.count]))
+    np.add.at(micros, cell_of, np.concatenate([rolled.duration_us, cut.duration_us]))
+    shown = (count > 0) | (micros > 0)  # a cell with neither events nor time is none
+    cell_keys, count, micros = cell_keys[shown], count[shown], micros[shown]
+    return CellColumns(
+        bucket=cell_keys // len(names),
+        user_id=[names[i] for i in (cell_keys % len(names)).tolist()],
+        count=count,
+        duration_us=micros,
+    )
 
 
 def _keys(runs: list[tuple[int, int, int]], column: str, unit: int) -> str:
@@ -115,9 +141,7 @@ def _keys(runs: list[tuple[int, int, int]], column: str, unit: int) -> str:
                FROM (VALUES {values}) v(lo, hi, bucket)"""
 
 
-def _rolled(
-    con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters
-) -> list[tuple[int, str, int, int]]:
+def _rolled(con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters) -> CellColumns:
     params: dict[str, object] = {}
     where = filter_sql(filters, params)
     parts = []
@@ -135,21 +159,22 @@ def _rolled(
                 WHERE {where} AND r.{column} >= {low} AND r.{column} < {high}"""
         )
     if not parts:
-        return []
+        return CellColumns.of(())
     union = " UNION ALL ".join(parts)
-    rows: list[tuple[int, str, int, int]] = con.execute(
-        f"""SELECT g.bucket, k.user_id, CAST(g.n AS BIGINT), CAST(g.duration AS BIGINT)
+    found = con.execute(
+        f"""SELECT g.bucket, k.user_id, CAST(g.n AS BIGINT) AS n,
+                   CAST(g.duration AS BIGINT) AS duration
             FROM (SELECT bucket, uid, sum(count) AS n, sum(duration) AS duration
                   FROM ({union}) GROUP BY ALL) g
             JOIN rollup_users k USING (uid)""",
         params,
-    ).fetchall()
-    return rows
+    ).fetchnumpy()
+    return columns(found)
 
 
 def _from_events(
-    con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters
-) -> list[tuple[int, str, int, int]]:
+    con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters, *, any_category: bool = False
+) -> CellColumns:
     """Per bucket and user, the counts and union of the cut pieces, from the events.
 
     The events that meet a cut slot (:func:`_near`) are joined to its
@@ -158,8 +183,8 @@ def _from_events(
     it, inside the piece.
     """
     if not pieces.cut:
-        return []
-    where, params = engine.filter_sql(filters, valid_only=False)
+        return CellColumns.of(())
+    where, params = engine.filter_sql(filters, valid_only=False, any_category=any_category)
     values = ", ".join(f"({i}, {a}, {b})" for i, (a, b, _) in enumerate(pieces.cut))
     found = con.execute(
         f"""SELECT p.piece, m.user_id, m.ts, m.te, p.a, p.b
@@ -220,11 +245,11 @@ def _near(slots: list[int], where: str) -> str:
         )"""
 
 
-def _swept(found: dict[str, Any], buckets: list[int]) -> list[tuple[int, str, int, int]]:
+def _swept(found: dict[str, Any], buckets: list[int]) -> CellColumns:
     """The counts and unions per piece and user of ``found`` (sorted by piece, user, start)."""
     piece = np.asarray(found["piece"], dtype=np.int64)
     if not len(piece):
-        return []
+        return CellColumns.of(())
     users = np.asarray(found["user_id"], dtype=object)
     ts, te = (np.asarray(found[c], dtype=np.int64) for c in ("ts", "te"))
     a, b = (np.asarray(found[c], dtype=np.int64) for c in ("a", "b"))
@@ -243,10 +268,12 @@ def _swept(found: dict[str, Any], buckets: list[int]) -> list[tuple[int, str, in
     starts = np.flatnonzero(first)
     counts = np.add.reduceat((ts >= a).astype(np.int64), starts)
     durations = np.add.reduceat(added, starts)
-    return [
-        (buckets[int(piece[i])], str(users[i]), int(n), int(d))
-        for i, n, d in zip(starts, counts, durations, strict=True)
-    ]
+    return CellColumns(
+        bucket=np.asarray(buckets, dtype=np.int64)[piece[starts]],
+        user_id=[str(user) for user in users[starts].tolist()],
+        count=counts.astype(np.int64),
+        duration_us=durations.astype(np.int64),
+    )
 
 
 def active_users(con: duckdb.DuckDBPyConnection, start: int, end: int, filters: Filters) -> int:

@@ -6,13 +6,13 @@ unless it is attached already.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from .. import sources
-from ..backends.protocol import Cell, Filters
-from ..model import UserInfo
+from ..backends.protocol import Filters
+from ..model import CellColumns, UserInfo
 from . import edges as edges_mod
 from . import info as info_mod
 from . import rollup_answers, rollups
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 #: The view reports read (the columns of :data:`sources.VIEW`).
 EVENTS_VIEW = "store_events"
+T = TypeVar("T")
 
 
 class Reading:
@@ -32,13 +33,31 @@ class Reading:
         con: duckdb.DuckDBPyConnection
         attached: bool
         applied: tuple[str, ...]
+        read_only: bool
+        memo: dict[str, object]
 
         def _attach(self) -> None: ...
 
         def _reading(self) -> AbstractContextManager[None]: ...
 
+    def held(self, name: str, read: Callable[[], T]) -> T:
+        """``read()``, once while a read-only store is held: no writer changes it meanwhile.
+
+        A server's every report reads the directories and the store's counts;
+        its stores are read-only and held for a second or so at a time. A
+        store that writes reads again every time.
+        """
+        if not (self.read_only and self.attached):
+            return read()
+        if name not in self.memo:  # two threads may both read it: the same value
+            self.memo[name] = read()
+        return cast(T, self.memo[name])
+
     def users(self) -> dict[str, UserInfo]:
         """The user directory held by the store, by id."""
+        return dict(self.held("users", self._read_users))
+
+    def _read_users(self) -> dict[str, UserInfo]:
         with self._reading():
             rows = self.con.execute(
                 "SELECT id, name, username, roles, avatar_hash FROM users ORDER BY id"
@@ -81,7 +100,7 @@ class Reading:
 
     def rollup_cells(
         self, edges: Sequence[int], filters: Filters, heartbeat_us: int
-    ) -> list[Cell] | None:
+    ) -> CellColumns | None:
         """The report's cells from the rollups, or None when they cannot answer it exactly.
 
         Buckets off the slot edges take their whole slots from the rollups and
@@ -97,8 +116,9 @@ class Reading:
         pieces = edges_mod.plan(edges)
         if pieces is None:
             return None
+        known = self._rollups_count_every_event()  # so every stored category is known
         with self._reading():
-            return edges_mod.cells(self.con, pieces, filters)
+            return edges_mod.cells(self.con, pieces, filters, known=known)
 
     def rollup_active_users(
         self, start: int, end: int, filters: Filters, heartbeat_us: int
@@ -117,10 +137,9 @@ class Reading:
         or None unless they count every stored event (so know every organization)."""
         if rollups.STEP not in self.applied:
             return None
+        if not self._rollups_count_every_event():
+            return None
         with self._reading():
-            total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-            if rollup_answers.counted(self.con) != total:
-                return None
             rows = self.con.execute(
                 "SELECT DISTINCT org FROM rollups_daily "
                 "WHERE org IS NOT NULL AND list_contains($values, lower(org))",
@@ -147,14 +166,29 @@ class Reading:
 
         Stored events are all valid (invalid rows are kept in ``rejects``).
         """
+        return self.held("diagnostics", self._read_diagnostics)
+
+    def _read_diagnostics(self) -> sources.Diagnostics:
         known = ", ".join(_literal(c) for c in sources.CATEGORIES)
         with self._reading():
             total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-            if rollups.STEP in self.applied and rollup_answers.counted(self.con) == total:
+            if self._rollups_count_every_event():
                 return sources.Diagnostics.of(total)
             # Literals, not a bound list: DuckDB then skips row groups by their statistics.
             unknown = sources.tally(self.con, "events", "category", f"category NOT IN ({known})")
         return sources.Diagnostics.of(total, unknown=unknown)
+
+    def _rollups_count_every_event(self) -> bool:
+        """Whether the rollups count every stored event (so know every category and org)."""
+
+        def read() -> bool:
+            if rollups.STEP not in self.applied:
+                return False
+            with self._reading():
+                total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+                return rollup_answers.counted(self.con) == total
+
+        return self.held("rollups_count_every_event", read)
 
     def extent(self) -> tuple[int, int | None]:
         """How many events the store holds, and the latest one's time (µs), if any."""

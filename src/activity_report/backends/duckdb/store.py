@@ -16,7 +16,7 @@ from ... import directory as directory_mod
 from ... import engine, resources, sources
 from ...model import UserInfo
 from ...orgs import read_orgs_file
-from ..protocol import Counted, Diagnostics, Filters
+from ..protocol import CellTable, Counted, Diagnostics, Filters
 from .connection import owned
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class StoreSource:
         self._check()
         rolled = self.store.rollup_cells(list(edges_us), filters, heartbeat_us)
         if rolled is not None:
-            return Counted(rolled, "rollups")
+            return Counted(CellTable(rolled), "rollups")
         cells = engine.compute(self.store.con, self.view, edges_us, filters, heartbeat_us)
         return Counted(cells, "events")
 
