@@ -33,7 +33,9 @@ Ingest keeps the tables current in its own transaction: for each user with
 new events, the slots their coverage touches are computed again from every
 stored event of that user that meets them (so coverage crossing a slot edge,
 and earlier events next to the new ones, are accounted for), then the days
-of those slots are summed again.
+of those slots are summed again. The store's runs of minutes
+(:mod:`.minute_runs`) count as their minutes: each run is cut at the slot
+edges, and a piece counts its minutes in its slot and covers its span.
 """
 
 from __future__ import annotations
