@@ -66,18 +66,29 @@ def minutes_sql(lo: int | None = None, hi: int | None = None, schema: str = "") 
                      FROM {schema}{TABLE} WHERE {condition})"""
 
 
-def events_sql(runs: bool, lo: int | None = None, hi: int | None = None, schema: str = "") -> str:
+def events_sql(
+    runs: bool,
+    lo: int | None = None,
+    hi: int | None = None,
+    schema: str = "",
+    whole: bool = False,
+) -> str:
     """SQL: the store's events (:data:`COLUMNS`), a parenthesized relation: the events
     table and, when the store has runs (``runs``), the minutes of those that overlap
     ``[lo, hi)`` (see :func:`minutes_sql`).
 
     With bounds, only events near the range are complete: the caller's conditions
     must keep only events that overlap it (or whose time lies in it). ``schema``
-    prefixes the tables' names.
+    prefixes the tables' names. ``whole``: each run as one row (its span), not
+    its minutes: for a reader of the distinct users or organizations only.
     """
     stored = f"SELECT {COLUMNS} FROM {schema}events"
     if not runs:
         return f"({stored})"
+    if whole:
+        spans = f"""SELECT ts, end_us, user_id, category, org, CAST(NULL AS VARCHAR) AS event_id
+                    FROM {schema}{TABLE}"""
+        return f"({stored} UNION ALL {spans})"
     return f"({stored} UNION ALL {minutes_sql(lo, hi, schema)})"
 
 

@@ -67,7 +67,11 @@ class Reading:
         return minute_runs.STEP in self.applied
 
     def events_view(
-        self, name: str = EVENTS_VIEW, lo: int | None = None, hi: int | None = None
+        self,
+        name: str = EVENTS_VIEW,
+        lo: int | None = None,
+        hi: int | None = None,
+        whole_runs: bool = False,
     ) -> str:
         """Register the temporary view ``name`` with the columns of :data:`sources.VIEW`.
 
@@ -76,10 +80,12 @@ class Reading:
         the attached store, so a writer's store stays held until it is closed.
         It holds the events table's rows and the minutes of the runs
         (:mod:`.minute_runs`); with ``lo`` or ``hi``, only the minutes of the runs
-        that overlap ``[lo, hi)``: for a reader of the events that meet that range.
+        that overlap ``[lo, hi)``: for a reader of the events that meet that range;
+        with ``whole_runs``, each run as one row: for a reader of distinct users or
+        organizations only.
         """
         self.hold()
-        events = minute_runs.events_sql(self.has_runs, lo, hi, f"{CATALOG}.main.")
+        events = minute_runs.events_sql(self.has_runs, lo, hi, f"{CATALOG}.main.", whole_runs)
         self.con.execute(
             f"""CREATE OR REPLACE TEMP VIEW {sources.quote_ident(name)} AS
                 SELECT ts, end_us, user_id, category, org, event_id,

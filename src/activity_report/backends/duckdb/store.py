@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: The view of the events near one range (see :meth:`StoreSource.near`).
 NEAR_VIEW = "store_events_near"
+#: The view of the events with each run of minutes as one row (see ``_whole_runs``).
+KINDS_VIEW = "store_events_kinds"
 
 
 @dataclass
@@ -144,11 +146,18 @@ class StoreSource:
             found = self.store.rollup_orgs_like(values)
             if found is not None:
                 return found
-        return engine.values_like(self.store.con, self.view, column, values)
+        return engine.values_like(self.store.con, self._whole_runs(), column, values)
 
     def user_ids(self) -> set[str]:
         self._check()
-        return engine.user_ids(self.store.con, self.view)
+        return engine.user_ids(self.store.con, self._whole_runs())
+
+    def _whole_runs(self) -> str:
+        """The events with each run of minutes as one row: the same users and organizations
+        as :attr:`view`, without listing every minute."""
+        if not self.store.has_runs:
+            return self.view
+        return self.store.events_view(KINDS_VIEW, whole_runs=True)
 
     def interrupt(self) -> None:
         """Stop the running query, from another thread; it fails with an error."""
