@@ -138,8 +138,9 @@ def data_file(n: int, log: str, start: int = 0, users: int = USERS) -> Path:
     return path
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process run to its end."""
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (bytes) and CPU seconds (user + system) of one child
+    process run to its end. On a shared machine the CPU time is the steadier figure."""
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
@@ -148,7 +149,7 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
         if os.waitstatus_to_exitcode(status) != 0:
             err.seek(0)
             raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read().decode()}")
-    return wall, usage.ru_maxrss * 1024
+    return wall, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
 CTAS = (
@@ -180,11 +181,11 @@ def scale(sizes: list[int], env: dict[str, str], tool: list[str]) -> None:
         night = data_file(NIGHT, "heartbeats", start=n, users=FLEET)
         with tempfile.TemporaryDirectory(dir=DATA) as folder:
             store = str(Path(folder) / "s.duckdb")
-            first, first_rss = measure([*tool, "ingest", "--db", store, str(base)], env)
+            first, first_rss, _ = measure([*tool, "ingest", "--db", store, str(base)], env)
             shutil.copyfile(store, fleet_store(n))
-            nightly, nightly_rss = measure([*tool, "ingest", "--db", store, str(night)], env)
+            nightly, nightly_rss, _ = measure([*tool, "ingest", "--db", store, str(night)], env)
             out = str(Path(folder) / "r.json")
-            report, report_rss = measure(
+            report, report_rss, _ = measure(
                 [*tool, "--db", store, "--interval", "1 week", "--format", "json", "-o", out],
                 env,
             )
@@ -237,7 +238,7 @@ def nightly(
                 with tempfile.TemporaryDirectory(dir=DATA) as folder:
                     store = str(Path(folder) / "s.duckdb")
                     shutil.copyfile(kept, store)
-                    wall, rss = measure([*tool, "ingest", "--db", store, str(night)], code_env)
+                    wall, rss, _ = measure([*tool, "ingest", "--db", store, str(night)], code_env)
                 print(
                     f"| {n:,} | {round_no} | {name} | {wall:.1f} | {rss / 2**20:,.0f} MiB |",
                     flush=True,
@@ -273,30 +274,37 @@ def main() -> None:
         return
     print(
         "| log | events | CTAS s | ingest s | ratio | ingest RSS | re-ingest s | ratio "
-        "| re-ingest RSS | weekly report from store s |"
+        "| re-ingest RSS | weekly report from store s | CPU s: CTAS, ingest, re-ingest "
+        "| CPU ratios |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for size in args.events.split(","):
         n = int(float(size))
         for log in args.log.split(","):
             events = data_file(n, log)
             with tempfile.TemporaryDirectory(dir=DATA) as folder:
                 work = Path(folder)
-                ctas, _ = measure(
+                ctas, _, ctas_cpu = measure(
                     [sys.executable, "-c", CTAS, str(work / "c.duckdb"), str(events)], env
                 )
                 store = str(work / "s.duckdb")
-                first, first_rss = measure([*tool, "ingest", "--db", store, str(events)], env)
-                again, again_rss = measure([*tool, "ingest", "--db", store, str(events)], env)
+                first, first_rss, first_cpu = measure(
+                    [*tool, "ingest", "--db", store, str(events)], env
+                )
+                again, again_rss, again_cpu = measure(
+                    [*tool, "ingest", "--db", store, str(events)], env
+                )
                 out = str(work / "r.json")
-                report, _ = measure(
+                report, _, _ = measure(
                     [*tool, "--db", store, "--interval", "1 week", "--format", "json", "-o", out],
                     env,
                 )
             print(
                 f"| {log} | {n:,} | {ctas:.2f} | {first:.2f} | {first / ctas:.1f}x "
                 f"| {first_rss / 2**20:,.0f} MiB | {again:.2f} | {again / ctas:.1f}x "
-                f"| {again_rss / 2**20:,.0f} MiB | {report:.2f} |",
+                f"| {again_rss / 2**20:,.0f} MiB | {report:.2f} "
+                f"| {ctas_cpu:.1f}, {first_cpu:.1f}, {again_cpu:.1f} "
+                f"| {first_cpu / ctas_cpu:.1f}x, {again_cpu / ctas_cpu:.1f}x |",
                 flush=True,
             )
 

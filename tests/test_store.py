@@ -1015,6 +1015,41 @@ def test_a_nightly_ingest_builds_no_hash_table_over_the_stored_events(
     assert query(db, "SELECT count(*) FROM events WHERE event_id IS NULL") == [(stored // 2 + 50,)]
 
 
+def test_a_reingest_of_known_ids_compares_no_row_with_the_store(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the store holds every id of a run (the same file ingested again), the run
+    finds them with one lookup and stages nothing: no second join holds the run's ids.
+    One new id among them sends the run through the comparison, exactly."""
+    rows = [(f"e{i}", f"2024-01-01T00:{i:02d}:00Z", f"u{i % 3}", "ide") for i in range(50)]
+    a = events_csv(tmp_path / "a.csv", rows)
+    assert ingest(db, a).exit_code == 0
+    before = snapshot(db)["events"]
+    runs: list[_Profiled] = []
+    real_init = ingest_module.Ingest.__init__
+
+    def profiled(self: ingest_module.Ingest, store: Store) -> None:
+        real_init(self, store)
+        runs.append(_Profiled(store.con, tmp_path / "profile.json"))
+        self.con = runs[-1]  # type: ignore[assignment]
+
+    monkeypatch.setattr(ingest_module.Ingest, "__init__", profiled)
+    # The same ids with other content: an id decides, so all are known.
+    b = events_csv(tmp_path / "b.csv", [(i, t, "someone-else", "app") for i, t, _, _ in rows])
+    with Store.open(db) as store:
+        result = store.ingest([str(b)])
+    assert (result.new, result.duplicates) == (0, 50)
+    assert snapshot(db)["events"] == before
+    compared = [sql for sql, _ in runs[0].profiles if "SELECT 1 FROM ingest_known_ids" in sql]
+    assert compared == []
+    c = events_csv(tmp_path / "c.csv", [*rows[:49], ("e99", "2024-01-02T00:00:00Z", "u1", "ide")])
+    with Store.open(db) as store:
+        result = store.ingest([str(c)])
+    assert (result.new, result.duplicates) == (1, 49)
+    assert [sql for sql, _ in runs[1].profiles if "SELECT 1 FROM ingest_known_ids" in sql] != []
+    assert query(db, "SELECT count(*), count(DISTINCT event_id) FROM events") == [(51, 51)]
+
+
 # --------------------------------------------------------------------------- tokens
 
 

@@ -118,6 +118,7 @@ class Ingest(Staging):
             )
             if self.streamed:  # the files were read once more
                 self._check_unchanged()
+                self.prepare_streamed()
             rollups.apply(con)
             kept = self._insert_rejects(now, offset)
             new_unknown = self._new_unknown(offset)

@@ -68,9 +68,10 @@ class Staging(Scan):
         it all in memory, or spill it uncompressed). Into a store without
         events (a first ingest) nothing is compared and nothing staged:
         ``ingest_new`` is a view of the files' valid rows, and the merge
-        streams them into the store (there is nothing for readers to read
-        meanwhile). Else (staging again, inside the merge's transaction,
-        which may write to the store only) a temporary table.
+        streams them into the store, then computes their rollups from it
+        (there is nothing for readers to read meanwhile). Else (staging
+        again, inside the merge's transaction, which may write to the store
+        only) a temporary table.
         """
         self._drop_new()
         self.streamed = on_disk and self._empty_store()
@@ -83,6 +84,8 @@ class Staging(Scan):
             self.new = "temp.main.ingest_new"
         self._stage_new()
         self._check_unchanged()
+        if self.streamed:
+            return  # the merge computes the rollups from the stored events (see prepare_streamed)
         columns = "ts, end_us, user_id, category, org"
         runs = self.store.has_runs and bool(
             self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {minute_runs.TABLE})").fetchall()[0][0]
@@ -95,6 +98,15 @@ class Staging(Scan):
                 events=f"(SELECT {columns} FROM events UNION ALL SELECT {columns} FROM {self.new})",
                 runs=f"SELECT * FROM {minute_runs.TABLE}" if runs else None,
             )
+
+    def prepare_streamed(self) -> None:
+        """The rollups of a first ingest, once its rows are in the store (in the merge).
+
+        The store held no event, so every stored event is new: they are read
+        from the store's columns, a cheaper read than the files once more
+        (whose times and categories are parsed again at every read).
+        """
+        rollups.prepare(self.con, scope("SELECT ts, end_us, user_id FROM events"), None)
 
     def _drop_new(self) -> None:
         """Drop ``ingest_new`` of the temporary catalog, a view or a table."""
@@ -159,9 +171,16 @@ class Staging(Scan):
         parts = []
         # When the store holds none of the run's rows (a new store, most
         # nights), no row need be looked up.
-        if self.with_id:
+        known_ids = self._known_ids() if self.with_id else 0
+        # A re-ingest: the store holds every id of the run, and nothing is
+        # compared (the comparison's hash table would hold every one of them).
+        # The store holds an id once, so as many stored matches as the run's
+        # distinct ids are all of them; the run's ids are distinct without
+        # repeated rows.
+        all_known = not self.repeated and known_ids == self.with_id
+        if self.with_id and not all_known:
             new = f"SELECT {merged} FROM ({self._rows('event_id IS NOT NULL')}) b"
-            if self._known_ids():
+            if known_ids:
                 new += """ WHERE NOT EXISTS (
                     SELECT 1 FROM ingest_known_ids e WHERE e.event_id = b.event_id)"""
             parts.append(new)
@@ -176,7 +195,7 @@ class Staging(Scan):
                         WHERE event_id IS NULL AND copy > 1 AND copy > (
                             SELECT count(*) FROM ingest_known_rows e WHERE {same_content})"""
                 )
-        if not parts:  # no valid row
+        if not parts:  # no valid row, or none new
             self.con.execute(
                 f"""{self._create_new()} (ts BIGINT, end_us BIGINT,
                        user_id VARCHAR, category VARCHAR, org VARCHAR, event_id VARCHAR,
