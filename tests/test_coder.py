@@ -489,6 +489,65 @@ def test_ingests_add_up_to_the_database_byte_for_byte(
     assert counted == len(_minutes(opened, closed))
 
 
+def test_sessions_that_overlap_extend_or_touch_stored_runs_count_once(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    """The store keeps runs of minutes: a later session over, past or next to a stored
+    run, and a session stored open and closed since, merge with it into one run."""
+    import duckdb
+
+    db, _act = loaded
+    store = tmp_path / "store.duckdb"
+    now = datetime.now(UTC).replace(microsecond=0)
+    uid, oid, wid = _uuid("user-2"), _uuid("org-a"), _uuid("ws-2")
+    at = now.replace(second=25) - timedelta(hours=3)  # 25 s into its minute
+    db.execute(
+        Activity(
+            connections=[
+                _connection("run-a", uid, oid, wid, "ssh", at, at + timedelta(minutes=30)),
+                _connection("run-open", uid, oid, wid, "vscode", at + timedelta(minutes=50), None),
+            ]
+        ).sql()
+    )
+    first = run_cli("ingest", "--coder", db.url, "--db", str(store), "--json")
+    assert first.exit_code == 0, first.stderr
+    closed = now + timedelta(minutes=10, seconds=10)  # after the first ingest read it open
+    db.execute(
+        f"UPDATE connection_logs SET disconnect_time = '{closed.isoformat()}' "
+        f"WHERE id = '{_uuid('conn-run-open')}'"
+    )
+    db.execute(
+        Activity(
+            connections=[  # over the stored run and past it; then from the next minute on
+                _connection("run-b", uid, oid, wid, "jetbrains", at + timedelta(minutes=20),
+                            at + timedelta(minutes=41)),
+                _connection("run-c", uid, oid, wid, "ssh", at + timedelta(minutes=41, seconds=35),
+                            at + timedelta(minutes=44)),
+            ]
+        ).sql()
+    )  # fmt: skip
+    second = run_cli("ingest", "--coder", db.url, "--db", str(store), "--json")
+    assert second.exit_code == 0, second.stderr
+    for options in (
+        ["--category", "tunnel", "--interval", "1 hour", "--start", "2 days ago"],
+        ["--category", "tunnel", "--interval", "7 minutes", "--start", (at - timedelta(seconds=7))
+         .isoformat(), "--end", (closed + timedelta(minutes=3)).isoformat(), "--user", uid],
+        ["--interval", "1 day", "--tz", "Europe/Berlin"],
+    ):  # fmt: skip
+        assert _store_report(store, *options) == _report("--coder", db.url, *options), options
+    with duckdb.connect(str(store), read_only=True) as con:
+        runs = con.execute(
+            "SELECT ts, end_us FROM minute_runs WHERE user_id = $u AND category = 'tunnel' "
+            "AND ts >= $lo ORDER BY ts",
+            {"u": uid, "lo": _us(at) - MINUTE},
+        ).fetchall()
+    first_m = _us(at) // MINUTE
+    assert runs == [
+        (first_m * MINUTE, (first_m + 45) * MINUTE),  # 0:00 to 0:44's end: one run
+        ((first_m + 50) * MINUTE, (_us(closed) // MINUTE + 1) * MINUTE),  # to its real end
+    ]
+
+
 def test_minutes_stored_with_ids_are_not_counted_twice_by_the_next_ingest(
     loaded: tuple[CoderDB, Activity], tmp_path: Path
 ) -> None:

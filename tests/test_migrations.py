@@ -222,6 +222,7 @@ SHIPPED = {
     "0006_token_scope": "f05b3840089e",
     "0007_orgs": "68598332fe52",
     "0008_one_version_record": "8aa3de3523d6",
+    "0009_minute_runs": "71623cb683d2",
 }
 
 

@@ -1,10 +1,12 @@
 """Coder's database as a source: ``--coder URL`` and ``ingest --coder URL``.
 
-The rows are read as Arrow (:mod:`.sources.coder`), turned into per-minute
-events in DuckDB and written as a Parquet event file, a user directory and an
-organization directory in the run's temporary folder; from there the file
-path is the one every report and ingest already takes, so each option works,
-and counts, as on files.
+The rows are read as Arrow (:mod:`.sources.coder`). For a report they are
+turned into per-minute events in DuckDB and written as a Parquet event file,
+a user directory and an organization directory in the run's temporary
+folder; from there the file path is the one every report already takes, so
+each option works, and counts, as on files. An ingest stores runs of minutes
+instead (:meth:`.store.Store.ingest_runs`), which every reader of the store
+reads as those same minutes.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ if TYPE_CHECKING:
 #: The temporary folder and event file an export is written to (ingests name the file).
 FOLDER_PREFIX = "activity-report-coder-"
 EVENTS_NAME = "coder-events.parquet"
-#: How far before the last minute already stored an ingest reads again (ids keep it single).
+#: How far before the last ingest an ingest reads again (its minutes merge with those stored).
 REREAD_US = 24 * 3600 * 1_000_000
+#: How an ingest of Coder's runs of minutes names itself in the store's ``ingests`` table.
+RUNS_LABEL = "coder:"
 
 
 @contextlib.contextmanager
@@ -120,55 +124,54 @@ def ingest_coder(
 
     Reads the sessions that ended, or are still open, since a day before the
     last ingest from Coder: a session open then and closed since comes back
-    whole, and its minutes already stored are known by their ids. The first
-    ingest reads everything. The database is read before the store is opened
-    for writing: a database that cannot be read leaves the store untouched.
+    whole. The store keeps runs of active minutes (see
+    :mod:`.store.minute_runs`): the runs read merge with those stored, so the
+    minutes stored the first time count once. The first ingest reads
+    everything. The database is read before the store is opened for writing:
+    a database that cannot be read leaves the store untouched.
     """
     from .store import Store
 
-    since, with_ids = None, False
+    since = None
     if Path(path).expanduser().exists():
         with Store.open(path, read_only=True, limits=limits, wait=wait, context=context) as old:
             since = last_ingest_us(old)
-            with_ids = since is not None and holds_minute_ids(old, since - REREAD_US)
     start_us = None if since is None else since - REREAD_US
-    with exported(
-        url,
-        start_us=start_us,
-        now=now or datetime.now(UTC),
-        ide_apps=ide_apps,
-        temp_dir=None if limits is None else limits.temp_dir,
-        with_ids=with_ids,
-    ) as (events, users, orgs):
+    data = coder_mod.read(url, start_us=start_us, now=now or datetime.now(UTC))
+    temp_dir = None if limits is None else limits.temp_dir
+    with tempfile.TemporaryDirectory(prefix=FOLDER_PREFIX, dir=temp_dir) as folder:
+        users = str(Path(folder) / "coder-users.parquet")
+        orgs = str(Path(folder) / "coder-orgs.parquet")
         with Store.open(path, limits=limits, wait=wait, context=context) as store:
-            result = store.ingest([events], progress=progress)
+            names = coder_mod.register(store.con, data)
+            try:
+                result = store.ingest_runs(
+                    coder_mod.store_runs_sql(),
+                    {"ide": coder_mod.ide_globs(ide_apps)},
+                    label=RUNS_LABEL + coder_mod.redact(url),
+                    progress=progress,
+                )
+                coder_mod.write_directories(store.con, users, orgs)
+            finally:
+                for name in names:
+                    store.con.unregister(name)
             users_result = store.import_users(users)
             orgs_result = store.import_orgs(orgs)
     return result, users_result, orgs_result
 
 
-def holds_minute_ids(store: Store, since_us: int) -> bool:
-    """Whether ``store`` holds minutes from ``since_us`` on that an earlier release ingested
-    with ids (``coder:...``): those are read again with their ids, and are not counted twice."""
-    from .store.core import CATALOG
-
-    store.events_view()  # attaches the store's file
-    row = store.con.execute(
-        f"SELECT 1 FROM {CATALOG}.main.events "
-        "WHERE ts >= $since AND starts_with(event_id, $prefix) LIMIT 1",
-        {"since": since_us, "prefix": coder_mod.ID_PREFIX},
-    ).fetchall()
-    return bool(row)
-
-
 def last_ingest_us(store: Store) -> int | None:
-    """When ``store`` last ingested from Coder, in microseconds; None if never."""
+    """When ``store`` last ingested from Coder, in microseconds; None if never.
+
+    An ingest of runs is recorded as :data:`RUNS_LABEL` and the URL; an earlier
+    release recorded the event file it exported.
+    """
     from .store.core import CATALOG
 
     store.events_view()  # attaches the store's file
     row = store.con.execute(
         f"SELECT epoch_us(max(ingested_at)) FROM {CATALOG}.main.ingests "
-        "WHERE ends_with(file, $name) AND contains(file, $folder)",
-        {"name": "/" + EVENTS_NAME, "folder": FOLDER_PREFIX},
+        "WHERE starts_with(file, $label) OR (ends_with(file, $name) AND contains(file, $folder))",
+        {"label": RUNS_LABEL, "name": "/" + EVENTS_NAME, "folder": FOLDER_PREFIX},
     ).fetchone()
     return None if row is None or row[0] is None else int(row[0])

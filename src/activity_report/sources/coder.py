@@ -25,7 +25,8 @@ reading, whichever is earlier. System users and service accounts are left out.
 Each UTC minute in which a user has activity of a category, in an
 organization, is one event of that minute, one minute long, without an id:
 its time, user, category and organization name it, so a minute read twice is
-one event (and a store holds less than with an id per minute).
+one event. :func:`runs_sql` gives them as runs of contiguous minutes (what a
+store keeps), :func:`events_sql` as the minutes (what a report reads).
 """
 
 from __future__ import annotations
@@ -328,14 +329,14 @@ def ide_globs(patterns: Sequence[str]) -> list[str]:
     return [p.strip().lower() for p in patterns if p.strip()]
 
 
-def events_sql(with_ids: bool = False) -> str:
-    """The per-minute events of the registered ``coder_connections``, ``coder_app_stats``
-    and ``coder_logins`` (``$ide``: the IDE globs).
+def runs_sql() -> str:
+    """The runs of active minutes of the registered ``coder_connections``,
+    ``coder_app_stats`` and ``coder_logins`` (``$ide``: the IDE globs).
 
-    Columns as in an event file: ``time``, ``end_time``, ``user_id``, ``category``,
-    ``organization_id``. No ``id``: a minute is known by those columns, so a minute
-    read twice is one event. ``with_ids``: an ``id`` too (``coder:category:user:org:minute``),
-    as a store that holds minutes ingested with ids needs to know them again.
+    One row per maximal run of contiguous minutes of a user in a category and
+    an organization: ``user_id``, ``org``, ``category``, ``first_m`` and
+    ``last_m`` (its first and last minute, counted from the epoch). Runs of
+    the same user, category and organization neither overlap nor touch.
     """
     sessions = f"""
         SELECT user_id, org,
@@ -357,12 +358,6 @@ def events_sql(with_ids: bool = False) -> str:
         SELECT user_id, org, 'login', epoch_us(started), epoch_us(started)
         FROM coder_logins
     """
-    ident = (
-        f"""'{ID_PREFIX}' || category || ':' || user_id || ':' || coalesce(org, '')
-                   || ':' || CAST(m AS VARCHAR) AS id, """
-        if with_ids
-        else ""
-    )
     return f"""
         WITH sessions AS ({sessions}),
         spans AS (
@@ -372,10 +367,10 @@ def events_sql(with_ids: bool = False) -> str:
                         ELSE CAST(floor(s_us / {MINUTE_US}.0) AS BIGINT) END AS last_m
             FROM sessions
         ),
-        -- Overlapping spans of a user, category and organization merge into
-        -- runs, so each minute comes out once: a window over the sessions
-        -- costs far less than a DISTINCT over their minutes. Equal spans are
-        -- one first, so that the order of the windows is total.
+        -- Overlapping or touching spans of a user, category and organization
+        -- merge into runs, so each minute comes out once: a window over the
+        -- sessions costs far less than a DISTINCT over their minutes. Equal
+        -- spans are one first, so that the order of the windows is total.
         distinct_spans AS (SELECT DISTINCT * FROM spans),
         reaches AS (
             SELECT *, max(last_m) OVER (
@@ -384,15 +379,33 @@ def events_sql(with_ids: bool = False) -> str:
             FROM distinct_spans
         ),
         numbered AS (
-            SELECT *, sum(CASE WHEN reach IS NULL OR first_m > reach THEN 1 ELSE 0 END) OVER (
-                PARTITION BY user_id, org, category ORDER BY first_m, last_m
-                ROWS UNBOUNDED PRECEDING) AS run
+            SELECT *, sum(CASE WHEN reach IS NULL OR first_m > reach + 1 THEN 1 ELSE 0 END)
+                OVER (PARTITION BY user_id, org, category ORDER BY first_m, last_m
+                      ROWS UNBOUNDED PRECEDING) AS run
             FROM reaches
-        ),
-        runs AS (
-            SELECT user_id, org, category, min(first_m) AS first_m, max(last_m) AS last_m
-            FROM numbered GROUP BY user_id, org, category, run
-        ),
+        )
+        SELECT user_id, org, category, min(first_m) AS first_m, max(last_m) AS last_m
+        FROM numbered GROUP BY user_id, org, category, run
+    """
+
+
+def events_sql(with_ids: bool = False) -> str:
+    """The per-minute events of the registered ``coder_connections``, ``coder_app_stats``
+    and ``coder_logins`` (``$ide``: the IDE globs): the minutes of :func:`runs_sql`.
+
+    Columns as in an event file: ``time``, ``end_time``, ``user_id``, ``category``,
+    ``organization_id``. No ``id``: a minute is known by those columns, so a minute
+    read twice is one event. ``with_ids``: an ``id`` too (``coder:category:user:org:minute``),
+    as an earlier release stored them.
+    """
+    ident = (
+        f"""'{ID_PREFIX}' || category || ':' || user_id || ':' || coalesce(org, '')
+                   || ':' || CAST(m AS VARCHAR) AS id, """
+        if with_ids
+        else ""
+    )
+    return f"""
+        WITH runs AS ({runs_sql()}),
         minutes AS (
             SELECT user_id, org, category, unnest(range(first_m, last_m + 1)) AS m
             FROM runs
@@ -402,6 +415,44 @@ def events_sql(with_ids: bool = False) -> str:
                user_id, category, org AS organization_id
         FROM minutes
     """
+
+
+def register(con: duckdb.DuckDBPyConnection, data: CoderRead) -> list[str]:
+    """Register the tables of ``data`` on ``con`` under the names the SQL here reads;
+    returns those names, to unregister."""
+    names = {
+        "coder_connections": data.connections,
+        "coder_app_stats": data.app_stats,
+        "coder_logins": data.logins,
+        "coder_users": data.users,
+        "coder_orgs": data.orgs,
+    }
+    for name, table in names.items():
+        con.register(name, table)
+    return list(names)
+
+
+def store_runs_sql() -> str:
+    """The runs of :func:`runs_sql` as a store takes them (``Store.ingest_runs``):
+    ``ts`` and ``end_us`` (the first minute's start, the last one's end, in
+    microseconds), ``user_id``, ``category``, ``org``."""
+    return f"""SELECT first_m * {MINUTE_US} AS ts, (last_m + 1) * {MINUTE_US} AS end_us,
+                      user_id, category, org
+               FROM ({runs_sql()})"""
+
+
+def write_directories(con: duckdb.DuckDBPyConnection, users_path: str, orgs_path: str) -> None:
+    """The registered users and organizations (:func:`register`) as directory files."""
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE coder_directory AS "
+            "SELECT id, nullif(name, '') AS name, username, nullif(email, '') AS email, roles "
+            "FROM coder_users ORDER BY id"
+        )
+        con.table("coder_directory").write_parquet(users_path)
+        con.sql("SELECT id, name FROM coder_orgs ORDER BY id").write_parquet(orgs_path)
+    finally:
+        con.execute("DROP TABLE IF EXISTS coder_directory")
 
 
 def write_events(
@@ -415,28 +466,11 @@ def write_events(
 ) -> None:
     """The events of ``data`` as a Parquet event file, its users and its organizations
     as directory files."""
-    con.register("coder_connections", data.connections)
-    con.register("coder_app_stats", data.app_stats)
-    con.register("coder_logins", data.logins)
-    con.register("coder_users", data.users)
-    con.register("coder_orgs", data.orgs)
+    names = register(con, data)
     try:
         events = con.sql(events_sql(with_ids), params={"ide": ide_globs(ide_apps)})
         events.write_parquet(events_path)
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE coder_directory AS "
-            "SELECT id, nullif(name, '') AS name, username, nullif(email, '') AS email, roles "
-            "FROM coder_users ORDER BY id"
-        )
-        con.table("coder_directory").write_parquet(users_path)
-        con.sql("SELECT id, name FROM coder_orgs ORDER BY id").write_parquet(orgs_path)
+        write_directories(con, users_path, orgs_path)
     finally:
-        for name in (
-            "coder_connections",
-            "coder_app_stats",
-            "coder_logins",
-            "coder_users",
-            "coder_orgs",
-        ):
+        for name in names:
             con.unregister(name)
-        con.execute("DROP TABLE IF EXISTS coder_directory")

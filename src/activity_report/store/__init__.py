@@ -4,24 +4,27 @@ Users run ``activity-report ingest`` from cron each night and reports over
 months of history read the store instead of every log file again. The store
 holds (the steps of :data:`.schema.MIGRATIONS`):
 
-==========  =================================================================
-table       what it holds
-==========  =================================================================
-meta        ``key``/``value`` pairs: ``created_by``, ``written_by``
-migrations  the schema steps applied: ``name``, ``applied_at`` (the one
-            record of the schema version: how many steps)
-events      the canonical columns of :mod:`.sources` (``ts``, ``end_us``,
-            ``user_id``, ``category``, ``org``, ``event_id``) and
-            ``ingest_file``, the :data:`ingests` row of the file it came from
-rollups     counts and active time per 15-minute slot and numbered user
-            (:mod:`.rollups`); ``rollups_daily`` the same per UTC day;
-            ``rollup_users`` the ``user_id`` of each number
-rejects     invalid rows: file, row, reason, when, and the values read
-users       the user directory: ``id``, ``name``, ``username``,
-            ``roles`` (VARCHAR[]), ``avatar_hash``
-ingests     one row per file per run: ``file``, ``rows``, ``new``,
-            ``duplicates``, ``rejected``, ``ingested_at``
-==========  =================================================================
+===========  =================================================================
+table        what it holds
+===========  =================================================================
+meta         ``key``/``value`` pairs: ``created_by``, ``written_by``
+migrations   the schema steps applied: ``name``, ``applied_at`` (the one
+             record of the schema version: how many steps)
+events       the canonical columns of :mod:`.sources` (``ts``, ``end_us``,
+             ``user_id``, ``category``, ``org``, ``event_id``) and
+             ``ingest_file``, the :data:`ingests` row of the file it came from
+minute_runs  runs of active minutes (``ingest --coder``): ``ts``, ``end_us``,
+             ``user_id``, ``category``, ``org``, ``ingest_file``; each minute
+             of a run is an event (:mod:`.minute_runs`)
+rollups      counts and active time per 15-minute slot and numbered user
+             (:mod:`.rollups`); ``rollups_daily`` the same per UTC day;
+             ``rollup_users`` the ``user_id`` of each number
+rejects      invalid rows: file, row, reason, when, and the values read
+users        the user directory: ``id``, ``name``, ``username``,
+             ``roles`` (VARCHAR[]), ``avatar_hash``
+ingests      one row per file per run: ``file``, ``rows``, ``new``,
+             ``duplicates``, ``rejected``, ``ingested_at``
+===========  =================================================================
 
 Duplicates. An event with an id is the same event as any other with that
 id. Id-less events with equal canonical content (time, user, category,
@@ -59,8 +62,9 @@ Modules: :mod:`.core` (opening, the file lock, transactions, upgrades),
 :mod:`.opening` (the paths refused, the errors of attaching the file),
 :mod:`.reading` (the store's reading helpers), :mod:`.schema` (the tables
 and their migration steps), :mod:`.ingest` (with :mod:`.scanning` and
-:mod:`.staging`), :mod:`.users`, :mod:`.info`, :mod:`.rollups`, :mod:`.results` (what each
-command returns) and :mod:`.paths` (where the store lives).
+:mod:`.staging`), :mod:`.minute_runs` and :mod:`.runs_ingest` (runs of
+minutes), :mod:`.users`, :mod:`.info`, :mod:`.rollups`, :mod:`.results`
+(what each command returns) and :mod:`.paths` (where the store lives).
 """
 
 from .core import CATALOG, EVENTS_VIEW, Store, check_store_path

@@ -36,6 +36,7 @@ from .opening import check_store_path as check_store_path
 from .reading import EVENTS_VIEW as EVENTS_VIEW
 from .reading import Reading
 from .results import IngestResult, StoreInfo, UsersResult
+from .runs_ingest import RunsIngest
 from .schema import is_interrupt
 
 if TYPE_CHECKING:
@@ -388,6 +389,24 @@ class Store(Reading):
         run = Ingest(self)
         run.reading = reading or sources.DEFAULT_READING
         return run.run(files, strict, progress)
+
+    def ingest_runs(
+        self,
+        sql: str,
+        params: dict[str, object] | None = None,
+        *,
+        label: str,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Add the runs of minutes ``sql`` gives (columns ``ts``, ``end_us``, ``user_id``,
+        ``category``, ``org``: whole minutes, each one event) in one transaction.
+
+        They merge with the stored runs, and no minute counts twice (see
+        :mod:`.runs_ingest`). ``label`` names them in the ``ingests`` table and
+        the result.
+        """
+        self._writable()
+        return RunsIngest(self).run(sql, params, label, progress)
 
     def import_users(self, path: str) -> UsersResult:
         """Load a user directory file; users already in the store are updated."""

@@ -44,7 +44,13 @@ class SlotSums(NamedTuple):
 
 
 def slot_sums(
-    key: Ints, ts: Ints, te: Ints, lo: Ints | None, hi: Ints | None, unit: int
+    key: Ints,
+    ts: Ints,
+    te: Ints,
+    lo: Ints | None,
+    hi: Ints | None,
+    unit: int,
+    weight: Ints | None = None,
 ) -> SlotSums:
     """The counts and covered time per slot of ``unit`` microseconds, per partition.
 
@@ -52,6 +58,8 @@ def slot_sums(
     ``ts``. ``te >= ts`` ends each row's interval; ``lo`` and ``hi`` are its
     partition's scope (the same on all of its rows), or None when every
     row lies inside its scope (``lo <= ts`` and ``te <= hi``, ``ts < hi``).
+    ``weight``: how many events each row counts for (None: one each); a row
+    that weighs more lies in one slot (a run of minutes cut at slot edges).
     """
     if not len(key):
         empty = np.empty(0, np.int64)
@@ -71,10 +79,13 @@ def slot_sums(
     times = _cut(key, kept, a[kept], b[kept], unit)
     del a, b, kept
     counts = _runs(counted_key, np.floor_divide(counted_ts, unit) * unit)
+    n = counts[2]
+    if weight is not None and len(counts[0]):
+        n = np.add.reduceat(weight[counted].astype(np.int64), counts[0])
     return SlotSums(
         row=np.concatenate([counted[counts[0]], times.row]),
         slot=np.concatenate([counts[1], times.slot]),
-        n=np.concatenate([counts[2], np.zeros(len(times.row), np.int64)]),
+        n=np.concatenate([n, np.zeros(len(times.row), np.int64)]),
         duration=np.concatenate([np.zeros(len(counts[0]), np.int64), times.duration]),
     )
 
@@ -177,7 +188,8 @@ class Users:
         """Counts and covered time per filter, user and slot of ``hits``, unsummed.
 
         ``hits``: columns ``uid``, ``cid``, ``oid`` (0 for none), ``ts``,
-        ``te``, sorted by user, then time. The filters are (any category,
+        ``te``, sorted by user, then time, and perhaps ``w``: how many events a
+        row counts for (see :func:`slot_sums`). The filters are (any category,
         all organizations), (each category, all), (any, each organization),
         (each, each); a user with one category or organization throughout
         is computed for the broader filter only (its rows stand for both).
@@ -185,6 +197,7 @@ class Users:
         ``duration``, as many rows per slot as :func:`slot_sums` gives.
         """
         uid, cid, oid, ts, te = (hits[k] for k in ("uid", "cid", "oid", "ts", "te"))
+        weight = hits.get("w")
         lo: Ints | None = self.lo[uid]
         hi: Ints | None = self.hi[uid]
         if bool((ts >= lo).all() and (ts < hi).all() and (te <= hi).all()):
@@ -200,7 +213,7 @@ class Users:
             (several_cids & several_oids, True, True),
         ):
             if rows is None:  # every row, already in order
-                sums = slot_sums(uid, ts, te, lo, hi, unit)
+                sums = slot_sums(uid, ts, te, lo, hi, unit, weight)
                 at = sums.row
             else:
                 index = np.flatnonzero(rows)
@@ -222,6 +235,7 @@ class Users:
                     None if lo is None else lo[index],
                     None if hi is None else hi[index],
                     unit,
+                    None if weight is None else weight[index],
                 )
                 at = index[sums.row]
             batches.append(

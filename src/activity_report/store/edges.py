@@ -37,6 +37,7 @@ import numpy as np
 from .. import engine, sources
 from ..backends.protocol import Filters
 from ..model import CellColumns
+from . import minute_runs
 from .rollup_answers import columns, filter_sql
 from .rollups import DAY_US, HEARTBEAT_US, SLOT_US
 
@@ -100,17 +101,23 @@ def plan(edges: Sequence[int]) -> Plan | None:
 
 
 def cells(
-    con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters, *, known: bool = False
+    con: duckdb.DuckDBPyConnection,
+    pieces: Plan,
+    filters: Filters,
+    *,
+    known: bool = False,
+    runs: bool = False,
 ) -> CellColumns:
     """Counts and durations per bucket and user: whole slots and days from the rollups,
     cut slots from the events (see the module's docstring), added up as arrays.
 
     ``known``: every stored event is of a known category, so a report of every
-    category tests no event's category.
+    category tests no event's category. ``runs``: the store has runs of minutes,
+    whose minutes near the cut slots are events too.
     """
     any_category = known and set(filters.categories) == set(sources.CATEGORIES)
     rolled = _rolled(con, pieces, filters)
-    cut = _from_events(con, pieces, filters, any_category=any_category)
+    cut = _from_events(con, pieces, filters, any_category=any_category, runs=runs)
     if not len(cut):
         return rolled
     users = [*rolled.user_id, *cut.user_id]
@@ -173,7 +180,12 @@ def _rolled(con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters) -> C
 
 
 def _from_events(
-    con: duckdb.DuckDBPyConnection, pieces: Plan, filters: Filters, *, any_category: bool = False
+    con: duckdb.DuckDBPyConnection,
+    pieces: Plan,
+    filters: Filters,
+    *,
+    any_category: bool = False,
+    runs: bool = False,
 ) -> CellColumns:
     """Per bucket and user, the counts and union of the cut pieces, from the events.
 
@@ -188,7 +200,7 @@ def _from_events(
     values = ", ".join(f"({i}, {a}, {b})" for i, (a, b, _) in enumerate(pieces.cut))
     found = con.execute(
         f"""SELECT p.piece, m.user_id, m.ts, m.te, p.a, p.b
-            FROM ({_near(pieces.cut_slots, where)}) m
+            FROM ({_near(pieces.cut_slots, where, runs)}) m
             JOIN (SELECT piece, a, b, a - ((a % {SLOT_US}) + {SLOT_US}) % {SLOT_US} AS slot
                   FROM (VALUES {values}) v(piece, a, b)) p USING (slot)
             WHERE m.ts < p.b AND (m.te > p.a OR m.ts >= p.a)
@@ -202,7 +214,7 @@ def _from_events(
 SCANS = 16
 
 
-def _near(slots: list[int], where: str) -> str:
+def _near(slots: list[int], where: str, runs: bool = False) -> str:
     """SQL: ``(slot, user_id, ts, te)`` for every event matching ``where`` and cut slot it meets.
 
     An event meets a slot as a heartbeat starting in it or a heartbeat
@@ -212,12 +224,16 @@ def _near(slots: list[int], where: str) -> str:
     the order they happened). More slots are read by one scan of all their
     windows and one of the sessions across them, each event spread over the
     slots it meets: a few hundred scans would cost more to plan than to run.
+    The minutes of the runs of minutes (``runs``) are read from the runs that
+    overlap the slots' windows: a minute lasts a heartbeat, so one that meets a
+    slot starts in its window.
     """
     if len(slots) <= SCANS:
         return " UNION ALL ".join(
             f"""SELECT {slot} AS slot, user_id, ts,
                        greatest(coalesce(end_us, ts + $heartbeat), ts) AS te
-                FROM events WHERE {where} AND ts >= {slot - HEARTBEAT_US} AND ts < {slot + SLOT_US}
+                FROM {minute_runs.events_sql(runs, slot - HEARTBEAT_US, slot + SLOT_US)}
+                WHERE {where} AND ts >= {slot - HEARTBEAT_US} AND ts < {slot + SLOT_US}
                 UNION ALL
                 SELECT {slot}, user_id, ts, end_us
                 FROM events WHERE {where} AND ts < {slot - HEARTBEAT_US} AND end_us > {slot}"""
@@ -230,6 +246,16 @@ def _near(slots: list[int], where: str) -> str:
     ahead = f"ts + {HEARTBEAT_US} - ((ts + {HEARTBEAT_US}) % {SLOT_US} + {SLOT_US}) % {SLOT_US}"
     near = f"({floor} IN ({cut}) OR {ahead} IN ({cut}))"
     first, last = slots[0], slots[-1] + SLOT_US
+    # The runs' minutes in the slots' windows only: those of the runs that
+    # meet a window, not of every run between the first and the last.
+    windows = _merged([(slot - HEARTBEAT_US, slot + SLOT_US) for slot in slots])
+    minutes = " UNION ALL ".join(minute_runs.minutes_sql(lo, hi) for lo, hi in windows)
+    in_runs = (
+        f"""UNION ALL
+            SELECT user_id, ts, end_us FROM ({minutes}) WHERE {where} AND {near}"""
+        if runs
+        else ""
+    )
     return f"""
         SELECT unnest(range(greatest({floor}, {first}), least(greatest(te, ts + 1), {last}),
                             {SLOT_US})) AS slot,
@@ -242,7 +268,19 @@ def _near(slots: list[int], where: str) -> str:
             SELECT user_id, ts, end_us
             FROM events
             WHERE {where} AND end_us > {first} AND ts < {last} AND NOT {near}
+            {in_runs}
         )"""
+
+
+def _merged(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of sorted ``windows`` as disjoint ranges (overlapping ones joined)."""
+    merged: list[tuple[int, int]] = []
+    for lo, hi in windows:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 def _swept(found: dict[str, Any], buckets: list[int]) -> CellColumns:

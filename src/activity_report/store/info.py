@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import sources
+from . import minute_runs
 from .results import StoreInfo, _from_micros
 
 if TYPE_CHECKING:
@@ -14,29 +15,27 @@ if TYPE_CHECKING:
     from .core import Store
 
 
-def extent(con: duckdb.DuckDBPyConnection) -> tuple[int, int | None]:
-    """How many events, and the latest one's time in microseconds (None when there is none)."""
-    events, last = con.execute("SELECT count(*), max(ts) FROM events").fetchall()[0]
-    return int(events), None if last is None else int(last)
+def extent(con: duckdb.DuckDBPyConnection, runs: bool) -> tuple[int, int | None]:
+    """How many events, and the latest one's time in microseconds (None when there is none).
+
+    ``runs``: the store has runs of minutes (:mod:`.minute_runs`), each its minutes' events.
+    """
+    events, _first, last = minute_runs.extent(con, runs)
+    return events, last
 
 
-def organizations(con: duckdb.DuckDBPyConnection) -> list[str]:
+def organizations(con: duckdb.DuckDBPyConnection, runs: bool) -> list[str]:
     """The distinct organization ids of the events, sorted."""
-    rows = con.execute("SELECT DISTINCT org FROM events WHERE org IS NOT NULL ORDER BY org")
-    return [str(org) for (org,) in rows.fetchall()]
+    return minute_runs.organizations(con, runs)
 
 
 def info(store: Store) -> StoreInfo:
     """Counts and spans of ``store`` (attached by the caller)."""
     con = store.con
-    events, first, last = con.execute("SELECT count(*), min(ts), max(ts) FROM events").fetchall()[0]
-    categories = sources.tally(con, "events", "category")
-    organizations = [
-        (None if o is None else str(o), int(n))
-        for o, n in con.execute(
-            "SELECT org, count(*) FROM events GROUP BY org ORDER BY count(*) DESC, org NULLS LAST"
-        ).fetchall()
-    ]
+    runs = minute_runs.STEP in store.applied
+    events, first, last = minute_runs.extent(con, runs)
+    categories = [(str(c), n) for c, n in minute_runs.tally(con, runs, "category")]
+    organizations = minute_runs.tally(con, runs, "org")
     reasons = sources.tally(con, "rejects", "problem")
     users = int(con.execute("SELECT count(*) FROM users").fetchall()[0][0])
     # In whole seconds (a run's microseconds tell no one anything), as an

@@ -15,7 +15,7 @@ from ..backends.protocol import Filters
 from ..model import CellColumns, UserInfo
 from . import edges as edges_mod
 from . import info as info_mod
-from . import rollup_answers, rollups
+from . import minute_runs, rollup_answers, rollups
 from .opening import CATALOG, _literal
 
 if TYPE_CHECKING:
@@ -80,21 +80,38 @@ class Reading:
         if not self.attached:
             self._attach()
 
-    def events_view(self, name: str = EVENTS_VIEW) -> str:
+    @property
+    def has_runs(self) -> bool:
+        """Whether the store has the table of runs of minutes (:mod:`.minute_runs`)."""
+        return minute_runs.STEP in self.applied
+
+    def events_view(
+        self,
+        name: str = EVENTS_VIEW,
+        lo: int | None = None,
+        hi: int | None = None,
+        whole_runs: bool = False,
+    ) -> str:
         """Register the temporary view ``name`` with the columns of :data:`sources.VIEW`.
 
         Stored events are all valid (invalid ones are in ``rejects``), so
         ``problem``, ``source_file`` and ``source_row`` are NULL. The view reads
         the attached store, so a writer's store stays held until it is closed.
+        It holds the events table's rows and the minutes of the runs
+        (:mod:`.minute_runs`); with ``lo`` or ``hi``, only the minutes of the runs
+        that overlap ``[lo, hi)``: for a reader of the events that meet that range;
+        with ``whole_runs``, each run as one row: for a reader of distinct users or
+        organizations only.
         """
         self.hold()
+        events = minute_runs.events_sql(self.has_runs, lo, hi, f"{CATALOG}.main.", whole_runs)
         self.con.execute(
             f"""CREATE OR REPLACE TEMP VIEW {sources.quote_ident(name)} AS
                 SELECT ts, end_us, user_id, category, org, event_id,
                        CAST(NULL AS VARCHAR) AS problem,
                        CAST(NULL AS VARCHAR) AS source_file,
                        CAST(NULL AS BIGINT) AS source_row
-                FROM {CATALOG}.main.events"""
+                FROM {events}"""
         )
         return name
 
@@ -118,7 +135,7 @@ class Reading:
             return None
         known = self._rollups_count_every_event()  # so every stored category is known
         with self._reading():
-            return edges_mod.cells(self.con, pieces, filters, known=known)
+            return edges_mod.cells(self.con, pieces, filters, known=known, runs=self.has_runs)
 
     def rollup_active_users(
         self, start: int, end: int, filters: Filters, heartbeat_us: int
@@ -159,7 +176,7 @@ class Reading:
         if not rollup_answers.answerable((), filters, heartbeat_us):
             return False, None
         with self._reading():
-            return True, rollup_answers.span(self.con, filters)
+            return True, rollup_answers.span(self.con, filters, self.has_runs)
 
     def diagnostics(self) -> sources.Diagnostics:
         """What a report tells about the stored events: the unknown categories.
@@ -171,11 +188,16 @@ class Reading:
     def _read_diagnostics(self) -> sources.Diagnostics:
         known = ", ".join(_literal(c) for c in sources.CATEGORIES)
         with self._reading():
-            total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+            total = minute_runs.total(self.con, self.has_runs)
             if self._rollups_count_every_event():
                 return sources.Diagnostics.of(total)
             # Literals, not a bound list: DuckDB then skips row groups by their statistics.
-            unknown = sources.tally(self.con, "events", "category", f"category NOT IN ({known})")
+            unknown = [
+                (str(c), n)
+                for c, n in minute_runs.tally(
+                    self.con, self.has_runs, "category", f"category NOT IN ({known})"
+                )
+            ]
         return sources.Diagnostics.of(total, unknown=unknown)
 
     def _rollups_count_every_event(self) -> bool:
@@ -185,7 +207,7 @@ class Reading:
             if rollups.STEP not in self.applied:
                 return False
             with self._reading():
-                total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+                total = minute_runs.total(self.con, self.has_runs)
                 return rollup_answers.counted(self.con) == total
 
         return self.held("rollups_count_every_event", read)
@@ -193,9 +215,9 @@ class Reading:
     def extent(self) -> tuple[int, int | None]:
         """How many events the store holds, and the latest one's time (µs), if any."""
         with self._reading():
-            return info_mod.extent(self.con)
+            return info_mod.extent(self.con, self.has_runs)
 
     def organizations(self) -> list[str]:
         """The organization ids of the stored events, sorted."""
         with self._reading():
-            return info_mod.organizations(self.con)
+            return info_mod.organizations(self.con, self.has_runs)

@@ -15,6 +15,7 @@ from .. import engine, sources
 from ..backends.protocol import Filters
 from ..errors import DataError, Kind
 from ..model import CellColumns
+from . import minute_runs
 from .rollups import DAY_US, HEARTBEAT_US, SLOT_US
 
 if TYPE_CHECKING:
@@ -112,14 +113,17 @@ def counted(con: duckdb.DuckDBPyConnection) -> int:
     )
 
 
-def span(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[int, int] | None:
+def span(
+    con: duckdb.DuckDBPyConnection, filters: Filters, runs: bool = False
+) -> tuple[int, int] | None:
     """The earliest event and the latest covered moment of the events ``filters`` match.
 
     What :func:`.engine.data_span` gives without bounds, at the default
     heartbeat, for a filter :func:`answerable` accepts. The rollups give the
     first slot with an event and the last slot with an event or coverage; the
     exact moments are read from the few events in those two slots (their time
-    bounds let the scans skip every other row group).
+    bounds let the scans skip every other row group), and from the minutes of the runs
+    that overlap those slots (``runs``: the store has runs, see :mod:`.minute_runs`).
     """
     params: dict[str, object] = {}
     where = filter_sql(filters, params)
@@ -129,23 +133,26 @@ def span(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[int, int] | 
     if first is None:
         return None
     events, params = engine.filter_sql(filters, valid_only=False)
+    first, last = int(first), int(last)
+    near_first = minute_runs.events_sql(runs, first, first + SLOT_US)
     # Every matching event before the first slot would have counted there.
     earliest = con.execute(
-        f"SELECT min(ts) FROM events WHERE ts >= $first AND ts < $first + $slot AND {events}",
-        {**params, "first": int(first), "slot": SLOT_US},
+        f"SELECT min(ts) FROM {near_first} WHERE ts >= $first AND ts < $first + $slot AND {events}",
+        {**params, "first": first, "slot": SLOT_US},
     ).fetchall()[0][0]
     # An event that reaches into the last slot is a heartbeat that starts at
     # most one heartbeat before it, or carries an end time past its start.
     reach = "max(greatest(coalesce(end_us, ts + $heartbeat), ts + 1))"
+    near_last = minute_runs.events_sql(runs, last - HEARTBEAT_US, last + SLOT_US)
     latest = con.execute(
         f"""SELECT max(m) FROM (
-                SELECT {reach} AS m FROM events
+                SELECT {reach} AS m FROM {near_last}
                 WHERE ts > $last - $heartbeat AND ts < $last + $slot AND {events}
                 UNION ALL
-                SELECT {reach} FROM events
+                SELECT {reach} FROM {near_last}
                 WHERE end_us > $last AND ts < $last + $slot AND {events}
             )""",
-        {**params, "last": int(last), "slot": SLOT_US, "heartbeat": HEARTBEAT_US},
+        {**params, "last": last, "slot": SLOT_US, "heartbeat": HEARTBEAT_US},
     ).fetchall()[0][0]
     if earliest is None or latest is None:
         raise DataError(

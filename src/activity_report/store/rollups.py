@@ -33,7 +33,9 @@ Ingest keeps the tables current in its own transaction: for each user with
 new events, the slots their coverage touches are computed again from every
 stored event of that user that meets them (so coverage crossing a slot edge,
 and earlier events next to the new ones, are accounted for), then the days
-of those slots are summed again.
+of those slots are summed again. The store's runs of minutes
+(:mod:`.minute_runs`) count as their minutes: each run is cut at the slot
+edges, and a piece counts its minutes in its slot and covers its span.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING
 
 from .. import sources
 from ..backends.protocol import HEARTBEAT_US as HEARTBEAT_US  # the rollups hold this heartbeat
+from .minute_runs import MINUTE_US
 
 if TYPE_CHECKING:
     import duckdb
@@ -101,7 +104,12 @@ def _floor(x: str, unit: int = SLOT_US) -> str:
     return f"({x} - ((({x}) % {unit}) + {unit}) % {unit})"
 
 
-def refresh(con: duckdb.DuckDBPyConnection, scope: str, memory_limit: str | None = None) -> None:
+def refresh(
+    con: duckdb.DuckDBPyConnection,
+    scope: str,
+    memory_limit: str | None = None,
+    runs: str | None = None,
+) -> None:
     """Compute again the rollup rows of the users and time ranges in ``scope``.
 
     ``scope`` is a relation with columns ``user_id``, ``lo`` and ``hi``
@@ -110,7 +118,7 @@ def refresh(con: duckdb.DuckDBPyConnection, scope: str, memory_limit: str | None
     transaction. An empty scope changes nothing. The same as :func:`prepare`
     then :func:`apply`.
     """
-    prepare(con, scope, memory_limit)
+    prepare(con, scope, memory_limit, runs=runs)
     apply(con)
 
 
@@ -119,13 +127,17 @@ def prepare(
     scope: str,
     memory_limit: str | None = None,
     events: str = "events",
+    runs: str | None = None,
 ) -> None:
     """Compute the rollup rows that :func:`apply` writes, into temporary tables only.
 
     It reads the store and writes nothing to it, so it may run while the
     store is attached read-only: an ingest prepares its rollups before it
     holds the store, over ``events`` (a relation: the stored events and
-    the new ones), and applies them in its short merge.
+    the new ones) and ``runs`` (a relation of runs of minutes, see
+    :mod:`.minute_runs`, or None for none), and applies them in its short merge.
+    A run counts as its minutes: it is cut at the slot edges, and each piece
+    counts its minutes in its slot and covers its span.
 
     The events that meet the scope are copied once into a narrow temporary
     table keyed by integers (user, category and organization numbers).
@@ -141,12 +153,14 @@ def prepare(
     DuckDB's default limit, which is put back after it (beyond it, DuckDB
     spills to the connection's temporary folder).
     """
+    # Without runs, the call of a store that has none.
+    args = (con, scope, events) if runs is None else (con, scope, events, runs)
     if memory_limit is None:
-        _prepare(con, scope, events)
+        _prepare(*args)
         return
     con.execute("SET memory_limit = $limit", {"limit": memory_limit})
     try:
-        _prepare(con, scope, events)
+        _prepare(*args)
     except BaseException:
         # The error, not this: in a failed transaction DuckDB refuses every statement.
         with contextlib.suppress(Exception):
@@ -159,7 +173,9 @@ def prepare(
 PREPARED = ("rollup_scope", "rollup_new_users", "rollup_days_ready", "rollup_slots_ready")
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, scope: str, events: str) -> None:
+def _prepare(
+    con: duckdb.DuckDBPyConnection, scope: str, events: str, runs: str | None = None
+) -> None:
     """:func:`prepare` within the connection's memory limit."""
     for table in PREPARED:
         con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
@@ -189,7 +205,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, scope: str, events: str) -> None:
                   UNION ALL SELECT uid, user_id FROM rollup_new_users) k USING (user_id)"""
     )
     con.execute("DROP TABLE rollup_ranges")
-    _compute(con, int(span[0]), int(span[1]), events)
+    _compute(con, int(span[0]), int(span[1]), events, runs)
     # The days of the slots replaced: the new slots, and the day's other slots as stored.
     day_lo, day_hi = (
         int(x)
@@ -296,15 +312,23 @@ def _labelled(computed: str) -> str:
 
 
 def _compute(
-    con: duckdb.DuckDBPyConnection, after: int, before: int, relation: str = "events"
+    con: duckdb.DuckDBPyConnection,
+    after: int,
+    before: int,
+    relation: str = "events",
+    runs: str | None = None,
 ) -> None:
     """Insert the slots of ``rollup_scope`` computed from the events that meet it.
 
     ``after`` and ``before``: every slot of the scope lies between them.
-    ``relation``: the events (the store's, or those and an ingest's new ones).
+    ``relation``: the events (the store's, or those and an ingest's new ones);
+    ``runs``: the runs of minutes (see :func:`prepare`), if any. Each row of
+    ``rollup_hits`` weighs ``w`` events: an event 1, a piece of a run its minutes.
     """
     params = {"known": list(sources.CATEGORIES), "heartbeat": HEARTBEAT_US}
-    near = _near(relation, after, before)
+    near = f"SELECT *, 1 AS w FROM ({_near(relation, after, before)})"
+    if runs is not None:
+        near += f" UNION ALL {_run_pieces(runs, after, before)}"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_orgs AS
             SELECT org, CAST(row_number() OVER () AS INTEGER) AS oid
@@ -314,7 +338,7 @@ def _compute(
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_hits AS
             SELECT s.uid, CAST(list_position($known, e.category) AS TINYINT) AS cid,
-                   o.oid, e.ts, e.end_us
+                   o.oid, e.ts, e.end_us, CAST(e.w AS INTEGER) AS w
             FROM ({near}) e JOIN rollup_scope s USING (user_id)
             LEFT JOIN rollup_orgs o ON o.org = e.org
             WHERE list_contains($known, e.category)
@@ -353,7 +377,7 @@ def _compute(
             for part in range(parts):
                 hits = con.execute(
                     f"""SELECT uid, cid, coalesce(oid, 0) AS oid, ts,
-                               greatest(coalesce(end_us, ts + {HEARTBEAT_US}), ts) AS te
+                               greatest(coalesce(end_us, ts + {HEARTBEAT_US}), ts) AS te, w
                         FROM rollup_hits WHERE uid % {parts} = {part} ORDER BY uid, ts"""
                 ).fetchnumpy()
                 for piece in coverage.chunks(hits, _PIECE_ROWS):
@@ -383,6 +407,20 @@ def _near(relation: str, after: int, before: int) -> str:
     return f"""SELECT {columns} FROM {relation} WHERE ts >= {edge} AND ts < {before}
                UNION ALL
                SELECT {columns} FROM {relation} WHERE ts < {edge} AND end_us > {after}"""
+
+
+def _run_pieces(runs: str, after: int, before: int) -> str:
+    """SQL: the runs of ``runs`` (columns ``user_id``, ``category``, ``org``, ``ts``,
+    ``end_us``) cut at slot edges, the pieces between ``after`` and ``before`` (slot
+    edges), each with its minutes ``w``: the columns of :func:`_near` and ``w``."""
+    return f"""
+        SELECT user_id, category, org, greatest(ts, k) AS ts,
+               least(end_us, k + {SLOT_US}) AS end_us,
+               (least(end_us, k + {SLOT_US}) - greatest(ts, k)) // {MINUTE_US} AS w
+        FROM (SELECT user_id, category, org, ts, end_us,
+                     unnest(range({_floor(f"greatest(ts, {after})")},
+                                  least(end_us, {before}), {SLOT_US})) AS k
+              FROM ({runs}) WHERE ts < {before} AND end_us > {after})"""
 
 
 def _store_computed(con: duckdb.DuckDBPyConnection, computed: pa.Table) -> None:

@@ -40,6 +40,8 @@ class Scan:
         #: Valid rows with an id, and without one (from :meth:`_tally`).
         self.with_id = 0
         self.without_id = 0
+        #: The earliest and latest time of the valid id-less rows (None: no such row).
+        self.idless_span: tuple[int, int] | None = None
         #: Whether some rows share an identity (``ingest_repeated`` holds them).
         self.repeated = False
         #: Whether no row of the files is invalid (then no row's problem need be computed).
@@ -113,7 +115,9 @@ class Scan:
                                  count(*) FILTER (problem IS NULL AND event_id IS NULL),
                                  count(*) FILTER (problem IS NULL
                                                   AND NOT list_contains($known, category)),
-                                 {touched}
+                                 {touched},
+                                 min(ts) FILTER (problem IS NULL AND event_id IS NULL),
+                                 max(ts) FILTER (problem IS NULL AND event_id IS NULL)
                           FROM {source} GROUP BY source_file) t
                     LEFT JOIN ingest_files f ON f.display = t.source_file""",
                 {"known": list(sources.CATEGORIES)},
@@ -141,6 +145,9 @@ class Scan:
             )
         self.with_id = sum(int(row[4]) for row in tally)
         self.without_id = sum(int(row[5]) for row in tally)
+        firsts = [int(row[8]) for row in tally if row[8] is not None]
+        lasts = [int(row[9]) for row in tally if row[9] is not None]
+        self.idless_span = (min(firsts), max(lasts)) if firsts else None
         if tally:
             con.executemany(
                 "UPDATE ingest_files SET rows = ? WHERE file_no = ?",

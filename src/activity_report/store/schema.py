@@ -152,6 +152,19 @@ _ORGS_0007 = "CREATE TABLE orgs (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL)"
 _ONE_VERSION_RECORD_0008 = "DELETE FROM meta WHERE key = 'schema_version'"
 
 
+#: 0009: runs of active minutes (``ingest --coder``): one row per maximal run of a
+#: user's contiguous minutes in a category and organization, each minute one event
+#: (see :mod:`.minute_runs`); ``ingest_file`` is the ingest that last wrote the run.
+_MINUTE_RUNS_0009 = """CREATE TABLE minute_runs (
+    ts BIGINT NOT NULL,              -- the start of the first minute, in microseconds
+    end_us BIGINT NOT NULL,          -- the end of the last minute
+    user_id VARCHAR NOT NULL,
+    category VARCHAR NOT NULL,
+    org VARCHAR,
+    ingest_file BIGINT NOT NULL
+)"""
+
+
 #: The schema, step by step. To change it, append a step (never edit or
 #: reorder one that has shipped): a name that sorts after the last one and the
 #: SQL, written out in the step and calling no code that may change later,
@@ -173,6 +186,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0006_token_scope", (_TOKEN_SCOPE_0006,)),
     Migration("0007_orgs", (_ORGS_0007,)),
     Migration("0008_one_version_record", (_ONE_VERSION_RECORD_0008,)),
+    Migration("0009_minute_runs", (_MINUTE_RUNS_0009,)),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from .. import resources, sources
 from ..errors import DataError, first_line
-from . import rollups
+from . import minute_runs, rollups
 from .opening import _literal
 from .scanning import _KEY, INPUT_VIEW, Scan, _read_error, _stamps
 from .schema import is_interrupt, scope
@@ -87,12 +87,16 @@ class Staging(Scan):
         if self.streamed:
             return  # the merge computes the rollups from the stored events (see prepare_streamed)
         columns = "ts, end_us, user_id, category, org"
+        runs = self.store.has_runs and bool(
+            self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {minute_runs.TABLE})").fetchall()[0][0]
+        )
         with self._reading_files():  # a view of the files, when streamed
             rollups.prepare(
                 self.con,
                 scope(f"SELECT * FROM {self.new}"),
                 None,  # the run's memory limit (see Ingest.run)
                 events=f"(SELECT {columns} FROM events UNION ALL SELECT {columns} FROM {self.new})",
+                runs=f"SELECT * FROM {minute_runs.TABLE}" if runs else None,
             )
 
     def prepare_streamed(self) -> None:
@@ -210,7 +214,10 @@ class Staging(Scan):
 
     def _empty_store(self) -> bool:
         """Whether the store holds no event (then an ingest has nothing to compare with)."""
-        return not self.con.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchall()[0][0]
+        sql = "SELECT EXISTS (SELECT 1 FROM events)"
+        if self.store.has_runs:
+            sql += f" OR EXISTS (SELECT 1 FROM {minute_runs.TABLE})"
+        return not self.con.execute(sql).fetchall()[0][0]
 
     def _known_ids(self) -> int:
         """``ingest_known_ids``: the stored ids that rows of the run carry; returns how many.
@@ -231,11 +238,17 @@ class Staging(Scan):
         """``ingest_known_rows``: the stored id-less events at the time and user of an id-less
         row of the run, one row per stored event (copies count); returns how many.
 
-        A semi join, built like :meth:`_known_ids` from the run's rows.
+        A semi join, built like :meth:`_known_ids` from the run's rows. The
+        stored runs' minutes are events too (:mod:`.minute_runs`): those of the
+        runs over the times of the run's id-less rows are listed.
         """
+        stored = "events"
+        if self.store.has_runs and self.idless_span is not None:
+            lo, hi = self.idless_span
+            stored = minute_runs.events_sql(True, lo, hi + 1)
         self._guarded(
             f"""CREATE OR REPLACE TEMP TABLE ingest_known_rows AS
-                SELECT e.ts, e.end_us, e.user_id, e.category, e.org FROM events e
+                SELECT e.ts, e.end_us, e.user_id, e.category, e.org FROM {stored} e
                 SEMI JOIN (SELECT DISTINCT ts, user_id FROM ({self._rows("event_id IS NULL")})) b
                     ON e.ts = b.ts AND e.user_id = b.user_id
                 WHERE e.event_id IS NULL"""

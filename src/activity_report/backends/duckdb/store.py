@@ -22,6 +22,11 @@ from .connection import owned
 if TYPE_CHECKING:
     from ...store import Store
 
+#: The view of the events near one range (see :meth:`StoreSource.near`).
+NEAR_VIEW = "store_events_near"
+#: The view of the events with each run of minutes as one row (see ``_whole_runs``).
+KINDS_VIEW = "store_events_kinds"
+
 
 @dataclass
 class StoreSource:
@@ -46,6 +51,14 @@ class StoreSource:
             self._view = self.store.events_view()
         return self._view
 
+    def near(self, lo: int | None, hi: int | None) -> str:
+        """The events as :data:`sources.VIEW`, complete for a reader of those that meet
+        ``[lo, hi)`` (a bound None: open): a store's runs of minutes are listed only
+        where they overlap it (see :mod:`...store.minute_runs`)."""
+        if not self.store.has_runs or (lo is None and hi is None):
+            return self.view
+        return self.store.events_view(NEAR_VIEW, lo, hi)
+
     def diagnostics(self) -> Diagnostics:
         """The store's counts: its unknown categories, cheap when the rollups hold every event."""
         if self._checked is None:
@@ -66,7 +79,12 @@ class StoreSource:
             if answered:
                 return span
         return engine.data_span(
-            self.store.con, self.view, filters, heartbeat_us, start_us=start_us, end_us=end_us
+            self.store.con,
+            self.near(start_us, end_us),
+            filters,
+            heartbeat_us,
+            start_us=start_us,
+            end_us=end_us,
         )
 
     def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Counted:
@@ -74,7 +92,8 @@ class StoreSource:
         rolled = self.store.rollup_cells(list(edges_us), filters, heartbeat_us)
         if rolled is not None:
             return Counted(CellTable(rolled), "rollups")
-        cells = engine.compute(self.store.con, self.view, edges_us, filters, heartbeat_us)
+        view = self.near(edges_us[0], edges_us[-1])
+        cells = engine.compute(self.store.con, view, edges_us, filters, heartbeat_us)
         return Counted(cells, "events")
 
     def active_users(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> int:
@@ -92,7 +111,7 @@ class StoreSource:
         where, params = engine.filter_sql(filters)
         params.update(start=edges_us[0], end=edges_us[-1], heartbeat=heartbeat_us)
         row = self.store.con.execute(
-            f"""SELECT count(DISTINCT user_id) FROM {self.view}
+            f"""SELECT count(DISTINCT user_id) FROM {self.near(edges_us[0], edges_us[-1])}
                 WHERE {where} AND ts < $end
                   AND (coalesce(end_us, ts + $heartbeat) > $start OR ts >= $start)""",
             params,
@@ -118,7 +137,8 @@ class StoreSource:
 
     def unknown_in_range(self, diagnostics: Diagnostics, start_us: int, end_us: int) -> Diagnostics:
         self._check()
-        return sources.unknown_in_range(self.store.con, self.view, diagnostics, start_us, end_us)
+        view = self.near(start_us, end_us)
+        return sources.unknown_in_range(self.store.con, view, diagnostics, start_us, end_us)
 
     def values_like(self, column: str, values: Sequence[str]) -> set[str]:
         self._check()
@@ -126,11 +146,18 @@ class StoreSource:
             found = self.store.rollup_orgs_like(values)
             if found is not None:
                 return found
-        return engine.values_like(self.store.con, self.view, column, values)
+        return engine.values_like(self.store.con, self._whole_runs(), column, values)
 
     def user_ids(self) -> set[str]:
         self._check()
-        return engine.user_ids(self.store.con, self.view)
+        return engine.user_ids(self.store.con, self._whole_runs())
+
+    def _whole_runs(self) -> str:
+        """The events with each run of minutes as one row: the same users and organizations
+        as :attr:`view`, without listing every minute."""
+        if not self.store.has_runs:
+            return self.view
+        return self.store.events_view(KINDS_VIEW, whole_runs=True)
 
     def interrupt(self) -> None:
         """Stop the running query, from another thread; it fails with an error."""
