@@ -1,6 +1,7 @@
-"""JSON read by Spark's own readers: byte for byte what the DuckDB engine says, locally
-and through a Spark Connect server (``--spark-remote``, the test session's own server:
-the path a cluster takes, with files resolved by the server).
+"""JSON with ``--engine spark``: byte for byte what the DuckDB engine says, from the local
+Spark (which reads a Parquet copy made by DuckDB's JSON reader) and through a Spark
+Connect server (``--spark-remote``, the test session's own server: the path a cluster
+takes, where Spark's own readers parse the JSON and files are the server's to resolve).
 """
 
 from __future__ import annotations

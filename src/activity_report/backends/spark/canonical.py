@@ -236,16 +236,19 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
 
 def _source(fmt: str) -> tuple[SparkColumn, SparkColumn, SparkColumn]:
     """A row's file, the start of its read split, and its place: the 1-based row number
-    where the reader gives it (Parquet), a JSON row's place (see ``json_files``), else NULL."""
+    where the reader gives it (Parquet, the Parquet copy of a JSON file), a JSON row's
+    place (see ``json_files``), else NULL."""
     from pyspark.sql import functions as F
 
-    from .json_files import BLOCK, FILE, SEQ
+    from .json_files import BLOCK, FILE, LINE, SEQ
 
     if fmt == "json":
         return F.col(FILE).alias("_file"), F.col(BLOCK).alias("_block"), F.col(SEQ).alias("_order")
     order = F.lit(None).cast("long")
     if fmt == "parquet":
         order = F.col("_metadata.row_index") + 1
+    elif fmt == "json_copy":
+        order = F.col(LINE)
     return (
         F.col("_metadata.file_path").alias("_file"),
         F.col("_metadata.file_block_start").alias("_block"),

@@ -14,8 +14,9 @@ split into the header's fields is an invalid row named as DuckDB names it
 (too few fields, too many fields, bad quoting); text that is not UTF-8 is an
 error naming the file and line.
 
-JSON Lines files and ``.json`` arrays are read by Spark's own readers, by the
-DuckDB engine's rules (:mod:`.json_files`), on a remote server too.
+A local JSON file (JSON Lines or a ``.json`` array) is read through a Parquet
+copy made by DuckDB's JSON reader; a JSON file the server resolves is parsed
+by Spark's own readers, by the same rules (:mod:`.json_files`).
 
 A folder laid out as Hive partitions (``date=2024-01-01/``) is read with its
 ``date`` column, and a report with ``--start``/``--end`` reads only the
@@ -98,11 +99,8 @@ class _Read:
     #: Timestamp columns read as the integers they store: name -> unit (see
     #: ``sources.far_timestamps``); the read is then of that one file.
     epoch_units: dict[str, str] = field(default_factory=dict)
-    #: JSON: ``array`` or ``newline_delimited`` when known before Spark starts (a local
-    #: file, told by ``sources.jsonl.json_format``), else None (Spark reads the first line).
-    json_format: str | None = None
-    #: JSON: the local file, whose broken array DuckDB's reader describes, as that engine does.
-    local_json: EventFile | None = None
+    #: JSON: the Parquet copy of a local file (``json_files.parquet_copy``) is read.
+    copied: bool = False
 
 
 @dataclass
@@ -183,7 +181,7 @@ def _plan(
         far_files = sources.far_timestamps(files)
         for file in files:
             if file.fmt == "json":
-                reads.append(_json_read(file))
+                reads.append(_json_read(file, reading, context))
                 continue
             far = far_files.get(file.path, {})
             if far:
@@ -197,15 +195,13 @@ def _plan(
     return reads
 
 
-def _json_read(file: EventFile) -> _Read:
-    """A local JSON file, read by Spark's own JSON readers (see :mod:`.json_files`); its
-    format is told here, so a file that is not JSON costs no JVM start-up."""
-    from ...sources.jsonl import json_format
-
-    fmt = json_format(file)
-    path = os.path.abspath(file.path)
-    shown = {path: file.display}
-    return _Read("json", [path], file, displays=shown, json_format=fmt, local_json=file)
+def _json_read(file: EventFile, reading: sources.Reading, context: RunContext | None) -> _Read:
+    """A local JSON file, for the local Spark: its Parquet copy, made by DuckDB's JSON
+    reader (``json_files.parquet_copy``), several times faster to answer from than
+    the JSON parsed by Spark in every pass (a remote server parses it, see
+    :func:`_load_json`)."""
+    path = json_files.parquet_copy(file, reading, context)
+    return _Read("json", [path], file, displays={path: file.display}, copied=True)
 
 
 def _first_time(file: EventFile, seen: set[str]) -> bool:
@@ -252,7 +248,7 @@ def _part(
 
     lines = None
     try:
-        if read.fmt == "json":
+        if read.fmt == "json" and not read.copied:
             raw, lines = _load_json(spark, read, reading)
             header: list[str] = []
         else:
@@ -267,7 +263,7 @@ def _part(
         if read.fmt == "json":
             mapping = replace(mapping, problem=Column(PROBLEM, "VARCHAR"))
         raw = _prune(raw, read, mapping, window)
-        frame = canonical_frame(raw, mapping, read.fmt, header)
+        frame = canonical_frame(raw, mapping, "json_copy" if read.copied else read.fmt, header)
     except PySparkException as exc:
         raise DataError(
             f"{_shown(read)}: cannot read it as {read.fmt.upper()}: {first_line(exc)}"
@@ -294,6 +290,8 @@ def _load(spark: SparkSession, read: _Read) -> tuple[DataFrame, list[str]]:
     reader = spark.read
     if read.base_path is not None:
         reader = reader.option("basePath", os.path.abspath(read.base_path))
+    if read.fmt == "json":  # the Parquet copy of a local file
+        return reader.parquet(*read.paths), []
     if read.fmt == "parquet":
         reader = reader.option("mergeSchema", "true")
         if read.epoch_units:
@@ -339,27 +337,14 @@ def _load(spark: SparkSession, read: _Read) -> tuple[DataFrame, list[str]]:
 def _load_json(
     spark: SparkSession, read: _Read, reading: sources.Reading
 ) -> tuple[DataFrame, DataFrame | None]:
-    """The rows of a JSON read as text columns (see :mod:`.json_files`), and for JSON
-    Lines every line, which number the rows."""
+    """The rows of JSON files Spark reads itself, as text columns (see :mod:`.json_files`),
+    and for JSON Lines every line, which number the rows."""
     shown = _shown(read)
-    fmt = read.json_format or json_files.detect_format(spark, read.paths, shown)
+    fmt = json_files.detect_format(spark, read.paths, shown)
     if fmt == "newline_delimited":
         lines = json_files.lines(spark, read.paths)
         return json_files.fields(json_files.line_objects(lines), reading), lines
-    try:
-        objects = json_files.array_objects(spark, read.paths, shown)
-    except DataError:
-        if read.local_json is not None:  # DuckDB's reader says where, as that engine does
-            from ...sources.jsonl import json_relation
-            from ..duckdb import connect
-
-            con = connect()
-            try:
-                json_relation(con, read.local_json, reading, "_json_check")
-            finally:
-                con.close()
-        raise
-    return json_files.fields(objects, reading), None
+    return json_files.fields(json_files.array_objects(spark, read.paths, shown), reading), None
 
 
 def _unique(names: Sequence[str]) -> list[str]:
