@@ -15,7 +15,7 @@ A file whose first line is not JSON at all is refused with one line.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -113,13 +113,7 @@ def json_relation(
         raise KeyboardInterrupt from None
     except duckdb.Error as exc:
         raise DataError(f"{file.display}: cannot read it as JSON: {first_line(exc)}") from exc
-    paths = {".".join(parts): parts for parts in reversed(keys)}  # a top-level key wins
-    paths = dict(reversed(paths.items()))
-    for _, given in reading.columns:
-        if given not in paths and "." in given:
-            parts = given.split(".")
-            if _path_exists(con, name, parts):
-                paths[given] = parts
+    paths = column_paths(keys, reading, lambda parts: _path_exists(con, name, parts))
     names = list(paths)
     fields = ", ".join(quote_literal(_json_path(parts)) for parts in paths.values())
     values = ", ".join(f"v[{i + 1}] AS {quote_ident(key)}" for i, key in enumerate(names))
@@ -134,6 +128,22 @@ def json_relation(
                   FROM {quote_ident(name)})"""
     )
     return relation, [Column(key, "VARCHAR") for key in names]
+
+
+def column_paths(
+    keys: Sequence[Sequence[str]], reading: Reading, exists: Callable[[list[str]], bool]
+) -> dict[str, list[str]]:
+    """The columns of a JSON file, by name: each key path (:func:`_keys`), named by its
+    dotted path, a top-level key winning over a path of the same name; then each deeper
+    dotted path that ``reading`` names and ``exists`` finds in the file."""
+    paths = {".".join(parts): list(parts) for parts in reversed(keys)}
+    paths = dict(reversed(paths.items()))
+    for _, given in reading.columns:
+        if given not in paths and "." in given:
+            parts = given.split(".")
+            if exists(parts):
+                paths[given] = parts
+    return paths
 
 
 def _keys(con: duckdb.DuckDBPyConnection, name: str) -> list[list[str]]:

@@ -31,9 +31,6 @@ CORRUPT = "_corrupt_record"
 #: What Spark puts in place of bytes that are not UTF-8.
 REPLACEMENT = "\ufffd"
 
-#: The line number of a JSON row, in its Parquet copy (see ``reading._json_read``).
-JSON_LINE = "_json_line"
-
 CANONICAL = ("ts", "end_us", "user_id", "category", "org", "event_id", "problem")
 
 
@@ -191,9 +188,7 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
         text(mapping.event_id).alias("event_id"),
         corrupt.alias("corrupt"),
         bad_text.alias("_bad_text"),
-        F.col("_metadata.file_path").alias("_file"),
-        F.col("_metadata.file_block_start").alias("_block"),
-        _order(fmt).alias("_order"),
+        *_source(fmt),
         (col(mapping.problem) if mapping.problem else F.lit(None).cast("string")).alias(
             "row_problem"
         ),
@@ -239,15 +234,26 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
     )
 
 
-def _order(fmt: str) -> SparkColumn:
-    """A row's 1-based number in its file, where the reader gives it (not for CSV)."""
+def _source(fmt: str) -> tuple[SparkColumn, SparkColumn, SparkColumn]:
+    """A row's file, the start of its read split, and its place: the 1-based row number
+    where the reader gives it (Parquet, the Parquet copy of a JSON file), a JSON row's
+    place (see ``json_files``), else NULL."""
     from pyspark.sql import functions as F
 
-    if fmt == "parquet":
-        return F.col("_metadata.row_index") + 1
+    from .json_files import BLOCK, FILE, LINE, SEQ
+
     if fmt == "json":
-        return F.col(JSON_LINE)
-    return F.lit(None).cast("long")
+        return F.col(FILE).alias("_file"), F.col(BLOCK).alias("_block"), F.col(SEQ).alias("_order")
+    order = F.lit(None).cast("long")
+    if fmt == "parquet":
+        order = F.col("_metadata.row_index") + 1
+    elif fmt == "json_copy":
+        order = F.col(LINE)
+    return (
+        F.col("_metadata.file_path").alias("_file"),
+        F.col("_metadata.file_block_start").alias("_block"),
+        order.alias("_order"),
+    )
 
 
 def _numeric_or_text(kind: str) -> bool:

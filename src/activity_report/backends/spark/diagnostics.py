@@ -75,15 +75,21 @@ def located(events: SparkEvents, columns: Sequence[str] = ("problem", "_bad_text
 
     Parquet gives the row index. For CSV, rows keep their order within a read
     split (``monotonically_increasing_id``) and splits are ordered by where
-    they start in the file; a multi-line CSV file is one split.
+    they start in the file; a multi-line CSV file is one split. A JSON Lines
+    row's line is its id's place among its split's lines
+    (:func:`.json_files.numbered`); an array's element has its number.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    from .json_files import numbered
+
     frames: list[DataFrame] = []
     for part in events.parts:
         frame = part.frame
-        if part.fmt == "csv":
+        if part.lines is not None:
+            frame = numbered(frame, part.lines)
+        elif part.fmt == "csv":
             order = Window.partitionBy("_file").orderBy("_block", "_seq")
             frame = frame.withColumn("_seq", F.monotonically_increasing_id()).withColumn(
                 "row", F.row_number().over(order)

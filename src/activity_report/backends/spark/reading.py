@@ -14,6 +14,10 @@ split into the header's fields is an invalid row named as DuckDB names it
 (too few fields, too many fields, bad quoting); text that is not UTF-8 is an
 error naming the file and line.
 
+A local JSON file (JSON Lines or a ``.json`` array) is read through a Parquet
+copy made by DuckDB's JSON reader; a JSON file the server resolves is parsed
+by Spark's own readers, by the same rules (:mod:`.json_files`).
+
 A folder laid out as Hive partitions (``date=2024-01-01/``) is read with its
 ``date`` column, and a report with ``--start``/``--end`` reads only the
 partitions that can hold matching events (:class:`PruneWindow`).
@@ -35,7 +39,8 @@ from ... import sources
 from ...errors import DataError
 from ...sources import Column, Diagnostics, EventFile, Mapping
 from ...sources.jsonl import PROBLEM
-from .canonical import CANONICAL, CORRUPT, JSON_LINE, canonical_frame, duck_type
+from . import json_files
+from .canonical import CANONICAL, CORRUPT, canonical_frame, duck_type
 from .session import first_line
 
 if TYPE_CHECKING:
@@ -94,6 +99,8 @@ class _Read:
     #: Timestamp columns read as the integers they store: name -> unit (see
     #: ``sources.far_timestamps``); the read is then of that one file.
     epoch_units: dict[str, str] = field(default_factory=dict)
+    #: JSON: the Parquet copy of a local file (``json_files.parquet_copy``) is read.
+    copied: bool = False
 
 
 @dataclass
@@ -104,6 +111,8 @@ class _Part:
     has_ids: bool = True  # a column of event ids was found
     has_coverage: bool = True  # a column of end times or durations was found
     files: int | None = None  # how many files it reads, when known without a job
+    #: JSON Lines: every line with its split and id, which number the rows (``json_files``).
+    lines: DataFrame | None = None
 
 
 def open_events(
@@ -187,49 +196,12 @@ def _plan(
 
 
 def _json_read(file: EventFile, reading: sources.Reading, context: RunContext | None) -> _Read:
-    """A local JSON file, read by the DuckDB engine's own JSON reader into a temporary
-    Parquet file of its text columns, its lines and its problems, which Spark reads.
-
-    So a JSON file gives Spark exactly the rows, fields (dotted paths too), line
-    numbers and problems it gives DuckDB.
-    """
-    import tempfile
-
-    from ...sources.jsonl import json_relation
-    from ...sources.mapping import quote_literal
-    from ..duckdb import connect
-
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - removed with the run
-        prefix="activity-report-json-", suffix=".parquet", delete=False
-    )
-    handle.close()
-    if context is not None:
-        context.add_temp(handle.name)
-    else:
-        import atexit
-        import contextlib
-
-        def remove(path: str = handle.name) -> None:
-            with contextlib.suppress(OSError):
-                os.remove(path)
-
-        atexit.register(remove)
-    con = connect()
-    try:
-        relation, columns = json_relation(con, file, reading, "_json_events")
-        names = ", ".join(sources.quote_ident(c.name) for c in columns)
-        con.execute(
-            f"""COPY (SELECT {names + ", " if names else ""}
-                             CAST(file_row_number + 1 AS BIGINT) AS {JSON_LINE},
-                             {PROBLEM}
-                      FROM ({relation.sql_query()}))
-                TO {quote_literal(handle.name)} (FORMAT parquet)"""
-        )
-    finally:
-        con.close()
-    path = os.path.abspath(handle.name)
-    shown = EventFile(path=file.path, display=file.display, fmt="json")
-    return _Read("json", [path], shown, displays={path: file.display})
+    """A local JSON file, for the local Spark: its Parquet copy, made by DuckDB's JSON
+    reader (``json_files.parquet_copy``), several times faster to answer from than
+    the JSON parsed by Spark in every pass (a remote server parses it, see
+    :func:`_load_json`)."""
+    path = json_files.parquet_copy(file, reading, context)
+    return _Read("json", [path], file, displays={path: file.display}, copied=True)
 
 
 def _first_time(file: EventFile, seen: set[str]) -> bool:
@@ -260,14 +232,9 @@ def _remote_read(spec: str) -> _Read:
     if not _URL.match(spec):
         spec = os.path.abspath(os.path.expanduser(spec))
     name = spec.lower().rstrip("/")
-    if name.endswith((".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")):
-        raise DataError(
-            "{file}: a Spark server reads no JSON files; convert it to Parquet, "
-            "or leave out {spark_remote}",
-            params=("spark_remote",),
-            file=shown,
-        )
     fmt = "csv" if name.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")) else "parquet"
+    if name.endswith(sources.JSON_SUFFIXES):
+        fmt = "json"
     return _Read(fmt, [spec], EventFile(path=spec, display=shown, fmt=fmt), displays={spec: shown})
 
 
@@ -279,9 +246,14 @@ def _part(
 ) -> _Part:
     from pyspark.errors import PySparkException
 
+    lines = None
     try:
-        raw, header = _load(spark, read)
-        own = (CORRUPT, JSON_LINE, PROBLEM)
+        if read.fmt == "json" and not read.copied:
+            raw, lines = _load_json(spark, read, reading)
+            header: list[str] = []
+        else:
+            raw, header = _load(spark, read)
+        own = (CORRUPT, *json_files.OWN)
         columns = [
             Column(f.name.lstrip("\ufeff"), duck_type(f.dataType), read.epoch_units.get(f.name))
             for f in raw.schema.fields
@@ -291,7 +263,7 @@ def _part(
         if read.fmt == "json":
             mapping = replace(mapping, problem=Column(PROBLEM, "VARCHAR"))
         raw = _prune(raw, read, mapping, window)
-        frame = canonical_frame(raw, mapping, read.fmt, header)
+        frame = canonical_frame(raw, mapping, "json_copy" if read.copied else read.fmt, header)
     except PySparkException as exc:
         raise DataError(
             f"{_shown(read)}: cannot read it as {read.fmt.upper()}: {first_line(exc)}"
@@ -304,6 +276,7 @@ def _part(
         has_ids=mapping.event_id is not None,
         has_coverage=mapping.has_coverage,
         files=len(read.paths) if known and read.base_path is None else None,
+        lines=lines,
     )
 
 
@@ -317,7 +290,7 @@ def _load(spark: SparkSession, read: _Read) -> tuple[DataFrame, list[str]]:
     reader = spark.read
     if read.base_path is not None:
         reader = reader.option("basePath", os.path.abspath(read.base_path))
-    if read.fmt == "json":
+    if read.fmt == "json":  # the Parquet copy of a local file
         return reader.parquet(*read.paths), []
     if read.fmt == "parquet":
         reader = reader.option("mergeSchema", "true")
@@ -359,6 +332,19 @@ def _load(spark: SparkSession, read: _Read) -> tuple[DataFrame, list[str]]:
         .csv(read.paths)
     )
     return frame, header
+
+
+def _load_json(
+    spark: SparkSession, read: _Read, reading: sources.Reading
+) -> tuple[DataFrame, DataFrame | None]:
+    """The rows of JSON files Spark reads itself, as text columns (see :mod:`.json_files`),
+    and for JSON Lines every line, which number the rows."""
+    shown = _shown(read)
+    fmt = json_files.detect_format(spark, read.paths, shown)
+    if fmt == "newline_delimited":
+        lines = json_files.lines(spark, read.paths)
+        return json_files.fields(json_files.line_objects(lines), reading), lines
+    return json_files.fields(json_files.array_objects(spark, read.paths, shown), reading), None
 
 
 def _unique(names: Sequence[str]) -> list[str]:
