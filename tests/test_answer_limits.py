@@ -50,6 +50,7 @@ def _rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.slow  # its own server over a dense store
 def test_a_huge_report_is_refused_quickly_and_the_server_stays_small(
     dense: tuple[Path, str],
 ) -> None:
@@ -97,6 +98,7 @@ def test_a_huge_report_is_refused_quickly_and_the_server_stays_small(
     assert code == 0, log
 
 
+@pytest.mark.slow  # a dense store
 def test_max_cells_sets_the_limit(dense: tuple[Path, str]) -> None:
     db, token = dense
     url, process = start_server(db, "--max-cells", "2000")
