@@ -111,6 +111,28 @@ def write_far_times(path: Path) -> Path:
 #: Fixtures that take seconds to start (a JVM, a PostgreSQL cluster, Chromium): a test that
 #: uses one is slow, and ``-m "not slow"`` leaves it out of the edit loop.
 SLOW_FIXTURES = {"spark", "coder_db", "browser"}
+#: The same, by the module and name of their function: a store filled by the CLI in
+#: children and the server started in a process of its own, for a module or a test.
+SERVER_FIXTURES = {
+    "tests.test_server.store",
+    "tests.test_server.server",
+    "tests.test_server_attacks.store",
+    "tests.test_pseudonymous_http.sample",
+    "tests.test_pseudonymous_http.berlin",
+    "tests.test_pseudonymous_server.scoped",
+}
+
+
+def uses_a_server(item: pytest.Item) -> bool:
+    """Whether the test needs one of :data:`SERVER_FIXTURES`, itself or through another."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    for definitions in info.name2fixturedefs.values():
+        function = definitions[-1].func
+        if f"{function.__module__}.{function.__name__}" in SERVER_FIXTURES:
+            return True
+    return False
 
 
 @pytest.hookimpl(wrapper=True)
@@ -128,7 +150,7 @@ def pytest_collection_modifyitems(
         callspec = getattr(item, "callspec", None)
         if callspec is not None:  # a parameter that asks for Spark through getfixturevalue
             names.update(v for v in callspec.params.values() if isinstance(v, str))
-        if names & SLOW_FIXTURES:
+        if names & SLOW_FIXTURES or uses_a_server(item):
             item.add_marker(pytest.mark.slow)
     yield
     if hasattr(config, "workerinput"):

@@ -117,8 +117,8 @@ def test_max_cells_sets_the_limit(dense: tuple[Path, str]) -> None:
     assert code == 0, log
 
 
-def test_serve_refuses_a_max_cells_of_zero(dense: tuple[Path, str]) -> None:
-    result = run_cli("serve", "--db", str(dense[0]), "--max-cells", "0")
+def test_serve_refuses_a_max_cells_of_zero(tmp_path: Path) -> None:
+    result = run_cli("serve", "--db", str(tmp_path / "store.duckdb"), "--max-cells", "0")
     assert result.exit_code == 2
     assert "--max-cells" in result.stderr
 

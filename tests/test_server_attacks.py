@@ -373,6 +373,7 @@ def test_a_timeout_answers_at_its_deadline_and_ends_the_work(
     assert statuses[-1] == 200, statuses
 
 
+@pytest.mark.slow  # a ten-year hourly report built in Python, three times
 def test_a_cancel_ends_the_python_side_of_a_report() -> None:
     from datetime import UTC, datetime
 
