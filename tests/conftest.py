@@ -143,7 +143,8 @@ def pytest_collection_modifyitems(
 
     The marks come before ``-m`` deselects. The scheduler hands out scopes in
     the order the workers collected them: Spark's first, as it takes longest,
-    then the other modules, most tests first.
+    then the modules with most slow tests, then the others, most tests first;
+    so the quick modules, not a single test of a minute, fill the workers' ends.
     """
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
@@ -155,7 +156,14 @@ def pytest_collection_modifyitems(
     yield
     if hasattr(config, "workerinput"):
         sizes = Counter(scope_of(item.nodeid) for item in items)
-        items.sort(key=lambda i: (scope_of(i.nodeid) != "spark", -sizes[scope_of(i.nodeid)]))
+        slow = Counter(scope_of(i.nodeid) for i in items if i.get_closest_marker("slow"))
+        items.sort(
+            key=lambda i: (
+                scope_of(i.nodeid) != "spark",
+                -slow[scope_of(i.nodeid)],
+                -sizes[scope_of(i.nodeid)],
+            )
+        )
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
