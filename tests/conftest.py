@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import click
+import click.testing
 import pytest
-from typer.testing import CliRunner
+import typer.main
 
 from activity_report.cli import app
 
@@ -42,9 +45,26 @@ class Run:
     stderr: str
 
 
+@functools.cache
+def command() -> click.Command:
+    """The app as the Click command it runs as, made once.
+
+    Typer's ``CliRunner.invoke`` makes it again at every call, reading every
+    command's signature: some 25 ms of CPU a run, over a thousand runs.
+    """
+    return typer.main.get_command(app)
+
+
+def invoke(
+    args: Sequence[str], input: str | None = None, env: Mapping[str, str | None] | None = None
+) -> click.testing.Result:
+    """Run the CLI in-process, as Typer's ``CliRunner`` runs it (stdout and stderr apart)."""
+    return click.testing.CliRunner().invoke(command(), list(args), input=input, env=env)
+
+
 def run_cli(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
     """Run the CLI in-process; stdout and stderr are kept apart."""
-    result = CliRunner().invoke(app, list(args), input=input, env=env)
+    result = invoke(args, input=input, env=env)
     return Run(result.exit_code, result.stdout, result.stderr)
 
 
@@ -91,6 +111,28 @@ def write_far_times(path: Path) -> Path:
 #: Fixtures that take seconds to start (a JVM, a PostgreSQL cluster, Chromium): a test that
 #: uses one is slow, and ``-m "not slow"`` leaves it out of the edit loop.
 SLOW_FIXTURES = {"spark", "coder_db", "browser"}
+#: The same, by the module and name of their function: a store filled by the CLI in
+#: children and the server started in a process of its own, for a module or a test.
+SERVER_FIXTURES = {
+    "tests.test_server.store",
+    "tests.test_server.server",
+    "tests.test_server_attacks.store",
+    "tests.test_pseudonymous_http.sample",
+    "tests.test_pseudonymous_http.berlin",
+    "tests.test_pseudonymous_server.scoped",
+}
+
+
+def uses_a_server(item: pytest.Item) -> bool:
+    """Whether the test needs one of :data:`SERVER_FIXTURES`, itself or through another."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    for definitions in info.name2fixturedefs.values():
+        function = definitions[-1].func
+        if f"{function.__module__}.{function.__name__}" in SERVER_FIXTURES:
+            return True
+    return False
 
 
 @pytest.hookimpl(wrapper=True)
@@ -101,19 +143,27 @@ def pytest_collection_modifyitems(
 
     The marks come before ``-m`` deselects. The scheduler hands out scopes in
     the order the workers collected them: Spark's first, as it takes longest,
-    then the other modules, most tests first.
+    then the modules with most slow tests, then the others, most tests first;
+    so the quick modules, not a single test of a minute, fill the workers' ends.
     """
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         callspec = getattr(item, "callspec", None)
         if callspec is not None:  # a parameter that asks for Spark through getfixturevalue
             names.update(v for v in callspec.params.values() if isinstance(v, str))
-        if names & SLOW_FIXTURES:
+        if names & SLOW_FIXTURES or uses_a_server(item):
             item.add_marker(pytest.mark.slow)
     yield
     if hasattr(config, "workerinput"):
         sizes = Counter(scope_of(item.nodeid) for item in items)
-        items.sort(key=lambda i: (scope_of(i.nodeid) != "spark", -sizes[scope_of(i.nodeid)]))
+        slow = Counter(scope_of(i.nodeid) for i in items if i.get_closest_marker("slow"))
+        items.sort(
+            key=lambda i: (
+                scope_of(i.nodeid) != "spark",
+                -slow[scope_of(i.nodeid)],
+                -sizes[scope_of(i.nodeid)],
+            )
+        )
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
@@ -175,6 +225,10 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
+#: The options of the tests' shared local Spark's JVM (see ``spark``).
+SPARK_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     """One Spark session for the whole test run: Spark takes seconds to start.
@@ -184,7 +238,19 @@ def spark() -> Iterator[SparkSession]:
     """
     from activity_report.backends.spark import connect
 
-    session = connect(None)
+    # Its JVM compiles with the quick compiler only and collects garbage in one thread:
+    # the tests' queries are many and small, and the optimising compiler's work never
+    # pays off for them (five sample reports on Spark: 52 CPU-seconds with it, 28 without).
+    # Only this JVM gets the options; a test's own process of Spark starts as a user's does.
+    given = os.environ.get("JAVA_TOOL_OPTIONS")
+    os.environ["JAVA_TOOL_OPTIONS"] = f"{given or ''} {SPARK_JVM_OPTIONS}".strip()
+    try:
+        session = connect(None)
+    finally:
+        if given is None:
+            del os.environ["JAVA_TOOL_OPTIONS"]
+        else:
+            os.environ["JAVA_TOOL_OPTIONS"] = given
     session.conf.set("spark.sql.shuffle.partitions", "2")
     yield session
     session.stop()

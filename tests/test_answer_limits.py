@@ -50,6 +50,7 @@ def _rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.slow  # its own server over a dense store
 def test_a_huge_report_is_refused_quickly_and_the_server_stays_small(
     dense: tuple[Path, str],
 ) -> None:
@@ -97,6 +98,7 @@ def test_a_huge_report_is_refused_quickly_and_the_server_stays_small(
     assert code == 0, log
 
 
+@pytest.mark.slow  # a dense store
 def test_max_cells_sets_the_limit(dense: tuple[Path, str]) -> None:
     db, token = dense
     url, process = start_server(db, "--max-cells", "2000")
@@ -115,8 +117,8 @@ def test_max_cells_sets_the_limit(dense: tuple[Path, str]) -> None:
     assert code == 0, log
 
 
-def test_serve_refuses_a_max_cells_of_zero(dense: tuple[Path, str]) -> None:
-    result = run_cli("serve", "--db", str(dense[0]), "--max-cells", "0")
+def test_serve_refuses_a_max_cells_of_zero(tmp_path: Path) -> None:
+    result = run_cli("serve", "--db", str(tmp_path / "store.duckdb"), "--max-cells", "0")
     assert result.exit_code == 2
     assert "--max-cells" in result.stderr
 

@@ -29,10 +29,8 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from activity_report.backends.duckdb import open_files
-from activity_report.cli import app
 from activity_report.errors import UsageError
 from activity_report.intervals import parse_heartbeat, parse_interval
 from activity_report.query import Query
@@ -41,6 +39,7 @@ from activity_report.resources import Limits, parse_memory_limit
 from activity_report.sources import normalise_category
 from activity_report.times import parse_instant, parse_tz
 
+from .conftest import invoke as cli_invoke
 from .conftest import write_far_times
 
 BAD = Path(__file__).resolve().parent / "bad_inputs"
@@ -74,7 +73,7 @@ class Result:
 
 
 def invoke(*args: str, input: str | None = None) -> Result:
-    result = CliRunner().invoke(app, list(args), input=input)
+    result = cli_invoke(args, input=input)
     return Result(result.exit_code, result.stdout, result.stderr, result.exception)
 
 
@@ -765,6 +764,7 @@ def wait_until_open(pid: int, path: Path, timeout: float = 30.0) -> None:
     raise AssertionError(f"process {pid} never opened {path}")
 
 
+@pytest.mark.slow  # a signal to the CLI in a child
 def test_sigint_during_a_report_exits_130_and_writes_nothing(
     big_parquet: Path, tmp_path: Path
 ) -> None:
@@ -995,6 +995,7 @@ def test_o_onto_a_directory_or_its_link_is_a_usage_error(tmp_path: Path) -> None
 # --------------------------------------------------------------------------- SIGTERM
 
 
+@pytest.mark.slow  # a signal to the CLI in a child
 def test_sigterm_while_reading_stdin_removes_its_copy(tmp_path: Path) -> None:
     spool = tmp_path / "tmp"
     spool.mkdir()
@@ -1024,6 +1025,7 @@ def test_sigterm_while_reading_stdin_removes_its_copy(tmp_path: Path) -> None:
     assert list(spool.iterdir()) == []
 
 
+@pytest.mark.slow  # a signal to the CLI in a child
 def test_sigterm_during_a_report_leaves_no_temporary_file(
     big_parquet: Path, tmp_path: Path
 ) -> None:
@@ -1061,6 +1063,7 @@ def shell(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 UNKNOWN_CSV = "time,user_id,category\n2022-08-01T10:00:00Z,a,deploy\n2022-08-01T11:00:00Z,b,ide\n"
 
 
+@pytest.mark.slow  # the CLI in shell pipelines
 def test_a_closed_stdout_is_an_error_that_says_so(tmp_path: Path) -> None:
     (tmp_path / "e.csv").write_text(UNKNOWN_CSV)
     done = shell("$AR --events e.csv --json >&-", tmp_path)
@@ -1073,6 +1076,7 @@ def test_a_closed_stdout_is_an_error_that_says_so(tmp_path: Path) -> None:
     assert (tmp_path / "r.json").read_text().startswith('{\n  "activity"')
 
 
+@pytest.mark.slow  # the CLI in a shell
 def test_a_closed_stderr_keeps_stdout_the_report_alone(tmp_path: Path) -> None:
     import json
 
@@ -1082,6 +1086,7 @@ def test_a_closed_stderr_keeps_stdout_the_report_alone(tmp_path: Path) -> None:
     assert set(json.loads(done.stdout)) == {"activity", "users"}  # nothing else in it
 
 
+@pytest.mark.slow  # the CLI in shell pipelines
 def test_a_full_stdout_fails_a_report_but_not_a_committed_ingest(tmp_path: Path) -> None:
     import json
 
@@ -1269,6 +1274,7 @@ def test_a_huge_memory_limit_is_a_usage_error(limit: str) -> None:
 # --------------------------------------------------------------------------- loops and FIFOs
 
 
+@pytest.mark.slow  # the CLI in a child
 @pytest.mark.parametrize("spec", ["g/**/*.csv", "g"])
 def test_links_back_up_the_tree_are_followed_once(spec: str, tmp_path: Path) -> None:
     deep = tmp_path / "g" / "a" / "b"
@@ -1289,6 +1295,7 @@ def test_links_back_up_the_tree_are_followed_once(spec: str, tmp_path: Path) -> 
     assert (done.returncode, done.stdout) == (0, expected)
 
 
+@pytest.mark.slow  # the CLI in a shell
 @pytest.mark.parametrize(
     "script",
     [

@@ -227,6 +227,7 @@ def test_an_unquoted_glob_gets_one_short_line(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- users list
 
 
+@pytest.mark.slow  # the sample ingested
 def test_users_list_shows_the_stores_directory(tmp_path: Path) -> None:
     db = str(tmp_path / "store.duckdb")
     assert run_cli("ingest", "--db", db, str(PARQUET)).exit_code == 0
@@ -332,6 +333,7 @@ def test_a_nightly_reingest_and_later_reports_warn_only_about_news(tmp_path: Pat
     )
 
 
+@pytest.mark.slow  # five runs on a store
 def test_plurals_are_singular_for_one(tmp_path: Path) -> None:
     users = tmp_path / "users.csv"
     users.write_text("id,username\nu1,one\n", encoding="utf-8")
@@ -475,6 +477,7 @@ def test_every_environment_variable_in_help_is_in_the_readme() -> None:
         assert f"`{name}`" in readme, name
 
 
+@pytest.mark.slow  # two reports over both sample files
 def test_the_events_variable_takes_several_paths() -> None:
     run = run_cli(
         "--start", "2022-08-01", "--end", "2022-08-08", "--json",

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import run_cli, write_csv
 from .test_server import start_server, stop
@@ -108,6 +109,7 @@ def test_other_formats_keep_the_names(tmp_path: Path) -> None:
     assert set(EVIL) <= names
 
 
+@pytest.mark.slow  # its own server
 def test_the_views_download_neutralises_formulas(tmp_path: Path) -> None:
     db = _store(tmp_path)
     made = run_cli("tokens", "create", "--name", "csv", "--db", str(db))

@@ -68,6 +68,7 @@ def _one_line(stderr: str, db: Path) -> str:
     return lines[0]
 
 
+@pytest.mark.slow  # a full disk (tmpfs) per test, and the CLI in children
 @pytest.mark.parametrize("left_kb", LEFT_KB)
 def test_tokens_create_on_a_full_disk_makes_a_token_only_if_it_shows_it(
     store: Path, disk: Path, left_kb: int
@@ -93,6 +94,7 @@ def test_tokens_create_on_a_full_disk_makes_a_token_only_if_it_shows_it(
     assert len(json.loads(cli("tokens", "list", "--json", db=Path(db)).stdout)) == len(listed) + 1
 
 
+@pytest.mark.slow  # a full disk (tmpfs) per test, and the CLI in children
 @pytest.mark.parametrize("left_kb", LEFT_KB)
 def test_users_import_and_ingest_on_a_full_disk_say_so_in_one_line(
     store: Path, disk: Path, left_kb: int, tmp_path: Path
@@ -147,6 +149,7 @@ def test_the_disk_full_wording_of_each_failure() -> None:
     )
 
 
+@pytest.mark.slow  # a full disk (tmpfs) per test, and the CLI in children
 def test_a_token_whose_secret_cannot_be_printed_is_not_made(store: Path, tmp_path: Path) -> None:
     import sys
 

@@ -18,6 +18,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^( *)```console\n(.*?)^\1```$", re.MULTILINE | re.DOTALL)
@@ -76,6 +78,7 @@ def matches(expected: list[str], actual: str) -> bool:
     return re.fullmatch(pattern, actual) is not None
 
 
+@pytest.mark.slow  # some forty runs of the CLI, each in a shell
 def test_every_runnable_example_prints_what_its_page_shows(tmp_path: Path) -> None:
     (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
     store = str(tmp_path / "activity.duckdb")

@@ -17,9 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import SAMPLE
 from .test_server import ACTIVITY, cli, start_server, stop
+
+pytestmark = pytest.mark.slow  # ingests in children while others read
 
 ROWS = 400_000
 CATEGORIES = ("ide", "login", "app", "tunnel", "web_terminal")

@@ -27,14 +27,13 @@ from typing import Any, TextIO
 
 import pytest
 from markdown_it import MarkdownIt
-from typer.testing import CliRunner
 
-from activity_report.cli import app
 from activity_report.model import Report
 from activity_report.render import csv as render_csv
 from activity_report.render import table as render_table
 
 from .conftest import ROOT, SAMPLE, Run
+from .conftest import invoke as cli_invoke
 
 MAIN_JOB = (
     "--events", str(SAMPLE / "events.parquet"), "--users", str(SAMPLE / "users.csv"),
@@ -57,7 +56,7 @@ CSV_HEADER = "time,bucket_duration,user_id,name,username,count,duration\n"
 
 def run(*args: str, env: dict[str, str | None] | None = None) -> Run:
     """Like conftest's run_cli, with ENV pinned; a None value unsets a variable."""
-    result = CliRunner().invoke(app, list(args), env={**ENV, **(env or {})})
+    result = cli_invoke(args, env={**ENV, **(env or {})})
     return Run(result.exit_code, result.stdout, result.stderr)
 
 
@@ -466,6 +465,7 @@ def drawn_and_said(*args: str, env: dict[str, str], rows: int = 50) -> tuple[str
     return b"".join(chunks).decode("utf-8").replace("\r\n", "\n"), stderr.decode("utf-8")
 
 
+@pytest.mark.slow  # the CLI on terminals, in children
 def test_a_table_many_screens_long_on_a_terminal_says_what_reads_better() -> None:
     hourly = (*MAIN_JOB[:4], "--start", "2022-08-01", "--end", "2022-08-08", "--interval", "1h")
     drawn, said = drawn_and_said(*hourly, env={"NO_COLOR": "1"}, rows=12)

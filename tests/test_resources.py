@@ -105,6 +105,7 @@ def test_the_default_spill_folder_is_in_the_system_temp_directory() -> None:
     con.close()
 
 
+@pytest.mark.slow  # six million rows sorted past a 64 MB limit
 def test_a_query_over_the_limit_spills_and_the_folder_is_removed(tmp_path: Path) -> None:
     spill = tmp_path / "spill"
     con = connect(memory_limit="64MB", temp_dir=str(spill))

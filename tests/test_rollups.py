@@ -152,6 +152,7 @@ def test_rollups_answer_as_the_events_do(
                 assert "answered from the 15-minute rollups" in from_store.stderr, args
 
 
+@pytest.mark.slow  # two stores per example
 @settings(
     max_examples=10,
     deadline=None,
@@ -304,6 +305,7 @@ def test_heartbeat_users_and_session_users_in_one_ingest(tmp_path: Path) -> None
     )
 
 
+@pytest.mark.slow  # a store per example
 @settings(
     max_examples=15,
     deadline=None,

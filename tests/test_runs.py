@@ -95,6 +95,7 @@ def test_two_reports_in_threads_answer_as_they_do_alone(tmp_path: Path, temp: Pa
     assert list(temp.iterdir()) == []
 
 
+@pytest.mark.slow  # a query of some seconds
 def test_cancelling_one_run_stops_it_and_leaves_the_other_alone(
     tmp_path: Path, temp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -168,6 +169,7 @@ def test_a_run_cancelled_between_queries_stops_at_the_next(monkeypatch: pytest.M
     assert calls == []  # the counting never started
 
 
+@pytest.mark.slow  # an ingest and three reports
 def test_the_core_never_touches_signal_handlers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

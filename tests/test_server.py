@@ -397,6 +397,7 @@ def test_a_hundred_years_at_one_second_is_refused_fast(server: Server) -> None:
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.slow  # its own server
 def test_one_log_line_per_request(store: Path) -> None:
     made = cli("tokens", "create", "--name", "log-test", db=store)
     url, process = start_server(store)
@@ -418,6 +419,7 @@ def test_one_log_line_per_request(store: Path) -> None:
 # --------------------------------------------------------------------------- living with cron
 
 
+@pytest.mark.slow  # three runs of the CLI in a child
 def test_a_token_revoked_from_the_shell_fails_at_the_next_request(server: Server) -> None:
     made = cli("tokens", "create", "--name", "to-revoke", db=server.db)
     assert made.returncode == 0, made.stderr
@@ -431,6 +433,7 @@ def test_a_token_revoked_from_the_shell_fails_at_the_next_request(server: Server
     assert [t["name"] for t in listed if t["revoked_at"]] == ["to-revoke"]
 
 
+@pytest.mark.slow  # ingests in a child while requests come
 def test_requests_during_an_ingest_never_fail(server: Server, tmp_path: Path) -> None:
     """16 clients ask while an ingest commits new events; none fails, then they see them."""
     newer = tmp_path / "newer.csv"
@@ -480,6 +483,7 @@ def test_requests_during_an_ingest_never_fail(server: Server, tmp_path: Path) ->
     assert after["activity"][-1]["time"].startswith("2023-")
 
 
+@pytest.mark.slow  # its own server, held past its busy timeout
 def test_a_writer_holding_the_store_past_the_limit_gives_503(store: Path) -> None:
     import duckdb
 
@@ -503,6 +507,7 @@ def test_a_writer_holding_the_store_past_the_limit_gives_503(store: Path) -> Non
         stop(process)
 
 
+@pytest.mark.slow  # its own server
 def test_sigterm_stops_the_server_cleanly(store: Path) -> None:
     url, process = start_server(store)
     code, stderr = stop(process)

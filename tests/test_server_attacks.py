@@ -102,6 +102,7 @@ def healthz_ms(url: str) -> float:
 # --------------------------------------------------------------------------- hang-ups
 
 
+@pytest.mark.slow  # its own server
 def test_clients_that_hang_up_at_once_never_stop_the_server(store: Path) -> None:
     url, process = start_server(store)
     for attempt in range(20):
@@ -152,6 +153,7 @@ def test_a_port_in_use_is_one_line_before_any_claim_to_serve(store: Path) -> Non
 # --------------------------------------------------------------------------- slow clients
 
 
+@pytest.mark.slow  # its own server, and the header timeout
 @pytest.mark.parametrize("served", [("--header-timeout", "1")], indirect=True)
 def test_requests_whose_headers_never_end_are_closed(served: tuple[str, Path]) -> None:
     url, _ = served
@@ -179,6 +181,7 @@ def test_requests_whose_headers_never_end_are_closed(served: tuple[str, Path]) -
     assert healthz_ms(url) < 1000
 
 
+@pytest.mark.slow  # its own server
 @pytest.mark.parametrize(
     "served", [("--max-connections", "8", "--header-timeout", "2")], indirect=True
 )
@@ -208,6 +211,7 @@ def test_connections_past_the_limit_get_503_at_once_and_one_log_line(
     assert warnings[0].replace("9 ", "1001 ").replace(" 8)", " 1000)") in SERVING
 
 
+@pytest.mark.slow  # its own server
 def test_a_process_short_of_descriptors_caps_its_connections(store: Path) -> None:
     """At `ulimit -n 256` a flood of idle connections never runs the server out of files."""
     port = free_port()
@@ -283,6 +287,7 @@ def test_running_out_of_descriptors_is_logged_once(capsys: pytest.CaptureFixture
 # --------------------------------------------------------------------------- work in flight
 
 
+@pytest.mark.slow  # its own server, a flood of reports
 @pytest.mark.parametrize(
     "served", [("--workers", "1", "--queue", "1", "--request-timeout", "60")], indirect=True
 )
@@ -342,6 +347,7 @@ def test_a_flood_of_big_reports_is_refused_fast_and_small_answers_stay_fast(
         assert shown in SERVING
 
 
+@pytest.mark.slow  # its own server, a report to its deadline
 @pytest.mark.parametrize(  # a limit no ten-year hourly report meets, on any machine
     "served", [("--workers", "1", "--queue", "0", "--request-timeout", "0.05")], indirect=True
 )
@@ -367,6 +373,7 @@ def test_a_timeout_answers_at_its_deadline_and_ends_the_work(
     assert statuses[-1] == 200, statuses
 
 
+@pytest.mark.slow  # a ten-year hourly report built in Python, three times
 def test_a_cancel_ends_the_python_side_of_a_report() -> None:
     from datetime import UTC, datetime
 
@@ -430,6 +437,7 @@ def test_a_forwarded_allow_ips_that_is_no_address_is_a_usage_error(store: Path) 
     )
 
 
+@pytest.mark.slow  # its own server
 def test_a_big_page_of_the_view_is_drawn_beside_the_cheap_answers(
     served: tuple[str, Path], token: str
 ) -> None:

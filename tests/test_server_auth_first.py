@@ -40,6 +40,7 @@ def served(tmp_path: Path) -> tuple[Path, str]:
     return db, made.stdout.strip()
 
 
+@pytest.mark.slow  # its own servers, and their read windows
 def test_bad_tokens_are_refused_without_the_store_while_a_writer_holds_it(
     served: tuple[Path, str],
 ) -> None:
@@ -86,6 +87,7 @@ def test_bad_tokens_are_refused_without_the_store_while_a_writer_holds_it(
     assert code == 0, log
 
 
+@pytest.mark.slow  # its own servers, and their read windows
 def test_a_token_made_while_the_server_runs_works_and_a_revoked_one_stops(
     served: tuple[Path, str],
 ) -> None:

@@ -23,6 +23,8 @@ from .conftest import SAMPLE
 from .test_server import ACTIVITY, cli, start_server, stop
 from .test_server_attacks import closed_after, port_of, slow_query
 
+pytestmark = pytest.mark.slow  # a hostile sequence against its own server
+
 #: Seven-minute buckets over two months in a zone of a 45-minute offset: 12,343 buckets.
 HUGE = "start=2022-07-01&end=2022-09-01&interval=7%20minutes&tz=Asia/Kathmandu"
 

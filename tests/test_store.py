@@ -73,6 +73,7 @@ def events_csv(path: Path, rows: list[tuple[Any, ...]], with_id: bool = True) ->
 # --------------------------------------------------------------------------- ingest
 
 
+@pytest.mark.slow  # the sample ingested twice
 def test_repeated_ingest_adds_nothing(db: Path) -> None:
     first = ingest(db, PARQUET)
     assert first.exit_code == 0, first.stderr
@@ -773,6 +774,7 @@ def test_a_writer_waits_a_bounded_time_for_the_store(
     )
 
 
+@pytest.mark.slow  # readers in children
 def test_ingest_waits_for_a_reader_and_holds_the_store_only_to_merge(
     db: Path, tmp_path: Path
 ) -> None:

@@ -272,6 +272,7 @@ def test_a_far_time_deep_in_a_file_is_placed_by_its_row(
     assert valid == [(rows - 1, ten * 1_000, (ten + (rows - 1) * 1_000) * 1_000)]
 
 
+@pytest.mark.slow  # the sample ingested
 def test_an_ingest_keeps_far_times_as_rejects(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

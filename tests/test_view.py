@@ -122,6 +122,7 @@ def test_the_api_takes_the_cookie_only_from_the_page(
     assert client.get(url, headers={"Origin": ORIGIN}).status_code == 200
 
 
+@pytest.mark.slow  # its own store of the sample
 def test_a_revoked_token_ends_its_sessions(tmp_path: Path) -> None:
     own = sample_store(tmp_path)
     app = create_app(ServerConfig(db=own.db, log_requests=False))
