@@ -559,7 +559,11 @@ def test_minutes_stored_with_ids_are_not_counted_twice_by_the_next_ingest(
     db, _act = loaded
     now = datetime.now(UTC).replace(microsecond=0)
     uid, oid = _uuid("user-3"), _uuid("org-b")
-    opened = now - timedelta(hours=1)
+    # Still open, and counted until twelve hours after it opened: ten minutes ago.
+    # So the ingest and the report below, a few seconds apart, read the same
+    # minutes (a session counted until the moment of reading would gain one
+    # whenever a minute began between them).
+    opened = now - timedelta(hours=12, minutes=10)
     db.execute(
         Activity(
             connections=[_connection("live", uid, oid, _uuid("ws-3"), "ssh", opened, None)]
