@@ -40,7 +40,7 @@ from ...errors import DataError
 from ...sources import Column, Diagnostics, EventFile, Mapping
 from ...sources.jsonl import PROBLEM
 from . import json_files
-from .canonical import CANONICAL, CORRUPT, canonical_frame, duck_type
+from .canonical import CANONICAL, CORRUPT, canonical_frame, check_time_format, duck_type
 from .session import first_line
 
 if TYPE_CHECKING:
@@ -125,7 +125,9 @@ def open_events(
     reading: sources.Reading = sources.DEFAULT_READING,
     reads: Sequence[_Read] | None = None,
 ) -> SparkEvents:
-    """The canonical rows of ``specs``; nothing is read yet but schemas and CSV headers.
+    """The canonical rows of ``specs``; nothing is read yet but schemas and CSV headers,
+    and with a ``time_format`` other than ``iso`` the first thousand rows of each read
+    (a format that reads none of their times is refused, as the DuckDB engine does).
 
     ``reading`` names columns, and says how times and categories are written.
     ``reads``: the plan of ``specs`` (:func:`plan`), when it was made before the
@@ -263,7 +265,18 @@ def _part(
         if read.fmt == "json":
             mapping = replace(mapping, problem=Column(PROBLEM, "VARCHAR"))
         raw = _prune(raw, read, mapping, window)
-        frame = canonical_frame(raw, mapping, "json_copy" if read.copied else read.fmt, header)
+        fmt = "json_copy" if read.copied else read.fmt
+        frame = canonical_frame(raw, mapping, fmt, header)
+        if reading.time_format != "iso":
+            carried = canonical_frame(raw, mapping, fmt, header, carry=True)
+            order = list(read.displays)  # messages name the first file, as DuckDB's do
+            display = next(iter(read.displays.values()), read.shown.display)
+
+            def rank(spark_path: str) -> int:
+                plain = _plain_path(spark_path)
+                return order.index(plain) if plain in order else len(order)
+
+            check_time_format(carried, display, reading, rank)
     except PySparkException as exc:
         raise DataError(
             f"{_shown(read)}: cannot read it as {read.fmt.upper()}: {first_line(exc)}"
@@ -278,6 +291,18 @@ def _part(
         files=len(read.paths) if known and read.base_path is None else None,
         lines=lines,
     )
+
+
+def _plain_path(spark_path: str) -> str:
+    """The local path of a file Spark names by its URL (``file:///tmp/a.csv``)."""
+    from urllib.parse import unquote
+
+    plain = unquote(spark_path)
+    if plain.startswith("file://"):
+        return plain[len("file://") :]
+    if plain.startswith("file:"):
+        return plain[len("file:") :]
+    return plain
 
 
 def _shown(read: _Read) -> str:
@@ -430,13 +455,7 @@ class SparkEvents:
 
     def display(self, spark_path: str) -> str:
         """The name messages give a file Spark names by its URL."""
-        from urllib.parse import unquote
-
-        plain = unquote(spark_path)
-        if plain.startswith("file://"):
-            plain = plain[len("file://") :]
-        elif plain.startswith("file:"):
-            plain = plain[len("file:") :]
+        plain = _plain_path(spark_path)
         for part in self.parts:
             if plain in part.displays:
                 return part.displays[plain]
