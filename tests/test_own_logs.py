@@ -625,6 +625,22 @@ def test_spark_refuses_a_time_format_that_reads_no_time_as_duckdb_does(
     assert spark_run == duck
 
 
+def test_spark_judges_files_with_one_header_together_as_duckdb_does(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """CSV files with one header line are one scan: a format refused only when it reads
+    none of their times, named by the first file and its first time."""
+    first = times_csv(tmp_path / "a.csv", ["2026-11-15 10:00"])
+    second = times_csv(tmp_path / "b.csv", ["2026-11-16 10:00"])
+    files = ("--events", str(first), "--events", str(second))
+    for run in both_engines(*files, "--time-format", "%d/%m/%Y"):
+        one_error(run, 2, refused("%d/%m/%Y", first, "2026-11-15 10:00"))
+    times_csv(second, ["16/11/2026"])
+    duck, spark_run = both_engines(*files, "--time-format", "%d/%m/%Y")
+    assert duck.exit_code == 1, duck.stderr  # a.csv has no valid row: not a usage error
+    assert spark_run == duck
+
+
 @pytest.mark.slow
 def test_spark_reads_the_whole_file_when_its_first_thousand_times_fail(
     spark: SparkSession, tmp_path: Path

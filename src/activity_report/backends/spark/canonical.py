@@ -7,18 +7,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ... import sources
-from ...errors import InvalidValue
 from ...sources import Column, Mapping, Reading
 from ...sources.mapping import EPOCH_FORMATS
 from . import times
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
-    from pyspark.sql import DataFrame, Row
+    from pyspark.sql import DataFrame
     from pyspark.sql.types import DataType
 
 #: ISO 8601 as DuckDB reads it: Spark alone would also take '2024' or '2024-01'.
@@ -32,12 +31,8 @@ CORRUPT = "_corrupt_record"
 #: What Spark puts in place of bytes that are not UTF-8.
 REPLACEMENT = "\ufffd"
 
-#: The raw time column :func:`canonical_frame` carries for :func:`check_time_format`.
+#: The raw time column :func:`canonical_frame` carries (``time_format.check_time_format``).
 RAW_TIME = "_raw_time"
-#: Problems of rows with no time to read, which :func:`check_time_format` passes over.
-_NO_TIME = ("missing time", "malformed JSON", "not a JSON object")
-#: The rows of a read that usually settle :func:`check_time_format`.
-_SAMPLE = 1000
 
 CANONICAL = ("ts", "end_us", "user_id", "category", "org", "event_id", "problem")
 
@@ -79,7 +74,7 @@ def canonical_frame(
     """The twin of ``sources.canonical_select``: the same columns, checks and order.
 
     ``carry``: the time column's value as the file holds it rides along as
-    ``_raw_time`` (for :func:`check_time_format`).
+    ``_raw_time`` (for :mod:`.time_format`).
     """
     from pyspark.sql import functions as F
 
@@ -247,54 +242,6 @@ def canonical_frame(
         "_order",
         "_bad_text",
         *([RAW_TIME] if carry else []),
-    )
-
-
-def check_time_format(
-    frame: DataFrame, display: str, reading: Reading, rank: Callable[[str], int]
-) -> None:
-    """The twin of ``sources.mapping.check_time_format``: refuse a time format that reads
-    none of the times of one read's files.
-
-    ``frame`` is their canonical frame with ``_raw_time`` (``carry``); ``rank``
-    gives the place of a file (as Spark names it) among the files given, which
-    picks the example as DuckDB does: the first time of the first file. One
-    job takes the first thousand rows with a time, which usually settles it;
-    only when none of them parses and there are more is the whole read asked
-    (a second job, one row per file).
-    """
-    from pyspark.sql import functions as F
-
-    problem = F.col("problem")
-    timed = frame.where(problem.isNull() | ~problem.isin(*_NO_TIME))
-    parsed = problem.isNull() | (problem != "unparseable time")
-    place = ("_file", "_block", "_order")
-    rows = timed.select(parsed.alias("parsed"), RAW_TIME, *place).limit(_SAMPLE).collect()
-    if not rows or any(row["parsed"] for row in rows):
-        return
-    firsts = rows
-    if len(rows) == _SAMPLE:  # more rows may follow: the whole read, one row per file
-        firsts = (
-            timed.withColumn("_pos", F.monotonically_increasing_id())  # the place in its split
-            .groupBy("_file")
-            .agg(
-                F.max(parsed.cast("int")).alias("parsed"),
-                F.min(F.struct("_block", "_order", "_pos", RAW_TIME)).alias("_m"),
-            )
-            .select("parsed", "_file", "_m.*")
-            .collect()
-        )
-        if any(row["parsed"] for row in firsts):
-            return
-
-    def key(row: Row) -> tuple[int, str, int, int]:
-        return (rank(row["_file"]), row["_file"], row["_block"] or 0, row["_order"] or 0)
-
-    example = min(firsts, key=key)[RAW_TIME]  # min keeps the first of equals: Spark's order
-    raise InvalidValue(
-        "time_format",
-        reading.time_format,
-        f"it reads none of the times of {display}, such as {str(example).strip()!r}",
     )
 
 
