@@ -296,7 +296,7 @@ def _part(
         files=len(read.paths) if known and read.base_path is None else None,
         lines=lines,
         carried=carried,
-        scan=_scan_key(read, mapping),
+        scan=None if carried is None else _scan_key(read, mapping),
     )
 
 
