@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import activity_report as ar
 from activity_report.errors import InvalidValue
 from activity_report.sources import parse_reading
 
-from .conftest import run_cli, write_csv
+from .conftest import Run, run_cli, write_csv
 
 # (UTC time, user, source category, canonical category, org, UTC end or None)
 EVENTS = [
@@ -581,6 +581,78 @@ def test_spark_refuses_a_directive_it_cannot_read(tmp_path: Path) -> None:
         "--engine spark reads the --time-format directives %Y %y %m %d %H %I %M %S %f %n %p "
         "%b %B %z, not %a; use --engine duckdb",
     )  # fmt: skip
+
+
+def times_csv(path: Path, times: Sequence[str | None]) -> Path:
+    return write_csv(
+        path, ("At", "Who", "What"), [(t, f"u{i}", "ide") for i, t in enumerate(times)]
+    )
+
+
+def times_parquet(path: Path, times: Sequence[str | None]) -> Path:
+    users = [f"u{i}" for i in range(len(times))]
+    pq.write_table(pa.table({"At": times, "Who": users, "What": ["ide"] * len(times)}), path)
+    return path
+
+
+TIMES_OPTIONS = ("--column", "time=At", "--column", "user=Who", "--column", "category=What")
+
+
+def both_engines(*args: str) -> tuple[Run, Run]:
+    args = (*args, *TIMES_OPTIONS, *REPORT, "--start", "2026-11-01", "--end", "2026-12-01")
+    return run_cli(*args), run_cli(*args, "--engine", "spark")
+
+
+def refused(fmt: str, path: Path, example: str) -> str:
+    return (
+        f"invalid value for --time-format: {fmt!r} (it reads none of the times of {path}, "
+        f"such as {example!r})"
+    )
+
+
+@pytest.mark.parametrize(("name", "write"), [("t.csv", times_csv), ("t.parquet", times_parquet)])
+def test_spark_refuses_a_time_format_that_reads_no_time_as_duckdb_does(
+    spark: SparkSession, tmp_path: Path, name: str, write: Callable[[Path, list[str | None]], Path]
+) -> None:
+    """A row without a time is passed over; the example is the first time, stripped."""
+    times = [None, " 2026-11-15 10:00 ", "2026-11-15 11:00", "15/11/2026 12:00"]
+    path = write(tmp_path / name, times)
+    for run in both_engines("--events", str(path), "--time-format", "%d/%m/%Y"):
+        one_error(run, 2, refused("%d/%m/%Y", path, "2026-11-15 10:00"))
+    duck, spark_run = both_engines("--events", str(path), "--time-format", "%d/%m/%Y %H:%M")
+    assert duck.exit_code == 0, duck.stderr
+    assert json.loads(duck.stdout)["users"]
+    assert spark_run == duck
+
+
+def test_spark_judges_files_with_one_header_together_as_duckdb_does(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """CSV files with one header line are one scan: a format refused only when it reads
+    none of their times, named by the first file and its first time."""
+    first = times_csv(tmp_path / "a.csv", ["2026-11-15 10:00"])
+    second = times_csv(tmp_path / "b.csv", ["2026-11-16 10:00"])
+    files = ("--events", str(first), "--events", str(second))
+    for run in both_engines(*files, "--time-format", "%d/%m/%Y"):
+        one_error(run, 2, refused("%d/%m/%Y", first, "2026-11-15 10:00"))
+    times_csv(second, ["16/11/2026"])
+    duck, spark_run = both_engines(*files, "--time-format", "%d/%m/%Y")
+    assert duck.exit_code == 1, duck.stderr  # a.csv has no valid row: not a usage error
+    assert spark_run == duck
+
+
+@pytest.mark.slow
+def test_spark_reads_the_whole_file_when_its_first_thousand_times_fail(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    times = [f"2026-11-15 10:{i % 60:02d}" for i in range(1200)]
+    path = times_csv(tmp_path / "events.csv", times)
+    for run in both_engines("--events", str(path), "--time-format", "%d/%m/%Y %H:%M"):
+        one_error(run, 2, refused("%d/%m/%Y %H:%M", path, "2026-11-15 10:00"))
+    path = times_csv(tmp_path / "events.csv", [*times, "15/11/2026 12:00"])
+    duck, spark_run = both_engines("--events", str(path), "--time-format", "%d/%m/%Y %H:%M")
+    assert duck.exit_code == 0, duck.stderr
+    assert spark_run == duck
 
 
 def test_errors_name_the_parameter_not_the_flag() -> None:

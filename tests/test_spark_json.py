@@ -198,3 +198,38 @@ def test_line_numbers_and_first_rows_hold_across_splits(
     assert_same(duck, spark_run)
     strict = both(*args, "--strict", where=where)
     assert_same(*strict)
+
+
+def test_spark_refuses_a_time_format_that_reads_no_json_time_as_duckdb_does(
+    spark: SparkSession, tmp_path: Path, where: tuple[str, ...]
+) -> None:
+    """Malformed lines, lines that are no object and objects without a time are passed over:
+    the example is the first time there is, stripped."""
+    path = write_lines(
+        tmp_path / "events.jsonl",
+        [
+            "{not json",
+            "[1, 2]",
+            '{"actor": {"id": "u0"}, "what": {"kind": "ide"}}',
+            '{"at": " 2026-11-02 15:00 ", "actor": {"id": "u1"}, "what": {"kind": "ide"}}',
+            '{"at": "2026-11-02 16:00", "actor": {"id": "u2"}, "what": {"kind": "ide"}}',
+            '{"at": "02/11/2026 17:00", "actor": {"id": "u3"}, "what": {"kind": "ide"}}',
+        ],
+    )
+    options = (
+        *("--column", "time=at", "--column", "user=actor.id", "--column", "category=what.kind"),
+        *("--start", "2026-11-01", "--end", "2026-11-30", "--format", "json"),
+    )
+    duck, spark_run = both(
+        "--events", str(path), *options, "--time-format", "%d/%m/%Y", where=where
+    )
+    assert (duck.exit_code, duck.stdout) == (2, "")
+    assert duck.stderr == (
+        "activity-report: error: invalid value for --time-format: '%d/%m/%Y' (it reads none "
+        f"of the times of {path}, such as '2026-11-02 15:00')\n"
+    )
+    assert_same(duck, spark_run)
+    some = both("--events", str(path), *options, "--time-format", "%d/%m/%Y %H:%M", where=where)
+    assert some[0].exit_code == 0, some[0].stderr
+    assert json.loads(some[0].stdout)["users"]
+    assert_same(*some)

@@ -31,6 +31,9 @@ CORRUPT = "_corrupt_record"
 #: What Spark puts in place of bytes that are not UTF-8.
 REPLACEMENT = "\ufffd"
 
+#: The raw time column :func:`canonical_frame` carries (``time_format.check_time_format``).
+RAW_TIME = "_raw_time"
+
 CANONICAL = ("ts", "end_us", "user_id", "category", "org", "event_id", "problem")
 
 
@@ -65,8 +68,14 @@ def duck_type(kind: DataType) -> str:
     return kind.simpleString().upper()
 
 
-def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence[str]) -> DataFrame:
-    """The twin of ``sources.canonical_select``: the same columns, checks and order."""
+def canonical_frame(
+    raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence[str], *, carry: bool = False
+) -> DataFrame:
+    """The twin of ``sources.canonical_select``: the same columns, checks and order.
+
+    ``carry``: the time column's value as the file holds it rides along as
+    ``_raw_time`` (for :mod:`.time_format`).
+    """
     from pyspark.sql import functions as F
 
     def col(column: Column) -> SparkColumn:
@@ -192,6 +201,7 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
         (col(mapping.problem) if mapping.problem else F.lit(None).cast("string")).alias(
             "row_problem"
         ),
+        *([col(mapping.time).alias(RAW_TIME)] if carry else []),
     )
     ts, end, dur = F.col("ts"), F.col("end_time_us"), F.col("duration_us")
     finite = ~F.isnan(dur) & (F.abs(dur) != F.lit(float("inf")))
@@ -231,6 +241,7 @@ def canonical_frame(raw: DataFrame, mapping: Mapping, fmt: str, header: Sequence
         "_block",
         "_order",
         "_bad_text",
+        *([RAW_TIME] if carry else []),
     )
 
 

@@ -38,10 +38,12 @@ from typing import TYPE_CHECKING, TypeVar
 from ... import sources
 from ...errors import DataError
 from ...sources import Column, Diagnostics, EventFile, Mapping
+from ...sources.csv import header_key
 from ...sources.jsonl import PROBLEM
 from . import json_files
 from .canonical import CANONICAL, CORRUPT, canonical_frame, duck_type
 from .session import first_line
+from .time_format import check_time_formats, plain_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -101,6 +103,8 @@ class _Read:
     epoch_units: dict[str, str] = field(default_factory=dict)
     #: JSON: the Parquet copy of a local file (``json_files.parquet_copy``) is read.
     copied: bool = False
+    #: Paths for the Spark server to resolve (``_remote_read``).
+    remote: bool = False
 
 
 @dataclass
@@ -113,6 +117,10 @@ class _Part:
     files: int | None = None  # how many files it reads, when known without a job
     #: JSON Lines: every line with its split and id, which number the rows (``json_files``).
     lines: DataFrame | None = None
+    #: With a time format other than iso: the frame with the raw time (:mod:`.time_format`).
+    carried: DataFrame | None = None
+    #: The DuckDB engine's scan these files would share with others (``_scan_key``).
+    scan: tuple[int, object] | None = None
 
 
 def open_events(
@@ -125,7 +133,9 @@ def open_events(
     reading: sources.Reading = sources.DEFAULT_READING,
     reads: Sequence[_Read] | None = None,
 ) -> SparkEvents:
-    """The canonical rows of ``specs``; nothing is read yet but schemas and CSV headers.
+    """The canonical rows of ``specs``; nothing is read yet but schemas and CSV headers,
+    and with a ``time_format`` other than ``iso`` the first thousand rows of each read
+    (a format that reads none of their times is refused, as the DuckDB engine does).
 
     ``reading`` names columns, and says how times and categories are written.
     ``reads``: the plan of ``specs`` (:func:`plan`), when it was made before the
@@ -133,7 +143,10 @@ def open_events(
     """
     if reads is None:
         reads = plan(specs, local=local, context=context, reading=reading)
-    return SparkEvents(spark, [_part(spark, read, window, reading) for read in reads])
+    parts = [_part(spark, read, window, reading) for read in reads]
+    if reading.time_format != "iso":
+        check_time_formats(parts, reading)
+    return SparkEvents(spark, parts)
 
 
 def plan(
@@ -235,7 +248,8 @@ def _remote_read(spec: str) -> _Read:
     fmt = "csv" if name.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")) else "parquet"
     if name.endswith(sources.JSON_SUFFIXES):
         fmt = "json"
-    return _Read(fmt, [spec], EventFile(path=spec, display=shown, fmt=fmt), displays={spec: shown})
+    shown_file = EventFile(path=spec, display=shown, fmt=fmt)
+    return _Read(fmt, [spec], shown_file, displays={spec: shown}, remote=True)
 
 
 # --------------------------------------------------------------------------- reading
@@ -263,7 +277,11 @@ def _part(
         if read.fmt == "json":
             mapping = replace(mapping, problem=Column(PROBLEM, "VARCHAR"))
         raw = _prune(raw, read, mapping, window)
-        frame = canonical_frame(raw, mapping, "json_copy" if read.copied else read.fmt, header)
+        fmt = "json_copy" if read.copied else read.fmt
+        frame = canonical_frame(raw, mapping, fmt, header)
+        carried = None
+        if reading.time_format != "iso":
+            carried = canonical_frame(raw, mapping, fmt, header, carry=True)
     except PySparkException as exc:
         raise DataError(
             f"{_shown(read)}: cannot read it as {read.fmt.upper()}: {first_line(exc)}"
@@ -277,7 +295,20 @@ def _part(
         has_coverage=mapping.has_coverage,
         files=len(read.paths) if known and read.base_path is None else None,
         lines=lines,
+        carried=carried,
+        scan=None if carried is None else _scan_key(read, mapping),
     )
+
+
+def _scan_key(read: _Read, mapping: Mapping) -> tuple[int, object] | None:
+    """The DuckDB engine's scan for these files, with its rank among the kinds of scan:
+    local Parquet files that map alike share one, so do local CSV files with one
+    header line; others are each their own (None)."""
+    if read.remote or read.fmt == "json" or read.epoch_units:
+        return None
+    if read.fmt == "parquet":
+        return (1, mapping)
+    return (2, header_key(read.shown))
 
 
 def _shown(read: _Read) -> str:
@@ -430,13 +461,7 @@ class SparkEvents:
 
     def display(self, spark_path: str) -> str:
         """The name messages give a file Spark names by its URL."""
-        from urllib.parse import unquote
-
-        plain = unquote(spark_path)
-        if plain.startswith("file://"):
-            plain = plain[len("file://") :]
-        elif plain.startswith("file:"):
-            plain = plain[len("file:") :]
+        plain = plain_path(spark_path)
         for part in self.parts:
             if plain in part.displays:
                 return part.displays[plain]
