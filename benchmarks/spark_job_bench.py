@@ -81,7 +81,8 @@ def duckdb_answer(path: Path) -> tuple[str, list[tuple[int, str, int, int]]]:
         heartbeat=timedelta(microseconds=HEARTBEAT_US),
         tz="UTC",
     )
-    edges = list(range(_us(START), _us(END) + 1, WEEK_US))
+    # The report's buckets: whole weeks from START, the last one cut at END.
+    edges = [*range(_us(START), _us(END), WEEK_US), _us(END)]
     with open_source([str(path)], None) as source:
         cells = source.cells(edges, Filters(categories=CATEGORIES), HEARTBEAT_US).cells
     return render_json.render(result.report), [
