@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from serve_load import ACTIVITY, cli, cpu_seconds, free_port, workloads
+from serve_load import ACTIVITY, cli, cpu_seconds, free_port, wait_healthy, workloads
 
 
 @dataclass
@@ -49,12 +49,7 @@ def start(label: str, src: str, db: Path) -> Server:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    wait_healthy(url)
     return Server(label, src, process, url)
 
 

@@ -62,6 +62,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_healthy(url: str) -> None:
+    """Wait up to about a minute for the server at ``url`` to answer ``/healthz``."""
+    for _ in range(600):
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
 def stamp(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
@@ -187,12 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mismatches: list[str] = []
         load_before = os.getloadavg()
         try:
-            for _ in range(600):
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_healthy(url)
             for name, queries in loads.items():
                 # Warm-up queries are numbered apart from the measured ones.
                 asyncio.run(load(url, token, 2, 2.0, queries, 10**6))
