@@ -936,6 +936,21 @@ class _Profiled:
         return getattr(self._con, name)
 
 
+def _profile_ingests(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[_Profiled]:
+    """Every ingest run from now on goes through a :class:`_Profiled` connection; the
+    list returned gets one per run, in order."""
+    runs: list[_Profiled] = []
+    real_init = ingest_module.Ingest.__init__
+
+    def profiled(self: ingest_module.Ingest, store: Store) -> None:
+        real_init(self, store)
+        runs.append(_Profiled(store.con, path))
+        self.con = runs[-1]  # type: ignore[assignment]
+
+    monkeypatch.setattr(ingest_module.Ingest, "__init__", profiled)
+    return runs
+
+
 def _largest_build(profile: dict[str, Any]) -> int:
     """The most rows any scan feeds into the side a hash join builds its table from."""
 
@@ -994,15 +1009,7 @@ def test_a_nightly_ingest_builds_no_hash_table_over_the_stored_events(
                  FROM range($n) t(j)) TO $path (FORMAT parquet)""",
         {"n": night, "path": str(path)},
     )
-    runs: list[_Profiled] = []
-    real_init = ingest_module.Ingest.__init__
-
-    def profiled(self: ingest_module.Ingest, store: Store) -> None:
-        real_init(self, store)
-        runs.append(_Profiled(store.con, tmp_path / "profile.json"))
-        self.con = runs[-1]  # type: ignore[assignment]
-
-    monkeypatch.setattr(ingest_module.Ingest, "__init__", profiled)
+    runs = _profile_ingests(monkeypatch, tmp_path / "profile.json")
     with Store.open(db) as store:
         result = store.ingest([str(path)])
     assert (result.new, result.duplicates) == (night - 100, 100)
@@ -1027,15 +1034,7 @@ def test_a_reingest_of_known_ids_compares_no_row_with_the_store(
     a = events_csv(tmp_path / "a.csv", rows)
     assert ingest(db, a).exit_code == 0
     before = snapshot(db)["events"]
-    runs: list[_Profiled] = []
-    real_init = ingest_module.Ingest.__init__
-
-    def profiled(self: ingest_module.Ingest, store: Store) -> None:
-        real_init(self, store)
-        runs.append(_Profiled(store.con, tmp_path / "profile.json"))
-        self.con = runs[-1]  # type: ignore[assignment]
-
-    monkeypatch.setattr(ingest_module.Ingest, "__init__", profiled)
+    runs = _profile_ingests(monkeypatch, tmp_path / "profile.json")
     # The same ids with other content: an id decides, so all are known.
     b = events_csv(tmp_path / "b.csv", [(i, t, "someone-else", "app") for i, t, _, _ in rows])
     with Store.open(db) as store:
