@@ -359,16 +359,20 @@ def check_time_format(
     when none of them parses is the whole file read.
     """
     skipped = "('missing time', 'malformed JSON', 'not a JSON object')"
+    timed = f"""SELECT problem, "{raw}" AS raw FROM ({select})
+                WHERE problem IS NULL OR problem NOT IN {skipped}"""
     for limit in ("LIMIT 1000", ""):
         rows = con.execute(
             f"""SELECT count(*) FILTER (problem IS NULL OR problem <> 'unparseable time'),
-                       count(*), first(raw)
-                FROM (SELECT problem, "{raw}" AS raw FROM ({select})
-                      WHERE problem IS NULL OR problem NOT IN {skipped} {limit})"""
+                       count(*)
+                FROM ({timed} {limit})"""
         ).fetchall()
-        parsed, seen, example = rows[0]
+        parsed, seen = rows[0]
         if parsed or not seen:
             return
+    # The first time of the first file: a LIMIT keeps the scan's order, where an
+    # aggregate's first() takes whichever thread's row comes first.
+    example = con.execute(f"SELECT raw FROM ({timed}) LIMIT 1").fetchall()[0][0]
     raise InvalidValue(
         "time_format",
         reading.time_format,
