@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -132,6 +133,74 @@ def test_ranges_off_the_slot_edges_report_as_the_files_do(
     log, db = edge_store
     stderr = same_report(log, db, args)
     assert "answered from the 15-minute rollups" in stderr, args
+
+
+@pytest.fixture(scope="module")
+def heartbeat_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The rows of :data:`EDGE_ROWS` without an end: no event is a session."""
+    tmp = tmp_path_factory.mktemp("heartbeats")
+    rows = [row for row in EDGE_ROWS if row[4] is None]
+    rows += [(3 * 3600 + 5 + 60 * m, "u2", "ide", "o1", None, 1) for m in range(50)]
+    log = write(tmp / "log.csv", [r for _, r in csv_rows(rows)])
+    db = tmp / "s.duckdb"
+    ingest(db, log)
+    return log, db
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--start", "2024-03-29T20:07:13Z", "--end", "2024-04-05T20:07:13Z"],
+        ["--start", "2024-03-29T22:31:00Z", "--end", "2024-03-31T02:31:00Z", "--interval", "1h"],
+        ["--start", "2024-03-29T23:14:30Z", "--end", "2024-03-30T00:29:30Z", "--interval", "5m"],
+    ],
+)
+@pytest.mark.parametrize("scans", ["a scan per cut slot", "one scan of every cut slot"])
+def test_a_store_without_sessions_reports_off_the_slot_edges_as_the_files_do(
+    args: list[str],
+    scans: str,
+    heartbeat_store: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
+    if scans.startswith("one"):
+        monkeypatch.setattr(edges_mod, "SCANS", 0)
+    log, db = heartbeat_store
+    with Store.open(db, read_only=True) as store:
+        assert store._stored_kinds() == (False, False)  # no runs, no session: no scan of them
+    stderr = same_report(log, db, args)
+    assert "answered from the 15-minute rollups" in stderr, args
+
+
+def test_the_kinds_of_events_stored_are_told(edge_store: tuple[Path, Path]) -> None:
+    _, db = edge_store
+    with Store.open(db, read_only=True) as store:
+        assert store._stored_kinds() == (False, True)  # sessions, no runs of minutes
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cuts=st.lists(st.integers(0, 60), min_size=2, max_size=8, unique=True),
+    events=st.lists(st.tuples(st.integers(-5, 65), st.integers(0, 30)), max_size=30),
+)
+def test_each_event_meets_the_pieces_it_overlaps_or_starts_in(
+    cuts: list[int], events: list[tuple[int, int]]
+) -> None:
+    ordered = sorted(cuts)
+    pieces = list(zip(ordered, ordered[1:], strict=False))
+    lo = np.asarray([a for a, _ in pieces], dtype=np.int64)
+    hi = np.asarray([b for _, b in pieces], dtype=np.int64)
+    ts = np.asarray([t for t, _ in events], dtype=np.int64)
+    te = np.asarray([t + length for t, length in events], dtype=np.int64)
+    row, piece = edges_mod._met(ts, te, lo, hi)
+    # An event meets a piece it overlaps, or the piece its zero-length instant lies in.
+    expected = sorted(
+        (i, k)
+        for i, (t, e) in enumerate(zip(ts.tolist(), te.tolist(), strict=True))
+        for k, (a, b) in enumerate(pieces)
+        if t < b and (e > a or t >= a)
+    )
+    assert sorted(zip(row.tolist(), piece.tolist(), strict=True)) == expected
 
 
 def test_more_cut_slots_than_the_rollups_take_are_read_from_the_events(

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow.compute as pc
 
 from .. import engine, sources
 from ..backends.protocol import Filters
@@ -107,17 +108,20 @@ def cells(
     *,
     known: bool = False,
     runs: bool = False,
+    spans: bool = True,
 ) -> CellColumns:
     """Counts and durations per bucket and user: whole slots and days from the rollups,
     cut slots from the events (see the module's docstring), added up as arrays.
 
     ``known``: every stored event is of a known category, so a report of every
     category tests no event's category. ``runs``: the store has runs of minutes,
-    whose minutes near the cut slots are events too.
+    whose minutes near the cut slots are events too. ``spans``: some stored
+    event has an end (a session); without, an event meets a slot only from
+    its window, and no scan looks for sessions from before it.
     """
     any_category = known and set(filters.categories) == set(sources.CATEGORIES)
     rolled = _rolled(con, pieces, filters)
-    cut = _from_events(con, pieces, filters, any_category=any_category, runs=runs)
+    cut = _from_events(con, pieces, filters, any_category=any_category, runs=runs, spans=spans)
     if not len(cut):
         return rolled
     users = [*rolled.user_id, *cut.user_id]
@@ -186,59 +190,124 @@ def _from_events(
     *,
     any_category: bool = False,
     runs: bool = False,
+    spans: bool = True,
 ) -> CellColumns:
     """Per bucket and user, the counts and union of the cut pieces, from the events.
 
-    The events that meet a cut slot (:func:`_near`) are joined to its
-    pieces; the few rows that meet a piece come back sorted by piece, user
-    and start, and NumPy adds up what each adds past the furthest end before
-    it, inside the piece.
+    One query reads every event that may meet a cut slot, each once
+    (:func:`_near`); NumPy finds the pieces each meets (:func:`_met`), sorts
+    them by piece, user and start, and adds up what each adds past the
+    furthest end before it, inside the piece. The users come back as Arrow's
+    dictionary of their ids: the sort is of integers, and only the few
+    cells' ids become Python strings.
     """
     if not pieces.cut:
         return CellColumns.of(())
     where, params = engine.filter_sql(filters, valid_only=False, any_category=any_category)
-    values = ", ".join(f"({i}, {a}, {b})" for i, (a, b, _) in enumerate(pieces.cut))
-    found = con.execute(
-        f"""SELECT p.piece, m.user_id, m.ts, m.te, p.a, p.b
-            FROM ({_near(pieces.cut_slots, where, runs)}) m
-            JOIN (SELECT piece, a, b, a - ((a % {SLOT_US}) + {SLOT_US}) % {SLOT_US} AS slot
-                  FROM (VALUES {values}) v(piece, a, b)) p USING (slot)
-            WHERE m.ts < p.b AND (m.te > p.a OR m.ts >= p.a)
-            ORDER BY p.piece, m.user_id, m.ts, m.te""",
-        params | {"heartbeat": HEARTBEAT_US},
-    ).fetchnumpy()
-    return _swept(found, [bucket for _, _, bucket in pieces.cut])
+    sql = _near(pieces.cut_slots, where, runs, spans)
+    table = con.sql(sql, params=params | {"heartbeat": HEARTBEAT_US}).to_arrow_table()
+    if not table.num_rows:
+        return CellColumns.of(())
+    ts = table.column("ts").to_numpy().astype(np.int64, copy=False)
+    te = table.column("te").to_numpy().astype(np.int64, copy=False)
+    users = pc.dictionary_encode(table.column("user_id")).combine_chunks()
+    codes = users.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    lo = np.asarray([a for a, _, _ in pieces.cut], dtype=np.int64)
+    hi = np.asarray([b for _, b, _ in pieces.cut], dtype=np.int64)
+    row, piece = _met(ts, te, lo, hi)
+    order = np.lexsort((te[row], ts[row], codes[row], piece))
+    row, piece = row[order], piece[order]
+    swept = _swept(piece, codes[row], ts[row], te[row], lo[piece], hi[piece])
+    if swept is None:
+        return CellColumns.of(())
+    starts, count, micros = swept
+    names = users.dictionary.to_pylist()
+    buckets = np.asarray([bucket for _, _, bucket in pieces.cut], dtype=np.int64)
+    return CellColumns(
+        bucket=buckets[piece[starts]],
+        user_id=[str(names[code]) for code in codes[row[starts]].tolist()],
+        count=count,
+        duration_us=micros,
+    )
 
 
-#: Up to this many cut slots are read by two scans each; more by two scans in all.
+def _met(
+    ts: np.ndarray[Any, Any],
+    te: np.ndarray[Any, Any],
+    lo: np.ndarray[Any, Any],
+    hi: np.ndarray[Any, Any],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Each event's row once per piece it meets, and that piece's number.
+
+    The pieces ``[lo, hi)`` are disjoint and in order. An event ``[ts, te)``
+    meets one when it starts before the piece ends and ends past its start,
+    or starts inside it (a zero-length event): ``ts < hi`` and ``max(te,
+    ts + 1) > lo``. So the pieces an event meets are consecutive: from the
+    first that ends past its start to the last that starts before its end.
+    """
+    first = np.searchsorted(hi, ts, side="right")
+    stop = np.searchsorted(lo, np.maximum(te, ts + 1), side="left")
+    n = np.maximum(stop - first, 0)
+    row = np.repeat(np.arange(len(ts)), n)
+    # Within an event's run of rows, the pieces first, first + 1, ...
+    offsets = np.cumsum(n) - n
+    piece = first[row] + (np.arange(len(row)) - offsets[row])
+    return row, piece
+
+
+#: Up to this many cut slots are read by a scan of each slot's window and
+#: one of the sessions before it; more by two scans in all.
 SCANS = 16
 
 
-def _near(slots: list[int], where: str, runs: bool = False) -> str:
-    """SQL: ``(slot, user_id, ts, te)`` for every event matching ``where`` and cut slot it meets.
+def _near(slots: list[int], where: str, runs: bool = False, spans: bool = True) -> str:
+    """SQL: ``(user_id, ts, te)`` of every event matching ``where`` that may meet a cut slot,
+    each once (``te``: its end, a heartbeat after its start if it has none).
 
     An event meets a slot as a heartbeat starting in it or a heartbeat
     before it (the slot's window), or as a session starting earlier that
-    ends past its start. A few slots are read by two scans each, whose time
-    bounds skip all but a row group or two of the events (stored in about
-    the order they happened). More slots are read by one scan of all their
-    windows and one of the sessions across them, each event spread over the
-    slots it meets: a few hundred scans would cost more to plan than to run.
-    The minutes of the runs of minutes (``runs``) are read from the runs that
-    overlap the slots' windows: a minute lasts a heartbeat, so one that meets a
-    slot starts in its window.
+    ends past its start (only if some event has an end: ``spans``). A few
+    slots are read by a scan of each window (the windows of adjacent slots
+    joined), and for each slot one of the sessions that start between the
+    previous slot's window and its own (a session reaching a later slot
+    reaches the first slot after its start); their time bounds skip all but
+    a row group or two of the events (stored in about the order they
+    happened). More slots are read by one scan of all their windows and one
+    of the sessions across them: a few hundred scans would cost more to plan
+    than to run. The minutes of the runs of minutes (``runs``) are read from
+    the runs that overlap the slots' windows, in one scan of the runs: a
+    minute lasts a heartbeat, so one that meets a slot starts in its window.
     """
+    te = "greatest(coalesce(end_us, ts + $heartbeat), ts) AS te"
+    windows = _merged([(slot - HEARTBEAT_US, slot + SLOT_US) for slot in slots])
+    meet = " OR ".join(f"(ts < {hi} AND end_us > {lo})" for lo, hi in windows)
+
+    def minutes(near: str) -> list[str]:
+        """The runs' minutes ``near`` a cut slot: those in its window."""
+        if not runs:
+            return []
+        return [
+            f"""SELECT user_id, ts, end_us AS te
+                FROM ({minute_runs.minutes_sql(windows[0][0], windows[-1][1], runs=meet)})
+                WHERE {where} AND ({near})"""
+        ]
+
     if len(slots) <= SCANS:
-        return " UNION ALL ".join(
-            f"""SELECT {slot} AS slot, user_id, ts,
-                       greatest(coalesce(end_us, ts + $heartbeat), ts) AS te
-                FROM {minute_runs.events_sql(runs, slot - HEARTBEAT_US, slot + SLOT_US)}
-                WHERE {where} AND ts >= {slot - HEARTBEAT_US} AND ts < {slot + SLOT_US}
-                UNION ALL
-                SELECT {slot}, user_id, ts, end_us
-                FROM events WHERE {where} AND ts < {slot - HEARTBEAT_US} AND end_us > {slot}"""
-            for slot in slots
-        )
+        parts = [
+            f"SELECT user_id, ts, {te} FROM events WHERE {where} AND ts >= {lo} AND ts < {hi}"
+            for lo, hi in windows
+        ]
+        after = None  # the end of the previous slot's window
+        for slot in slots if spans else ():
+            since = "" if after is None else f"ts >= {after} AND "
+            if after is None or after < slot - HEARTBEAT_US:
+                parts.append(
+                    f"""SELECT user_id, ts, end_us AS te FROM events
+                        WHERE {where} AND {since}ts < {slot - HEARTBEAT_US} AND end_us > {slot}"""
+                )
+            after = slot + SLOT_US
+        in_windows = " OR ".join(f"(ts >= {lo} AND ts < {hi})" for lo, hi in windows)
+        return " UNION ALL ".join([*parts, *minutes(in_windows)])
     # In a slot's window: in the slot, or a heartbeat before it (a heartbeat is
     # shorter than a slot). A list of constants is a hash look-up.
     cut = ", ".join(map(str, slots))
@@ -246,30 +315,16 @@ def _near(slots: list[int], where: str, runs: bool = False) -> str:
     ahead = f"ts + {HEARTBEAT_US} - ((ts + {HEARTBEAT_US}) % {SLOT_US} + {SLOT_US}) % {SLOT_US}"
     near = f"({floor} IN ({cut}) OR {ahead} IN ({cut}))"
     first, last = slots[0], slots[-1] + SLOT_US
-    # The runs' minutes in the slots' windows only: those of the runs that
-    # meet a window, not of every run between the first and the last.
-    windows = _merged([(slot - HEARTBEAT_US, slot + SLOT_US) for slot in slots])
-    minutes = " UNION ALL ".join(minute_runs.minutes_sql(lo, hi) for lo, hi in windows)
-    in_runs = (
-        f"""UNION ALL
-            SELECT user_id, ts, end_us FROM ({minutes}) WHERE {where} AND {near}"""
-        if runs
-        else ""
-    )
-    return f"""
-        SELECT unnest(range(greatest({floor}, {first}), least(greatest(te, ts + 1), {last}),
-                            {SLOT_US})) AS slot,
-               user_id, ts, te
-        FROM (
-            SELECT user_id, ts, greatest(coalesce(end_us, ts + $heartbeat), ts) AS te
-            FROM events
-            WHERE {where} AND ts >= {first - HEARTBEAT_US} AND ts < {last} AND {near}
-            UNION ALL
-            SELECT user_id, ts, end_us
-            FROM events
-            WHERE {where} AND end_us > {first} AND ts < {last} AND NOT {near}
-            {in_runs}
-        )"""
+    parts = [
+        f"""SELECT user_id, ts, {te} FROM events
+            WHERE {where} AND ts >= {first - HEARTBEAT_US} AND ts < {last} AND {near}"""
+    ]
+    if spans:
+        parts.append(
+            f"""SELECT user_id, ts, end_us FROM events
+                WHERE {where} AND end_us > {first} AND ts < {last} AND NOT {near}"""
+        )
+    return " UNION ALL ".join([*parts, *minutes(near)])
 
 
 def _merged(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -283,14 +338,19 @@ def _merged(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _swept(found: dict[str, Any], buckets: list[int]) -> CellColumns:
-    """The counts and unions per piece and user of ``found`` (sorted by piece, user, start)."""
-    piece = np.asarray(found["piece"], dtype=np.int64)
+def _swept(
+    piece: np.ndarray[Any, Any],
+    users: np.ndarray[Any, Any],
+    ts: np.ndarray[Any, Any],
+    te: np.ndarray[Any, Any],
+    a: np.ndarray[Any, Any],
+    b: np.ndarray[Any, Any],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
+    """Per (piece, user) group of the rows (sorted by piece, user, start; the pieces
+    ``[a, b)`` of each row): the group's first row, its count and its union, or None
+    for no rows."""
     if not len(piece):
-        return CellColumns.of(())
-    users = np.asarray(found["user_id"], dtype=object)
-    ts, te = (np.asarray(found[c], dtype=np.int64) for c in ("ts", "te"))
-    a, b = (np.asarray(found[c], dtype=np.int64) for c in ("a", "b"))
+        return None
     first = np.ones(len(piece), dtype=bool)
     first[1:] = (piece[1:] != piece[:-1]) | (users[1:] != users[:-1])
     group = np.cumsum(first) - 1
@@ -306,12 +366,7 @@ def _swept(found: dict[str, Any], buckets: list[int]) -> CellColumns:
     starts = np.flatnonzero(first)
     counts = np.add.reduceat((ts >= a).astype(np.int64), starts)
     durations = np.add.reduceat(added, starts)
-    return CellColumns(
-        bucket=np.asarray(buckets, dtype=np.int64)[piece[starts]],
-        user_id=[str(user) for user in users[starts].tolist()],
-        count=counts.astype(np.int64),
-        duration_us=durations.astype(np.int64),
-    )
+    return starts, counts.astype(np.int64), durations.astype(np.int64)
 
 
 def active_users(con: duckdb.DuckDBPyConnection, start: int, end: int, filters: Filters) -> int:

@@ -44,14 +44,17 @@ def _floor_minute(x: int) -> int:
     return x - x % MINUTE_US  # Python's % floors, also before 1970
 
 
-def minutes_sql(lo: int | None = None, hi: int | None = None, schema: str = "") -> str:
+def minutes_sql(
+    lo: int | None = None, hi: int | None = None, schema: str = "", runs: str | None = None
+) -> str:
     """SQL: the minutes of the runs that overlap ``[lo, hi)`` (either bound None: open), as
     events (:data:`COLUMNS`): only those minutes that overlap it, each one minute long.
 
     The runs are chosen before any is listed, so a short range lists a few minutes.
-    ``schema`` prefixes the table's name (``store.main.``; default: none).
+    ``schema`` prefixes the table's name (``store.main.``; default: none). ``runs``:
+    a condition on the runs' ``ts`` and ``end_us`` that chooses fewer of them.
     """
-    where, first, stop = [], "ts", "end_us"
+    where, first, stop = [] if runs is None else [f"({runs})"], "ts", "end_us"
     if hi is not None:
         where.append(f"ts < {int(hi)}")
         stop = f"least(end_us, {int(hi)})"

@@ -134,8 +134,9 @@ class Reading:
         if pieces is None:
             return None
         known = self._rollups_count_every_event()  # so every stored category is known
+        runs, spans = self._stored_kinds()
         with self._reading():
-            return edges_mod.cells(self.con, pieces, filters, known=known, runs=self.has_runs)
+            return edges_mod.cells(self.con, pieces, filters, known=known, runs=runs, spans=spans)
 
     def rollup_active_users(
         self, start: int, end: int, filters: Filters, heartbeat_us: int
@@ -211,6 +212,22 @@ class Reading:
                 return rollup_answers.counted(self.con) == total
 
         return self.held("rollups_count_every_event", read)
+
+    def _stored_kinds(self) -> tuple[bool, bool]:
+        """Whether the store holds runs of minutes (rows, not only their table), and
+        whether some stored event has an end: the reads near a cut slot skip what is not."""
+
+        def read() -> tuple[bool, bool]:
+            with self._reading():
+                runs = self.has_runs and bool(
+                    self.con.execute(f"SELECT EXISTS (FROM {minute_runs.TABLE})").fetchall()[0][0]
+                )
+                spans = self.con.execute(
+                    "SELECT EXISTS (FROM events WHERE end_us IS NOT NULL)"
+                ).fetchall()[0][0]
+            return runs, bool(spans)
+
+        return self.held("stored_kinds", read)
 
     def extent(self) -> tuple[int, int | None]:
         """How many events the store holds, and the latest one's time (µs), if any."""
