@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from activity_report.server.reader import StoreReader
 from activity_report.store import Store
 
 from .conftest import SAMPLE, run_cli
@@ -78,3 +79,42 @@ def test_a_store_opened_again_sees_what_was_written_meanwhile(db: Path, tmp_path
     with Store.open(db, read_only=True) as store:
         after = store.users()
     assert set(after) - set(before) == {"new-user"}
+
+
+def _add_user(db: Path, folder: Path) -> None:
+    extra = folder / "more.csv"
+    extra.write_text("id,name,username\nnew-user,New,new\n", encoding="utf-8")
+    run = run_cli("users", "import", str(extra), "--db", str(db))
+    assert run.exit_code == 0, run.stderr
+
+
+def test_a_released_store_lets_a_writer_in_and_sees_its_writes_when_held_again(
+    db: Path, tmp_path: Path
+) -> None:
+    with Store.open(db, read_only=True) as store:
+        connection = store.con
+        before = store.users()
+        store.release()
+        assert not store.attached
+        _add_user(db, tmp_path)  # the file is free: the writer gets it
+        store.hold()
+        assert store.con is connection  # the same DuckDB, the file attached again
+        assert set(store.users()) - set(before) == {"new-user"}  # not the users read before
+
+
+def test_the_server_keeps_its_duckdb_between_windows_and_a_writer_gets_in(
+    db: Path, tmp_path: Path
+) -> None:
+    reader = StoreReader(db)
+    try:
+        with reader.cursor() as (cursor, _):
+            before = reader.store(cursor).users()
+            connection = reader._store.con if reader._store else None
+        with reader._cond:
+            reader._close()  # the window is over
+        _add_user(db, tmp_path)
+        with reader.cursor() as (cursor, _):
+            assert reader._store is not None and reader._store.con is connection
+            assert set(reader.store(cursor).users()) - set(before) == {"new-user"}
+    finally:
+        reader.stop()

@@ -5,7 +5,9 @@ store read-only and shares that connection among the requests of a short
 window (``hold`` seconds); then it lets the window's requests finish, closes
 the store and waits ``gap`` seconds before it opens it again, so that a
 writer waiting for the store (``ingest``, ``users import``, ``tokens``) gets
-it. When idle it closes the store too. While a writer holds the store, a
+it. When idle it closes the store too. Closing detaches the store's file
+from the server's DuckDB, which stays: opening attaches the file again,
+which costs a few milliseconds where a new DuckDB costs tens. While a writer holds the store, a
 request waits, trying again every ``retry`` seconds, for up to
 ``busy_timeout`` seconds; past that it fails as :data:`.Kind.unavailable`
 (HTTP 503 with Retry-After). The first window opened after the writer's
@@ -58,7 +60,8 @@ class StoreReader:
         self.timing = timing or Timing()
         self.limits = limits
         self._cond = threading.Condition()
-        self._store: Store | None = None
+        self._store: Store | None = None  # the open store, while a window lasts
+        self._kept: Store | None = None  # the connection kept between windows, detached
         self._opened_at = 0.0
         self._closed_at = 0.0
         self._active = 0
@@ -79,6 +82,9 @@ class StoreReader:
             self._janitor.join(timeout=5)
         with self._cond:
             self._close()
+            if self._kept is not None:
+                self._kept.close()
+                self._kept = None
 
     def _close_idle(self) -> None:
         while not self._stop.wait(self.timing.hold / 4):
@@ -158,7 +164,11 @@ class StoreReader:
 
     def _open(self) -> None:
         try:
-            self._store = Store.open(self.path, read_only=True, limits=self.limits)
+            if self._kept is None:
+                self._store = Store.open(self.path, read_only=True, limits=self.limits)
+            else:
+                self._kept.hold()
+                self._store, self._kept = self._kept, None
         except ActivityReportError as exc:  # said to clients: no path, no process id
             raise public.store_error(exc, self.path) from None
         self._opened_at = time.monotonic()
@@ -166,7 +176,12 @@ class StoreReader:
 
     def _close(self) -> None:
         if self._store is not None:
-            self._store.close()
+            try:
+                self._store.release()
+            except BaseException:
+                self._store.close()  # a connection that cannot detach is not kept
+            else:
+                self._kept = self._store
             self._store = None
             self._closed_at = time.monotonic()
             self._cond.notify_all()

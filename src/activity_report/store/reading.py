@@ -38,6 +38,8 @@ class Reading:
 
         def _attach(self) -> None: ...
 
+        def _detach(self) -> None: ...
+
         def _reading(self) -> AbstractContextManager[None]: ...
 
     def held(self, name: str, read: Callable[[], T]) -> T:
@@ -79,6 +81,13 @@ class Reading:
         """Attach the store until it is closed, unless it is attached already."""
         if not self.attached:
             self._attach()
+
+    def release(self) -> None:
+        """Detach the store's file, keeping the connection: another process may then
+        write the file, and :meth:`hold` attaches it again (its writes seen) without
+        the cost of a new DuckDB. What was read while held is forgotten."""
+        self.memo.clear()
+        self._detach()
 
     @property
     def has_runs(self) -> bool:
