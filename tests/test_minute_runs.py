@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from activity_report.store import Store
+from activity_report.store import edges as edges_mod
 
 from .conftest import run_cli, write_csv
 
@@ -138,6 +139,19 @@ def test_runs_over_several_ingests_report_as_the_union_of_their_minutes(
     with duckdb.connect(str(db), read_only=True) as con:  # maximal runs, one per run
         kept = con.execute("SELECT ts, end_us, user_id, category, org FROM minute_runs").fetchall()
     assert sorted(kept, key=str) == sorted(runs_of(stored), key=str)
+
+
+def test_runs_near_cut_slots_read_in_one_scan_of_them_all_report_as_their_minutes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(edges_mod, "SCANS", 0)  # the way of more cut slots than a few
+    rng = random.Random(7)
+    db = tmp_path / "store.duckdb"
+    minutes = set.union(*(sessions(rng, 30, BASE + 120 + 60 * i) for i in range(3)))
+    ingest_runs(db, minutes)
+    with Store.open(db, read_only=True) as store:
+        assert store._stored_kinds() == (True, False)  # runs, and no event of the table
+    assert_same_reports(db, minutes_file(tmp_path / "expected.csv", minutes))
 
 
 def test_a_session_stored_open_and_read_again_closed_counts_once_with_its_real_end(
