@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from activity_report.server.answers import DEFAULT_MAX_CELLS, Answers
+from activity_report.backends.duckdb import StoreSource
+from activity_report.backends.protocol import Filters
+from activity_report.server.answers import (
+    DEFAULT_MAX_CELLS,
+    Answers,
+    BoundedSource,
+    TooManyCells,
+)
+from activity_report.sources import CATEGORIES
+from activity_report.store import Store
+from activity_report.store.rollups import HEARTBEAT_US
 
 from .conftest import run_cli, write_csv
 from .test_server import ACTIVITY, start_server, stop
@@ -145,3 +156,30 @@ def test_the_answer_cache_evicts_by_bytes() -> None:
     none.put("a", b"")
     none.put("b", b"b")
     assert none.get("b") is None
+
+
+def test_active_users_are_counted_only_when_every_user_might_not_fit(
+    dense: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, _ = dense
+    counted: list[int] = []
+    real = StoreSource.active_users
+
+    def counting(self: StoreSource, *args: Any) -> int:
+        users = real(self, *args)
+        counted.append(users)
+        return users
+
+    monkeypatch.setattr(StoreSource, "active_users", counting)
+    day = 86_400_000_000
+    edges = [1_656_633_600_000_000 + i * day for i in range(3)]  # 2022-07-01, 2 days
+    every = Filters(categories=CATEGORIES)
+    with Store.open(db, read_only=True) as store:
+        assert store.users_at_most() == USERS
+        # 2 buckets x 300 users fit in 600 cells: nothing counted.
+        BoundedSource(store, max_cells=2 * USERS).cells(edges, every, HEARTBEAT_US)
+        assert counted == []
+        # In 599 they might not: the active users are counted, and they do not fit.
+        with pytest.raises(TooManyCells):
+            BoundedSource(store, max_cells=2 * USERS - 1).cells(edges, every, HEARTBEAT_US)
+        assert counted == [USERS]

@@ -3,7 +3,8 @@
 A report's JSON holds a cell per bucket and active user. Before any cell is
 computed, :class:`BoundedSource` counts the users active in the range (from
 the store's rollups, a few rows per user, where they can tell; else one
-aggregate over the events it would read) and refuses, with a 400 that says
+aggregate over the events it would read; not at all when every user the
+store holds would fit in every bucket) and refuses, with a 400 that says
 the size and how to narrow the request, a report that could hold more than
 ``max_cells`` cells (buckets x users; the real answer holds at most that
 many). The answers kept for repeated requests (:class:`Answers`) are bounded
@@ -58,9 +59,12 @@ class BoundedSource(StoreSource):
         buckets = len(edges_us) - 1
         if buckets > 0:
             self._check()
-            users = self.active_users(edges_us, filters, heartbeat_us)
-            if buckets * users > self.max_cells:
-                raise TooManyCells(buckets, users, self.max_cells)
+            # Every user of the store in every bucket would fit: no need to count them.
+            most = self.store.users_at_most()
+            if most is None or buckets * most > self.max_cells:
+                users = self.active_users(edges_us, filters, heartbeat_us)
+                if buckets * users > self.max_cells:
+                    raise TooManyCells(buckets, users, self.max_cells)
         return super().cells(edges_us, filters, heartbeat_us)
 
 

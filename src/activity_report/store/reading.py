@@ -222,6 +222,19 @@ class Reading:
 
         return self.held("rollups_count_every_event", read)
 
+    def users_at_most(self) -> int | None:
+        """How many users the stored events have at most, or None when unknown cheaply:
+        the users the rollups number, when they count every stored event (so number
+        the user of each)."""
+
+        def read() -> int | None:
+            if not self._rollups_count_every_event():
+                return None
+            with self._reading():
+                return int(self.con.execute("SELECT count(*) FROM rollup_users").fetchall()[0][0])
+
+        return self.held("users_at_most", read)
+
     def _stored_kinds(self) -> tuple[bool, bool]:
         """Whether the store holds runs of minutes (rows, not only their table), and
         whether some stored event has an end: the reads near a cut slot skip what is not."""
