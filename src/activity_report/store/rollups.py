@@ -24,11 +24,12 @@ reused), so the rollups group integers and names are joined to the few
 result rows at the end. ``rollups_daily`` holds the same sums per UTC day
 (a day is single when all its slots are, of one category and organization):
 a report whose bucket edges are all UTC midnights (days, weeks and months in
-UTC) reads a 96th of the rows. Both tables are written grouped by filter
-(category, org), each filter's rows in slot (day) order, so a report's
-filter and time range read a contiguous run of row groups and skip the
-others by their min/max statistics (the daily rows also in user order; the
-slot rows of a slot in any order, which spares a third of their sort).
+UTC) reads a 96th of the rows. Both tables are written in slot (day)
+order, so a report's time range reads a contiguous run of row groups and
+skips the others by their min/max statistics, and picks its filter's rows
+there: a single row answers every filter, so grouped by filter they would
+be spread over every group (the daily rows of a day in user order; the slot
+rows of a slot in any order, which spares a part of their sort).
 
 A report is answered from the rollups when its bucket edges are all slot
 edges, the heartbeat is the default, the category is one or any, at most one
@@ -88,10 +89,9 @@ TABLES = (
 #: is answered from its events.
 STEP = "0010_shared_rollups"
 
-#: The order rows are written in (see the module's docstring): daily rows by names,
-#: slot rows by the numbers of :func:`_share`.
-_ORDER = "category NULLS FIRST, org NULLS FIRST"
-_SLOT_ORDER = "cid, oid, slot"
+#: The order rows are written in (see the module's docstring).
+_DAY_ORDER = "day, uid"
+_SLOT_ORDER = "slot"
 
 #: DuckDB's memory for an ingest's refresh without ``--memory-limit``.
 MEMORY_LIMIT = "1GiB"
@@ -240,21 +240,21 @@ def _prepare(
             ),
             days AS (
                 SELECT uid, day, bool_and(single) AND min(category) = max(category)
-                                 AND min(org) = max(org) AS one
+                                 AND min(org) = max(org) AS one,
+                       min(category) AS category, min(org) AS org,
+                       sum(count) AS count, sum(duration) AS duration
                 FROM parts GROUP BY uid, day
-            ),
-            copies AS (
-                SELECT p.*, d.one,
-                       unnest(CASE WHEN p.single AND NOT d.one THEN [0, 1, 2, 3] ELSE [0] END)
-                           AS copy
-                FROM parts p JOIN days d USING (uid, day)
             )
+            SELECT day, category, org, uid, count, duration, true AS single FROM days WHERE one
+            UNION ALL
             SELECT day, CASE WHEN copy % 2 = 0 THEN category END AS category,
                    CASE WHEN copy < 2 THEN org END AS org, uid,
-                   sum(count) AS count, sum(duration) AS duration, one AS single
-            FROM copies
+                   sum(count) AS count, sum(duration) AS duration, false AS single
+            FROM (SELECT p.*,
+                         unnest(CASE WHEN p.single THEN [0, 1, 2, 3] ELSE [0] END) AS copy
+                  FROM parts p SEMI JOIN (SELECT uid, day FROM days WHERE NOT one) USING (uid, day))
             GROUP BY ALL
-            ORDER BY {_ORDER}, day, uid""",
+            ORDER BY {_DAY_ORDER}""",
         _names(con),
     )
     # Sorted by the numbers, the names looked up after: the sort moves no text.
