@@ -406,12 +406,16 @@ def _compute(
     """
     params = {"known": list(sources.CATEGORIES), "heartbeat": HEARTBEAT_US}
     near = f"SELECT *, 1 AS w FROM ({_near(relation, after, before)})"
+    # The organizations: those of the runs that meet the range, each a piece or more.
+    orgs = f"SELECT user_id, org FROM ({_near(relation, after, before)})"
     if runs is not None:
         near += f" UNION ALL {_run_pieces(runs, after, before)}"
+        orgs += f""" UNION ALL SELECT user_id, org FROM ({runs})
+                     WHERE ts < {before} AND end_us > {after}"""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_orgs AS
             SELECT org, CAST(row_number() OVER () AS INTEGER) AS oid
-            FROM (SELECT DISTINCT e.org FROM ({near}) e SEMI JOIN rollup_scope s USING (user_id)
+            FROM (SELECT DISTINCT e.org FROM ({orgs}) e SEMI JOIN rollup_scope s USING (user_id)
                   WHERE e.org IS NOT NULL)"""
     )
     con.execute(
