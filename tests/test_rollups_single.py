@@ -44,6 +44,11 @@ ROWS = [
     # u7: each slot single, of another category and org: the day mixed.
     ("2024-01-01T10:00:00Z", "u7", "ide", "o1", ""),
     ("2024-01-01T11:00:00Z", "u7", "app", "o2", ""),
+    # u8, u9: single slots of one category in two orgs, of one org in two categories.
+    ("2024-01-01T10:00:00Z", "u8", "ide", "o1", ""),
+    ("2024-01-01T12:00:00Z", "u8", "ide", "o2", ""),
+    ("2024-01-01T10:00:00Z", "u9", "ide", "o1", ""),
+    ("2024-01-01T12:00:00Z", "u9", "app", "o1", ""),
 ]
 
 
@@ -100,6 +105,14 @@ def test_only_a_slot_of_one_category_and_one_org_is_a_single_row(
         (None, None), ("ide", None), ("app", None), (None, "o1"), (None, "o2"),
         ("ide", "o1"), ("app", "o2"),
     )  # fmt: skip
+    assert slots[("u8", A + 8 * SLOT)] == [("ide", "o2", True)]
+    assert days[("u8", DAY)] == mixed(
+        (None, None), ("ide", None), (None, "o1"), (None, "o2"), ("ide", "o1"), ("ide", "o2")
+    )
+    assert slots[("u9", A + 8 * SLOT)] == [("app", "o1", True)]
+    assert days[("u9", DAY)] == mixed(
+        (None, None), ("ide", None), ("app", None), (None, "o1"), ("ide", "o1"), ("app", "o1")
+    )
     for user in ("u2", "u3", "u4", "u5"):
         assert not any(single for _, _, single in days[(user, DAY)]), user
     assert_reports_as_files(db, log)
