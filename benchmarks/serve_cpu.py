@@ -10,6 +10,10 @@ machine's other work changes far less than latency. Every answer of one
 server must equal, byte for byte, the other's answer to the same query.
 
     python benchmarks/serve_cpu.py --db STORE --code before=../main/src --code after=src
+
+A build whose schema differs from the other's reads a store of its own:
+``--store after=COPY`` (a copy of ``--db`` that build has upgraded); the
+answers must still be equal.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ class Server:
 
 def start(label: str, src: str, db: Path) -> Server:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
+    env = build_env(src)
     process = subprocess.Popen(
         [sys.executable, "-m", "activity_report", "serve", "--db", str(db), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -53,12 +57,21 @@ def start(label: str, src: str, db: Path) -> Server:
     return Server(label, src, process, url)
 
 
+def build_env(src: str) -> dict[str, str]:
+    """The environment that runs the ``activity_report`` package of ``src``."""
+    return {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--db", required=True, help="the store")
     parser.add_argument(
         "--code", action="append", required=True, metavar="LABEL=SRC",
         help="a build to measure: a label and the folder holding its activity_report package",
+    )  # fmt: skip
+    parser.add_argument(
+        "--store", action="append", default=[], metavar="LABEL=DB",
+        help="the store of one build, instead of --db (a copy it has upgraded)",
     )  # fmt: skip
     parser.add_argument("--requests", type=int, default=30, help="answers per workload and round")
     parser.add_argument("--rounds", type=int, default=3)
@@ -71,11 +84,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     moment = datetime.fromisoformat
     loads = workloads(moment(info["first_event"]), moment(info["last_event"]), orgs)
     names = [name.strip() for name in args.workloads.split(",")]
-    token = cli("tokens", "create", "--name", f"cpu-{os.getpid()}", "--db", str(db)).strip()
-    servers = []
+    stores = {label: Path(path) for label, _, path in (s.partition("=") for s in args.store)}
+    servers, tokens = [], {}
     for code in args.code:
         label, _, src = code.partition("=")
-        servers.append(start(label, src, db))
+        store = stores.get(label, db)
+        name = f"cpu-{os.getpid()}-{label}"
+        made = subprocess.run(
+            [sys.executable, "-m", "activity_report", "tokens", "create", "--name", name,
+             "--db", str(store)],
+            capture_output=True, text=True, check=True, env=build_env(src),
+        )  # fmt: skip
+        tokens[label] = made.stdout.strip()
+        servers.append(start(label, src, store))
     load_before = os.getloadavg()
     differ = 0
     try:
@@ -83,13 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             queries = loads[name]
             for server in servers:  # warm-up, numbered apart from the measured queries
                 for i in range(3):
-                    ask(server, token, queries(10**6 + i))
+                    ask(server, tokens[server.label], queries(10**6 + i))
             for round_ in range(args.rounds):
                 first = round_ * args.requests
                 bodies: list[list[bytes]] = []
                 for server in servers:
                     before, started = cpu_seconds(server.process.pid), time.perf_counter()
-                    answers = [ask(server, token, queries(first + i)) for i in range(args.requests)]
+                    answers = [
+                        ask(server, tokens[server.label], queries(first + i))
+                        for i in range(args.requests)
+                    ]
                     took = time.perf_counter() - started
                     cpu = cpu_seconds(server.process.pid) - before
                     server.cpu_ms.setdefault(name, []).append(cpu * 1000 / args.requests)

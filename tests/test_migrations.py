@@ -223,6 +223,7 @@ SHIPPED = {
     "0007_orgs": "68598332fe52",
     "0008_one_version_record": "8aa3de3523d6",
     "0009_minute_runs": "71623cb683d2",
+    "0010_shared_rollups": "8764a947ad67",
 }
 
 

@@ -62,14 +62,35 @@ def write(path: Path, rows: Sequence[tuple[str, ...]]) -> Path:
 
 
 def rollups(db: Path, table: str = "rollups") -> list[tuple[Any, ...]]:
-    """The rows of ``table`` (``rollups`` or ``rollups_daily``) with user ids for numbers."""
+    """The rows of ``table`` (``rollups`` or ``rollups_daily``) with user ids for numbers,
+    one per filter: a single row as the four it stands for (see :func:`stored`)."""
+    time = "slot" if table == "rollups" else "day"
+    rows = f"SELECT {time} AS t, category, org, uid, count, duration, single FROM {table}"
+    return query(
+        db,
+        f"""SELECT r.t, r.category, r.org, u.user_id, r.count, r.duration FROM (
+                SELECT t, category, org, uid, count, duration FROM ({rows})
+                UNION ALL SELECT t, NULL, org, uid, count, duration FROM ({rows}) WHERE single
+                UNION ALL SELECT t, category, NULL, uid, count, duration FROM ({rows}) WHERE single
+                UNION ALL SELECT t, NULL, NULL, uid, count, duration FROM ({rows}) WHERE single
+            ) r JOIN rollup_users u USING (uid) ORDER BY ALL""",
+    )
+
+
+def stored(db: Path, table: str = "rollups") -> list[tuple[Any, ...]]:
+    """The rows of ``table`` as stored, ``single`` included, with user ids for numbers."""
+    time = "slot" if table == "rollups" else "day"
+    return query(
+        db,
+        f"SELECT r.{time}, r.category, r.org, u.user_id, r.count, r.duration, r.single "
+        f"FROM {table} r JOIN rollup_users u USING (uid) ORDER BY ALL",
+    )
+
+
+def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        time = "slot" if table == "rollups" else "day"
-        return con.execute(
-            f"SELECT r.{time}, r.category, r.org, u.user_id, r.count, r.duration "
-            f"FROM {table} r JOIN rollup_users u USING (uid) ORDER BY ALL"
-        ).fetchall()
+        return con.execute(sql).fetchall()
     finally:
         con.close()
 
@@ -122,6 +143,9 @@ def test_rollups_answer_as_the_events_do(
             ingest(many, piece)
         assert rollups(many) == rollups(one)
         assert rollups(many, "rollups_daily") == rollups(one, "rollups_daily")
+        # Which rows are single depends on the numbers only, not on the ingests.
+        assert stored(many) == stored(one)
+        assert stored(many, "rollups_daily") == stored(one, "rollups_daily")
         assert sorted(rollups(one, "rollups_daily"), key=repr) == daily_sums(rollups(one))
         for _ in range(3):
             zone = rng.choice(ZONES)

@@ -369,23 +369,37 @@ def runs_sql() -> str:
         ),
         -- Overlapping or touching spans of a user, category and organization
         -- merge into runs, so each minute comes out once: a window over the
-        -- sessions costs far less than a DISTINCT over their minutes. Equal
-        -- spans are one first, so that the order of the windows is total.
-        distinct_spans AS (SELECT DISTINCT * FROM spans),
+        -- sessions costs far less than a DISTINCT over their minutes. Each
+        -- (user, organization, category) is numbered first, so the windows
+        -- partition and the runs group integers, not text. Equal spans are
+        -- one first, so that the order of the windows is total.
+        keys AS (
+            SELECT user_id, org, category, CAST(row_number() OVER () AS INTEGER) AS k
+            FROM (SELECT DISTINCT user_id, org, category FROM spans)
+        ),
+        distinct_spans AS (
+            SELECT DISTINCT k.k, s.first_m, s.last_m
+            FROM spans s JOIN keys k
+              ON s.user_id IS NOT DISTINCT FROM k.user_id AND s.org IS NOT DISTINCT FROM k.org
+             AND s.category IS NOT DISTINCT FROM k.category
+        ),
         reaches AS (
             SELECT *, max(last_m) OVER (
-                PARTITION BY user_id, org, category ORDER BY first_m, last_m
+                PARTITION BY k ORDER BY first_m, last_m
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
             FROM distinct_spans
         ),
         numbered AS (
             SELECT *, sum(CASE WHEN reach IS NULL OR first_m > reach + 1 THEN 1 ELSE 0 END)
-                OVER (PARTITION BY user_id, org, category ORDER BY first_m, last_m
-                      ROWS UNBOUNDED PRECEDING) AS run
+                OVER (PARTITION BY k ORDER BY first_m, last_m ROWS UNBOUNDED PRECEDING) AS run
             FROM reaches
+        ),
+        runs AS (
+            SELECT k, min(first_m) AS first_m, max(last_m) AS last_m
+            FROM numbered GROUP BY k, run
         )
-        SELECT user_id, org, category, min(first_m) AS first_m, max(last_m) AS last_m
-        FROM numbered GROUP BY user_id, org, category, run
+        SELECT k.user_id, k.org, k.category, r.first_m, r.last_m
+        FROM runs r JOIN keys k USING (k)
     """
 
 

@@ -340,11 +340,14 @@ class Store(Reading):
                         {"name": name, "now": datetime.now(UTC)},
                     )
         steps = schema.MIGRATIONS
+        # The rollups are computed once, by the last pending step that makes them anew.
+        refills = [s.name for s in steps if s.refills_rollups and s.name not in self.applied]
+        last_refill = refills[-1] if refills else None
         for step in steps:
             if step.name in self.applied:
                 continue
             with self.atomic():
-                step.apply(con)
+                step.apply(con, refill=step.name == last_refill)
                 con.execute(
                     "INSERT INTO migrations VALUES ($name, $now)",
                     {"name": step.name, "now": datetime.now(UTC)},

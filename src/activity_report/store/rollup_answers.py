@@ -34,17 +34,24 @@ def answerable(edges: Sequence[int], filters: Filters, heartbeat_us: int) -> boo
 
 
 def filter_sql(filters: Filters, params: dict[str, object]) -> str:
-    """SQL: the rollup rows of ``filters`` (one that :func:`answerable` accepts)."""
+    """SQL: the rollup rows of ``filters`` (one that :func:`answerable` accepts).
+
+    A single row (see :mod:`.rollups`) holds its category and organization
+    and stands for any category and all organizations too.
+    """
     clauses = []
-    if set(filters.categories) == set(sources.CATEGORIES):
-        clauses.append("category IS NULL")
+    every = set(filters.categories) == set(sources.CATEGORIES)
+    if every and filters.orgs is None:
+        clauses.append("((category IS NULL AND org IS NULL) OR single)")
+    elif every:
+        clauses.append("org = $org AND (category IS NULL OR single)")
+    elif filters.orgs is None:
+        clauses.append("category = $category AND (org IS NULL OR single)")
     else:
-        clauses.append("category = $category")
+        clauses.append("category = $category AND org = $org")
+    if not every:
         params["category"] = filters.categories[0]
-    if filters.orgs is None:
-        clauses.append("org IS NULL")
-    else:
-        clauses.append("org = $org")
+    if filters.orgs is not None:
         params["org"] = filters.orgs[0]
     if filters.users is not None:
         clauses.append("uid IN (SELECT uid FROM rollup_users WHERE list_contains($users, user_id))")
@@ -108,7 +115,7 @@ def counted(con: duckdb.DuckDBPyConnection) -> int:
     return int(
         con.execute(
             "SELECT coalesce(sum(count), 0) FROM rollups_daily "
-            "WHERE category IS NULL AND org IS NULL"
+            "WHERE (category IS NULL AND org IS NULL) OR single"
         ).fetchall()[0][0]
     )
 

@@ -11,18 +11,25 @@ Durations add up over disjoint slots but not across categories or
 organizations, so each row is keyed by the filter it was computed for:
 ``category`` one of the five known categories, or NULL for any of them;
 ``org`` one organization, or NULL for all (events without an organization
-are only in the NULL rows). A 15-minute UTC slot lines up with every time
-zone offset in use, so calendar buckets in any zone are whole slots.
+are only in the NULL rows). A user's slot whose events are all of one
+category and one organization has the same numbers under the four filters
+it meets, and none under the others: it is one row, ``single`` true, of its
+category and organization, that stands for all four (see :func:`_share`).
+Every other slot has a row per filter, ``single`` false. A 15-minute UTC
+slot lines up with every time zone offset in use, so calendar buckets in any
+zone are whole slots.
 
 Users are numbered (``rollup_users``: ``uid``, ``user_id``; a number is never
 reused), so the rollups group integers and names are joined to the few
-result rows at the end. ``rollups_daily`` holds the same sums per UTC day:
+result rows at the end. ``rollups_daily`` holds the same sums per UTC day
+(a day is single when all its slots are, of one category and organization):
 a report whose bucket edges are all UTC midnights (days, weeks and months in
-UTC) reads a 96th of the rows. Both tables are written grouped by filter
-(category, org), each filter's rows in slot (day) order, so a report's
-filter and time range read a contiguous run of row groups and skip the
-others by their min/max statistics (the daily rows also in user order; the
-slot rows of a slot in any order, which spares a third of their sort).
+UTC) reads a 96th of the rows. Both tables are written in slot (day)
+order, so a report's time range reads a contiguous run of row groups and
+skips the others by their min/max statistics, and picks its filter's rows
+there: a single row answers every filter, so grouped by filter they would
+be spread over every group (the daily rows of a day in user order; the slot
+rows of a slot in any order, which spares a part of their sort).
 
 A report is answered from the rollups when its bucket edges are all slot
 edges, the heartbeat is the default, the category is one or any, at most one
@@ -64,7 +71,8 @@ TABLES = (
         org VARCHAR,
         uid INTEGER NOT NULL,
         count BIGINT NOT NULL,
-        duration BIGINT NOT NULL
+        duration BIGINT NOT NULL,
+        single BOOLEAN NOT NULL
     )""",
     """CREATE TABLE rollups_daily (
         day BIGINT NOT NULL,
@@ -72,16 +80,18 @@ TABLES = (
         org VARCHAR,
         uid INTEGER NOT NULL,
         count BIGINT NOT NULL,
-        duration BIGINT NOT NULL
+        duration BIGINT NOT NULL,
+        single BOOLEAN NOT NULL
     )""",
 )
 
 #: The migration step that made these tables (:mod:`.schema`): a store without it
 #: is answered from its events.
-STEP = "0004_rollup_levels"
+STEP = "0010_shared_rollups"
 
 #: The order rows are written in (see the module's docstring).
-_ORDER = "category NULLS FIRST, org NULLS FIRST"
+_DAY_ORDER = "day, uid"
+_SLOT_ORDER = "slot"
 
 #: DuckDB's memory for an ingest's refresh without ``--memory-limit``.
 MEMORY_LIMIT = "1GiB"
@@ -211,41 +221,50 @@ def _prepare(
         int(x)
         for x in con.execute("SELECT min(day_lo), max(day_hi) FROM rollup_scope").fetchall()[0]
     )
-    names = {
-        "known": list(sources.CATEGORIES),
-        "orgs": [
-            row[0] for row in con.execute("SELECT org FROM rollup_orgs ORDER BY oid").fetchall()
-        ],
-    }
-    slots = "SELECT * FROM rollup_computed WHERE n > 0 OR duration > 0"
-    days = f"""SELECT uid, cid, oid, {_floor("slot", DAY_US)} AS slot, sum(n) AS n,
-                      sum(duration) AS duration
-               FROM ({slots}) GROUP BY ALL"""
+    _share(con)
+    stored = f"""SELECT {_floor("r.slot", DAY_US)} AS day, r.category, r.org, r.uid, r.count,
+                        r.duration, r.single
+                 FROM rollups r JOIN rollup_scope s USING (uid)
+                 WHERE r.slot >= {day_lo} AND r.slot < {day_hi}
+                   AND r.slot >= s.day_lo AND r.slot < s.day_hi
+                   AND (r.slot < s.lo OR r.slot >= s.hi)"""
     # Inlined, the bounds let the scan skip row groups of other slots.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_days_ready AS
-            SELECT day, category, org, uid, sum(n) AS count, sum(duration) AS duration
-            FROM (
-                SELECT slot AS day, {_NAMES}, uid, n, duration FROM ({_labelled(days)})
-                UNION ALL
-                SELECT {_floor("r.slot", DAY_US)}, r.category, r.org, r.uid, r.count, r.duration
-                FROM rollups r JOIN rollup_scope s USING (uid)
-                WHERE r.slot >= {day_lo} AND r.slot < {day_hi}
-                  AND r.slot >= s.day_lo AND r.slot < s.day_hi
-                  AND (r.slot < s.lo OR r.slot >= s.hi)
+            WITH parts AS (
+                SELECT day, {_NAMES}, uid, n AS count, duration, single
+                FROM (SELECT uid, cid, oid, {_floor("slot", DAY_US)} AS day, single,
+                             sum(n) AS n, sum(duration) AS duration
+                      FROM rollup_shared GROUP BY ALL)
+                UNION ALL {stored}
+            ),
+            days AS (
+                SELECT uid, day, bool_and(single) AND min(category) = max(category)
+                                 AND min(org) = max(org) AS one,
+                       min(category) AS category, min(org) AS org,
+                       sum(count) AS count, sum(duration) AS duration
+                FROM parts GROUP BY uid, day
             )
+            SELECT day, category, org, uid, count, duration, true AS single FROM days WHERE one
+            UNION ALL
+            SELECT day, CASE WHEN copy % 2 = 0 THEN category END AS category,
+                   CASE WHEN copy < 2 THEN org END AS org, uid,
+                   sum(count) AS count, sum(duration) AS duration, false AS single
+            FROM (SELECT p.*,
+                         unnest(CASE WHEN p.single THEN [0, 1, 2, 3] ELSE [0] END) AS copy
+                  FROM parts p SEMI JOIN (SELECT uid, day FROM days WHERE NOT one) USING (uid, day))
             GROUP BY ALL
-            ORDER BY {_ORDER}, day, uid""",
-        names,
+            ORDER BY {_DAY_ORDER}""",
+        _names(con),
     )
     # Sorted by the numbers, the names looked up after: the sort moves no text.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_slots_ready AS
-            SELECT slot, {_NAMES}, uid, n AS count, duration
-            FROM (SELECT * FROM ({_labelled(slots)}) ORDER BY cid, oid, slot)""",
-        names,
+            SELECT slot, {_NAMES}, uid, n AS count, duration, single
+            FROM (SELECT * FROM rollup_shared ORDER BY {_SLOT_ORDER})""",
+        _names(con),
     )
-    for table in ("rollup_computed", "rollup_plans", "rollup_orgs"):
+    for table in ("rollup_computed", "rollup_shared", "rollup_plans", "rollup_orgs"):
         con.execute(f"DROP TABLE {table}")
 
 
@@ -282,6 +301,66 @@ def apply(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("INSERT INTO rollups SELECT * FROM rollup_slots_ready")
     for table in PREPARED:
         con.execute(f"DROP TABLE {table}")
+
+
+def _names(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """The parameters of :data:`_NAMES`: the known categories and the refresh's organizations."""
+    return {
+        "known": list(sources.CATEGORIES),
+        "orgs": [
+            row[0] for row in con.execute("SELECT org FROM rollup_orgs ORDER BY oid").fetchall()
+        ],
+    }
+
+
+def _share(con: duckdb.DuckDBPyConnection) -> None:
+    """``rollup_shared``: the computed slots, one row where it stands for every filter.
+
+    A user's slot whose rows under the four filters it meets (any category
+    or its one, all organizations or its one) are equal, and that has no
+    other category or organization, is one row: its category, organization
+    and ``single`` true. Any other slot is its rows under each filter,
+    ``single`` false. Which it is follows from the slot's numbers only, so
+    a store's rows do not depend on how its events were ingested.
+
+    Columns: ``slot``, ``cid``, ``oid``, ``uid``, ``n``, ``duration``, ``single``.
+    A user with one category and one organization throughout the refresh
+    has only single slots; for another, the rows computed for a slot are
+    (0, 0), and (c, 0) for each category unless one, (0, o) for each
+    organization unless one, (c, o) unless either is one (see
+    :func:`_labelled`): the slot is single when there are that many, equal,
+    of one category and one organization.
+    """
+    slots = """SELECT c.*, p.one_cid, p.one_oid
+               FROM rollup_computed c JOIN rollup_plans p USING (uid)
+               WHERE c.n > 0 OR c.duration > 0"""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE rollup_kinds AS
+            SELECT uid, slot, max(n) AS n, max(duration) AS duration,
+                   CASE WHEN one_cid > 0 THEN one_cid ELSE max(cid) END AS cid,
+                   CASE WHEN one_oid > 0 THEN one_oid ELSE max(oid) END AS oid,
+                   count(*) = (CASE WHEN one_cid > 0 THEN 1 ELSE 2 END)
+                              * (CASE WHEN one_oid > 0 THEN 1 ELSE 2 END)
+                   AND min(n) = max(n) AND min(duration) = max(duration)
+                   AND (one_cid > 0 OR (max(cid) > 0 AND min(cid) FILTER (cid > 0) = max(cid)))
+                   AND (one_oid > 0 OR (max(oid) > 0 AND min(oid) FILTER (oid > 0) = max(oid)))
+                       AS single
+            FROM ({slots}) WHERE one_cid = 0 OR one_oid = 0
+            GROUP BY uid, slot, one_cid, one_oid"""
+    )
+    mixed = """SELECT c.* FROM rollup_computed c
+               SEMI JOIN (SELECT uid, slot FROM rollup_kinds WHERE NOT single) k USING (uid, slot)
+               WHERE c.n > 0 OR c.duration > 0"""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE rollup_shared AS
+            SELECT slot, one_cid AS cid, one_oid AS oid, uid, n, duration, true AS single
+            FROM ({slots}) WHERE one_cid > 0 AND one_oid > 0
+            UNION ALL
+            SELECT slot, cid, oid, uid, n, duration, true FROM rollup_kinds WHERE single
+            UNION ALL
+            SELECT slot, cid, oid, uid, n, duration, false FROM ({_labelled(mixed)})"""
+    )
+    con.execute("DROP TABLE rollup_kinds")
 
 
 #: SQL: the names of the keys ``cid`` and ``oid`` (parameters ``$known`` and ``$orgs``).
@@ -327,12 +406,16 @@ def _compute(
     """
     params = {"known": list(sources.CATEGORIES), "heartbeat": HEARTBEAT_US}
     near = f"SELECT *, 1 AS w FROM ({_near(relation, after, before)})"
+    # The organizations: those of the runs that meet the range, each a piece or more.
+    orgs = f"SELECT user_id, org FROM ({_near(relation, after, before)})"
     if runs is not None:
         near += f" UNION ALL {_run_pieces(runs, after, before)}"
+        orgs += f""" UNION ALL SELECT user_id, org FROM ({runs})
+                     WHERE ts < {before} AND end_us > {after}"""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_orgs AS
             SELECT org, CAST(row_number() OVER () AS INTEGER) AS oid
-            FROM (SELECT DISTINCT e.org FROM ({near}) e SEMI JOIN rollup_scope s USING (user_id)
+            FROM (SELECT DISTINCT e.org FROM ({orgs}) e SEMI JOIN rollup_scope s USING (user_id)
                   WHERE e.org IS NOT NULL)"""
     )
     con.execute(

@@ -66,22 +66,48 @@ class Migration:
 
     ``refills_rollups``: the step made the rollup tables anew, so the stored
     events' rollups are computed (by this release: they are derived data,
-    defined by what they count, not by the step) in the step's transaction.
+    defined by what they count, not by the step) in the step's transaction,
+    unless a later step of the same upgrade makes them anew again (this
+    release writes the last shape only).
     """
 
     name: str
     statements: tuple[str, ...]
     refills_rollups: bool = False
 
-    def apply(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Run the step's SQL on ``con``, inside the caller's transaction."""
+    def apply(self, con: duckdb.DuckDBPyConnection, refill: bool = True) -> None:
+        """Run the step's SQL on ``con``, inside the caller's transaction.
+
+        ``refill``: compute the rollups, if the step refills them.
+        """
         for statement in self.statements:
             if "$by" in statement:
                 con.execute(statement, {"by": f"activity-report {__version__}"})
             else:
                 con.execute(statement)
-        if self.refills_rollups:
-            rollups.refresh(con, scope("SELECT * FROM events"))
+        if self.refills_rollups and refill:
+            tables = {
+                str(name)
+                for (name,) in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+                    "AND database_name = current_database()"
+                ).fetchall()
+            }
+            if (
+                "minute_runs" not in tables
+                or not con.execute("SELECT EXISTS (SELECT 1 FROM minute_runs)").fetchall()[0][0]
+            ):
+                rollups.refresh(con, scope("SELECT * FROM events"))
+                return
+            # The runs of minutes count too (step 0009).
+            rollups.refresh(
+                con,
+                scope(
+                    "SELECT ts, end_us, user_id FROM events "
+                    "UNION ALL SELECT ts, end_us, user_id FROM minute_runs"
+                ),
+                runs="SELECT user_id, category, org, ts, end_us FROM minute_runs",
+            )
 
 
 #: 0002: rollups per 15-minute slot, keyed by user id: their first shape, left
@@ -165,6 +191,33 @@ _MINUTE_RUNS_0009 = """CREATE TABLE minute_runs (
 )"""
 
 
+#: 0010: rollups whose user-slot (user-day) of one category and one organization is
+#: one row, ``single``, that stands for every filter; the others keep a row per filter.
+#: The step makes the tables anew, and this release computes their rows.
+_SHARED_ROLLUPS_0010 = (
+    "DROP TABLE rollups",
+    "DROP TABLE rollups_daily",
+    """CREATE TABLE rollups (
+        slot BIGINT NOT NULL,
+        category VARCHAR,
+        org VARCHAR,
+        uid INTEGER NOT NULL,
+        count BIGINT NOT NULL,
+        duration BIGINT NOT NULL,
+        single BOOLEAN NOT NULL
+    )""",
+    """CREATE TABLE rollups_daily (
+        day BIGINT NOT NULL,
+        category VARCHAR,
+        org VARCHAR,
+        uid INTEGER NOT NULL,
+        count BIGINT NOT NULL,
+        duration BIGINT NOT NULL,
+        single BOOLEAN NOT NULL
+    )""",
+)
+
+
 #: The schema, step by step. To change it, append a step (never edit or
 #: reorder one that has shipped): a name that sorts after the last one and the
 #: SQL, written out in the step and calling no code that may change later,
@@ -187,6 +240,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0007_orgs", (_ORGS_0007,)),
     Migration("0008_one_version_record", (_ONE_VERSION_RECORD_0008,)),
     Migration("0009_minute_runs", (_MINUTE_RUNS_0009,)),
+    Migration("0010_shared_rollups", _SHARED_ROLLUPS_0010, refills_rollups=True),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
