@@ -89,10 +89,9 @@ def compute(
 
 def collect(merged: DataFrame) -> list[Cell]:
     """The cells of :func:`cell_frame`, in (bucket, user) order."""
-    result = [
-        Cell(int(r["bucket"]), str(r["user_id"]), int(r["n"]), int(r["duration"]))
-        for r in merged.collect()
-    ]
+    # A Row is a tuple of (bucket, user_id, n, duration), already Python ints and
+    # text: unpacked by position, not looked up by name (a report may have 100k cells).
+    result = [Cell(bucket, user, n, duration) for bucket, user, n, duration in merged.collect()]
     return sorted(result, key=lambda c: (c.bucket, c.user_id))
 
 
@@ -185,4 +184,5 @@ def cell_frame(
         cut.groupBy("bucket", "user_id")
         .agg(F.sum("n").alias("n"), F.sum("d").alias("duration"))
         .where((F.col("n") > 0) | (F.col("duration") > 0))
+        .select("bucket", "user_id", "n", "duration")
     )
