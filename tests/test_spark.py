@@ -126,6 +126,46 @@ def test_bad_inputs_are_told_alike(spark: SparkSession, name: str) -> None:
     assert_same(duck, spark_run)
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in BAD_INPUTS.glob("*.csv")))
+def test_bad_inputs_in_a_given_range_are_told_alike(spark: SparkSession, name: str) -> None:
+    """With --start and --end the Spark engine observes the diagnostics during its
+    counting job: the same exit code, report and messages as DuckDB's all the same."""
+    args = ("--events", str(BAD_INPUTS / name), "--json", "--interval", "1 day")
+    assert_same(*both(*args, "--start", "2022-07-30", "--end", "2022-08-03"))
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_report_with_a_range_checks_and_counts_in_one_job(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strict: bool
+) -> None:
+    """Invalid rows, unknown categories in and out of the range: told as DuckDB tells them,
+    with no diagnostics job of their own (the counting job observes them)."""
+    from activity_report.backends.spark import diagnostics
+
+    rows = [
+        ("2024-01-01T10:00:00Z", "u", "IDE"),
+        ("2024-01-01T10:00:30Z", "u", " web-Terminal "),
+        ("2024-01-01T11:00:00Z", "v", "deploy"),
+        ("2024-01-01T11:00:00Z", "v", "deploy"),
+        ("2023-12-01T11:00:00Z", "v", "build"),
+        ("yesterday", "w", "app"),
+        ("2024-01-01T12:00:00Z", "", "app"),
+        ("2024-01-01T12:00:00Z", "w", ""),
+    ]
+    path = write_csv(tmp_path / "events.csv", ("time", "user_id", "category"), rows)
+    args = ("--events", str(path), "--start", "2024-01-01", "--end", "2024-01-02", "--json")
+    args += ("--interval", "1 hour", *(("--strict",) if strict else ()))
+    duck = run_cli(*args)
+
+    def separate_job(events: object) -> None:
+        raise AssertionError("the diagnostics ran a job of their own")
+
+    monkeypatch.setattr(diagnostics, "diagnose", separate_job)
+    assert duck.exit_code == (1 if strict else 0), duck.stderr
+    assert "invalid" in duck.stderr
+    assert_same(duck, run_cli(*args, "--engine", "spark"))
+
+
 @pytest.mark.parametrize("strict", [False, True])
 def test_times_beyond_microseconds_are_told_alike(
     spark: SparkSession, tmp_path: Path, strict: bool

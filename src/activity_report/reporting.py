@@ -16,7 +16,7 @@ from . import orgs as orgs_mod
 from . import sources
 from .backends.duckdb import connect as connect
 from .backends.protocol import EventSource, Filters
-from .errors import DataError, Notice
+from .errors import DataError, Notice, UsageError
 from .intervals import bucket_edges, ceil_to_unit, floor_to_unit, skipped_buckets
 from .model import Report, ReportMeta, UserInfo, build_report, to_api
 from .query import Query
@@ -93,6 +93,7 @@ def run(query: Query, source: EventSource) -> ReportResult:
 
     ``source`` is open and stays open: the caller owns it (:mod:`.backends`).
     """
+    _announce_cells(query, source)
     diagnostics = source.diagnostics()
     if query.strict and diagnostics.invalid_rows:
         raise DataError(
@@ -155,6 +156,28 @@ def run(query: Query, source: EventSource) -> ReportResult:
     if not report.users:
         notes.append("no activity in the range for these filters")
     return ReportResult(report, diagnostics, notes, warnings, counted.answered_by)
+
+
+def _announce_cells(query: Query, source: EventSource) -> None:
+    """Tell a source that can check and count in one pass (``expect_cells``) which cells
+    the report will ask for, when the query alone decides them (a range and no org or
+    user filter). Nothing is raised here: a refused range is refused in its turn."""
+    expect = getattr(source, "expect_cells", None)
+    if expect is None or query.start is None or query.end is None:
+        return
+    if query.orgs is not None or query.users is not None:
+        return
+    try:
+        edges = bucket_edges(
+            query.start, query.end, query.interval, query.zone.info, max_buckets=query.max_buckets
+        )
+    except UsageError:
+        return
+    expect(
+        [to_micros(e) for e in edges],
+        Filters(categories=list(query.categories)),
+        query.heartbeat_us,
+    )
 
 
 def _unmatched_filters(

@@ -142,6 +142,15 @@ def canonical_frame(
             return F.lit(None).cast("string")
         return F.nullif(F.trim(col(column).cast("string")), F.lit(""))
 
+    def category() -> SparkColumn:
+        """Trimmed, lower case, runs of spaces and hyphens made one ``_``; text that is
+        already a known category is itself, so it skips the regular expression."""
+        normalised = F.regexp_replace(F.lower(text(mapping.category)), r"[\s-]+", "_")
+        if mapping.category is None or mapping.category.type != "VARCHAR":
+            return normalised
+        given = col(mapping.category)
+        return F.when(given.isin(list(sources.CATEGORIES)), given).otherwise(normalised)
+
     def duration() -> SparkColumn:
         column = mapping.duration
         if column is None:
@@ -190,9 +199,7 @@ def canonical_frame(
         duration().alias("duration_us"),
         present(mapping.duration).alias("has_duration"),
         text(mapping.user_id).alias("user_id"),
-        _mapped(F.regexp_replace(F.lower(text(mapping.category)), r"[\s-]+", "_"), reading).alias(
-            "category"
-        ),
+        _mapped(category(), reading).alias("category"),
         text(mapping.organization_id).alias("org"),
         text(mapping.event_id).alias("event_id"),
         corrupt.alias("corrupt"),

@@ -84,6 +84,21 @@ def compute(
     ``coverage``: some events may have an end time or a duration (else each
     covers one heartbeat, and the event before reaches furthest).
     """
+    return collect(cell_frame(rows, edges, filters, heartbeat_us, coverage))
+
+
+def collect(merged: DataFrame) -> list[Cell]:
+    """The cells of :func:`cell_frame`, in (bucket, user) order."""
+    # A Row is a tuple of (bucket, user_id, n, duration), already Python ints and
+    # text: unpacked by position, not looked up by name (a report may have 100k cells).
+    result = [Cell(bucket, user, n, duration) for bucket, user, n, duration in merged.collect()]
+    return sorted(result, key=lambda c: (c.bucket, c.user_id))
+
+
+def cell_frame(
+    rows: DataFrame, edges: Sequence[int], filters: Filters, heartbeat_us: int, coverage: bool
+) -> DataFrame:
+    """The non-empty cells as a DataFrame (bucket, user_id, n, duration), not yet run."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -108,11 +123,11 @@ def compute(
     )
     te = F.coalesce(F.col("end_us"), F.col("ts") + F.lit(heartbeat_us))
     coverages = matching.select("user_id", "ts", te.alias("te"))
-    order = Window.partitionBy("user_id").orderBy("ts", "te")
     if coverage:
+        order = Window.partitionBy("user_id").orderBy("ts", "te")
         reach = F.max("te").over(order.rowsBetween(Window.unboundedPreceding, -1))
-    else:
-        reach = F.lag("te").over(order)
+    else:  # te is ts + heartbeat: the order by ts is the order by (ts, te)
+        reach = F.lag("te").over(Window.partitionBy("user_id").orderBy("ts"))
     pieces = coverages.select(
         "user_id",
         "ts",
@@ -165,13 +180,9 @@ def compute(
         .otherwise(longs)
         .alias("d"),
     )
-    merged = (
+    return (
         cut.groupBy("bucket", "user_id")
         .agg(F.sum("n").alias("n"), F.sum("d").alias("duration"))
         .where((F.col("n") > 0) | (F.col("duration") > 0))
+        .select("bucket", "user_id", "n", "duration")
     )
-    result = [
-        Cell(int(r["bucket"]), str(r["user_id"]), int(r["n"]), int(r["duration"]))
-        for r in merged.collect()
-    ]
-    return sorted(result, key=lambda c: (c.bucket, c.user_id))

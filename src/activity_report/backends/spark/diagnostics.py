@@ -1,38 +1,61 @@
 """What the input held that no report counts, as ``sources.diagnose`` tells it.
 
 One aggregate pass counts rows, invalid rows, unknown categories and text
-that is not UTF-8; the reasons, the first invalid rows with their row numbers
-and the commonest unknown categories are read only when there are any.
+that is not UTF-8 (:func:`totals`): a job of its own (:func:`diagnose`), or
+observed during the report's counting job (``SparkSource.expect_cells``), so
+that the file is read once. The reasons, the first invalid rows with their
+row numbers and the commonest unknown categories are read only when there
+are any (:func:`finish`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ... import sources
 from ...sources import Diagnostics
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
     from .reading import SparkEvents
 
 
+def totals() -> list[Column]:
+    """The aggregate of every canonical row the diagnostics start from (named columns)."""
+    from pyspark.sql import functions as F
+
+    problem = F.col("problem")
+    return [
+        F.count(F.lit(1)).alias("total"),
+        F.count_if(problem.isNotNull()).alias("invalid"),
+        F.count_if(_unknown_row()).alias("unknown"),
+        F.count_if(F.col("_bad_text")).alias("bad_text"),
+    ]
+
+
+def _unknown_row() -> Column:
+    from pyspark.sql import functions as F
+
+    return F.col("problem").isNull() & ~F.col("category").isin(list(sources.CATEGORIES))
+
+
 def diagnose(events: SparkEvents) -> Diagnostics:
+    """The diagnostics by a job of their own."""
+    return finish(events, events.frame.agg(*totals()).collect()[0].asDict())
+
+
+def finish(events: SparkEvents, counts: Mapping[str, Any]) -> Diagnostics:
+    """The diagnostics from the :func:`totals` of ``events``: follow-up jobs only for
+    what the input holds (text that is not UTF-8 is an error)."""
     from pyspark.sql import functions as F
 
     frame = events.frame
-    problem, category = F.col("problem"), F.col("category")
-    unknown_row = problem.isNull() & ~category.isin(list(sources.CATEGORIES))
-    totals = frame.agg(
-        F.count(F.lit(1)).alias("total"),
-        F.count_if(problem.isNotNull()).alias("invalid"),
-        F.count_if(unknown_row).alias("unknown"),
-        F.count_if(F.col("_bad_text")).alias("bad_text"),
-    ).collect()[0]
-    total, invalid, unknown = int(totals["total"]), int(totals["invalid"]), int(totals["unknown"])
-    if int(totals["bad_text"]):
+    problem = F.col("problem")
+    unknown_row = _unknown_row()
+    total, invalid, unknown = int(counts["total"]), int(counts["invalid"]), int(counts["unknown"])
+    if int(counts["bad_text"]):
         first = located(events).where(F.col("_bad_text")).orderBy("_file", "row").first()
         assert first is not None
         raise sources.not_utf8_error(events.display(str(first["_file"])), int(first["row"]) + 1)

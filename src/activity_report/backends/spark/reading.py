@@ -324,7 +324,10 @@ def _load(spark: SparkSession, read: _Read) -> tuple[DataFrame, list[str]]:
     if read.fmt == "json":  # the Parquet copy of a local file
         return reader.parquet(*read.paths), []
     if read.fmt == "parquet":
-        reader = reader.option("mergeSchema", "true")
+        if len(read.paths) > 1 or read.base_path is not None:
+            # Merging schemas is a Spark job each time the plan is analysed; one
+            # file's schema is its footer's.
+            reader = reader.option("mergeSchema", "true")
         if read.epoch_units:
             # Spark would convert such a column to microseconds and fail on a far
             # time: read as LongType, it is the integer the file stores.

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 
 _CONTENT = ("ts", "end_us", "user_id", "category", "org", "event_id", "problem")
 
+#: The cells a report asks for: bucket edges, filters, heartbeat.
+_Request = tuple[tuple[int, ...], Filters, int]
+
+#: The name of the diagnostics' totals observed during the counting job.
+_OBSERVED = "activity_report_diagnostics"
+
 
 class SparkSource:
     """Event files read and counted by Spark; ``users_file`` names the users."""
@@ -38,11 +44,45 @@ class SparkSource:
         self.orgs_file = orgs_file
         self._checked: Diagnostics | None = None
         self._counted: DataFrame | None = None
+        self._expected: _Request | None = None
+        self._early: tuple[_Request, Counted] | None = None
+
+    def expect_cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> None:
+        """The cells the report will ask for: the diagnostics are then counted in the
+        same job as they (one scan of the files), when the rows need no rule for repeats."""
+        self._expected = (tuple(edges_us), filters, heartbeat_us)
 
     def diagnostics(self) -> Diagnostics:
         if self._checked is None:
-            self._checked = self.events.diagnose()
+            if self._expected is not None and self._plain():
+                self._checked = self.events.guard(self._check_and_count)
+            else:
+                self._checked = self.events.diagnose()
         return self._checked
+
+    def _check_and_count(self) -> Diagnostics:
+        """The expected cells, with the diagnostics' totals observed on the rows they are
+        counted from (``DataFrame.observe``): one job reads the files once.
+
+        The totals come back with the job's result (its ``executionInfo``); where they
+        do not (an older pyspark, a file without rows), the diagnostics are a job of
+        their own.
+        """
+        from pyspark.sql import functions as F
+
+        from . import counting, diagnostics
+
+        assert self._expected is not None
+        edges, filters, heartbeat_us = self._expected
+        frame = self.events.frame.observe(_OBSERVED, *diagnostics.totals())
+        rows = frame.where(F.col("problem").isNull()).select(*_CONTENT)
+        merged = counting.cell_frame(rows, edges, filters, heartbeat_us, self._coverage())
+        self._early = (self._expected, Counted(counting.collect(merged), "events"))
+        info = getattr(merged, "executionInfo", None)
+        counts = dict(getattr(info, "flows", None) or ()).get(_OBSERVED)
+        if not counts or "total" not in counts:  # also when Spark saw no rows to observe
+            return diagnostics.diagnose(self.events)
+        return diagnostics.finish(self.events, counts)
 
     def span(
         self,
@@ -59,16 +99,24 @@ class SparkSource:
         )
 
     def cells(self, edges_us: Sequence[int], filters: Filters, heartbeat_us: int) -> Counted:
+        if self._early is not None and self._early[0] == (tuple(edges_us), filters, heartbeat_us):
+            return self._early[1]
+        rows = self.counted()
+        return self.events.guard(lambda: self._compute(rows, edges_us, filters, heartbeat_us))
+
+    def _compute(
+        self, rows: DataFrame, edges_us: Sequence[int], filters: Filters, heartbeat_us: int
+    ) -> Counted:
         from . import counting
 
-        rows = self.counted()
-        coverage = any(part.has_coverage for part in self.events.parts)
-        cells = self.events.guard(
-            lambda: counting.compute(
-                self.events.spark, rows, edges_us, filters, heartbeat_us, coverage
-            )
+        cells = counting.compute(
+            self.events.spark, rows, edges_us, filters, heartbeat_us, self._coverage()
         )
         return Counted(cells, "events")
+
+    def _coverage(self) -> bool:
+        """Whether some file has end times or durations."""
+        return any(part.has_coverage for part in self.events.parts)
 
     def directory(self) -> dict[str, UserInfo]:
         if not self.users_file:
@@ -184,6 +232,15 @@ class SparkSource:
             self._counted = self.events.guard(self._count_repeats)
         return self._counted
 
+    def _several(self) -> bool:
+        """Whether the rows may come from several files (a read of unknown files may)."""
+        known = [part.files for part in self.events.parts]
+        return None in known or sum(n or 0 for n in known) > 1
+
+    def _plain(self) -> bool:
+        """Whether the valid rows are counted as they are: no ids, one file."""
+        return not self._several() and not any(part.has_ids for part in self.events.parts)
+
     def _count_repeats(self) -> DataFrame:
         """The valid rows, repeated ones counted by the rule (invalid ones no report counts).
 
@@ -196,8 +253,7 @@ class SparkSource:
 
         events = self.events
         has_ids = any(part.has_ids for part in events.parts)
-        known = [part.files for part in events.parts]
-        several = None in known or sum(n or 0 for n in known) > 1
+        several = self._several()
         valid = events.frame.where(F.col("problem").isNull())
         if not several and not has_ids:
             return valid.select(*_CONTENT)
