@@ -17,6 +17,7 @@ from activity_report.store import MIGRATIONS, Migration, Store
 from activity_report.store import schema as store_mod
 
 from .conftest import SAMPLE, run_cli
+from .test_server import start_server, stop
 
 DATA = Path(__file__).resolve().parent / "data"
 #: Made by release 0.1.0 (see data/README.md): 4,953 sample events of 2022-08-01..03,
@@ -86,6 +87,23 @@ def test_readers_read_an_old_store_as_it_is(old_store: Path) -> None:
     assert json.loads(info.stdout)["schema_version"] == 1
     assert json.loads(info.stdout)["events"] == 4_956
     assert digest(old_store) == before  # a reader never writes
+
+
+@pytest.mark.slow  # its own server
+def test_serve_says_an_old_store_is_answered_from_its_events_until_an_ingest(
+    old_store: Path,
+) -> None:
+    note = (
+        f"activity-report: note: {old_store} was written by an older release: reports are "
+        "answered from its events, more slowly, until the next `activity-report ingest` "
+        "into it upgrades it"
+    )
+    _, process = start_server(old_store)
+    assert stop(process)[1].splitlines()[0] == note
+    with Store.open(old_store):  # a writer upgrades it
+        pass
+    _, process = start_server(old_store)
+    assert note not in stop(process)[1]
 
 
 def test_a_writer_upgrades_an_old_store_in_place_with_nothing_lost(old_store: Path) -> None:

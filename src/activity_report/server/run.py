@@ -13,6 +13,7 @@ import uvicorn
 
 from ..errors import DataError, InvalidValue
 from ..store import Store
+from ..store.schema import refills_rollups
 from .app import ServerConfig, create_app
 from .limits import connection_cap, fd_limit, guarded_protocol, quiet_accept_errors
 
@@ -29,7 +30,15 @@ def serve(
     ``forwarded_allow_ips``; without it, from no one.
     """
     trusted = forwarded_ips(forwarded_allow_ips)
-    Store.open(config.db, read_only=True, limits=config.limits).close()
+    with Store.open(config.db, read_only=True, limits=config.limits) as store:
+        # A reader never upgrades: say why the answers are slower than they will be.
+        if refills_rollups(store.pending):
+            print(
+                f"activity-report: note: {config.db} was written by an older release: "
+                "reports are answered from its events, more slowly, until the next "
+                "`activity-report ingest` into it upgrades it",
+                file=sys.stderr,
+            )
     capacity = config.capacity
     files = fd_limit()
     max_connections = connection_cap(capacity.max_connections, files)

@@ -260,3 +260,12 @@ def is_interrupt(exc: BaseException) -> bool:
     if isinstance(exc, KeyboardInterrupt | duckdb.InterruptException):
         return True
     return isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
+
+
+def refills_rollups(pending: tuple[str, ...]) -> bool:
+    """Whether a store lacking the ``pending`` steps is answered from its events until then.
+
+    Such a step makes the rollup tables anew: until a writer applies it, the
+    tables are not the ones this release reads.
+    """
+    return any(m.refills_rollups for m in MIGRATIONS if m.name in pending)
