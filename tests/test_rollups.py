@@ -186,19 +186,49 @@ def test_rollups_answer_as_the_events_do(
 def test_users_computed_in_parts_give_the_same_rollups(
     rows: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A big refresh computes its users in parts (uid modulo the number of
-    # parts); a part of at most 3 events makes a part of nearly every user.
+    # A big refresh computes its users in parts: by uid modulo the number of
+    # parts, or (past _SCANNED_PARTS of them) by ranges of uids once the table is
+    # sorted by user; a part of at most 3 events makes a part of nearly every user.
     monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         log = write(tmp / "log.csv", [r for _, r in csv_rows(rows)])
-        whole, parts = tmp / "whole.duckdb", tmp / "parts.duckdb"
+        whole = tmp / "whole.duckdb"
         ingest(whole, log)
-        with monkeypatch.context() as patch:
-            patch.setattr(rollup_module, "_PART_ROWS", 3)
-            ingest(parts, log)
-        assert rollups(parts) == rollups(whole)
-        assert rollups(parts, "rollups_daily") == rollups(whole, "rollups_daily")
+        for scanned, name in ((10**9, "modulo"), (0, "ranges")):
+            parts = tmp / f"{name}.duckdb"
+            with monkeypatch.context() as patch:
+                patch.setattr(rollup_module, "_PART_ROWS", 3)
+                patch.setattr(rollup_module, "_SCANNED_PARTS", scanned)
+                ingest(parts, log)
+            assert rollups(parts) == rollups(whole), name
+            assert rollups(parts, "rollups_daily") == rollups(whole, "rollups_daily"), name
+
+
+def test_parts_by_ranges_of_users_cover_every_user_once() -> None:
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TEMP TABLE rollup_hits AS SELECT CAST(i % 7 AS INTEGER) AS uid, i AS ts "
+        "FROM range(50) t(i) WHERE i % 7 <> 3"  # user 3 has no event
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rollup_module, "_PART_ROWS", 15)
+        patch.setattr(rollup_module, "_SCANNED_PARTS", 1)
+        parts = rollup_module._parts(con, 43)
+    # User 0 has 8 events, the others 7: a part ends at its 15th event or more,
+    # the last part takes what is left, up.
+    assert parts == ["uid BETWEEN 0 AND 1", "uid BETWEEN 2 AND 5", "uid >= 6"]
+    seen = [
+        uid
+        for part in parts
+        for (uid,) in con.execute(f"SELECT uid FROM rollup_hits WHERE {part}").fetchall()
+    ]
+    assert sorted(seen) == sorted(
+        uid for (uid,) in con.execute("SELECT uid FROM rollup_hits").fetchall()
+    )
+    assert con.execute("SELECT uid FROM rollup_hits").fetchall() == sorted(
+        con.execute("SELECT uid FROM rollup_hits").fetchall()
+    )  # sorted by user, so a range's scan skips the others' row groups
 
 
 @pytest.mark.parametrize(("given", "during"), [(None, None), ("1GiB", "1.0 GiB")])

@@ -99,6 +99,9 @@ MEMORY_LIMIT = "1GiB"
 #: At most about this many events are fetched from DuckDB at once, sorted.
 _PART_ROWS = 4_000_000
 
+#: Past this many parts, ``rollup_hits`` is sorted by user once (see :func:`_parts`).
+_SCANNED_PARTS = 8
+
 #: NumPy computes a part in pieces of about this many events, two at a time.
 _PIECE_ROWS = 1_000_000
 
@@ -453,15 +456,15 @@ def _compute(
     # fetched at once; NumPy computes a part in pieces, in two threads (it
     # lets go of the GIL), while DuckDB fetches the next part and stores
     # what is done.
-    parts = max(-(-events // _PART_ROWS), 1)
+    parts = _parts(con, events)
     running: collections.deque[Future[pa.Table]] = collections.deque()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="rollups") as pool:
         try:
-            for part in range(parts):
+            for part in parts:
                 hits = con.execute(
                     f"""SELECT uid, cid, coalesce(oid, 0) AS oid, ts,
                                greatest(coalesce(end_us, ts + {HEARTBEAT_US}), ts) AS te, w
-                        FROM rollup_hits WHERE uid % {parts} = {part} ORDER BY uid, ts"""
+                        FROM rollup_hits WHERE {part} ORDER BY uid, ts"""
                 ).fetchnumpy()
                 for piece in coverage.chunks(hits, _PIECE_ROWS):
                     running.append(pool.submit(users.slots, piece, SLOT_US))
@@ -473,6 +476,41 @@ def _compute(
             for future in running:
                 future.cancel()
     con.execute("DROP TABLE rollup_hits")
+
+
+def _parts(con: duckdb.DuckDBPyConnection, events: int) -> list[str]:
+    """SQL conditions on ``rollup_hits``: its users in parts of about :data:`_PART_ROWS` events.
+
+    Each part is a scan of the table. Up to :data:`_SCANNED_PARTS` parts, the
+    users are taken by their number modulo the parts; past it (the table
+    then outgrows DuckDB's memory for the refresh, and each scan would read
+    back what spilled: parts x events, growing as the square of a bulk load)
+    the table is sorted by user once, and each part is a range of user
+    numbers, whose scan skips the row groups of the others.
+    """
+    parts = max(-(-events // _PART_ROWS), 1)
+    if parts <= _SCANNED_PARTS:
+        return [f"uid % {parts} = {part}" for part in range(parts)]
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE rollup_hits_by_user AS
+           SELECT * FROM rollup_hits ORDER BY uid"""
+    )
+    con.execute("DROP TABLE rollup_hits")
+    con.execute("ALTER TABLE rollup_hits_by_user RENAME TO rollup_hits")
+    counts = con.execute(
+        "SELECT uid, count(*) AS n FROM rollup_hits GROUP BY uid ORDER BY uid"
+    ).fetchnumpy()
+    ranges, first, taken = [], None, 0
+    for uid, n in zip(counts["uid"].tolist(), counts["n"].tolist(), strict=True):
+        if first is None:
+            first = uid
+        taken += n
+        if taken >= _PART_ROWS:
+            ranges.append(f"uid BETWEEN {first} AND {uid}")
+            first, taken = None, 0
+    if first is not None:
+        ranges.append(f"uid >= {first}")
+    return ranges
 
 
 def _near(relation: str, after: int, before: int) -> str:
