@@ -12,7 +12,8 @@ A server that faces a network must outlive careless and hostile clients:
 - **work in flight**: reports run on a pool of ``workers`` threads, with at
   most ``queue`` more waiting; past that a request is answered 503 with
   ``Retry-After`` at once. A small report (at most ``SMALL_REPORT`` buckets)
-  has a thread of its own besides, so it never waits behind big ones; and
+  has a thread of its own besides, so it never waits behind big ones (and
+  small reports alone keep every thread busy: :class:`Lanes`); and
   the cheapest answers (``/healthz``, cached answers) need no thread at all;
 - **resource errors** (out of file descriptors, too many connections) are
   logged once per episode, not once per accept.
@@ -25,8 +26,9 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -86,77 +88,120 @@ async def on_busy(request: Request, exc: Exception) -> Response:
     )
 
 
-class WorkPool:
-    """Threads for the reports: ``workers`` run, ``queue`` wait, the rest are refused.
+#: Buckets of a small report: it may take the small reports' own thread.
+SMALL_REPORT = 2_000
 
-    A request counts from its admission until its thread is done with it, also
-    when its client was answered earlier (a timeout, a client gone): the pool
-    never promises more than the machine does.
+
+@dataclass
+class _Item:
+    future: Future[Any]
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    small: bool
+
+
+class Lanes:
+    """The reports' threads: ``workers`` for any report, and one more for small ones.
+
+    A report waits in one queue, in order of arrival; any of the ``workers``
+    threads takes the oldest report waiting, and the small reports' thread
+    takes the oldest small report (its cost, in buckets, known and at most
+    :data:`SMALL_REPORT`). So a flood of big reports never makes a small one
+    wait for them, and small reports alone keep every thread busy.
+
+    At most ``workers + queue`` big reports (or of unknown cost) are admitted
+    at once, and ``1 + workers + 2 * queue`` in all; past that a request is
+    refused with :class:`ServerBusy`. A request counts from its admission until
+    its thread is done with it, also when its client was answered earlier (a
+    timeout, a client gone): the pool never promises more than the machine does.
     """
 
     def __init__(self, workers: int, queue: int) -> None:
         self.workers, self.queue = workers, queue
-        self._lock = threading.Lock()
-        self._admitted = 0
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report")
+        self._cond = threading.Condition()
+        self._waiting: deque[_Item] = deque()
+        self._big = 0  # big reports admitted, running or waiting
+        self._admitted = 0  # all reports admitted
+        self._threads: list[threading.Thread] = []
+        self._stopped = False
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+    def submit(self, cost: int | None, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run ``fn(*args)`` on a worker; :class:`ServerBusy` when the queue is full."""
-        with self._lock:
-            if self._admitted >= self.workers + self.queue:
+        small = cost is not None and cost <= SMALL_REPORT
+        future: Future[T] = Future()
+        with self._cond:
+            if self._stopped:
+                raise RuntimeError("the server is stopping")
+            if (not small and self._big >= self.workers + self.queue) or (
+                self._admitted >= 1 + self.workers + 2 * self.queue
+            ):
                 raise ServerBusy(self.workers, self.queue)
             self._admitted += 1
-        try:
-            future = self._executor.submit(fn, *args)
-        except BaseException:
-            self._done(None)
-            raise
-        future.add_done_callback(self._done)
+            self._big += not small
+            self._waiting.append(_Item(future, fn, args, small))
+            self._start_threads()
+            self._cond.notify_all()
         return future
 
     @property
     def admitted(self) -> int:
         """Requests running or waiting now."""
-        with self._lock:
+        with self._cond:
             return self._admitted
-
-    def _done(self, future: object) -> None:
-        with self._lock:
-            self._admitted -= 1
 
     def shutdown(self) -> None:
         """Stop taking work; drop what waits (its requests were answered at shutdown)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._cond:
+            self._stopped = True
+            dropped = list(self._waiting)
+            self._waiting.clear()
+            self._cond.notify_all()
+        for item in dropped:
+            item.future.cancel()
+            self._done(item)
 
+    def _start_threads(self) -> None:
+        if self._threads:
+            return
+        for number in range(self.workers + 1):
+            thread = threading.Thread(
+                target=self._work,
+                args=(number == self.workers,),
+                name=f"report-{'small' if number == self.workers else number}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
 
-#: Buckets of a small report: it may take the small reports' own thread.
-SMALL_REPORT = 2_000
+    def _take(self, small_only: bool) -> _Item | None:
+        with self._cond:
+            while True:
+                if self._stopped:
+                    return None
+                for item in self._waiting:
+                    if item.small or not small_only:
+                        self._waiting.remove(item)
+                        return item
+                self._cond.wait()
 
-
-class Lanes:
-    """The reports' threads: a pool for any report, and one more for small ones.
-
-    A small report (its cost, in buckets, known and at most :data:`SMALL_REPORT`)
-    takes the small reports' thread, or the main pool when that is full; a
-    report of unknown or larger cost takes the main pool only. So a flood of
-    big reports never makes a small one wait for them.
-    """
-
-    def __init__(self, workers: int, queue: int) -> None:
-        self.pool = WorkPool(workers, queue)
-        self.small = WorkPool(1, queue)
-
-    def submit(self, cost: int | None, fn: Callable[..., T], *args: Any) -> Future[T]:
-        if cost is not None and cost <= SMALL_REPORT:
+    def _work(self, small_only: bool) -> None:
+        while (item := self._take(small_only)) is not None:
             try:
-                return self.small.submit(fn, *args)
-            except ServerBusy:
-                pass
-        return self.pool.submit(fn, *args)
+                if item.future.set_running_or_notify_cancel():
+                    try:
+                        result = item.fn(*item.args)
+                    except BaseException as exc:
+                        item.future.set_exception(exc)
+                    else:
+                        item.future.set_result(result)
+            finally:
+                self._done(item)
+            del item
 
-    def shutdown(self) -> None:
-        self.pool.shutdown()
-        self.small.shutdown()
+    def _done(self, item: _Item) -> None:
+        with self._cond:
+            self._admitted -= 1
+            self._big -= not item.small
 
 
 class Episode:
