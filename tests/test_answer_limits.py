@@ -158,6 +158,7 @@ def test_the_answer_cache_evicts_by_bytes() -> None:
     assert none.get("b") is None
 
 
+@pytest.mark.slow  # a dense store
 def test_active_users_are_counted_only_when_every_user_might_not_fit(
     dense: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -114,6 +114,7 @@ def assert_same_reports(db: Path, expected: Path) -> None:
         assert from_store.stdout == from_file.stdout, options
 
 
+@pytest.mark.slow  # each seed fills several stores, ingest by ingest
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_runs_over_several_ingests_report_as_the_union_of_their_minutes(
     tmp_path: Path, seed: int
@@ -170,6 +171,7 @@ def test_a_session_stored_open_and_read_again_closed_counts_once_with_its_real_e
     assert_same_reports(db, minutes_file(tmp_path / "expected.csv", closed | touching))
 
 
+@pytest.mark.slow  # four stores filled by ingests
 def test_minutes_stored_as_events_are_not_counted_twice_either_way(tmp_path: Path) -> None:
     """Minutes in the events table (as an earlier release stored Coder's, or a file's
     equal events) and runs over the same minutes: each minute counts once."""

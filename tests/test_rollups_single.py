@@ -118,6 +118,7 @@ def test_only_a_slot_of_one_category_and_one_org_is_a_single_row(
     assert_reports_as_files(db, log)
 
 
+@pytest.mark.slow  # stores filled ingest by ingest
 def test_a_single_slot_becomes_mixed_when_a_later_ingest_adds_another_category(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,6 +170,7 @@ def to_shape_0009(db: Path) -> None:
         con.close()
 
 
+@pytest.mark.slow  # a store rebuilt in the old shape, then upgraded
 def test_a_store_of_the_step_before_answers_from_events_then_is_upgraded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
