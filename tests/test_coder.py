@@ -544,7 +544,9 @@ def test_sessions_that_overlap_extend_or_touch_stored_runs_count_once(
     first_m = _us(at) // MINUTE
     assert runs == [
         (first_m * MINUTE, (first_m + 45) * MINUTE),  # 0:00 to 0:44's end: one run
-        ((first_m + 50) * MINUTE, (_us(closed) // MINUTE + 1) * MINUTE),  # to its real end
+        # To its real end: the end of the minute it closed in (the one before, when it
+        # closed on a minute's edge, as `now` + 10 min 10 s does one time in 60).
+        ((first_m + 50) * MINUTE, -(-_us(closed) // MINUTE) * MINUTE),
     ]
 
 
