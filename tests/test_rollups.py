@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from activity_report.backends.protocol import Filters
 from activity_report.engine import data_span
 from activity_report.sources import CATEGORIES, diagnose
-from activity_report.store import Store
+from activity_report.store import Store, rollup_slots
 from activity_report.store import rollups as rollup_module
 from activity_report.store.rollup_answers import answerable
 from activity_report.store.rollups import DAY_US, HEARTBEAT_US, SLOT_US
@@ -198,8 +198,8 @@ def test_users_computed_in_parts_give_the_same_rollups(
         for scanned, name in ((10**9, "modulo"), (0, "ranges")):
             parts = tmp / f"{name}.duckdb"
             with monkeypatch.context() as patch:
-                patch.setattr(rollup_module, "_PART_ROWS", 3)
-                patch.setattr(rollup_module, "_SCANNED_PARTS", scanned)
+                patch.setattr(rollup_slots, "_PART_ROWS", 3)
+                patch.setattr(rollup_slots, "_SCANNED_PARTS", scanned)
                 ingest(parts, log)
             assert rollups(parts) == rollups(whole), name
             assert rollups(parts, "rollups_daily") == rollups(whole, "rollups_daily"), name
@@ -212,9 +212,9 @@ def test_parts_by_ranges_of_users_cover_every_user_once() -> None:
         "FROM range(50) t(i) WHERE i % 7 <> 3"  # user 3 has no event
     )
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(rollup_module, "_PART_ROWS", 15)
-        patch.setattr(rollup_module, "_SCANNED_PARTS", 1)
-        parts = rollup_module._parts(con, 43)
+        patch.setattr(rollup_slots, "_PART_ROWS", 15)
+        patch.setattr(rollup_slots, "_SCANNED_PARTS", 1)
+        parts = rollup_slots._parts(con, 43)
     # User 0 has 8 events, the others 7: a part ends at its 15th event or more,
     # the last part takes what is left, up.
     assert parts == ["uid BETWEEN 0 AND 1", "uid BETWEEN 2 AND 5", "uid >= 6"]
