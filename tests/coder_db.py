@@ -180,17 +180,38 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _as_postgres(*args: str) -> None:
+def _start(bin_dir: Path, data: Path, sockets: Path, log: Path) -> int:
+    """Start the cluster on a free port; the port it was started on.
+
+    A port probed free can be taken by another test's server before PostgreSQL
+    binds it: then a new one is tried.
+    """
+    for _ in range(5):
+        port = _free_port()
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sockets} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=20"
+        )
+        pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log)]
+        if _as_postgres(*pg_ctl, "-w", "start", check=False):
+            return port
+        if "could not bind" not in log.read_text():
+            break
+    pytest.fail(f"pg_ctl start failed: {log.read_text()[-2000:]}", pytrace=False)
+
+
+def _as_postgres(*args: str, check: bool = True) -> bool:
     """Run a PostgreSQL program as the postgres OS user (as root), else as ourselves."""
     command = list(args)
     if os.geteuid() == 0:
         command = ["runuser", "-u", "postgres", "--", *command]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    if done.returncode != 0 and check:
         pytest.fail(
             f"{' '.join(args[:2])} failed ({done.returncode}): {done.stderr.strip()}",
             pytrace=False,
         )
+    return done.returncode == 0
 
 
 @dataclass
@@ -255,22 +276,7 @@ def running_cluster() -> Iterator[CoderDB]:
         "UTF8",
         "--locale=C",
     )
-    port = _free_port()
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sockets} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=20"
-    )
-    _as_postgres(
-        str(bin_dir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        options,
-        "-l",
-        str(root / "log"),
-        "-w",
-        "start",
-    )
+    port = _start(bin_dir, data, sockets, root / "log")
     try:
         db = CoderDB(port=port, socket_dir=str(sockets))
         db.execute(f"CREATE DATABASE {DATABASE}", database="postgres")

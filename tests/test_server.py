@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,6 @@ def cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Server:
     url: str
@@ -60,39 +55,39 @@ class Server:
         return httpx.get(self.url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
 
-def start_server(db: Path, *options: str) -> tuple[str, subprocess.Popen[str]]:
-    """The server in its own process; its stderr goes to a file (a pipe would fill up)."""
-    port = free_port()
-    log = db.parent / f"serve-{port}.log"
+#: The line ``serve`` prints once it listens, with the port it bound.
+SERVING_ON = re.compile(r"activity-report: serving .* on (http://127\.0\.0\.1:\d+)$", re.M)
+
+
+def start_server(
+    db: Path, *options: str, preexec_fn: Callable[[], None] | None = None
+) -> tuple[str, subprocess.Popen[str]]:
+    """The server in its own process; its stderr goes to a file (a pipe would fill up).
+
+    It binds port 0 and says which port it got: a port probed free beforehand
+    could be taken by another test's server (or PostgreSQL, or Spark) before it binds.
+    """
+    log = Path(tempfile.mkstemp(prefix="serve-", suffix=".log", dir=db.parent)[1])
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "activity_report",
-                "serve",
-                "--db",
-                str(db),
-                "--port",
-                str(port),
-                *options,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            text=True,
-        )
+            [sys.executable, "-m", "activity_report", "serve", "--db", str(db),
+             "--port", "0", *options],
+            stdout=subprocess.DEVNULL, stderr=stderr, text=True, preexec_fn=preexec_fn,
+        )  # fmt: skip
     process.log = log  # type: ignore[attr-defined]
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return url, process
-        except httpx.TransportError:
-            time.sleep(0.1)
+        serving = SERVING_ON.search(log.read_text())
+        if serving:
+            try:
+                if httpx.get(serving[1] + "/healthz", timeout=1).status_code == 200:
+                    return serving[1], process
+            except httpx.TransportError:
+                pass
+        time.sleep(0.1)
         assert process.poll() is None, log.read_text()
     process.kill()
-    raise AssertionError("the server did not start")
+    raise AssertionError(f"the server did not start: {log.read_text()}")
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[int, str]:

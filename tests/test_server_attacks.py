@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from .conftest import SAMPLE
-from .test_server import ACTIVITY, cli, free_port, start_server, stop
+from .test_server import ACTIVITY, cli, start_server, stop
 
 #: About 88,000 hourly buckets: seconds of work, most of it in Python (edges, JSON).
 SLOW = "start={year}-01-01T00:00:00Z&end={next}-01-01T00:00:00Z&interval=hourly"
@@ -214,28 +214,12 @@ def test_connections_past_the_limit_get_503_at_once_and_one_log_line(
 @pytest.mark.slow  # its own server
 def test_a_process_short_of_descriptors_caps_its_connections(store: Path) -> None:
     """At `ulimit -n 256` a flood of idle connections never runs the server out of files."""
-    port = free_port()
-    log = store.parent / f"serve-{port}.log"
 
     def few_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
-    with log.open("w") as written:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "activity_report", "serve", "--db", str(store),
-             "--port", str(port), "--header-timeout", "2"],
-            stdout=subprocess.DEVNULL, stderr=written, text=True, preexec_fn=few_files,
-        )  # fmt: skip
-    process.log = log  # type: ignore[attr-defined]
-    url = f"http://127.0.0.1:{port}"
+    url, process = start_server(store, "--header-timeout", "2", preexec_fn=few_files)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         flood = []
         for _ in range(400):
             try:
@@ -246,7 +230,7 @@ def test_a_process_short_of_descriptors_caps_its_connections(store: Path) -> Non
         time.sleep(3)  # the header timeout closes them
         for sock in flood:
             sock.close()
-        assert process.poll() is None, log.read_text()
+        assert process.poll() is None, process.log.read_text()  # type: ignore[attr-defined]
         assert healthz_ms(url) < 1000
     finally:
         code, stderr = stop(process)

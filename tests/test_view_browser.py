@@ -8,10 +8,6 @@ filters. Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -26,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from activity_report.render.durations import human
 
 from .browser import Watch, screenshot, watch
+from .test_server import start_server
 from .view_store import ServedStore, sample_store
 
 AUGUST = "/?category=any&start=2022-08-01&end=2022-08-31&interval=week&tz=UTC"
@@ -38,38 +35,14 @@ class Server:
     log: Path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``activity-report serve`` in its own process, over the sample store."""
     folder = tmp_path_factory.mktemp("served")
     store = sample_store(folder)
-    port = free_port()
-    log = folder / "serve.log"
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "activity_report", "serve", "--db", str(store.db),
-             "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    base, process = start_server(store.db)
+    log: Path = process.log  # type: ignore[attr-defined]
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start: {log.read_text()}", pytrace=False)
-            time.sleep(0.1)
         assert f"on {base}" in log.read_text()  # serve says where to point the browser
         yield Server(base, store, log)
     finally:

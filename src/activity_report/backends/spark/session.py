@@ -10,7 +10,6 @@ UTC, as with DuckDB.
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 import warnings
 from pathlib import Path
@@ -21,6 +20,7 @@ from ...errors import DataError, InvalidValue, UsageError
 from .jvm_stderr import without_chatter
 
 if TYPE_CHECKING:
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
 INSTALL_HINT = (
@@ -78,9 +78,12 @@ def connect(remote: str | None = None) -> SparkSession:
 def _local_server() -> str:
     """The URL of this process's local Spark Connect server, started on first use.
 
-    It listens on a free port of localhost, not Spark's fixed 15002, so that
-    two reports running at once on one machine each talk to their own; a
-    random token (as PySpark's own local mode sets) keeps other local users out.
+    It listens on a port of localhost the system chooses when it binds (port 0),
+    not Spark's fixed 15002, so that two reports running at once on one machine
+    each talk to their own, and no other process can take the port between its
+    choice and the bind (a port probed free beforehand can be taken in the seconds
+    the JVM needs to start); a random token (as PySpark's own local mode sets)
+    keeps other local users out.
     """
     from pyspark import SparkConf, SparkContext
 
@@ -93,7 +96,7 @@ def _local_server() -> str:
                 *LOCAL_CONF.items(),
                 ("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin"),
                 ("spark.connect.grpc.binding.address", "127.0.0.1"),
-                ("spark.connect.grpc.binding.port", str(_free_port())),
+                ("spark.connect.grpc.binding.port", "0"),
                 ("spark.connect.authenticate.token", token),
                 ("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG}"),
             ]
@@ -103,8 +106,7 @@ def _local_server() -> str:
         with without_chatter():
             context = SparkContext.getOrCreate(conf)
         context.setLogLevel("ERROR")
-    port = context.getConf().get("spark.connect.grpc.binding.port")
-    return f"sc://localhost:{port}"
+    return f"sc://localhost:{_bound_port(context)}"
 
 
 def driver_memory() -> str:
@@ -124,11 +126,13 @@ def driver_memory() -> str:
     return f"{gib}g"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def _bound_port(context: SparkContext) -> int:
+    """The port the local Spark Connect service bound (its configuration says 0)."""
+    jvm = context._jvm
+    assert jvm is not None  # the context is running
+    service = getattr(jvm.org.apache.spark.sql.connect.service, "SparkConnectService$")
+    port: int = getattr(service, "MODULE$").localPort()
+    return port
 
 
 def first_line(exc: BaseException) -> str:
