@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -164,6 +165,32 @@ def test_a_report_with_a_range_checks_and_counts_in_one_job(
     assert duck.exit_code == (1 if strict else 0), duck.stderr
     assert "invalid" in duck.stderr
     assert_same(duck, run_cli(*args, "--engine", "spark"))
+
+
+def test_the_local_server_records_no_python_call_sites(spark: SparkSession) -> None:
+    """PySpark's call-site capture (a stack inspection per function) is off locally."""
+    from pyspark.errors.utils import is_debugging_enabled
+
+    assert spark.conf.get("spark.python.sql.dataFrameDebugging.enabled") == "false"
+    assert not is_debugging_enabled()
+
+
+def test_cells_come_back_alike_from_arrow_and_from_rows(spark: SparkSession) -> None:
+    """The cells are read from the Arrow table Spark Connect sends; a DataFrame without
+    one (another pyspark) gives the same cells through ``collect()``."""
+    from activity_report.backends.protocol import Cell
+    from activity_report.backends.spark import counting
+
+    rows = [(1, "v", 2, 60), (0, "w", 1, 30), (0, "v", 5, 90)]
+    frame = spark.createDataFrame(rows, "bucket long, user_id string, n long, duration long")
+
+    class RowsOnly:
+        def collect(self) -> list[Any]:
+            return frame.collect()
+
+    expected = [Cell(0, "v", 5, 90), Cell(0, "w", 1, 30), Cell(1, "v", 2, 60)]
+    assert counting.collect(frame) == expected
+    assert counting.collect(RowsOnly()) == expected  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("strict", [False, True])

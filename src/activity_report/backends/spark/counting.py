@@ -88,10 +88,20 @@ def compute(
 
 
 def collect(merged: DataFrame) -> list[Cell]:
-    """The cells of :func:`cell_frame`, in (bucket, user) order."""
-    # A Row is a tuple of (bucket, user_id, n, duration), already Python ints and
-    # text: unpacked by position, not looked up by name (a report may have 100k cells).
-    result = [Cell(bucket, user, n, duration) for bucket, user, n, duration in merged.collect()]
+    """The cells of :func:`cell_frame`, in (bucket, user) order.
+
+    They come back as the Arrow table the server sends, its columns turned into
+    Python values at once: ``collect()`` would make a ``Row`` per cell (a report
+    may have 100k) and first ask the server how to convert binary values.
+    ``toArrow()`` would ask the server for the schema it already sent.
+    """
+    to_table = getattr(merged, "_to_table", None)  # Spark Connect's DataFrame
+    if to_table is None:
+        rows = [tuple(row) for row in merged.collect()]
+    else:
+        table = to_table()[0]
+        rows = list(zip(*(table.column(i).to_pylist() for i in range(4)), strict=True))
+    result = [Cell(bucket, user, n, duration) for bucket, user, n, duration in rows]
     return sorted(result, key=lambda c: (c.bucket, c.user_id))
 
 

@@ -32,6 +32,10 @@ INSTALL_HINT = (
 LOCAL_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",  # it would draw on the terminal
+    # PySpark records the Python call site of every function that builds an
+    # expression (for Spark's error messages) by inspecting the stack: some 50 ms
+    # of a report; the tool's own messages name the file and column instead.
+    "spark.python.sql.dataFrameDebugging.enabled": "false",
 }
 
 
