@@ -10,10 +10,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -215,7 +215,22 @@ def test_healthz_and_the_openapi_document(server: Server) -> None:
 # --------------------------------------------------------------------------- errors
 
 
-def assert_json_error(response: httpx.Response, status: int) -> dict[str, str]:
+class Answer(Protocol):
+    """An HTTP answer: httpx's from a real server, or the in-process TestClient's."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def json(self) -> Any: ...
+
+
+def assert_json_error(response: Answer, status: int) -> dict[str, str]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     body: dict[str, str] = response.json()
