@@ -94,13 +94,29 @@ EDGE_ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def edge_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    tmp = tmp_path_factory.mktemp("edges")
-    log = write(tmp / "log.csv", [r for _, r in csv_rows(EDGE_ROWS)])
+def logged_store(tmp: Path, rows: list[tuple[Any, ...]]) -> tuple[Path, Path]:
+    """``rows`` written as a CSV log, and a store that ingested it."""
+    log = write(tmp / "log.csv", [r for _, r in csv_rows(rows)])
     db = tmp / "s.duckdb"
     ingest(db, log)
     return log, db
+
+
+def answered_from_rollups(
+    log: Path, db: Path, args: list[str], scans: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store answers ``args`` from its rollups as the files do, its cut slots read
+    as ``scans`` says."""
+    monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
+    if scans.startswith("one"):
+        monkeypatch.setattr(edges_mod, "SCANS", 0)
+    stderr = same_report(log, db, args)
+    assert "answered from the 15-minute rollups" in stderr, args
+
+
+@pytest.fixture(scope="module")
+def edge_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return logged_store(tmp_path_factory.mktemp("edges"), EDGE_ROWS)
 
 
 @pytest.mark.parametrize(
@@ -127,24 +143,15 @@ def edge_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_ranges_off_the_slot_edges_report_as_the_files_do(
     args: list[str], scans: str, edge_store: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
-    if scans.startswith("one"):
-        monkeypatch.setattr(edges_mod, "SCANS", 0)
-    log, db = edge_store
-    stderr = same_report(log, db, args)
-    assert "answered from the 15-minute rollups" in stderr, args
+    answered_from_rollups(*edge_store, args, scans, monkeypatch)
 
 
 @pytest.fixture(scope="module")
 def heartbeat_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The rows of :data:`EDGE_ROWS` without an end: no event is a session."""
-    tmp = tmp_path_factory.mktemp("heartbeats")
     rows = [row for row in EDGE_ROWS if row[4] is None]
     rows += [(3 * 3600 + 5 + 60 * m, "u2", "ide", "o1", None, 1) for m in range(50)]
-    log = write(tmp / "log.csv", [r for _, r in csv_rows(rows)])
-    db = tmp / "s.duckdb"
-    ingest(db, log)
-    return log, db
+    return logged_store(tmp_path_factory.mktemp("heartbeats"), rows)
 
 
 @pytest.mark.parametrize(
@@ -162,14 +169,9 @@ def test_a_store_without_sessions_reports_off_the_slot_edges_as_the_files_do(
     heartbeat_store: tuple[Path, Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("ACTIVITY_REPORT_DB", raising=False)
-    if scans.startswith("one"):
-        monkeypatch.setattr(edges_mod, "SCANS", 0)
-    log, db = heartbeat_store
-    with Store.open(db, read_only=True) as store:
+    with Store.open(heartbeat_store[1], read_only=True) as store:
         assert store._stored_kinds() == (False, False)  # no runs, no session: no scan of them
-    stderr = same_report(log, db, args)
-    assert "answered from the 15-minute rollups" in stderr, args
+    answered_from_rollups(*heartbeat_store, args, scans, monkeypatch)
 
 
 def test_the_kinds_of_events_stored_are_told(edge_store: tuple[Path, Path]) -> None:

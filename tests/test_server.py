@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -67,7 +68,9 @@ def start_server(
     It binds port 0 and says which port it got: a port probed free beforehand
     could be taken by another test's server (or PostgreSQL, or Spark) before it binds.
     """
-    log = Path(tempfile.mkstemp(prefix="serve-", suffix=".log", dir=db.parent)[1])
+    handle, name = tempfile.mkstemp(prefix="serve-", suffix=".log", dir=db.parent)
+    os.close(handle)  # the server's stderr opens it by name
+    log = Path(name)
     with log.open("w") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "activity_report", "serve", "--db", str(db),
