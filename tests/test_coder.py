@@ -365,12 +365,12 @@ def test_overlapping_nested_equal_and_touching_sessions_give_each_minute_once() 
         category = "tunnel" if kind in TUNNEL else kind
         for m in _minutes(at + timedelta(seconds=s), at + timedelta(seconds=e)):
             expected.add((user, category, m))
+    nobody = pa.table({"id": pa.array([], pa.string())})
+    read = source.CoderRead(connections, empty_apps, empty_logins, nobody, nobody, at)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.register("coder_connections", connections)
-    con.register("coder_app_stats", empty_apps)
-    con.register("coder_logins", empty_logins)
-    rows = con.sql(source.events_sql(), params={"ide": []}).fetchall()
+    source.register(con, read, ide_apps=[])
+    rows = con.sql(source.events_sql()).fetchall()
     got = [(u, c, _us(t) // MINUTE) for t, _end, u, c, _org in rows]
     assert len(got) == len(set(got))  # no minute twice
     assert set(got) == expected

@@ -143,11 +143,10 @@ def ingest_coder(
         users = str(Path(folder) / "coder-users.parquet")
         orgs = str(Path(folder) / "coder-orgs.parquet")
         with Store.open(path, limits=limits, wait=wait, context=context) as store:
-            names = coder_mod.register(store.con, data)
+            names = coder_mod.register(store.con, data, ide_apps)
             try:
                 result = store.ingest_runs(
                     coder_mod.store_runs_sql(),
-                    {"ide": coder_mod.ide_globs(ide_apps)},
                     label=RUNS_LABEL + coder_mod.redact(url),
                     progress=progress,
                 )

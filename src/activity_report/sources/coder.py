@@ -1,8 +1,9 @@
 """Coder's own PostgreSQL database -> canonical events, one per active minute.
 
 Read through the ADBC PostgreSQL driver, which yields Arrow: only the columns
-the mapping needs, the time range bound as parameters of the SQL. The rows
-(sessions and logins) then become events in DuckDB:
+the mapping needs, uuids as their bytes, the time range (if any) bound as
+parameters of the SQL. The rows (sessions and logins) then become spans of
+minutes in DuckDB, and runs of minutes in NumPy (:mod:`.minute_spans`):
 
 - **tunnel**: ``connection_logs`` of type ``ssh``, ``vscode`` or ``jetbrains``;
   the user is ``workspace_owner_id`` (``user_id`` is empty on those rows).
@@ -25,13 +26,14 @@ reading, whichever is earlier. System users and service accounts are left out.
 Each UTC minute in which a user has activity of a category, in an
 organization, is one event of that minute, one minute long, without an id:
 its time, user, category and organization name it, so a minute read twice is
-one event. :func:`runs_sql` gives them as runs of contiguous minutes (what a
+one event. :func:`runs` gives them as runs of contiguous minutes (what a
 store keeps), :func:`events_sql` as the minutes (what a report reads).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,30 +78,29 @@ TABLES = (
 #: Prefix of the ids of the events read from Coder.
 ID_PREFIX = "coder:"
 
-_FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
-_FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
-
-# Sessions: who, where, which kind, from when to when (the end already capped).
+# Sessions: who, where, which kind, from when to when. Ids come as uuids, in
+# their 16 bytes (:func:`_ids_as_text` names them), and the open sessions' end
+# is set after the read: text and arithmetic cost PostgreSQL more than they
+# cost here. ``{range}``: the conditions of a time range, if any (:func:`_ranged`).
 _CONNECTIONS_SQL = """
-SELECT cl.workspace_owner_id::text AS user_id,
-       cl.organization_id::text AS org,
+SELECT cl.workspace_owner_id AS user_id,
+       cl.organization_id AS org,
        cl.type::text AS kind,
        cl.connect_time AS started,
-       coalesce(cl.disconnect_time,
-                least(cl.connect_time + interval '12 hours', $3::timestamptz)) AS ended
+       cl.disconnect_time AS ended
 FROM connection_logs cl
 JOIN users u ON u.id = cl.workspace_owner_id
-WHERE NOT u.is_system AND NOT u.is_service_account
-  AND cl.type::text <> ALL (ARRAY['reconnecting_pty', 'workspace_app', 'port_forwarding'])
-  AND cl.connect_time < $2::timestamptz
-  AND (cl.disconnect_time >= $1::timestamptz
-       OR (cl.disconnect_time IS NULL
-           AND cl.connect_time + interval '12 hours' >= $1::timestamptz))
+WHERE NOT u.is_system AND NOT u.is_service_account{range}
 """
+_CONNECTIONS_RANGE = (
+    "cl.connect_time < $end",
+    """(cl.disconnect_time >= $start
+        OR (cl.disconnect_time IS NULL AND cl.connect_time + interval '12 hours' >= $start))""",
+)
 
 _APP_STATS_SQL = """
-SELECT s.user_id::text AS user_id,
-       w.organization_id::text AS org,
+SELECT s.user_id,
+       w.organization_id AS org,
        s.access_method,
        s.slug_or_port,
        a.display_name::text AS display_name,
@@ -109,23 +110,22 @@ FROM workspace_app_stats s
 JOIN users u ON u.id = s.user_id
 LEFT JOIN workspaces w ON w.id = s.workspace_id
 LEFT JOIN workspace_apps a ON a.agent_id = s.agent_id AND a.slug = s.slug_or_port
-WHERE NOT u.is_system AND NOT u.is_service_account
-  AND s.session_started_at < $2::timestamptz
-  AND s.session_ended_at >= $1::timestamptz
+WHERE NOT u.is_system AND NOT u.is_service_account{range}
 """
+_APP_STATS_RANGE = ("s.session_started_at < $end", "s.session_ended_at >= $start")
 
 _LOGINS_SQL = """
-SELECT al.user_id::text AS user_id,
-       m.organization_id::text AS org,
+SELECT al.user_id,
+       m.organization_id AS org,
        al."time" AS started
 FROM audit_logs al
 JOIN users u ON u.id = al.user_id
 LEFT JOIN organization_members m ON m.user_id = al.user_id
 WHERE NOT u.is_system AND NOT u.is_service_account
   AND al.action::text IN ('login', 'register')
-  AND al.status_code < 400
-  AND al."time" >= $1::timestamptz AND al."time" < $2::timestamptz
+  AND al.status_code < 400{range}
 """
+_LOGINS_RANGE = ('al."time" < $end', 'al."time" >= $start')
 
 _USERS_SQL = """
 SELECT u.id::text AS id, u.name, u.username, u.email,
@@ -154,6 +154,8 @@ class CoderRead:
     logins: pa.Table
     users: pa.Table
     orgs: pa.Table
+    #: The moment of reading: a session still open counts until then at most.
+    now: datetime
 
 
 def check_url(url: str) -> None:
@@ -272,24 +274,80 @@ def read(
     """
     check_url(url)
     now = now or datetime.now(UTC)
-    start = _FAR_PAST if start_us is None else _instant(start_us)
-    end = _FAR_FUTURE if end_us is None else _instant(end_us)
+    start = None if start_us is None else _instant(start_us)
+    end = None if end_us is None else _instant(end_us)
     con = _connect(url)
     try:
         cur = con.cursor()
         try:
             _check_tables(cur, url)
-            params = (start, end, now)
-            connections = _fetch(cur, _CONNECTIONS_SQL, params, url)
-            app_stats = _fetch(cur, _APP_STATS_SQL, params[:2], url)
-            logins = _fetch(cur, _LOGINS_SQL, params[:2], url)
+            sessions = (
+                _fetch(cur, *_ranged(sql, conditions, start, end), url)
+                for sql, conditions in (
+                    (_CONNECTIONS_SQL, _CONNECTIONS_RANGE),
+                    (_APP_STATS_SQL, _APP_STATS_RANGE),
+                    (_LOGINS_SQL, _LOGINS_RANGE),
+                )
+            )
+            connections, app_stats, logins = (_ids_as_text(table, url) for table in sessions)
             users = _fetch(cur, _USERS_SQL, None, url)
             orgs = _fetch(cur, _ORGS_SQL, None, url)
         finally:
             cur.close()
     finally:
         con.close()
-    return CoderRead(connections, app_stats, logins, users, orgs)
+    return CoderRead(connections, app_stats, logins, users, orgs, now)
+
+
+def _ranged(
+    sql: str, conditions: tuple[str, str], start: datetime | None, end: datetime | None
+) -> tuple[str, list[datetime] | None]:
+    """``sql`` with the conditions (on ``$end``, then ``$start``) of the bounds given, and its
+    parameters. Without a bound, no condition: PostgreSQL evaluates none on every row."""
+    where: list[str] = []
+    params: list[datetime] = []
+    for (name, bound), condition in zip((("end", end), ("start", start)), conditions, strict=True):
+        if bound is not None:
+            params.append(bound)
+            where.append(condition.replace(f"${name}", f"${len(params)}::timestamptz"))
+    text = sql.replace("{range}", "".join(f"\n  AND {condition}" for condition in where))
+    return text, params or None
+
+
+def _ids_as_text(table: pa.Table, url: str) -> pa.Table:
+    """``table`` with its ``user_id`` and ``org`` as Coder writes uuids: lower-case, hyphenated.
+
+    The driver gives a uuid as its 16 bytes: an ``arrow.uuid`` column, or an
+    opaque or binary one in older releases. Each distinct id is written once.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name in ("user_id", "org"):
+        column = table.column(name)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            continue
+        values = column.combine_chunks()
+        if isinstance(values, pa.ExtensionArray):
+            values = values.storage
+        encoded = pc.dictionary_encode(values)
+        try:
+            texts = [
+                None if raw is None else str(uuid.UUID(bytes=raw))
+                for raw in encoded.dictionary.to_pylist()
+            ]
+        except (TypeError, ValueError):
+            raise DataError(
+                "{coder}: the database at {url} gave a {name} that is not a uuid ({type}); "
+                "point {coder} at the database coderd uses",
+                params=("coder",),
+                url=redact(url),
+                name=name,
+                type=column.type,
+            ) from None
+        text = pa.array(texts, pa.string()).take(encoded.indices)
+        table = table.set_column(table.schema.get_field_index(name), name, text)
+    return table
 
 
 def _instant(us: int) -> datetime:
@@ -329,20 +387,18 @@ def ide_globs(patterns: Sequence[str]) -> list[str]:
     return [p.strip().lower() for p in patterns if p.strip()]
 
 
-def runs_sql() -> str:
-    """The runs of active minutes of the registered ``coder_connections``,
-    ``coder_app_stats`` and ``coder_logins`` (``$ide``: the IDE globs).
-
-    One row per maximal run of contiguous minutes of a user in a category and
-    an organization: ``user_id``, ``org``, ``category``, ``first_m`` and
-    ``last_m`` (its first and last minute, counted from the epoch). Runs of
-    the same user, category and organization neither overlap nor touch.
-    """
-    sessions = f"""
+#: SQL: the registered sessions and logins as spans of minutes (``$ide``: the IDE globs,
+#: ``$now``: the moment of reading, in microseconds): a session covers every minute
+#: it overlaps, a zero-length one or a login the minute it falls in.
+_SPANS_SQL = f"""
+    WITH sessions AS (
         SELECT user_id, org,
-               CASE WHEN kind IN {tuple(TUNNEL_TYPES)} THEN 'tunnel' ELSE kind END AS category,
-               epoch_us(started) AS s_us, greatest(epoch_us(ended), epoch_us(started)) AS e_us
+               CASE WHEN kind IN {TUNNEL_TYPES} THEN 'tunnel' ELSE kind END AS category,
+               epoch_us(started) AS s_us,
+               coalesce(epoch_us(ended), least(epoch_us(started) + {OPEN_SESSION_US}, $now))
+                   AS e_us
         FROM coder_connections
+        WHERE kind NOT IN {SKIPPED_TYPES}
         UNION ALL
         SELECT user_id, org,
                CASE
@@ -352,60 +408,46 @@ def runs_sql() -> str:
                       OR lower(coalesce(display_name, '')) GLOB p)) > 0 THEN 'ide'
                  ELSE 'app'
                END,
-               epoch_us(started), greatest(epoch_us(ended), epoch_us(started))
+               epoch_us(started), epoch_us(ended)
         FROM coder_app_stats
         UNION ALL
         SELECT user_id, org, 'login', epoch_us(started), epoch_us(started)
         FROM coder_logins
+    )
+    SELECT user_id, org, category,
+           CAST(floor(s_us / {MINUTE_US}.0) AS BIGINT) AS first_m,
+           CASE WHEN e_us > s_us THEN CAST(floor((e_us - 1) / {MINUTE_US}.0) AS BIGINT)
+                ELSE CAST(floor(s_us / {MINUTE_US}.0) AS BIGINT) END AS last_m
+    FROM sessions
+"""
+
+
+def runs(
+    con: duckdb.DuckDBPyConnection, now: datetime, ide_apps: Sequence[str] = DEFAULT_IDE_APPS
+) -> pa.Table:
+    """The runs of active minutes of the registered ``coder_connections``,
+    ``coder_app_stats`` and ``coder_logins`` (read at ``now``).
+
+    One row per maximal run of contiguous minutes of a user in a category and
+    an organization: ``user_id``, ``org``, ``category``, ``first_m`` and
+    ``last_m`` (its first and last minute, counted from the epoch), in order
+    of ``first_m``. Runs of the same user, category and organization neither
+    overlap nor touch.
     """
-    return f"""
-        WITH sessions AS ({sessions}),
-        spans AS (
-            SELECT user_id, org, category,
-                   CAST(floor(s_us / {MINUTE_US}.0) AS BIGINT) AS first_m,
-                   CASE WHEN e_us > s_us THEN CAST(floor((e_us - 1) / {MINUTE_US}.0) AS BIGINT)
-                        ELSE CAST(floor(s_us / {MINUTE_US}.0) AS BIGINT) END AS last_m
-            FROM sessions
-        ),
-        -- Overlapping or touching spans of a user, category and organization
-        -- merge into runs, so each minute comes out once: a window over the
-        -- sessions costs far less than a DISTINCT over their minutes. Each
-        -- (user, organization, category) is numbered first, so the windows
-        -- partition and the runs group integers, not text. Equal spans are
-        -- one first, so that the order of the windows is total.
-        keys AS (
-            SELECT user_id, org, category, CAST(row_number() OVER () AS INTEGER) AS k
-            FROM (SELECT DISTINCT user_id, org, category FROM spans)
-        ),
-        distinct_spans AS (
-            SELECT DISTINCT k.k, s.first_m, s.last_m
-            FROM spans s JOIN keys k
-              ON s.user_id IS NOT DISTINCT FROM k.user_id AND s.org IS NOT DISTINCT FROM k.org
-             AND s.category IS NOT DISTINCT FROM k.category
-        ),
-        reaches AS (
-            SELECT *, max(last_m) OVER (
-                PARTITION BY k ORDER BY first_m, last_m
-                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-            FROM distinct_spans
-        ),
-        numbered AS (
-            SELECT *, sum(CASE WHEN reach IS NULL OR first_m > reach + 1 THEN 1 ELSE 0 END)
-                OVER (PARTITION BY k ORDER BY first_m, last_m ROWS UNBOUNDED PRECEDING) AS run
-            FROM reaches
-        ),
-        runs AS (
-            SELECT k, min(first_m) AS first_m, max(last_m) AS last_m
-            FROM numbered GROUP BY k, run
-        )
-        SELECT k.user_id, k.org, k.category, r.first_m, r.last_m
-        FROM runs r JOIN keys k USING (k)
-    """
+    from . import minute_spans
+
+    spans = con.sql(
+        _SPANS_SQL, params={"ide": ide_globs(ide_apps), "now": _micros(now)}
+    ).to_arrow_table()
+    return minute_spans.merge(spans)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def events_sql(with_ids: bool = False) -> str:
-    """The per-minute events of the registered ``coder_connections``, ``coder_app_stats``
-    and ``coder_logins`` (``$ide``: the IDE globs): the minutes of :func:`runs_sql`.
+    """The per-minute events of the registered runs ``coder_runs`` (:func:`register`).
 
     Columns as in an event file: ``time``, ``end_time``, ``user_id``, ``category``,
     ``organization_id``. No ``id``: a minute is known by those columns, so a minute
@@ -419,10 +461,9 @@ def events_sql(with_ids: bool = False) -> str:
         else ""
     )
     return f"""
-        WITH runs AS ({runs_sql()}),
-        minutes AS (
+        WITH minutes AS (
             SELECT user_id, org, category, unnest(range(first_m, last_m + 1)) AS m
-            FROM runs
+            FROM coder_runs
         )
         SELECT {ident}make_timestamptz(m * {MINUTE_US}) AS time,
                make_timestamptz((m + 1) * {MINUTE_US}) AS end_time,
@@ -431,9 +472,12 @@ def events_sql(with_ids: bool = False) -> str:
     """
 
 
-def register(con: duckdb.DuckDBPyConnection, data: CoderRead) -> list[str]:
-    """Register the tables of ``data`` on ``con`` under the names the SQL here reads;
-    returns those names, to unregister."""
+def register(
+    con: duckdb.DuckDBPyConnection, data: CoderRead, ide_apps: Sequence[str] = DEFAULT_IDE_APPS
+) -> list[str]:
+    """Register the tables of ``data`` on ``con`` under the names the SQL here reads, and
+    their runs of minutes (:func:`runs`) as ``coder_runs``; returns those names, to
+    unregister."""
     names = {
         "coder_connections": data.connections,
         "coder_app_stats": data.app_stats,
@@ -443,16 +487,17 @@ def register(con: duckdb.DuckDBPyConnection, data: CoderRead) -> list[str]:
     }
     for name, table in names.items():
         con.register(name, table)
-    return list(names)
+    con.register("coder_runs", runs(con, data.now, ide_apps))
+    return [*names, "coder_runs"]
 
 
 def store_runs_sql() -> str:
-    """The runs of :func:`runs_sql` as a store takes them (``Store.ingest_runs``):
+    """The registered runs (:func:`register`) as a store takes them (``Store.ingest_runs``):
     ``ts`` and ``end_us`` (the first minute's start, the last one's end, in
     microseconds), ``user_id``, ``category``, ``org``."""
     return f"""SELECT first_m * {MINUTE_US} AS ts, (last_m + 1) * {MINUTE_US} AS end_us,
                       user_id, category, org
-               FROM ({runs_sql()})"""
+               FROM coder_runs"""
 
 
 def write_directories(con: duckdb.DuckDBPyConnection, users_path: str, orgs_path: str) -> None:
@@ -480,9 +525,9 @@ def write_events(
 ) -> None:
     """The events of ``data`` as a Parquet event file, its users and its organizations
     as directory files."""
-    names = register(con, data)
+    names = register(con, data, ide_apps)
     try:
-        events = con.sql(events_sql(with_ids), params={"ide": ide_globs(ide_apps)})
+        events = con.sql(events_sql(with_ids))
         events.write_parquet(events_path)
         write_directories(con, users_path, orgs_path)
     finally:
