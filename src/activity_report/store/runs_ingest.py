@@ -60,6 +60,10 @@ class RunsIngest:
         self.con = store.con
         #: Whether the stored runs that the new ones touch are replaced (else: only added).
         self.replacing = False
+        #: The tables of the fresh runs and of the runs to store (see :meth:`_stage`): a
+        #: table the run would copy unchanged is named instead.
+        self.fresh = "runs_fresh"
+        self.merged = "runs_merged"
 
     def run(
         self, sql: str, params: dict[str, object] | None, label: str, progress: Progress | None
@@ -126,12 +130,12 @@ class RunsIngest:
                 )
             con.execute(
                 f"""INSERT INTO {minute_runs.TABLE}
-                    SELECT ts, end_us, user_id, category, org, $number FROM runs_merged
+                    SELECT ts, end_us, user_id, category, org, $number FROM {self.merged}
                     ORDER BY ts""",
                 {"number": number},
             )
             rollups.apply(con)
-            new = self._minutes("runs_merged") - self._minutes("runs_replaced")
+            new = self._minutes(self.merged) - self._minutes("runs_replaced")
             new_unknown = self._new_unknown()
             con.execute(
                 "INSERT INTO ingests VALUES ($number, $file, $rows, $new, $dup, 0, $now)",
@@ -172,7 +176,7 @@ class RunsIngest:
         return int(self.con.execute("SELECT coalesce(max(id), 0) FROM ingests").fetchall()[0][0])
 
     def _stage(self) -> None:
-        """``runs_fresh``, ``runs_replaced`` and ``runs_merged``, and the rollups they change.
+        """The fresh runs, ``runs_replaced`` and the runs to store, and the rollups they change.
 
         Reads the store (attached read-only, or for writing) and writes temporary
         tables only.
@@ -180,9 +184,9 @@ class RunsIngest:
         con = self.con
         first, last = con.execute("SELECT min(ts), max(end_us) FROM runs_read").fetchall()[0]
         self._take_stored_minutes((first, last))
-        fresh = con.execute("SELECT min(ts), max(end_us) FROM runs_fresh").fetchall()[0]
+        fresh = con.execute(f"SELECT min(ts), max(end_us) FROM {self.fresh}").fetchall()[0]
         if fresh[0] is None:
-            con.execute("CREATE OR REPLACE TEMP TABLE runs_replaced AS FROM runs_fresh")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE runs_replaced AS FROM {self.fresh}")
         else:
             lo, hi = int(fresh[0]), int(fresh[1])
             # Constant bounds: the scan skips the row groups of other times.
@@ -191,7 +195,7 @@ class RunsIngest:
                     SELECT s.ts, s.end_us, s.user_id, s.category, s.org
                     FROM {minute_runs.TABLE} s
                     WHERE s.ts <= {hi} AND s.end_us >= {lo} AND EXISTS (
-                        SELECT 1 FROM runs_fresh f
+                        SELECT 1 FROM {self.fresh} f
                         WHERE {_same("f", "s")} AND s.ts <= f.end_us AND f.ts <= s.end_us)"""
             )
         self.replacing = bool(
@@ -199,10 +203,11 @@ class RunsIngest:
         )
         if self.replacing:
             # Equal rows are one first, so that the order of the windows is total.
+            self.merged = "runs_merged"
             con.execute(
-                """CREATE OR REPLACE TEMP TABLE runs_merged AS
+                f"""CREATE OR REPLACE TEMP TABLE runs_merged AS
                    WITH both_runs AS (
-                       SELECT * FROM runs_fresh UNION SELECT * FROM runs_replaced),
+                       SELECT * FROM {self.fresh} UNION SELECT * FROM runs_replaced),
                    reaches AS (
                        SELECT *, max(end_us) OVER (
                            PARTITION BY user_id, category, org ORDER BY ts, end_us
@@ -220,18 +225,19 @@ class RunsIngest:
                          WHERE NOT EXISTS (SELECT 1 FROM runs_replaced x
                                            WHERE {_same("x", "s")} AND x.ts = s.ts)"""
         else:  # the fresh runs are maximal already
-            con.execute("CREATE OR REPLACE TEMP TABLE runs_merged AS FROM runs_fresh")
+            self.merged = self.fresh
             others = f"SELECT user_id, category, org, ts, end_us FROM {minute_runs.TABLE}"
         rollups.prepare(
             con,
-            scope("SELECT user_id, ts, end_us FROM runs_fresh"),
+            scope(f"SELECT user_id, ts, end_us FROM {self.fresh}"),
             None,  # the run's memory limit (see run)
             runs=f"""({others}
-                      UNION ALL SELECT user_id, category, org, ts, end_us FROM runs_merged)""",
+                      UNION ALL SELECT user_id, category, org, ts, end_us FROM {self.merged})""",
         )
 
     def _take_stored_minutes(self, span: tuple[int | None, int | None]) -> None:
-        """``runs_fresh``: the runs read without the minutes the events table holds already.
+        """The fresh runs (:attr:`fresh`): the runs read without the minutes the events table
+        holds already (``runs_read`` itself, when it holds none of them).
 
         Those are one minute long, without an id or with a Coder id, and of the
         same user, category and organization: the minutes an earlier release
@@ -252,8 +258,9 @@ class RunsIngest:
             )
             taken = int(con.execute("SELECT count(*) FROM runs_taken").fetchall()[0][0])
         if not taken:
-            con.execute("CREATE OR REPLACE TEMP TABLE runs_fresh AS FROM runs_read")
+            self.fresh = "runs_read"
             return
+        self.fresh = "runs_fresh"
         # The runs that hold a taken minute, listed as minutes without those, and
         # made runs again (gaps and islands); the other runs as they were.
         con.execute(
@@ -281,7 +288,7 @@ class RunsIngest:
         """The categories of the minutes this run added that no report counts."""
         rows = self.con.execute(
             f"""SELECT category, sum(n) FROM (
-                    SELECT category, sum({_weight()}) AS n FROM runs_merged GROUP BY category
+                    SELECT category, sum({_weight()}) AS n FROM {self.merged} GROUP BY category
                     UNION ALL
                     SELECT category, -sum({_weight()}) FROM runs_replaced GROUP BY category)
                 WHERE NOT list_contains($known, category)
