@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from activity_report.store import coverage
 
 UNIT = 100
+#: A minute, for rows that are runs of minutes: slots and the scopes below are whole minutes.
+MINUTE = 10
 
 #: (partition, start, length) of an interval; the partition's scope is (lo, length).
 intervals = st.lists(
@@ -47,19 +49,28 @@ def expected(
 
 
 def computed(
-    rows: list[tuple[int, int, int]], scope: list[tuple[int, int]] | None
+    rows: list[tuple[int, int, int]],
+    scope: list[tuple[int, int]] | None,
+    weights: list[int] | None = None,
 ) -> dict[Any, list[int]]:
-    """What :func:`coverage.slot_sums` gives; a scope of None says that every row is inside."""
-    ordered = sorted(rows, key=lambda r: (r[0], r[1]))
-    key = np.array([r[0] for r in ordered], np.int64)
-    ts = np.array([r[1] for r in ordered], np.int64)
-    te = ts + np.array([r[2] for r in ordered], np.int64)
+    """What :func:`coverage.slot_sums` gives; a scope of None says that every row is inside.
+
+    ``weights``: each row's (a row of weight w > 1 is w minutes of :data:`MINUTE`).
+    """
+    order = sorted(range(len(rows)), key=lambda i: (rows[i][0], rows[i][1]))
+    key = np.array([rows[i][0] for i in order], np.int64)
+    ts = np.array([rows[i][1] for i in order], np.int64)
+    te = ts + np.array([rows[i][2] for i in order], np.int64)
+    weight = None if weights is None else np.array([weights[i] for i in order], np.int64)
     if scope is None:
-        sums = coverage.slot_sums(key, ts, te, None, None, UNIT)
+        sums = coverage.slot_sums(key, ts, te, None, None, UNIT, weight, MINUTE)
     else:
         lo = np.array([scope[k][0] for k in key], np.int64)
         hi = lo + np.array([scope[k][1] for k in key], np.int64)
-        sums = coverage.slot_sums(key, ts, te, lo, hi, UNIT)
+        sums = coverage.slot_sums(key, ts, te, lo, hi, UNIT, weight, MINUTE)
+    # One row per partition and slot, in that order.
+    pairs = [(int(key[row]), int(slot)) for row, slot in zip(sums.row, sums.slot, strict=True)]
+    assert pairs == sorted(set(pairs))
     out: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
     for row, slot, n, duration in zip(*sums, strict=True):
         total = out[int(key[row]), int(slot)]
@@ -93,6 +104,43 @@ def test_rows_inside_their_scope_give_the_same_sums_unclipped(
     rows: list[tuple[int, int, int]],
 ) -> None:
     assert computed(rows, None) == expected(rows, [(-10_000, 20_000)] * 4)
+
+
+#: (partition, start, length, run): a run starts on a minute and lasts ``length`` minutes.
+mixed_rows = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(-60, 60), st.integers(1, 35), st.booleans()),
+    min_size=1,
+    max_size=40,
+)
+minute_scopes = st.lists(
+    st.tuples(st.integers(-60, 40), st.integers(1, 120)).map(
+        lambda s: (s[0] * MINUTE, s[1] * MINUTE)
+    ),
+    min_size=4,
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=mixed_rows, scope=st.one_of(st.none(), minute_scopes))
+def test_a_run_of_minutes_counts_each_minute_in_its_own_slot(
+    rows: list[tuple[int, int, int, bool]], scope: list[tuple[int, int]] | None
+) -> None:
+    # A run weighs its minutes and is given whole; the same minutes as events
+    # one minute long are the answer. Events among them weigh one.
+    given_rows, weights, as_events = [], [], []
+    for key, start, length, run in rows:
+        if run:
+            ts = start * MINUTE
+            given_rows.append((key, ts, length * MINUTE))
+            weights.append(length)
+            as_events += [(key, ts + i * MINUTE, MINUTE) for i in range(length)]
+        else:
+            given_rows.append((key, start * 7, length * 3))
+            weights.append(1)
+            as_events.append((key, start * 7, length * 3))
+    everywhere = [(-10_000, 20_000)] * 4
+    assert computed(given_rows, scope, weights) == expected(as_events, scope or everywhere)
 
 
 def test_a_session_over_many_slots_is_cut_at_each_edge() -> None:

@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from .minute_runs import MINUTE_US
+
 Ints = npt.NDArray[np.int64]
 
 #: Below this sum of partition spans, one running maximum serves them all (in int64).
@@ -33,8 +35,7 @@ class SlotSums(NamedTuple):
     """Per partition and slot: a row of the partition, the slot's start, events, covered time.
 
     ``row`` indexes the input arrays (any row of the partition: the caller
-    reads its keys there). Ordered by partition and slot; a slot may occur
-    twice, once for its count and once for its time, which the caller sums.
+    reads its keys there). One row per partition and slot, in that order.
     """
 
     row: Ints
@@ -51,6 +52,7 @@ def slot_sums(
     hi: Ints | None,
     unit: int,
     weight: Ints | None = None,
+    minute: int = MINUTE_US,
 ) -> SlotSums:
     """The counts and covered time per slot of ``unit`` microseconds, per partition.
 
@@ -58,8 +60,11 @@ def slot_sums(
     ``ts``. ``te >= ts`` ends each row's interval; ``lo`` and ``hi`` are its
     partition's scope (the same on all of its rows), or None when every
     row lies inside its scope (``lo <= ts`` and ``te <= hi``, ``ts < hi``).
-    ``weight``: how many events each row counts for (None: one each); a row
-    that weighs more lies in one slot (a run of minutes cut at slot edges).
+    A row counts once, in the slot of its ``ts``. ``weight`` (None: 1 each):
+    a row of weight ``w > 1`` is a run of ``w`` whole minutes (``minute``
+    long, ``te = ts + w * minute``, on minute edges, as slot edges and scopes
+    are): each of its minutes that starts in the scope counts once, in its
+    own slot.
     """
     if not len(key):
         empty = np.empty(0, np.int64)
@@ -69,24 +74,90 @@ def slot_sums(
     np.maximum(a, ts, out=a)
     if lo is None or hi is None:
         b = te
-        counted, counted_key, counted_ts = np.arange(len(ts)), key, ts
+        counted = np.arange(len(ts))
     else:
         np.maximum(a, lo, out=a)
         b = np.minimum(te, hi)
         counted = np.flatnonzero((ts >= lo) & (ts < hi))
-        counted_key, counted_ts = key[counted], ts[counted]
     kept = np.flatnonzero(b > a)
     times = _cut(key, kept, a[kept], b[kept], unit)
     del a, b, kept
-    counts = _runs(counted_key, np.floor_divide(counted_ts, unit) * unit)
-    n = counts[2]
-    if weight is not None and len(counts[0]):
-        n = np.add.reduceat(weight[counted].astype(np.int64), counts[0])
+    runs = _minutes(key, ts, te, lo, hi, unit, weight, minute)
+    if weight is not None:
+        counted = counted[weight[counted] <= 1]  # the others are runs of minutes
+    counts = _runs(key[counted], np.floor_divide(ts[counted], unit) * unit)
+    return _summed(
+        key,
+        SlotSums(
+            row=np.concatenate([counted[counts[0]], times.row, runs.row]),
+            slot=np.concatenate([counts[1], times.slot, runs.slot]),
+            n=np.concatenate([counts[2], np.zeros(len(times.row), np.int64), runs.n]),
+            duration=np.concatenate(
+                [
+                    np.zeros(len(counts[0]), np.int64),
+                    times.duration,
+                    np.zeros(len(runs.row), np.int64),
+                ]
+            ),
+        ),
+        unit,
+    )
+
+
+def _minutes(
+    key: Ints,
+    ts: Ints,
+    te: Ints,
+    lo: Ints | None,
+    hi: Ints | None,
+    unit: int,
+    weight: Ints | None,
+    minute: int,
+) -> SlotSums:
+    """The counts per slot of the minutes of the rows that weigh more than one (runs of
+    minutes), in the scope: each run cut at slot edges, a piece counting its minutes."""
+    rows = np.empty(0, np.int64) if weight is None else np.flatnonzero(weight > 1)
+    if not len(rows):
+        empty = np.empty(0, np.int64)
+        return SlotSums(empty, empty, empty, empty)
+    a, b = ts[rows], te[rows]
+    if lo is not None and hi is not None:
+        a, b = np.maximum(a, lo[rows]), np.minimum(b, hi[rows])
+        inside = b > a
+        rows, a, b = rows[inside], a[inside], b[inside]
+    pieces = _cut(key, rows, a, b, unit)
+    return pieces._replace(n=pieces.duration // minute, duration=np.zeros_like(pieces.duration))
+
+
+def _summed(key: Ints, sums: SlotSums, unit: int) -> SlotSums:
+    """``sums`` added up per partition and slot, in that order.
+
+    Its rows come as a few runs already in that order (the counts; the
+    covered time of each piece's first slot; the slots past it), which a
+    stable sort merges in about linear time.
+    """
+    if not len(sums.row):
+        return sums
+    part = key[sums.row]
+    step = np.floor_divide(sums.slot - int(sums.slot.min()), unit)
+    width = int(step.max()) + 1
+    low = int(part.min())
+    if float(int(part.max()) - low) * width + width < _FITS:
+        packed = (part - low) * width + step
+        order = np.argsort(packed, kind="stable")
+        packed = packed[order]
+        first = np.empty(len(packed), np.bool_)
+        first[0] = True
+        np.not_equal(packed[1:], packed[:-1], out=first[1:])
+    else:
+        order = np.lexsort((step, part))
+        first = _starts(part[order], step[order])
+    starts = np.flatnonzero(first)
     return SlotSums(
-        row=np.concatenate([counted[counts[0]], times.row]),
-        slot=np.concatenate([counts[1], times.slot]),
-        n=np.concatenate([n, np.zeros(len(times.row), np.int64)]),
-        duration=np.concatenate([np.zeros(len(counts[0]), np.int64), times.duration]),
+        row=sums.row[order[starts]],
+        slot=sums.slot[order[starts]],
+        n=np.add.reduceat(sums.n[order], starts),
+        duration=np.add.reduceat(sums.duration[order], starts),
     )
 
 
@@ -185,7 +256,7 @@ class Users:
         self.hi[uid] = columns["hi"]
 
     def slots(self, hits: dict[str, Any], unit: int) -> pa.Table:
-        """Counts and covered time per filter, user and slot of ``hits``, unsummed.
+        """Counts and covered time per filter, user and slot of ``hits``.
 
         ``hits``: columns ``uid``, ``cid``, ``oid`` (0 for none), ``ts``,
         ``te``, sorted by user, then time, and perhaps ``w``: how many events a
@@ -194,7 +265,7 @@ class Users:
         (each, each); a user with one category or organization throughout
         is computed for the broader filter only (its rows stand for both).
         Columns: ``uid``, ``cid``, ``oid`` (0 for any, all), ``slot``, ``n``,
-        ``duration``, as many rows per slot as :func:`slot_sums` gives.
+        ``duration``, one row per user, filter and slot.
         """
         uid, cid, oid, ts, te = (hits[k] for k in ("uid", "cid", "oid", "ts", "te"))
         weight = hits.get("w")

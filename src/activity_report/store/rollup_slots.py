@@ -33,7 +33,8 @@ _PART_ROWS = 4_000_000
 #: Past this many parts, ``rollup_hits`` is sorted by user once (see :func:`_parts`).
 _SCANNED_PARTS = 8
 
-#: NumPy computes a part in pieces of about this many events, two at a time.
+#: NumPy computes a part in pieces of about this many events at most, two at a time
+#: (a part of fewer in two pieces, so that both threads work).
 _PIECE_ROWS = 1_000_000
 
 
@@ -54,14 +55,15 @@ def compute(
     ``after`` and ``before``: every slot of the scope lies between them.
     ``relation``: the events (the store's, or those and an ingest's new ones);
     ``runs``: the runs of minutes (see :func:`.rollups.prepare`), if any. Each row of
-    ``rollup_hits`` weighs ``w`` events: an event 1, a piece of a run its minutes.
+    ``rollup_hits`` weighs ``w`` events: an event 1, a run its minutes (see
+    :func:`.coverage.slot_sums`).
     """
     params = {"known": list(sources.CATEGORIES), "heartbeat": HEARTBEAT_US}
     near = f"SELECT *, 1 AS w FROM ({_near(relation, after, before)})"
     # The organizations: those of the runs that meet the range, each a piece or more.
     orgs = f"SELECT user_id, org FROM ({_near(relation, after, before)})"
     if runs is not None:
-        near += f" UNION ALL {_run_pieces(runs, after, before)}"
+        near += f" UNION ALL {_runs_near(runs, after, before)}"
         orgs += f""" UNION ALL SELECT user_id, org FROM ({runs})
                      WHERE ts < {before} AND end_us > {after}"""
     con.execute(
@@ -115,7 +117,8 @@ def compute(
                                greatest(coalesce(end_us, ts + {HEARTBEAT_US}), ts) AS te, w
                         FROM rollup_hits WHERE {part} ORDER BY uid, ts"""
                 ).fetchnumpy()
-                for piece in coverage.chunks(hits, _PIECE_ROWS):
+                rows = len(hits["uid"])
+                for piece in coverage.chunks(hits, min(_PIECE_ROWS, -(-rows // 2))):
                     running.append(pool.submit(users.slots, piece, SLOT_US))
                 while len(running) > 2 or (running and running[0].done()):
                     _store_computed(con, running.popleft().result())
@@ -179,25 +182,20 @@ def _near(relation: str, after: int, before: int) -> str:
                SELECT {columns} FROM {relation} WHERE ts < {edge} AND end_us > {after}"""
 
 
-def _run_pieces(runs: str, after: int, before: int) -> str:
+def _runs_near(runs: str, after: int, before: int) -> str:
     """SQL: the runs of ``runs`` (columns ``user_id``, ``category``, ``org``, ``ts``,
-    ``end_us``) cut at slot edges, the pieces between ``after`` and ``before`` (slot
-    edges), each with its minutes ``w``: the columns of :func:`_near` and ``w``."""
+    ``end_us``) that meet ``[after, before)``, whole, each with its minutes ``w``: the
+    columns of :func:`_near` and ``w``. NumPy counts each minute in its slot, and
+    clips the runs to each user's scope (:func:`.coverage.slot_sums`)."""
     return f"""
-        SELECT user_id, category, org, greatest(ts, k) AS ts,
-               least(end_us, k + {SLOT_US}) AS end_us,
-               (least(end_us, k + {SLOT_US}) - greatest(ts, k)) // {MINUTE_US} AS w
-        FROM (SELECT user_id, category, org, ts, end_us,
-                     unnest(range({floor(f"greatest(ts, {after})")},
-                                  least(end_us, {before}), {SLOT_US})) AS k
-              FROM ({runs}) WHERE ts < {before} AND end_us > {after})"""
+        SELECT user_id, category, org, ts, end_us, (end_us - ts) // {MINUTE_US} AS w
+        FROM ({runs}) WHERE ts < {before} AND end_us > {after}"""
 
 
 def _store_computed(con: duckdb.DuckDBPyConnection, computed: pa.Table) -> None:
-    """Add the rows of :meth:`.coverage.Users.slots` to ``rollup_computed``, summed per slot."""
+    """Add the rows of :meth:`.coverage.Users.slots` (one per user, filter and slot) to
+    ``rollup_computed``."""
     # A relation, not a registered view: inside a transaction, a dropped view keeps
     # its Python object until the commit. Nor a view of the relation: the default
     # catalog is the store attached read-only while an ingest prepares.
-    con.from_arrow(computed).aggregate(
-        "uid, cid, oid, slot, sum(n), sum(duration)", "uid, cid, oid, slot"
-    ).insert_into("rollup_computed")
+    con.from_arrow(computed).insert_into("rollup_computed")
