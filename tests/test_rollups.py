@@ -359,6 +359,35 @@ def test_heartbeat_users_and_session_users_in_one_ingest(tmp_path: Path) -> None
     )
 
 
+def test_a_day_summed_again_keeps_the_stored_slots_of_organizations_the_ingest_never_met(
+    tmp_path: Path,
+) -> None:
+    # The day's slots of o1 are stored; the second ingest touches the same day
+    # with o2 only, so the day rows of o1, and of all organizations, add both.
+    first = write(tmp_path / "a.csv", [("2024-01-01T10:00:00Z", "u1", "ide", "o1", "")])
+    second = write(tmp_path / "b.csv", [("2024-01-01T12:00:00Z", "u1", "app", "o2", "")])
+    db, whole = tmp_path / "s.duckdb", tmp_path / "whole.duckdb"
+    ingest(db, first)
+    ingest(db, second)
+    ingest(whole, first, second)
+    days = rollups(db, "rollups_daily")
+    assert days == rollups(whole, "rollups_daily")
+    assert sorted(days, key=repr) == daily_sums(rollups(db))
+    minute = 60 * 1_000_000
+    assert [r[1:] for r in days if r[1] is None and r[2] is None] == [
+        (None, None, "u1", 2, 2 * minute)
+    ]
+    assert {(r[1], r[2]) for r in days} == {
+        (None, None),
+        ("ide", None),
+        ("app", None),
+        (None, "o1"),
+        (None, "o2"),
+        ("ide", "o1"),
+        ("app", "o2"),
+    }
+
+
 @pytest.mark.slow  # a store per example
 @settings(
     max_examples=15,

@@ -207,39 +207,57 @@ def _prepare(
         for x in con.execute("SELECT min(day_lo), max(day_hi) FROM rollup_scope").fetchall()[0]
     )
     _share(con)
-    stored = f"""SELECT {floor("r.slot", DAY_US)} AS day, r.category, r.org, r.uid, r.count,
-                        r.duration, r.single
+    # The day's other slots as stored, in the numbers of this refresh: their
+    # organizations that it has not met take the next numbers.
+    others = f"""r.slot >= {day_lo} AND r.slot < {day_hi}
+                 AND r.slot >= s.day_lo AND r.slot < s.day_hi
+                 AND (r.slot < s.lo OR r.slot >= s.hi)"""
+    con.execute(
+        f"""INSERT INTO rollup_orgs
+            SELECT org, CAST((SELECT coalesce(max(oid), 0) FROM rollup_orgs)
+                             + row_number() OVER (ORDER BY org) AS INTEGER)
+            FROM (SELECT DISTINCT r.org FROM rollups r JOIN rollup_scope s USING (uid)
+                  WHERE {others} AND r.org IS NOT NULL)
+            ANTI JOIN rollup_orgs USING (org)"""
+    )
+    stored = f"""SELECT r.uid, coalesce(list_position($known, r.category), 0) AS cid,
+                        coalesce(o.oid, 0) AS oid, {floor("r.slot", DAY_US)} AS day, r.single,
+                        r.count AS n, r.duration
                  FROM rollups r JOIN rollup_scope s USING (uid)
-                 WHERE r.slot >= {day_lo} AND r.slot < {day_hi}
-                   AND r.slot >= s.day_lo AND r.slot < s.day_hi
-                   AND (r.slot < s.lo OR r.slot >= s.hi)"""
-    # Inlined, the bounds let the scan skip row groups of other slots.
+                 LEFT JOIN rollup_orgs o ON o.org = r.org
+                 WHERE {others}"""
+    # Inlined, the bounds let the scan skip row groups of other slots. Summed by the
+    # numbers, the names looked up on the day rows only.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_days_ready AS
             WITH parts AS (
-                SELECT day, {_NAMES}, uid, n AS count, duration, single
-                FROM (SELECT uid, cid, oid, {floor("slot", DAY_US)} AS day, single,
-                             sum(n) AS n, sum(duration) AS duration
-                      FROM rollup_shared GROUP BY ALL)
-                UNION ALL {stored}
+                SELECT uid, day, cid, oid, single, sum(n) AS count, sum(duration) AS duration
+                FROM (SELECT uid, cid, oid, {floor("slot", DAY_US)} AS day, single, n, duration
+                      FROM rollup_shared
+                      UNION ALL {stored})
+                GROUP BY ALL
             ),
             days AS (
-                SELECT uid, day, bool_and(single) AND min(category) = max(category)
-                                 AND min(org) = max(org) AS one,
-                       min(category) AS category, min(org) AS org,
+                SELECT uid, day,
+                       bool_and(single) AND min(cid) = max(cid) AND min(oid) = max(oid) AS one,
+                       min(cid) AS cid, min(oid) AS oid,
                        sum(count) AS count, sum(duration) AS duration
                 FROM parts GROUP BY uid, day
+            ),
+            ready AS (
+                SELECT day, cid, oid, uid, count, duration, true AS single FROM days WHERE one
+                UNION ALL
+                SELECT day, CASE WHEN copy % 2 = 0 THEN cid ELSE 0 END AS cid,
+                       CASE WHEN copy < 2 THEN oid ELSE 0 END AS oid, uid,
+                       sum(count) AS count, sum(duration) AS duration, false AS single
+                FROM (SELECT p.*,
+                             unnest(CASE WHEN p.single THEN [0, 1, 2, 3] ELSE [0] END) AS copy
+                      FROM parts p
+                      SEMI JOIN (SELECT uid, day FROM days WHERE NOT one) USING (uid, day))
+                GROUP BY ALL
             )
-            SELECT day, category, org, uid, count, duration, true AS single FROM days WHERE one
-            UNION ALL
-            SELECT day, CASE WHEN copy % 2 = 0 THEN category END AS category,
-                   CASE WHEN copy < 2 THEN org END AS org, uid,
-                   sum(count) AS count, sum(duration) AS duration, false AS single
-            FROM (SELECT p.*,
-                         unnest(CASE WHEN p.single THEN [0, 1, 2, 3] ELSE [0] END) AS copy
-                  FROM parts p SEMI JOIN (SELECT uid, day FROM days WHERE NOT one) USING (uid, day))
-            GROUP BY ALL
-            ORDER BY {_DAY_ORDER}""",
+            SELECT day, {_NAMES}, uid, count, duration, single
+            FROM (SELECT * FROM ready ORDER BY {_DAY_ORDER})""",
         _names(con),
     )
     # Sorted by the numbers, the names looked up after: the sort moves no text.
