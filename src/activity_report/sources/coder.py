@@ -345,7 +345,8 @@ def _ids_as_text(table: pa.Table, url: str) -> pa.Table:
                 name=name,
                 type=column.type,
             ) from None
-        text = pa.array(texts, pa.string()).take(encoded.indices)
+        # A dictionary column: DuckDB reads it as text, and no id is copied per row.
+        text = pa.DictionaryArray.from_arrays(encoded.indices, pa.array(texts, pa.string()))
         table = table.set_column(table.schema.get_field_index(name), name, text)
     return table
 
@@ -430,9 +431,8 @@ def runs(
 
     One row per maximal run of contiguous minutes of a user in a category and
     an organization: ``user_id``, ``org``, ``category``, ``first_m`` and
-    ``last_m`` (its first and last minute, counted from the epoch), in order
-    of ``first_m``. Runs of the same user, category and organization neither
-    overlap nor touch.
+    ``last_m`` (its first and last minute, counted from the epoch). Runs of the
+    same user, category and organization neither overlap nor touch.
     """
     from . import minute_spans
 

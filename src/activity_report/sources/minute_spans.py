@@ -30,7 +30,8 @@ _FITS = 2**62
 
 def merge(spans: pa.Table, fits: int = _FITS) -> pa.Table:
     """The runs of ``spans`` (columns :data:`KEYS`, ``first_m``, ``last_m``, with
-    ``first_m <= last_m``): the same columns, one row per run, ordered by ``first_m``.
+    ``first_m <= last_m``): the same columns, one row per run, in order of their kind
+    and ``first_m``.
 
     ``fits``: below it, several integers are packed into one to sort them (a
     test lowers it to take the other way).
@@ -50,8 +51,6 @@ def merge(spans: pa.Table, fits: int = _FITS) -> pa.Table:
     rows = order[starts]
     run_first = first[starts]
     run_last = np.maximum.reduceat(last, starts)
-    by_time = np.argsort(run_first)
-    rows, run_first, run_last = rows[by_time], run_first[by_time], run_last[by_time]
     # Dictionary columns: DuckDB reads them as text, and nothing is copied per row here.
     columns = {
         name: pa.DictionaryArray.from_arrays(pa.array(code[rows]), column.dictionary)

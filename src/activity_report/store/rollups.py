@@ -227,32 +227,28 @@ def _prepare(
                  LEFT JOIN rollup_orgs o ON o.org = r.org
                  WHERE {others}"""
     # Inlined, the bounds let the scan skip row groups of other slots. Summed by the
-    # numbers, the names looked up on the day rows only.
+    # numbers, the names looked up on the day rows only; the slots are read twice
+    # rather than kept (a day of several kinds reads its slots again).
+    slots = f"""(SELECT uid, cid, oid, {floor("slot", DAY_US)} AS day, single, n, duration
+                 FROM rollup_shared
+                 UNION ALL {stored})"""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rollup_days_ready AS
-            WITH parts AS (
-                SELECT uid, day, cid, oid, single, sum(n) AS count, sum(duration) AS duration
-                FROM (SELECT uid, cid, oid, {floor("slot", DAY_US)} AS day, single, n, duration
-                      FROM rollup_shared
-                      UNION ALL {stored})
-                GROUP BY ALL
-            ),
-            days AS (
+            WITH days AS (
                 SELECT uid, day,
                        bool_and(single) AND min(cid) = max(cid) AND min(oid) = max(oid) AS one,
-                       min(cid) AS cid, min(oid) AS oid,
-                       sum(count) AS count, sum(duration) AS duration
-                FROM parts GROUP BY uid, day
+                       min(cid) AS cid, min(oid) AS oid, sum(n) AS count, sum(duration) AS duration
+                FROM {slots} GROUP BY uid, day
             ),
             ready AS (
                 SELECT day, cid, oid, uid, count, duration, true AS single FROM days WHERE one
                 UNION ALL
                 SELECT day, CASE WHEN copy % 2 = 0 THEN cid ELSE 0 END AS cid,
                        CASE WHEN copy < 2 THEN oid ELSE 0 END AS oid, uid,
-                       sum(count) AS count, sum(duration) AS duration, false AS single
+                       sum(n) AS count, sum(duration) AS duration, false AS single
                 FROM (SELECT p.*,
                              unnest(CASE WHEN p.single THEN [0, 1, 2, 3] ELSE [0] END) AS copy
-                      FROM parts p
+                      FROM {slots} p
                       SEMI JOIN (SELECT uid, day FROM days WHERE NOT one) USING (uid, day))
                 GROUP BY ALL
             )
