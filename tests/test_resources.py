@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -176,3 +178,45 @@ def test_a_full_spill_disk_is_explained_with_the_fix() -> None:
         "No space left); point --temp-dir elsewhere"
     )
     assert resources.explain(duckdb.IOException("IO Error: No files found")) is None
+
+
+def test_a_temporary_file_is_removed_even_when_a_signal_comes_as_it_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file is made, then the interrupt of a signal arrives before the caller
+    # gets its descriptor: the run knew its name already, and removes it.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    made: list[str] = []
+    real_open = os.open
+
+    def open_then_interrupted(path: str, flags: int, mode: int = 0o777) -> int:
+        os.close(real_open(path, flags, mode))
+        made.append(path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "open", open_then_interrupted)
+    context = resources.RunContext()
+    with pytest.raises(KeyboardInterrupt):
+        context.new_temp_file("activity-report-stdin-", ".csv")
+    assert [Path(p).parent for p in made] == [tmp_path] and Path(made[0]).exists()
+    context.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_temporary_name_someone_else_holds_is_skipped_and_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    names = iter(["taken", "free", "taken", "other"])
+    monkeypatch.setattr(secrets, "token_hex", lambda _n: next(names))
+    (tmp_path / "p-taken.csv").write_text("not the run's")
+    (tmp_path / "p-taken").mkdir()
+    context = resources.RunContext()
+    fd, path = context.new_temp_file("p-", ".csv")
+    os.close(fd)
+    folder = context.new_temp_folder("p-")
+    assert (Path(path).name, Path(folder).name) == ("p-free.csv", "p-other")
+    assert context.temp_files() == [path, folder]
+    context.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p-taken", "p-taken.csv"]
+    assert (tmp_path / "p-taken.csv").read_text() == "not the run's"

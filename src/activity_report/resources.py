@@ -21,7 +21,7 @@ import secrets
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -264,6 +264,37 @@ class RunContext:
         with self._lock:
             self._temp.append(path)
         return path
+
+    def new_temp_file(self, prefix: str, suffix: str = "") -> tuple[int, str]:
+        """A new empty file in the system's temporary folder, removed when the run closes:
+        its descriptor, open for writing, and its path.
+
+        Its name is added before the file is made, so a signal at any moment leaves
+        nothing behind (made first, a file could outlive a signal that came before it
+        was added).
+        """
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        return self._new_temp(prefix, suffix, lambda path: os.open(path, flags, 0o600))
+
+    def new_temp_folder(self, prefix: str) -> str:
+        """A new empty folder in the system's temporary folder, removed when the run closes
+        (as :meth:`new_temp_file`: named first, then made)."""
+        return self._new_temp(prefix, "", lambda path: os.mkdir(path, 0o700))[1]
+
+    def _new_temp(
+        self, prefix: str, suffix: str, make: Callable[[str], int | None]
+    ) -> tuple[int, str]:
+        folder = tempfile.gettempdir()
+        while True:
+            path = os.path.join(folder, f"{prefix}{secrets.token_hex(8)}{suffix}")
+            self.add_temp(path)
+            try:
+                made = make(path)
+            except FileExistsError:  # another's: not ours to remove
+                with self._lock:
+                    self._temp.remove(path)
+                continue
+            return (-1 if made is None else made), path
 
     def temp_files(self) -> list[str]:
         """The temporary files and folders the run still has, oldest first."""

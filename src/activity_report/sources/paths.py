@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,11 +237,11 @@ def _readable_name(path: Path, context: RunContext | None) -> str:
     if "\\" not in text or not glob.has_magic(text):
         return text
     owner = _owner(context, text)
-    folder = owner.add_temp(tempfile.mkdtemp(prefix="activity-report-link-"))
+    folder = owner.new_temp_folder("activity-report-link-")
     suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".gz") else path.suffix
-    link = os.path.join(folder, "events" + re.sub(r"[*?\[\]\\]", "_", suffix))
+    link = owner.add_temp(os.path.join(folder, "events" + re.sub(r"[*?\[\]\\]", "_", suffix)))
     os.symlink(os.path.abspath(text), link)
-    return owner.add_temp(link)
+    return link
 
 
 def _owner(context: RunContext | None, shown: str) -> RunContext:
@@ -264,10 +263,7 @@ def _spool(stream: IO[bytes], *, display: str, name: str, context: RunContext | 
         (s for s in sorted(EVENT_SUFFIXES, key=len, reverse=True) if lower.endswith(s)), ""
     )
     owner = _owner(context, display)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives until the run closes
-        prefix="activity-report-stdin-", suffix=suffix, delete=False
-    )
-    with handle:
-        owner.add_temp(handle.name)
+    fd, name = owner.new_temp_file("activity-report-stdin-", suffix)
+    with open(fd, "wb") as handle:
         shutil.copyfileobj(stream, handle)
-    return _event_file(Path(handle.name), display=display, context=owner)
+    return _event_file(Path(name), display=display, context=owner)

@@ -319,17 +319,17 @@ def parquet_copy(file: EventFile, reading: Reading, context: RunContext | None) 
     from ...sources.mapping import quote_literal
     from ..duckdb import connect
 
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - removed with the run
-        prefix="activity-report-json-", suffix=".parquet", delete=False
-    )
-    handle.close()
     if context is not None:
-        context.add_temp(handle.name)
+        fd, name = context.new_temp_file("activity-report-json-", ".parquet")
+        os.close(fd)
     else:
         import atexit
         import contextlib
 
-        def remove(path: str = handle.name) -> None:
+        fd, name = tempfile.mkstemp(prefix="activity-report-json-", suffix=".parquet")
+        os.close(fd)
+
+        def remove(path: str = name) -> None:
             with contextlib.suppress(OSError):
                 os.remove(path)
 
@@ -343,8 +343,8 @@ def parquet_copy(file: EventFile, reading: Reading, context: RunContext | None) 
                              CAST(file_row_number + 1 AS BIGINT) AS {LINE},
                              {PROBLEM}
                       FROM ({relation.sql_query()}))
-                TO {quote_literal(handle.name)} (FORMAT parquet)"""
+                TO {quote_literal(name)} (FORMAT parquet)"""
         )
     finally:
         con.close()
-    return os.path.abspath(handle.name)
+    return os.path.abspath(name)
