@@ -378,6 +378,36 @@ def test_a_failing_write_is_a_data_error_and_leaves_no_partial_file(
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), PermissionError(errno.EACCES, "denied")])
+def test_an_interrupt_as_the_temporary_file_is_made_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    # The file is made, then the interrupt of a signal arrives before the writer
+    # holds it: it is removed. A file that could not be made is not removed
+    # (its name may be another's), and the failure is a data error.
+    target = tmp_path / "report.csv"
+    real_open = os.open
+
+    def open_then_fail(path: str, flags: int, mode: int = 0o777) -> int:
+        if not str(path).startswith(str(tmp_path)):
+            return real_open(path, flags, mode)
+        if isinstance(error, KeyboardInterrupt):
+            os.close(real_open(path, flags, mode))
+        else:
+            Path(path).write_text("another's")
+        raise error
+
+    monkeypatch.setattr(os, "open", open_then_fail)
+    result = run(*MAIN_JOB, "-o", str(target))
+    if isinstance(error, KeyboardInterrupt):
+        assert (result.exit_code, result.stderr) == (130, "activity-report: error: interrupted\n")
+        assert os.listdir(tmp_path) == []
+    else:
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"activity-report: error: -o {target}: cannot create")
+        assert [Path(n).suffix for n in os.listdir(tmp_path)] == [".tmp"]
+
+
 # --- --color -----------------------------------------------------------------------
 
 

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 from .errors import DataError, UsageError
+
+#: A new file, only if none has the name (the name is random: another's is left alone).
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 STDOUT = "-"
 
@@ -99,11 +102,18 @@ def _atomic(path: Path, *, shown: Path) -> Iterator[TextIO]:
     permissions, else gets the usual ones (0666 less the umask).
     """
     folder = path.parent
+    # Named before it is made, and removed on any exception from then on but
+    # the failure to make it: a signal as it is made leaves no file behind.
+    tmp = os.path.join(folder, f".{path.name}.{secrets.token_hex(8)}.tmp")
+    made_nothing = False
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise DataError(f"-o {shown}: cannot create a file in {folder}: {exc.strerror}") from None
-    try:
+        try:
+            fd = os.open(tmp, _NEW_FILE, 0o600)
+        except OSError as exc:
+            made_nothing = True
+            raise DataError(
+                f"-o {shown}: cannot create a file in {folder}: {exc.strerror}"
+            ) from None
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             yield handle
             handle.flush()
@@ -111,8 +121,9 @@ def _atomic(path: Path, *, shown: Path) -> Iterator[TextIO]:
         os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if not made_nothing:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if isinstance(exc, OSError):
             raise DataError(f"-o {shown}: cannot write it: {exc.strerror or exc}") from None
         raise
