@@ -10,6 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from activity_report import partitions
 from activity_report.store import coverage
 
 UNIT = 100
@@ -175,5 +176,5 @@ def test_partitions_whose_spans_add_up_past_64_bits_keep_their_own_running_maxim
     key = np.repeat(np.arange(4, dtype=np.int64), 2)
     ts = np.tile(np.array([0, step], np.int64), 4)
     te = ts + np.tile(np.array([step + 5, 10], np.int64), 4)
-    reach = coverage._reach_before(coverage._starts(key), ts, te)
+    reach = partitions.reach_before(partitions.starts(key), ts, te)
     assert reach.tolist() == [0, step + 5] * 4

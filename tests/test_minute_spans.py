@@ -57,7 +57,7 @@ def expected_runs(spans: list[tuple[str, str | None, str, int, int]]) -> list[Ru
     return sorted(runs, key=repr)
 
 
-def merged(spans: list[tuple[str, str | None, str, int, int]], fits: int = 2**62) -> list[Run]:
+def merged(spans: list[tuple[str, str | None, str, int, int]], fits: float = 2.0**62) -> list[Run]:
     out = minute_spans.merge(table(spans), fits=fits)
     return sorted((tuple(row.values()) for row in out.to_pylist()), key=repr)
 

@@ -20,15 +20,15 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import partitions
+
 Ints = npt.NDArray[np.int64]
 
 #: The columns that name a run's kind, then its first and last minute.
 KEYS = ("user_id", "org", "category")
-#: A key or a sort key must stay below this in int64 (else a slower way is taken).
-_FITS = 2**62
 
 
-def merge(spans: pa.Table, fits: int = _FITS) -> pa.Table:
+def merge(spans: pa.Table, fits: float = partitions.FITS) -> pa.Table:
     """The runs of ``spans`` (columns :data:`KEYS`, ``first_m``, ``last_m``, with
     ``first_m <= last_m``): the same columns, one row per run, in order of their kind
     and ``first_m``.
@@ -59,7 +59,7 @@ def merge(spans: pa.Table, fits: int = _FITS) -> pa.Table:
     return pa.table({**columns, "first_m": run_first, "last_m": run_last})
 
 
-def _sorted(codes: list[Ints], sizes: list[int], first: Ints, fits: int) -> tuple[Ints, Ints]:
+def _sorted(codes: list[Ints], sizes: list[int], first: Ints, fits: float) -> tuple[Ints, Ints]:
     """The order of the spans by key, then first minute; and each span's key (a number)."""
     if float(np.prod(sizes, dtype=np.float64)) < fits:
         key = codes[0]
@@ -81,38 +81,10 @@ def _sorted(codes: list[Ints], sizes: list[int], first: Ints, fits: int) -> tupl
     return order, key
 
 
-def _run_starts(key: Ints, first: Ints, last: Ints, fits: int) -> Ints:
-    """The rows (sorted by key, then first minute) that start a run."""
-    new_key = np.empty(len(key), np.bool_)
-    new_key[0] = True
-    np.not_equal(key[1:], key[:-1], out=new_key[1:])
-    starts = np.flatnonzero(new_key)
-    reach = _reach_before(starts, first, last, fits)
-    new_run = new_key
+def _run_starts(key: Ints, first: Ints, last: Ints, fits: float) -> Ints:
+    """The rows (sorted by key, then first minute) that start a run: a key's first row,
+    and each row that begins past the furthest last minute before it, plus one."""
+    new_run = partitions.starts(key)
+    reach = partitions.reach_before(new_run, first, last, fits)
     new_run[1:] |= first[1:] > reach[1:] + 1
     return np.flatnonzero(new_run)
-
-
-def _reach_before(starts: Ints, first: Ints, last: Ints, fits: int) -> Ints:
-    """Per row, the furthest last minute of the rows before it in its key (any, for a
-    key's first row).
-
-    One running maximum over every key at once: each key's minutes are shifted
-    above those of the keys before it. When the shifts would not fit, one
-    running maximum per key.
-    """
-    sizes = np.diff(np.append(starts, len(first)))
-    base = np.repeat(first[starts], sizes)
-    relative = last - base  # >= 0: a key's rows are in order of their first minute
-    spans = np.maximum.reduceat(relative, starts) + 1
-    reach = np.empty_like(last)
-    reach[0] = last[0]
-    if float(spans.sum(dtype=np.float64)) < fits:
-        shift = np.repeat(np.cumsum(spans) - spans, sizes)
-        running = np.maximum.accumulate(relative + shift)
-        reach[1:] = running[:-1] - shift[1:] + base[1:]
-        return reach
-    bounds = np.append(starts, len(first))
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        reach[lo + 1 : hi] = np.maximum.accumulate(last[lo : hi - 1])
-    return reach

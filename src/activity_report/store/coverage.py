@@ -23,12 +23,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from .. import partitions
 from .minute_runs import MINUTE_US
 
 Ints = npt.NDArray[np.int64]
 
-#: Below this sum of partition spans, one running maximum serves them all (in int64).
-_FITS = 2.0**62
+#: Below this, integers are packed into one to sort them (a test lowers it).
+_FITS = partitions.FITS
 
 
 class SlotSums(NamedTuple):
@@ -69,8 +70,7 @@ def slot_sums(
     if not len(key):
         empty = np.empty(0, np.int64)
         return SlotSums(empty, empty, empty, empty)
-    first = _starts(key)
-    a = _reach_before(first, ts, te)
+    a = partitions.reach_before(partitions.starts(key), ts, te, _FITS)
     np.maximum(a, ts, out=a)
     if lo is None or hi is None:
         b = te
@@ -145,13 +145,10 @@ def _summed(key: Ints, sums: SlotSums, unit: int) -> SlotSums:
     if float(int(part.max()) - low) * width + width < _FITS:
         packed = (part - low) * width + step
         order = np.argsort(packed, kind="stable")
-        packed = packed[order]
-        first = np.empty(len(packed), np.bool_)
-        first[0] = True
-        np.not_equal(packed[1:], packed[:-1], out=first[1:])
+        first = partitions.starts(packed[order])
     else:
         order = np.lexsort((step, part))
-        first = _starts(part[order], step[order])
+        first = partitions.starts(part[order], step[order])
     starts = np.flatnonzero(first)
     return SlotSums(
         row=sums.row[order[starts]],
@@ -159,44 +156,6 @@ def _summed(key: Ints, sums: SlotSums, unit: int) -> SlotSums:
         n=np.add.reduceat(sums.n[order], starts),
         duration=np.add.reduceat(sums.duration[order], starts),
     )
-
-
-def _starts(*columns: Ints) -> npt.NDArray[np.bool_]:
-    """Whether each row starts a run of equal values in ``columns`` (sorted, not empty)."""
-    first = np.empty(len(columns[0]), np.bool_)
-    first[0] = True
-    np.not_equal(columns[0][1:], columns[0][:-1], out=first[1:])
-    for column in columns[1:]:
-        first[1:] |= column[1:] != column[:-1]
-    return first
-
-
-def _reach_before(first: npt.NDArray[np.bool_], ts: Ints, te: Ints) -> Ints:
-    """Per row, the furthest end of the rows before it in its partition (its own ``ts`` if none).
-
-    One running maximum over the whole array, made to start again with each
-    partition: each partition's ends are shifted above every end of the
-    partitions before it. When the shifts would not fit in 63 bits, one
-    running maximum per partition.
-    """
-    starts = np.flatnonzero(first)
-    sizes = np.diff(np.append(starts, len(ts)))
-    base = np.repeat(ts[starts], sizes)
-    relative = te - base  # >= 0: a partition's rows are in time order
-    spans = np.maximum.reduceat(relative, starts) + 1
-    reach = np.empty_like(ts)
-    # Summed as floats: in int64 the sum itself could wrap around.
-    if float(spans.sum(dtype=np.float64)) < _FITS:
-        shift = np.repeat(np.cumsum(spans) - spans, sizes)
-        running = np.maximum.accumulate(relative + shift)
-        reach[1:] = running[:-1] - shift[1:] + base[1:]
-    else:
-        bounds = np.append(starts, len(ts))
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=False):
-            running = np.maximum.accumulate(te[lo:hi])
-            reach[lo + 1 : hi] = running[:-1]
-    reach[first] = ts[first]
-    return reach
 
 
 def _cut(key: Ints, rows: Ints, a: Ints, b: Ints, unit: int) -> SlotSums:
@@ -235,7 +194,7 @@ def _runs(key: Ints, slot: Ints) -> tuple[Ints, Ints, Ints]:
     if not len(key):
         empty = np.empty(0, np.int64)
         return empty, empty, empty
-    starts = np.flatnonzero(_starts(key, slot))
+    starts = np.flatnonzero(partitions.starts(key, slot))
     return starts, slot[starts], np.diff(np.append(starts, len(key)))
 
 
