@@ -26,9 +26,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import DataError, UsageError
-
-#: A new file, only if none has the name (the name is random: another's is left alone).
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+from .resources import NEW_FILE
 
 STDOUT = "-"
 
@@ -108,7 +106,7 @@ def _atomic(path: Path, *, shown: Path) -> Iterator[TextIO]:
     made_nothing = False
     try:
         try:
-            fd = os.open(tmp, _NEW_FILE, 0o600)
+            fd = os.open(tmp, NEW_FILE, 0o600)
         except OSError as exc:
             made_nothing = True
             raise DataError(

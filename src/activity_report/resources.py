@@ -32,6 +32,10 @@ from .errors import ActivityReportError, DataError, Interrupted, InvalidValue, f
 if TYPE_CHECKING:
     import duckdb
 
+#: ``os.open`` flags of a new file, made only if no file has its name: a temporary
+#: file named before it is made (its name random) never opens another's.
+NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
 _MEMORY = re.compile(
     r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[kmgt]i?b|b|%)", re.ASCII | re.IGNORECASE
 )
@@ -273,8 +277,7 @@ class RunContext:
         nothing behind (made first, a file could outlive a signal that came before it
         was added).
         """
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        return self._new_temp(prefix, suffix, lambda path: os.open(path, flags, 0o600))
+        return self._new_temp(prefix, suffix, lambda path: os.open(path, NEW_FILE, 0o600))
 
     def new_temp_folder(self, prefix: str) -> str:
         """A new empty folder in the system's temporary folder, removed when the run closes
