@@ -781,7 +781,7 @@ def test_without_the_driver_the_error_says_what_to_install(
     ],
 )  # fmt: skip
 def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
-    from activity_report.sources.coder import redact
+    from activity_report.sources.coder_connection import redact
 
     assert redact(url) == shown
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from . import resources
 from .sources import coder as coder_mod
+from .sources.coder_connection import redact
 
 if TYPE_CHECKING:
     from .backends.duckdb import FileSource
@@ -147,7 +148,7 @@ def ingest_coder(
             try:
                 result = store.ingest_runs(
                     coder_mod.store_runs_sql(),
-                    label=RUNS_LABEL + coder_mod.redact(url),
+                    label=RUNS_LABEL + redact(url),
                     progress=progress,
                 )
                 coder_mod.write_directories(store.con, users, orgs)

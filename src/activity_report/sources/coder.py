@@ -32,15 +32,14 @@ store keeps), :func:`events_sql` as the minutes (what a report reads).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
-from ..errors import DataError, UsageError
+from ..errors import DataError
+from .coder_connection import check_url, connect, fetch, redact
 
 if TYPE_CHECKING:
     import duckdb
@@ -158,108 +157,6 @@ class CoderRead:
     now: datetime
 
 
-def check_url(url: str) -> None:
-    """Refuse (a usage error) what is not a PostgreSQL URL; the message hides any password."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError as exc:
-        raise UsageError(
-            "{coder}: {url} is not a valid URL ({why}); use postgresql://USER@HOST:PORT/DATABASE",
-            params=("coder",),
-            url=redact(url),
-            why=exc,
-        ) from None
-    if parts.scheme not in ("postgresql", "postgres") or not (parts.hostname or parts.path):
-        raise UsageError(
-            "{coder}: {url} is not a PostgreSQL URL; "
-            "use postgresql://USER@HOST:PORT/DATABASE (the password from PGPASSFILE or "
-            "PGPASSWORD)",
-            params=("coder",),
-            url=redact(url),
-        )
-
-
-def redact(url: str) -> str:
-    """``url`` without its password (``postgresql://user@host/db``), for any message."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-    except ValueError:
-        return re.sub(r"//([^:/@]*):[^@]*@", r"//\1@", url)
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}@{host}" if user else host
-    query = re.sub(r"(?i)(^|&)password=[^&]*", r"\1password=***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _password(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-        password = parts.password or parse_qs(parts.query).get("password", [None])[0]
-    except ValueError:
-        return None
-    return unquote(password) if password else None
-
-
-def _scrub(text: str, url: str) -> str:
-    """A driver's message without the URL's password (libpq may quote its input)."""
-    text = text.replace(url, redact(url))
-    password = _password(url)
-    if password:
-        text = text.replace(password, "***").replace(quote(password, safe=""), "***")
-    return text
-
-
-def _driver_error(exc: Exception, url: str) -> DataError:
-    """One line for a failure of the connection or of a query."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    detail = next(
-        (
-            line.split("FATAL:", 1)[-1].split("ERROR:", 1)[-1].strip()
-            for line in lines
-            if "FATAL:" in line or "ERROR:" in line
-        ),
-        lines[0] if lines else type(exc).__name__,
-    )
-    detail = re.sub(r"^\w+: \[libpq\] Failed to connect: ", "", detail)
-    lowered = detail.lower()
-    where = redact(url)
-    if "password authentication failed" in lowered or "no password supplied" in lowered:
-        hint = "check the user and its password (in the URL, PGPASSFILE or PGPASSWORD)"
-    elif "connection refused" in lowered or "could not connect" in lowered:
-        hint = "check the host and port, and that PostgreSQL is running"
-    elif "does not exist" in lowered and "database" in lowered:
-        hint = "check the database name in the URL"
-    else:
-        hint = "check the URL"
-    return DataError(
-        "{coder}: cannot read Coder's database at {where}: {detail}; {hint}",
-        params=("coder",),
-        where=where,
-        detail=_scrub(detail, url),
-        hint=hint,
-    )
-
-
-def _connect(url: str) -> Any:
-    try:
-        from adbc_driver_postgresql import dbapi
-    except ImportError:
-        raise DataError(
-            "{coder} needs the ADBC PostgreSQL driver: pip install 'adbc-driver-postgresql>=1.0' "
-            "(or pip install -e '.[coder]' in a checkout)",
-            params=("coder",),
-        ) from None
-
-    try:
-        return dbapi.connect(url)
-    except Exception as exc:  # the driver's errors: OperationalError, ProgrammingError...
-        raise _driver_error(exc, url) from None
-
-
 def read(
     url: str,
     *,
@@ -276,13 +173,13 @@ def read(
     now = now or datetime.now(UTC)
     start = None if start_us is None else _instant(start_us)
     end = None if end_us is None else _instant(end_us)
-    con = _connect(url)
+    con = connect(url)
     try:
         cur = con.cursor()
         try:
             _check_tables(cur, url)
             sessions = (
-                _fetch(cur, *_ranged(sql, conditions, start, end), url)
+                fetch(cur, *_ranged(sql, conditions, start, end), url)
                 for sql, conditions in (
                     (_CONNECTIONS_SQL, _CONNECTIONS_RANGE),
                     (_APP_STATS_SQL, _APP_STATS_RANGE),
@@ -290,8 +187,8 @@ def read(
                 )
             )
             connections, app_stats, logins = (_ids_as_text(table, url) for table in sessions)
-            users = _fetch(cur, _USERS_SQL, None, url)
-            orgs = _fetch(cur, _ORGS_SQL, None, url)
+            users = fetch(cur, _USERS_SQL, None, url)
+            orgs = fetch(cur, _ORGS_SQL, None, url)
         finally:
             cur.close()
     finally:
@@ -370,17 +267,6 @@ def _check_tables(cur: Any, url: str) -> None:
             url=redact(url),
             missing=", ".join(missing),
         )
-
-
-def _fetch(cur: Any, sql: str, params: Sequence[Any] | None, url: str) -> pa.Table:
-    try:
-        if params is None:
-            cur.execute(sql)
-        else:
-            cur.execute(sql, params)
-        return cur.fetch_arrow_table()
-    except Exception as exc:
-        raise _driver_error(exc, url) from None
 
 
 def ide_globs(patterns: Sequence[str]) -> list[str]:
