@@ -5,7 +5,11 @@ store read-only and shares that connection among the requests of a short
 window (``hold`` seconds); then it lets the window's requests finish, closes
 the store and waits ``gap`` seconds before it opens it again, so that a
 writer waiting for the store (``ingest``, ``users import``, ``tokens``) gets
-it. When idle it closes the store too. Closing detaches the store's file
+it. A writer that finds the store held says so by a mark beside it
+(:mod:`..store.writer_turn`): the server then keeps the store closed for up
+to ``writer_turn`` seconds more, so that however many requests come, the
+writer gets in and a writer kept out by someone else does not stop the
+server. When idle it closes the store too. Closing detaches the store's file
 from the server's DuckDB, which stays: opening attaches the file again,
 which costs a few milliseconds where a new DuckDB costs tens. While a writer holds the store, a
 request waits, trying again every ``retry`` seconds, for up to
@@ -31,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ActivityReportError, Kind
 from ..resources import Limits
-from ..store import CATALOG, Store
+from ..store import CATALOG, Store, writer_turn
 from . import public
 
 if TYPE_CHECKING:
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
 class Timing:
     hold: float = 1.0  # seconds a window of requests shares one open store
     gap: float = 0.05  # seconds the store stays closed between windows, for writers
+    writer_turn: float = 1.0  # seconds it stays closed more for a writer that says it waits
     busy_timeout: float = 5.0  # seconds a request waits for a writer before a 503
     retry: float = 0.02  # seconds between attempts to open a store a writer holds
     request: float | None = 120.0  # seconds a request may run before it is stopped; None: no limit
@@ -64,6 +69,7 @@ class StoreReader:
         self._kept: Store | None = None  # the connection kept between windows, detached
         self._opened_at = 0.0
         self._closed_at = 0.0
+        self._turn_from: float | None = None  # when a waiting writer's turn began
         self._active = 0
         self._signature: Signature = ()
         self._stop = threading.Event()
@@ -145,6 +151,11 @@ class StoreReader:
                 if wait > 0:  # a writer's turn
                     self._cond.wait(wait)
                     continue
+                if self._writer_waits():
+                    if time.monotonic() >= deadline:
+                        raise ActivityReportError(public.BUSY, kind=Kind.unavailable)
+                    self._cond.wait(self.timing.retry)
+                    continue
                 try:
                     self._open()
                 except ActivityReportError as exc:
@@ -159,6 +170,23 @@ class StoreReader:
                 self._close()
             self._cond.notify_all()
 
+    def _writer_waits(self) -> bool:
+        """Whether a writer's mark asks for the store, and its turn is not over.
+
+        The turn starts when the mark is first seen; past it a window opens
+        again (so a writer kept out by someone else does not stop the
+        server), and the next window's end gives the writer a new turn.
+        """
+        now = time.monotonic()
+        if self._turn_from is not None and now - self._turn_from >= self.timing.writer_turn:
+            return False
+        if not writer_turn.waiting(self.path):
+            self._turn_from = None
+            return False
+        if self._turn_from is None:
+            self._turn_from = now
+        return True
+
     def _expired(self) -> bool:
         return time.monotonic() - self._opened_at >= self.timing.hold
 
@@ -172,6 +200,7 @@ class StoreReader:
         except ActivityReportError as exc:  # said to clients: no path, no process id
             raise public.store_error(exc, self.path) from None
         self._opened_at = time.monotonic()
+        self._turn_from = None  # a writer still waiting gets a turn when this window ends
         self._signature = _signature(self.path)
 
     def _close(self) -> None:

@@ -20,7 +20,7 @@ from ..errors import DataError, NoStoreYet
 from ..version import __version__
 from . import info as info_mod
 from . import orgs as orgs_store
-from . import schema
+from . import schema, writer_turn
 from . import users as users_mod
 from .ingest import Ingest, Progress
 from .opening import CATALOG as CATALOG
@@ -251,16 +251,26 @@ class Store(Reading):
         statement = f"ATTACH {_literal(str(self.path))} AS {CATALOG}{mode}"
         deadline = time.monotonic() + self.wait
         pause = 0.02
-        while True:
-            try:
-                self.con.execute(statement)
-                break
-            except duckdb.Error as exc:
-                left = deadline - time.monotonic()
-                if not _is_lock_error(exc) or left <= 0:
-                    raise _open_error(self.path, exc, self.wait) from None
+        # A writer kept out says so beside the store, or a busy server could keep it out.
+        mark = None if self.read_only else writer_turn.Mark(self.path)
+        try:
+            while True:
+                try:
+                    self.con.execute(statement)
+                    break
+                except duckdb.Error as exc:
+                    left = deadline - time.monotonic()
+                    if not _is_lock_error(exc) or left <= 0:
+                        raise _open_error(self.path, exc, self.wait) from None
+                if mark is not None:
+                    mark.touch()
                 time.sleep(min(pause, left))
-                pause = min(pause * 2, 0.5)
+                pause = min(pause * 2, writer_turn.ATTEMPTS_EVERY if mark else 0.5)
+        finally:
+            if mark is not None:
+                mark.remove()
+        if mark is not None and mark.touched:
+            writer_turn.remove_stale(self.path)  # marks of writers killed while they waited
         self.con.execute(f"USE {CATALOG}")
         self.attached = True
         try:
