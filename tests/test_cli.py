@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -264,6 +265,27 @@ def test_a_report_on_files_does_not_import_the_store() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.stdout.strip().splitlines()[-1:] == ["0 []"], result.stderr
+
+
+@pytest.mark.parametrize(("given", "seen"), [(None, "0"), ("1", "1")])
+def test_the_command_line_asks_numpy_for_no_hugepages_unless_told(
+    given: str | None, seen: str
+) -> None:
+    """NumPy reads the setting once, when imported: the package must not import it first."""
+    code = (
+        "import os, sys\n"
+        "import activity_report\n"
+        "before = 'numpy' in sys.modules\n"
+        "import activity_report.cli, numpy\n"
+        "print(before, os.environ['NUMPY_MADVISE_HUGEPAGE'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if given is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = given
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert result.stdout.split() == ["False", seen]
 
 
 def test_console_script_runs_end_to_end_in_a_subprocess() -> None:
