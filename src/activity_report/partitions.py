@@ -28,6 +28,21 @@ def starts(*columns: Ints) -> Flags:
     return first
 
 
+def order(major: Ints, minor: Ints, fits: float = FITS, *, stable: bool = False) -> Ints:
+    """The order of the rows by ``major``, then ``minor`` (not empty).
+
+    One sort of both packed into one integer, when the packed values stay
+    below ``fits`` (a test lowers it); else a sort by each (a lexsort, stable).
+    ``stable``: equal rows keep their order in the packed sort too.
+    """
+    low, base = int(major.min()), int(minor.min())
+    width = int(minor.max()) - base + 1
+    if float(int(major.max()) - low) * width + width < fits:
+        packed = (major - low) * width + (minor - base)
+        return np.argsort(packed, kind="stable" if stable else None)
+    return np.lexsort((minor, major))
+
+
 def reach_before(first: Flags, ts: Ints, te: Ints, fits: float = FITS) -> Ints:
     """Per row, the furthest end of the rows before it in its partition (its own ``ts`` if none).
 

@@ -65,19 +65,11 @@ def _sorted(codes: list[Ints], sizes: list[int], first: Ints, fits: float) -> tu
         key = codes[0]
         for code, size in zip(codes[1:], sizes[1:], strict=True):
             key = key * size + code
-        lo = int(first.min())
-        width = int(first.max()) - lo + 1
-        if float(key.max()) * width + width < fits:
-            return np.argsort(key * width + (first - lo)), key
-        return np.lexsort((first, key)), key
+        return partitions.order(key, first, fits), key
     # Too many kinds to pack: sort by each column, then number the kinds in that order.
     order = np.lexsort((first, *reversed(codes)))
-    ordered = [code[order] for code in codes]
-    changes = np.zeros(len(first), np.bool_)
-    for code in ordered:
-        changes[1:] |= code[1:] != code[:-1]
     key = np.empty(len(first), np.int64)
-    key[order] = np.cumsum(changes)
+    key[order] = np.cumsum(partitions.starts(*(code[order] for code in codes)))
     return order, key
 
 

@@ -140,16 +140,8 @@ def _summed(key: Ints, sums: SlotSums, unit: int) -> SlotSums:
         return sums
     part = key[sums.row]
     step = np.floor_divide(sums.slot - int(sums.slot.min()), unit)
-    width = int(step.max()) + 1
-    low = int(part.min())
-    if float(int(part.max()) - low) * width + width < _FITS:
-        packed = (part - low) * width + step
-        order = np.argsort(packed, kind="stable")
-        first = partitions.starts(packed[order])
-    else:
-        order = np.lexsort((step, part))
-        first = partitions.starts(part[order], step[order])
-    starts = np.flatnonzero(first)
+    order = partitions.order(part, step, _FITS, stable=True)
+    starts = np.flatnonzero(partitions.starts(part[order], step[order]))
     return SlotSums(
         row=sums.row[order[starts]],
         slot=sums.slot[order[starts]],
