@@ -151,12 +151,9 @@ class StoreReader:
                 if wait > 0:  # a writer's turn
                     self._cond.wait(wait)
                     continue
-                if self._writer_waits():
-                    if time.monotonic() >= deadline:
-                        raise ActivityReportError(public.BUSY, kind=Kind.unavailable)
-                    self._cond.wait(self.timing.retry)
-                    continue
                 try:
+                    if self._writer_waits():  # its turn: as if it held the store already
+                        raise ActivityReportError(public.BUSY, kind=Kind.unavailable)
                     self._open()
                 except ActivityReportError as exc:
                     if exc.kind is not Kind.unavailable or time.monotonic() >= deadline:

@@ -265,7 +265,7 @@ class Store(Reading):
                 if mark is not None:
                     mark.touch()
                 time.sleep(min(pause, left))
-                pause = min(pause * 2, writer_turn.ATTEMPTS_EVERY if mark else 0.5)
+                pause = min(pause * 2, 0.5 if mark is None else writer_turn.ATTEMPTS_EVERY)
         finally:
             if mark is not None:
                 mark.remove()

@@ -52,15 +52,15 @@ class Mark:
                 self.path.unlink(missing_ok=True)
 
 
-def waiting(store: Path, now: float | None = None) -> bool:
+def waiting(store: Path) -> bool:
     """Whether a writer says, by a fresh mark, that it waits for the store at ``store``."""
-    now = time.time() if now is None else now
+    now = time.time()
     return any(now - touched < FRESH for _, touched in _marks(store))
 
 
-def remove_stale(store: Path, now: float | None = None) -> None:
+def remove_stale(store: Path) -> None:
     """Remove the marks of writers gone (not touched for ten times :data:`FRESH`)."""
-    now = time.time() if now is None else now
+    now = time.time()
     for mark, touched in _marks(store):
         if now - touched > 10 * FRESH:
             mark.unlink(missing_ok=True)
