@@ -758,6 +758,69 @@ def test_an_option_wins_over_the_other_sources_variable(
     assert ingested.exit_code == 0 and "ingested 1 file" in ingested.stderr
 
 
+def test_an_ingest_stopped_before_its_organizations_keeps_nothing(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runs, users and organizations are one transaction: no runs without names."""
+    import duckdb
+
+    from activity_report.coder import ingest_coder
+    from activity_report.store import orgs
+
+    db, _act = loaded
+    store = tmp_path / "store.duckdb"
+
+    def stopped(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(orgs, "apply", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_coder(store, db.url)
+    with duckdb.connect(str(store), read_only=True) as con:
+        for table in ("minute_runs", "users", "orgs", "ingests", "rollups"):
+            assert con.execute(f"SELECT count(*) FROM {table}").fetchall() == [(0,)], table
+    monkeypatch.undo()
+    result, users, names = ingest_coder(store, db.url)
+    assert result.new > 0 and users.added == users.users > 0 and names.added == names.orgs == 2
+
+
+def test_a_typed_db_wins_over_the_variables_of_coder_and_of_files(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    """The nightly job's URL, exported, must not turn `--db STORE` into a report of Coder."""
+    db, act = loaded
+    events, _users, _orgs = write_expected(tmp_path, act, datetime.now(UTC))
+    store = tmp_path / "store.duckdb"
+    assert run_cli("ingest", str(events), "--db", str(store)).exit_code == 0
+    for variable, value in (("ACTIVITY_REPORT_CODER_URL", db.url), ("ACTIVITY_REPORT_EVENTS", "x")):
+        typed = run_cli("--db", str(store), "--json", "--verbose", env={variable: value})
+        assert typed.exit_code == 0, (variable, typed.stderr)
+        assert "of the store" in typed.stderr, (variable, typed.stderr)
+    # From the variables alone, the store's path too, the variable's source is read.
+    both = run_cli(
+        "--json", "--verbose",
+        env={"ACTIVITY_REPORT_CODER_URL": db.url, "ACTIVITY_REPORT_DB": str(store)},
+    )  # fmt: skip
+    assert both.exit_code == 0 and "of Coder's database" in both.stderr, both.stderr
+
+
+def test_pseudonyms_of_coder_take_the_key_from_the_variable(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    db, act = loaded
+    events, users, orgs = write_expected(tmp_path, act, datetime.now(UTC))
+    key = {"ACTIVITY_REPORT_PSEUDONYM_KEY": "0123456789abcdef0123456789abcdef"}
+    options = ["--interval", "1 month", "--pseudonymize", "--json", "--users", str(users)]
+    options += ["--orgs", str(orgs)]
+    from_db = run_cli("--coder", db.url, *options, env=key)
+    from_file = run_cli("--events", str(events), *options, env=key)
+    assert from_db.exit_code == 0, from_db.stderr
+    assert from_db.stdout == from_file.stdout and '"anon-' in from_db.stdout
+    keyless = run_cli("--coder", db.url, *options, "--db", str(tmp_path / "none.duckdb"))
+    assert keyless.exit_code == 2
+    assert "--pseudonymize needs a key: set ACTIVITY_REPORT_PSEUDONYM_KEY" in keyless.stderr
+
+
 def test_without_the_driver_the_error_says_what_to_install(
     coder_db: CoderDB, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -806,3 +869,49 @@ def test_without_postgresql_the_fixture_fails_and_says_what_to_install(
     monkeypatch.setattr("glob.glob", lambda pattern: [])
     with pytest.raises(pytest.fail.Exception, match="apt-get install postgresql"):
         coder_db._pg_bin()
+
+
+# --------------------------------------------------------------------------- the page's runs
+
+#: How docs/coder.md names the database and the store of its runs.
+SHOWN_HOST = "db.example.com:5432"
+SHOWN_STORE = "/tmp/coder-demo.duckdb"
+
+
+def test_the_coder_page_shows_what_a_real_database_prints(
+    loaded: tuple[CoderDB, Activity], tmp_path: Path
+) -> None:
+    """docs/coder.md's transcripts, run on the generated database, print what the page shows.
+
+    The page's host and store stand for this database's and a temporary one; the
+    password comes from PGPASSWORD (the page's URLs carry none, or a wrong one).
+    """
+    import os
+    import subprocess
+
+    from .test_doc_examples import ROOT, examples, matches
+
+    db, _act = loaded
+    host, store = f"127.0.0.1:{db.port}", str(tmp_path / "coder-demo.duckdb")
+    found, _ = examples(
+        ROOT / "docs" / "coder.md",
+        keep=lambda e: bool(e.output) and (SHOWN_HOST in e.command or SHOWN_STORE in e.command),
+    )
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ACTIVITY_REPORT_", "PG")) and k not in {"COLUMNS", "LINES"}
+    }
+    environ |= {"PGPASSWORD": PASSWORD, "XDG_DATA_HOME": str(tmp_path / "data")}
+    wrong = []
+    for example in found:
+        command = example.command.replace(SHOWN_HOST, host).replace(SHOWN_STORE, store)
+        run = subprocess.run(
+            ["bash", "-c", f"{{ {command} ; }} 2>&1"],
+            capture_output=True, text=True, cwd=tmp_path, env=environ, timeout=120, check=False,
+        )  # fmt: skip
+        shown = run.stdout.replace(host, SHOWN_HOST).replace(store, SHOWN_STORE)
+        if not matches(example.output, shown):
+            wrong.append(f"$ {example.command}\n{shown}")
+    assert not wrong, "\n\n".join(wrong)
+    assert len(found) >= 5, found  # two ingests, a report, two failures

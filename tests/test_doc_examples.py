@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,16 @@ class Example:
     output: list[str]
 
 
-def examples(document: Path) -> tuple[list[Example], int]:
-    """The runnable examples of a document, and how many blocks were left out."""
+def runnable(example: Example) -> bool:
+    """Whether an example runs here: local and repeatable (see the module's docstring)."""
+    return RUNNABLE.match(example.command) is not None and not NOT_HERE.search(example.command)
+
+
+def examples(
+    document: Path, keep: Callable[[Example], bool] = runnable
+) -> tuple[list[Example], int]:
+    """The examples of a document whose block ``keep`` takes whole, and how many blocks
+    were left out."""
     found: list[Example] = []
     skipped = 0
     for indent, body in BLOCK.findall(document.read_text(encoding="utf-8")):
@@ -61,9 +70,7 @@ def examples(document: Path) -> tuple[list[Example], int]:
                 continue  # a comment between commands
             elif block:
                 block[-1].output.append(line)
-        if block and all(
-            RUNNABLE.match(e.command) and not NOT_HERE.search(e.command) for e in block
-        ):
+        if block and all(keep(e) for e in block):
             found += block
         else:
             skipped += 1

@@ -146,17 +146,21 @@ def ingest_coder(
         with Store.open(path, limits=limits, wait=wait, context=context) as store:
             names = coder_mod.register(store.con, data, ide_apps)
             try:
-                result = store.ingest_runs(
-                    coder_mod.store_runs_sql(),
-                    label=RUNS_LABEL + redact(url),
-                    progress=progress,
-                )
                 coder_mod.write_directories(store.con, users, orgs)
+                # One transaction: an ingest stopped anywhere leaves no runs without
+                # their users' and organizations' names.
+                with store.staged_directories(users, orgs) as directories:
+                    result = store.ingest_runs(
+                        coder_mod.store_runs_sql(),
+                        label=RUNS_LABEL + redact(url),
+                        progress=progress,
+                        also=directories.apply,
+                    )
             finally:
                 for name in names:
                     store.con.unregister(name)
-            users_result = store.import_users(users)
-            orgs_result = store.import_orgs(orgs)
+    assert directories.imported is not None  # applied by the committed ingest
+    users_result, orgs_result = directories.imported
     return result, users_result, orgs_result
 
 

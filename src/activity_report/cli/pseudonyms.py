@@ -48,17 +48,16 @@ def pseudonyms_rotate_command(db: DbOption = None, debug: DebugOption = False) -
     )
 
 
-def report_key(
-    events: list[str] | None, db: str | None, needed_by: str = "--pseudonymize"
-) -> bytes:
-    """The key for a report on ``events`` (files) or, without them, on the store ``db``.
+def report_key(elsewhere: bool, db: str | None, needed_by: str = "--pseudonymize") -> bytes:
+    """The key for a report on files or Coder's database (``elsewhere``) or, without
+    them, on the store ``db``.
 
     ``needed_by`` says, in the refusal, what needs it.
     """
     from ..pseudonyms import KEY_ENV, key_from_text
 
     path = store_path(db)
-    if events:
+    if elsewhere:
         given = os.environ.get(KEY_ENV)
         if given:
             return key_from_text(given)

@@ -233,8 +233,10 @@ def report_command(
         now=datetime.now(UTC),
         strict=strict,
     )
-    if events and _source_of("events") is _FROM_FILE and _source_of("db") is _TYPED:
-        events = None  # --db typed here wins over the config file's events
+    if _source_of("db") is _TYPED:
+        # --db typed here wins over events or a Coder URL from a variable or the config file.
+        events = events if _source_of("events") is _TYPED else None
+        coder = coder if _source_of("coder") is _TYPED else None
     reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
     if coder and events:
@@ -245,7 +247,7 @@ def report_command(
             events = None
         else:
             raise UsageError("--coder and --events name two sources; give one of them")
-    key = _pseudonym_key(events, db, pseudonymize, user)
+    key = _pseudonym_key(events or coder, db, pseudonymize, user)
     try:
         opened = _open_source(
             events,
@@ -287,17 +289,20 @@ def report_command(
 
 
 def _pseudonym_key(
-    events: list[str] | None, db: str | None, pseudonymize: bool, users: list[str] | None
+    source: object, db: str | None, pseudonymize: bool, users: list[str] | None
 ) -> bytes | None:
-    """The key, when --pseudonymize or a pseudonym given to --user needs one."""
+    """The key, when --pseudonymize or a pseudonym given to --user needs one.
+
+    ``source``: the files or Coder URL read instead of the store, if any.
+    """
     from ..pseudonyms import is_pseudonym
     from .pseudonyms import report_key
 
     if pseudonymize:
-        return report_key(events, db)
+        return report_key(bool(source), db)
     named = [u for u in users or () if is_pseudonym(u)]
     if named:
-        return report_key(events, db, f"--user {named[0]} (a pseudonym)")
+        return report_key(bool(source), db, f"--user {named[0]} (a pseudonym)")
     return None
 
 
@@ -314,7 +319,6 @@ _READING_OPTIONS = ("column", "time_format", "input_tz", "category_map", "catego
 
 
 _TYPED = click.core.ParameterSource.COMMANDLINE
-_FROM_FILE = click.core.ParameterSource.DEFAULT_MAP
 
 
 def _source_of(name: str) -> click.core.ParameterSource | None:

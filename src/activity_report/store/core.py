@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +42,24 @@ from .schema import is_interrupt
 
 if TYPE_CHECKING:
     import duckdb
+
+
+@dataclass
+class StagedDirectories:
+    """Directories read by :meth:`Store.staged_directories`; :meth:`apply` writes them."""
+
+    store: Store
+    users: int
+    orgs: int
+    #: What :meth:`apply` did, once it has run.
+    imported: tuple[UsersResult, orgs_store.OrgsResult] | None = None
+
+    def apply(self) -> None:
+        """Write the users and organizations, in the caller's transaction."""
+        self.imported = (
+            users_mod.apply(self.store, self.users),
+            orgs_store.apply(self.store, self.orgs),
+        )
 
 
 class Store(Reading):
@@ -410,16 +429,31 @@ class Store(Reading):
         *,
         label: str,
         progress: Progress | None = None,
+        also: Callable[[], object] | None = None,
     ) -> IngestResult:
         """Add the runs of minutes ``sql`` gives (columns ``ts``, ``end_us``, ``user_id``,
         ``category``, ``org``: whole minutes, each one event) in one transaction.
 
         They merge with the stored runs, and no minute counts twice (see
         :mod:`.runs_ingest`). ``label`` names them in the ``ingests`` table and
-        the result.
+        the result. ``also``: more writes of the same source (such as
+        :meth:`staged_directories`' ``apply``), made in the same transaction.
         """
         self._writable()
-        return RunsIngest(self).run(sql, params, label, progress)
+        return RunsIngest(self).run(sql, params, label, progress, also)
+
+    @contextmanager
+    def staged_directories(self, users: str, orgs: str) -> Iterator[StagedDirectories]:
+        """A user and an organization directory file, read and ready to be written by
+        their ``apply`` inside another write's transaction (see :meth:`ingest_runs`)."""
+        self._writable()
+        staged = StagedDirectories(self, users_mod.stage(self, users), 0)
+        try:
+            staged.orgs = orgs_store.stage(self, orgs)
+            yield staged
+        finally:
+            users_mod.drop(self)
+            orgs_store.drop(self)
 
     def import_users(self, path: str) -> UsersResult:
         """Load a user directory file; users already in the store are updated."""

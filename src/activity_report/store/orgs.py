@@ -37,26 +37,44 @@ class OrgsResult:
 
 def import_orgs(store: Store, path: str) -> OrgsResult:
     """Load an organization directory file; organizations already stored are renamed."""
-    con = store.con
-    found = orgs_mod.read_orgs_file(con, path)
-    con.execute(
+    count = stage(store, path)
+    try:
+        with store.writing(), store.atomic(done="the import is committed"):
+            return apply(store, count)
+    finally:
+        drop(store)
+
+
+def stage(store: Store, path: str) -> int:
+    """Read an organization directory file into the temporary table :func:`apply` writes
+    from; returns how many organizations it holds."""
+    found = orgs_mod.read_orgs_file(store.con, path)
+    store.con.execute(
         "CREATE OR REPLACE TEMP TABLE orgs_incoming AS "
         "SELECT unnest($ids) AS id, unnest($names) AS name",
         {"ids": list(found), "names": list(found.values())},
     )
-    try:
-        with store.writing(), store.atomic(done="the import is committed"):
-            added, updated = con.execute(
-                """SELECT count(*) FILTER (o.id IS NULL),
-                          count(*) FILTER (o.id IS NOT NULL AND i.name IS DISTINCT FROM o.name)
-                   FROM orgs_incoming i LEFT JOIN orgs o USING (id)"""
-            ).fetchall()[0]
-            con.execute("DELETE FROM orgs WHERE id IN (SELECT id FROM orgs_incoming)")
-            con.execute("INSERT INTO orgs SELECT id, name FROM orgs_incoming")
-    finally:
-        con.execute("DROP TABLE IF EXISTS temp.main.orgs_incoming")
+    return len(found)
+
+
+def apply(store: Store, count: int) -> OrgsResult:
+    """Write the staged organizations (:func:`stage`, ``count`` of them), inside the
+    caller's transaction on the store open for writing."""
+    con = store.con
+    added, updated = con.execute(
+        """SELECT count(*) FILTER (o.id IS NULL),
+                  count(*) FILTER (o.id IS NOT NULL AND i.name IS DISTINCT FROM o.name)
+           FROM orgs_incoming i LEFT JOIN orgs o USING (id)"""
+    ).fetchall()[0]
+    con.execute("DELETE FROM orgs WHERE id IN (SELECT id FROM orgs_incoming)")
+    con.execute("INSERT INTO orgs SELECT id, name FROM orgs_incoming")
     added, updated = int(added), int(updated)
-    return OrgsResult(store.path, len(found), added, updated, len(found) - added - updated)
+    return OrgsResult(store.path, count, added, updated, count - added - updated)
+
+
+def drop(store: Store) -> None:
+    """Drop what :func:`stage` made."""
+    store.con.execute("DROP TABLE IF EXISTS temp.main.orgs_incoming")
 
 
 def stored_orgs(store: Store) -> dict[str, str]:

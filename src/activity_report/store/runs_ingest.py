@@ -25,6 +25,7 @@ cut runs at slot edges (:mod:`.rollups`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -66,14 +67,22 @@ class RunsIngest:
         self.merged = "runs_merged"
 
     def run(
-        self, sql: str, params: dict[str, object] | None, label: str, progress: Progress | None
+        self,
+        sql: str,
+        params: dict[str, object] | None,
+        label: str,
+        progress: Progress | None,
+        also: Callable[[], object] | None = None,
     ) -> IngestResult:
-        """Read the runs of ``sql`` and merge them in; ``label`` names them in ``ingests``."""
+        """Read the runs of ``sql`` and merge them in; ``label`` names them in ``ingests``.
+
+        ``also``: more writes of the same source, made in the same transaction.
+        """
         limited = self.store.memory_limit is None
         if limited:
             self.con.execute("SET memory_limit = $limit", {"limit": rollups.MEMORY_LIMIT})
         try:
-            return self._run(sql, params, label, progress)
+            return self._run(sql, params, label, progress, also)
         except BaseException as exc:
             if is_interrupt(exc):
                 raise KeyboardInterrupt from None
@@ -85,7 +94,12 @@ class RunsIngest:
                 self.con.execute("RESET memory_limit")
 
     def _run(
-        self, sql: str, params: dict[str, object] | None, label: str, progress: Progress | None
+        self,
+        sql: str,
+        params: dict[str, object] | None,
+        label: str,
+        progress: Progress | None,
+        also: Callable[[], object] | None,
     ) -> IngestResult:
         con = self.con
         phases = _Phases(progress)
@@ -137,6 +151,8 @@ class RunsIngest:
             rollups.apply(con)
             new = self._minutes(self.merged) - self._minutes("runs_replaced")
             new_unknown = self._new_unknown()
+            if also is not None:
+                also()
             con.execute(
                 "INSERT INTO ingests VALUES ($number, $file, $rows, $new, $dup, 0, $now)",
                 {
