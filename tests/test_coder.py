@@ -684,14 +684,49 @@ def _bad_urls(db: CoderDB) -> list[tuple[str, int, str]]:
             "is not Coder's: it has no table connection_logs",
         ),
         (f"postgresql://coder:{PASSWORD}@{host}/partial", 1, "it has no table audit_logs;"),
+        (
+            f"postgresql://reports:{PASSWORD}@{host}/coder",
+            1,
+            "the role reports may not read audit_logs, organizations in the database at "
+            f"postgresql://reports@{host}/coder; grant it: "
+            "GRANT SELECT ON audit_logs, organizations TO reports",
+        ),
+        (
+            f"postgresql://reports:{PASSWORD}@{host}/partial",
+            1,
+            "the role reports may not use the schema public of Coder's tables in the database "
+            f"at postgresql://reports@{host}/partial; grant it: "
+            "GRANT USAGE ON SCHEMA public TO reports",
+        ),
+        (
+            f"postgresql://coder:{PASSWORD}@{host}/older",
+            1,
+            "column u.is_service_account does not exist; its schema lacks a column of Coder's "
+            "current one (an older Coder release?)",
+        ),
     ]
 
 
 @pytest.fixture
 def partial(coder_db: CoderDB) -> CoderDB:
-    coder_db.execute("DROP DATABASE IF EXISTS partial", database="postgres")
-    coder_db.execute("CREATE DATABASE partial", database="postgres")
-    coder_db.execute(SCHEMA + ";\nDROP TABLE audit_logs", database="partial")
+    """Besides Coder's database: one without audit_logs, one of an older schema, and a
+    role that may read only some of Coder's tables."""
+    for database, change in (
+        ("partial", "DROP TABLE audit_logs"),
+        ("older", "ALTER TABLE users DROP COLUMN is_service_account"),
+    ):
+        coder_db.execute(f"DROP DATABASE IF EXISTS {database}", database="postgres")
+        coder_db.execute(f"CREATE DATABASE {database}", database="postgres")
+        coder_db.execute(f"{SCHEMA};\n{change}", database=database)
+    # "partial" as its owner made it: the role below may not use its schema.
+    coder_db.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC", database="partial")
+    coder_db.execute(
+        f"""DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'reports')
+            THEN CREATE ROLE reports LOGIN PASSWORD '{PASSWORD}'; END IF; END $$;
+            GRANT USAGE ON SCHEMA public TO reports;
+            GRANT SELECT ON ALL TABLES IN SCHEMA public TO reports;
+            REVOKE SELECT ON audit_logs, organizations FROM reports"""
+    )
     return coder_db
 
 
@@ -847,6 +882,38 @@ def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
     from activity_report.sources.coder_connection import redact
 
     assert redact(url) == shown
+
+
+_FILES_ONLY = (
+    "--column, --time-format, --input-tz and --category-map say how to read event files; "
+    "--coder reads Coder's tables by their own mapping: drop them"
+)
+_IDE_APPS = "--ide-apps is for --coder: the apps of Coder's database counted as IDE"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--coder", ""], "--coder is empty; give postgresql://USER@HOST:PORT/DATABASE"),
+        (["ingest", "--coder", ""], "--coder is empty; give postgresql://USER@HOST:PORT/DATABASE"),
+        (["--coder", "postgresql://u@127.0.0.1:1/c", "--column", "time=at"], _FILES_ONLY),
+        (["ingest", "--coder", "postgresql://u@127.0.0.1:1/c", "--time-format", "epoch-s"],
+         _FILES_ONLY),
+        (["ingest", "--coder", "postgresql://u@127.0.0.1:1/c", "--category-map", "ssh=ide"],
+         _FILES_ONLY),
+        (["ingest", "sample_data/events.parquet", "--ide-apps", "grafana"], _IDE_APPS),
+        (["--ide-apps", "grafana"],
+         _IDE_APPS + " (a store's were counted by its `activity-report ingest --coder`)"),
+    ],
+)  # fmt: skip
+def test_options_that_coder_ignores_or_needs_are_refused(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "store.duckdb"
+    result = run_cli(*args, "--db", str(store))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"activity-report: error: {message}\n"
+    assert not store.exists()
 
 
 def test_coder_and_events_together_are_refused(

@@ -82,6 +82,28 @@ def test_an_orgs_file_names_organizations_of_event_files(tmp_path: Path, store: 
     assert "<dt>Organizations</dt><dd>Acme</dd>" in html.stdout
 
 
+def test_a_name_two_organizations_share_is_refused_with_their_ids(tmp_path: Path) -> None:
+    orgs = write_csv(tmp_path / "orgs.csv", ("id", "name"), [(ACME, "Acme"), (GLOBEX, "acme")])
+    shared = run_cli("--events", EVENTS, "--orgs", str(orgs), *AUGUST, "--org", "ACME")
+    assert (shared.exit_code, shared.stdout) == (2, "")
+    assert shared.stderr == (
+        f"activity-report: error: --org 'ACME': 2 organizations have this name (ids: {GLOBEX}, "
+        f"{ACME}); give the id instead\n"
+    )
+    by_id = run_cli("--events", EVENTS, "--orgs", str(orgs), *AUGUST, "--org", ACME, "--json")
+    assert by_id.exit_code == 0, by_id.stderr
+
+
+def test_an_org_that_is_no_id_and_no_name_is_told_the_names(tmp_path: Path) -> None:
+    orgs = str(orgs_csv(tmp_path / "orgs.csv"))
+    unknown = run_cli("--events", EVENTS, "--orgs", orgs, *AUGUST, "--org", "acme-inc", "--json")
+    assert unknown.exit_code == 0, unknown.stderr
+    assert unknown.stderr.splitlines()[0] == (
+        "activity-report: warning: --org 'acme-inc' matches no organization id in the data, "
+        "nor a name of the organization directory ('Acme', 'Globex Corp')"
+    )
+
+
 def test_the_python_api_takes_an_orgs_file(tmp_path: Path, store: Path) -> None:
     import activity_report as ar
 

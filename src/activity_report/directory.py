@@ -155,13 +155,16 @@ def unmatched_filters(
     values: Iterable[str],
     found: Iterable[str],
     directory: Mapping[str, UserInfo] | None = None,
+    org_names: Mapping[str, str] | None = None,
 ) -> list[Notice]:
     """A message for each ``org`` or ``user`` value that matches no event.
 
     ``found`` holds the data's values that equal a given one ignoring case.
     For ``user``, a username maps to its id through ``directory`` first;
     a value that is no id and no username may be a username with no
-    directory to look it up in, and the message says so.
+    directory to look it up in, and the message says so. For ``org``, the
+    organization directory's names (``org_names``, id -> name), if any, are
+    named too: the value was no name of it either.
     """
     found = set(found)
     by_lower: dict[str, list[str]] = {}
@@ -198,5 +201,10 @@ def unmatched_filters(
             params = (param, "users")
         elif param == "user":
             message += " and no username in the user directory"
+        elif org_names and value not in org_names:
+            names = sorted(set(org_names.values()))
+            message += ", nor a name of the organization directory ({names}{more})"
+            values_["names"] = ", ".join(repr(n) for n in names[:5])
+            values_["more"] = f" and {len(names) - 5} more" if len(names) > 5 else ""
         messages.append(Notice(message, params, values_))
     return messages

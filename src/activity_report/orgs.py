@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .directory import relation_of_file
-from .errors import DataError, first_line
+from .errors import DataError, UsageError, first_line
 
 if TYPE_CHECKING:
     import duckdb
@@ -53,11 +53,28 @@ def read_orgs_file(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, str]:
 
 
 def resolve(values: Sequence[str], names: Mapping[str, str]) -> list[str]:
-    """``org`` values as ids: an id is kept, a name (ignoring case) becomes its id."""
-    by_name: dict[str, str] = {}
+    """``org`` values as ids: an id is kept, a name (ignoring case) becomes its id.
+
+    A name that several organizations share is an error that lists their ids:
+    picking one would report the wrong organization.
+    """
+    by_name: dict[str, list[str]] = {}
     for oid, name in sorted(names.items()):
-        by_name.setdefault(name.strip().lower(), oid)
-    return [v if v in names else by_name.get(v.strip().lower(), v) for v in values]
+        by_name.setdefault(name.strip().lower(), []).append(oid)
+    resolved = []
+    for value in values:
+        ids = [value] if value in names else by_name.get(value.strip().lower(), [value])
+        if len(ids) > 1:
+            raise UsageError(
+                "{org} {value!r}: {n} organizations have this name (ids: {ids}); "
+                "give the id instead",
+                params=("org",),
+                value=value,
+                n=len(ids),
+                ids=", ".join(ids),
+            )
+        resolved.append(ids[0])
+    return resolved
 
 
 def labels(ids: Sequence[str], names: Mapping[str, str]) -> tuple[str, ...]:

@@ -115,7 +115,7 @@ def run(query: Query, source: EventSource) -> ReportResult:
         if query.users is not None
         else None,
     )
-    warnings = _unmatched_filters(source, query, filters, users)
+    warnings = _unmatched_filters(source, query, filters, users, org_names)
     notes: list[str] = []
     start, end = query.start, query.end
     if start is None or end is None:
@@ -181,13 +181,17 @@ def _announce_cells(query: Query, source: EventSource) -> None:
 
 
 def _unmatched_filters(
-    source: EventSource, query: Query, filters: Filters, directory: dict[str, UserInfo]
+    source: EventSource,
+    query: Query,
+    filters: Filters,
+    directory: dict[str, UserInfo],
+    org_names: dict[str, str],
 ) -> list[Notice]:
     """What to tell about given org and user values that match no event at all."""
     messages = []
     if filters.orgs:
         found = source.values_like("org", filters.orgs)
-        messages += directory_mod.unmatched_filters("org", filters.orgs, found)
+        messages += directory_mod.unmatched_filters("org", filters.orgs, found, org_names=org_names)
     if query.users and filters.users is not None:
         found = source.values_like("user_id", filters.users)
         messages += directory_mod.unmatched_filters("user", query.users, found, directory)

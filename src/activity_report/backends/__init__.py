@@ -81,6 +81,12 @@ def open_source(
     from ..sources import Reading
     from .duckdb import open_files, open_store
 
+    if not events and coder is not None and reading is not None and reading != Reading():
+        raise UsageError(
+            "{column}, {time_format}, {input_tz} and {category_map} say how to read event "
+            "files; {coder} reads Coder's tables by their own mapping: drop them",
+            params=("column", "time_format", "input_tz", "category_map", "coder"),
+        )
     if not events and reading is not None and reading != Reading():
         raise UsageError(
             "{column}, {time_format}, {input_tz} and {category_map} say how to read event "

@@ -6,6 +6,7 @@ import enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
 
 from .. import resources
@@ -251,4 +252,17 @@ def reading_from(
         input_tz=input_tz,
         category_map=category_map,
         category_map_file=category_map_file,
+    )
+
+
+#: The options that say how to read event files.
+READING_OPTIONS = ("column", "time_format", "input_tz", "category_map", "category_map_file")
+
+
+def typed(*names: str) -> bool:
+    """Whether one of these parameters was typed on the command line (not taken from a
+    variable, a config file or a default)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and any(
+        ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE for name in names
     )

@@ -18,6 +18,7 @@ from ..sources.coder import IDE_APPS_TEXT, ide_app_patterns
 from .emit import check_destination, choose_format, emit
 from .messages import note, tell_diagnostics
 from .options import (
+    READING_OPTIONS,
     CategoryMapFileOption,
     CategoryMapOption,
     CategoryOption,
@@ -41,6 +42,7 @@ from .options import (
     reading_from,
     resource_limits,
     store_path,
+    typed,
 )
 from .runs import config_file, current
 
@@ -233,10 +235,10 @@ def report_command(
         now=datetime.now(UTC),
         strict=strict,
     )
-    if _source_of("db") is _TYPED:
+    if typed("db"):
         # --db typed here wins over events or a Coder URL from a variable or the config file.
-        events = events if _source_of("events") is _TYPED else None
-        coder = coder if _source_of("coder") is _TYPED else None
+        events = events if typed("events") else None
+        coder = coder if typed("coder") else None
     reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
     if coder and events:
@@ -247,6 +249,12 @@ def report_command(
             events = None
         else:
             raise UsageError("--coder and --events name two sources; give one of them")
+    if typed("ide_apps") and coder is None:
+        raise UsageError(
+            "{ide_apps} is for {coder}: the apps of Coder's database counted as IDE (a "
+            "store's were counted by its `activity-report ingest --coder`)",
+            params=("ide_apps", "coder"),
+        )
     key = _pseudonym_key(events or coder, db, pseudonymize, user)
     try:
         opened = _open_source(
@@ -315,23 +323,6 @@ def _resolve_pseudonyms(query: Query, key: bytes, source: EventSource) -> Query:
     return replace(query, users=resolve(query.users or (), key, known_user_ids(source)))
 
 
-_READING_OPTIONS = ("column", "time_format", "input_tz", "category_map", "category_map_file")
-
-
-_TYPED = click.core.ParameterSource.COMMANDLINE
-
-
-def _source_of(name: str) -> click.core.ParameterSource | None:
-    """Where an option's value came from: typed, the environment, the config file, a default."""
-    ctx = click.get_current_context(silent=True)
-    return None if ctx is None else ctx.get_parameter_source(name)
-
-
-def _given_on_command_line(names: tuple[str, ...]) -> bool:
-    """Whether one of these options was typed (not taken from a config file or a default)."""
-    return any(_source_of(n) is _TYPED for n in names)
-
-
 def from_env(ctx: typer.Context, name: str) -> bool:
     """Whether parameter ``name`` got its value from its environment variable."""
     return ctx.get_parameter_source(name) is click.core.ParameterSource.ENVIRONMENT
@@ -379,7 +370,7 @@ def _open_source(
 
     # A config file's reading options are for its event files; on the command line they
     # must go with --events, which open_source checks.
-    if not events and not _given_on_command_line(_READING_OPTIONS):
+    if not events and not typed(*READING_OPTIONS):
         reading = None
     return open_source(
         events,

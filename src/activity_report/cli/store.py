@@ -15,6 +15,7 @@ from ..errors import UsageError
 from ..sources.coder import IDE_APPS_TEXT, ide_app_patterns
 from .messages import note, plural, print_json, warn_unknown_values
 from .options import (
+    READING_OPTIONS,
     CategoryMapFileOption,
     CategoryMapOption,
     ColumnOption,
@@ -31,6 +32,7 @@ from .options import (
     reading_from,
     resource_limits,
     store_path,
+    typed,
 )
 from .report import from_env
 from .runs import current
@@ -76,7 +78,9 @@ def ingest_command(
     temp_dir: TempDirOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Add event files to the store: new events are kept, duplicates skipped.
+    """Add event files, or what is new in Coder's database (--coder), to the store.
+
+    New events are kept, duplicates skipped.
 
     One transaction: if any file fails, the store is left as it was. Invalid
     rows are kept in the store's rejects table. Example: activity-report ingest
@@ -88,13 +92,24 @@ def ingest_command(
         require_stdout("the counts")
     reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
-    if coder and paths and from_env(ctx, "coder"):
+    if coder is not None and paths and from_env(ctx, "coder"):
         coder = None  # files named on the command line win over the variable
-    if coder:
+    if coder is not None:
         if paths:
             raise UsageError("ingest takes event files or --coder, not both")
+        if typed(*READING_OPTIONS):
+            raise UsageError(
+                "{column}, {time_format}, {input_tz} and {category_map} say how to read event "
+                "files; {coder} reads Coder's tables by their own mapping: drop them",
+                params=("column", "time_format", "input_tz", "category_map", "coder"),
+            )
         _ingest_coder(coder, ide_apps, store_path(db), limits, wait, as_json)
         return
+    if typed("ide_apps"):
+        raise UsageError(
+            "{ide_apps} is for {coder}: the apps of Coder's database counted as IDE",
+            params=("ide_apps", "coder"),
+        )
     if not paths:
         raise UsageError(
             "missing argument PATHS (or --coder URL): see `activity-report ingest --help`"

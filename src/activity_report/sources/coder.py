@@ -253,12 +253,32 @@ def _instant(us: int) -> datetime:
 
 
 def _check_tables(cur: Any, url: str) -> None:
+    """Refuse a database without Coder's tables, or a role that may not read them."""
+    listed = ", ".join(f"('{table}')" for table in TABLES)
+    # From the catalog, not information_schema: it lists only tables the role may use. A
+    # table in a schema the role may not use is not found on its path: its schema is named.
     cur.execute(
-        "SELECT table_name::text FROM information_schema.tables "
-        "WHERE table_schema = ANY (current_schemas(false))"
+        f"""SELECT name, to_regclass(name) IS NOT NULL,
+                   coalesce(has_table_privilege(to_regclass(name), 'SELECT'), false),
+                   (SELECT min(quote_ident(n.nspname)) FROM pg_class c
+                    JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.relname = name AND NOT has_schema_privilege(n.oid, 'USAGE')),
+                   quote_ident(current_user)
+            FROM (VALUES {listed}) AS tables (name)"""
     )
-    present = {row[0] for row in cur.fetchall()}
-    missing = [table for table in TABLES if table not in present]
+    rows = cur.fetchall()
+    role = rows[0][4]
+    hidden = sorted({schema for _, present, _, schema, _ in rows if not present and schema})
+    if hidden:
+        raise DataError(
+            "{coder}: the role {role} may not use the schema {schemas} of Coder's tables in the "
+            "database at {url}; grant it: GRANT USAGE ON SCHEMA {schemas} TO {role}",
+            params=("coder",),
+            role=role,
+            schemas=", ".join(hidden),
+            url=redact(url),
+        )
+    missing = [name for name, present, _, _, _ in rows if not present]
     if missing:
         raise DataError(
             "{coder}: the database at {url} is not Coder's: it has no table {missing}; "
@@ -266,6 +286,16 @@ def _check_tables(cur: Any, url: str) -> None:
             params=("coder",),
             url=redact(url),
             missing=", ".join(missing),
+        )
+    unreadable = [name for name, _, readable, _, _ in rows if not readable]
+    if unreadable:
+        raise DataError(
+            "{coder}: the role {role} may not read {tables} in the database at {url}; "
+            "grant it: GRANT SELECT ON {tables} TO {role}",
+            params=("coder",),
+            role=role,
+            tables=", ".join(unreadable),
+            url=redact(url),
         )
 
 

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 def check_url(url: str) -> None:
     """Refuse (a usage error) what is not a PostgreSQL URL; the message hides any password."""
+    if not url.strip():
+        raise UsageError(
+            "{coder} is empty; give postgresql://USER@HOST:PORT/DATABASE", params=("coder",)
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number
@@ -93,6 +97,13 @@ def driver_error(exc: Exception, url: str) -> DataError:
         hint = "check the host and port, and that PostgreSQL is running"
     elif "does not exist" in lowered and "database" in lowered:
         hint = "check the database name in the URL"
+    elif "does not exist" in lowered and "column" in lowered:
+        hint = (
+            "its schema lacks a column of Coder's current one (an older Coder release?): "
+            "upgrade Coder, or use the database coderd uses"
+        )
+    elif "permission denied" in lowered:
+        hint = "grant the role SELECT on the table named"
     else:
         hint = "check the URL"
     return DataError(
