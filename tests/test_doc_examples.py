@@ -6,8 +6,9 @@ the other). A block runs when all its commands are local and repeatable
 (the tool on the sample data, ``printf``, ``cat``, ``jq``); one that installs,
 serves, benchmarks or needs Spark is left to the tests of its own subject.
 A line ``...`` (or ``| …``) in an output stands for any number of lines.
-The documents share one temporary folder and store, README first, so that a
-page may report from the store the README filled.
+The documents share one store, README first, so that a page may report from
+the store the README filled; each runs in a folder of its own. A ``cat FILE``
+of a file a page shows (not a shipped one) writes the file from its output.
 """
 
 from __future__ import annotations
@@ -26,14 +27,16 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^( *)```console\n(.*?)^\1```$", re.MULTILINE | re.DOTALL)
 #: How a runnable command may begin; a block with any other command is not run.
 RUNNABLE = re.compile(
-    r"activity-report(?! (serve|tokens))|main=\(|export ACTIVITY_REPORT_DB=|printf "
-    r"|cat sample_data/"
+    r"activity-report(?! (serve|tokens))|main=\(|export ACTIVITY_REPORT_(DB|PSEUDONYM_KEY)="
+    r"|printf |cat sample_data/|cat [\w.-]+$"
 )
+#: ``cat FILE`` of a file the page shows, not a shipped one: the test writes it from its output.
+SHOWN_FILE = re.compile(r"cat ([\w.-]+)$")
 NOT_HERE = re.compile(
     r"--engine spark|\bserve\b|\bcurl\b|\bpython|\bpip\b|\bsudo\b"
     r"|--coder|coder-demo"  # Coder's database: tests/test_coder.py runs those on a real one
     # A reader's own export or store, shown but not shipped: their own pages' tests run them.
-    r"|audit-export|--events events\.csv|--db events\.duckdb"
+    r"|--events events\.csv|--db events\.duckdb"
 )
 ELLIPSIS = {"...", "| …", "…"}
 SHOWN_STORE = "/tmp/activity.duckdb"
@@ -78,16 +81,21 @@ def examples(
 
 
 def matches(expected: list[str], actual: str) -> bool:
+    """Whether ``actual`` is the output shown; blank lines that end it may separate it
+    from the next command."""
+    shown = list(expected)
+    separators = 0
+    while shown and not shown[-1].strip():
+        shown.pop()
+        separators += 1
     pattern = "".join(
-        r"(?:[^\n]*\n)*?" if line.strip() in ELLIPSIS else re.escape(line) + r"\n"
-        for line in expected
+        r"(?:[^\n]*\n)*?" if line.strip() in ELLIPSIS else re.escape(line) + r"\n" for line in shown
     )
-    return re.fullmatch(pattern, actual) is not None
+    return re.fullmatch(pattern + r"\n?" * separators, actual) is not None
 
 
 @pytest.mark.slow  # some forty runs of the CLI, each in a shell
 def test_every_runnable_example_prints_what_its_page_shows(tmp_path: Path) -> None:
-    (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
     store = str(tmp_path / "activity.duckdb")
     environ = {
         k: v
@@ -100,15 +108,24 @@ def test_every_runnable_example_prints_what_its_page_shows(tmp_path: Path) -> No
         found, left_out = examples(document)
         skipped += left_out
         preamble: list[str] = []
+        # A folder of its own: a page's files (a config file) are not another page's.
+        here = tmp_path / document.stem
+        here.mkdir()
+        (here / "sample_data").symlink_to(ROOT / "sample_data")
         for example in found:
             command = example.command.replace(SHOWN_STORE, store)
             if command.startswith(("main=(", "export ")):
                 preamble.append(command)
                 continue
+            shown = SHOWN_FILE.fullmatch(command)
+            if shown:  # the page's own file, as it shows it
+                text = "\n".join(example.output).rstrip("\n") + "\n"
+                (here / shown.group(1)).write_text(text, encoding="utf-8")
+                continue
             script = "\n".join([*preamble, f"{{ {command} ; }} 2>&1"])
             run = subprocess.run(
                 ["bash", "-c", script],
-                capture_output=True, text=True, cwd=tmp_path, env=environ, timeout=300,
+                capture_output=True, text=True, cwd=here, env=environ, timeout=300,
                 check=False,
             )  # fmt: skip
             expected = [line.replace(SHOWN_STORE, store) for line in example.output]

@@ -1074,6 +1074,20 @@ def test_tokens_list_has_a_header_aligned_columns_and_times_to_the_second(db: Pa
         assert all(row[s - 2 : s] == "  " and row[s] != " " for s in starts), row
 
 
+def test_a_taken_token_name_is_refused_with_advice_that_works(db: Path) -> None:
+    assert run_cli("tokens", "create", "--name", "dash", "--db", str(db)).exit_code == 0
+    again = run_cli("tokens", "create", "--name", "dash", "--db", str(db))
+    assert again.exit_code == 1
+    assert again.stderr.endswith("exists already; revoke it or choose another name\n")
+    assert run_cli("tokens", "revoke", "dash", "--db", str(db)).exit_code == 0
+    revoked = run_cli("tokens", "create", "--name", "dash", "--db", str(db))
+    assert (revoked.exit_code, revoked.stdout) == (1, "")
+    assert revoked.stderr == (
+        "activity-report: error: a token named 'dash' was revoked, and keeps its name in "
+        "`tokens list` (a record of what was in force); choose another name\n"
+    )
+
+
 def test_a_large_run_finds_repeated_rows_in_parts_as_one_sort_would(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

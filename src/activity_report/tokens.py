@@ -147,7 +147,14 @@ def create(
             name,
             "use up to 64 letters, digits, '.', '_', '@' or '-', first a letter or digit",
         )
-    if con.execute("SELECT 1 FROM tokens WHERE name = ?", [name]).fetchall():
+    existing = con.execute("SELECT revoked_at FROM tokens WHERE name = ?", [name]).fetchall()
+    if existing and existing[0][0] is not None:
+        raise ActivityReportError(
+            f"a token named {name!r} was revoked, and keeps its name in `tokens list` "
+            "(a record of what was in force); choose another name",
+            kind=Kind.conflict,
+        )
+    if existing:
         raise ActivityReportError(
             f"a token named {name!r} exists already; revoke it or choose another name",
             kind=Kind.conflict,
