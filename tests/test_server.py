@@ -402,6 +402,34 @@ def test_repeated_parameters_and_bad_utf8_are_4xx(server: Server, query: str) ->
     assert_json_error(server.get(f"{ACTIVITY}?{query}"), 400)
 
 
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [("org=%ff", "org"), ("tz=UTC&user=%ed%a0%80", "user"), ("%ff=1", "query")],
+)
+def test_bad_utf8_names_the_parameter_it_is_in(server: Server, query: str, named: str) -> None:
+    body = assert_json_error(server.get(f"{ACTIVITY}?{query}"), 400)
+    assert body["message"] == f"Invalid query parameter '{named}'."
+    assert "not valid UTF-8 once percent-decoded" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("tz=+05:30", "tz"),
+        ("start=2022-08-01T09:00+02:00", "start"),
+        ("end=2022-08-31T00:00:00+0200", "end"),
+    ],
+)
+def test_a_plus_that_became_a_space_is_told_to_be_percent_encoded(
+    server: Server, query: str, named: str
+) -> None:
+    body = assert_json_error(server.get(f"{ACTIVITY}?{query}"), 400)
+    assert body["message"] == f"Invalid query parameter '{named}'."
+    assert body["detail"].endswith("(a '+' in a URL's query is a space: write it %2B)"), body
+    encoded = server.get(f"{ACTIVITY}?{query.replace('+', '%2B')}&interval=1%20day")
+    assert encoded.status_code == 200, encoded.text
+
+
 def test_a_hundred_years_at_one_second_is_refused_fast(server: Server) -> None:
     started = time.monotonic()
     response = server.get(f"{ACTIVITY}?start=1970-01-01&end=2070-01-01&interval=1%20second")

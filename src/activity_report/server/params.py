@@ -13,8 +13,9 @@ matches nobody.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from ..errors import InvalidValue, UnknownParameter
 from .openapi import HTTP_PARAMS
@@ -36,7 +37,8 @@ def from_query_string(raw: bytes) -> Values:
             max_num_fields=MAX_FIELDS,
         )
     except UnicodeDecodeError:
-        raise InvalidValue("query", _shown(raw), "not valid UTF-8 once percent-decoded") from None
+        name, value = _undecodable(raw)
+        raise InvalidValue(name, value, "not valid UTF-8 once percent-decoded") from None
     except ValueError:
         raise InvalidValue("query", _shown(raw), f"more than {MAX_FIELDS} parameters") from None
     return checked(pairs)
@@ -52,6 +54,8 @@ def checked(pairs: Iterable[tuple[str, str]]) -> Values:
             raise UnknownParameter(name[:MAX_VALUE], value[:40], list(params))
         if len(value) > MAX_VALUE:
             raise InvalidValue(name, value[:40] + "...", f"longer than {MAX_VALUE} characters")
+        if _PLUS_AS_SPACE.get(name, _NEVER).search(value):
+            raise InvalidValue(name, value, "a '+' in a URL's query is a space: write it %2B")
         if param.repeatable:
             if "\x00" in value:
                 raise InvalidValue(name, value.replace("\x00", "\\0"), "no NUL character")
@@ -65,6 +69,16 @@ def checked(pairs: Iterable[tuple[str, str]]) -> Values:
     return values
 
 
+#: A value whose offset lost its '+' to form decoding (``tz=+05:30``, ``start=...T09:00+02:00``).
+_OFFSET = r"\d\d(:?\d\d)?$"
+_PLUS_AS_SPACE = {
+    "tz": re.compile(r"^ " + _OFFSET),
+    "start": re.compile(r"T\d\d:\d\d(:\d\d(\.\d+)?)? " + _OFFSET),
+    "end": re.compile(r"T\d\d:\d\d(:\d\d(\.\d+)?)? " + _OFFSET),
+}
+_NEVER = re.compile(r"(?!)")
+
+
 def pairs_of(values: Values) -> list[tuple[str, str]]:
     """The ``(name, value)`` pairs of ``values``, a repeated one once per value."""
     return [
@@ -72,6 +86,22 @@ def pairs_of(values: Values) -> list[tuple[str, str]]:
         for name, value in values.items()
         for item in (value if isinstance(value, list) else [value])
     ]
+
+
+def _undecodable(raw: bytes) -> tuple[str, str]:
+    """The parameter whose value is not UTF-8 once percent-decoded, and that value as sent
+    (``query`` and the whole query string when it is a name that is not)."""
+    for field in raw.split(b"&"):
+        name, _, value = field.partition(b"=")
+        try:
+            shown = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            break
+        try:
+            unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return shown[:MAX_VALUE], _shown(value)
+    return "query", _shown(raw)
 
 
 def _shown(raw: bytes) -> str:
