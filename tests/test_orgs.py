@@ -104,6 +104,16 @@ def test_an_org_that_is_no_id_and_no_name_is_told_the_names(tmp_path: Path) -> N
     )
 
 
+def test_info_names_the_organizations_it_counts(store: Path) -> None:
+    shown = run_cli("info", "--db", str(store), "--json")
+    assert shown.exit_code == 0, shown.stderr
+    names = {o["organization_id"]: o["name"] for o in json.loads(shown.stdout)["organizations"]}
+    assert names[ACME] == "Acme" and names[GLOBEX] == "Globex Corp"
+    assert all(names[o] is None for o in names if o not in (ACME, GLOBEX))
+    table = run_cli("info", "--db", str(store), env={"COLUMNS": "120"})
+    assert any(ACME in line and "Acme" in line for line in table.stdout.splitlines())
+
+
 def test_the_python_api_takes_an_orgs_file(tmp_path: Path, store: Path) -> None:
     import activity_report as ar
 

@@ -614,7 +614,7 @@ def test_info_shows_the_store(db: Path, tmp_path: Path) -> None:
         "first_event": "2024-01-01T00:00:00Z",
         "last_event": "2024-01-03T12:00:00Z",
         "categories": [{"category": "ide", "events": 2}, {"category": "login", "events": 1}],
-        "organizations": [{"organization_id": None, "events": 3}],
+        "organizations": [{"organization_id": None, "name": None, "events": 3}],
         "users": 15,
         "rejects": 1,
         "rejected_reasons": {"unparseable time": 1},

@@ -398,10 +398,15 @@ def _show_info(info: Any) -> None:
     ):
         if not rows:
             continue
+        named = header == "organization" and bool(info.org_names)
         table = Table(title=title, title_justify="left")
         table.add_column(header)
+        if named:
+            table.add_column("name")
         table.add_column("rows" if header == "problem" else "events", justify="right")
-        for name, n in rows:
-            shown = "(none)" if name is None else printable(str(name))
-            table.add_row(Text(shown), count(n))  # data is never markup
+        for key, n in rows:
+            cells = ["(none)" if key is None else printable(str(key))]
+            if named:
+                cells.append(printable(info.org_names.get(str(key), "")))
+            table.add_row(*(Text(cell) for cell in cells), count(n))  # data is never markup
         console.print(table)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import sources
-from . import minute_runs
+from . import minute_runs, orgs
 from .results import StoreInfo, _from_micros
 
 if TYPE_CHECKING:
@@ -65,4 +65,5 @@ def info(store: Store) -> StoreInfo:
         last_ingest=_from_micros(last_ingest),
         created_by=meta.get("created_by"),
         written_by=meta.get("written_by"),
+        org_names=orgs.stored_orgs(store),
     )

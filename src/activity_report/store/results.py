@@ -109,6 +109,7 @@ class StoreInfo:
     last_ingest: datetime | None
     created_by: str | None = None  # the release that made the store
     written_by: str | None = None  # the release that last wrote to it (None: before 0.2.0)
+    org_names: dict[str, str] = field(default_factory=dict)  # the organization directory
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,7 +122,10 @@ class StoreInfo:
             "first_event": iso_utc(self.first_event),
             "last_event": iso_utc(self.last_event),
             "categories": [{"category": c, "events": n} for c, n in self.categories],
-            "organizations": [{"organization_id": o, "events": n} for o, n in self.organizations],
+            "organizations": [
+                {"organization_id": o, "name": self.org_names.get(o or ""), "events": n}
+                for o, n in self.organizations
+            ],
             "users": self.users,
             "rejects": self.rejects,
             "rejected_reasons": dict(self.rejected_reasons),
