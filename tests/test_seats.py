@@ -481,3 +481,34 @@ def test_a_day_beyond_the_years_1_to_9999_is_a_usage_error(
     run = run_cli("seats", "--events", str(events), *flags)
     assert (run.exit_code, run.stdout) == (2, "")
     assert run.stderr == f"activity-report: error: {message}\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ("--start", "2022-08-01", "--end", "9999-12-31"),
+            "the seats need 2913780 days, from 2022-05-04 to 9999-12-30, more than their "
+            "limit (1000000); use a later --start or an earlier --end",
+        ),
+        (
+            ("--end", "9999-12-31"),  # the events of 2021 are counted, whatever the start
+            "the seats need 2914084 days, from 2021-07-04 to 9999-12-30, more than their "
+            "limit (1000000); use an earlier --end",
+        ),
+        (
+            ("--start", "1700-01-01", "--end", "2022-01-01", "--growth", "--interval", "1d"),
+            "the range holds 117608 buckets of 1 day, more than the limit (100000); "
+            "use a longer --interval or a shorter range",
+        ),
+    ],
+    ids=["days-from-start", "days-from-events", "growth-buckets"],
+)
+def test_too_long_a_range_names_only_options_seats_has(
+    tmp_path: Path, flags: tuple[str, ...], message: str
+) -> None:
+    events, _ = write_log(tmp_path)
+    run = run_cli("seats", "--events", str(events), *flags)
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr == f"activity-report: error: {message}\n"
+    assert "--max-buckets" not in run.stderr  # seats has no such option

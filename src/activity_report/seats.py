@@ -280,7 +280,7 @@ def run_seats(request: SeatsQuery, source: EventSource) -> SeatsResult:
     end = end or meta.end
     back, previous = _reach(request, start, end, tz)
     first_event = buckets[0].time if buckets else end
-    edges = _check_days(min(back, first_event), end, tz, by_start=back <= first_event)
+    edges = _check_days(min(back, first_event), end, tz, events_from=first_event)
     history = [e.date() for e in edges[:-1]]
     by_day = {b.time.date(): {u.user_id for u in b.user_activity} for b in buckets}
     active = [by_day.get(day, set()) for day in history]
@@ -359,16 +359,21 @@ def _reach(
 
 
 def _check_days(
-    first: datetime, end: datetime, tz: tzinfo, *, by_start: bool = True
+    first: datetime, end: datetime, tz: tzinfo, *, events_from: datetime | None = None
 ) -> list[datetime]:
     """The midnights from ``first`` to ``end``: a usage error past :data:`_MAX_DAYS`.
 
-    ``by_start``: ``first`` is where the start's windows reach (a later start
-    helps), not the first event's day (then only an earlier end does).
+    ``events_from``: the first event's day, once known; the days from it on
+    are counted whatever the start, so a later start may not be enough.
     """
     count = bucket_count(first, end, DAY, tz)
     if count > _MAX_DAYS:
-        remedy = "a later {start} or an earlier {end}" if by_start else "an earlier {end}"
+        later_start = (
+            events_from is None
+            or events_from >= end
+            or bucket_count(events_from, end, DAY, tz) <= _MAX_DAYS
+        )
+        remedy = "a later {start} or an earlier {end}" if later_start else "an earlier {end}"
         raise UsageError(
             "the seats need {count} days, from {first} to {last}, more than their limit "
             "({limit}); use " + remedy,

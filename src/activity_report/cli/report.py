@@ -11,7 +11,7 @@ import click
 import typer
 
 from .. import resources
-from ..errors import NoStoreYet, UsageError, flag_name
+from ..errors import NoStoreYet, TooManyBuckets, UsageError, flag_name
 from ..pseudonyms import shareable
 from ..render import DEFAULT_TOP, ColorMode, Format
 from ..sources.coder import IDE_APPS_TEXT, ide_app_patterns
@@ -268,6 +268,8 @@ def report_command(
             result = core.run(query, source)
     except NoStoreYet as exc:  # a report, unlike serve or tokens, can read files instead
         raise NoStoreYet(f"{exc.render(flag_name)}, or read files with --events") from None
+    except TooManyBuckets as exc:  # the report, unlike seats or serve, has --max-buckets
+        raise exc.offering("max_buckets") from None
     emit(
         shareable(result.report, key if query.pseudonymize else None, query.min_users),
         chosen,
