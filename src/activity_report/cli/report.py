@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import click
 import typer
@@ -233,10 +233,8 @@ def report_command(
         now=datetime.now(UTC),
         strict=strict,
     )
-    if _source_of("db") is _TYPED:
-        # --db typed here wins over events or a Coder URL from a variable or the config file.
-        events = events if _source_of("events") is _TYPED else None
-        coder = coder if _source_of("coder") is _TYPED else None
+    events = _unless_db_typed("events", events)
+    coder = _unless_db_typed("coder", coder)
     reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
     if coder and events:
@@ -321,12 +319,24 @@ _READING_OPTIONS = ("column", "time_format", "input_tz", "category_map", "catego
 
 
 _TYPED = click.core.ParameterSource.COMMANDLINE
+T = TypeVar("T")
 
 
 def _source_of(name: str) -> click.core.ParameterSource | None:
     """Where an option's value came from: typed, the environment, the config file, a default."""
     ctx = click.get_current_context(silent=True)
     return None if ctx is None else ctx.get_parameter_source(name)
+
+
+def _unless_db_typed(name: str, value: T) -> T | None:
+    """``value`` of the source option ``name`` (``events``, ``coder``), or None if --db wins.
+
+    A --db typed on the command line wins over a source from a variable or
+    the config file (the report and the seats alike); one typed too is kept.
+    """
+    if _source_of("db") is _TYPED and _source_of(name) is not _TYPED:
+        return None
+    return value
 
 
 def _given_on_command_line(names: tuple[str, ...]) -> bool:

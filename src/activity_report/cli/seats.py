@@ -34,7 +34,7 @@ from .options import (
     TempDirOption,
     resource_limits,
 )
-from .report import _open_source, _pseudonym_key, _resolve_pseudonyms
+from .report import _open_source, _pseudonym_key, _resolve_pseudonyms, _unless_db_typed
 from .streams import is_terminal
 
 if TYPE_CHECKING:
@@ -163,6 +163,7 @@ def seats_command(
         strict=strict,
     )
     request = SeatsQuery(query, parse_dormant_after(dormant_after), growth)
+    events = _unless_db_typed("events", events)
     key = _pseudonym_key(events, db, query.pseudonymize, user)
     limits = resource_limits(memory_limit, temp_dir)
     # The windows and "first activity ever" reach before --start: no pruning from it.
