@@ -721,6 +721,21 @@ def seats(*args: str) -> Run:
     return run
 
 
+def test_seats_take_the_reading_options_typed_or_from_the_config_file(tmp_path: Path) -> None:
+    expected = seats("--events", str(canonical_csv(tmp_path / "canonical.csv"))).stdout
+    assert json.loads(expected)["days"][0]["active_1d"] == 1
+    export = export_csv(tmp_path / "export.csv")
+    assert seats("--events", str(export), *EXPORT_OPTIONS).stdout == expected
+    config = tmp_path / "nightly.toml"
+    config.write_text(f"events = [{json.dumps(str(export))}]\n" + EXPORT_CONFIG)
+    verbose = seats("--config", str(config), "--verbose")
+    assert verbose.stdout == expected
+    assert verbose.stderr == (
+        f"activity-report: read options from {config}\n"
+        "activity-report: answered from the events of the files\n"
+    )
+
+
 def test_a_typed_db_wins_over_the_config_file_s_events_for_seats_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -732,7 +747,17 @@ def test_a_typed_db_wins_over_the_config_file_s_events_for_seats_too(
     assert ingest.exit_code == 0, ingest.stderr
     store = seats("--db", "activity.duckdb", "--verbose")
     assert store.stdout == expected
-    assert store.stderr == "activity-report: answered from the rollups of the store\n"
+    assert store.stderr == (
+        "activity-report: read options from activity-report.toml\n"
+        "activity-report: answered from the rollups of the store\n"
+    )
+    # As for the report: reading options typed for the store are refused.
+    one_error(
+        run_cli(*SEATS, "--db", "activity.duckdb", "--time-format", "epoch-ms"),
+        2,
+        "--column, --time-format, --input-tz and --category-map say how to read event files: "
+        "give them to ingest, or with --events",
+    )
 
 
 def test_an_unknown_config_key_is_a_usage_error(
