@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from activity_report.errors import UsageError, flag_name
+from activity_report.errors import TooManyBuckets, UsageError, flag_name
 from activity_report.intervals import (
     MAX_YEARS,
     Interval,
@@ -779,10 +779,22 @@ def test_too_many_buckets_message_gives_the_exact_count() -> None:
             UTC,
         )
     assert caught.value.render(flag_name) == (
+        "the range holds 525600 buckets of 1 minute, more than the limit (100000); "
+        "use a longer --interval or a shorter range"
+    )
+    assert caught.value.exit_code == 2
+    # Only a front end with a limit to raise (the report, the Python API) offers it.
+    assert isinstance(caught.value, TooManyBuckets)
+    offered = caught.value.offering("max_buckets")
+    assert offered.render(flag_name) == (
         "the range holds 525600 buckets of 1 minute, more than --max-buckets (100000); "
         "use a longer --interval, a shorter range or a larger --max-buckets"
     )
-    assert caught.value.exit_code == 2
+    assert str(offered) == (
+        "the range holds 525600 buckets of 1 minute, more than max_buckets (100000); "
+        "use a longer interval, a shorter range or a larger max_buckets"
+    )
+    assert offered.exit_code == 2 and offered.params == ("max_buckets", "interval")
 
 
 def test_too_many_calendar_buckets_are_counted_exactly() -> None:
@@ -795,8 +807,8 @@ def test_too_many_calendar_buckets_are_counted_exactly() -> None:
             UTC,
         )
     assert caught.value.render(flag_name) == (
-        f"the range holds {days + 1} buckets of 1 day, more than --max-buckets (100000); "
-        "use a longer --interval, a shorter range or a larger --max-buckets"
+        f"the range holds {days + 1} buckets of 1 day, more than the limit (100000); "
+        "use a longer --interval or a shorter range"
     )
 
 
@@ -806,8 +818,8 @@ def test_max_buckets_is_inclusive() -> None:
     with pytest.raises(UsageError) as caught:
         bucket_edges(start, end, ONE_DAY, UTC, max_buckets=6)
     assert caught.value.render(flag_name) == (
-        "the range holds 7 buckets of 1 day, more than --max-buckets (6); "
-        "use a longer --interval, a shorter range or a larger --max-buckets"
+        "the range holds 7 buckets of 1 day, more than the limit (6); "
+        "use a longer --interval or a shorter range"
     )
 
 

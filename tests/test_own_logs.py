@@ -707,6 +707,59 @@ def test_config_names_a_file_and_ingest_reads_it(tmp_path: Path) -> None:
     assert store.stderr.endswith("of the store\n")
 
 
+SEATS = ("seats", "--json", "--start", "2026-10-31", "--end", "2026-11-03")
+EXPORT_CONFIG = (
+    'column = ["time=createdAt", "user=username", "category=eventType", "org=orgId",'
+    ' "end=finishedAt"]\n'
+    'time-format = "epoch-ms"\ncategory-map = ["ssh=tunnel", "jetbrains=ide"]\n'
+)
+
+
+def seats(*args: str) -> Run:
+    run = run_cli(*SEATS, *args)
+    assert run.exit_code == 0, run.stderr
+    return run
+
+
+def test_seats_take_the_reading_options_typed_or_from_the_config_file(tmp_path: Path) -> None:
+    expected = seats("--events", str(canonical_csv(tmp_path / "canonical.csv"))).stdout
+    assert json.loads(expected)["days"][0]["active_1d"] == 1
+    export = export_csv(tmp_path / "export.csv")
+    assert seats("--events", str(export), *EXPORT_OPTIONS).stdout == expected
+    config = tmp_path / "nightly.toml"
+    config.write_text(f"events = [{json.dumps(str(export))}]\n" + EXPORT_CONFIG)
+    verbose = seats("--config", str(config), "--verbose")
+    assert verbose.stdout == expected
+    assert verbose.stderr == (
+        f"activity-report: read options from {config}\n"
+        "activity-report: answered from the events of the files\n"
+    )
+
+
+def test_a_typed_db_wins_over_the_config_file_s_events_for_seats_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = seats("--events", str(canonical_csv(tmp_path / "canonical.csv"))).stdout
+    export_csv(tmp_path / "export.csv")
+    (tmp_path / "activity-report.toml").write_text('events = "export.csv"\n' + EXPORT_CONFIG)
+    monkeypatch.chdir(tmp_path)
+    ingest = run_cli("ingest", "--db", "activity.duckdb")
+    assert ingest.exit_code == 0, ingest.stderr
+    store = seats("--db", "activity.duckdb", "--verbose")
+    assert store.stdout == expected
+    assert store.stderr == (
+        "activity-report: read options from activity-report.toml\n"
+        "activity-report: answered from the rollups of the store\n"
+    )
+    # As for the report: reading options typed for the store are refused.
+    one_error(
+        run_cli(*SEATS, "--db", "activity.duckdb", "--time-format", "epoch-ms"),
+        2,
+        "--column, --time-format, --input-tz and --category-map say how to read event files: "
+        "give them to ingest, or with --events",
+    )
+
+
 def test_an_unknown_config_key_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

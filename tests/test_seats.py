@@ -432,3 +432,83 @@ def test_a_range_before_the_first_event_and_a_filter_matching_nothing(tmp_path: 
         "dormant": want["dormant"],
     }
     assert "no events match the filters; the seats are empty" in unranged.stderr
+
+
+def test_a_range_in_the_year_1_has_empty_windows_and_never_active_seats(tmp_path: Path) -> None:
+    events, users = write_log(tmp_path)
+    body = seats_json(
+        "--events", str(events), "--users", str(users), "--start", "0001-03-01",
+        "--end", "0001-04-01", "--growth", "--interval", "yearly",
+    )  # fmt: skip
+    assert len(body["days"]) == 31 and body["days"][0]["day"] == "0001-03-01"
+    assert {d["active_90d"] for d in body["days"]} == {0}
+    # The windows and the dormancy reach before the year 1: no time, so no one there.
+    assert [u["user_id"] for u in body["dormant"]] == sorted(KNOWN)
+    assert {u["last_active"] for u in body["dormant"]} == {None}
+    assert body["growth"] == [
+        {"time": "0001-03-01T00:00:00Z", "active": 0, "new": 0, "retained": 0,
+         "resurrected": 0, "churned": 0},
+    ]  # fmt: skip
+    # Fewer days of history than --dormant-after: a user never seen is dormant still.
+    short = seats_json("--events", str(events), "--users", str(users), "--start", "0001-01-10",
+                       "--end", "0001-02-01")  # fmt: skip
+    assert [u["user_id"] for u in short["dormant"]] == sorted(KNOWN)
+    east = seats_json("--events", str(events), "--start", "0001-01-02", "--end", "0001-01-09",
+                      "--tz", "+05:00")  # fmt: skip
+    assert [d["day"] for d in east["days"]][::7] == ["0001-01-02"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ("--start", "0001-01-01T06:00", "--end", "0001-02-01", "--tz", "+05:00"),
+            "invalid value for --start: '0001-01-01T06:00:00+05:00' (its day starts in the "
+            "year 0 in UTC; give 0001-01-02 or later)",
+        ),
+        (
+            ("--start", "9999-12-01", "--end", "9999-12-31T12:00"),
+            "invalid value for --end: '9999-12-31T12:00:00+00:00' (the seats count whole days, "
+            "and its day ends after the year 9999; give 9999-12-31 or earlier)",
+        ),
+    ],
+    ids=["start-in-year-0", "end-past-9999"],
+)
+def test_a_day_beyond_the_years_1_to_9999_is_a_usage_error(
+    tmp_path: Path, flags: tuple[str, ...], message: str
+) -> None:
+    events, _ = write_log(tmp_path)
+    run = run_cli("seats", "--events", str(events), *flags)
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr == f"activity-report: error: {message}\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ("--start", "2022-08-01", "--end", "9999-12-31"),
+            "the seats need 2913780 days, from 2022-05-04 to 9999-12-30, more than their "
+            "limit (1000000); use a later --start or an earlier --end",
+        ),
+        (
+            ("--end", "9999-12-31"),  # the events of 2021 are counted, whatever the start
+            "the seats need 2914084 days, from 2021-07-04 to 9999-12-30, more than their "
+            "limit (1000000); use an earlier --end",
+        ),
+        (
+            ("--start", "1700-01-01", "--end", "2022-01-01", "--growth", "--interval", "1d"),
+            "the range holds 117608 buckets of 1 day, more than the limit (100000); "
+            "use a longer --interval or a shorter range",
+        ),
+    ],
+    ids=["days-from-start", "days-from-events", "growth-buckets"],
+)
+def test_too_long_a_range_names_only_options_seats_has(
+    tmp_path: Path, flags: tuple[str, ...], message: str
+) -> None:
+    events, _ = write_log(tmp_path)
+    run = run_cli("seats", "--events", str(events), *flags)
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr == f"activity-report: error: {message}\n"
+    assert "--max-buckets" not in run.stderr  # seats has no such option

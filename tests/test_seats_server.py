@@ -73,3 +73,14 @@ def test_the_openapi_document_lists_the_seats_endpoint(server: Server) -> None:
         "start", "end", "interval", "tz", "category", "org", "user", "heartbeat",
         "pseudonymize", "dormant_after", "growth",
     ]  # fmt: skip
+
+
+def test_a_range_from_the_year_1_to_9999_is_a_400_not_a_500(server: Server) -> None:
+    body = assert_json_error(server.get(f"{SEATS}?start=0001-01-01&end=9999-01-01"), 400)
+    assert body["detail"] == (
+        "the seats need 3651694 days, from 0001-01-01 to 9998-12-31, more than their limit "
+        "(1000000); use a later start or an earlier end"
+    )
+    early = server.get(f"{SEATS}?start=0001-03-01&end=0001-04-01")
+    assert early.status_code == 200, early.text
+    assert len(early.json()["days"]) == 31

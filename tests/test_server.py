@@ -434,8 +434,17 @@ def test_a_hundred_years_at_one_second_is_refused_fast(server: Server) -> None:
     started = time.monotonic()
     response = server.get(f"{ACTIVITY}?start=1970-01-01&end=2070-01-01&interval=1%20second")
     body = assert_json_error(response, 400)
-    assert "max_buckets" in body["detail"]
+    assert "buckets of 1 second" in body["detail"]
     assert time.monotonic() - started < 10
+
+
+def test_too_many_buckets_suggests_only_what_the_api_takes(server: Server) -> None:
+    response = server.get(f"{ACTIVITY}?interval=hourly&start=2000-01-01&end=2030-01-01")
+    body = assert_json_error(response, 400)
+    assert body["detail"] == (
+        "the range holds 262992 buckets of 1 hour, more than the limit (100000); "
+        "use a longer interval or a shorter range"
+    )  # no max_buckets: the API has no such parameter, nor serve such an option
 
 
 @pytest.mark.slow  # its own server

@@ -526,3 +526,26 @@ def test_end_08_30_gives_the_quick_starts_numbers(client: TestClient, store: Ser
                   "--category", "ide", "--format", "markdown")  # fmt: skip
     assert "2022-08-01 through 2022-08-30 UTC" in cli.stdout
     assert "24,110 events" in cli.stdout
+
+
+@pytest.mark.parametrize("path", ["/", "/seats"])
+def test_dates_at_the_ends_of_the_calendar_are_shown_as_errors_not_a_500(
+    client: TestClient, store: ServedStore, path: str
+) -> None:
+    sign_in(client, store.token)
+    last_day = client.get(f"{path}?start=2022-08-01&end=9999-12-31")
+    assert last_day.status_code == 200
+    assert (
+        '<span class="error" id="end-error" role="alert">invalid value for end: '
+        "&#x27;9999-12-31&#x27; (the last day shown must be 9999-12-30 or earlier)</span>"
+    ) in last_day.text
+    everything = client.get(f"{path}?start=0001-01-01&end=9999-01-01&interval=year")
+    assert everything.status_code == 200
+    if path == "/seats":  # 3.6 million days: the seats' limit, shown next to the Start
+        assert (
+            '<span class="error" id="start-error" role="alert">the seats need 3651695 days, '
+            "from 0001-01-01 to 9999-01-01, more than their limit (1000000); use a later "
+            "start or an earlier end</span>"
+        ) in everything.text
+    else:  # 9999 yearly buckets
+        assert 'class="error"' not in everything.text

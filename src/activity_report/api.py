@@ -28,7 +28,7 @@ from typing import Any
 
 from . import reporting as core
 from .backends import Engine, open_source
-from .errors import UsageError
+from .errors import TooManyBuckets, UsageError
 from .pseudonyms import KEY_ENV, key_from_text, shareable
 from .query import DEFAULT_MAX_BUCKETS, parse_query
 from .resources import Limits, RunContext, check_temp_dir, parse_memory_limit
@@ -154,8 +154,11 @@ def report(
             coder=None if files else coder,
             ide_apps=ide_app_patterns(ide_apps),
         )
-        with opened as source:
-            result = core.run(query, source)
+        try:
+            with opened as source:
+                result = core.run(query, source)
+        except TooManyBuckets as exc:  # max_buckets is a keyword here: offer it
+            raise exc.offering("max_buckets") from None
         key = _pseudonym_key(bool(files), db) if query.pseudonymize else None
         if key is None and query.min_users is None:
             return result

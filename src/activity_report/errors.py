@@ -109,6 +109,40 @@ class Interrupted(ActivityReportError):
         super().__init__(message)
 
 
+class TooManyBuckets(UsageError):
+    """A range of more buckets of ``interval`` than ``limit``.
+
+    Every front end takes an interval and a range, and the message offers
+    those. Only some let their user raise the limit (the report's
+    ``--max-buckets``, the Python API's ``max_buckets``; not the seats, not
+    the server): those say so with :meth:`offering`.
+    """
+
+    def __init__(
+        self, count: int, interval: str, limit: int, limit_param: str | None = None
+    ) -> None:
+        self.count, self.interval, self.limit = count, interval, limit
+        self.limit_param = limit_param
+        params = ("interval",) if limit_param is None else (limit_param, "interval")
+        super().__init__(params=params)
+
+    def offering(self, limit_param: str) -> TooManyBuckets:
+        """The same error, offering a larger ``limit_param`` too (a front end that has it)."""
+        return TooManyBuckets(self.count, self.interval, self.limit, limit_param)
+
+    def render(self, name: Callable[[str], str]) -> str:
+        interval = name("interval")
+        if self.limit_param is None:
+            limit = f"the limit ({self.limit})"
+            remedies = f"a longer {interval} or a shorter range"
+        else:
+            limit = f"{name(self.limit_param)} ({self.limit})"
+            remedies = f"a longer {interval}, a shorter range or a larger {name(self.limit_param)}"
+        return f"the range holds {self.count} buckets of {self.interval}, more than {limit}; " + (
+            f"use {remedies}"
+        )
+
+
 class InvalidValue(UsageError):
     """``value`` is not a valid ``param``; ``reason`` says which forms are."""
 

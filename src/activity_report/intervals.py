@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from dateutil.relativedelta import relativedelta
 
-from activity_report.errors import InvalidValue, Notice, UsageError
+from activity_report.errors import InvalidValue, Notice, TooManyBuckets, UsageError
 
 
 class Unit(enum.Enum):
@@ -297,7 +297,9 @@ def bucket_edges(
 
     Every edge is aware in tz and the list is strictly increasing; the last
     bucket ends at end and so may be short. The count is checked against
-    max_buckets before any edge is made, so a huge range fails fast.
+    max_buckets before any edge is made, so a huge range fails fast; the
+    error (:class:`.errors.TooManyBuckets`) names no limit to raise: a front
+    end that has one offers it.
     ``check`` is called every so often (a cancelled run's raises).
     """
     start_utc, end_utc = _utc(start), _utc(end)
@@ -310,14 +312,7 @@ def bucket_edges(
         )
     count = bucket_count(start, end, interval, tz)
     if count > max_buckets:
-        raise UsageError(
-            "the range holds {count} buckets of {interval_value}, more than {max_buckets} "
-            "({limit}); use a longer {interval}, a shorter range or a larger {max_buckets}",
-            params=("max_buckets", "interval"),
-            count=count,
-            interval_value=interval,
-            limit=max_buckets,
-        )
+        raise TooManyBuckets(count, str(interval), max_buckets)
     edges: list[datetime] = []
     for k in range(count):
         if check is not None and not k % 1024:

@@ -26,6 +26,9 @@ is computed here from those per-day sets, in plain Python:
 The range is whole days in the zone: a start is floored to its day's
 midnight and an end raised to the next midnight. Without them, the range runs
 from the first matching event's day to the day after the last covered moment.
+What the figures look back over stops at the zone's first midnight of the
+year 1: there is no time before it, so no activity. At most a million days
+(about 2,700 years) are counted, from the earliest day the figures need.
 A store answers the daily report from its rollups when the request lines up
 with them (see :mod:`.store.rollups`), which the one-day buckets of any zone
 with whole quarter-hour offsets do; files and store give the same figures.
@@ -42,7 +45,16 @@ from typing import TYPE_CHECKING, Any
 from . import directory as directory_mod
 from . import sources
 from .errors import InvalidValue, Notice, UsageError
-from .intervals import Interval, bucket_edges, ceil_to_unit, floor_to_unit, parse_interval, step
+from .intervals import (
+    Interval,
+    bucket_count,
+    bucket_edges,
+    ceil_to_unit,
+    floor_to_unit,
+    localise,
+    parse_interval,
+    step,
+)
 from .model import UserInfo, indented_json, rfc3339
 from .pseudonyms import pseudonym
 from .query import Query
@@ -201,7 +213,7 @@ def compute(
             history[last[uid]] if uid in last else None,
         )
         for uid in sorted(set(known) | set(last))
-        if last.get(uid, -1) < cutoff
+        if uid not in last or last[uid] < cutoff  # cutoff < 0: the history is shorter
     ]
     dormant.sort(key=lambda u: (u.last_active is not None, u.last_active or date.min))
     growth = None
@@ -239,10 +251,12 @@ def run_seats(request: SeatsQuery, source: EventSource) -> SeatsResult:
     tz = query.zone.info
     if request.growth:
         _check_growth_interval(query.interval)
-    start = None if query.start is None else _midnight(query.start, tz)
-    end = None if query.end is None else ceil_to_unit(query.end, DAY, tz)
-    if start is not None and end is not None and end <= start:
-        bucket_edges(start, end, DAY, tz)  # raises its usage error
+    start = None if query.start is None else _first_day(query.start, tz)
+    end = None if query.end is None else _end_day(query.end, tz)
+    if start is not None and end is not None:
+        if end <= start:
+            bucket_edges(start, end, DAY, tz)  # raises its usage error
+        _check_days(_reach(request, start, end, tz)[0], end, tz)  # before reading the events
     # No bounds: a store then finds the span in its rollups, not by a scan of its events.
     everything = dataclasses.replace(
         query, interval=DAY, start=None, end=None, max_buckets=_MAX_DAYS
@@ -264,12 +278,9 @@ def run_seats(request: SeatsQuery, source: EventSource) -> SeatsResult:
         return SeatsResult(empty, result.diagnostics, notes, result.warnings)
     start = start or meta.start
     end = end or meta.end
-    # Far enough back for the first day's windows, the dormancy and the previous bucket.
-    back = min(step(start, DAY, 1 - max(WINDOWS), tz), step(end, DAY, -request.dormant_days, tz))
-    previous = step(start, query.interval, -1, tz) if request.growth else back
-    if buckets:
-        back = min(back, previous, buckets[0].time)
-    edges = bucket_edges(min(back, previous), end, DAY, tz, max_buckets=_MAX_DAYS)
+    back, previous = _reach(request, start, end, tz)
+    first_event = buckets[0].time if buckets else end
+    edges = _check_days(min(back, first_event), end, tz, events_from=first_event)
     history = [e.date() for e in edges[:-1]]
     by_day = {b.time.date(): {u.user_id for u in b.user_activity} for b in buckets}
     active = [by_day.get(day, set()) for day in history]
@@ -287,8 +298,92 @@ def run_seats(request: SeatsQuery, source: EventSource) -> SeatsResult:
     return SeatsResult(seats, result.diagnostics, notes, result.warnings, result.answered_by)
 
 
-def _midnight(moment: datetime, tz: tzinfo) -> datetime:
-    return floor_to_unit(moment, DAY, tz)
+def _first_day(start: datetime, tz: tzinfo) -> datetime:
+    """The midnight that starts ``start``'s day in tz; a usage error if that is in the year 0."""
+    try:
+        return floor_to_unit(start, DAY, tz)
+    except OverflowError:  # 0001-01-01 east of UTC
+        first = _first_midnight(tz).date().isoformat()
+        reason = f"its day starts in the year 0 in UTC; give {first} or later"
+        raise InvalidValue("start", start.isoformat(), reason) from None
+
+
+def _end_day(end: datetime, tz: tzinfo) -> datetime:
+    """``end`` raised to the next midnight in tz; a usage error if that is past the year 9999."""
+    try:
+        return ceil_to_unit(end, DAY, tz)
+    except OverflowError:
+        reason = (
+            "the seats count whole days, and its day ends after the year 9999; "
+            "give 9999-12-31 or earlier"
+        )
+        raise InvalidValue("end", end.isoformat(), reason) from None
+
+
+def _first_midnight(tz: tzinfo) -> datetime:
+    """tz's first midnight that is in the years 1 to 9999 in UTC too.
+
+    1 January of the year 1, or the 2nd east of UTC (the 1st's midnight is in
+    the year 0 there).
+    """
+    try:
+        return localise(datetime(1, 1, 1), tz)
+    except OverflowError:
+        return localise(datetime(1, 1, 2), tz)
+
+
+def _before(moment: datetime, interval: Interval, k: int, tz: tzinfo) -> datetime:
+    """``step(moment, interval, k)`` for k < 0, stopped at tz's first midnight (no time before)."""
+    first = _first_midnight(tz)
+    try:
+        return max(step(moment, interval, k, tz), first)
+    except (OverflowError, ValueError):  # before the year 1
+        return first
+
+
+def _reach(
+    request: SeatsQuery, start: datetime, end: datetime, tz: tzinfo
+) -> tuple[datetime, datetime]:
+    """The first day the figures of [start, end) need, and the previous growth bucket's start.
+
+    Far enough back for the first day's windows, the dormancy and (with
+    growth) the bucket before the first.
+    """
+    back = min(
+        _before(start, DAY, 1 - max(WINDOWS), tz), _before(end, DAY, -request.dormant_days, tz)
+    )
+    if not request.growth:
+        return back, back
+    previous = _before(start, request.query.interval, -1, tz)
+    return min(back, previous), previous
+
+
+def _check_days(
+    first: datetime, end: datetime, tz: tzinfo, *, events_from: datetime | None = None
+) -> list[datetime]:
+    """The midnights from ``first`` to ``end``: a usage error past :data:`_MAX_DAYS`.
+
+    ``events_from``: the first event's day, once known; the days from it on
+    are counted whatever the start, so a later start may not be enough.
+    """
+    count = bucket_count(first, end, DAY, tz)
+    if count > _MAX_DAYS:
+        later_start = (
+            events_from is None
+            or events_from >= end
+            or bucket_count(events_from, end, DAY, tz) <= _MAX_DAYS
+        )
+        remedy = "a later {start} or an earlier {end}" if later_start else "an earlier {end}"
+        raise UsageError(
+            "the seats need {count} days, from {first} to {last}, more than their limit "
+            "({limit}); use " + remedy,
+            params=("start", "end"),
+            count=count,
+            first=first.date().isoformat(),
+            last=step(end, DAY, -1, tz).date().isoformat(),
+            limit=_MAX_DAYS,
+        )
+    return bucket_edges(first, end, DAY, tz, max_buckets=_MAX_DAYS)
 
 
 def _check_growth_interval(interval: Interval) -> None:

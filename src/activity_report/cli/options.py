@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import click
 import typer
@@ -255,6 +255,8 @@ def reading_from(
     )
 
 
+T = TypeVar("T")
+
 #: The options that say how to read event files.
 READING_OPTIONS = ("column", "time_format", "input_tz", "category_map", "category_map_file")
 
@@ -266,3 +268,12 @@ def typed(*names: str) -> bool:
     return ctx is not None and any(
         ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE for name in names
     )
+
+
+def unless_db_typed(name: str, value: T) -> T | None:
+    """``value`` of the source option ``name`` (``events``, ``coder``), or None if --db wins.
+
+    A --db typed on the command line wins over a source from a variable or
+    the config file (the report and the seats alike); one typed too is kept.
+    """
+    return None if typed("db") and not typed(name) else value

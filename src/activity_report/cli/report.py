@@ -11,7 +11,7 @@ import click
 import typer
 
 from .. import resources
-from ..errors import NoStoreYet, UsageError, flag_name
+from ..errors import NoStoreYet, TooManyBuckets, UsageError, flag_name
 from ..pseudonyms import shareable
 from ..render import DEFAULT_TOP, ColorMode, Format
 from ..sources.coder import IDE_APPS_TEXT, ide_app_patterns
@@ -43,6 +43,7 @@ from .options import (
     resource_limits,
     store_path,
     typed,
+    unless_db_typed,
 )
 from .runs import config_file, current
 
@@ -235,10 +236,8 @@ def report_command(
         now=datetime.now(UTC),
         strict=strict,
     )
-    if typed("db"):
-        # --db typed here wins over events or a Coder URL from a variable or the config file.
-        events = events if typed("events") else None
-        coder = coder if typed("coder") else None
+    events = unless_db_typed("events", events)
+    coder = unless_db_typed("coder", coder)
     reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     limits = resource_limits(memory_limit, temp_dir)
     if coder and events:
@@ -276,6 +275,8 @@ def report_command(
             result = core.run(query, source)
     except NoStoreYet as exc:  # a report, unlike serve or tokens, can read files instead
         raise NoStoreYet(f"{exc.render(flag_name)}, or read files with --events") from None
+    except TooManyBuckets as exc:  # the report, unlike seats or serve, has --max-buckets
+        raise exc.offering("max_buckets") from None
     emit(
         shareable(result.report, key if query.pseudonymize else None, query.min_users),
         chosen,

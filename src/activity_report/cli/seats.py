@@ -19,22 +19,31 @@ from ..seats import DEFAULT_DORMANT_DAYS, Seats
 from .emit import check_destination, choose_format
 from .messages import note, tell_diagnostics
 from .options import (
+    CategoryMapFileOption,
+    CategoryMapOption,
     CategoryOption,
     ColorOption,
+    ColumnOption,
+    ConfigOption,
     DebugOption,
     Engine,
     EngineOption,
     EventsOption,
     HeartbeatOption,
+    InputTzOption,
     MemoryLimitOption,
     OrgOption,
     ReportDbOption,
     SparkRemoteOption,
     StrictOption,
     TempDirOption,
+    TimeFormatOption,
+    reading_from,
     resource_limits,
+    unless_db_typed,
 )
 from .report import _open_source, _pseudonym_key, _resolve_pseudonyms
+from .runs import config_file
 from .streams import is_terminal
 
 if TYPE_CHECKING:
@@ -50,6 +59,12 @@ def seats_command(
             "--users", help="User directory (CSV, Parquet or JSON): its users can be dormant."
         ),
     ] = None,
+    column: ColumnOption = None,
+    time_format: TimeFormatOption = "iso",
+    input_tz: InputTzOption = "UTC",
+    category_map: CategoryMapOption = None,
+    category_map_file: CategoryMapFileOption = None,
+    config: ConfigOption = None,
     start: Annotated[
         str | None,
         typer.Option(
@@ -133,7 +148,11 @@ def seats_command(
     debug: DebugOption = False,
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", help="Say on stderr what answered: the events or rollups."),
+        typer.Option(
+            "--verbose",
+            help="Say on stderr which config file was read and what answered: the events "
+            "or rollups.",
+        ),
     ] = False,
 ) -> None:
     """How many people are active day to day (1, 7, 30, 90 days), and whose seat is idle.
@@ -163,11 +182,14 @@ def seats_command(
         strict=strict,
     )
     request = SeatsQuery(query, parse_dormant_after(dormant_after), growth)
+    events = unless_db_typed("events", events)
+    reading = reading_from(column, time_format, input_tz, category_map, category_map_file)
     key = _pseudonym_key(events, db, query.pseudonymize, user)
     limits = resource_limits(memory_limit, temp_dir)
     # The windows and "first activity ever" reach before --start: no pruning from it.
     unbounded = dataclasses.replace(query, start=None)
-    with _open_source(events, db, users, limits, engine, spark_remote, unbounded) as source:
+    opened = _open_source(events, db, users, limits, engine, spark_remote, unbounded, reading)
+    with opened as source:
         if key is not None and query.users:  # --user anon-...: the id it stands for
             request = dataclasses.replace(request, query=_resolve_pseudonyms(query, key, source))
         result = run_seats(request, source)
@@ -179,6 +201,9 @@ def seats_command(
     _emit(seats, chosen, output, color)
     tell_diagnostics(result)
     if verbose:
+        read_from = config_file()
+        if read_from is not None:
+            note(f"read options from {read_from}")
         where = "the files" if events else "the store"
         what = "rollups" if result.answered_by == "rollups" else "events"
         note(f"answered from the {what} of {where}")

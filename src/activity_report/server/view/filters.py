@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
-from ...errors import UsageError
+from ...errors import InvalidValue, UsageError
 from ...model import Report
 
 CONTROLS = ("org", "category", "start", "end", "interval", "tz", "min_users")
@@ -65,6 +65,9 @@ def _day_after(text: str) -> str:
         return (date.fromisoformat(text) + timedelta(days=1)).isoformat()
     except ValueError:
         return text
+    except OverflowError:  # 9999-12-31: its next midnight is past the year 9999
+        reason = "the last day shown must be 9999-12-30 or earlier"
+        raise InvalidValue("end", text, reason) from None
 
 
 def file_name(report: Report, ext: str) -> str:
