@@ -573,6 +573,30 @@ def test_bad_option_values_are_usage_errors_naming_option_and_value(
         assert part in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("0s", "a heartbeat must be longer than zero, such as '30s' or '1 minute'"),
+        ("-5s", "a heartbeat must be longer than zero, such as '30s' or '1 minute'"),
+        (
+            "1 month",
+            "a heartbeat takes seconds, minutes or hours, such as '1 minute', '30s', '2h' or PT5M",
+        ),
+    ],
+)
+def test_a_heartbeat_of_no_length_is_told_so_not_that_it_needs_seconds(
+    value: str, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # '0s' is seconds: the message names what is wrong with it, its length.
+    monkeypatch.chdir(BAD)
+    result = invoke("--events", "semicolon.csv", "--heartbeat", value)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        error(f"invalid value for --heartbeat: {value!r} ({reason})"),
+    )
+
+
 @pytest.mark.slow  # every case of the corpus again, and every bad option
 def test_nothing_ends_in_a_traceback(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole corpus and every bad option value: one line per error, never a traceback."""
