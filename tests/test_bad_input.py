@@ -467,6 +467,45 @@ def test_empty_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+EMPTY = "the file is empty; an event file needs at least a header row (time, user_id, category)"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("blank.csv", b"\n\n"),
+        ("blank.csv", b"\r\n \t\r\n"),
+        ("blank.csv", b"\xef\xbb\xbf\n"),  # a byte order mark, then a blank line
+        ("blank.csv", b"\xef\xbb\xbf"),
+        ("blank.jsonl", b"\n\n"),
+        ("blank.csv", b"\n" * 100_000),  # blank past the first read
+    ],
+)
+@pytest.mark.parametrize("command", ["report", "ingest"])
+def test_a_file_of_blank_lines_is_empty_for_report_and_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, content: bytes, command: str
+) -> None:
+    # DuckDB's CSV reader finds no column in it ("Binder Error: read_csv requires
+    # at least a single column"): the message is that of a file of no bytes.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_bytes(content)
+    args = ("--events", name) if command == "report" else ("ingest", name, "--db", "x.duckdb")
+    result = invoke(*args)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", error(f"{name}: {EMPTY}"))
+
+
+def test_blank_lines_on_stdin_are_empty_input() -> None:
+    result = invoke("--events", "-", *ONE_DAY, input="\n\n")
+    assert (result.exit_code, result.stderr) == (1, error(f"<stdin>: {EMPTY}"))
+
+
+def test_a_file_that_only_starts_like_a_byte_order_mark_is_not_blank(tmp_path: Path) -> None:
+    (tmp_path / "two.csv").write_bytes(b"\xef\xbb")
+    result = invoke("--events", str(tmp_path / "two.csv"))
+    assert result.exit_code == 1
+    assert "the file is empty" not in result.stderr
+
+
 # --------------------------------------------------------------------------- paths
 
 

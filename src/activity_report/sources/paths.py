@@ -203,7 +203,8 @@ def _event_file(path: Path, display: str | None = None, *, context: RunContext |
         raise DataError(f"{shown}: permission denied; make the file readable (chmod +r)")
     with path.open("rb") as handle:
         head = handle.read(4)
-    if not head:
+        blank = _only_blanks(head, handle)
+    if blank:
         raise DataError(
             f"{shown}: the file is empty; an event file needs at least a header row "
             "(time, user_id, category)"
@@ -223,6 +224,26 @@ def _event_file(path: Path, display: str | None = None, *, context: RunContext |
             "(iconv -f utf-16 -t utf-8 FILE > FILE.utf8.csv)"
         )
     return EventFile(path=_readable_name(path, context), display=shown, fmt=fmt)
+
+
+#: What a file of no content may hold: blank lines (and a UTF-8 byte order mark first).
+_BLANKS = b" \t\r\n"
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _only_blanks(head: bytes, handle: IO[bytes]) -> bool:
+    """Whether a file whose first bytes are ``head`` holds nothing but blank lines.
+
+    Such a file has no header row, like an empty one (DuckDB's CSV reader
+    finds no column in it). Read on from ``handle`` only while the bytes are
+    blank: an event file stops at its first byte.
+    """
+    chunk = head[len(_UTF8_BOM) :] if head.startswith(_UTF8_BOM) else head
+    while chunk:
+        if chunk.strip(_BLANKS):
+            return False
+        chunk = handle.read(1 << 16)
+    return True
 
 
 def _readable_name(path: Path, context: RunContext | None) -> str:
