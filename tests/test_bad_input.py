@@ -499,6 +499,57 @@ def test_blank_lines_on_stdin_are_empty_input() -> None:
     assert (result.exit_code, result.stderr) == (1, error(f"<stdin>: {EMPTY}"))
 
 
+JSON_LINES = '{"when": "2022-08-01T09:00:00Z", "user": "alice", "category": "ide"}\n'
+JSON_ON_STDIN = (
+    "<stdin>: its first line is a JSON object, but stdin is read as CSV; save JSON Lines "
+    "to a .jsonl file and pass its path"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--events", "-", "--column", "time=when"),
+        ("--events", "-"),
+        ("ingest", "-", "--db", "x.duckdb", "--column", "time=when"),
+    ],
+)
+def test_json_lines_on_stdin_is_told_that_stdin_is_csv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    # Read as CSV, the object was one column named after it: "no column 'when' for
+    # the time field (columns found: {"when":...})".
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args, input=JSON_LINES)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", error(JSON_ON_STDIN))
+
+
+def test_the_same_json_lines_in_a_jsonl_file_are_read(tmp_path: Path) -> None:
+    (tmp_path / "x.jsonl").write_text(JSON_LINES)
+    result = invoke("--events", str(tmp_path / "x.jsonl"), "--column", "time=when", *ONE_DAY)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, report(("alice", 1, MIN_NS)), "")
+
+
+def test_json_lines_from_a_fifo_without_a_jsonl_name_is_told_so(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(
+        ["sh", "-c", f"printf '%s' '{JSON_LINES}' > {shlex.quote(str(fifo))}"]
+    )
+    try:
+        result = invoke("--events", str(fifo), "--column", "time=when")
+    finally:
+        writer.wait(timeout=10)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        error(
+            f"{fifo}: its first line is a JSON object, but a stream without a .jsonl name is "
+            "read as CSV; save JSON Lines to a .jsonl file and pass its path"
+        ),
+    )
+
+
 def test_a_file_that_only_starts_like_a_byte_order_mark_is_not_blank(tmp_path: Path) -> None:
     (tmp_path / "two.csv").write_bytes(b"\xef\xbb")
     result = invoke("--events", str(tmp_path / "two.csv"))

@@ -214,6 +214,28 @@ def test_stdin_is_spooled_named_and_cleaned_up() -> None:
     assert not os.path.exists(files[0].path)
 
 
+def test_json_lines_on_stdin_is_an_error_and_its_spool_is_cleaned_up() -> None:
+    with RunContext() as context:
+        with pytest.raises(DataError) as caught:
+            expand_paths(["-"], stdin=io.BytesIO(b'\xef\xbb\xbf {"time": 1}\r\n'), context=context)
+        assert str(caught.value) == (
+            "<stdin>: its first line is a JSON object, but stdin is read as CSV; save JSON "
+            "Lines to a .jsonl file and pass its path"
+        )
+        spooled = context.temp_files()
+        assert len(spooled) == 1
+    assert not os.path.exists(spooled[0])
+
+
+@pytest.mark.parametrize(
+    "first_line", [b"{time},user,category\n", b'"{""a"": 1}",user\n', b"time,user,category\n"]
+)
+def test_csv_on_stdin_is_not_taken_for_json(first_line: bytes) -> None:
+    with RunContext() as context:
+        files = expand_paths(["-"], stdin=io.BytesIO(first_line), context=context)
+        assert [f.fmt for f in files] == ["csv"]
+
+
 def test_empty_stdin_is_an_error_and_its_spool_is_cleaned_up() -> None:
     with RunContext() as context:
         with pytest.raises(DataError) as caught:

@@ -29,6 +29,8 @@ FOLDER_SUFFIXES = (
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
 EVENT_SUFFIXES = (*FOLDER_SUFFIXES, ".json", ".json.gz")
 STDIN = "-"
+#: How messages name stdin.
+STDIN_DISPLAY = "<stdin>"
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def expand_paths(
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise DataError(f"{spec}: cannot read it: {reason}") from exc
         for file in found:
-            key = file.path if file.display == "<stdin>" else os.path.realpath(file.path)
+            key = file.path if file.display == STDIN_DISPLAY else os.path.realpath(file.path)
             if key not in seen:
                 seen.add(key)
                 files.append(file)
@@ -88,7 +90,7 @@ def expand_paths(
 def _expand(spec: str, stdin: IO[bytes] | None, context: RunContext | None) -> list[EventFile]:
     if spec == STDIN:
         stream = stdin if stdin is not None else sys.stdin.buffer
-        return [_spool(stream, display="<stdin>", name="stdin.csv", context=context)]
+        return [_spool(stream, display=STDIN_DISPLAY, name="stdin.csv", context=context)]
     if not spec.strip():  # Path("") is the current directory: never read it by accident
         raise UsageError(
             f"invalid event path {spec!r}: give a file, a glob, a directory or - for stdin"
@@ -287,4 +289,23 @@ def _spool(stream: IO[bytes], *, display: str, name: str, context: RunContext | 
     fd, name = owner.new_temp_file("activity-report-stdin-", suffix)
     with open(fd, "wb") as handle:
         shutil.copyfileobj(stream, handle)
-    return _event_file(Path(name), display=display, context=owner)
+    file = _event_file(Path(name), display=display, context=owner)
+    if file.fmt == "csv" and _starts_with_json_object(Path(name)):
+        what = "stdin" if display == STDIN_DISPLAY else "a stream without a .jsonl name"
+        raise DataError(
+            f"{display}: its first line is a JSON object, but {what} is read as CSV; "
+            "save JSON Lines to a .jsonl file and pass its path"
+        )
+    return file
+
+
+def _starts_with_json_object(path: Path) -> bool:
+    """Whether the first line of a file is a JSON object (``{...}``), as in JSON Lines.
+
+    No CSV header looks so; read as CSV, such a line would be one column named
+    after the whole object.
+    """
+    with path.open("rb") as handle:
+        line = handle.readline(1 << 20)
+    line = line.removeprefix(b"\xef\xbb\xbf").strip()
+    return line.startswith(b"{") and line.endswith(b"}")
