@@ -342,8 +342,8 @@ GENERATED = [
         1,
         "",
         error(
-            "int_time.parquet: column 'time' (time) has type BIGINT; it must hold timestamps "
-            "or ISO 8601 text (convert epoch numbers to timestamps first)"
+            "int_time.parquet: column 'time' (time) has type BIGINT; its numbers look like "
+            "seconds since the epoch, such as 1659348000: read them with --time-format epoch-s"
         ),
     ),
     Case(
@@ -1356,7 +1356,7 @@ def test_a_parquet_time_list_column_is_refused_by_name(tmp_path: Path) -> None:
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == error(
         f"{path}: column 'time' (time) has type TIMESTAMP WITH TIME ZONE[]; it must hold "
-        "timestamps or ISO 8601 text (convert epoch numbers to timestamps first)"
+        "timestamps or ISO 8601 text"
     )
 
 
