@@ -254,6 +254,27 @@ def test_a_parquet_time_of_epoch_numbers_is_read_with_the_format_its_message_nam
     assert json.loads(fixed.stdout)["activity"][0]["time"] == "2022-08-01T00:00:00Z"
 
 
+def test_a_bare_duration_is_read_with_the_unit_its_message_names(
+    events_csv: Callable[..., Path],
+) -> None:
+    path = events_csv(
+        [("2022-08-01T10:00:00Z", "u1", "ide", "600")],
+        header=("time", "user_id", "category", "duration"),
+    )
+    run = run_cli("--events", str(path), "--json")
+    assert (run.exit_code, run.stdout, run.stderr) == (
+        1,
+        "",
+        f"activity-report: error: {path}: column 'duration' is a bare number with no unit; "
+        "rename it duration_s, duration_ms, duration_us or duration_ns, or name its unit with "
+        "--column duration_s=duration (or duration_ms, duration_us, duration_ns)\n",
+    )
+    fixed = run_cli("--events", str(path), "--json", "--column", "duration_s=duration")
+    assert (fixed.exit_code, fixed.stderr) == (0, "")
+    user = json.loads(fixed.stdout)["activity"][0]["user_activity"][0]
+    assert user["duration"] == 600 * 10**9
+
+
 def test_a_file_with_no_valid_row_beside_good_ones_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("time,user_id,category\n2022-08-01T10:00:00Z,,ide\n", encoding="utf-8")

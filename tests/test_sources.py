@@ -351,7 +351,8 @@ def test_a_bare_duration_number_is_refused_asking_for_a_unit() -> None:
         map_columns(CSV_FILE, columns("time", "user_id", "category", "duration"))
     assert str(caught.value) == (
         "x.csv: column 'duration' is a bare number with no unit; rename it duration_s, "
-        "duration_ms, duration_us or duration_ns"
+        "duration_ms, duration_us or duration_ns, or name its unit with column "
+        "duration_s=duration (or duration_ms, duration_us, duration_ns)"
     )
 
 

@@ -291,8 +291,12 @@ def _pick_duration(file: EventFile, by_name: dict[str, Column]) -> tuple[Column 
     if unit is not None:
         return bare, ARROW_DURATION_MICROS[unit]
     raise DataError(
-        f"{file.display}: column {bare.name!r} is a bare number with no unit; rename it "
-        "duration_s, duration_ms, duration_us or duration_ns"
+        "{file}: column {name!r} is a bare number with no unit; rename it duration_s, "
+        "duration_ms, duration_us or duration_ns, or name its unit with {column} "
+        "duration_s={name} (or duration_ms, duration_us, duration_ns)",
+        params=("column",),
+        file=file.display,
+        name=bare.name,
     )
 
 
