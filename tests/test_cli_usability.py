@@ -126,9 +126,153 @@ def test_a_file_with_no_valid_row_is_an_error_not_an_empty_report(
     assert (run.exit_code, run.stdout) == (1, "")
     assert run.stderr == (
         f"activity-report: error: {path}: none of its 2 rows is valid (2 unparseable time); "
-        "times must be ISO 8601 text such as 2022-08-01T09:00:00Z; fix the file or leave it "
-        "out\n"
+        "its times look like seconds since the epoch, such as '1659348000': read them with "
+        "--time-format epoch-s\n"
     )
+    fixed = run_cli("--events", str(path), "--json", "--time-format", "epoch-s")
+    assert (fixed.exit_code, fixed.stderr) == (0, "")
+    assert json.loads(fixed.stdout)["activity"][0]["user_activity"][0]["count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("times", "tail"),
+    [
+        (
+            ("1659348000123", "1659348060456"),
+            "its times look like milliseconds since the epoch, such as '1659348000123': read "
+            "them with --time-format epoch-ms",
+        ),
+        (
+            ("1659348000123456",),
+            "its times look like microseconds since the epoch, such as '1659348000123456': "
+            "read them with --time-format epoch-us",
+        ),
+        (
+            ("1659348000123456789",),
+            "its times look like nanoseconds since the epoch, such as '1659348000123456789': "
+            "read them with --time-format epoch-ns",
+        ),
+        (
+            (" 1659348000.25", "+1659348060"),
+            "its times look like seconds since the epoch, such as '1659348000.25': read them "
+            "with --time-format epoch-s",
+        ),
+        # Too small to name a unit, or of two units: every unit is offered.
+        (
+            ("42", "43"),
+            "its times look like epoch numbers, such as '42': read them with --time-format "
+            "epoch-s, epoch-ms, epoch-us or epoch-ns (the unit they count)",
+        ),
+        (
+            ("1659348000", "1659348000123"),
+            "its times look like epoch numbers, such as '1659348000': read them with "
+            "--time-format epoch-s, epoch-ms, epoch-us or epoch-ns (the unit they count)",
+        ),
+        # Not numbers: the rule for ISO 8601 text, as before.
+        (
+            ("yesterday", "1659348000"),
+            "times must be ISO 8601 text such as 2022-08-01T09:00:00Z; fix the file or leave "
+            "it out",
+        ),
+        (
+            ("1.659348e9",),
+            "times must be ISO 8601 text such as 2022-08-01T09:00:00Z; fix the file or leave "
+            "it out",
+        ),
+    ],
+)
+def test_epoch_numbers_as_times_are_told_the_time_format_that_reads_them(
+    events_csv: Callable[..., Path], times: tuple[str, ...], tail: str
+) -> None:
+    path = events_csv([(t, "u1", "ide") for t in times])
+    run = run_cli("--events", str(path), "--json")
+    n = len(times)
+    subject = (
+        "its only row is not valid (1 unparseable time)"
+        if n == 1
+        else f"none of its {n} rows is valid ({n} unparseable time)"
+    )
+    assert (run.exit_code, run.stdout, run.stderr) == (
+        1,
+        "",
+        f"activity-report: error: {path}: {subject}; {tail}\n",
+    )
+
+
+def test_the_epoch_hint_names_the_file_without_a_valid_row_among_others(tmp_path: Path) -> None:
+    # One scan reads both files (the same header): the times shown are the bad file's.
+    good = tmp_path / "a.csv"
+    good.write_text("time,user_id,category\n2022-08-01T10:00:00Z,u1,ide\n", encoding="utf-8")
+    bad = tmp_path / "b.csv"
+    bad.write_text("time,user_id,category\n1659348000123,u1,ide\n", encoding="utf-8")
+    run = run_cli("--events", str(good), "--events", str(bad), "--json")
+    assert (run.exit_code, run.stdout, run.stderr) == (
+        1,
+        "",
+        f"activity-report: error: {bad}: its only row is not valid (1 unparseable time); its "
+        "times look like milliseconds since the epoch, such as '1659348000123': read them with "
+        "--time-format epoch-ms\n",
+    )
+
+
+def test_json_lines_with_epoch_numbers_are_told_the_time_format(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        '{"ts": 1659348000, "user": "u1", "category": "ide"}\n'
+        '{"ts": 1659348060.5, "user": "u1", "category": "ide"}\n',
+        encoding="utf-8",
+    )
+    run = run_cli("--events", str(path), "--json")
+    assert (run.exit_code, run.stdout, run.stderr) == (
+        1,
+        "",
+        f"activity-report: error: {path}: none of its 2 rows is valid (2 unparseable time); "
+        "its times look like seconds since the epoch, such as '1659348000': read them with "
+        "--time-format epoch-s\n",
+    )
+
+
+def test_a_parquet_time_of_epoch_numbers_is_read_with_the_format_its_message_names(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "epoch.parquet"
+    table = {"time": [1659348000123], "user_id": ["u1"], "category": ["ide"]}
+    pq.write_table(pa.table(table), path)
+    run = run_cli("--events", str(path), "--json")
+    assert (run.exit_code, run.stdout, run.stderr) == (
+        1,
+        "",
+        f"activity-report: error: {path}: column 'time' (time) has type BIGINT; its numbers "
+        "look like milliseconds since the epoch, such as 1659348000123: read them with "
+        "--time-format epoch-ms\n",
+    )
+    fixed = run_cli("--events", str(path), "--json", "--time-format", "epoch-ms")
+    assert (fixed.exit_code, fixed.stderr) == (0, "")
+    assert json.loads(fixed.stdout)["activity"][0]["time"] == "2022-08-01T00:00:00Z"
+
+
+def test_a_bare_duration_is_read_with_the_unit_its_message_names(
+    events_csv: Callable[..., Path],
+) -> None:
+    path = events_csv(
+        [("2022-08-01T10:00:00Z", "u1", "ide", "600")],
+        header=("time", "user_id", "category", "duration"),
+    )
+    run = run_cli("--events", str(path), "--json")
+    assert (run.exit_code, run.stdout, run.stderr) == (
+        1,
+        "",
+        f"activity-report: error: {path}: column 'duration' is a bare number with no unit; "
+        "rename it duration_s, duration_ms, duration_us or duration_ns, or name its unit with "
+        "--column duration_s=duration (or duration_ms, duration_us, duration_ns)\n",
+    )
+    fixed = run_cli("--events", str(path), "--json", "--column", "duration_s=duration")
+    assert (fixed.exit_code, fixed.stderr) == (0, "")
+    user = json.loads(fixed.stdout)["activity"][0]["user_activity"][0]
+    assert user["duration"] == 600 * 10**9
 
 
 def test_a_file_with_no_valid_row_beside_good_ones_is_named(tmp_path: Path) -> None:

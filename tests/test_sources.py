@@ -27,6 +27,7 @@ from activity_report.sources import (
     load_events,
     map_columns,
 )
+from activity_report.sources.mapping import epoch_formats
 
 HEADER = "time,user_id,category\n"
 T0 = 1_659_348_000_000_000  # 2022-08-01T10:00:00Z in epoch microseconds
@@ -214,6 +215,28 @@ def test_stdin_is_spooled_named_and_cleaned_up() -> None:
     assert not os.path.exists(files[0].path)
 
 
+def test_json_lines_on_stdin_is_an_error_and_its_spool_is_cleaned_up() -> None:
+    with RunContext() as context:
+        with pytest.raises(DataError) as caught:
+            expand_paths(["-"], stdin=io.BytesIO(b'\xef\xbb\xbf {"time": 1}\r\n'), context=context)
+        assert str(caught.value) == (
+            "<stdin>: its first line is a JSON object, but stdin is read as CSV; save JSON "
+            "Lines to a .jsonl file and pass its path"
+        )
+        spooled = context.temp_files()
+        assert len(spooled) == 1
+    assert not os.path.exists(spooled[0])
+
+
+@pytest.mark.parametrize(
+    "first_line", [b"{time},user,category\n", b'"{""a"": 1}",user\n', b"time,user,category\n"]
+)
+def test_csv_on_stdin_is_not_taken_for_json(first_line: bytes) -> None:
+    with RunContext() as context:
+        files = expand_paths(["-"], stdin=io.BytesIO(first_line), context=context)
+        assert [f.fmt for f in files] == ["csv"]
+
+
 def test_empty_stdin_is_an_error_and_its_spool_is_cleaned_up() -> None:
     with RunContext() as context:
         with pytest.raises(DataError) as caught:
@@ -287,10 +310,40 @@ def test_a_time_column_of_numbers_is_refused() -> None:
     cols = [Column("time", "BIGINT"), *columns("user_id", "category")]
     with pytest.raises(DataError) as caught:
         map_columns(EventFile("e.parquet", "e.parquet", "parquet"), cols)
+    # No statistics to tell the unit by (the file is not there): every unit is offered.
     assert str(caught.value) == (
         "e.parquet: column 'time' (time) has type BIGINT; it must hold timestamps or ISO 8601 "
-        "text (convert epoch numbers to timestamps first)"
+        "text, or epoch numbers read with time_format epoch-s, epoch-ms, epoch-us or epoch-ns "
+        "(the unit they count)"
     )
+
+
+@pytest.mark.parametrize(
+    ("values", "formats"),
+    [
+        (["1659348000"], ("epoch-s",)),
+        ([" 1659348000.75 ", "-1659348000", "+100000000"], ("epoch-s",)),
+        (["1659348000123", "99999999999999"], ("epoch-ms",)),
+        (["1659348000123456"], ("epoch-us",)),
+        (["1659348000123456789", 10**17], ("epoch-ns",)),
+        # No unit by size: under 1973 in seconds, over 5138 in nanoseconds, or two units.
+        (["42"], ("epoch-s", "epoch-ms", "epoch-us", "epoch-ns")),
+        (["0"], ("epoch-s", "epoch-ms", "epoch-us", "epoch-ns")),
+        (["1" + "0" * 20], ("epoch-s", "epoch-ms", "epoch-us", "epoch-ns")),
+        (["9" * 5000], ("epoch-s", "epoch-ms", "epoch-us", "epoch-ns")),
+        (["1659348000", "1659348000123"], ("epoch-s", "epoch-ms", "epoch-us", "epoch-ns")),
+        # Not all numbers: no epoch format.
+        (["1659348000", "soon"], ()),
+        (["1.6e9"], ()),
+        (["2022-08-01"], ()),
+        (["", "1659348000"], ()),
+        ([], ()),
+    ],
+)
+def test_epoch_formats_are_told_by_the_size_of_the_numbers(
+    values: list[object], formats: tuple[str, ...]
+) -> None:
+    assert epoch_formats(values) == formats
 
 
 def test_a_bare_duration_number_is_refused_asking_for_a_unit() -> None:
@@ -298,7 +351,8 @@ def test_a_bare_duration_number_is_refused_asking_for_a_unit() -> None:
         map_columns(CSV_FILE, columns("time", "user_id", "category", "duration"))
     assert str(caught.value) == (
         "x.csv: column 'duration' is a bare number with no unit; rename it duration_s, "
-        "duration_ms, duration_us or duration_ns"
+        "duration_ms, duration_us or duration_ns, or name its unit with column "
+        "duration_s=duration (or duration_ms, duration_us, duration_ns)"
     )
 
 
@@ -791,8 +845,45 @@ def test_a_parquet_time_of_integers_is_refused(
     with pytest.raises(DataError) as caught:
         load(con, path)
     assert str(caught.value) == (
-        f"{path}: column 'time' (time) has type BIGINT; it must hold timestamps or ISO 8601 "
-        "text (convert epoch numbers to timestamps first)"
+        f"{path}: column 'time' (time) has type BIGINT; its numbers look like seconds since "
+        "the epoch, such as 1659348000: read them with time_format epoch-s"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            pa.array([1659348000123, 1659348060123], pa.int64()),
+            "its numbers look like milliseconds since the epoch, such as 1659348000123: read "
+            "them with time_format epoch-ms",
+        ),
+        (
+            pa.array([1659348000.5, 1659348001.0], pa.float64()),
+            "its numbers look like seconds since the epoch, such as 1659348000.5: read them with "
+            "time_format epoch-s",
+        ),
+        (
+            pa.array([7, 1659348000], pa.int32()),
+            "it must hold timestamps or ISO 8601 text, or epoch numbers read with time_format "
+            "epoch-s, epoch-ms, epoch-us or epoch-ns (the unit they count)",
+        ),
+        (
+            pa.array([True, False]),
+            "it must hold timestamps or ISO 8601 text",
+        ),
+    ],
+)
+def test_a_parquet_time_of_numbers_is_told_its_unit_by_the_statistics(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, values: pa.Array, message: str
+) -> None:
+    path = tmp_path / "n.parquet"
+    pq.write_table(pa.table({"time": values, "user_id": ["a", "b"], "category": ["ide"] * 2}), path)
+    kind = {"int64": "BIGINT", "double": "DOUBLE", "int32": "INTEGER", "bool": "BOOLEAN"}
+    with pytest.raises(DataError) as caught:
+        load(con, path)
+    assert str(caught.value) == (
+        f"{path}: column 'time' (time) has type {kind[str(values.type)]}; {message}"
     )
 
 

@@ -299,7 +299,8 @@ def test_a_file_without_one_valid_row_fails_the_ingest_as_it_fails_a_report(
     run = ingest(db, good, bad)
     error = (
         f"activity-report: error: {bad}: none of its 3 rows is valid (3 unparseable time); "
-        "times must be ISO 8601 text such as 2022-08-01T09:00:00Z; fix the file or leave it out\n"
+        "its times look like seconds since the epoch, such as '1704067200': read them with "
+        "--time-format epoch-s\n"
     )
     assert (run.exit_code, run.stdout, run.stderr) == (1, "", error)
     assert snapshot(db) == before

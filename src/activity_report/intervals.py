@@ -126,6 +126,9 @@ _INTERVAL_FORMS = (
 _HEARTBEAT_FORMS = (
     "a heartbeat takes seconds, minutes or hours, such as '1 minute', '30s', '2h' or PT5M"
 )
+#: The reasons for a length that reads well but is zero or negative ('0s', '-1 week').
+_INTERVAL_POSITIVE = "an interval must be longer than zero, such as '1 week' or PT30M"
+_HEARTBEAT_POSITIVE = "a heartbeat must be longer than zero, such as '30s' or '1 minute'"
 
 _Parts = Sequence[tuple[int, Unit]]
 
@@ -147,7 +150,7 @@ def capital_m_hint(text: str) -> Notice | None:
 
 def parse_interval(text: str, *, param: str = "interval") -> Interval:
     """Parse any form of the interval grammar; an InvalidValue names the parameter otherwise."""
-    return _parse(text, param, _INTERVAL_FORMS)
+    return _parse(text, param, _INTERVAL_FORMS, _INTERVAL_POSITIVE)
 
 
 def parse_heartbeat(text: str, *, param: str = "heartbeat") -> Interval:
@@ -156,7 +159,7 @@ def parse_heartbeat(text: str, *, param: str = "heartbeat") -> Interval:
     A heartbeat is added to an event's instant to get its end, so a calendar
     length, which depends on the zone and the date, has no meaning there.
     """
-    interval = _parse(text, param, _HEARTBEAT_FORMS)
+    interval = _parse(text, param, _HEARTBEAT_FORMS, _HEARTBEAT_POSITIVE)
     if not interval.is_exact:
         raise InvalidValue(param, text, _HEARTBEAT_FORMS)
     return interval
@@ -177,15 +180,24 @@ def parse_count_unit(text: str) -> Interval | None:
     return interval
 
 
-def _parse(text: str, param: str, forms: str) -> Interval:
+def _parse(text: str, param: str, forms: str, positive: str) -> Interval:
+    """``text`` as an interval; ``forms`` says which forms there are, ``positive`` that
+    a length written in one of them must be longer than zero."""
     normal = text.strip().lower()
-    parts = _keyword_parts(normal) or _iso_parts(normal) or _count_unit_parts(normal)
+    parts = _parts(normal)
     interval = None if parts is None else _build(parts)
     if interval is None:
-        raise InvalidValue(param, text, forms)
+        # '0s' and '-1 week' are in a right form: what is wrong is their length.
+        negative = normal.startswith("-") and _parts(normal[1:].lstrip()) is not None
+        raise InvalidValue(param, text, positive if parts is not None or negative else forms)
     if not _within_limit(interval):
         raise InvalidValue(param, text, f"longer than {MAX_YEARS} years")
     return interval
+
+
+def _parts(text: str) -> _Parts | None:
+    """The (count, unit) parts of a lower-case form of the grammar, or None for no form."""
+    return _keyword_parts(text) or _iso_parts(text) or _count_unit_parts(text)
 
 
 def _keyword_parts(text: str) -> _Parts | None:

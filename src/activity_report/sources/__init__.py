@@ -76,6 +76,7 @@ from .diagnostics import (
     refuse_no_valid_rows,
     tally,
     unknown_in_range,
+    unparseable_times,
 )
 from .loading import (
     VIEW,
@@ -160,6 +161,7 @@ __all__ = [
     "quote_ident",
     "refuse_files_without_valid_rows",
     "refuse_no_valid_rows",
+    "unparseable_times",
     "refuse_not_utf8",
     "reject_lines_sql",
     "tally",

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import DataError
 from .mapping import DEFAULT as DEFAULT_READING
-from .mapping import EPOCH_FORMATS, FIELDS, Reading, missing_column
+from .mapping import (
+    EPOCH_FORMATS,
+    EPOCH_UNITS,
+    FIELDS,
+    Reading,
+    epoch_choice,
+    epoch_formats,
+    missing_column,
+)
 from .paths import EventFile
 
 if TYPE_CHECKING:
@@ -170,11 +178,7 @@ def map_columns(
             and not epoch
             and not _is_temporal_or_text(stamp.type)
         ):
-            raise DataError(
-                f"{file.display}: column {stamp.name!r} ({field}) has type {stamp.type}; "
-                "it must hold timestamps or ISO 8601 text (convert epoch numbers to "
-                "timestamps first)"
-            )
+            raise _not_a_time(file, stamp, field)
     return Mapping(
         time=time,
         user_id=user_id,
@@ -186,6 +190,58 @@ def map_columns(
         event_id=picked["id"],
         reading=reading,
     )
+
+
+def _not_a_time(file: EventFile, stamp: Column, field: str) -> DataError:
+    """The error for a time column of another type: numbers are told the format that reads them.
+
+    A Parquet file's statistics (read from its footer) tell the unit its
+    numbers count, when their size names one; else every epoch format is offered.
+    """
+    subject = f"{file.display}: column {stamp.name!r} ({field}) has type {stamp.type}"
+    if not _is_numeric_or_text(stamp.type):
+        return DataError(f"{subject}; it must hold timestamps or ISO 8601 text")
+    bounds = _parquet_bounds(file, stamp.name) if file.fmt == "parquet" else []
+    found = epoch_formats(bounds)
+    if len(found) == 1:
+        return DataError(
+            "{subject}; its numbers look like {unit} since the epoch, such as {example}: "
+            "read them with {time_format} {format}",
+            params=("time_format",),
+            subject=subject,
+            unit=EPOCH_UNITS[found[0]],
+            example=bounds[0],
+            format=found[0],
+        )
+    return DataError(
+        "{subject}; it must hold timestamps or ISO 8601 text, or epoch numbers read with "
+        "{time_format} {formats} (the unit they count)",
+        params=("time_format",),
+        subject=subject,
+        formats=epoch_choice(tuple(EPOCH_FORMATS)),
+    )
+
+
+def _parquet_bounds(file: EventFile, column: str) -> list[str]:
+    """The least and greatest value of a Parquet column by the footer's statistics, as text.
+
+    Those of the first row group that has them; none when no row group has.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(file.path).metadata
+        for group in range(meta.num_row_groups):
+            chunks = meta.row_group(group)
+            for index in range(chunks.num_columns):
+                chunk = chunks.column(index)
+                stats = chunk.statistics
+                if chunk.path_in_schema == column and stats is not None and stats.has_min_max:
+                    return [str(stats.min), str(stats.max)]
+    except (OSError, pa.ArrowException):
+        return []
+    return []
 
 
 def _named(
@@ -235,8 +291,12 @@ def _pick_duration(file: EventFile, by_name: dict[str, Column]) -> tuple[Column 
     if unit is not None:
         return bare, ARROW_DURATION_MICROS[unit]
     raise DataError(
-        f"{file.display}: column {bare.name!r} is a bare number with no unit; rename it "
-        "duration_s, duration_ms, duration_us or duration_ns"
+        "{file}: column {name!r} is a bare number with no unit; rename it duration_s, "
+        "duration_ms, duration_us or duration_ns, or name its unit with {column} "
+        "duration_s={name} (or duration_ms, duration_us, duration_ns)",
+        params=("column",),
+        file=file.display,
+        name=bare.name,
     )
 
 

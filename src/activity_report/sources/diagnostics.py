@@ -10,13 +10,15 @@ their user ids and categories, grouped (:class:`~.loading.Summary`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..backends.protocol import Diagnostics
 from ..errors import DataError, first_line
 from .columns import CATEGORIES, quote_ident
 from .csv import data_row, refuse_not_utf8, reject_lines_sql
-from .loading import GROUP_ROWS, VIEW, Summary
+from .loading import GROUP_ROWS, RAW_TIME, VIEW, Summary
+from .mapping import EPOCH_UNITS, epoch_choice, epoch_formats
 
 if TYPE_CHECKING:
     import duckdb
@@ -276,16 +278,44 @@ def refuse_files_without_valid_rows(
             GROUP BY ALL ORDER BY count(*) DESC, problem"""
     ).fetchall()
     first_bad = (str(rows[0][0]), [(str(p), int(n)) for _, p, n in rows]) if rows else None
-    refuse_no_valid_rows(first_bad, diagnostics)
+    times = unparseable_times(con, view, first_bad[0]) if first_bad else []
+    refuse_no_valid_rows(first_bad, diagnostics, times=times)
+
+
+def unparseable_times(con: duckdb.DuckDBPyConnection, view: str, file: str) -> list[str]:
+    """The first few unparseable times of ``file``, as it writes them (for their message).
+
+    Read from ``{view}_located``, which carries each row's time as text
+    (:data:`~.loading.RAW_TIME`): one more scan, made only when a file has no
+    valid row. Empty when the view does not exist.
+    """
+    located = f"{view}_located"
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = $name", {"name": located}
+    ).fetchall()
+    if not int(exists[0][0]):
+        return []
+    rows = con.execute(
+        f"SELECT {quote_ident(RAW_TIME)} FROM {quote_ident(located)} "
+        "WHERE source_file = $file AND problem = 'unparseable time' LIMIT 5",
+        {"file": file},
+    ).fetchall()
+    return [str(raw) for (raw,) in rows if raw is not None]
 
 
 def refuse_no_valid_rows(
-    first_bad: tuple[str, list[tuple[str, int]]] | None, diagnostics: Diagnostics
+    first_bad: tuple[str, list[tuple[str, int]]] | None,
+    diagnostics: Diagnostics,
+    *,
+    times: Sequence[str] = (),
 ) -> None:
     """The error for a file with no valid row, or for events none of which is valid.
 
     ``first_bad`` is the first such file (by name) and its rows per problem,
     commonest first; every engine finds it its own way and words it here.
+    ``times`` are some of that file's unparseable times as it writes them:
+    when they are numbers, the message names the time format that reads them
+    (:func:`.mapping.epoch_formats`).
     """
     if first_bad is not None:
         file, problems = first_bad
@@ -297,6 +327,21 @@ def refuse_no_valid_rows(
         reasons, subject = diagnostics.describe(), "no row of the events is"
     else:
         return
+    epoch = epoch_formats(times) if first_bad and "unparseable time" in reasons else ()
+    if epoch:
+        counted, formats = "epoch numbers", f"{epoch_choice(epoch)} (the unit they count)"
+        if len(epoch) == 1:
+            counted, formats = f"{EPOCH_UNITS[epoch[0]]} since the epoch", epoch[0]
+        raise DataError(
+            "{subject} valid ({reasons}); its times look like {counted}, such as {example!r}: "
+            "read them with {time_format} {formats}",
+            params=("time_format",),
+            subject=subject,
+            reasons=reasons,
+            counted=counted,
+            example=times[0].strip(),
+            formats=formats,
+        )
     hint = ""
     if "unparseable time" in reasons:
         hint = "; times must be ISO 8601 text such as 2022-08-01T09:00:00Z"

@@ -58,6 +58,11 @@ class Summary:
 #: The column of :attr:`Summary.view` that counts the rows a row stands for.
 GROUP_ROWS = "group_rows"
 
+#: The column of ``{view}_located`` with each row's time as its file writes it (text),
+#: for the message of a file whose times none reads (:func:`.diagnostics.unparseable_times`);
+#: a name no file's column has.
+RAW_TIME = "_activity_report_raw_time"
+
 #: The types of a time column whose valid values the Parquet statistics bound:
 #: read as they are (``epoch_us``), with no parsing that could fail a row.
 _PLAIN_TIMES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
@@ -94,7 +99,8 @@ def load_events(
     the files again, in DuckDB. Also registered: ``{view}_located``, the same
     rows with CSV row numbers, which :func:`diagnose` reads to place invalid
     rows, and the rejects tables ``{view}_rejects`` and ``{view}_rejects_scans``
-    where DuckDB records the malformed CSV lines. ``reading`` says which
+    where DuckDB records the malformed CSV lines; ``{view}_located`` also
+    carries each row's time as text (:data:`RAW_TIME`). ``reading`` says which
     columns hold which field and how times and categories are written
     (:mod:`.mapping`).
     """
@@ -120,8 +126,14 @@ def load_events(
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {relation.sql_query()}")
         one = len(members) == 1
         plain.append(_displayed(canonical_select(mapping, name, fmt, numbered=one), members, names))
+        # The raw time rides along as text: a query that does not read it never casts it.
+        timed = f"(SELECT *, CAST({mapping.time.sql} AS VARCHAR) AS {RAW_TIME} FROM {name})"
         located.append(
-            _displayed(canonical_select(mapping, name, fmt, numbered=True), members, names)
+            _displayed(
+                canonical_select(mapping, timed, fmt, numbered=True, carry=RAW_TIME),
+                members,
+                names,
+            )
         )
         summaries.append(_grouped(con, mapping, fmt, name, f"{view}_groups_{index}"))
         if mapping.event_id is not None:

@@ -49,6 +49,18 @@ EPOCH_FORMATS: dict[str, tuple[int, int]] = {  # name -> (multiply, divide) to m
     "epoch-ns": (1, 1_000),
 }
 TIME_FORMATS = ("iso", *EPOCH_FORMATS)
+#: The unit an epoch number counts, told by its size: the whole numbers from 10**8
+#: of each unit hold the times from 1973 to 5138 (10**11 seconds), so the units'
+#: ranges do not overlap and a log of today's times names its one unit.
+_EPOCH_SIZES = {"epoch-s": 10**8, "epoch-ms": 10**11, "epoch-us": 10**14, "epoch-ns": 10**17}
+_EPOCH_NUMBER = re.compile(r"[+-]?([0-9]+)(?:\.[0-9]*)?", re.ASCII)
+#: What each epoch format counts, for messages.
+EPOCH_UNITS = {
+    "epoch-s": "seconds",
+    "epoch-ms": "milliseconds",
+    "epoch-us": "microseconds",
+    "epoch-ns": "nanoseconds",
+}
 
 _CATEGORIES = ("ide", "login", "app", "tunnel", "web_terminal")  # as in .columns
 
@@ -166,6 +178,35 @@ def parse_time_format(text: str) -> str:
     finally:
         con.close()
     return name
+
+
+def epoch_formats(values: Iterable[object]) -> tuple[str, ...]:
+    """The epoch time formats that would read ``values``, times a file held as numbers.
+
+    Empty when some value is no plain number (digits, perhaps a sign and a
+    fraction); the one format whose unit they count when every value's size
+    names the same one (:data:`_EPOCH_SIZES`); else every epoch format.
+    """
+    units: set[str | None] = set()
+    for value in values:
+        match = _EPOCH_NUMBER.fullmatch(str(value).strip())
+        if match is None:
+            return ()
+        digits = match.group(1).lstrip("0")
+        whole = int(digits) if 0 < len(digits) <= 20 else 0
+        units.add(next((f for f, low in _EPOCH_SIZES.items() if low <= whole < low * 1000), None))
+    if not units:
+        return ()
+    if len(units) == 1 and None not in units:
+        return tuple(u for u in units if u is not None)
+    return tuple(EPOCH_FORMATS)
+
+
+def epoch_choice(formats: Sequence[str]) -> str:
+    """``formats`` (of :func:`epoch_formats`) as a message offers them: 'epoch-s' or a list."""
+    if len(formats) == 1:
+        return formats[0]
+    return ", ".join(formats[:-1]) + f" or {formats[-1]}"
 
 
 def _pair(text: str, param: str, form: str) -> tuple[str, str]:

@@ -29,6 +29,8 @@ FOLDER_SUFFIXES = (
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
 EVENT_SUFFIXES = (*FOLDER_SUFFIXES, ".json", ".json.gz")
 STDIN = "-"
+#: How messages name stdin.
+STDIN_DISPLAY = "<stdin>"
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def expand_paths(
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise DataError(f"{spec}: cannot read it: {reason}") from exc
         for file in found:
-            key = file.path if file.display == "<stdin>" else os.path.realpath(file.path)
+            key = file.path if file.display == STDIN_DISPLAY else os.path.realpath(file.path)
             if key not in seen:
                 seen.add(key)
                 files.append(file)
@@ -88,7 +90,7 @@ def expand_paths(
 def _expand(spec: str, stdin: IO[bytes] | None, context: RunContext | None) -> list[EventFile]:
     if spec == STDIN:
         stream = stdin if stdin is not None else sys.stdin.buffer
-        return [_spool(stream, display="<stdin>", name="stdin.csv", context=context)]
+        return [_spool(stream, display=STDIN_DISPLAY, name="stdin.csv", context=context)]
     if not spec.strip():  # Path("") is the current directory: never read it by accident
         raise UsageError(
             f"invalid event path {spec!r}: give a file, a glob, a directory or - for stdin"
@@ -203,7 +205,8 @@ def _event_file(path: Path, display: str | None = None, *, context: RunContext |
         raise DataError(f"{shown}: permission denied; make the file readable (chmod +r)")
     with path.open("rb") as handle:
         head = handle.read(4)
-    if not head:
+        blank = _only_blanks(head, handle)
+    if blank:
         raise DataError(
             f"{shown}: the file is empty; an event file needs at least a header row "
             "(time, user_id, category)"
@@ -223,6 +226,26 @@ def _event_file(path: Path, display: str | None = None, *, context: RunContext |
             "(iconv -f utf-16 -t utf-8 FILE > FILE.utf8.csv)"
         )
     return EventFile(path=_readable_name(path, context), display=shown, fmt=fmt)
+
+
+#: What a file of no content may hold: blank lines (and a UTF-8 byte order mark first).
+_BLANKS = b" \t\r\n"
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _only_blanks(head: bytes, handle: IO[bytes]) -> bool:
+    """Whether a file whose first bytes are ``head`` holds nothing but blank lines.
+
+    Such a file has no header row, like an empty one (DuckDB's CSV reader
+    finds no column in it). Read on from ``handle`` only while the bytes are
+    blank: an event file stops at its first byte.
+    """
+    chunk = head[len(_UTF8_BOM) :] if head.startswith(_UTF8_BOM) else head
+    while chunk:
+        if chunk.strip(_BLANKS):
+            return False
+        chunk = handle.read(1 << 16)
+    return True
 
 
 def _readable_name(path: Path, context: RunContext | None) -> str:
@@ -266,4 +289,23 @@ def _spool(stream: IO[bytes], *, display: str, name: str, context: RunContext | 
     fd, name = owner.new_temp_file("activity-report-stdin-", suffix)
     with open(fd, "wb") as handle:
         shutil.copyfileobj(stream, handle)
-    return _event_file(Path(name), display=display, context=owner)
+    file = _event_file(Path(name), display=display, context=owner)
+    if file.fmt == "csv" and _starts_with_json_object(Path(name)):
+        what = "stdin" if display == STDIN_DISPLAY else "a stream without a .jsonl name"
+        raise DataError(
+            f"{display}: its first line is a JSON object, but {what} is read as CSV; "
+            "save JSON Lines to a .jsonl file and pass its path"
+        )
+    return file
+
+
+def _starts_with_json_object(path: Path) -> bool:
+    """Whether the first line of a file is a JSON object (``{...}``), as in JSON Lines.
+
+    No CSV header looks so; read as CSV, such a line would be one column named
+    after the whole object.
+    """
+    with path.open("rb") as handle:
+        line = handle.readline(1 << 20)
+    line = line.removeprefix(b"\xef\xbb\xbf").strip()
+    return line.startswith(b"{") and line.endswith(b"}")

@@ -225,7 +225,8 @@ class Scan:
                GROUP BY ALL ORDER BY count(*) DESC, p.problem"""
         ).fetchall()
         first_bad = (str(rows[0][0]), [(str(p), int(n)) for _, p, n in rows]) if rows else None
-        sources.refuse_no_valid_rows(first_bad, diagnostics)
+        times = sources.unparseable_times(self.con, INPUT_VIEW, first_bad[0]) if first_bad else []
+        sources.refuse_no_valid_rows(first_bad, diagnostics, times=times)
 
     def _diagnose(self, unknown_rows: int) -> sources.Diagnostics:
         """Invalid rows and unknown categories of the files, as :func:`sources.diagnose` says."""
