@@ -1486,3 +1486,47 @@ def test_ctrl_c_during_the_commit_says_the_ingest_finished(
     )
     info = json.loads(invoke("info", "--db", store, "--json").stdout)
     assert info["events"] == 4  # 2 + the 2 valid rows of ragged.csv: the commit is whole
+
+
+# --------------------------------------------------------------------------- directories as events
+
+
+@pytest.mark.parametrize(
+    ("header", "what"),
+    [
+        (("id", "name", "username", "email", "roles"), "a user directory"),
+        (("user_id", "email"), "a user directory"),
+        (("organization_id", "name"), "an organization directory"),
+        (("id", "name"), "a user or organization directory"),
+    ],
+)
+def test_a_directory_given_as_events_is_named_with_where_it_goes(
+    tmp_path: Path, header: tuple[str, ...], what: str
+) -> None:
+    from .conftest import run_cli, write_csv
+
+    path = write_csv(tmp_path / "names.csv", header, [tuple(f"v{i}" for i in range(len(header)))])
+    store = tmp_path / "folder.duckdb"
+    for args in (["--events", str(path)], ["ingest", str(tmp_path), "--db", str(store)]):
+        result = run_cli(*args)
+        assert (result.exit_code, result.stdout) == (1, ""), result.stderr
+        assert result.stderr.startswith(f"activity-report: error: {path}: is {what} (columns ")
+        goes = {
+            "a user directory": "--users",
+            "an organization directory": "--orgs",
+            "a user or organization directory": "--users or --orgs",
+        }[what]
+        assert result.stderr.endswith(
+            f"not an event log: give it to {goes} (or import it: `activity-report users import` "
+            "or `orgs import`), and keep it out of the events' files and folders\n"
+        )
+
+
+def test_an_event_log_without_its_time_column_is_still_told_to_name_it(tmp_path: Path) -> None:
+    """A log with a user and its category (but its time named otherwise) is no directory."""
+    from .conftest import run_cli, write_csv
+
+    path = write_csv(tmp_path / "log.csv", ("when", "user_id", "username", "category"), [])
+    result = run_cli("--events", str(path))
+    assert result.exit_code == 1
+    assert "no time column" in result.stderr and "--column time=NAME" in result.stderr

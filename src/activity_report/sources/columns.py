@@ -121,6 +121,34 @@ def quote_literal(text: str) -> str:
 _READER_COLUMNS = {"filename", "file_row_number"}  # added by the reader, not the file's own
 
 
+#: The columns of a user directory (one of each set), and the ids of an organization's.
+_USER_DIRECTORY = ({"id", "user_id"}, {"username", "email", "name"})
+_ORG_IDS = {"organization_id", "org_id"}
+
+
+def _refuse_directory(file: EventFile, names: set[str]) -> None:
+    """Refuse a user or organization directory given as events (a folder of logs that
+    holds one, say), naming what it is and where it goes; else nothing."""
+    ids, details = _USER_DIRECTORY
+    if names in ({"id", "name"}, {"user_id", "name"}):  # either kind
+        what, goes = "a user or organization directory", "{users} or {orgs}"
+    elif "name" in names and names & _ORG_IDS and names <= _ORG_IDS | {"id", "name"}:
+        what, goes = "an organization directory", "{orgs}"
+    elif names & ids and names & details:
+        what, goes = "a user directory", "{users}"
+    else:
+        return
+    raise DataError(
+        "{file}: is {what} (columns {found}), not an event log: give it to " + goes + " (or "
+        "import it: `activity-report users import` or `orgs import`), and keep it out of the "
+        "events' files and folders",
+        params=tuple(p for p in ("users", "orgs") if "{" + p + "}" in goes),
+        file=file.display,
+        what=what,
+        found=", ".join(sorted(names)),
+    )
+
+
 def map_columns(
     file: EventFile, columns: Sequence[Column], reading: Reading = DEFAULT_READING
 ) -> Mapping:
@@ -143,6 +171,8 @@ def map_columns(
     for given, name in reading.columns:
         if not given.startswith("duration_"):
             picked[FIELDS[given]] = _named(file, own, by_name, given, name)
+    if picked["time"] is None and picked["category"] is None:
+        _refuse_directory(file, set(by_name))
     for field in REQUIRED:
         if picked[field] is None:
             given = next(f for f, canonical in FIELDS.items() if canonical == field)
