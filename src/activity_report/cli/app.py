@@ -98,7 +98,8 @@ class DefaultReportGroup(TyperGroup):
 app = typer.Typer(
     name=PROG,
     cls=DefaultReportGroup,
-    help="Usage reports from an activity event log, in the shape of Coder's Activity API."
+    help="Usage reports from an activity event log, or from Coder's own database "
+    "(--coder), in the shape of Coder's Activity API."
     "\n\nWithout a command, it runs the report: its options are below."
     "\n\nExample: activity-report --events events.parquet --interval daily -o daily.csv",
     context_settings={"help_option_names": ["-h", "--help"]},
