@@ -1530,22 +1530,3 @@ def test_an_event_log_without_its_time_column_is_still_told_to_name_it(tmp_path:
     result = run_cli("--events", str(path))
     assert result.exit_code == 1
     assert "no time column" in result.stderr and "--column time=NAME" in result.stderr
-
-
-def test_a_failed_first_ingest_leaves_no_store_and_a_failed_later_one_keeps_it(
-    tmp_path: Path,
-) -> None:
-    from .conftest import SAMPLE, run_cli
-
-    store = tmp_path / "new.duckdb"
-    bad = tmp_path / "bad.csv"
-    bad.write_text("time,user_id,category\nlunchtime,u1,ide\n", encoding="utf-8")
-    failed = run_cli("ingest", str(bad), "--db", str(store))
-    assert failed.exit_code == 1, failed.stderr
-    assert list(tmp_path.glob("new.duckdb*")) == []
-    assert run_cli("ingest", str(SAMPLE / "events.csv"), "--db", str(store)).exit_code == 0
-    before = run_cli("info", "--db", str(store), "--json").stdout
-    assert run_cli("ingest", str(bad), "--db", str(store)).exit_code == 1
-    assert store.exists()
-    after = run_cli("info", "--db", str(store), "--json").stdout
-    assert after == before

@@ -7,7 +7,6 @@ import dataclasses
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -104,9 +103,7 @@ def ingest_command(
                 "files; {coder} reads Coder's tables by their own mapping: drop them",
                 params=("column", "time_format", "input_tz", "category_map", "coder"),
             )
-        path = store_path(db)
-        with _removed_if_nothing_committed(path):
-            _ingest_coder(coder, ide_apps, path, limits, wait, as_json)
+        _ingest_coder(coder, ide_apps, store_path(db), limits, wait, as_json)
         return
     if typed("ide_apps"):
         raise UsageError(
@@ -117,10 +114,8 @@ def ingest_command(
         raise UsageError(
             "missing argument PATHS (or --coder URL): see `activity-report ingest --help`"
         )
-    path = store_path(db)
     with (
-        _removed_if_nothing_committed(path),
-        Store.open(path, limits=limits, wait=wait, context=current()) as store,
+        Store.open(store_path(db), limits=limits, wait=wait, context=current()) as store,
         _ingest_progress() as progress,
     ):
         result = store.ingest(paths, strict=strict, progress=progress, reading=reading)
@@ -341,21 +336,6 @@ def _ingest_coder(
     )
     if result.new_unknown:
         warn_unknown_values(sum(n for _, n in result.new_unknown), result.new_unknown[:5])
-
-
-@contextlib.contextmanager
-def _removed_if_nothing_committed(path: Path) -> Iterator[None]:
-    """A store the block makes is removed again if the block fails before anything was
-    committed to it: an ingest of bad input leaves no empty store behind."""
-    existed = path.exists()
-    try:
-        yield
-    except BaseException:
-        if not existed and current().what_was_committed() is None:
-            for made in (path, path.with_name(path.name + ".wal")):
-                with contextlib.suppress(FileNotFoundError):
-                    made.unlink()
-        raise
 
 
 @contextlib.contextmanager
