@@ -151,3 +151,19 @@ def test_a_mark_that_cannot_be_made_is_no_mark(tmp_path: Path) -> None:
     assert not mark.touched
     mark.remove()  # nothing to remove, and no error
     assert not writer_turn.waiting(tmp_path / "missing" / "s.duckdb")
+
+
+def test_a_request_waits_for_a_writer_no_longer_than_its_own_timeout(db: Path) -> None:
+    """With a request timeout no longer than the busy timeout, a store a writer holds is
+    still told as busy (503, try again), not as a request that took too long."""
+    from activity_report.errors import ActivityReportError, Kind
+
+    reader = StoreReader(db, timing=Timing(busy_timeout=5.0, request=1.0, retry=0.02))
+    with Store.open(db) as writer, writer.writing():
+        began = time.monotonic()
+        with pytest.raises(ActivityReportError) as refused, reader.cursor():
+            pass
+        waited = time.monotonic() - began
+    reader.stop()
+    assert refused.value.kind is Kind.unavailable
+    assert 0.5 <= waited < 1.0, waited  # gave up before the request's own deadline

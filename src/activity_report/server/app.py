@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h11
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute
@@ -63,16 +64,23 @@ def create_app(config: ServerConfig, *, extra_routes: Sequence[BaseRoute] = ()) 
     view.install(
         app, reader, config.answers.max_cells
     )  # the Metrics view: /, sign-in, the session cookie
-    if config.log_requests:
-        app.add_middleware(RequestLog)
+    app.add_middleware(RequestLog, log=config.log_requests)
     return app
 
 
 class RequestLog:
-    """One line on stderr per request: client, method, path, status, milliseconds."""
+    """One line on stderr per request: client, method, path, status, milliseconds
+    (``log``: else none); and a response the connection refuses is dropped.
 
-    def __init__(self, app: ASGIApp) -> None:
+    The server answers a request it cannot parse itself (a malformed body: 400)
+    and closes; a response the app sends after that is refused by the
+    connection, and is no error of the app's: it is dropped, without a
+    traceback, and the line shows the 400 the client got.
+    """
+
+    def __init__(self, app: ASGIApp, log: bool = True) -> None:
         self.app = app
+        self.log = log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,24 +88,35 @@ class RequestLog:
             return
         started = time.perf_counter()
         status = 500  # what the client gets if nothing was sent
+        refused = False
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, refused
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            try:
+                await send(message)
+            except h11.LocalProtocolError:  # the server answered and closed already
+                refused, status = True, 400
 
         try:
             await self.app(scope, receive, sending)
         finally:
-            client = scope.get("client") or ("-", 0)
-            path = scope.get("path", "")
-            took = (time.perf_counter() - started) * 1000
-            print(
-                f"{client[0]} {scope.get('method', '-')} {_printable(path)} {status} {took:.1f}ms",
-                file=sys.stderr,
-                flush=True,
-            )
+            if self.log:
+                self._line(scope, status, started)
+
+    @staticmethod
+    def _line(scope: Scope, status: int, started: float) -> None:
+        client = scope.get("client") or ("-", 0)
+        path = scope.get("path", "")
+        took = (time.perf_counter() - started) * 1000
+        print(
+            f"{client[0]} {scope.get('method', '-')} {_printable(path)} {status} {took:.1f}ms",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _printable(text: str) -> str:

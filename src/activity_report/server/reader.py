@@ -54,6 +54,9 @@ class Timing:
 
 Signature = tuple[int, ...]
 
+#: A request that waits for a writer gives up this long before its own timeout.
+_BEFORE_DEADLINE = 0.25
+
 
 class StoreReader:
     """Read-only windows on the store at ``path`` (see the module's docstring)."""
@@ -135,7 +138,7 @@ class StoreReader:
         return _signature(self.path)
 
     def _acquire(self) -> tuple[Store, Signature]:
-        deadline = time.monotonic() + self.timing.busy_timeout
+        deadline = time.monotonic() + self._patience()
         with self._cond:
             while True:
                 if self._store is not None and not self._expired():
@@ -159,6 +162,13 @@ class StoreReader:
                     if exc.kind is not Kind.unavailable or time.monotonic() >= deadline:
                         raise
                     self._cond.wait(self.timing.retry)
+
+    def _patience(self) -> float:
+        """Seconds a request waits for a writer: the busy timeout, and never so long that
+        its own timeout comes first (a busy store is then told as busy, not as slow)."""
+        if self.timing.request is None:
+            return self.timing.busy_timeout
+        return min(self.timing.busy_timeout, max(self.timing.request - _BEFORE_DEADLINE, 0.0))
 
     def _release(self) -> None:
         with self._cond:
