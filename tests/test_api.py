@@ -77,7 +77,7 @@ def test_a_range_too_long_names_both_parameters_on_the_command_line() -> None:
         "2100-01-01", "--interval", "1 second",
     )  # fmt: skip
     assert result.exit_code == 2
-    assert "more than --max-buckets (100000); use a longer --interval" in result.stderr
+    assert "more than --max-buckets (100,000); use a longer --interval" in result.stderr
     with pytest.raises(UsageError) as caught:
         ar.report(
             events=[str(SAMPLE / "events.parquet")],
@@ -85,7 +85,7 @@ def test_a_range_too_long_names_both_parameters_on_the_command_line() -> None:
             end="2100-01-01",
             interval="1 second",
         )
-    assert "more than max_buckets (100000); use a longer interval" in str(caught.value)
+    assert "more than max_buckets (100,000); use a longer interval" in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -632,7 +632,7 @@ BAD_OPTIONS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
     ),
     (
         ("--start", "2000-01-01", "--end", "2022-01-01", "--interval", "1s"),
-        ("694310400 buckets", "--max-buckets (100000)"),
+        ("694,310,400 buckets", "--max-buckets (100,000)"),
     ),
     (("--max-buckets", "0"), ("--max-buckets", "0")),
     (("--json", "--format", "csv"), ("--json", "--format csv")),

@@ -147,7 +147,7 @@ def test_too_many_buckets_is_a_usage_error_with_the_count() -> None:
         "2022-08-31", "--interval", "1 minute", "--max-buckets", "1000",
     )  # fmt: skip
     assert run.exit_code == 2
-    assert "43200" in run.stderr
+    assert "43,200" in run.stderr
     assert "--max-buckets" in run.stderr
 
 

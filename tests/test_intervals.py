@@ -797,7 +797,7 @@ def test_too_many_buckets_message_gives_the_exact_count() -> None:
             UTC,
         )
     assert caught.value.render(flag_name) == (
-        "the range holds 525600 buckets of 1 minute, more than the limit (100000); "
+        "the range holds 525,600 buckets of 1 minute, more than the limit (100,000); "
         "use a longer --interval or a shorter range"
     )
     assert caught.value.exit_code == 2
@@ -805,11 +805,11 @@ def test_too_many_buckets_message_gives_the_exact_count() -> None:
     assert isinstance(caught.value, TooManyBuckets)
     offered = caught.value.offering("max_buckets")
     assert offered.render(flag_name) == (
-        "the range holds 525600 buckets of 1 minute, more than --max-buckets (100000); "
+        "the range holds 525,600 buckets of 1 minute, more than --max-buckets (100,000); "
         "use a longer --interval, a shorter range or a larger --max-buckets"
     )
     assert str(offered) == (
-        "the range holds 525600 buckets of 1 minute, more than max_buckets (100000); "
+        "the range holds 525,600 buckets of 1 minute, more than max_buckets (100,000); "
         "use a longer interval, a shorter range or a larger max_buckets"
     )
     assert offered.exit_code == 2 and offered.params == ("max_buckets", "interval")
@@ -825,7 +825,7 @@ def test_too_many_calendar_buckets_are_counted_exactly() -> None:
             UTC,
         )
     assert caught.value.render(flag_name) == (
-        f"the range holds {days + 1} buckets of 1 day, more than the limit (100000); "
+        f"the range holds {days + 1:,} buckets of 1 day, more than the limit (100,000); "
         "use a longer --interval or a shorter range"
     )
 

@@ -498,7 +498,7 @@ def test_a_day_beyond_the_years_1_to_9999_is_a_usage_error(
         ),
         (
             ("--start", "1700-01-01", "--end", "2022-01-01", "--growth", "--interval", "1d"),
-            "the range holds 117608 buckets of 1 day, more than the limit (100000); "
+            "the range holds 117,608 buckets of 1 day, more than the limit (100,000); "
             "use a longer --interval or a shorter range",
         ),
     ],

@@ -442,7 +442,7 @@ def test_too_many_buckets_suggests_only_what_the_api_takes(server: Server) -> No
     response = server.get(f"{ACTIVITY}?interval=hourly&start=2000-01-01&end=2030-01-01")
     body = assert_json_error(response, 400)
     assert body["detail"] == (
-        "the range holds 262992 buckets of 1 hour, more than the limit (100000); "
+        "the range holds 262,992 buckets of 1 hour, more than the limit (100,000); "
         "use a longer interval or a shorter range"
     )  # no max_buckets: the API has no such parameter, nor serve such an option
 

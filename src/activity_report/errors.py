@@ -133,12 +133,12 @@ class TooManyBuckets(UsageError):
     def render(self, name: Callable[[str], str]) -> str:
         interval = name("interval")
         if self.limit_param is None:
-            limit = f"the limit ({self.limit})"
+            limit = f"the limit ({self.limit:,})"
             remedies = f"a longer {interval} or a shorter range"
         else:
-            limit = f"{name(self.limit_param)} ({self.limit})"
+            limit = f"{name(self.limit_param)} ({self.limit:,})"
             remedies = f"a longer {interval}, a shorter range or a larger {name(self.limit_param)}"
-        return f"the range holds {self.count} buckets of {self.interval}, more than {limit}; " + (
+        return f"the range holds {self.count:,} buckets of {self.interval}, more than {limit}; " + (
             f"use {remedies}"
         )
 
