@@ -14,6 +14,7 @@ import pytest
 
 import activity_report as ar
 from activity_report.errors import UsageError
+from activity_report.render.records import records
 from tests.conftest import SAMPLE, run_cli
 
 EVENTS = str(SAMPLE / "events.parquet")
@@ -89,6 +90,51 @@ def test_a_report_as_a_dataframe_has_a_row_per_bucket_and_user_with_names() -> N
     assert row["name"] == api["users"][first["user_id"]]["name"]
     assert row["time"] == pd.Timestamp(api["activity"][0]["time"])
     assert result.to_arrow().schema.field("time").type == pa.timestamp("us", tz="UTC")
+
+
+def test_a_withheld_bucket_is_one_row_of_the_dataframe_as_of_the_csv() -> None:
+    result = ar.report(
+        EVENTS, start="2022-07-25", end="2022-09-05", interval="1 week", category="ide",
+        min_users=14,
+    )  # fmt: skip
+    table = result.to_arrow()
+    csv_rows = list(records(result.report))
+    assert table.num_rows == len(csv_rows) > 0
+    withheld = [b["time"] for b in result.to_api()["activity"] if b["withheld"]]
+    times, users = table["time"].to_pylist(), table["user_id"].to_pylist()
+    nulls = [t for t, u in zip(times, users, strict=True) if u is None]
+    assert [t.isoformat().replace("+00:00", "Z") for t in nulls] == withheld != []
+
+
+@pytest.mark.parametrize(("tz", "arrow_tz"), [("+05:30", "+05:30"), ("-03:30", "-03:30"),
+                                             ("Asia/Kathmandu", "Asia/Kathmandu")])  # fmt: skip
+def test_a_dataframes_times_are_in_the_reports_zone(tz: str, arrow_tz: str) -> None:
+    result = ar.report(
+        EVENTS, start="2022-08-01", end="2022-08-03", interval="daily", tz=tz, category="ide"
+    )
+    table = result.to_arrow()
+    assert table.schema.field("time").type == pa.timestamp("us", tz=arrow_tz)
+    frame = result.to_pandas()
+    assert str(frame["time"].iloc[0].date()) == "2022-08-01"
+    assert frame["time"].iloc[0] == pd.Timestamp(result.to_api()["activity"][0]["time"])
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"events": EVENTS, "engine": "SPARK"},
+         "invalid value for engine: 'SPARK' (give one of duckdb, spark)"),
+        ({"events": 42}, "invalid value for events: 'int' (give a path, a list of paths, "
+                         "a pyarrow Table or a pandas or polars DataFrame)"),
+        ({"events": [{"time": "2022-08-01T00:00:00Z"}]}, "invalid value for events: 'list'"),
+    ],
+)  # fmt: skip
+def test_an_engine_or_events_of_no_known_kind_is_refused(
+    given: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UsageError) as refused:
+        ar.report(**given)
+    assert str(refused.value).startswith(message)
 
 
 def test_the_readmes_python_example_runs_and_plots(monkeypatch: pytest.MonkeyPatch) -> None:

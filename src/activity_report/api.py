@@ -28,7 +28,7 @@ from typing import Any
 
 from . import reporting as core
 from .backends import Engine, open_source
-from .errors import TooManyBuckets, UsageError
+from .errors import InvalidValue, TooManyBuckets, UsageError
 from .pseudonyms import KEY_ENV, key_from_text, shareable
 from .query import DEFAULT_MAX_BUCKETS, parse_query
 from .resources import Limits, RunContext, check_temp_dir, parse_memory_limit
@@ -226,7 +226,14 @@ def _files(events: Events | None, temp_dir: str | None) -> Iterator[list[str] | 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = events if isinstance(events, pa.Table) else pa.table(events)
+    try:
+        table = events if isinstance(events, pa.Table) else pa.table(events)
+    except (TypeError, ValueError):
+        raise InvalidValue(
+            "events",
+            type(events).__name__,
+            "give a path, a list of paths, a pyarrow Table or a pandas or polars DataFrame",
+        ) from None
     with tempfile.TemporaryDirectory(prefix="activity-report-", dir=temp_dir) as folder:
         path = os.path.join(folder, "events.parquet")
         pq.write_table(table, path)

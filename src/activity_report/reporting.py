@@ -51,11 +51,10 @@ class ReportResult:
 
         rows = list(records(self.report))
         zone = self.report.meta.tz if self.report.meta is not None else "UTC"
-        offset = zone if zone in available_zones() else "UTC"
-        times = [bucket.time for bucket in self.report.activity for _ in bucket.user_activity]
+        times = [datetime.fromisoformat(r["time"]) for r in rows]  # a withheld bucket's too
         return pa.table(
             {
-                "time": pa.array(times, pa.timestamp("us", tz=offset)),
+                "time": pa.array(times, pa.timestamp("us", tz=_arrow_zone(zone, times))),
                 "bucket_duration": pa.array(
                     [r["bucket_duration"] for r in rows], pa.duration("ns")
                 ),
@@ -70,6 +69,20 @@ class ReportResult:
     def to_pandas(self) -> Any:  # a pandas.DataFrame
         """:meth:`to_arrow` as a pandas DataFrame (needs pandas)."""
         return self.to_arrow().to_pandas()
+
+
+def _arrow_zone(zone: str, times: list[datetime]) -> str:
+    """The report's zone as Arrow names one: an IANA name, else the one offset of
+    ``times`` (``+05:30``, also for ``local`` without a name), else UTC."""
+    if zone in available_zones():
+        return zone
+    offsets = {moment.utcoffset() for moment in times}
+    if len(offsets) != 1:
+        return "UTC"
+    (offset,) = offsets
+    minutes = int((offset or timedelta(0)).total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def to_micros(moment: datetime) -> int:

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from ..errors import UsageError
+from ..errors import InvalidValue, UsageError
 from .protocol import HEARTBEAT_US
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ def open_source(
     ``coder``: without ``events``, the URL of Coder's PostgreSQL database, read
     as events (its web IDEs: ``ide_apps``), instead of the store.
     """
+    if engine not in ENGINES:
+        raise InvalidValue("engine", str(engine), f"give one of {', '.join(ENGINES)}")
     if engine == "spark":
         if coder is not None and not events:
             raise UsageError(
