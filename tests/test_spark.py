@@ -254,6 +254,24 @@ def test_spark_remote_must_be_a_spark_connect_url() -> None:
     )
 
 
+def test_a_spark_connect_server_that_takes_no_connection_fails_at_once() -> None:
+    """PySpark would retry for minutes, past an interrupt; one TCP connection tells."""
+    import socket
+
+    with socket.socket() as closed:  # a port of this machine that nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = run_cli(
+        "--events", str(SAMPLE / "events.parquet"), "--engine", "spark",
+        "--spark-remote", f"sc://127.0.0.1:{port}",
+    )  # fmt: skip
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"activity-report: error: cannot reach sc://127.0.0.1:{port}: Connection refused; "
+        "check the host and port, and that a Spark Connect server runs there\n"
+    )
+
+
 def test_spark_reads_event_files_not_a_store(tmp_path: Path) -> None:
     result = run_cli("--db", str(tmp_path / "x.duckdb"), "--engine", "spark")
     assert result.exit_code == 2

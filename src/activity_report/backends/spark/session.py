@@ -61,6 +61,8 @@ def connect(remote: str | None = None) -> SparkSession:
         raise InvalidValue(
             "spark_remote", remote, "give a Spark Connect URL such as sc://spark-host:15002"
         )
+    if remote is not None:
+        _reachable(remote)
     from py4j.protocol import Py4JError
 
     try:
@@ -77,6 +79,39 @@ def connect(remote: str | None = None) -> SparkSession:
         where = remote or "a local Spark"
         raise DataError(f"cannot start or reach {where}: {first_line(exc)}") from None
     return spark
+
+
+#: Spark Connect's port when a URL names none; seconds to wait for a connection.
+DEFAULT_PORT = 15002
+REACH_TIMEOUT = 10.0
+
+
+def _reachable(remote: str) -> None:
+    """Refuse at once a Spark Connect URL whose server takes no connection.
+
+    PySpark retries a refused or silent server for minutes, and its retries
+    outlast an interrupt; one plain TCP connection tells within seconds.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(remote.split(";", 1)[0])
+        host, port = parts.hostname, parts.port or DEFAULT_PORT
+    except ValueError as exc:
+        raise InvalidValue("spark_remote", remote, str(exc)) from None
+    if not host:
+        raise InvalidValue(
+            "spark_remote", remote, "give a Spark Connect URL such as sc://spark-host:15002"
+        )
+    try:
+        socket.create_connection((host, port), timeout=REACH_TIMEOUT).close()
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        raise DataError(
+            f"cannot reach {remote}: {reason}; check the host and port, and that a Spark "
+            "Connect server runs there"
+        ) from None
 
 
 def _local_server() -> str:
