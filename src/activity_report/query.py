@@ -54,7 +54,7 @@ PARAMS: tuple[Param, ...] = (
     Param("interval", "1 week", "Bucket size: '1 week', '90 day', daily, PT30M, ..."),
     Param("tz", "UTC", "Time zone: IANA name, +05:30, UTC or local."),
     Param("category", "any", "any, ide, login, app, tunnel or web_terminal."),
-    Param("org", None, "Only this organization id. Repeatable.", repeatable=True),
+    Param("org", None, "Only this organization id or name. Repeatable.", repeatable=True),
     Param(
         "user",
         None,
