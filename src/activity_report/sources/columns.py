@@ -16,11 +16,10 @@ from ..errors import DataError
 from .mapping import DEFAULT as DEFAULT_READING
 from .mapping import (
     EPOCH_FORMATS,
-    EPOCH_UNITS,
     FIELDS,
     Reading,
-    epoch_choice,
     epoch_formats,
+    epoch_reading,
     missing_column,
 )
 from .paths import EventFile
@@ -234,21 +233,24 @@ def _not_a_time(file: EventFile, stamp: Column, field: str) -> DataError:
     bounds = _parquet_bounds(file, stamp.name) if file.fmt == "parquet" else []
     found = epoch_formats(bounds)
     if len(found) == 1:
+        counted, formats = epoch_reading(found)
         return DataError(
-            "{subject}; its numbers look like {unit} since the epoch, such as {example}: "
-            "read them with {time_format} {format}",
+            "{subject}; its numbers look like {counted}, such as {example}: "
+            "read them with {time_format} {formats}",
             params=("time_format",),
             subject=subject,
-            unit=EPOCH_UNITS[found[0]],
+            counted=counted,
             example=bounds[0],
-            format=found[0],
+            formats=formats,
         )
+    counted, formats = epoch_reading(tuple(EPOCH_FORMATS))
     return DataError(
-        "{subject}; it must hold timestamps or ISO 8601 text, or epoch numbers read with "
-        "{time_format} {formats} (the unit they count)",
+        "{subject}; it must hold timestamps or ISO 8601 text, or {counted} read with "
+        "{time_format} {formats}",
         params=("time_format",),
         subject=subject,
-        formats=epoch_choice(tuple(EPOCH_FORMATS)),
+        counted=counted,
+        formats=formats,
     )
 
 

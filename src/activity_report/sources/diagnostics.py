@@ -18,7 +18,7 @@ from ..errors import DataError, first_line
 from .columns import CATEGORIES, quote_ident
 from .csv import data_row, refuse_not_utf8, reject_lines_sql
 from .loading import GROUP_ROWS, RAW_TIME, VIEW, Summary
-from .mapping import EPOCH_UNITS, epoch_choice, epoch_formats
+from .mapping import epoch_formats, epoch_reading
 
 if TYPE_CHECKING:
     import duckdb
@@ -329,9 +329,7 @@ def refuse_no_valid_rows(
         return
     epoch = epoch_formats(times) if first_bad and "unparseable time" in reasons else ()
     if epoch:
-        counted, formats = "epoch numbers", f"{epoch_choice(epoch)} (the unit they count)"
-        if len(epoch) == 1:
-            counted, formats = f"{EPOCH_UNITS[epoch[0]]} since the epoch", epoch[0]
+        counted, formats = epoch_reading(epoch)
         raise DataError(
             "{subject} valid ({reasons}); its times look like {counted}, such as {example!r}: "
             "read them with {time_format} {formats}",

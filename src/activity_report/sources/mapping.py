@@ -202,11 +202,14 @@ def epoch_formats(values: Iterable[object]) -> tuple[str, ...]:
     return tuple(EPOCH_FORMATS)
 
 
-def epoch_choice(formats: Sequence[str]) -> str:
-    """``formats`` (of :func:`epoch_formats`) as a message offers them: 'epoch-s' or a list."""
+def epoch_reading(formats: Sequence[str]) -> tuple[str, str]:
+    """How a message names numbers that ``formats`` (of :func:`epoch_formats`) read, and
+    the time formats it offers: ('seconds since the epoch', 'epoch-s'), or for several
+    ('epoch numbers', 'epoch-s, ... or epoch-ns (the unit they count)')."""
     if len(formats) == 1:
-        return formats[0]
-    return ", ".join(formats[:-1]) + f" or {formats[-1]}"
+        return f"{EPOCH_UNITS[formats[0]]} since the epoch", formats[0]
+    listed = ", ".join(formats[:-1]) + f" or {formats[-1]}"
+    return "epoch numbers", f"{listed} (the unit they count)"
 
 
 def _pair(text: str, param: str, form: str) -> tuple[str, str]:

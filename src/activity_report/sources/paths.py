@@ -307,5 +307,5 @@ def _starts_with_json_object(path: Path) -> bool:
     """
     with path.open("rb") as handle:
         line = handle.readline(1 << 20)
-    line = line.removeprefix(b"\xef\xbb\xbf").strip()
+    line = line.removeprefix(_UTF8_BOM).strip()
     return line.startswith(b"{") and line.endswith(b"}")

@@ -447,10 +447,9 @@ class Store(Reading):
         """A user and an organization directory file, read and ready to be written by
         their ``apply`` inside another write's transaction (see :meth:`ingest_runs`)."""
         self._writable()
-        staged = StagedDirectories(self, users_mod.stage(self, users), 0)
         try:
-            staged.orgs = orgs_store.stage(self, orgs)
-            yield staged
+            staged = users_mod.stage(self, users), orgs_store.stage(self, orgs)
+            yield StagedDirectories(self, *staged)
         finally:
             users_mod.drop(self)
             orgs_store.drop(self)
